@@ -1,0 +1,54 @@
+# Two commands for a new user: `make demo` and `make test`. Both build the same .venv.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PIP     := $(BIN)/pip -q --disable-pip-version-check
+FASHION := /usr/share/datasets/fashion-mnist
+.DEFAULT_GOAL := demo
+.PHONY: demo test venv dev data browser clean-venv
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# torch first, from the pinned CPU wheel; constraints.txt stops any dependency from swapping it.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install torch==2.13.0
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -c constraints.txt -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+# Debian's real Fashion-MNIST, when it is missing and apt-get is usable; otherwise say why and go on.
+data:
+	@if ls $(FASHION)/train-images-idx3-ubyte* >/dev/null 2>&1 || ls $${GANSTUDIO_DATA:-/nonexistent}/fashion-mnist/train-images-idx3-ubyte* >/dev/null 2>&1; then \
+	  echo "data: Fashion-MNIST found"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "data: installing Debian's dataset-fashion-mnist"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	    || echo "data: apt-get could not install dataset-fashion-mnist; the demo will use what it can find"; \
+	else \
+	  echo "data: Fashion-MNIST not found and apt-get is not usable (need root); the demo will fall back"; \
+	fi
+
+# Debian's Chromium for the browser tests (a test tool must never download its own browser).
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "browser: chromium found"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "browser: installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "browser: chromium missing and apt-get not usable; browser tests will be skipped"; fi
+
+demo: venv data
+	$(BIN)/ganstudio demo
+
+test: dev data browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+clean-venv:
+	rm -rf $(VENV)

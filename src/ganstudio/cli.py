@@ -1,0 +1,184 @@
+"""``ganstudio SUBCOMMAND``: argument parsing, then one library call per subcommand. No logic here."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+# CLI flag -> TrainConfig field (only flags given explicitly become overrides).
+TRAIN_FLAGS = {
+    "steps": ("--steps", _positive_int, "total training steps for the run"),
+    "epochs": ("--epochs", _positive_float, "total epochs for the run"),
+    "minutes": ("--minutes", _positive_float, "wall-clock budget of this invocation"),
+    "batch_size": ("--batch-size", _positive_int, "images per batch (default 64)"),
+    "lr_g": ("--lr-g", _positive_float, "generator learning rate"),
+    "lr_d": ("--lr-d", _positive_float, "discriminator learning rate"),
+    "loss": ("--loss", str, "ns, minimax, hinge, wgan-gp, lsgan"),
+    "schedule": ("--schedule", str, "simultaneous (the seed's) or alternating"),
+    "n_dis": ("--n-dis", _positive_int, "D steps per G step (alternating)"),
+    "seed": ("--seed", int, "random seed"),
+    "device": ("--device", str, "cpu, cuda, cuda:N, mps or auto"),
+    "threads": ("--threads", _positive_int, "CPU threads"),
+    "log_every": ("--log-every", _positive_int, "steps between log lines"),
+    "sample_every": ("--sample-every", _positive_int, "steps between sample grids (plus every epoch)"),
+    "checkpoint_every": ("--checkpoint-every", _positive_int, "steps between checkpoints"),
+}
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .training.options import build_run_config, describe
+    from .training import train
+
+    overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
+    if a.resume:
+        if a.dry_run:
+            raise UserError("--dry-run prints a new run's config; drop it when resuming")
+        run = train(None, resume=a.resume, overrides=overrides, progress=not a.quiet)
+    else:
+        cfg = build_run_config(a.data, a.model, a.preset, overrides, resolution=a.resolution,
+                               limit=a.limit, init_from=a.init_from, config_file=a.config)
+        if a.dry_run:
+            from .training import prepare
+
+            print(describe(prepare(cfg)[0]))
+            return 0
+        run = train(cfg, out=a.out, progress=not a.quiet)
+    print(f"run folder: {run}")
+    print(f"  samples:  {run / 'samples' / 'latest.png'}")
+    print(f"  next:     ganstudio generate {run} --n 64 --seed 7 --grid {run / 'grid.png'}")
+    return 0
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from .generate import generate_to_files
+
+    paths = generate_to_files(a.run_dir, n=a.n, seed=a.seed, checkpoint=a.checkpoint, grid=a.grid,
+                              out_dir=a.out_dir, truncation=a.truncation, classes=a.class_, device=a.device)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_datasets(a: argparse.Namespace) -> int:
+    from .data import available
+
+    rows = available()
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        where = r["found"] or "not found here (downloaded on first use when online)"
+        print(f"{r['name']:<14} {where}\n{'':<14} {r['description']}")
+    print("or any folder of images: --data path/to/folder")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(minutes=a.minutes, out=a.out, model=a.model)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage dump), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ganstudio", description="Train GANs on your own images and make art with them.")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"ganstudio {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a GAN (new run or --resume)")
+    t.add_argument("--data", default=None, help="dataset name (see `ganstudio datasets`) or image folder")
+    t.add_argument("--model", default=None, help="model family (default mlp, the seed's)")
+    t.add_argument("--preset", default=None, help="named preset (seed, seed-case-study, ...)")
+    t.add_argument("--resolution", type=_positive_int, default=None, help="image size in pixels")
+    t.add_argument("--limit", type=_positive_int, default=None, help="use only this many images (seeded subset)")
+    t.add_argument("--init-from", default=None, metavar="RUN_DIR", help="fine-tune: start from this run's weights")
+    t.add_argument("--config", default=None, metavar="JSON", help="a RunConfig JSON file (flags override it)")
+    for field, (flag, typ, hlp) in TRAIN_FLAGS.items():
+        t.add_argument(flag, dest=field, type=typ, default=None, help=hlp)
+    t.add_argument("--out", default="runs", help="folder that holds the numbered runs (default runs)")
+    t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="sample images from a trained run")
+    g.add_argument("run_dir")
+    g.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
+    g.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
+    g.add_argument("--seed", type=int, default=0, help="image i uses seed+i; same seed, same images")
+    g.add_argument("--grid", default=None, help="write a grid PNG here")
+    g.add_argument("--out-dir", default=None, help="write one PNG per image here, named by seed")
+    g.add_argument("--truncation", type=float, default=1.0, help="psi in (0, 1]: lower = safer, less varied")
+    g.add_argument("--class", dest="class_", default=None, help="class name or index (conditional runs)")
+    g.add_argument("--device", default="cpu")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("datasets", help="which datasets are available here and where they were found")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_datasets)
+
+    m = sub.add_parser("demo", help="the first run: train on the best data here for a few minutes")
+    m.add_argument("--minutes", type=_positive_float, default=2.0)
+    m.add_argument("--out", default="runs")
+    m.add_argument("--model", default=None, help="model family or preset (default: the best preset)")
+    m.set_defaults(func=cmd_demo)
+    return p
+
+
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not getattr(a, "func", None):
+        parser.print_help()
+        return 1
+    warnings.showwarning = _one_line_warnings
+    try:
+        return a.func(a)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

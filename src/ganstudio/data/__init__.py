@@ -1,0 +1,104 @@
+"""Datasets by name or path: ``load_dataset(DataConfig(...)) -> ImageDataset``.
+
+Named sources live in ``SOURCES`` (a registry, not an if/elif chain); a path to a folder of
+images is handled by the folder loader. Everything is resized to the requested resolution and
+channel count here, so models never see the source's own format.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserError
+from . import digits, mnist
+from .base import DataConfig, ImageDataset, to_float, to_uint8
+
+__all__ = ["DataConfig", "ImageDataset", "load_dataset", "available", "SOURCES", "to_float", "to_uint8",
+           "resolve_auto"]
+
+
+@dataclass(frozen=True)
+class Source:
+    loader: Callable[[str], ImageDataset]  # split -> dataset
+    locate: Callable[[], str | None]  # where it is on this machine, or None when not (yet) there
+    native_resolution: int
+    description: str
+
+
+def _idx_source(src: mnist.IdxSource, what: str) -> Source:
+    def where() -> str | None:
+        found = mnist.locate(src, "train")
+        return str(found[0].parent) if found else None
+    return Source(lambda split: mnist.load(src, split), where, 28, what)
+
+
+SOURCES: dict[str, Source] = {
+    "fashion-mnist": _idx_source(mnist.FASHION_MNIST, "Zalando's Fashion-MNIST, 28x28 grayscale, 10 classes"),
+    "mnist": _idx_source(mnist.MNIST, "MNIST handwritten digits, 28x28 grayscale, 10 classes"),
+    "digits": Source(digits.load, lambda: "built into scikit-learn", 28,
+                     "scikit-learn 8x8 digits (1,797 images) upscaled; always available"),
+}
+
+
+def available() -> list[dict]:
+    """One row per named dataset: name, where it was found (or None), description."""
+    return [{"name": n, "found": s.locate(), "description": s.description} for n, s in SOURCES.items()]
+
+
+def resolve_auto() -> tuple[str, str | None]:
+    """The best dataset on this machine for a first run, and a note when falling back."""
+    for name in ("fashion-mnist", "mnist"):
+        if SOURCES[name].locate():
+            return name, None
+    return "digits", ("neither Fashion-MNIST nor MNIST was found here (install Debian's "
+                      "dataset-fashion-mnist for the real thing); using scikit-learn's built-in digits")
+
+
+def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None,
+             height: int | None = None) -> ImageDataset:
+    """Resize (antialiased bilinear) and convert channels; returns ``ds`` unchanged when nothing to do.
+
+    The output is ``height`` x ``resolution`` (rows x columns) when ``height`` is set, else square;
+    a None side keeps the source's own.
+    """
+    c, h, w = ds.shape
+    x = ds.images
+    size = (height if height is not None else resolution if resolution is not None else h,
+            resolution if resolution is not None else w)
+    if size != (h, w):
+        x = to_uint8(F.interpolate(to_float(x), size=size, mode="bilinear",
+                                   antialias=True, align_corners=False).clamp_(-1, 1))
+    if channels is not None and channels != c:
+        if channels == 3:
+            x = x.expand(-1, 3, -1, -1).contiguous()
+        else:  # ITU-R 601 luma
+            wts = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * wts).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    if x is ds.images:
+        return ds
+    return ImageDataset(ds.name, x, ds.labels, ds.class_names, ds.source)
+
+
+def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> ImageDataset:
+    """Load the images ``cfg`` names, shaped for a model (resolution defaults to the model's)."""
+    src = SOURCES.get(cfg.name)
+    if src is not None:
+        ds = src.loader(cfg.split)
+    elif Path(cfg.name).expanduser().is_dir():
+        from . import folder  # imported lazily: only folder runs need it
+
+        # Decode straight to the model's size so the folder is resized once, not twice.
+        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
+        ds = folder.load(Path(cfg.name).expanduser(), target)
+    else:
+        raise UserError(f"unknown dataset {cfg.name!r}: use one of {', '.join(SOURCES)} or a folder of images "
+                        "(`ganstudio datasets` lists what is available here)")
+    if cfg.limit is not None and cfg.limit < len(ds):
+        g = torch.Generator().manual_seed(cfg.subset_seed)
+        ds = ds.subset(torch.randperm(len(ds), generator=g)[: cfg.limit])
+    return _reshape(ds, cfg.resolution or default_resolution, cfg.channels, cfg.height)

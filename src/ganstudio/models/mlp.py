@@ -1,0 +1,95 @@
+"""The seed's MLP GAN, exactly (article sections 3.2 and 5.2), with its loss bug fixed.
+
+G: z (100) -> Dense 256 -> 512 -> 1024 (LeakyReLU 0.2 each) -> Dense C*H*W, tanh.
+D: x (C*H*W) -> Dense 1024 -> 512 -> 256 (LeakyReLU 0.2 each) -> Dense 1.
+Keras defaults: Glorot-uniform weights, zero biases.
+
+The fix: the seed ends D in ``Dense(1, activation='sigmoid')`` yet builds its loss with
+``BinaryCrossentropy(from_logits=True)``, so a sigmoid is applied twice. Current Keras
+notices and repairs it silently; a literal PyTorch port trains on squashed logits and
+collapses. Here D returns raw logits and the loss is BCE-with-logits: the seed's intent.
+
+Conditioning (num_classes > 0): class weights are concatenated to z in G and to the
+flattened image in D, the classic conditional GAN of Mirza & Osindero (2014).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..configs import check
+from . import Family, register
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    z_dim: int = 100
+    g_hidden: tuple[int, ...] = (256, 512, 1024)
+    d_hidden: tuple[int, ...] = (1024, 512, 256)
+    negative_slope: float = 0.2
+    resolution: int = 28
+    height: int | None = None  # non-square outputs; None = resolution
+    channels: int = 1
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.z_dim > 0, f"model.z_dim must be positive, got {self.z_dim}")
+        check(self.channels in (1, 3), f"model.channels must be 1 or 3, got {self.channels}")
+        check(all(h > 0 for h in self.g_hidden + self.d_hidden), "model hidden sizes must be positive")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height or self.resolution, self.resolution)
+
+
+def _mlp(sizes: list[int], slope: float) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
+    return layers
+
+
+def keras_init(module: nn.Module) -> None:
+    """Keras Dense defaults: Glorot-uniform kernel, zero bias."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, cfg: MLPConfig):
+        super().__init__()
+        self.z_dim, self.num_classes, self.out_shape = cfg.z_dim, cfg.num_classes, cfg.image_shape
+        n_out = cfg.image_shape[0] * cfg.image_shape[1] * cfg.image_shape[2]
+        sizes = [cfg.z_dim + cfg.num_classes, *cfg.g_hidden]
+        self.net = nn.Sequential(*_mlp(sizes, cfg.negative_slope), nn.Linear(sizes[-1], n_out), nn.Tanh())
+        keras_init(self)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes:
+            z = torch.cat([z, y], 1)
+        return self.net(z).view(len(z), *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, cfg: MLPConfig):
+        super().__init__()
+        self.num_classes = cfg.num_classes
+        n_in = cfg.image_shape[0] * cfg.image_shape[1] * cfg.image_shape[2]
+        sizes = [n_in + cfg.num_classes, *cfg.d_hidden]
+        self.features = nn.Sequential(*_mlp(sizes, cfg.negative_slope))
+        self.head = nn.Linear(sizes[-1], 1)  # logits: the seed's loss bug fixed
+        keras_init(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(1)
+        if self.num_classes:
+            h = torch.cat([h, y], 1)
+        return self.head(self.features(h)).squeeze(1)
+
+
+register(Family("mlp", MLPConfig, MLPGenerator, MLPDiscriminator,
+                "the seed's MLP GAN (100-d noise, G 256-512-1024-784, D 1024-512-256-1)"))

@@ -1,0 +1,146 @@
+"""``train(config) -> run folder``: new runs and resumes, around the one generic loop."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import runs
+from ..configs import diff
+from ..data import load_dataset
+from ..devices import resolve_device
+from ..errors import UserError
+from ..models import get_family
+from .config import RESUMABLE_FIELDS, RunConfig, TrainConfig
+from .hooks import Checkpoints, Logger, SampleGrids
+from .trainer import Trainer
+
+__all__ = ["train", "RunConfig", "TrainConfig", "Trainer", "prepare", "complete_model_config"]
+
+
+def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
+    """Fill the model's shape fields (resolution, channels, classes) from the data."""
+    fam = get_family(cfg.model)
+    c, h, w = dataset.shape
+    shape = {"resolution": w, "channels": c, "num_classes": 0}
+    if h != w:
+        shape["height"] = h
+    mc = cfg.model_config
+    if mc is None:
+        names = {f.name for f in dataclasses.fields(fam.config_cls)}
+        mc = fam.config_cls(**{k: v for k, v in shape.items() if k in names})
+    else:
+        wrong = [f"{k}={getattr(mc, k)} but the data has {v}" for k, v in shape.items()
+                 if k != "num_classes" and hasattr(mc, k) and getattr(mc, k) != v]
+        if wrong:
+            raise UserError(f"model config does not match the data: {'; '.join(wrong)}; "
+                            "set data.resolution/channels to match or leave the model's shape unset")
+        if mc.num_classes and mc.num_classes != dataset.num_classes:
+            raise UserError(f"model has {mc.num_classes} classes but the data has {dataset.num_classes}")
+    return dataclasses.replace(cfg, model_config=mc, class_names=tuple(dataset.class_names))
+
+
+def _default_resolution(cfg: RunConfig) -> int | None:
+    if cfg.model_config is not None:
+        return cfg.model_config.resolution
+    return getattr(get_family(cfg.model).config_cls, "resolution", None)
+
+
+def prepare(cfg: RunConfig | dict) -> tuple[RunConfig, Any]:
+    """Resolve a config against its data: returns (complete config, dataset)."""
+    cfg = RunConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
+    dataset = load_dataset(cfg.data, default_resolution=_default_resolution(cfg))
+    if len(dataset) < cfg.train.batch_size:
+        raise UserError(f"dataset has {len(dataset)} images, fewer than one batch of {cfg.train.batch_size}; "
+                        "lower --batch-size")
+    return complete_model_config(cfg, dataset), dataset
+
+
+def _setup_torch(cfg: TrainConfig) -> torch.device:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    # Once D saturates, gradients fill with denormal floats and a CPU step gets ~8x slower
+    # (TensorFlow flushes them itself); flushing changes nothing visible in the results.
+    torch.set_flush_denormal(True)
+    return resolve_device(cfg.device)
+
+
+def check_resume(stored: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Apply allowed train overrides on resume; refuse (naming the fields) when others conflict."""
+    st = dataclasses.asdict(stored.train)
+    conflicts = [f"train.{k}: run has {st[k]!r}, given {v!r}" for k, v in overrides.items()
+                 if k not in RESUMABLE_FIELDS and st.get(k) != v]
+    if conflicts:
+        raise UserError("cannot resume: options conflict with the run's config (" + "; ".join(conflicts) +
+                        "); drop them, or start a new run")
+    allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_FIELDS}
+    return stored.replace_train(**allowed) if allowed else stored
+
+
+def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resume: str | Path | None = None,
+          overrides: dict[str, Any] | None = None, show: bool = False, progress: bool = True,
+          extra_hooks: list = ()) -> Path:
+    """Train a new run (``config``) or continue one (``resume=RUN_DIR``); returns the run folder.
+
+    ``overrides`` are TrainConfig fields given explicitly (CLI flags); on resume only stopping rules,
+    intervals and the device may change.
+    """
+    overrides = overrides or {}
+    if resume is not None:
+        run_dir = runs.require_run(resume)
+        stored = RunConfig.from_dict(runs.read_config_dict(run_dir))
+        if config is not None:
+            given = RunConfig.from_dict(config) if isinstance(config, dict) else config
+            bad = [d for d in diff(stored.to_dict(), given.to_dict()) if not d.startswith("train.")]
+            if bad:
+                raise UserError("cannot resume: the given config conflicts with the run's (" + "; ".join(bad) + ")")
+        cfg = check_resume(stored, overrides)
+        cfg, dataset = prepare(cfg)
+        runs.write_config_dict(run_dir, cfg.to_dict())
+    else:
+        if config is None:
+            raise UserError("nothing to train: give a config (or --resume RUN_DIR)")
+        cfg = RunConfig.from_dict(config) if isinstance(config, dict) else config
+        if overrides:
+            cfg = cfg.replace_train(**overrides)
+        cfg, dataset = prepare(cfg)
+        run_dir = None
+    device = _setup_torch(cfg.train)
+    trainer = Trainer(cfg, dataset, device, run_dir)
+    if resume is not None:
+        runs.clean_partial(run_dir)
+        ckpt = runs.find_checkpoint(run_dir, "latest")
+        if ckpt is not None:
+            trainer.load_checkpoint(ckpt)
+            runs.truncate_metrics(run_dir, ckpt.step)
+    else:
+        if cfg.init_from:
+            _init_from(trainer, cfg.init_from)
+        trainer.run_dir = run_dir = runs.new_run_dir(out, f"{cfg.model}-{runs.slug(cfg.data.name)}")
+        runs.write_config_dict(run_dir, cfg.to_dict())
+    hooks = [Logger(progress), SampleGrids(show), Checkpoints(), *extra_hooks]
+    reason = trainer.fit(hooks)
+    if reason == "interrupted" and progress:
+        print(f"interrupted: saved a checkpoint at step {trainer.progress.step}; "
+              f"continue with: ganstudio train --resume {run_dir}", flush=True)
+    return run_dir
+
+
+def _init_from(trainer: Trainer, source: str) -> None:
+    """Fine-tuning: copy G and D weights (and the EMA if both have one) from another run."""
+    src = runs.require_run(source)
+    ckpt = runs.find_checkpoint(src, "latest")
+    if ckpt is None:
+        raise UserError(f"--init-from {source}: that run has no checkpoint yet")
+    for name in ("G", "D", "G_ema"):
+        comp = trainer.stateful.get(name)
+        if comp is not None and ckpt.has(name):
+            try:
+                comp.module.load_state_dict(ckpt.tensors(name))
+            except RuntimeError as e:
+                raise UserError(f"--init-from {source}: its {name} does not fit this model "
+                                f"({str(e).splitlines()[0]}); use the same model family and shape") from None

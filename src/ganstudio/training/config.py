@@ -1,0 +1,97 @@
+"""Typed configs for a training run. ``RunConfig`` is what ``config.json`` holds.
+
+Presets are data (``PRESETS``): a dict of field overrides per name, applied before the user's flags.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..configs import check, from_dict, to_dict
+from ..data.base import DataConfig
+from ..errors import UserError
+from ..losses import LOSSES
+from ..models import get_family
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Stopping: ``steps`` and ``epochs`` are totals for the run; ``minutes`` is the
+    wall-clock budget of one invocation (artists plan by time)."""
+
+    batch_size: int = 64
+    steps: int | None = None
+    epochs: float | None = None
+    minutes: float | None = None
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-7  # Keras's Adam default, as in the seed
+    loss: str = "ns"
+    schedule: str = "simultaneous"  # the seed's step: one forward, both updates; or "alternating"
+    n_dis: int = 1  # D steps per G step (alternating schedule)
+    label_smoothing: float = 0.0
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 0  # steps; 0 = once per epoch only (the seed's "display after every epoch")
+    checkpoint_every: int = 2000
+    keep_checkpoints: int = 3
+    device: str = "auto"
+    threads: int | None = None
+    fused_adam: bool = True
+
+    def __post_init__(self) -> None:
+        check(self.batch_size > 0, f"batch size must be positive, got {self.batch_size}")
+        check(self.steps is None or self.steps >= 0, f"steps must be >= 0, got {self.steps}")
+        check(self.epochs is None or self.epochs > 0, f"epochs must be positive, got {self.epochs}")
+        check(self.minutes is None or self.minutes > 0, f"minutes must be positive, got {self.minutes}")
+        check(self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive")
+        check(self.loss in LOSSES, f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        from .schedules import SCHEDULES
+
+        check(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        check(self.n_dis >= 1, f"n_dis must be >= 1, got {self.n_dis}")
+        check(0 <= self.label_smoothing < 0.5, f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        check(self.log_every > 0 and self.checkpoint_every > 0, "log/checkpoint intervals must be positive")
+        check(self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
+              f"unknown device {self.device!r}; use cpu, cuda, cuda:N, mps or auto")
+
+
+# Fields that may differ when resuming: stopping rules, intervals and where it runs.
+RESUMABLE_FIELDS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
+                    "keep_checkpoints", "device", "threads"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str = "mlp"
+    model_config: Any = None  # the family's typed config; filled from the data when None
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str | None = None
+    init_from: str | None = None  # fine-tune: start from another run's weights
+    class_names: tuple[str, ...] = ()  # filled from the data; conditional runs generate by name
+
+    def __post_init__(self) -> None:
+        fam = get_family(self.model)
+        if isinstance(self.model_config, dict):
+            object.__setattr__(self, "model_config", from_dict(fam.config_cls, self.model_config, "model"))
+        elif self.model_config is not None and not isinstance(self.model_config, fam.config_cls):
+            raise UserError(f"model_config is a {type(self.model_config).__name__}, expected {fam.config_cls.__name__}")
+
+    def to_dict(self) -> dict:
+        d = to_dict(self)
+        d["model_config"] = to_dict(self.model_config) if self.model_config is not None else None
+        d["ganstudio_version"] = __version__
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        d = {k: v for k, v in d.items() if k != "ganstudio_version"}
+        return from_dict(cls, d, "config")
+
+    def replace_train(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))

@@ -1,0 +1,247 @@
+"""The one generic training loop: models, optimizers, data, RNGs and checkpointable state.
+
+State that must survive a resume is registered in ``self.stateful`` as components with
+``state_tensors() / state_json() / load_state(tensors, json)``; the checkpoint writer and the
+resume-equivalence test both iterate over that registry, so new state (EMA, augmentation
+probability, guard-adjusted learning rates) joins simply by registering itself.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from .. import runs
+from ..data.base import ImageDataset, to_float
+from ..losses import LOSSES
+from ..models import build
+from .config import RunConfig
+from .sampler import BatchSampler
+from .schedules import SCHEDULES
+
+DEFAULT_EPOCHS = 50  # the seed's EPOCHS, used when no stopping rule is given
+
+
+class ModuleState:
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+
+    def state_tensors(self):
+        return dict(self.module.state_dict())
+
+    def state_json(self):
+        return {}
+
+    def load_state(self, tensors, js):
+        self.module.load_state_dict(tensors)
+
+
+class OptimizerState:
+    """Adam state as flat tensors (safetensors) + hyper-parameters as JSON: no pickle."""
+
+    def __init__(self, opt: torch.optim.Optimizer):
+        self.opt = opt
+
+    def state_tensors(self):
+        sd = self.opt.state_dict()
+        return {f"{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items() if torch.is_tensor(v)}
+
+    def state_json(self):
+        return {"param_groups": self.opt.state_dict()["param_groups"]}
+
+    def load_state(self, tensors, js):
+        state: dict[int, dict] = {}
+        for key, v in tensors.items():
+            i, k = key.split(".", 1)
+            state.setdefault(int(i), {})[k] = v
+        self.opt.load_state_dict({"state": state, "param_groups": js["param_groups"]})
+
+
+class GeneratorState:
+    def __init__(self, gen: torch.Generator):
+        self.gen = gen
+
+    def state_tensors(self):
+        return {"state": self.gen.get_state()}
+
+    def state_json(self):
+        return {}
+
+    def load_state(self, tensors, js):
+        self.gen.set_state(tensors["state"])
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    started: float = field(default_factory=time.monotonic)
+    wall_before: float = 0.0  # wall seconds of earlier invocations of this run
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, dataset: ImageDataset, device: torch.device, run_dir: Path | None):
+        self.run_cfg, self.cfg, self.device, self.run_dir = cfg, cfg.train, device, run_dir
+        self.dataset = dataset
+        with torch.random.fork_rng(devices=[]):  # seeded weight init without touching the global RNG
+            torch.manual_seed(self.cfg.seed)
+            self.G, self.D = (m.to(device) for m in build(cfg.model, cfg.model_config))
+        self.g_params = [p for p in self.G.parameters() if p.requires_grad]
+        self.d_params = [p for p in self.D.parameters() if p.requires_grad]
+        fused = self.cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
+        adam = lambda params, lr: torch.optim.Adam(  # noqa: E731
+            params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused)
+        self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
+        self.loss = LOSSES[self.cfg.loss]
+        self.schedule = SCHEDULES[self.cfg.schedule]
+        self.z_dim = self.G.z_dim
+        self.num_classes = cfg.model_config.num_classes
+        # One seeded generator per purpose: data order (CPU) and latent noise (on the device).
+        self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed)
+        self.noise = torch.Generator(device=device).manual_seed(self.cfg.seed + 1)
+        self.images = dataset.images.to(device)
+        self.labels = None if dataset.labels is None or not self.num_classes else dataset.labels.to(device)
+        self.progress = Progress()
+        self.is_writer = True  # only one process writes the run folder (rank 0 under DDP)
+        self.last_log: dict | None = None
+        self.stateful: dict[str, Any] = {
+            "G": ModuleState(self.G), "D": ModuleState(self.D),
+            "opt_g": OptimizerState(self.opt_g), "opt_d": OptimizerState(self.opt_d),
+            "rng_noise": GeneratorState(self.noise), "sampler": self.sampler,
+        }
+        fixed = torch.Generator().manual_seed(1234)  # same preview noise for every run: comparable grids
+        self.fixed_z = torch.randn(64, self.z_dim, generator=fixed).to(device)
+        self.fixed_y = (F.one_hot(torch.arange(64) % self.num_classes, self.num_classes).float().to(device)
+                        if self.num_classes else None)
+
+    # ---- what the schedules call ----------------------------------------------------------
+    def next_real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self.sampler.next().to(self.device, non_blocking=True)
+        x = to_float(self.images[idx])
+        y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
+        return x, y
+
+    def sample_latents(self, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(b, self.z_dim, device=self.device, generator=self.noise)
+        if not self.num_classes:
+            return z, None
+        c = torch.randint(self.num_classes, (b,), device=self.device, generator=self.noise)
+        return z, F.one_hot(c, self.num_classes).float()
+
+    # ---- state ------------------------------------------------------------------------------
+    def state_groups(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
+        tensors, js = {}, {"wall_s": self.wall_s(), "epoch": self.sampler.epoch_progress}
+        for name, comp in self.stateful.items():
+            tensors[name] = comp.state_tensors()
+            js[name] = comp.state_json()
+        # G and D go in their own files so that pipelines can load weights alone.
+        train_state = {f"{n}.{k}": v for n, g in tensors.items() if n not in ("G", "D", "G_ema")
+                       for k, v in g.items()}
+        groups = {n: tensors[n] for n in ("G", "D", "G_ema") if n in tensors}
+        groups["train_state"] = train_state
+        return groups, js
+
+    def load_checkpoint(self, ckpt: runs.Checkpoint) -> None:
+        train_state = ckpt.tensors("train_state")
+        for name, comp in self.stateful.items():
+            if name in ("G", "D", "G_ema"):
+                t = ckpt.tensors(name)
+            else:
+                t = {k[len(name) + 1:]: v for k, v in train_state.items() if k.startswith(name + ".")}
+            comp.load_state({k: v.to(self._target_device(name, k)) for k, v in t.items()}, ckpt.state.get(name, {}))
+        self.progress.step = ckpt.step
+        self.progress.wall_before = ckpt.state.get("wall_s", 0.0)
+
+    def _target_device(self, component: str, key: str) -> torch.device:
+        # RNG states and the permutation are CPU byte/long tensors; everything else follows the model.
+        if component in ("rng_noise", "sampler") or component.startswith("rng"):
+            return torch.device("cpu")
+        return self.device
+
+    def save_checkpoint(self, protect=()) -> Path:
+        groups, js = self.state_groups()
+        return runs.write_checkpoint(self.run_dir, self.progress.step, groups, js,
+                                     keep=self.cfg.keep_checkpoints, protect=protect)
+
+    def wall_s(self) -> float:
+        return self.progress.wall_before + time.monotonic() - self.progress.started
+
+    # ---- sampling -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def preview(self) -> torch.Tensor:
+        """The fixed-noise grid's images, uint8 (64, C, H, W), from the sampling generator."""
+        G = self.sampling_generator()
+        was = G.training
+        G.eval()
+        out = G(self.fixed_z, self.fixed_y)
+        G.train(was)
+        return out.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+
+    def sampling_generator(self) -> torch.nn.Module:
+        ema = self.stateful.get("G_ema")
+        return ema.module if ema is not None else self.G
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def total_steps(self) -> int | None:
+        c = self.cfg
+        if c.steps is None and c.epochs is None and c.minutes is None:
+            return DEFAULT_EPOCHS * self.sampler.steps_per_epoch
+        limits = [s for s in (c.steps, None if c.epochs is None else
+                              math.ceil(c.epochs * self.sampler.steps_per_epoch)) if s is not None]
+        return min(limits) if limits else None
+
+    def fit(self, hooks: list[Callable[["Trainer", str, dict], None]] = ()) -> str:
+        """Train until a stopping rule fires; returns why it stopped ('done', 'time', 'interrupted')."""
+        total = self.total_steps()
+        deadline = None if self.cfg.minutes is None else time.monotonic() + 60 * self.cfg.minutes
+        stop = {"flag": False}
+
+        def request_stop(signum, frame):
+            if stop["flag"]:  # second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            stop["flag"] = True
+
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for s in old:
+                signal.signal(s, request_stop)
+        except ValueError:  # not the main thread (e.g. a notebook worker): no signal handling
+            old = {}
+        self.G.train()
+        self.D.train()
+        reason = "done"
+        try:
+            self._emit(hooks, "start", {"total": total})
+            while total is None or self.progress.step < total:
+                if stop["flag"]:
+                    reason = "interrupted"
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    reason = "time"
+                    break
+                epochs_before = self.completed_epochs()
+                out = self.schedule(self)
+                self.progress.step += 1
+                self._emit(hooks, "step", out)
+                if self.completed_epochs() > epochs_before:
+                    self._emit(hooks, "epoch", {"epoch": self.completed_epochs()})
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+        self._emit(hooks, "end", {"reason": reason})
+        return reason
+
+    def completed_epochs(self) -> int:
+        """Epochs fully consumed, counting the current one once no full batch is left in it."""
+        s = self.sampler
+        return s.epoch + (s.pos + s.global_batch > s.n)
+
+    def _emit(self, hooks, event: str, info: dict) -> None:
+        for h in hooks:
+            h(self, event, info)

@@ -1,0 +1,84 @@
+"""The CLI end to end on a tiny dataset, called in-process (one library call per subcommand)."""
+import json
+
+import pytest
+
+from ganstudio.cli import main
+
+
+@pytest.fixture
+def tiny_json(tmp_path):
+    f = tmp_path / "tiny.json"
+    f.write_text(json.dumps({"model": "mlp", "model_config": {"g_hidden": [32], "d_hidden": [32], "resolution": 8}}))
+    return str(f)
+
+
+def _train(tmp_path, tiny_json, *extra):
+    return main(["train", "--data", "digits", "--resolution", "8", "--config", tiny_json, "--steps", "12",
+                 "--batch-size", "16", "--out", str(tmp_path / "runs"), "--quiet", "--log-every", "4", *extra])
+
+
+def test_train_generate_end_to_end(tmp_path, tiny_json, capsys):
+    assert _train(tmp_path, tiny_json) == 0
+    run = next((tmp_path / "runs").glob("00001-mlp-digits"))
+    assert "run folder:" in capsys.readouterr().out
+    g1, g2 = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["generate", str(run), "--n", "9", "--seed", "7", "--grid", str(g1)]) == 0
+    assert main(["generate", str(run), "--n", "9", "--seed", "7", "--grid", str(g2)]) == 0
+    assert g1.read_bytes() == g2.read_bytes()  # same seed, same images
+    assert main(["generate", str(run), "--n", "3", "--seed", "5", "--out-dir", str(tmp_path / "each")]) == 0
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["seed000005.png", "seed000006.png",
+                                                                    "seed000007.png"]
+    assert main(["generate", str(run), "--checkpoint", "12", "--n", "1"]) == 0
+    # resume: --steps is the run's total
+    assert main(["train", "--resume", str(run), "--steps", "16", "--quiet"]) == 0
+    assert int((run / "checkpoints" / "latest").read_text()) == 16
+
+
+def test_dry_run_prints_resolved_config(tmp_path, tiny_json, capsys):
+    assert _train(tmp_path, tiny_json, "--dry-run") == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["model_config"]["resolution"] == 8 and cfg["train"]["steps"] == 12
+    assert not (tmp_path / "runs").exists()
+
+
+def test_datasets_lists_sources(capsys):
+    assert main(["datasets", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"mnist", "fashion-mnist", "digits"} <= rows.keys()
+    assert rows["digits"]["found"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "nope", "--data", "digits"], "unknown model 'nope'"),
+    (["train", "--data", "no-such-data"], "unknown dataset 'no-such-data'"),
+    (["train", "--data", "digits", "--device", "tpu"], "unknown device 'tpu'"),
+    (["train", "--data", "digits", "--loss", "magic"], "unknown loss 'magic'"),
+    (["generate", "/nonexistent/run"], "does not exist"),
+    (["generate", ".", "--n", "0"], "must be positive"),
+    (["train", "--resume", "/nonexistent/run"], "does not exist"),
+])
+def test_bad_input_is_one_clear_line(argv, message, capsys):
+    with pytest.raises(SystemExit) if argv[-1] == "0" else _nothing():
+        code = main(argv)
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unreadable_checkpoint(tmp_path, tiny_json, capsys):
+    assert _train(tmp_path, tiny_json) == 0
+    run = next((tmp_path / "runs").glob("0*"))
+    (run / "checkpoints" / "000000012" / "G.safetensors").write_bytes(b"garbage")
+    capsys.readouterr()
+    assert main(["generate", str(run), "--n", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "damaged" in err and len(err.splitlines()) == 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False

@@ -1,0 +1,176 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import ganstudio
+from ganstudio import runs
+from ganstudio.errors import UserError
+from ganstudio.training import Trainer, prepare, train
+
+from conftest import tiny_config
+
+
+def _state_components() -> list[str]:
+    cfg, ds = prepare(tiny_config())
+    return list(Trainer(cfg, ds, torch.device("cpu"), None).stateful)
+
+
+@pytest.fixture(scope="module")
+def resumed_pair(tmp_path_factory):
+    """The same 40 steps trained in one go, and as 25 + resume for 15 more."""
+    root = tmp_path_factory.mktemp("resume")
+    one_go = train(tiny_config(steps=40), out=root / "a", progress=False)
+    split = train(tiny_config(steps=25), out=root / "b", progress=False)
+    train(resume=split, overrides={"steps": 40}, progress=False)
+    return runs.find_checkpoint(one_go), runs.find_checkpoint(split)
+
+
+@pytest.mark.parametrize("component", _state_components())
+def test_resume_equals_uninterrupted_training(resumed_pair, component):
+    """Every piece of checkpointed state (weights, optimisers, RNGs, data order) matches bitwise."""
+    a, b = resumed_pair
+    assert a.step == b.step == 40
+    if component in ("G", "D", "G_ema"):
+        ta, tb = a.tensors(component), b.tensors(component)
+    else:
+        ta = {k: v for k, v in a.tensors("train_state").items() if k.startswith(component + ".")}
+        tb = {k: v for k, v in b.tensors("train_state").items() if k.startswith(component + ".")}
+    assert ta and ta.keys() == tb.keys()
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), f"{component}.{k} differs after resume"
+    assert a.state.get(component) == b.state.get(component)
+
+
+def test_run_folder_contract(tmp_path):
+    run = train(tiny_config(steps=20, sample_every=10), out=tmp_path, progress=False)
+    assert run.name == "00001-digits".replace("digits", "mlp-digits")
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"] == "mlp" and cfg["model_config"]["resolution"] == 8 and cfg["ganstudio_version"]
+    rows = runs.read_metrics(run)
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "wall_s", "epoch"):
+        assert key in rows[-1]
+    assert (run / "samples" / "latest.png").is_file() and (run / "samples" / "step-000000010.png").is_file()
+    ckpt = runs.find_checkpoint(run)
+    assert ckpt.step == 20 and {p.name for p in ckpt.path.iterdir()} == {
+        "G.safetensors", "D.safetensors", "train_state.safetensors", "state.json"}
+    assert train(tiny_config(steps=1), out=tmp_path, progress=False).name.startswith("00002-")
+
+
+def test_resume_refuses_conflicting_options(tmp_path):
+    run = train(tiny_config(steps=5), out=tmp_path, progress=False)
+    with pytest.raises(UserError, match=r"train.batch_size: run has 32, given 64"):
+        train(resume=run, overrides={"batch_size": 64, "steps": 10}, progress=False)
+    with pytest.raises(UserError, match="lr_g"):
+        train(resume=run, overrides={"lr_g": 0.5}, progress=False)
+    # stopping rules may change
+    train(resume=run, overrides={"steps": 8}, progress=False)
+    assert runs.find_checkpoint(run).step == 8
+
+
+def test_epochs_and_minutes_stop_rules(tmp_path):
+    cfg = tiny_config(steps=None, epochs=1)
+    run = train(cfg, out=tmp_path, progress=False)
+    assert runs.find_checkpoint(run).step == 1437 // 32  # one epoch of digits' train split, last partial dropped
+    t0 = time.monotonic()
+    run = train(tiny_config(steps=None, minutes=0.02), out=tmp_path, progress=False)
+    assert time.monotonic() - t0 < 10 and runs.find_checkpoint(run).step > 0
+
+
+def test_pipeline_is_seeded_and_reproducible(tmp_path):
+    run = train(tiny_config(steps=10), out=tmp_path, progress=False)
+    pipe = ganstudio.load(run)
+    a, b = pipe(n=6, seed=7), pipe(n=6, seed=7)
+    assert a.images.shape == (6, 1, 8, 8) and 0 <= a.images.min() and a.images.max() <= 1
+    assert torch.equal(a.images, b.images)
+    # image i of seed s is image 0 of seed s+i
+    assert torch.allclose(pipe(n=1, seed=10).images[0], a.images[3], atol=1e-5)  # BLAS may round a lone row differently
+    assert not torch.equal(pipe(n=6, seed=8).images, a.images)
+    assert len(a.pil) == 6 and a.pil[0].size == (8, 8)
+    # truncation 0 collapses every image to the same one
+    t = pipe(n=3, seed=1, truncation=1e-6).images
+    assert torch.allclose(t[0], t[1], atol=1e-4)
+
+
+def _spawn_training(run_root: Path, steps: int, checkpoint_every: int = 1) -> subprocess.Popen:
+    code = f"""
+import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+from conftest import tiny_config
+from ganstudio.training import train
+train(tiny_config(steps={steps}, checkpoint_every={checkpoint_every}, log_every=1), out={str(run_root)!r}, progress=False)
+"""
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_checkpoint(root: Path, timeout: float = 60) -> Path:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        for run in root.glob("0*"):
+            if runs.list_checkpoints(run):
+                return run
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.mark.parametrize("extra_delay", [0.0, 0.13, 0.29])
+def test_kill_9_during_checkpoint_writes_then_resume(tmp_path, extra_delay):
+    """Checkpoint every step so that the kill lands inside (or between) writes; resume must always work."""
+    p = _spawn_training(tmp_path, steps=100000)
+    try:
+        run = _wait_for_checkpoint(tmp_path)
+        time.sleep(0.2 + extra_delay)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    last = runs.find_checkpoint(run)
+    assert last is not None
+    out = train(resume=run, overrides={"steps": last.step + 3, "checkpoint_every": 1000}, progress=False)
+    assert runs.find_checkpoint(out).step == last.step + 3
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_resume_skips_half_written_checkpoint(tmp_path):
+    run = train(tiny_config(steps=10), out=tmp_path, progress=False)
+    ck = run / "checkpoints"
+    (ck / ".tmp-000000011-x").mkdir()
+    (ck / ".tmp-000000011-x" / "G.safetensors").write_bytes(b"half")
+    (ck / "latest").write_text("000000099\n")  # points at a folder that never got renamed into place
+    assert runs.find_checkpoint(run).step == 10
+    train(resume=run, overrides={"steps": 12}, progress=False)
+    assert runs.find_checkpoint(run).step == 12
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    p = _spawn_training(tmp_path, steps=100000, checkpoint_every=100000)
+    try:
+        t0 = time.monotonic()
+        while not list(tmp_path.glob("0*/metrics.jsonl")) and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, p.stderr.read().decode()
+    run = next(tmp_path.glob("0*"))
+    ck = runs.find_checkpoint(run)
+    assert ck is not None and ck.step > 0
+    assert runs.read_metrics(run)[-1]["step"] == ck.step
+
+
+def test_init_from_copies_weights(tmp_path):
+    import dataclasses
+
+    src = train(tiny_config(steps=10), out=tmp_path, progress=False)
+    cfg = dataclasses.replace(tiny_config(steps=1, lr_g=1e-12, lr_d=1e-12), init_from=str(src))
+    dst = train(cfg, out=tmp_path, progress=False)
+    a, b = runs.find_checkpoint(src).tensors("G"), runs.find_checkpoint(dst).tensors("G")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
