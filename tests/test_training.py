@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -17,35 +18,61 @@ from ganstudio.training import Trainer, prepare, train
 from conftest import tiny_config
 
 
-def _state_components() -> list[str]:
-    cfg, ds = prepare(tiny_config())
-    return list(Trainer(cfg, ds, torch.device("cpu"), None).stateful)
+# The seed's plain training, and one with every optional piece of state switched on (EMA, adaptive
+# augmentation and its RNG, lazy R1, the divergence guard, flips, alternating schedule with n_dis).
+VARIANTS = {
+    "seed": {},
+    "full": dict(ema_beta=0.9, augment=("color", "translation", "cutout"), ada=True, ada_interval=2, ada_target=-1.0,
+                 ada_speed_images=500, r1_gamma=0.5, r1_every=3, guard=True, schedule="alternating", n_dis=2),
+}
+
+
+def _config(variant: str, steps: int):
+    cfg = tiny_config(steps=steps, **VARIANTS[variant])
+    if variant == "full":
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, flip=True))
+    return cfg
+
+
+def _state_components() -> list[tuple[str, str]]:
+    out = []
+    for v in VARIANTS:
+        cfg, ds = prepare(_config(v, 1))
+        out += [(v, name) for name in Trainer(cfg, ds, torch.device("cpu"), None).stateful]
+    return out
 
 
 @pytest.fixture(scope="module")
-def resumed_pair(tmp_path_factory):
-    """The same 40 steps trained in one go, and as 25 + resume for 15 more."""
-    root = tmp_path_factory.mktemp("resume")
-    one_go = train(tiny_config(steps=40), out=root / "a", progress=False)
-    split = train(tiny_config(steps=25), out=root / "b", progress=False)
-    train(resume=split, overrides={"steps": 40}, progress=False)
-    return runs.find_checkpoint(one_go), runs.find_checkpoint(split)
+def resumed_pairs(tmp_path_factory):
+    """For each variant, 40 steps in one go, and 25 + resume for 15 more."""
+    pairs = {}
+    for v in VARIANTS:
+        root = tmp_path_factory.mktemp(f"resume-{v}")
+        one_go = train(_config(v, 40), out=root / "a", progress=False)
+        split = train(_config(v, 25), out=root / "b", progress=False)
+        train(resume=split, overrides={"steps": 40}, progress=False)
+        pairs[v] = runs.find_checkpoint(one_go), runs.find_checkpoint(split)
+    return pairs
 
 
-@pytest.mark.parametrize("component", _state_components())
-def test_resume_equals_uninterrupted_training(resumed_pair, component):
-    """Every piece of checkpointed state (weights, optimisers, RNGs, data order) matches bitwise."""
-    a, b = resumed_pair
+@pytest.mark.parametrize("variant, component", _state_components())
+def test_resume_equals_uninterrupted_training(resumed_pairs, variant, component):
+    """Every piece of checkpointed state (weights, optimisers, RNGs, data order, EMA, augmentation
+    probability, guard-adjusted rates, counters) matches bitwise."""
+    a, b = resumed_pairs[variant]
     assert a.step == b.step == 40
     if component in ("G", "D", "G_ema"):
         ta, tb = a.tensors(component), b.tensors(component)
     else:
         ta = {k: v for k, v in a.tensors("train_state").items() if k.startswith(component + ".")}
         tb = {k: v for k, v in b.tensors("train_state").items() if k.startswith(component + ".")}
-    assert ta and ta.keys() == tb.keys()
+    assert ta or a.state.get(component), f"{component} saved nothing"
+    assert ta.keys() == tb.keys()
     for k in ta:
         assert torch.equal(ta[k], tb[k]), f"{component}.{k} differs after resume"
     assert a.state.get(component) == b.state.get(component)
+    if variant == "full" and component == "augment":
+        assert float(ta["augment.p"]) > 0  # ADA really moved p, so the test covers a changing value
 
 
 def test_run_folder_contract(tmp_path):

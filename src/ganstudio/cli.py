@@ -156,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", default="runs")
     m.add_argument("--model", default=None, help="model family or preset (default: the best preset)")
     m.set_defaults(func=cmd_demo)
+
+    # Subcommands of other areas (evaluation, creative tools, export, studio, ...) register themselves.
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
     return p
 
 

@@ -80,15 +80,19 @@ class MLPDiscriminator(nn.Module):
         self.num_classes = cfg.num_classes
         n_in = cfg.image_shape[0] * cfg.image_shape[1] * cfg.image_shape[2]
         sizes = [n_in + cfg.num_classes, *cfg.d_hidden]
-        self.features = nn.Sequential(*_mlp(sizes, cfg.negative_slope))
+        self.body = nn.Sequential(*_mlp(sizes, cfg.negative_slope))
         self.head = nn.Linear(sizes[-1], 1)  # logits: the seed's loss bug fixed
         keras_init(self)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Penultimate activations (B, d_hidden[-1]), for feature matching."""
         h = x.flatten(1)
         if self.num_classes:
             h = torch.cat([h, y], 1)
-        return self.head(self.features(h)).squeeze(1)
+        return self.body(h)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x, y)).squeeze(1)
 
 
 register(Family("mlp", MLPConfig, MLPGenerator, MLPDiscriminator,

@@ -111,6 +111,7 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
         run_dir = None
     device = _setup_torch(cfg.train)
     trainer = Trainer(cfg, dataset, device, run_dir)
+    hooks: list = [Logger(progress)] + ([trainer.guard] if trainer.guard is not None else [])
     if resume is not None:
         runs.clean_partial(run_dir)
         ckpt = runs.find_checkpoint(run_dir, "latest")
@@ -122,7 +123,7 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
             _init_from(trainer, cfg.init_from)
         trainer.run_dir = run_dir = runs.new_run_dir(out, f"{cfg.model}-{runs.slug(cfg.data.name)}")
         runs.write_config_dict(run_dir, cfg.to_dict())
-    hooks = [Logger(progress), SampleGrids(show), Checkpoints(), *extra_hooks]
+    hooks += [SampleGrids(show), Checkpoints(), *extra_hooks]
     reason = trainer.fit(hooks)
     if reason == "interrupted" and progress:
         print(f"interrupted: saved a checkpoint at step {trainer.progress.step}; "

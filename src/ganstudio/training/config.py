@@ -42,6 +42,24 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     fused_adam: bool = True
+    # --- stability (see README "Stable training"); all off by default = the seed's training ---
+    ema_beta: float = 0.0  # EMA copy of G for sampling/eval/export; 0 = off, 0.999 typical
+    augment: tuple[str, ...] = ()  # DiffAugment ops: color, translation, cutout (, flip)
+    augment_p: float = 1.0  # fixed probability per op (when ada is off)
+    ada: bool = False  # adapt p from D's overfitting signal (StyleGAN2-ADA), starting at 0
+    ada_target: float = 0.6
+    ada_speed_images: int = 100_000  # images for p to travel 0 -> 1
+    ada_interval: int = 4
+    r1_gamma: float = 0.0  # R1 penalty on real images (lazy); 0 = off
+    r1_every: int = 16
+    gp_weight: float = 10.0  # gradient penalty weight for loss 'wgan-gp'
+    feature_matching: float = 0.0  # weight of Salimans et al.'s feature-matching G loss
+    aux_weight: float = 1.0  # ACGAN auxiliary classification loss weight
+    guard: bool = False  # divergence guard: roll back with lower learning rates
+    guard_lr_factor: float = 0.5
+    guard_max_rollbacks: int = 4
+    guard_grad_norm: float = 1e4
+    guard_min_diversity: float = 0.02  # fixed-noise samples' mean pairwise distance, as a fraction of the data's
 
     def __post_init__(self) -> None:
         check(self.batch_size > 0, f"batch size must be positive, got {self.batch_size}")
@@ -56,13 +74,23 @@ class TrainConfig:
         check(self.n_dis >= 1, f"n_dis must be >= 1, got {self.n_dis}")
         check(0 <= self.label_smoothing < 0.5, f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
         check(self.log_every > 0 and self.checkpoint_every > 0, "log/checkpoint intervals must be positive")
+        check(0 <= self.ema_beta < 1, f"ema_beta must be in [0, 1), got {self.ema_beta}")
+        from ..augment import OPS
+
+        bad = [a for a in self.augment if a not in OPS]
+        check(not bad, f"unknown augmentation {', '.join(bad)}; choose from {', '.join(OPS)}")
+        check(0 <= self.augment_p <= 1, f"augment_p must be in [0, 1], got {self.augment_p}")
+        check(not self.ada or self.augment, "ada needs augmentations: set augment, e.g. color,translation,cutout")
+        check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
+        check(self.feature_matching >= 0, "feature_matching must be >= 0")
+        check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
         check(self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
               f"unknown device {self.device!r}; use cpu, cuda, cuda:N, mps or auto")
 
 
 # Fields that may differ when resuming: stopping rules, intervals and where it runs.
 RESUMABLE_FIELDS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
-                    "keep_checkpoints", "device", "threads"}
+                    "keep_checkpoints", "device", "threads", "guard_max_rollbacks"}
 
 
 @dataclass(frozen=True)

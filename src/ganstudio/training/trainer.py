@@ -7,7 +7,6 @@ probability, guard-adjusted learning rates) joins simply by registering itself.
 """
 from __future__ import annotations
 
-import copy
 import math
 import signal
 import time
@@ -23,6 +22,7 @@ from ..data.base import ImageDataset, to_float
 from ..losses import LOSSES
 from ..models import build
 from .config import RunConfig
+from .components import EMA, Augmenter
 from .sampler import BatchSampler
 from .schedules import SCHEDULES
 
@@ -78,6 +78,22 @@ class GeneratorState:
         self.gen.set_state(tensors["state"])
 
 
+class Counters:
+    """Step counters that schedules need across resumes (e.g. when the next lazy R1 is due)."""
+
+    def __init__(self):
+        self.d_steps = 0
+
+    def state_tensors(self):
+        return {}
+
+    def state_json(self):
+        return {"d_steps": self.d_steps}
+
+    def load_state(self, tensors, js):
+        self.d_steps = js.get("d_steps", 0)
+
+
 @dataclass
 class Progress:
     step: int = 0
@@ -110,20 +126,55 @@ class Trainer:
         self.progress = Progress()
         self.is_writer = True  # only one process writes the run folder (rank 0 under DDP)
         self.last_log: dict | None = None
+        self.stop_reason: str | None = None  # set by hooks (e.g. the divergence guard) to end training
+        self.counters = Counters()
         self.stateful: dict[str, Any] = {
             "G": ModuleState(self.G), "D": ModuleState(self.D),
             "opt_g": OptimizerState(self.opt_g), "opt_d": OptimizerState(self.opt_d),
-            "rng_noise": GeneratorState(self.noise), "sampler": self.sampler,
+            "rng_noise": GeneratorState(self.noise), "sampler": self.sampler, "counters": self.counters,
         }
+        c = self.cfg
+        self.acgan = getattr(cfg.model_config, "conditioning", "") in ("acgan", "both") and self.num_classes > 0
+        self.ema = EMA(self.G, c.ema_beta) if c.ema_beta > 0 else None
+        if self.ema is not None:
+            self.stateful["G_ema"] = self.ema
+        self.augmenter = None
+        if c.augment or cfg.data.flip:
+            self.augmenter = Augmenter(c.augment, c.augment_p, c.ada, c.ada_target, c.ada_speed_images,
+                                       c.ada_interval, c.batch_size, device, c.seed, cfg.data.flip)
+            self.stateful["augment"] = self.augmenter
+        self.augment = self.augmenter if self.augmenter is not None and c.augment else (lambda x: x)
+        self.guard = None
+        if c.guard:
+            from .guard import Guard  # imported here: the guard module imports this one's helpers
+
+            self.guard = self.stateful["guard"] = Guard(self)
+        self.fast_step = None  # an optimised step for the plain seed model, when one applies
+        self.grad_sync = None  # set for data-parallel training: averages gradients across processes
         fixed = torch.Generator().manual_seed(1234)  # same preview noise for every run: comparable grids
         self.fixed_z = torch.randn(64, self.z_dim, generator=fixed).to(device)
         self.fixed_y = (F.one_hot(torch.arange(64) % self.num_classes, self.num_classes).float().to(device)
                         if self.num_classes else None)
 
     # ---- what the schedules call ----------------------------------------------------------
+    @property
+    def d_steps(self) -> int:
+        return self.counters.d_steps
+
+    @d_steps.setter
+    def d_steps(self, v: int) -> None:
+        self.counters.d_steps = v
+
+    def sync_grads(self, params: list[torch.nn.Parameter] | None = None) -> None:
+        """Average gradients across processes before an optimizer step (no-op in one process)."""
+        if self.grad_sync is not None:
+            self.grad_sync(self.d_params + self.g_params if params is None else params)
+
     def next_real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.sampler.next().to(self.device, non_blocking=True)
         x = to_float(self.images[idx])
+        if self.augmenter is not None:
+            x = self.augmenter.flip(x)
         y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
         return x, y
 
@@ -154,15 +205,11 @@ class Trainer:
                 t = ckpt.tensors(name)
             else:
                 t = {k[len(name) + 1:]: v for k, v in train_state.items() if k.startswith(name + ".")}
-            comp.load_state({k: v.to(self._target_device(name, k)) for k, v in t.items()}, ckpt.state.get(name, {}))
+            # Tensors arrive on the CPU; each component places its own (modules and optimisers copy
+            # into their device tensors, RNG states must stay on the CPU).
+            comp.load_state(t, ckpt.state.get(name, {}))
         self.progress.step = ckpt.step
         self.progress.wall_before = ckpt.state.get("wall_s", 0.0)
-
-    def _target_device(self, component: str, key: str) -> torch.device:
-        # RNG states and the permutation are CPU byte/long tensors; everything else follows the model.
-        if component in ("rng_noise", "sampler") or component.startswith("rng"):
-            return torch.device("cpu")
-        return self.device
 
     def save_checkpoint(self, protect=()) -> Path:
         groups, js = self.state_groups()
@@ -219,6 +266,9 @@ class Trainer:
         try:
             self._emit(hooks, "start", {"total": total})
             while total is None or self.progress.step < total:
+                if self.stop_reason:
+                    reason = self.stop_reason
+                    break
                 if stop["flag"]:
                     reason = "interrupted"
                     break
