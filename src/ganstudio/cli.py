@@ -60,8 +60,12 @@ def cmd_train(a: argparse.Namespace) -> int:
             raise UserError("--dry-run prints a new run's config; drop it when resuming")
         run = train(None, resume=a.resume, overrides=overrides, progress=not a.quiet)
     else:
-        cfg = build_run_config(a.data, a.model, a.preset, overrides, resolution=a.resolution,
-                               limit=a.limit, init_from=a.init_from, config_file=a.config)
+        stability = {k: v for k, v in {"ema_beta": a.ema, "augment": a.augment and tuple(a.augment.split(",")),
+                                       "ada": a.ada or None, "guard": a.guard or None}.items() if v is not None}
+        data_options = {k: v for k, v in {"flip": a.flip or None, "fit": a.fit}.items() if v is not None}
+        cfg = build_run_config(a.data, a.model, a.preset, {**overrides, **stability}, resolution=a.resolution,
+                               limit=a.limit, init_from=a.init_from, config_file=a.config,
+                               conditional=a.conditional or None, sets=a.set, data_options=data_options)
         if a.dry_run:
             from .training import prepare
 
@@ -127,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=_positive_int, default=None, help="use only this many images (seeded subset)")
     t.add_argument("--init-from", default=None, metavar="RUN_DIR", help="fine-tune: start from this run's weights")
     t.add_argument("--config", default=None, metavar="JSON", help="a RunConfig JSON file (flags override it)")
+    t.add_argument("--conditional", action="store_true", help="condition on class labels (generate --class NAME)")
+    t.add_argument("--ema", type=float, default=None, metavar="BETA", help="keep an EMA copy of G (e.g. 0.999)")
+    t.add_argument("--augment", default=None, metavar="OPS", help="DiffAugment ops, e.g. color,translation,cutout")
+    t.add_argument("--ada", action="store_true", help="adapt the augmentation probability (small datasets)")
+    t.add_argument("--guard", action="store_true", help="roll back with lower learning rates if training diverges")
+    t.add_argument("--flip", action="store_true", help="random horizontal flips of the training images")
+    t.add_argument("--fit", choices=["crop", "pad"], default=None, help="folder images: center-crop or letterbox")
+    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="any config field, e.g. --set train.r1_gamma=1 --set model_config.g_channels=32")
     for field, (flag, typ, hlp) in TRAIN_FLAGS.items():
         t.add_argument(flag, dest=field, type=typ, default=None, help=hlp)
     t.add_argument("--out", default="runs", help="folder that holds the numbered runs (default runs)")

@@ -1,31 +1,144 @@
-"""Generation to files: a grid and/or one PNG per image named by its seed."""
+"""Generation to files: a grid and/or one PNG per image, each with its latent beside it.
+
+Per-image files are named by seed (``seed000007.png`` + ``seed000007.json``); edited or remade
+latents that are not plain seeds are named by seed and latent id, or by id. A grid ``g.png`` gets
+its latents as a batch in ``g.npz``. Any of those files given back to ``--from`` remakes the same
+pixels (same PNG bytes): every path renders through ``latents.render``.
+"""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Sequence
 
+from . import latents as L
 from . import media
 from .errors import UserError
 from .pipeline import load
 
 
+def build_latents(pipe, n: int = 64, seed: int = 0, truncation: float = 1.0, classes=None,
+                  edits: str | Sequence | None = None, directions: str | None = None, prompt: str | None = None,
+                  curate: int | None = None, run_dir: str | Path | None = None, embedder=None):
+    """The latents a ``generate`` call draws: seeds, optional prompt (class blend + named edits),
+    edits, and curation. Returns (latents, directions or None)."""
+    run_dir = run_dir if run_dir is not None else pipe.run_dir
+    edit_list = L.parse_edits(edits) if isinstance(edits, str) or edits is None else list(edits)
+    dirs = None
+    if edit_list or directions:
+        from .creative import directions as D
+
+        dirs = D.find(run_dir, directions, pipe.step)
+    if prompt:
+        from .creative import prompt as P
+
+        if classes is not None:
+            raise UserError("give either --class or --prompt, not both")
+        if dirs is None:
+            from .creative import directions as D
+
+            dirs = _named_directions(run_dir, pipe.step)
+        match = P.interpret(prompt, pipe.class_names if pipe.num_classes else (),
+                            dirs.names if dirs is not None else {}, embedder=embedder)
+        classes = None if match.classes is None else match.classes
+        edit_list = list(match.edits) + edit_list
+    resolved = dirs.resolve(edit_list) if edit_list else []
+    ref = dirs.ref if resolved else None
+    if curate:
+        from .creative import curate as C
+
+        if curate < n:
+            raise UserError(f"--curate must be at least --n ({n}), got {curate}")
+        pool = L.from_seeds(pipe, curate, seed, classes, truncation, resolved, ref)
+        return C.select(pipe, pool, n, dirs), dirs
+    return L.from_seeds(pipe, n, seed, classes, truncation, resolved, ref), dirs
+
+
+def _named_directions(run_dir, step):
+    """The run's directions whose names prompts may use (None when the run has none)."""
+    from .creative import directions as D
+
+    if run_dir is None or not D.available(run_dir):
+        return None
+    return D.find(run_dir, None, step)
+
+
+def file_stem(lat: L.Latent) -> str:
+    seed = lat.origin.get("seed") if lat.origin.get("op") == "seed" else None
+    if seed is not None and not lat.edits and not lat.parents:
+        return f"seed{seed:06d}"
+    return f"seed{seed:06d}-{lat.id}" if seed is not None else lat.id
+
+
+def remake_checkpoint(lats: Sequence[L.Latent], checkpoint: str) -> str:
+    """The checkpoint to remake latents with: their own step unless one was asked for."""
+    steps = {l.step for l in lats if l.step is not None}
+    if len(steps) > 1:
+        raise UserError(f"these latents come from several checkpoints ({', '.join(map(str, sorted(steps)))}); "
+                        "remake them in separate calls")
+    if checkpoint == "latest" and steps:
+        return str(steps.pop())
+    return checkpoint
+
+
 def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoint: str = "latest",
                       grid: str | Path | None = None, out_dir: str | Path | None = None, truncation: float = 1.0,
-                      classes=None, device: str = "cpu") -> list[Path]:
-    """Sample ``n`` images; write a grid, per-image PNGs, or (neither given) a grid in the run folder."""
+                      classes=None, device: str = "cpu", from_latent: str | None = None,
+                      edits: str | None = None, directions: str | None = None, prompt: str | None = None,
+                      curate: int | None = None) -> list[Path]:
+    """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
+    (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
+
+    ``edits``: ``"0:+2.5,sleeves:-1"`` (indices or names of ``directions``: a file, a method, or the run's
+    default). ``prompt``: text mapped to a class (blend) and named directions. ``curate``: draw this many
+    and keep the ``n`` that the run's discriminator finds most realistic. Returns the written paths.
+    """
     if n <= 0:
         raise UserError(f"--n must be positive, got {n}")
     if not 0 < truncation <= 2:
         raise UserError(f"--truncation must be in (0, 2], got {truncation}")
-    pipe = load(run_dir, checkpoint=checkpoint, device=device)
-    out = pipe(n=n, seed=seed, truncation=truncation, classes=classes)
-    written = []
+    if from_latent:
+        if classes is not None or prompt or curate:
+            raise UserError("--from remakes latents as they were; --class/--prompt/--curate do not apply "
+                            "(use --edit to change them)")
+        lats = L.load_many(from_latent)
+        ckpt = remake_checkpoint(lats, checkpoint)
+        try:
+            pipe = load(run_dir, checkpoint=ckpt, device=device)
+        except UserError as e:
+            if ckpt != checkpoint:
+                raise UserError(f"latent {lats[0].id} was made at checkpoint step {ckpt}, which run {run_dir} "
+                                f"no longer has ({e}); it cannot be remade exactly") from None
+            raise
+        from .creative import directions as D
+
+        dirs = D.for_latents(run_dir, {l.directions for l in lats})
+        L.check_compatible(lats, pipe, dirs)
+        extra = L.parse_edits(edits)
+        if extra:
+            edir = D.find(run_dir, directions, pipe.step) if directions or dirs is None else dirs
+            if dirs is not None and edir.ref != dirs.ref:
+                raise UserError(f"the latents' edits use {dirs.ref}; --edit must use the same directions file")
+            dirs = edir
+            lats = [L.add_edits(l, dirs.resolve(extra), dirs.ref) for l in lats]
+    else:
+        pipe = load(run_dir, checkpoint=checkpoint, device=device)
+        lats, dirs = build_latents(pipe, n, seed, truncation, classes, edits, directions, prompt, curate, run_dir)
+    images = L.render(pipe, lats, dirs)
+    written: list[Path] = []
     if grid is None and out_dir is None:
-        grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{n}.png"
+        tag = "" if (not from_latent and not edits and not prompt and not curate) else \
+            "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
+        grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"
     if grid is not None:
-        h = out.images.shape[-2]
-        written.append(media.save_grid(out.images, grid, scale=max(1, 96 // h)))
+        h = images.shape[-2]
+        written.append(media.save_grid(images, grid, scale=max(1, 96 // h)))
+        written.append(L.save_batch(lats, L.sidecar(grid, batch=True)))
     if out_dir is not None:
         d = Path(out_dir)
-        for s, im in zip(out.seeds, out.pil):
-            written.append(media.save_image(im, d / f"seed{s:06d}.png"))
+        u8 = media.as_uint8_nchw(images)
+        for lat, a in zip(lats, u8):
+            stem = file_stem(lat)
+            written.append(media.save_image(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), d / f"{stem}.png"))
+            written.append(L.save_latent(lat, d / f"{stem}.json"))
     return written

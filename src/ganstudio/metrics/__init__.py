@@ -1,0 +1,20 @@
+"""Metric functions over feature arrays (pure; see ``metrics.functional`` for definitions).
+
+Feature extractors live in ``ganstudio.features``; evaluating a run in ``ganstudio.evaluation``.
+"""
+from .functional import (  # noqa: F401
+    DEFAULT_COPY_ALPHA,
+    DEFAULT_COPY_QUANTILE,
+    class_coverage,
+    classifier_score,
+    density_coverage,
+    feature_stats,
+    fid,
+    fid_from_stats,
+    kid,
+    knn_radii,
+    nearest_neighbours,
+    originality,
+    precision_recall,
+)
+from .functional import __all__  # noqa: F401

@@ -54,3 +54,4 @@ def count_params(m: nn.Module) -> int:
 
 
 from . import mlp  # noqa: E402,F401  (registers the seed family)
+from . import dcgan, resnet  # noqa: E402,F401  (register the conv families)

@@ -26,7 +26,10 @@ def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
     """Fill the model's shape fields (resolution, channels, classes) from the data."""
     fam = get_family(cfg.model)
     c, h, w = dataset.shape
-    shape = {"resolution": w, "channels": c, "num_classes": 0}
+    if cfg.conditional and not dataset.num_classes:
+        raise UserError(f"--conditional needs class labels but {cfg.data.name} has none "
+                        "(for a folder, put each class in its own sub-folder)")
+    shape = {"resolution": w, "channels": c, "num_classes": dataset.num_classes if cfg.conditional else 0}
     if h != w:
         shape["height"] = h
     mc = cfg.model_config
@@ -36,6 +39,8 @@ def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
     else:
         wrong = [f"{k}={getattr(mc, k)} but the data has {v}" for k, v in shape.items()
                  if k != "num_classes" and hasattr(mc, k) and getattr(mc, k) != v]
+        if cfg.conditional and not mc.num_classes:
+            mc = dataclasses.replace(mc, num_classes=dataset.num_classes)
         if wrong:
             raise UserError(f"model config does not match the data: {'; '.join(wrong)}; "
                             "set data.resolution/channels to match or leave the model's shape unset")
@@ -45,8 +50,14 @@ def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
 
 
 def _default_resolution(cfg: RunConfig) -> int | None:
+    """The model's resolution when given; else a named dataset's own (28 for MNIST-likes: every
+    family builds 28 px natively, upscaling would only cost time); else the family's default."""
+    from ..data import SOURCES
+
     if cfg.model_config is not None:
         return cfg.model_config.resolution
+    if cfg.data.name in SOURCES:
+        return SOURCES[cfg.data.name].native_resolution
     return getattr(get_family(cfg.model).config_cls, "resolution", None)
 
 

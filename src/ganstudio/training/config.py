@@ -102,6 +102,7 @@ class RunConfig:
     preset: str | None = None
     init_from: str | None = None  # fine-tune: start from another run's weights
     class_names: tuple[str, ...] = ()  # filled from the data; conditional runs generate by name
+    conditional: bool = False  # condition G and D on the data's class labels
 
     def __post_init__(self) -> None:
         fam = get_family(self.model)

@@ -104,12 +104,12 @@ class Guard:
         event = {"step": t.progress.step, "event": "rollback", "reason": reason}
         keep = (self.lr_scale, self.rollbacks, list(self.events))
         ckpt = runs.find_checkpoint(t.run_dir) if t.run_dir is not None else None
+        if ckpt is not None:  # also when giving up: the run must end on its last healthy state
+            t.load_checkpoint(ckpt)
+            event["to_step"] = ckpt.step
         if ckpt is None or keep[1] >= t.cfg.guard_max_rollbacks:
             event["event"] = "gave-up"
             t.stop_reason = "diverged"
-        else:
-            t.load_checkpoint(ckpt)
-            event["to_step"] = ckpt.step
         self.lr_scale, self.rollbacks, self.events = keep[0] * t.cfg.guard_lr_factor, keep[1] + 1, keep[2] + [event]
         self.strikes = 0
         self._apply_lr()
@@ -117,5 +117,5 @@ class Guard:
         if t.run_dir is not None and t.is_writer:
             runs.append_metrics(t.run_dir, [event])
         print(f"guard: {reason} at step {event['step']}; " + (
-            f"rolled back to step {event['to_step']} with learning rates x{self.lr_scale:g}"
-            if "to_step" in event else "stopping: too many rollbacks"), flush=True)
+            "stopping: too many rollbacks" if t.stop_reason else
+            f"rolled back to step {event['to_step']} with learning rates x{self.lr_scale:g}"), flush=True)

@@ -17,9 +17,31 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def parse_sets(items: list[str]) -> dict:
+    """``["train.ema_beta=0.999", "train.augment=color,translation", "model_config.g_channels=32"]``
+    -> a nested dict. Values are JSON when they parse as JSON, comma lists become lists, else strings."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects FIELD=VALUE (e.g. train.ema_beta=0.999), got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw.split(",") if "," in raw else raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
 def build_run_config(data: str | None = None, model: str | None = None, preset: str | None = None,
                      train: dict[str, Any] | None = None, resolution: int | None = None, limit: int | None = None,
-                     init_from: str | None = None, config_file: str | None = None) -> RunConfig:
+                     init_from: str | None = None, config_file: str | None = None,
+                     conditional: bool | None = None, sets: list[str] | None = None,
+                     data_options: dict | None = None) -> RunConfig:
     d: dict = {}
     if preset:
         d = _merge(d, get_preset(preset))
@@ -43,7 +65,14 @@ def build_run_config(data: str | None = None, model: str | None = None, preset: 
         flags["model"] = model
     if init_from:
         flags["init_from"] = init_from
-    return RunConfig.from_dict(_merge(d, flags))
+    if conditional is not None:
+        flags["conditional"] = conditional
+    flags["data"].update(data_options or {})
+    merged = _merge(_merge(d, flags), parse_sets(sets or []))
+    if merged.get("conditional") and merged.get("data", {}).get("name") and \
+            Path(str(merged["data"]["name"])).expanduser().is_dir():
+        merged["data"].setdefault("labels", True)  # a conditional folder run takes classes from sub-folders
+    return RunConfig.from_dict(merged)
 
 
 def describe(cfg: RunConfig) -> str:

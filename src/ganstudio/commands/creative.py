@@ -1,0 +1,142 @@
+"""Creative subcommands: animate, directions, breed, project, taste (one library call each).
+
+``generate --from/--edit/--prompt/--curate`` live on the ``generate`` subcommand in cli.py.
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UserError
+
+
+def _ints(s: str) -> list[int]:
+    try:
+        return [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {s!r}") from None
+
+
+def _print(paths) -> int:
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_animate(a: argparse.Namespace) -> int:
+    from ..creative.animate import animate_run
+    from pathlib import Path
+
+    if not a.seeds and not a.from_ and a.mode == "keyframes":
+        raise UserError("give keyframes with --seeds 1,5,9 or --from a.json,b.json (or use --mode circle)")
+    out = a.out or str(Path(a.run_dir) / "animations" / f"walk-{'-'.join(map(str, a.seeds or [a.seed]))}.mp4")
+    return _print(animate_run(a.run_dir, out, seeds=a.seeds or (), latent_files=a.from_, frames=a.frames, fps=a.fps,
+                              loop=a.loop, mode=a.mode, method=a.interp, easing=a.easing, size=a.size or None,
+                              resample=a.resample, truncation=a.truncation, classes=a.class_,
+                              checkpoint=a.checkpoint, seed=a.seed, device=a.device, progress=not a.quiet))
+
+
+def cmd_directions(a: argparse.Namespace) -> int:
+    from ..creative import directions as D
+
+    if a.name:
+        dirs = D.set_names(D.find(a.run_dir, a.method if a.method != "all" else None).path, D.parse_names(a.name))
+        print(f"{dirs.path}: " + (", ".join(f"{k}={v}" for k, v in sorted(dirs.names.items())) or "no names"))
+        return 0
+    methods = list(D.METHODS) if a.method == "all" else [a.method]
+    return _print(D.compute_and_save(a.run_dir, methods, a.n, a.checkpoint, a.samples,
+                                     a.preview_rows if a.preview else 0, a.seed, a.device))
+
+
+def cmd_breed(a: argparse.Namespace) -> int:
+    from ..creative.breed import breed_run
+
+    return _print(breed_run(a.run_dir, a.parents, a.children, a.mode, a.mutation, a.seed, a.out_dir,
+                            a.checkpoint, a.device))
+
+
+def cmd_project(a: argparse.Namespace) -> int:
+    from ..creative.project import project_file
+
+    paths = project_file(a.run_dir, a.image, a.steps, a.restarts, a.lr, a.seed, a.out_dir, a.video,
+                         checkpoint=a.checkpoint, device=a.device, progress=not a.quiet)
+    import json
+
+    err = json.loads(paths[3].read_text())
+    print(f"reconstruction MSE {err['mse']:.5f} (PSNR {err['psnr_db']:.1f} dB), best of {err['restarts']} restarts")
+    return _print(paths)
+
+
+def cmd_taste(a: argparse.Namespace) -> int:
+    from ..creative.taste import taste_run
+
+    return _print(taste_run(a.run_dir, a.like, a.dislike, a.n, a.diversity, a.prior, a.seed, a.out_dir,
+                            a.checkpoint, a.device))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+
+
+def register(sub) -> None:
+    an = sub.add_parser("animate", help="latent walks as MP4 / GIF / PNG frames")
+    _common(an)
+    an.add_argument("--seeds", type=_ints, default=None, help="keyframe seeds, e.g. 1,5,9")
+    an.add_argument("--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json")
+    an.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
+    an.add_argument("--fps", type=float, default=30)
+    an.add_argument("--loop", action="store_true", help="walk back to the first keyframe (seamless loop)")
+    an.add_argument("--mode", choices=("keyframes", "circle"), default="keyframes",
+                    help="keyframes (default) or circle: a seamless great-circle noise loop from --seed")
+    an.add_argument("--interp", choices=("slerp", "lerp"), default="slerp")
+    an.add_argument("--easing", choices=("cosine", "smoothstep", "linear"), default="cosine")
+    an.add_argument("--out", default=None, help="walk.mp4, walk.gif, or a folder for PNG frames")
+    an.add_argument("--size", type=int, default=256, help="longer side in pixels (0 = native)")
+    an.add_argument("--resample", choices=("lanczos", "bicubic", "bilinear", "nearest"), default="lanczos")
+    an.add_argument("--truncation", type=float, default=1.0)
+    an.add_argument("--class", dest="class_", default=None, help="class for --seeds keyframes (conditional runs)")
+    an.add_argument("--quiet", action="store_true", help="no progress bar")
+    an.set_defaults(func=cmd_animate)
+
+    d = sub.add_parser("directions", help="find meaningful latent directions (GANSpace PCA, SeFa); name them")
+    _common(d)
+    d.add_argument("--method", choices=("pca", "sefa", "all"), default="all")
+    d.add_argument("--n", type=int, default=20, help="directions to keep (default 20)")
+    d.add_argument("--samples", type=int, default=4096, help="latents sampled for PCA (default 4096)")
+    d.add_argument("--preview", action="store_true", help="also render a -3..+3 strip per direction")
+    d.add_argument("--preview-rows", type=int, default=10, help="directions in the preview (default 10)")
+    d.add_argument("--name", default=None, metavar="I=NAME,...", help="name directions, e.g. 3=sleeves,5=dark "
+                   "(in the --method file, pca by default); names work in --edit and --prompt")
+    d.set_defaults(func=cmd_directions)
+
+    b = sub.add_parser("breed", help="children of two or more latents (crossover or blend, plus mutation)")
+    _common(b)
+    b.add_argument("--parents", required=True, metavar="FILES", help="parent latent files a.json,b.json")
+    b.add_argument("--children", type=int, default=8)
+    b.add_argument("--mutation", type=float, default=0.3, help="0 (none) .. 1 (fresh random latent)")
+    b.add_argument("--mode", choices=("crossover", "blend"), default="crossover")
+    b.add_argument("--out-dir", default=None)
+    b.set_defaults(func=cmd_breed)
+
+    p = sub.add_parser("project", help="find the latent whose image best matches a picture")
+    _common(p)
+    p.add_argument("image")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--restarts", type=int, default=4)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--video", choices=("gif", "mp4"), default="gif", help="video of the optimisation")
+    p.add_argument("--out-dir", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_project)
+
+    t = sub.add_parser("taste", help="suggest more pictures like the ones you liked")
+    _common(t)
+    t.add_argument("--like", required=True, metavar="FILES", help="liked latent files or folders, comma-separated")
+    t.add_argument("--dislike", default=None, metavar="FILES")
+    t.add_argument("--n", type=int, default=16)
+    t.add_argument("--diversity", type=float, default=0.5, help="(0, 1]: how far suggestions stray from your likes")
+    t.add_argument("--prior", type=float, default=1.0, help="regularisation toward no preference")
+    t.add_argument("--out-dir", default=None)
+    t.set_defaults(func=cmd_taste)

@@ -1,0 +1,156 @@
+"""CLI: ``ganstudio features train|list|check``, ``ganstudio evaluate``, ``ganstudio report``.
+
+Argument parsing only; each subcommand is one library call (heavy imports inside the functions).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def cmd_features_train(a: argparse.Namespace) -> int:
+    from ..data import DataConfig
+    from ..features.classifier import load_classifier, train_classifier
+
+    data = DataConfig(name=a.data, resolution=a.resolution)
+    path = train_classifier(data, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, threads=a.threads,
+                            force=a.force)
+    ext = load_classifier(path=path)
+    print(f"classifier: {ext.label}")
+    print(f"  accuracy: {100 * ext.meta['accuracy']:.2f} % on {ext.meta['accuracy_split']} "
+          f"({ext.meta['n_val']} images), {ext.meta['train_seconds']:.0f} s of training")
+    print(f"  folder:   {path}")
+    return 0
+
+
+def cmd_features_list(a: argparse.Namespace) -> int:
+    from ..features import EXTRACTORS
+    from ..features.classifier import list_classifiers
+
+    for name, spec in EXTRACTORS.items():
+        arg = ("[:PATH]" if spec.argument.startswith("optional") else ":PATH") if spec.argument else ""
+        print(f"{name + arg:<16} {spec.description}")
+    rows = list_classifiers()
+    print("\ncached classifiers:" if rows else "\nno cached classifiers (ganstudio features train --data NAME)")
+    for r in rows:
+        acc = f"{100 * r['accuracy']:.2f} % {r['accuracy_split']}" if r["accuracy"] is not None else "?"
+        print(f"  {r['data']:<16} {acc:<20} {r['path']}")
+    return 0
+
+
+def cmd_features_check(a: argparse.Namespace) -> int:
+    import torch
+
+    from ..data import DataConfig, load_dataset
+    from ..features import get_extractor
+    from ..features.check import sensitivity
+    from ..errors import UserError
+
+    data = DataConfig(name=a.data, resolution=a.resolution, labels=a.data not in _named())
+    ds = load_dataset(data)
+    if ds.labels is None:
+        raise UserError(f"{a.data} needs labels (sub-folders) to drop modes")
+    ext = get_extractor(a.features, data)
+    g = torch.Generator().manual_seed(0)
+    perm = torch.randperm(len(ds), generator=g)
+    half = min(len(ds) // 2, a.n)
+    ref, test = perm[:half], perm[len(ds) // 2:][:half]
+    res = sensitivity(ext, ds.images[test], ds.labels[test], ds.images[ref])
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"features {ext.label}: FID of {half} damaged images against {half} other real ones")
+    for kind, unit in (("blur", "sigma px"), ("noise", "std"), ("drop", "modes dropped")):
+        vals = "  ".join(f"{lvl:g}:{f:.3f}" for lvl, f in res[kind])
+        print(f"  {kind:<6} ({unit}) {vals}  -> {'monotonic' if res['monotonic'][kind] else 'NOT monotonic'}")
+    return 0
+
+
+def _named() -> set[str]:
+    from ..data import SOURCES
+
+    return set(SOURCES)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from ..evaluation import evaluate, format_table
+
+    res = evaluate(a.run_dir, checkpoint=a.checkpoint, n=a.n, features=a.features, reference=a.reference,
+                   seed=a.seed, originality_n=a.originality_train, device=a.device)
+    print(json.dumps(res, indent=2) if a.json else format_table(res))
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from ..report import build_report
+
+    path = build_report(a.run_dir, out=a.out)
+    print(f"report: {path}")
+    return 0
+
+
+def register(sub) -> None:
+    f = sub.add_parser("features", help="feature extractors for evaluation: train the classifier, list, check")
+    fsub = f.add_subparsers(dest="features_command", metavar="ACTION", parser_class=type(f))
+    f.set_defaults(func=lambda a: (f.print_help(), 1)[1])
+
+    t = fsub.add_parser("train", help="train the classifier extractor on a labelled dataset (a few minutes)")
+    t.add_argument("--data", required=True, help="fashion-mnist, mnist, digits, or a folder with one sub-folder per class")
+    t.add_argument("--epochs", type=_positive_int, default=5)
+    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--resolution", type=_positive_int, default=None, help="folders only: image size (default 64)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=_positive_int, default=None)
+    t.add_argument("--force", action="store_true", help="retrain even if one is cached")
+    t.set_defaults(func=cmd_features_train)
+
+    ls = fsub.add_parser("list", help="available extractors and cached classifiers")
+    ls.set_defaults(func=cmd_features_list)
+
+    c = fsub.add_parser("check", help="does an extractor's FID rise with blur, noise and dropped modes?")
+    c.add_argument("--features", default="folder-rcf", help="classifier, folder-rcf or onnx:PATH")
+    c.add_argument("--data", required=True, help="labelled data: a named dataset or a folder of class sub-folders")
+    c.add_argument("--n", type=_positive_int, default=2000, help="images per side (default 2000)")
+    c.add_argument("--resolution", type=_positive_int, default=None)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_features_check)
+
+    e = sub.add_parser("evaluate", help="FID, KID, precision/recall, coverage, originality of a checkpoint")
+    e.add_argument("run_dir")
+    e.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
+    e.add_argument("--n", type=_positive_int, default=10_000, help="generated images (default 10000)")
+    e.add_argument("--features", default="auto",
+                   help="auto (classifier if trained, else folder-rcf), classifier, folder-rcf, onnx:PATH")
+    e.add_argument("--reference", default="test", choices=("test", "train"),
+                   help="real images to compare with (folders: always a held-out half)")
+    e.add_argument("--seed", type=int, default=0, help="image i uses latent seed seed+i")
+    e.add_argument("--originality-train", type=_nonneg_int, default=10_000,
+                   help="training images searched for near-copies (default 10000; 0 = all)")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--json", action="store_true", help="print the full result as JSON")
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("report", help="write RUN_DIR/report.html: training curves, metrics, samples, originality")
+    r.add_argument("run_dir")
+    r.add_argument("--out", default=None, help="HTML path (default RUN_DIR/report.html)")
+    r.set_defaults(func=cmd_report)

@@ -1,0 +1,29 @@
+"""``ganstudio export RUN_DIR --format onnx [--out g.onnx]``: the generator for other runtimes."""
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from ..export import export_onnx
+
+    res = export_onnx(a.run_dir, out=a.out, checkpoint=a.checkpoint, opset=a.opset)
+    m = res.meta
+    inputs = "z" + (f", y (B, {m['num_classes']})" if m["num_classes"] else "")
+    print(f"wrote {res.path} (step {m['step']}{', EMA generator' if m['ema'] else ''})")
+    print(f"  inputs: {inputs} with z (B, {m['z_dim']}); output: images (B, {', '.join(map(str, m['image_shape']))}) "
+          "in [0, 1]; B is dynamic")
+    if res.max_abs_diff is not None:
+        print(f"  onnxruntime parity: max abs diff {res.max_abs_diff:.1e}")
+    print(f"  metadata: {res.meta_path}")
+    return 0
+
+
+def register(sub) -> None:
+    e = sub.add_parser("export", help="export a run's generator (ONNX)")
+    e.add_argument("run_dir")
+    e.add_argument("--format", default="onnx", choices=["onnx"], help="export format (onnx)")
+    e.add_argument("--out", default=None, help="output file (default RUN_DIR/export/generator.onnx)")
+    e.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
+    e.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    e.set_defaults(func=cmd_export)

@@ -1,0 +1,130 @@
+"""Breeding latents, like Artbreeder's children and mix: crossover or blend, then mutation.
+
+Modes (``MODES`` registry), for P >= 2 parents:
+  ``crossover``: every dimension of z is copied from one parent picked uniformly at random.
+  ``blend``: two parents: slerp at a random t ~ U(0, 1), so the child lies on the arc between them;
+      more parents: Dirichlet(1) weights on the parents' unit directions (norm mixed the same way).
+Each mode also returns the parents' weights (crossover: the share of dimensions each gave; blend:
+1 - t, t or the Dirichlet weights); class weights, truncation and edits are mixed with those weights.
+
+Mutation with strength m in [0, 1] is variance preserving: z' = sqrt(1 - m^2) z + m eps,
+eps ~ N(0, I), so children stay typical samples of the prior (m = 1: a fresh random latent).
+Children record their parents' ids (lineage) and how they were made (``origin``).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .. import latents as L
+from ..errors import UserError
+from .interpolate import blend_edits, slerp
+
+
+def crossover(zs: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """zs (P, D) -> child (D,), weights (P,), info."""
+    P, D = zs.shape
+    pick = torch.randint(P, (D,), generator=gen)
+    child = zs.gather(0, pick[None]).squeeze(0)
+    w = torch.bincount(pick, minlength=P).float() / D
+    return child, w, {}
+
+
+def blend(zs: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    P = len(zs)
+    if P == 2:
+        t = float(torch.rand((), generator=gen))
+        return slerp(zs[0], zs[1], t), torch.tensor([1 - t, t]), {"t": t}
+    w = -torch.log(torch.rand(P, generator=gen).clamp_min(1e-12))  # Dirichlet(1) via normalised exponentials
+    w = w / w.sum()
+    norms = zs.norm(dim=1)
+    u = (w[:, None] * zs / norms[:, None]).sum(0)
+    return u / u.norm() * (w * norms).sum(), w, {}
+
+
+MODES: dict[str, Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor, dict]]] = {
+    "crossover": crossover, "blend": blend}
+
+
+def mutate(z: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """Variance-preserving gaussian mutation: sqrt(1 - s^2) z + s eps (identity at s = 0)."""
+    if strength == 0:
+        return z
+    return math.sqrt(1 - strength ** 2) * z + strength * torch.randn(z.shape, generator=gen)
+
+
+def breed(parents: Sequence[L.Latent], children: int = 8, mode: str = "crossover", mutation: float = 0.0,
+          seed: int = 0, run: str | None = None, step: int | None = None) -> list[L.Latent]:
+    """``children`` new latents from ``parents`` (pure: same inputs and seed, same children)."""
+    if len(parents) < 2:
+        raise UserError(f"breeding needs at least two parents, got {len(parents)}")
+    if mode not in MODES:
+        raise UserError(f"unknown breeding mode {mode!r}; choose one of {', '.join(MODES)}")
+    if not 0 <= mutation <= 1:
+        raise UserError(f"--mutation must be in [0, 1], got {mutation}")
+    if children <= 0:
+        raise UserError(f"--children must be positive, got {children}")
+    if len({len(p.z) for p in parents}) > 1 or len({p.classes is None for p in parents}) > 1:
+        raise UserError("these parents come from different kinds of run; breed latents of one run")
+    runs_ = {p.run for p in parents if p.run}
+    if len(runs_) > 1:
+        raise UserError(f"parents come from different runs ({', '.join(sorted(runs_))}); breed latents of one run")
+    zs = torch.stack([p.z_tensor for p in parents])
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(children):
+        z, w, info = MODES[mode](zs, gen)
+        z = mutate(z, mutation, gen)
+        classes = None
+        if parents[0].classes is not None:
+            classes = (w[:, None] * torch.stack([p.classes_tensor for p in parents])).sum(0)
+            classes = classes / classes.sum().clamp_min(1e-12)
+        edits, ref = blend_edits(parents, w.tolist())
+        out.append(L.Latent(z=z.numpy(), classes=None if classes is None else classes.numpy(),
+                            truncation=float(sum(float(wi) * p.truncation for wi, p in zip(w, parents))),
+                            edits=edits, directions=ref, parents=tuple(p.id for p in parents),
+                            origin={"op": "breed", "mode": mode, "mutation": mutation, "seed": seed, "child": i,
+                                    "weights": [round(float(x), 6) for x in w], **info},
+                            run=run or (runs_.pop() if len(runs_) == 1 else None), step=step))
+    return out
+
+
+def breed_run(run_dir: str | Path, parents: str | Sequence, children: int = 8, mode: str = "crossover",
+              mutation: float = 0.3, seed: int = 0, out_dir: str | Path | None = None,
+              checkpoint: str = "latest", device: str = "cpu") -> list[Path]:
+    """CLI entry: breed parent latent files; write each child's PNG + JSON and a grid (parents on top)."""
+    from .. import media
+    from ..pipeline import load
+    from . import directions as D
+
+    pars = L.load_many(parents) if isinstance(parents, str) else list(parents)
+    pipe = load(run_dir, checkpoint=checkpoint, device=device)
+    name = L.run_name(pipe)
+    for p in pars:
+        if p.run and name and p.run != name:
+            raise UserError(f"parent {p.id} was made by run {p.run}, not {name}; pass that run's folder")
+    kids = breed(pars, children, mode, mutation, seed, name, pipe.step)
+    dirs = D.for_latents(run_dir, {l.directions for l in pars + kids})
+    L.check_compatible(pars, pipe, dirs, exact=False)
+    if out_dir is None:
+        tag = hashlib.sha256(f"{[p.id for p in pars]}{mode}{mutation}{seed}".encode()).hexdigest()[:8]
+        out_dir = Path(run_dir) / "bred" / f"{mode}-{tag}"
+    out_dir = Path(out_dir)
+    images = L.render(pipe, kids, dirs)
+    written = []
+    u8 = media.as_uint8_nchw(images)
+    for i, (kid, a) in enumerate(zip(kids, u8)):
+        stem = f"child{i:02d}-{kid.id}"
+        written.append(media.save_image(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), out_dir / f"{stem}.png"))
+        written.append(L.save_latent(kid, out_dir / f"{stem}.json"))
+    parent_imgs = L.render_fast(pipe, pars, dirs)
+    nrow = max(len(pars), min(len(kids), 8))
+    pad = torch.ones((nrow - len(pars), *parent_imgs.shape[1:]))
+    grid = torch.cat([parent_imgs, pad, images])
+    grid_path = media.save_grid(grid, out_dir / "grid.png", nrow=nrow, scale=max(1, 96 // images.shape[-2]))
+    written += [grid_path, L.save_batch(pars + kids, L.sidecar(grid_path, batch=True))]  # parents, then children
+    return written

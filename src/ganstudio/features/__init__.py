@@ -1,0 +1,99 @@
+"""Feature extractors by name: ``get_extractor("classifier" | "folder-rcf" | "onnx:PATH", data)``.
+
+``EXTRACTORS`` is the registry: name -> ``ExtractorSpec(build, description, argument)``. A spec
+string is ``NAME`` or ``NAME:ARG``:
+
+    classifier          the small CNN trained on the run's (labelled) data by
+                        ``ganstudio features train --data X``; classifier:PATH picks a cached folder
+    folder-rcf          fixed random-conv features + pixel statistics: any images, no training
+    onnx:PATH           any network exported to ONNX, run with onnxruntime
+    auto                classifier when one is cached for the data, else folder-rcf
+
+Every extractor reports ``name`` and ``id`` (a hash of its weights); numbers from different
+extractors are not comparable, and every result carries both.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from ..data import DataConfig
+from ..errors import UserError
+from .base import Extractor, Features, fit_images, to_unit_float
+
+__all__ = ["EXTRACTORS", "ExtractorSpec", "Extractor", "Features", "get_extractor", "resolve_spec",
+           "fit_images", "to_unit_float"]
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    build: Callable[[str | None, DataConfig | None], Extractor]  # (argument, the run's data) -> extractor
+    description: str
+    argument: str = ""  # what NAME:ARG takes ("" = no argument; "optional ..." = may be omitted)
+
+
+def _classifier(arg: str | None, data: DataConfig | None) -> Extractor:
+    from .classifier import load_classifier
+
+    return load_classifier(data=data, path=arg)
+
+
+def _randconv(arg: str | None, data: DataConfig | None) -> Extractor:
+    from .randconv import RandomConvExtractor
+
+    return RandomConvExtractor()
+
+
+def _onnx(arg: str | None, data: DataConfig | None) -> Extractor:
+    if not arg:
+        raise UserError("give the model file: --features onnx:path/to/model.onnx")
+    from .onnx import OnnxExtractor
+
+    return OnnxExtractor(arg)
+
+
+EXTRACTORS: dict[str, ExtractorSpec] = {
+    "classifier": ExtractorSpec(_classifier, "small CNN trained on the labelled data (classifier-FID)",
+                                "optional PATH of a cached classifier folder"),
+    "folder-rcf": ExtractorSpec(_randconv, "fixed random-conv features + pixel statistics (any images)"),
+    "onnx": ExtractorSpec(_onnx, "a feature network exported to ONNX (onnxruntime)", "PATH of the .onnx file"),
+}
+
+
+def resolve_spec(spec: str, data: DataConfig | None, log: Callable[[str], None] | None = None) -> str:
+    """``auto`` -> ``classifier`` when one is cached for ``data``, else ``folder-rcf`` (with a note)."""
+    if spec != "auto":
+        return spec
+    if data is not None:
+        from .classifier import classifier_data_config, find_classifier
+
+        try:
+            classifier_data_config(data)
+            found = find_classifier(data)
+        except UserError:
+            found = None
+        if found is not None:
+            return "classifier"
+        from ..data import SOURCES
+
+        if data.name in SOURCES or data.labels:
+            (log or (lambda s: print(s, file=sys.stderr)))(
+                f"note: no classifier cached for {data.name}; using folder-rcf features. For classifier-FID "
+                f"run `ganstudio features train --data {data.name}` once")
+    return "folder-rcf"
+
+
+def get_extractor(spec: str = "auto", data: DataConfig | None = None,
+                  log: Callable[[str], None] | None = None) -> Extractor:
+    """Build the extractor a spec string names (see the module docstring)."""
+    spec = resolve_spec(spec, data, log)
+    name, sep, arg = spec.partition(":")
+    entry = EXTRACTORS.get(name)
+    if entry is None:
+        raise UserError(f"unknown features {spec!r}; choose one of auto, "
+                        + ", ".join(f"{k}:PATH" if v.argument and not v.argument.startswith("optional") else k
+                                    for k, v in EXTRACTORS.items()))
+    if sep and not entry.argument:
+        raise UserError(f"features {name!r} takes no argument (got {spec!r})")
+    return entry.build(arg or None, data)

@@ -1,0 +1,317 @@
+"""Latents are first-class: every picture ganstudio makes can be re-made from its ``Latent``.
+
+A ``Latent`` holds what G needs (``z``, class weights, truncation, direction edits) plus where it
+came from (run name, checkpoint step, the content hash of the directions file its edits refer to,
+its parents' ids, the operation that made it). It serialises to JSON (one latent) or ``.npz``
+(a batch; loaded with ``allow_pickle=False``), written beside every image.
+
+How a latent becomes an image (``effective_z`` then ``render``), identical on every path::
+
+    z_eff = mean + psi * (z - mean)                 # truncation toward the mean latent (0 for N(0, I))
+          + sum_k amount_k * u_k                    # edits: u_k = unit direction k of the directions file
+    image = G(z_eff, class_weights)                 # one row at a time (see ``render``)
+
+Edits are applied after truncation, so ``--truncation`` never weakens an edit. Edit amounts are
+in standard deviations of z along the direction: z ~ N(0, I) and directions are unit vectors, so
+``+2.5`` moves 2.5 sigma, as far as 1 sample in ~160 goes on its own.
+
+Exact remakes: BLAS may round a lone row differently from the same row inside a batch (1e-7),
+which can flip a pixel's last bit in the PNG. ``render`` therefore always runs G on one row at a
+time, so an image from a grid of 64 and its remake from ``--from`` are the same bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from . import runs
+from .errors import UserError
+
+FORMAT = "ganstudio.latent/1"
+
+
+def _floats(a) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.asarray(a, dtype=np.float32).reshape(-1))
+
+
+@dataclass(frozen=True)
+class Latent:
+    """One picture's recipe. ``z``: (z_dim,) float32; ``classes``: (K,) class weights or None."""
+
+    z: tuple[float, ...]
+    classes: tuple[float, ...] | None = None
+    truncation: float = 1.0
+    edits: tuple[tuple[int, float], ...] = ()
+    directions: str | None = None  # "<file name>#<content hash>" of the directions the edits index
+    parents: tuple[str, ...] = ()
+    origin: dict = field(default_factory=dict, compare=False)  # how it was made, e.g. {"op": "seed", "seed": 7}
+    run: str | None = None  # run folder name
+    step: int | None = None  # checkpoint step
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "z", _floats(self.z))
+        if self.classes is not None:
+            object.__setattr__(self, "classes", _floats(self.classes))
+        object.__setattr__(self, "edits", tuple((int(i), float(a)) for i, a in self.edits))
+        object.__setattr__(self, "parents", tuple(str(p) for p in self.parents))
+        object.__setattr__(self, "truncation", float(self.truncation))
+        if not 0 < self.truncation <= 2:
+            raise UserError(f"truncation must be in (0, 2], got {self.truncation}")
+        if self.edits and not self.directions:
+            raise UserError("a latent with edits must name its directions file")
+
+    @property
+    def id(self) -> str:
+        """Content hash (12 hex digits) of everything that decides the image, plus lineage."""
+        h = hashlib.sha256()
+        h.update(np.asarray(self.z, np.float32).tobytes())
+        if self.classes is not None:
+            h.update(b"c" + np.asarray(self.classes, np.float32).tobytes())
+        h.update(json.dumps([self.truncation, self.edits, self.directions, self.parents, self.run, self.step]).encode())
+        return h.hexdigest()[:12]
+
+    @property
+    def z_tensor(self) -> torch.Tensor:
+        return torch.tensor(self.z, dtype=torch.float32)
+
+    @property
+    def classes_tensor(self) -> torch.Tensor | None:
+        return None if self.classes is None else torch.tensor(self.classes, dtype=torch.float32)
+
+    def with_(self, **changes) -> "Latent":
+        return replace(self, **changes)
+
+    # ---- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "id": self.id, "z": list(self.z),
+                "classes": None if self.classes is None else list(self.classes),
+                "truncation": self.truncation, "edits": [list(e) for e in self.edits],
+                "directions": self.directions, "parents": list(self.parents), "origin": self.origin,
+                "run": self.run, "step": self.step}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "latent") -> "Latent":
+        if not isinstance(d, dict) or "z" not in d:
+            raise UserError(f"{where} is not a ganstudio latent (no 'z')")
+        fmt = d.get("format", FORMAT)
+        if fmt != FORMAT:
+            raise UserError(f"{where} has format {fmt!r}; this ganstudio reads {FORMAT!r}")
+        try:
+            lat = cls(z=d["z"], classes=d.get("classes"), truncation=d.get("truncation", 1.0),
+                      edits=tuple(tuple(e) for e in d.get("edits", ())), directions=d.get("directions"),
+                      parents=tuple(d.get("parents", ())), origin=dict(d.get("origin") or {}),
+                      run=d.get("run"), step=d.get("step"))
+        except (TypeError, ValueError) as e:
+            raise UserError(f"{where} is damaged ({e})") from None
+        if d.get("id") and d["id"] != lat.id:
+            raise UserError(f"{where} was edited by hand: its id {d['id']} does not match its content ({lat.id})")
+        return lat
+
+
+# ---- files -------------------------------------------------------------------------------
+
+def save_latent(latent: Latent, path: str | Path) -> Path:
+    """Write one latent as JSON, atomically."""
+    path = Path(path)
+    runs.atomic_write_json(path, latent.to_dict())
+    return path
+
+
+def save_batch(latents: Sequence[Latent], path: str | Path) -> Path:
+    """Write latents as ``.npz``: ``z`` (N, z_dim) float32, ``classes`` (N, K) when conditional,
+    and ``meta``: a JSON string with the other fields of each latent. Atomic."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"z": np.asarray([l.z for l in latents], np.float32).reshape(len(latents), -1)}
+    if latents and latents[0].classes is not None:
+        arrays["classes"] = np.asarray([l.classes for l in latents], np.float32)
+    meta = [{k: v for k, v in l.to_dict().items() if k not in ("z", "classes")} for l in latents]
+    arrays["meta"] = np.array(json.dumps(meta))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_latents(path: str | Path) -> list[Latent]:
+    """Read a latent JSON file, a batch ``.npz``, or a folder of latent JSON files (sorted by name)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.json") if not p.name.startswith("."))
+        out = []
+        for f in files:
+            out += load_latents(f)
+        if not out:
+            raise UserError(f"no latent JSON files in {path}")
+        return out
+    if not path.is_file():
+        raise UserError(f"latent file {path} does not exist")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                z = f["z"]
+                classes = f["classes"] if "classes" in f.files else None
+                meta = json.loads(str(f["meta"]))
+        except (OSError, ValueError, KeyError) as e:
+            raise UserError(f"cannot read latents from {path} ({e})") from None
+        return [Latent.from_dict({**m, "z": z[i], "classes": None if classes is None else classes[i]},
+                                 f"{path} #{i}") for i, m in enumerate(meta)]
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read latent {path} ({e})") from None
+    if isinstance(d, list):
+        return [Latent.from_dict(x, f"{path} #{i}") for i, x in enumerate(d)]
+    return [Latent.from_dict(d, str(path))]
+
+
+def load_many(spec: str | Path | Iterable[str | Path]) -> list[Latent]:
+    """Latents from a comma-separated list of files/folders (or an iterable of paths)."""
+    items = [s for s in str(spec).split(",") if s.strip()] if isinstance(spec, (str, Path)) else list(spec)
+    out: list[Latent] = []
+    for s in items:
+        out += load_latents(str(s).strip())
+    return out
+
+
+def sidecar(image_path: str | Path, batch: bool = False) -> Path:
+    """Where an image's latent file goes: ``x.png -> x.json`` (one latent) or ``x.npz`` (a batch)."""
+    p = Path(image_path)
+    return p.with_suffix(".npz" if batch else ".json")
+
+
+# ---- making latents --------------------------------------------------------------------
+
+def from_seeds(pipe, n: int, seed: int = 0, classes=None, truncation: float = 1.0,
+               edits: Sequence[tuple[int, float]] = (), directions: str | None = None) -> list[Latent]:
+    """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding)."""
+    z = pipe.latents(n, seed)
+    y = pipe.class_weights(classes, n)
+    return [Latent(z=z[i].numpy(), classes=None if y is None else y[i].numpy(), truncation=truncation,
+                   edits=tuple(edits), directions=directions if edits else None,
+                   origin={"op": "seed", "seed": seed + i}, run=run_name(pipe), step=pipe.step)
+            for i in range(n)]
+
+
+def from_arrays(pipe, z: torch.Tensor, classes: torch.Tensor | None = None, truncation: float = 1.0,
+                parents: Sequence[str] = (), origin: dict | None = None) -> list[Latent]:
+    """Latents for explicit (N, z_dim) z and (N, K) class weights, stamped with the pipe's run/step."""
+    z = torch.as_tensor(z, dtype=torch.float32).detach().cpu()
+    return [Latent(z=z[i].numpy(), classes=None if classes is None else classes[i].detach().cpu().numpy(),
+                   truncation=truncation, parents=tuple(parents), origin=dict(origin or {}),
+                   run=run_name(pipe), step=pipe.step) for i in range(len(z))]
+
+
+def run_name(pipe) -> str | None:
+    return None if getattr(pipe, "run_dir", None) is None else Path(pipe.run_dir).name
+
+
+def add_edits(latent: Latent, edits: Sequence[tuple[int, float]], directions: str | None) -> Latent:
+    """A child latent with ``edits`` added (amounts on the same direction add up)."""
+    if not edits:
+        return latent
+    if latent.edits and latent.directions != directions:
+        raise UserError(f"this latent's edits refer to {latent.directions}, not {directions}; "
+                        "use the same directions file")
+    merged: dict[int, float] = dict(latent.edits)
+    for i, a in edits:
+        merged[int(i)] = merged.get(int(i), 0.0) + float(a)
+    return replace(latent, edits=tuple(sorted(merged.items())), directions=directions,
+                   parents=(latent.id,), origin={"op": "edit", "edits": [list(e) for e in edits]})
+
+
+def parse_edits(spec: str | None) -> list[tuple[int | str, float]]:
+    """``"0:+2.5,3:-1"`` -> [(0, 2.5), (3, -1.0)]; a name instead of an index is kept as a string."""
+    if not spec:
+        return []
+    out: list[tuple[int | str, float]] = []
+    for part in spec.split(","):
+        key, sep, amount = part.strip().rpartition(":")
+        if not sep or not key:
+            raise UserError(f"bad edit {part!r}; write DIRECTION:AMOUNT, e.g. 0:+2.5,3:-1 or sleeves:+2")
+        try:
+            a = float(amount)
+        except ValueError:
+            raise UserError(f"bad edit amount in {part!r}; expected a number like +2.5") from None
+        out.append((int(key) if key.isdigit() else key, a))
+    return out
+
+
+# ---- latent -> image ---------------------------------------------------------------------
+
+def check_compatible(latents: Sequence[Latent], pipe, directions=None, exact: bool = True) -> None:
+    """Refuse, with the reason, to render latents made by another run / checkpoint / directions file."""
+    name, step = run_name(pipe), pipe.step
+    for lat in latents:
+        if len(lat.z) != pipe.z_dim:
+            raise UserError(f"latent {lat.id} has {len(lat.z)} dimensions but this run's G takes {pipe.z_dim}; "
+                            f"it was made by run {lat.run or '?'}")
+        k = len(lat.classes) if lat.classes is not None else 0
+        if k != pipe.num_classes:
+            raise UserError(f"latent {lat.id} has {k} class weights but this run has {pipe.num_classes} classes; "
+                            f"it was made by run {lat.run or '?'}")
+        if exact and lat.run and name and lat.run != name:
+            raise UserError(f"latent {lat.id} was made by run {lat.run}, not {name}; pass that run's folder")
+        if exact and lat.step is not None and lat.step != step:
+            raise UserError(f"latent {lat.id} was made at checkpoint step {lat.step} but this generator is step "
+                            f"{step}; pass --checkpoint {lat.step} to remake it exactly")
+        if lat.edits:
+            if directions is None:
+                raise UserError(f"latent {lat.id} has edits from {lat.directions}, which this run no longer has; "
+                                "it cannot be remade")
+            if directions.ref != lat.directions:
+                raise UserError(f"latent {lat.id} edits refer to directions {lat.directions}, but the run's file is "
+                                f"{directions.ref} (recomputed since?); the edits would mean something else")
+
+
+def mean_latent(z_dim: int) -> torch.Tensor:
+    """The mean of the latent prior N(0, I): truncation pulls z toward it."""
+    return torch.zeros(z_dim)
+
+
+def effective_z(latents: Sequence[Latent], directions=None) -> torch.Tensor:
+    """(N, z_dim) inputs to G: truncation toward the mean, then edits (see the module docstring)."""
+    if not latents:
+        raise UserError("no latents to render")
+    z = torch.tensor([l.z for l in latents], dtype=torch.float32)
+    mean = mean_latent(z.shape[1])
+    psi = torch.tensor([l.truncation for l in latents], dtype=torch.float32)[:, None]
+    z = mean + psi * (z - mean)
+    for i, lat in enumerate(latents):
+        if lat.edits:
+            z[i] = z[i] + directions.offset(lat.edits)
+    return z
+
+
+def class_matrix(latents: Sequence[Latent]) -> torch.Tensor | None:
+    """(N, K) class weights, or None for unconditional latents."""
+    if latents[0].classes is None:
+        return None
+    return torch.tensor([l.classes for l in latents], dtype=torch.float32)
+
+
+def render(pipe, latents: Sequence[Latent], directions=None, exact: bool = True) -> torch.Tensor:
+    """Images (N, C, H, W) in [0, 1] for latents, one G row at a time (so remakes are bit-exact)."""
+    check_compatible(latents, pipe, directions, exact=exact)
+    return pipe.generate(effective_z(latents, directions), class_matrix(latents), truncation=1.0, batch_size=1)
+
+
+def render_fast(pipe, latents: Sequence[Latent], directions=None, batch_size: int = 256) -> torch.Tensor:
+    """Like ``render`` but batched: for previews, videos and scoring, where last-bit equality does not matter."""
+    check_compatible(latents, pipe, directions, exact=False)
+    return pipe.generate(effective_z(latents, directions), class_matrix(latents), truncation=1.0,
+                         batch_size=batch_size)

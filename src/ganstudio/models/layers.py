@@ -1,0 +1,279 @@
+"""Building blocks shared by the convolutional families (``dcgan``, ``resnet``).
+
+Shapes at the boundaries:
+  ClassBatchNorm2d(x: (B, C, H, W), y: (B, K) class weights or None) -> (B, C, H, W)
+  MinibatchStdDev(x: (B, C, H, W)) -> (B, C + 1, H, W)
+  DiscriminatorHead(h: (B, F), y: (B, K) or None) -> (B,) logits, and (B, K) class logits with ACGAN
+  FeatureDiscriminator: subclasses implement ``features(x, y) -> (B, F)``; ``forward`` adds the head.
+
+Class conditioning always goes through *linear* maps of the class-weight vector y (never an
+embedding lookup by index), so soft vectors and blends (0.5 cat + 0.5 dog) are meaningful inputs:
+G's BatchNorm gains and D's projection embedding are linear in y.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _sn
+
+from ..configs import check
+
+Tensor = torch.Tensor
+
+# ---------------------------------------------------------------------------------------------
+# Geometry: how many doublings from a small base grid reach the requested image size.
+
+MIN_BASE_SIDE = 3   # a 3-pixel base is the smallest that still has a centre and neighbours
+MAX_BASE_SIDE = 16  # beyond this the z projection / D flatten get huge and the family is the wrong tool
+
+
+def base_grid(width: int, height: int) -> tuple[int, int, int]:
+    """``(stages, base_h, base_w)``: the most doublings that keep both base sides >= 3.
+
+    32 -> 4x4 and 3 stages; 28 -> 7x7 and 2 stages (7 -> 14 -> 28); 64x48 (w x h) -> 4 wide x 3 high
+    and 4 stages. Raises a one-line UserError when no such grid exists (odd or tiny sizes).
+    """
+    stages = 0
+    while (width % 2 ** (stages + 1) == 0 and height % 2 ** (stages + 1) == 0
+           and min(width, height) // 2 ** (stages + 1) >= MIN_BASE_SIDE):
+        stages += 1
+    bh, bw = height // 2 ** stages, width // 2 ** stages
+    check(stages >= 1 and max(bh, bw) <= MAX_BASE_SIDE,
+          f"model size {width}x{height} (width x height) cannot be built by doubling a {MIN_BASE_SIDE}.."
+          f"{MAX_BASE_SIDE} pixel base grid; use sides such as 28, 32, 48, 64, 96 or 128 "
+          "(both divisible by the same power of two)")
+    return stages, bh, bw
+
+
+def widths(base: int, stages: int, cap: int) -> list[int]:
+    """Channel counts from the coarsest (base grid) to the finest stage: ``base * 2**i`` capped.
+
+    ``widths(64, 4, 512) == [512, 256, 128, 64]``: the DCGAN/SNGAN habit of halving the channels at
+    each doubling of resolution, so every stage costs roughly the same compute.
+    """
+    return [min(base * 2 ** i, cap) for i in reversed(range(stages))]
+
+
+def check_common(cfg: Any) -> None:
+    """Validation shared by the conv family configs (their field names agree)."""
+    check(cfg.z_dim > 0, f"model.z_dim must be positive, got {cfg.z_dim}")
+    check(cfg.channels in (1, 3), f"model.channels must be 1 or 3, got {cfg.channels}")
+    check(cfg.num_classes >= 0, f"model.num_classes must be >= 0, got {cfg.num_classes}")
+    check(cfg.resolution > 0 and (cfg.height is None or cfg.height > 0),
+          f"model.resolution/height must be positive, got {cfg.resolution}/{cfg.height}")
+    for name in ("g_channels", "d_channels", "max_channels"):
+        check(getattr(cfg, name) > 0, f"model.{name} must be positive, got {getattr(cfg, name)}")
+    check(cfg.mbstd_group >= 1, f"model.mbstd_group must be >= 1, got {cfg.mbstd_group}")
+    check(cfg.conditioning in CONDITIONINGS,
+          f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got {cfg.conditioning!r}")
+    base_grid(cfg.resolution, cfg.height or cfg.resolution)  # raises a clear message for bad sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditioning.
+
+@dataclass(frozen=True)
+class Conditioning:
+    projection: bool  # D: logit += <embed(y), features>  (Miyato & Koyama 2018)
+    aux: bool         # D: an auxiliary class-logit head  (ACGAN, Odena et al. 2017)
+
+
+CONDITIONINGS: dict[str, Conditioning] = {
+    "projection": Conditioning(projection=True, aux=False),
+    "acgan": Conditioning(projection=False, aux=True),
+    "both": Conditioning(projection=True, aux=True),
+}
+
+
+def check_y(y: Tensor | None, batch: int, num_classes: int, who: str) -> None:
+    if y is None:
+        raise ValueError(f"{who}: this model is class-conditional ({num_classes} classes); pass y of shape "
+                         f"({batch}, {num_classes}) class weights (one-hot or a soft blend)")
+    if y.shape != (batch, num_classes):
+        raise ValueError(f"{who}: y must have shape ({batch}, {num_classes}), got {tuple(y.shape)}")
+
+
+class ClassBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias are linear in the class weights y (conditional BN).
+
+    ``out = BN(x) * (1 + W_g y) + W_b y`` as in BigGAN's ccbn. Linear in y (no lookup by index), so a
+    soft blend of classes blends the per-class modulations; ``y = 0`` gives plain BatchNorm (no
+    bias on the maps for that reason: a class-independent shift would be one more thing for
+    ``y = 0`` to mean). Without classes (``num_classes == 0``) it is an ordinary affine BatchNorm.
+    """
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        if num_classes:
+            self.gain = nn.Linear(num_classes, channels, bias=False)
+            self.bias = nn.Linear(num_classes, channels, bias=False)
+        self._seeded: bool | None = None  # cache of "bn.num_batches_tracked > 0"; None = unknown
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Small random class modulations (DCGAN's N(1, 0.02) BN-gain habit, BigGAN's 1 + linear):
+        # classes differ from step 0, yet every class starts as almost plain BatchNorm.
+        if self.num_classes:
+            nn.init.normal_(self.gain.weight, 0.0, 0.02)
+            nn.init.normal_(self.bias.weight, 0.0, 0.02)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._seeded = None  # loaded statistics may or may not have seen a batch
+        super()._load_from_state_dict(*args, **kwargs)
+
+    @torch.no_grad()
+    def _seed_running_stats(self, x: Tensor) -> None:
+        """Set the running statistics to the first training batch's own, instead of blending it
+        into the defaults (mean 0, var 1) at momentum 0.1.
+
+        Why: with small inits (DCGAN's N(0, 0.02)) pre-BN activations have variance ~1e-3, so for
+        the first ~100 steps eval-mode G (previews, the divergence guard, early checkpoints) divides
+        by a running var that is still ~1 and draws near-constant images: a healthy run looks
+        mode-collapsed. Data-dependent and once per layer; state lives in ``num_batches_tracked``
+        (checkpointed), so resume and fine-tuning never re-seed. The Python cache avoids a device
+        sync per step.
+        """
+        if self._seeded is None:
+            self._seeded = bool(self.bn.num_batches_tracked > 0)
+        if not self._seeded:
+            self.bn.running_mean.copy_(x.mean((0, 2, 3)))
+            self.bn.running_var.copy_(x.var((0, 2, 3)))  # unbiased, as BatchNorm's own update
+            self._seeded = True
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        if self.training:
+            self._seed_running_stats(x)
+        h = self.bn(x)
+        if not self.num_classes:
+            return h
+        return h * (1 + self.gain(y))[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Discriminator extras.
+
+class MinibatchStdDev(nn.Module):
+    """ProGAN's minibatch standard deviation: append one channel holding, for each group of
+    ``group`` samples, the mean over (C, H, W) of the per-feature std across the group.
+
+    A collapsed G makes samples alike, so their std is low and D can see it from a single batch.
+    Groups are strided as in StyleGAN (sample i belongs to group i % (B / group)); when B is not
+    divisible by ``group`` the largest divisor of B below it is used (so any batch size works).
+    (B, C, H, W) -> (B, C + 1, H, W).
+    """
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        g = min(self.group, b)
+        while b % g:
+            g -= 1
+        s = x.reshape(g, b // g, c, h, w)
+        s = (s - s.mean(0)).square().mean(0).add(1e-8).sqrt()  # (B/g, C, H, W)
+        s = s.mean((1, 2, 3)).reshape(b // g, 1, 1, 1).repeat(g, 1, h, w)  # (B, 1, H, W)
+        return torch.cat([x, s], 1)
+
+
+@dataclass(frozen=True)
+class Norm:
+    make: Callable[[int], nn.Module]  # channels -> module
+    # True when the norm subtracts a per-channel mean: a conv bias before it is then redundant
+    # (it would only ever receive a zero gradient), so the conv is built without one.
+    absorbs_bias: bool
+
+
+# D normalisations by name. "none"/"layer" are the ones to pair with wgan-gp: its gradient penalty
+# is per sample, and BatchNorm makes each sample's output depend on the rest of the batch.
+D_NORMS: dict[str, Norm] = {
+    "batch": Norm(nn.BatchNorm2d, absorbs_bias=True),
+    "instance": Norm(lambda ch: nn.InstanceNorm2d(ch, affine=True), absorbs_bias=True),
+    "layer": Norm(lambda ch: nn.GroupNorm(1, ch), absorbs_bias=False),  # one mean over (C, H, W)
+    "none": Norm(lambda ch: nn.Identity(), absorbs_bias=False),
+}
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectrally normalise every conv and linear weight in ``module`` (Miyato et al. 2018).
+
+    Call *after* weight init: the parametrization keeps the initialised weight as ``original``.
+    Uses the parametrizations API, so weights live at ``...parametrizations.weight.original`` and
+    the power-iteration vectors ``_u``/``_v`` are buffers (saved in state_dict, hence checkpointed).
+    """
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            _sn(m)
+    return module
+
+
+def has_spectral_norm(m: nn.Module) -> bool:
+    return nn.utils.parametrize.is_parametrized(m, "weight")
+
+
+class DiscriminatorHead(nn.Module):
+    """The last layer of every conv D: an adversarial logit plus the chosen conditioning.
+
+    logit = w . h + b  [+ <E y, h> with projection]; aux = A h + c with ACGAN.  h: (B, F).
+    """
+
+    def __init__(self, features: int, num_classes: int, conditioning: str):
+        super().__init__()
+        cond = CONDITIONINGS[conditioning]
+        self.num_classes = num_classes
+        self.linear = nn.Linear(features, 1)
+        # E is a linear map of the class *weights* (equal to an embedding row for one-hot y), so
+        # soft class vectors project onto the matching blend of class embeddings.
+        self.embed = nn.Linear(num_classes, features, bias=False) if num_classes and cond.projection else None
+        self.aux = nn.Linear(features, num_classes) if num_classes and cond.aux else None
+
+    def forward(self, h: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        logits = self.linear(h).squeeze(1)
+        if self.embed is not None and y is not None:
+            logits = logits + (self.embed(y) * h).sum(1)
+        return logits, (self.aux(h) if self.aux is not None else None)
+
+
+class FeatureDiscriminator(nn.Module):
+    """The D API shared by the conv families.
+
+    ``features(x, y=None) -> (B, F)``: the penultimate features (before the head), for feature
+    matching. They depend on x only (projection and ACGAN condition in the head); y is accepted
+    so that every family has the same signature.
+
+    ``forward(x, y=None, return_aux=False)``: (B,) logits; with ``return_aux=True`` a pair
+    ``(logits (B,), class_logits (B, K) or None)`` from the same single pass. ``class_logits`` is
+    None when the D has no ACGAN head (``has_aux`` False). With projection, ``y=None`` drops the
+    projection term (the unconditional part of the logit).
+    """
+
+    num_classes: int
+    has_aux: bool
+    feature_dim: int
+    head: DiscriminatorHead
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, y: Tensor | None = None,
+                return_aux: bool = False) -> Tensor | tuple[Tensor, Tensor | None]:
+        if self.num_classes and y is not None:
+            check_y(y, len(x), self.num_classes, type(self).__name__)
+        logits, aux = self.head(self.features(x, y), y)
+        return (logits, aux) if return_aux else logits
+
+
+def check_image(x: Tensor, shape: tuple[int, int, int], who: str) -> None:
+    if tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{who}: expected images of shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+
+
+def upsample_nearest(x: Tensor) -> Tensor:
+    return F.interpolate(x, scale_factor=2, mode="nearest")

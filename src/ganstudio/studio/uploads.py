@@ -1,0 +1,174 @@
+"""Training pictures sent from the browser: a folder (many files) or a zip, checked before use.
+
+Every file is decoded with Pillow before it is kept (size read from the header first, so a
+decompression bomb is refused before any pixel is decoded); files that are not readable images are
+skipped and reported by name. A zip is refused outright when any member's path is absolute or climbs
+out (``..``), when it holds too many members, or when its declared or actual uncompressed size (or
+its compression ratio) is too large. Kept files get flat, sanitised names inside
+``<runs>/.studio/uploads/<id>/``; nothing from the request ever names a path.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from PIL import Image
+
+from .. import runs
+from ..data.folder import EXTENSIONS, MAX_PIXELS
+from ..errors import UserError
+
+UPLOAD_RE = re.compile(r"^upload-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 25 * 2**20  # one picture
+    max_total_bytes: int = 300 * 2**20  # one upload, decompressed
+    max_files: int = 20_000
+    max_ratio: float = 200.0  # zip members compressing better than this are bombs
+    max_pixels: int = MAX_PIXELS
+
+
+@dataclass
+class Report:
+    id: str
+    images: int = 0
+    skipped: list[str] = field(default_factory=list)
+    name: str = ""
+
+
+def uploads_dir(runs_dir: Path) -> Path:
+    return Path(runs_dir) / ".studio" / "uploads"
+
+
+def _safe_name(i: int, name: str) -> str:
+    base = PurePosixPath(name.replace("\\", "/")).name
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip(".")[:80] or "image"
+    return f"{i:05d}-{stem}"
+
+
+def _check_image(data: bytes, limits: Limits) -> str | None:
+    """None when ``data`` is a decodable picture, else the reason it is not."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+            if w * h > limits.max_pixels:
+                return f"{w}x{h} pixels is too large"
+            im.load()
+    except Image.DecompressionBombError:
+        return "too many pixels"
+    except Exception as e:  # Pillow raises many types on corrupt data
+        return type(e).__name__
+    return None
+
+
+class Collector:
+    def __init__(self, runs_dir: Path, limits: Limits = Limits(), name: str = ""):
+        self.limits = limits
+        self.report = Report(id="upload-" + secrets.token_hex(6), name=name[:100])
+        self.tmp = uploads_dir(runs_dir) / f".tmp-{self.report.id}"
+        self.final = uploads_dir(runs_dir) / self.report.id
+        self.tmp.mkdir(parents=True)
+        self.total = 0
+        self.count = 0
+
+    def _budget(self, n: int) -> None:
+        self.total += n
+        self.count += 1
+        if self.total > self.limits.max_total_bytes:
+            raise UserError(f"upload is larger than {self.limits.max_total_bytes // 2**20} MB; send fewer pictures")
+        if self.count > self.limits.max_files:
+            raise UserError(f"upload has more than {self.limits.max_files} files; send fewer")
+
+    def add_file(self, name: str, data: bytes) -> None:
+        if Path(name).suffix.lower() not in EXTENSIONS:
+            self.report.skipped.append(f"{name} (not a picture file)")
+            return
+        if len(data) > self.limits.max_file_bytes:
+            self.report.skipped.append(f"{name} (larger than {self.limits.max_file_bytes // 2**20} MB)")
+            return
+        self._budget(len(data))
+        why = _check_image(data, self.limits)
+        if why:
+            self.report.skipped.append(f"{name} ({why})")
+            return
+        (self.tmp / _safe_name(self.report.images, name)).write_bytes(data)
+        self.report.images += 1
+
+    def add_zip(self, name: str, fileobj: BinaryIO) -> None:
+        try:
+            zf = zipfile.ZipFile(fileobj)
+        except (zipfile.BadZipFile, OSError):
+            raise UserError(f"{name} is not a readable zip file") from None
+        with zf:
+            infos = zf.infolist()
+            if len(infos) > self.limits.max_files:
+                raise UserError(f"{name} holds {len(infos)} files, more than {self.limits.max_files}")
+            declared = 0
+            for info in infos:
+                p = info.filename.replace("\\", "/")
+                parts = PurePosixPath(p).parts
+                if p.startswith("/") or re.match(r"^[A-Za-z]:", p) or ".." in parts:
+                    raise UserError(f"{name} contains an unsafe path ({info.filename!r}); refused")
+                declared += info.file_size
+                if info.compress_size and info.file_size / info.compress_size > self.limits.max_ratio \
+                        and info.file_size > 2**20:
+                    raise UserError(f"{name} looks like a zip bomb ({info.filename!r} expands "
+                                    f"{info.file_size // max(info.compress_size, 1)}x); refused")
+            if declared > self.limits.max_total_bytes:
+                raise UserError(f"{name} expands to {declared // 2**20} MB, more than "
+                                f"{self.limits.max_total_bytes // 2**20} MB; refused")
+            for info in infos:
+                parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+                if info.is_dir() or any(s.startswith(".") or s == "__MACOSX" for s in parts):
+                    continue
+                if Path(info.filename).suffix.lower() not in EXTENSIONS:
+                    self.report.skipped.append(f"{info.filename} (not a picture file)")
+                    continue
+                with zf.open(info) as f:  # read at most the limit: never trust the declared size
+                    data = f.read(self.limits.max_file_bytes + 1)
+                self.add_file(info.filename, data)
+
+    def finish(self) -> Report:
+        if not self.report.images:
+            self.abort()
+            shown = "; ".join(self.report.skipped[:5])
+            raise UserError("no usable pictures in the upload" + (f" (skipped: {shown})" if shown else ""))
+        runs.atomic_write_json(self.tmp / "manifest.json", {
+            "id": self.report.id, "name": self.report.name, "images": self.report.images,
+            "skipped": self.report.skipped, "created": time.time()})
+        self.tmp.rename(self.final)
+        return self.report
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def list_uploads(runs_dir: Path) -> list[dict]:
+    root = uploads_dir(runs_dir)
+    out = []
+    if root.is_dir():
+        for p in sorted(root.iterdir()):
+            if UPLOAD_RE.match(p.name) and (p / "manifest.json").is_file():
+                try:
+                    out.append(json.loads((p / "manifest.json").read_text()))
+                except (OSError, json.JSONDecodeError):
+                    continue
+    return out
+
+
+def upload_path(runs_dir: Path, upload_id: str) -> Path:
+    if not UPLOAD_RE.match(upload_id) or not (uploads_dir(runs_dir) / upload_id / "manifest.json").is_file():
+        from .engine import NotFound
+
+        raise NotFound(f"unknown upload {upload_id!r}; upload the pictures again")
+    return uploads_dir(runs_dir) / upload_id

@@ -1,0 +1,179 @@
+"""Augmentation, EMA, regularisers, losses and the divergence guard, on tiny runs."""
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from ganstudio import runs
+from ganstudio.augment import ada_adjust, color, cutout, diff_augment, translation
+from ganstudio.training import Trainer, prepare, train
+from ganstudio.training.components import EMA
+
+from conftest import tiny_config
+
+
+def _g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_augment_identity_at_p0_and_changes_at_p1():
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    zero, one = torch.tensor(0.0), torch.tensor(1.0)
+    for op in (color, translation, cutout):
+        assert torch.equal(op(x, zero, _g()), x)
+        y = op(x, one, _g())
+        assert y.shape == x.shape and not torch.equal(y, x)
+    # same generator seed, same augmentation: reproducible and checkpointable
+    pol = ("color", "translation", "cutout")
+    assert torch.equal(diff_augment(x, pol, one, _g(5)), diff_augment(x, pol, one, _g(5)))
+
+
+def test_translation_moves_content_by_whole_pixels():
+    x = -torch.ones(64, 1, 16, 16)
+    x[:, :, 8, 8] = 1.0
+    y = translation(x, torch.tensor(1.0), _g(1))
+    for img in y:
+        bright = (img[0] == 1).nonzero()
+        assert len(bright) == 1  # moved, not blurred
+        dy, dx = (bright[0] - 8).tolist()
+        assert abs(dy) <= 2 and abs(dx) <= 2
+    assert len({tuple((img[0] == 1).nonzero()[0].tolist()) for img in y}) > 5
+
+
+def test_cutout_blanks_a_square_and_augment_is_differentiable():
+    x = torch.ones(4, 1, 16, 16, requires_grad=True)
+    y = cutout(x, torch.tensor(1.0), _g(2))
+    frac = (y == -1).float().mean().item()
+    assert 0.1 < frac < 0.4  # about (0.5)^2 of the image, clipped at borders
+    diff_augment(x, ("color", "translation", "cutout"), torch.tensor(1.0), _g()).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_ada_controller_direction_and_bounds():
+    p = torch.tensor(0.5)
+    assert ada_adjust(p, torch.tensor(0.9), 0.6, 100, 1000) == pytest.approx(0.6)
+    assert ada_adjust(p, torch.tensor(0.1), 0.6, 100, 1000) == pytest.approx(0.4)
+    assert ada_adjust(torch.tensor(0.99), torch.tensor(1.0), 0.6, 100, 10) == 1.0
+    assert ada_adjust(torch.tensor(0.01), torch.tensor(-1.0), 0.6, 100, 10) == 0.0
+
+
+def test_ema_tracks_generator():
+    G = torch.nn.Linear(4, 4)
+    ema = EMA(G, beta=0.9)
+    before = ema.module.weight.clone()
+    with torch.no_grad():
+        G.weight.add_(1.0)
+    for _ in range(3):
+        ema.update()
+    w = ema.module.weight
+    assert (w > before).all() and (w < G.weight).all()  # moved toward G, not all the way
+    assert not ema.module.weight.requires_grad
+
+
+@pytest.mark.parametrize("loss, schedule, extra", [
+    ("ns", "simultaneous", {"label_smoothing": 0.1}),
+    ("minimax", "alternating", {}),
+    ("hinge", "alternating", {"n_dis": 2}),
+    ("wgan-gp", "alternating", {"n_dis": 2}),
+    ("lsgan", "simultaneous", {"r1_gamma": 1.0, "r1_every": 2}),
+    ("ns", "simultaneous", {"feature_matching": 1.0, "ema_beta": 0.9}),
+    ("hinge", "simultaneous", {"augment": ("color", "translation", "cutout"), "augment_p": 0.5}),
+])
+def test_each_loss_and_regulariser_trains(tmp_path, loss, schedule, extra):
+    run = train(tiny_config(steps=6, loss=loss, schedule=schedule, log_every=2, **extra), out=tmp_path, progress=False)
+    rows = runs.read_metrics(run)
+    assert rows and all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
+    G0 = Trainer(*prepare(tiny_config()), torch.device("cpu"), None).G.state_dict()
+    G1 = runs.find_checkpoint(run).tensors("G")
+    assert any(not torch.equal(G0[k], G1[k]) for k in G0)  # G really learned something
+    if extra.get("ema_beta"):
+        assert runs.find_checkpoint(run).has("G_ema")
+
+
+def test_gradient_penalty_pushes_gradient_norm_to_one():
+    from ganstudio.training.regularizers import gradient_penalty
+
+    cfg, ds = prepare(tiny_config(loss="wgan-gp"))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    real, _ = t.next_real()
+    fake = t.G(*t.sample_latents(len(real))).detach()
+    with torch.no_grad():
+        for p in t.D.parameters():
+            p.mul_(50.0)  # a steep critic: gradient norm far above 1
+    assert gradient_penalty(t, real, fake, None) > 100
+
+
+class _Sabotage:
+    """A hook that breaks G at given steps, as a diverging run would."""
+
+    def __init__(self, steps, how="nan"):
+        self.steps, self.how = set(steps), how
+
+    def __call__(self, t, event, info):
+        if event == "step" and t.progress.step in self.steps:
+            self.steps.discard(t.progress.step)
+            with torch.no_grad():
+                for p in t.G.parameters():
+                    p.fill_(float("nan")) if self.how == "nan" else p.zero_()
+
+
+@pytest.mark.parametrize("how, reason", [("nan", "nan"), ("collapse", "mode collapse")])
+def test_guard_rolls_back_with_lower_learning_rate(tmp_path, how, reason):
+    cfg = tiny_config(steps=30, guard=True, log_every=5, checkpoint_every=10)
+    # the sabotage runs before the guard's check at step 14/15
+    run = train(cfg, out=tmp_path, progress=False, extra_hooks=[])  # baseline: no event
+    assert not [r for r in runs.read_metrics(run) if "event" in r]
+    run = _train_with_sabotage(cfg, tmp_path, _Sabotage([13], how))
+    events = [r for r in runs.read_metrics(run) if r.get("event") == "rollback"]
+    assert len(events) == 1 and reason in events[0]["reason"] and events[0]["to_step"] == 10
+    ck = runs.find_checkpoint(run)
+    assert ck.step == 30 and ck.state["guard"]["lr_scale"] == 0.5
+    assert all(torch.isfinite(v).all() for v in ck.tensors("G").values())
+    assert ck.state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(cfg.train.lr_g * 0.5)
+
+
+def test_guard_gives_up_after_max_rollbacks(tmp_path):
+    cfg = tiny_config(steps=200, guard=True, guard_max_rollbacks=2, log_every=5, checkpoint_every=10)
+    run = _train_with_sabotage(cfg, tmp_path, _Sabotage(range(11, 200), "nan"))
+    rows = [r for r in runs.read_metrics(run) if "event" in r]
+    assert [r["event"] for r in rows] == ["rollback", "rollback", "gave-up"]
+    last = runs.find_checkpoint(run)
+    assert last.step == rows[-1]["to_step"] < rows[-1]["step"]  # ended on the last healthy state
+    assert all(torch.isfinite(v).all() for v in last.tensors("G").values())  # nothing unhealthy was saved
+
+
+def _train_with_sabotage(cfg, tmp_path, sabotage):
+    """Insert the sabotage hook before the guard (train() puts extra hooks last, so patch the order)."""
+    from ganstudio.training import hooks as hooks_mod
+
+    orig = hooks_mod.Logger.__call__
+
+    def logger_then_sabotage(self, t, event, info):
+        sabotage(t, event, info)
+        orig(self, t, event, info)
+
+    hooks_mod.Logger.__call__ = logger_then_sabotage
+    try:
+        return train(cfg, out=tmp_path / "sab", progress=False)
+    finally:
+        hooks_mod.Logger.__call__ = orig
+
+
+def test_conditional_run_generates_requested_class(tmp_path):
+    import ganstudio
+    from ganstudio.errors import UserError
+
+    cfg = dataclasses.replace(tiny_config(steps=5), conditional=True)
+    run = train(cfg, out=tmp_path, progress=False)
+    pipe = ganstudio.load(run)
+    assert pipe.num_classes == 10 and pipe.class_names[3] == "3"
+    a = pipe(n=2, seed=1, classes="3").images
+    b = pipe(n=2, seed=1, classes=7).images
+    assert not torch.equal(a, b)
+    blend = torch.zeros(10)
+    blend[3] = blend[7] = 0.5
+    c = pipe(n=2, seed=1, classes=blend).images  # soft class vectors work
+    assert not torch.equal(c, a) and not torch.equal(c, b)
+    with pytest.raises(UserError, match="unknown class 'boot'"):
+        pipe(n=1, classes="boot")

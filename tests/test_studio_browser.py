@@ -1,0 +1,267 @@
+"""The studio in real headless Chromium: click through every panel as a person would, check what is
+shown, run axe-core, and save a screenshot of each panel into docs/screenshots/.
+
+Needs Debian's chromium (/usr/bin/chromium), the Python playwright package (never `playwright install`)
+and axe-core from npm in tests/js/node_modules (`npm install --prefix tests/js`); skipped otherwise.
+"""
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from conftest import tiny_config  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)"),
+              pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from ganstudio.studio import create_app
+    from ganstudio.training import train
+
+    root = tmp_path_factory.mktemp("browser-runs")
+    train(tiny_config(steps=20), out=root, progress=False)
+    app = create_app(root)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    end = time.monotonic() + 20
+    while not srv.started and time.monotonic() < end:
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}", app, root
+    jobs = app.state.studio.jobs
+    for j in jobs.refresh():
+        if j["status"] == "running":
+            jobs.stop(j["id"])
+    end = time.monotonic() + 60
+    while any(j["status"] in ("running", "stopping") for j in jobs.refresh()) and time.monotonic() < end:
+        time.sleep(0.3)
+    srv.should_exit = True
+    th.join(10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True, bypass_csp=True,  # the test itself evaluates JS
+                                  permissions=["camera"])
+        pg = ctx.new_page()
+        pg.errors = []
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg.outside = []
+        pg.on("request", lambda r: None if r.url.startswith((server[0], "data:", "blob:")) else pg.outside.append(r.url))
+        yield pg
+        ctx.close()
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def axe(page) -> list[str]:
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    res = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))")
+    return [f"{v['id']} ({v['impact']}, {v['n']}x, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")]
+
+
+def tab(page, name: str) -> None:
+    page.click(f"#tab-{name}")
+    page.wait_for_selector(f"#panel-{name}:not([hidden])")
+
+
+def digits_zip() -> bytes:
+    from sklearn.datasets import load_digits
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i, im in enumerate(load_digits().images[:40]):
+            b = io.BytesIO()
+            Image.fromarray((im * 255 / 16).astype(np.uint8)).save(b, format="PNG")
+            z.writestr(f"digits/{i:03d}.png", b.getvalue())
+        z.writestr("digits/notes.txt", "not a picture")
+    return buf.getvalue()
+
+
+@pytest.mark.timeout(240)
+def test_click_through_every_panel(server, page, tmp_path):
+    base, app, root = server
+    violations: dict[str, list[str]] = {}
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready=true]")
+
+    # Create: the newest run is open and a grid of pictures is there.
+    page.wait_for_selector("#create-grid .card img")
+    assert page.locator("#create-grid .card").count() == 8
+    assert page.input_value("#run-select").endswith("-mlp-digits")
+    page.fill("input[name=seed]", "7")
+    page.select_option("select[name=n]", "16")
+    page.click("#generate-btn")
+    page.wait_for_function("document.querySelectorAll('#create-grid .card').length === 16")
+    assert "from step 20" in page.text_content("#create-note")
+    likes = page.locator("#create-grid .card .acts button[aria-label^=Like]")
+    for i in range(3):
+        likes.nth(i).click()
+        page.wait_for_selector(f"#create-grid .card:nth-child({i + 1}) button[aria-label^=Like][aria-pressed=true]")
+    shot(page, "create")
+    violations["create"] = axe(page)
+
+    # Open a picture, download its PNG, send it to Explore.
+    page.locator("#create-grid .card .thumb").first.click()
+    page.wait_for_selector("#viewer[open]")
+    assert "seed 7" in page.text_content("#viewer-caption")
+    with page.expect_download() as dl:
+        page.click("#viewer [data-act=png]")
+    saved = tmp_path / "pic.png"
+    dl.value.save_as(saved)
+    assert "ganstudio-latent" in Image.open(saved).text
+    shot(page, "viewer")
+    violations["viewer"] = axe(page)
+    page.click("#viewer [data-act=explore]")
+    page.wait_for_selector("#panel-explore:not([hidden]) #direction-list .dir")
+
+    # Explore: slider updates arrive in order (stale answers dropped), a direction gets a name.
+    page.wait_for_function("document.querySelector('#explore-img').dataset.seq !== undefined")
+    page.evaluate("""() => { window.seqs = []; const img = document.querySelector('#explore-img');
+        new MutationObserver(() => window.seqs.push(+img.dataset.seq)).observe(img, {attributes: true, attributeFilter: ['data-seq']}); }""")
+    slider = page.locator("#direction-list input[type=range]").first
+    for v in ("1", "2", "3", "-2", "4", "4.5"):
+        slider.fill(v)
+    page.wait_for_function("window.seqs.length && window.seqs[window.seqs.length - 1] === S.seq")
+    seqs = page.evaluate("window.seqs")
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert page.text_content("#direction-list output") == "4.50"
+    name = page.locator("#direction-list input[type=text]").first
+    name.fill("thickness")
+    name.press("Enter")
+    page.wait_for_selector("#toast.show")
+    assert "thickness" in page.text_content("#toast")
+    ms = int(page.text_content("#explore-ms").split()[0])
+    assert ms < 1000
+    shot(page, "explore")
+    violations["explore"] = axe(page)
+
+    # Breed: two parents from Create, children, lineage.
+    tab(page, "create")
+    for i in (1, 2):
+        page.locator("#create-grid .card .thumb").nth(i).click()
+        page.click("#viewer [data-act=breed]")
+        page.click("#viewer [data-act=close]")
+    tab(page, "breed")
+    assert page.locator("#parents .slot").count() == 2
+    page.click("#breed-btn")
+    page.wait_for_function("document.querySelectorAll('#children .card').length === 6")
+    page.locator("#children button[aria-label='Show lineage']").first.click()
+    page.wait_for_selector("#lineage:not([hidden]) .gen img")
+    assert page.locator("#lineage .gen").count() == 2 and "parents" in page.text_content("#lineage")
+    shot(page, "breed")
+    violations["breed"] = axe(page)
+
+    # Favourites: the three likes.
+    tab(page, "favourites")
+    page.wait_for_selector("#fav-grid .card")
+    assert page.locator("#fav-grid .card").count() == 3
+    shot(page, "favourites")
+    violations["favourites"] = axe(page)
+
+    # Animate: keyframes from favourites, preview in the page, render a GIF with progress.
+    tab(page, "animate")
+    page.wait_for_selector("#anim-favs button.pick")
+    for i in range(3):
+        page.locator("#anim-favs button.pick").nth(i).click()
+    assert page.locator("#keys .slot").count() == 3
+    page.fill("input[name=frames]", "4")
+    page.click("#anim-preview")
+    page.wait_for_selector("#anim-img:not([hidden])")
+    assert page.get_attribute("#anim-img", "data-frames") == "12"
+    page.click("#anim-render")
+    page.wait_for_selector("#anim-download:not([hidden])", timeout=30000)
+    assert page.evaluate("document.querySelector('#anim-progress').value") == 1
+    with page.expect_download() as dl:
+        page.click("#anim-download")
+    assert dl.value.suggested_filename.endswith(".gif")
+    shot(page, "animate")
+    violations["animate"] = axe(page)
+
+    # Exhibition, installation mode: Chromium's fake camera steers the walk; only numbers leave the page.
+    tab(page, "exhibition")
+    violations["exhibition"] = axe(page)
+    page.click("#exhibit-camera")
+    page.wait_for_selector("#exhibit:not([hidden])")
+    page.wait_for_function("+(document.querySelector('#exhibit-img').dataset.shown || 0) >= 5", timeout=30000)
+    page.wait_for_function("document.querySelector('#motion-readout').dataset.speed !== undefined", timeout=15000)
+    assert "speed" in page.text_content("#motion-readout")
+    time.sleep(0.5)
+    shot(page, "exhibition")
+    page.click("#exhibit-stop")
+    page.wait_for_selector("#exhibit", state="hidden")
+    assert page.evaluate("S.exhibit") is None
+
+    # Train: upload a zip (a non-picture is reported by name), start a training in its own process.
+    tab(page, "train")
+    zpath = tmp_path / "digits.zip"
+    zpath.write_bytes(digits_zip())
+    page.set_input_files("#upload-zip", str(zpath))
+    page.wait_for_function("document.querySelector('#upload-report').textContent.includes('pictures ready')")
+    report = page.text_content("#upload-report")
+    assert "40 pictures ready" in report and "notes.txt" in report
+    page.select_option("#train-res", "8")
+    page.fill("#train-minutes", "1")
+    page.click("#train-start")
+    page.wait_for_selector("#job-list .job[data-status=running]")
+    shot(page, "train")
+    violations["train"] = axe(page)
+    page.locator("#job-list .job[data-status=running] button", has_text="Stop").click()
+    page.wait_for_selector("#job-list .job[data-status=stopped], #job-list .job[data-status=stopping]", timeout=20000)
+
+    # Runs: the run list and the monitor with loss curves.
+    tab(page, "runs")
+    page.wait_for_selector("#run-cards .run-card")
+    page.wait_for_function("document.querySelector('#loss-summary').textContent.includes('to step 20')")
+    assert "Not training" in page.text_content("#run-status")
+    shot(page, "runs")
+    violations["runs"] = axe(page)
+
+    # A narrow screen still works (responsive grid).
+    page.set_viewport_size({"width": 420, "height": 860})
+    tab(page, "create")
+    shot(page, "create-narrow")
+    page.set_viewport_size({"width": 1280, "height": 860})
+
+    assert not page.errors, page.errors
+    assert not page.outside, f"the page loaded something from outside the app: {page.outside}"
+    bad = {k: v for k, v in violations.items() if v}
+    assert not bad, f"axe found serious/critical accessibility violations: {bad}"
