@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PIP     := $(BIN)/pip -q --disable-pip-version-check
 FASHION := /usr/share/datasets/fashion-mnist
 .DEFAULT_GOAL := demo
-.PHONY: demo test venv dev data browser clean-venv
+.PHONY: demo test venv dev data browser npm clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -c constraints.txt -e '.[dev]'
 	touch $@
+
+# Front-end packages for the browser tests (axe-core, onnxruntime-web), served locally, never from a CDN.
+NPM_DIRS := tests/js examples/onnx-web
+npm:
+	@if command -v npm >/dev/null 2>&1; then \
+	  for d in $(NPM_DIRS); do [ -f $$d/package.json ] && npm install --prefix $$d --no-audit --no-fund --silent || true; done; \
+	else echo "npm: not found; browser tests that need axe-core/onnxruntime-web will be skipped"; fi
 
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
@@ -46,7 +53,7 @@ browser:
 demo: venv data
 	$(BIN)/ganstudio demo
 
-test: dev data browser
+test: dev data browser npm
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

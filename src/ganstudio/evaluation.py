@@ -34,12 +34,14 @@ import datetime
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from scipy.linalg import LinAlgWarning
 
 from . import __version__, media, runs
 from .data import SOURCES, DataConfig, ImageDataset, load_dataset
@@ -217,7 +219,9 @@ def compute_row(fake: Features, fake_pixels: np.ndarray, ref_feats: Features, mu
     """Flat metrics of one set of images against the reference, and the originality details."""
     row: dict[str, Any] = {"n": len(fake)}
     mu_f, sig_f = M.feature_stats(fake.feats)
-    row["fid"] = M.fid_from_stats(mu_f, sig_f, mu, sigma)
+    with warnings.catch_warnings():  # singular covariances (n < D) are expected; fid_from_stats handles them
+        warnings.simplefilter("ignore", LinAlgWarning)
+        row["fid"] = M.fid_from_stats(mu_f, sig_f, mu, sigma)
     k = M.kid(fake.feats, ref_feats.feats, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
     row["kid"], row["kid_std"] = k["mean"], k["std"]
     row.update(M.precision_recall(ref_feats.feats, fake.feats, k=min(PR_K, len(fake) - 1, len(ref_feats) - 1)))

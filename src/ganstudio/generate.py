@@ -35,8 +35,6 @@ def build_latents(pipe, n: int = 64, seed: int = 0, truncation: float = 1.0, cla
         if classes is not None:
             raise UserError("give either --class or --prompt, not both")
         if dirs is None:
-            from .creative import directions as D
-
             dirs = _named_directions(run_dir, pipe.step)
         match = P.interpret(prompt, pipe.class_names if pipe.num_classes else (),
                             dirs.names if dirs is not None else {}, embedder=embedder)
@@ -90,7 +88,8 @@ def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoin
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
 
     ``edits``: ``"0:+2.5,sleeves:-1"`` (indices or names of ``directions``: a file, a method, or the run's
-    default). ``prompt``: text mapped to a class (blend) and named directions. ``curate``: draw this many
+    default; with ``from_latent`` they are added on top of the latents' own). ``from_latent`` keeps each
+    latent's own truncation and class. ``prompt``: text mapped to a class (blend) and named directions. ``curate``: draw this many
     and keep the ``n`` that the run's discriminator finds most realistic. Returns the written paths.
     """
     if n <= 0:

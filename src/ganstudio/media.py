@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .fsutil import file_mode
+
 
 def as_uint8_nchw(images) -> np.ndarray:
     """Accept a uint8 tensor/array (N,C,H,W) or a float one in [0, 1]; return uint8 numpy."""
@@ -52,6 +54,7 @@ def save_image(image: Image.Image | np.ndarray, path: str | Path, scale: int = 1
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".png")
     try:
+        os.fchmod(fd, file_mode())  # mkstemp makes 0600 files; pictures are ordinary files
         with os.fdopen(fd, "wb") as f:
             im.save(f, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
         os.replace(tmp, path)

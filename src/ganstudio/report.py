@@ -147,7 +147,7 @@ def _samples_plot(run_dir: Path) -> bytes | None:
         ax.axis("off")
     for ax, p in zip(axes.flat, grids):
         with Image.open(p) as im:
-            ax.imshow(im.convert("RGB"))
+            ax.imshow(im.convert("RGB"), interpolation="nearest")
         ax.set_title(f"step {int(p.stem.split('-')[1])}", fontsize=9)
     fig.tight_layout()
     return _png(fig)

@@ -28,42 +28,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import UserError
+from .fsutil import _fsync_dir, atomic_write_json, atomic_write_text, file_mode  # noqa: F401 (re-exported)
 
 RUN_RE = re.compile(r"^(\d{5,})-")
 CKPT_RE = re.compile(r"^\d{9}$")
 STATE_JSON = "state.json"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def slug(text: str) -> str:

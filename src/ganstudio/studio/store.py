@@ -1,4 +1,10 @@
-"""The studio's memory: favourites, likes, lineage, direction names and training jobs.
+"""The studio's memory: pictures, favourites, likes, lineage and training jobs.
+
+A picture is stored by id with its run and either its latent (the ``ganstudio.latents.Latent``
+JSON; its id is the latent's own content hash, so lineage follows ``Latent.parents``) or, for
+sketch translations (``kind`` "translate"), its PNG bytes. Direction names live in the run's
+directions file (``creative.directions.set_names``), not here; the old ``directions`` table stays
+for databases made by earlier studios.
 
 One SQLite file, ``<runs>/.studio/studio.sqlite3``, in WAL mode so that several tabs (and several
 studio processes) can read while one writes. Every operation opens its own short connection with a
@@ -30,7 +36,10 @@ CREATE INDEX IF NOT EXISTS images_run ON images(run);
 
 
 def image_id(run: str, latent: dict) -> str:
-    """A stable id for an image: the hash of its run and its canonical latent JSON."""
+    """A stable id for an image: a ``Latent``'s own id, else (records of earlier studios) the hash of
+    its run and its canonical JSON."""
+    if latent.get("format") and isinstance(latent.get("id"), str):
+        return latent["id"]
     blob = json.dumps({"run": run, "latent": latent}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -42,6 +51,11 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            cols = {r["name"] for r in db.execute("PRAGMA table_info(images)")}
+            if "kind" not in cols:  # databases of earlier studios
+                db.execute("ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'latent'")
+            if "png" not in cols:
+                db.execute("ALTER TABLE images ADD COLUMN png BLOB")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -73,6 +87,30 @@ class Store:
                        (iid, run, json.dumps(latent, sort_keys=True), time.time()))
         return iid
 
+    def add_picture(self, iid: str, run: str, png: bytes, kind: str = "translate") -> str:
+        """A picture without a latent (a sketch translation), kept as PNG bytes."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO images (id, run, latent, created, kind, png) VALUES (?, ?, 'null', ?, ?, ?)",
+                       (iid, run, time.time(), kind, png))
+        return iid
+
+    def rate_id(self, iid: str, value: int) -> dict | None:
+        """Rate a stored picture by id; None when there is no such picture."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM images WHERE id = ?", (iid,)).fetchone() is None:
+                return None
+            self._set_rating(db, iid, value)
+        return self.get_image(iid)
+
+    @staticmethod
+    def _set_rating(db: sqlite3.Connection, iid: str, value: int) -> None:
+        if value == 0:
+            db.execute("DELETE FROM ratings WHERE image_id = ?", (iid,))
+        else:
+            db.execute("INSERT INTO ratings (image_id, value, updated) VALUES (?, ?, ?) "
+                       "ON CONFLICT(image_id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                       (iid, value, time.time()))
+
     def get_image(self, iid: str) -> dict | None:
         with self._connect() as db:
             row = db.execute("SELECT i.*, r.value AS rating FROM images i LEFT JOIN ratings r ON r.image_id = i.id "
@@ -85,12 +123,7 @@ class Store:
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO images (id, run, latent, created) VALUES (?, ?, ?, ?)",
                        (iid, run, json.dumps(latent, sort_keys=True), time.time()))
-            if value == 0:
-                db.execute("DELETE FROM ratings WHERE image_id = ?", (iid,))
-            else:
-                db.execute("INSERT INTO ratings (image_id, value, updated) VALUES (?, ?, ?) "
-                           "ON CONFLICT(image_id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                           (iid, value, time.time()))
+            self._set_rating(db, iid, value)
         return self.get_image(iid)  # type: ignore[return-value]
 
     def rated(self, run: str | None = None, value: int | None = 1, limit: int = 500) -> list[dict]:
@@ -120,7 +153,7 @@ class Store:
             if img is None:
                 continue
             out.append(img)
-            queue.extend(img["latent"].get("parents") or [])
+            queue.extend((img["latent"] or {}).get("parents") or [])
         return out
 
     # ---- direction names ---------------------------------------------------------------------
@@ -161,5 +194,8 @@ class Store:
 
 
 def _image(row: sqlite3.Row) -> dict:
+    keys = row.keys()
     return {"id": row["id"], "run": row["run"], "latent": json.loads(row["latent"]),
-            "created": row["created"], "rating": row["rating"] or 0}
+            "created": row["created"], "rating": row["rating"] or 0,
+            "kind": row["kind"] if "kind" in keys and row["kind"] else "latent",
+            "png": row["png"] if "png" in keys else None}

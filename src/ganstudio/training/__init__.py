@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .. import runs
-from ..configs import diff
+from ..configs import diff, from_dict
 from ..data import load_dataset
 from ..devices import resolve_device
 from ..errors import UserError
@@ -33,9 +33,9 @@ def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
     if h != w:
         shape["height"] = h
     mc = cfg.model_config
-    if mc is None:
+    if mc is None or isinstance(mc, dict):  # shape from the data, the rest from the (partial) config
         names = {f.name for f in dataclasses.fields(fam.config_cls)}
-        mc = fam.config_cls(**{k: v for k, v in shape.items() if k in names})
+        mc = from_dict(fam.config_cls, {**{k: v for k, v in shape.items() if k in names}, **(mc or {})}, "model")
     else:
         wrong = [f"{k}={getattr(mc, k)} but the data has {v}" for k, v in shape.items()
                  if k != "num_classes" and hasattr(mc, k) and getattr(mc, k) != v]
@@ -54,8 +54,11 @@ def _default_resolution(cfg: RunConfig) -> int | None:
     family builds 28 px natively, upscaling would only cost time); else the family's default."""
     from ..data import SOURCES
 
-    if cfg.model_config is not None:
-        return cfg.model_config.resolution
+    mc = cfg.model_config
+    if isinstance(mc, dict) and mc.get("resolution"):
+        return mc["resolution"]
+    if mc is not None and not isinstance(mc, dict):
+        return mc.resolution
     if cfg.data.name in SOURCES:
         return SOURCES[cfg.data.name].native_resolution
     return getattr(get_family(cfg.model).config_cls, "resolution", None)

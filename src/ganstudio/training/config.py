@@ -107,13 +107,17 @@ class RunConfig:
     def __post_init__(self) -> None:
         fam = get_family(self.model)
         if isinstance(self.model_config, dict):
-            object.__setattr__(self, "model_config", from_dict(fam.config_cls, self.model_config, "model"))
+            mc = from_dict(fam.config_cls, self.model_config, "model")  # validates the fields given
+            # A partial config (a preset's widths, say) keeps its shape open until the data is known.
+            if {"resolution", "channels"} <= self.model_config.keys():
+                object.__setattr__(self, "model_config", mc)
         elif self.model_config is not None and not isinstance(self.model_config, fam.config_cls):
             raise UserError(f"model_config is a {type(self.model_config).__name__}, expected {fam.config_cls.__name__}")
 
     def to_dict(self) -> dict:
         d = to_dict(self)
-        d["model_config"] = to_dict(self.model_config) if self.model_config is not None else None
+        mc = self.model_config
+        d["model_config"] = mc if mc is None or isinstance(mc, dict) else to_dict(mc)
         d["ganstudio_version"] = __version__
         return d
 

@@ -122,6 +122,7 @@ class Trainer:
         self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed)
         self.noise = torch.Generator(device=device).manual_seed(self.cfg.seed + 1)
         self.images = dataset.images.to(device)
+        self.inputs = None if dataset.inputs is None else dataset.inputs.to(device)  # paired data's inputs
         self.labels = None if dataset.labels is None or not self.num_classes else dataset.labels.to(device)
         self.progress = Progress()
         self.is_writer = True  # only one process writes the run folder (rank 0 under DDP)
@@ -134,7 +135,7 @@ class Trainer:
             "rng_noise": GeneratorState(self.noise), "sampler": self.sampler, "counters": self.counters,
         }
         c = self.cfg
-        self.acgan = getattr(cfg.model_config, "conditioning", "") in ("acgan", "both") and self.num_classes > 0
+        self.acgan = bool(getattr(self.D, "has_aux", False))  # ACGAN head: D(x, y, return_aux=True)
         self.ema = EMA(self.G, c.ema_beta) if c.ema_beta > 0 else None
         if self.ema is not None:
             self.stateful["G_ema"] = self.ema
@@ -177,6 +178,20 @@ class Trainer:
             x = self.augmenter.flip(x)
         y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
         return x, y
+
+    def next_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Paired data's (input (B, Cin, H, W), target (B, C, H, W)) in [-1, 1], by the same sampler as next_real."""
+        if self.inputs is None:
+            from ..errors import UserError
+
+            raise UserError("this schedule needs paired data: set data.pairs (sketch, grayscale or folders), "
+                            "e.g. --set data.pairs=sketch")
+        idx = self.sampler.next().to(self.device, non_blocking=True)
+        inp, x = to_float(self.inputs[idx]), to_float(self.images[idx])
+        if self.augmenter is not None and self.augmenter.flip_real:  # flip input and target together
+            both = self.augmenter.flip(torch.cat([inp, x], 1))
+            inp, x = both[:, :inp.shape[1]], both[:, inp.shape[1]:]
+        return inp, x
 
     def sample_latents(self, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(b, self.z_dim, device=self.device, generator=self.noise)
@@ -222,10 +237,20 @@ class Trainer:
     # ---- sampling -----------------------------------------------------------------------------
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
-        """The fixed-noise grid's images, uint8 (64, C, H, W), from the sampling generator."""
+        """The fixed-noise grid's images, uint8 (64, C, H, W), from the sampling generator; for paired runs
+        (image-to-image) uint8 (24, C, H, W): 8 fixed training inputs, their outputs, their targets."""
         G = self.sampling_generator()
         was = G.training
         G.eval()
+        if self.inputs is not None:  # image-to-image: rows of 8 fixed training inputs, outputs, targets
+            idx = torch.randperm(len(self.inputs), generator=torch.Generator().manual_seed(1234))[:8].to(self.device)
+            inp, target = self.inputs[idx], self.images[idx]
+            out = G(to_float(inp))
+            G.train(was)
+            if inp.shape[1] != target.shape[1]:  # grey inputs next to colour targets (or the reverse)
+                inp = inp.float().mean(1, keepdim=True).round().to(torch.uint8).expand(-1, target.shape[1], -1, -1)
+            fake = out.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+            return torch.cat([inp, fake, target]).cpu()
         out = G(self.fixed_z, self.fixed_y)
         G.train(was)
         return out.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()

@@ -5,7 +5,8 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const S = {
   runs: [], run: null, checkpoint: "latest", info: null, dirs: [],
-  explore: null, edits: {}, seq: 0, shownSeq: -1,
+  explore: null, edits: {}, seq: 0, shownSeq: -1, dirsRef: null, showAllDirs: false,
+  sketch: null,
   parents: [], keys: [], favs: [], viewing: null,
   exhibit: null, jobsTimer: null, runTimer: null,
 };
@@ -48,13 +49,20 @@ function el(tag, attrs = {}, ...kids) {
   return e;
 }
 
+// Latents are ganstudio.latents.Latent JSON (see docs/creative.md); the page also builds a short form
+// ({seed, truncation, edits: {index: amount}}) for pictures it asks for by seed.
 function describe(latent) {
-  if (latent.seed !== null && latent.seed !== undefined) {
-    const edits = Object.keys(latent.edits || {}).length;
-    return `seed ${latent.seed}` + (edits ? `, ${edits} edit${edits > 1 ? "s" : ""}` : "");
-  }
-  return (latent.parents && latent.parents.length) ? `child of ${latent.parents.length}` : "custom latent";
+  if (!latent) return "sketch painting";
+  const nEdits = Array.isArray(latent.edits) ? latent.edits.length : Object.keys(latent.edits || {}).length;
+  const edits = nEdits ? `, ${nEdits} edit${nEdits > 1 ? "s" : ""}` : "";
+  const o = latent.origin || {};
+  const seed = latent.seed ?? (o.op === "seed" ? o.seed : undefined);
+  if (seed !== undefined && seed !== null) return `seed ${seed}` + edits;
+  const ops = { breed: "bred", taste: "suggested", project: "your picture", interpolate: "in-between", explore: "explored" };
+  if (latent.parents && latent.parents.length) return `${ops[o.op] || "child"} of ${latent.parents.length}` + edits;
+  return (ops[o.op] || "custom latent") + edits;
 }
+const isSketch = (pic) => !pic.latent;
 
 function saveBlob(blob, name) {
   const a = el("a", { href: URL.createObjectURL(blob), download: name });
@@ -71,7 +79,7 @@ function card(pic, opts = {}) {
     "aria-label": `Dislike ${describe(pic.latent)}`, title: "Dislike", text: "✕" });
   const setRating = async (v) => {
     try {
-      const r = await api("/api/rate", { body: { run, latent: pic.latent, value: pic.rating === v ? 0 : v } });
+      const r = await api("/api/rate", { body: rateBody(pic, run, pic.rating === v ? 0 : v) });
       pic.rating = r.rating;
       like.setAttribute("aria-pressed", pic.rating === 1 ? "true" : "false");
       dislike.setAttribute("aria-pressed", pic.rating === -1 ? "true" : "false");
@@ -92,11 +100,17 @@ function fill(container, pics, opts) {
   container.replaceChildren(...pics.map((p) => card(p, opts)));
 }
 
+function rateBody(pic, run, value) {
+  return isSketch(pic) ? { run, id: pic.id, value } : { run, checkpoint: S.checkpoint, latent: pic.latent, value };
+}
+
 // ---- viewer ------------------------------------------------------------------------------------------
 function openViewer(pic) {
   S.viewing = pic;
   $("#viewer-img").src = pic.image;
-  $("#viewer-caption").textContent = `${pic.run || S.run} · ${describe(pic.latent)} · truncation ${pic.latent.truncation}`;
+  $("#viewer-caption").textContent = `${pic.run || S.run} · ${describe(pic.latent)}` +
+    (pic.latent ? ` · truncation ${(+pic.latent.truncation).toFixed(2)}` + (pic.latent.step !== undefined ? ` · step ${pic.latent.step}` : "") : "");
+  for (const act of ["explore", "breed", "key", "lineage", "json"]) $(`#viewer [data-act=${act}]`).hidden = isSketch(pic);
   $("#viewer").showModal();
 }
 
@@ -115,7 +129,7 @@ async function viewerAction(act) {
     case "close": $("#viewer").close(); break;
     case "like": case "dislike":
       try {
-        const r = await api("/api/rate", { body: { run, latent: pic.latent, value: act === "like" ? 1 : -1 } });
+        const r = await api("/api/rate", { body: rateBody(pic, run, act === "like" ? 1 : -1) });
         pic.rating = r.rating; toast(act === "like" ? "Added to favourites" : "Disliked");
       } catch (e) { fail(e); }
       break;
@@ -123,10 +137,12 @@ async function viewerAction(act) {
     case "breed": addParent(pic); toast("Added as a parent (Breed)"); break;
     case "key": addKey(pic); toast("Added as a keyframe (Animate)"); break;
     case "lineage": $("#viewer").close(); showTab("breed"); showLineage(pic.id); break;
-    case "png": downloadPng(run, pic.latent, `${run}-${pic.id}.png`); break;
-    case "json":
-      saveBlob(new Blob([JSON.stringify({ run, latent: pic.latent }, null, 2)], { type: "application/json" }),
-        `${run}-${pic.id}.json`);
+    case "png":
+      if (isSketch(pic)) saveBlob(await (await fetch(pic.image)).blob(), `${run}-${pic.id}.png`);
+      else downloadPng(run, pic.latent, `${run}-${pic.id}.png`);
+      break;
+    case "json": // the latent itself: `ganstudio generate RUN --from this.json` remakes the picture
+      saveBlob(new Blob([JSON.stringify(pic.latent, null, 2)], { type: "application/json" }), `${run}-${pic.id}.json`);
       break;
   }
 }
@@ -140,11 +156,12 @@ function showTab(name) {
     $(`#${t.getAttribute("aria-controls")}`).hidden = !on;
   }
   location.hash = name;
-  const enter = { favourites: loadFavourites, animate: loadAnimFavs, train: refreshTrain, runs: renderRuns, explore: ensureExplore };
+  const enter = { favourites: loadFavourites, animate: loadAnimFavs, train: refreshTrain, runs: renderRuns, explore: ensureExplore, sketch: enterSketch };
   if (enter[name]) enter[name]();
 }
 
 // ---- runs ------------------------------------------------------------------------------------------
+const LATENT_TABS = ["create", "explore", "breed", "animate", "exhibition"];
 async function loadRuns(keep = true) {
   S.runs = await api("/api/runs");
   const sel = $("#run-select");
@@ -173,8 +190,15 @@ async function selectRun(name, quiet = false) {
   $("#class-label").hidden = classes.length === 0;
   $("select[name=class]").replaceChildren(el("option", { value: "", text: "any" }),
     ...classes.map((c, i) => el("option", { value: String(i), text: c })));
-  if (changed) { S.dirs = []; S.explore = null; S.edits = {}; S.parents = []; S.keys = []; renderParents(); renderKeys(); }
-  if (changed && !quiet && S.info && S.info.step !== null && !$("#panel-create").hidden) generate();
+  if (changed) { S.dirs = []; S.explore = null; S.edits = {}; S.parents = []; S.keys = []; S.sketch = null; renderParents(); renderKeys(); }
+  // pix2pix runs turn drawings into pictures: the Sketch panel instead of the latent panels
+  const sketch = !!(S.info && S.info.sketch);
+  for (const t of LATENT_TABS) $(`#tab-${t}`).hidden = sketch;
+  $("#tab-sketch").hidden = !sketch;
+  const current = ($$("[role=tab]").find((t) => t.getAttribute("aria-selected") === "true") || {}).id;
+  if (current && $(`#${current}`).hidden) showTab(sketch ? "sketch" : "create");
+  else if (changed && sketch && current === "tab-sketch") enterSketch();
+  if (changed && !quiet && !sketch && S.info && S.info.step !== null && !$("#panel-create").hidden) generate();
 }
 
 // ---- create -------------------------------------------------------------------------------------------
@@ -204,16 +228,30 @@ async function moreLike() {
 }
 
 // ---- explore -----------------------------------------------------------------------------------------
+const SHOWN_DIRECTIONS = 8;
 async function loadDirections() {
   if (!S.run) return;
   const r = await api(`/api/runs/${S.run}/directions?checkpoint=${S.checkpoint}`);
   S.dirs = r.directions;
+  S.dirsRef = r.ref;
+  $("#direction-file").textContent = `Names are saved in the run's ${r.file}: use them with ganstudio generate --edit NAME:+2.`;
+  renderDirections();
+}
+
+function renderDirections() {
   const list = $("#direction-list");
-  list.replaceChildren(...S.dirs.map((d) => {
-    const name = el("input", { type: "text", value: d.name, maxlength: "40", "aria-label": `Name of direction ${d.index + 1}` });
+  const shown = S.dirs.filter((d) => S.showAllDirs || d.index < SHOWN_DIRECTIONS || d.named || S.edits[d.index]);
+  $("#directions-more").hidden = shown.length === S.dirs.length && !S.showAllDirs;
+  $("#directions-more").textContent = S.showAllDirs ? "Fewer directions" : `All ${S.dirs.length} directions`;
+  list.replaceChildren(...shown.map((d) => {
+    const name = el("input", { type: "text", value: d.named ? d.name : "", placeholder: d.name, maxlength: "40",
+      "aria-label": `Name of direction ${d.index + 1}` });
     name.addEventListener("change", async () => {
-      try { const r2 = await api("/api/directions/name", { body: { run: S.run, index: d.index, name: name.value } });
-        name.value = r2.name; toast(`Named “${r2.name}”`); } catch (e) { fail(e); }
+      try {
+        const r2 = await api("/api/directions/name", { body: { run: S.run, checkpoint: S.checkpoint, index: d.index, name: name.value } });
+        d.name = r2.name; d.named = r2.named; name.value = r2.named ? r2.name : "";
+        toast(r2.named ? `Named “${r2.name}”` : "Name removed");
+      } catch (e) { fail(e); name.value = d.named ? d.name : ""; }
     });
     const slider = el("input", { type: "range", min: "-5", max: "5", step: "0.05", value: String(S.edits[d.index] || 0),
       "aria-label": `Amount of ${d.name}`, "data-index": String(d.index) });
@@ -230,7 +268,9 @@ async function loadDirections() {
 function exploreLatent() {
   const edits = {};
   for (const [k, v] of Object.entries(S.edits)) if (v) edits[k] = v;
-  return { ...S.explore, edits };
+  // the base latent with the sliders' edits (of the run's current directions); it changed, so no id
+  const { id, directions, ...base } = S.explore;
+  return { ...base, edits };
 }
 
 async function renderExplore() {
@@ -249,10 +289,19 @@ async function renderExplore() {
 }
 
 function startExplore(pic) {
-  S.explore = { ...pic.latent, edits: {} };
-  S.edits = { ...(pic.latent.edits || {}) };
-  $("#explore-caption").textContent = describe(pic.latent);
-  loadDirections().then(renderExplore).catch(fail);
+  const lat = pic.latent;
+  S.explore = { ...lat, edits: {} };
+  delete S.explore.id; delete S.explore.directions;
+  $("#explore-caption").textContent = describe(lat);
+  loadDirections().then(() => {
+    S.edits = {};
+    if (Array.isArray(lat.edits)) {
+      if (lat.directions === S.dirsRef) for (const [i, a] of lat.edits) S.edits[i] = a;
+      else if (lat.edits.length) toast("Its edits were made with another checkpoint's directions; starting from the unedited picture", true);
+    } else Object.assign(S.edits, lat.edits || {});
+    renderDirections();
+    return renderExplore();
+  }).catch(fail);
 }
 
 function ensureExplore() {
@@ -281,11 +330,11 @@ async function breed(ev) {
   const f = $("#breed-form");
   try {
     const r = await api("/api/breed", { body: { run: S.run, checkpoint: S.checkpoint,
-      parents: S.parents.map((p) => p.latent), n: +f.n.value, mutation: +f.mutation.value } });
+      parents: S.parents.map((p) => p.latent), n: +f.n.value, mutation: +f.mutation.value, mode: f.mode.value } });
     fill($("#children"), r.images, { extra: (pic) => el("span", {},
       el("button", { type: "button", text: "Parent", "aria-label": "Use as a parent", onclick: () => addParent(pic) }),
       el("button", { type: "button", text: "Lineage", "aria-label": "Show lineage", onclick: () => showLineage(pic.id) })) });
-    $("#breed-note").textContent = `${r.images.length} children of ${S.parents.length} parents`;
+    $("#breed-note").textContent = `${r.images.length} children of ${S.parents.length} parents (${f.mode.value}, mutation ${(+f.mutation.value).toFixed(2)})`;
   } catch (e) { fail(e); }
 }
 
@@ -335,6 +384,7 @@ async function loadAnimFavs() {
   if (!S.run) return;
   try {
     const r = await api(`/api/favourites?run=${S.run}`);
+    r.images = r.images.filter((p) => p.latent);
     $("#anim-favs").replaceChildren(...r.images.map((p, i) => el("div", { class: "slot" },
       el("button", { type: "button", class: "pick", "aria-label": `Add favourite ${i + 1} as a keyframe`,
         onclick: () => addKey(p) }, el("img", { src: p.image, alt: "" })))));
@@ -619,18 +669,140 @@ async function stopRun() {
   try { await api(`/api/jobs/${job}/stop`, { method: "POST" }); toast("Stopping: saving a checkpoint"); renderRunDetail(); } catch (e) { fail(e); }
 }
 
+// ---- sketch (pix2pix runs) ---------------------------------------------------------------------------------
+// A drawing canvas; the drawing goes to /api/translate as PNG while you draw (throttled, newest answer wins).
+const SK = { tool: "pen", undo: [], drawing: false, last: null, timer: null, seq: 0, shown: -1, result: null };
+
+function sketchCtx() { return $("#sketch-canvas").getContext("2d"); }
+
+function clearCanvas() {
+  const c = $("#sketch-canvas"), ctx = sketchCtx();
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
+}
+
+async function enterSketch() {
+  if (!S.run || !(S.info && S.info.sketch) || S.sketch) return;
+  try {
+    const info = await api(`/api/runs/${S.run}/translator?checkpoint=${S.checkpoint}`);
+    S.sketch = info;
+    const c = $("#sketch-canvas");
+    const width = Math.max(1, Math.round(info.line_width * c.width / info.resolution));
+    $("#sketch-size").value = String(width); $("#sketch-size-out").textContent = String(width);
+    $("#sketch-hint").textContent = `${info.input_kind} model at ${info.resolution} px; it was trained on ${info.line_width} px lines, ` +
+      `so the brush starts at ${width} px on this ${c.width} px canvas.`;
+  } catch (e) { fail(e); $("#sketch-hint").textContent = e.message; }
+}
+
+function canvasPoint(ev) {
+  const c = $("#sketch-canvas"), r = c.getBoundingClientRect();
+  return [(ev.clientX - r.left) * c.width / r.width, (ev.clientY - r.top) * c.height / r.height];
+}
+
+function strokeTo(p) {
+  const ctx = sketchCtx();
+  ctx.strokeStyle = SK.tool === "pen" ? "#000" : "#fff";
+  ctx.fillStyle = ctx.strokeStyle;
+  ctx.lineWidth = +$("#sketch-size").value; ctx.lineCap = "round"; ctx.lineJoin = "round";
+  const [x0, y0] = SK.last || p;
+  ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(p[0], p[1]); ctx.stroke();
+  SK.last = p;
+}
+
+function pushUndo() {
+  const c = $("#sketch-canvas");
+  SK.undo.push(sketchCtx().getImageData(0, 0, c.width, c.height));
+  if (SK.undo.length > 30) SK.undo.shift();
+}
+
+function scheduleTranslate(now = false) {
+  if (now) { clearTimeout(SK.timer); SK.timer = null; translateSketch(); return; }
+  if (!SK.timer) SK.timer = setTimeout(() => { SK.timer = null; translateSketch(); }, 150);
+}
+
+async function translateSketch() {
+  if (!S.run || !(S.info && S.info.sketch)) return;
+  const seq = ++SK.seq;
+  const t = performance.now();
+  try {
+    const r = await api("/api/translate", { body: { run: S.run, checkpoint: S.checkpoint, image: $("#sketch-canvas").toDataURL("image/png"), seq } });
+    if (r.seq <= SK.shown) return; // a newer answer is already shown
+    SK.shown = r.seq;
+    SK.result = { id: r.id, run: r.run, image: r.image, latent: null, rating: 0, kind: "translate" };
+    const img = $("#sketch-out"); img.src = r.image; img.dataset.seq = String(r.seq);
+    $("#sketch-caption").textContent = "The model's painting";
+    $("#sketch-ms").textContent = `${Math.round(performance.now() - t)} ms`;
+    for (const b of ["#sketch-like", "#sketch-dislike", "#sketch-download"]) $(b).disabled = false;
+  } catch (e) { fail(e); }
+}
+
+function setTool(tool) {
+  SK.tool = tool;
+  $("#sketch-pen").setAttribute("aria-pressed", tool === "pen" ? "true" : "false");
+  $("#sketch-eraser").setAttribute("aria-pressed", tool === "eraser" ? "true" : "false");
+}
+
+async function loadDrawing(file) {
+  if (!file) return;
+  if (file.size > 25 * 2 ** 20) { toast("That drawing is larger than 25 MB", true); return; }
+  try {
+    const bmp = await createImageBitmap(file);
+    const c = $("#sketch-canvas"), ctx = sketchCtx();
+    pushUndo(); clearCanvas();
+    const s = Math.min(c.width / bmp.width, c.height / bmp.height);
+    const w = bmp.width * s, h = bmp.height * s;
+    ctx.drawImage(bmp, (c.width - w) / 2, (c.height - h) / 2, w, h);
+    bmp.close();
+    scheduleTranslate(true);
+  } catch (e) { toast("That file is not a picture this browser can read", true); }
+}
+
+function wireSketch() {
+  const c = $("#sketch-canvas");
+  clearCanvas();
+  c.addEventListener("pointerdown", (ev) => {
+    ev.preventDefault(); c.setPointerCapture(ev.pointerId);
+    pushUndo(); SK.drawing = true; SK.last = null; strokeTo(canvasPoint(ev)); scheduleTranslate();
+  });
+  c.addEventListener("pointermove", (ev) => { if (SK.drawing) { strokeTo(canvasPoint(ev)); scheduleTranslate(); } });
+  const end = () => { if (SK.drawing) { SK.drawing = false; SK.last = null; scheduleTranslate(true); } };
+  c.addEventListener("pointerup", end); c.addEventListener("pointercancel", end);
+  $("#sketch-pen").addEventListener("click", () => setTool("pen"));
+  $("#sketch-eraser").addEventListener("click", () => setTool("eraser"));
+  $("#sketch-size").addEventListener("input", (e) => { $("#sketch-size-out").textContent = e.target.value; });
+  $("#sketch-undo").addEventListener("click", () => {
+    const prev = SK.undo.pop(); if (!prev) return;
+    sketchCtx().putImageData(prev, 0, 0); scheduleTranslate(true);
+  });
+  $("#sketch-clear").addEventListener("click", () => { pushUndo(); clearCanvas(); scheduleTranslate(true); });
+  $("#sketch-file").addEventListener("change", (e) => loadDrawing(e.target.files[0]));
+  const rateSketch = async (v) => {
+    if (!SK.result) return;
+    try {
+      const r = await api("/api/rate", { body: { run: SK.result.run, id: SK.result.id, value: v } });
+      SK.result.rating = r.rating; toast(v === 1 ? "Added to favourites" : "Disliked");
+    } catch (e) { fail(e); }
+  };
+  $("#sketch-like").addEventListener("click", () => rateSketch(1));
+  $("#sketch-dislike").addEventListener("click", () => rateSketch(-1));
+  $("#sketch-download").addEventListener("click", async () => {
+    if (SK.result) saveBlob(await (await fetch(SK.result.image)).blob(), `${SK.result.run}-${SK.result.id}.png`);
+  });
+}
+
 // ---- wiring ------------------------------------------------------------------------------------------------
 function wire() {
   for (const t of $$("[role=tab]")) {
     t.addEventListener("click", () => showTab(t.id.slice(4)));
     t.addEventListener("keydown", (e) => {
-      const tabs = $$("[role=tab]"); const i = tabs.indexOf(t);
+      const tabs = $$("[role=tab]").filter((x) => !x.hidden); const i = tabs.indexOf(t);
       const j = e.key === "ArrowRight" ? (i + 1) % tabs.length : e.key === "ArrowLeft" ? (i - 1 + tabs.length) % tabs.length : -1;
       if (j >= 0) { tabs[j].focus(); showTab(tabs[j].id.slice(4)); }
     });
   }
   $("#run-select").addEventListener("change", (e) => selectRun(e.target.value).catch(fail));
-  $("#ckpt-select").addEventListener("change", (e) => { S.checkpoint = e.target.value; S.dirs = []; });
+  $("#ckpt-select").addEventListener("change", (e) => { S.checkpoint = e.target.value; S.dirs = []; S.sketch = null; if (!$("#panel-sketch").hidden) enterSketch(); });
+  $("#directions-more").addEventListener("click", () => { S.showAllDirs = !S.showAllDirs; renderDirections(); });
+  wireSketch();
   $("#create-form").addEventListener("submit", generate);
   $("#create-form").truncation.addEventListener("input", (e) => { $("#create-form")["trunc-out"].value = (+e.target.value).toFixed(2); });
   $("#more-like-btn").addEventListener("click", moreLike);
@@ -672,7 +844,8 @@ async function main() {
   renderParents(); renderKeys();
   try { await loadRuns(false); } catch (e) { fail(e); }
   const hash = location.hash.slice(1);
-  const start = $(`#tab-${hash}`) ? hash : "create";
+  const fallback = S.info && S.info.sketch ? "sketch" : "create";
+  const start = $(`#tab-${hash}`) && !$(`#tab-${hash}`).hidden ? hash : fallback;
   showTab(start);
   if (start === "create" && S.info && S.info.step !== null) generate();
   api("/api/jobs").then((jobs) => { if (jobs.some((j) => j.status === "running")) watchJobs(); }).catch(() => {});

@@ -1,0 +1,171 @@
+"""Quality per minute: the seed MLP vs the best preset, small data with/without ADA, a colour folder.
+
+Not a test: trains real models for minutes each and appends results to benchmarks/out/quality.jsonl.
+
+    python benchmarks/quality_presets.py budgets --minutes 3 10     # seed vs fashion-mnist preset (FID etc.)
+    python benchmarks/quality_presets.py ada                          # p on a 500-image subset vs all 60,000
+    python benchmarks/quality_presets.py smalldata --seeds 0 1 2      # 500 images, with / without augmentation
+    python benchmarks/quality_presets.py folder --minutes 5           # crops of scikit-image photos at 64 px
+
+Needs the classifier (`ganstudio features train --data fashion-mnist`) for classifier-FID.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+OUT = Path(__file__).parent / "out"
+RUNS = Path("/tmp/ganstudio-bench-runs")
+
+
+def record(row: dict) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    row = {**row, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+           "time": time.strftime("%Y-%m-%d %H:%M")}
+    with open(OUT / "quality.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+def train_run(preset: str, data: str, minutes: float, **train) -> Path:
+    from ganstudio.training import train as do_train
+    from ganstudio.training.options import build_run_config
+
+    cfg = build_run_config(data=data, preset=preset, train={"minutes": minutes, "threads": 2, **train})
+    t0, c0 = time.monotonic(), time.process_time()
+    run = do_train(cfg, out=RUNS, progress=False)
+    return run, time.monotonic() - t0, time.process_time() - c0
+
+
+def evaluate(run: Path, n: int = 5000, features: str = "classifier") -> dict:
+    from ganstudio.evaluation import evaluate as ev
+
+    res = ev(run, n=n, features=features, log=lambda m: None)
+    return res
+
+
+def class_accuracy(run: Path, per_class: int = 200) -> float:
+    """Classifier accuracy on samples generated for each requested class."""
+    import ganstudio
+    from ganstudio.features.classifier import load_classifier
+
+    pipe = ganstudio.load(run)
+    clf = load_classifier("fashion-mnist")
+    correct = 0
+    for k in range(pipe.num_classes):
+        imgs = pipe(n=per_class, seed=10_000 * k, classes=k).images
+        probs = clf(imgs).probs
+        correct += int((probs.argmax(1) == k).sum())
+    return correct / (per_class * pipe.num_classes)
+
+
+def cmd_budgets(a) -> None:
+    for minutes in a.minutes:
+        for preset in a.presets:
+            run, wall, cpu = train_run(preset, "fashion-mnist", minutes)
+            res = evaluate(run, n=a.n)
+            row = {"bench": "budget", "preset": preset, "minutes": minutes, "run": str(run), "wall_s": round(wall),
+                   "cpu_s": round(cpu), "step": res["step"], **{k: v for k, v in res.items() if k in ("metrics", "reference", "extractor")}}
+            cfg = json.loads((run / "config.json").read_text())
+            if cfg.get("conditional"):
+                row["class_accuracy"] = round(class_accuracy(run), 4)
+            record(row)
+
+
+def cmd_ada(a) -> None:
+    from ganstudio import runs
+
+    for limit in (500, None):
+        extra = {"data": {"limit": limit}} if limit else {}
+        from ganstudio.training import train as do_train
+        from ganstudio.training.options import build_run_config
+
+        cfg = build_run_config(data="fashion-mnist", preset="fashion-mnist", limit=limit,
+                               train={"minutes": a.minutes, "threads": 2, "augment": ["color", "translation", "cutout"],
+                                      "ada": True, "batch_size": 32})
+        run = do_train(cfg, out=RUNS, progress=False)
+        ck = runs.find_checkpoint(run)
+        p = float(ck.tensors("train_state")["augment.p"])
+        record({"bench": "ada", "images": limit or 60000, "minutes": a.minutes, "step": ck.step, "final_p": round(p, 4),
+                "run": str(run)})
+
+
+def cmd_smalldata(a) -> None:
+    for seed in a.seeds:
+        for aug in (False, True):
+            extra = {"seed": seed, "batch_size": 32}
+            if aug:
+                extra.update(augment=["color", "translation", "cutout"], ada=True)
+            from ganstudio.training import train as do_train
+            from ganstudio.training.options import build_run_config
+
+            cfg = build_run_config(data="fashion-mnist", preset="fashion-mnist", limit=500,
+                                   train={"minutes": a.minutes, "threads": 2, **extra})
+            run = do_train(cfg, out=RUNS, progress=False)
+            res = evaluate(run, n=a.n)
+            record({"bench": "smalldata", "seed": seed, "augment": aug, "minutes": a.minutes, "run": str(run),
+                    "step": res["step"], "metrics": res["metrics"], "extractor": res.get("extractor")})
+
+
+def cmd_folder(a) -> None:
+    """Random 64 px crops of scikit-image's sample photographs, written as a folder of PNGs."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data as skdata
+
+    folder = Path("/tmp/ganstudio-photos")
+    if not folder.exists():
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "motorcycle_left",
+                 "hubble_deep_field", "colorwheel", "cat"]
+        k = 0
+        for name in names:
+            try:
+                img = getattr(skdata, name)()
+            except Exception:
+                continue
+            if img.ndim != 3:
+                continue
+            img = img[..., :3]
+            h, w = img.shape[:2]
+            for _ in range(100):
+                s = int(rng.integers(min(h, w) // 4, min(h, w) // 2))
+                y, x = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
+                Image.fromarray(img[y:y + s, x:x + s]).resize((64, 64), Image.LANCZOS).save(folder / f"{name}-{k:04d}.png")
+                k += 1
+    run, wall, cpu = train_run("folder-64", str(folder), a.minutes)
+    res = evaluate(run, n=a.n, features="auto")
+    record({"bench": "folder", "minutes": a.minutes, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
+            "step": res["step"], "metrics": res["metrics"], "extractor": res.get("extractor"),
+            "images": len(list(folder.glob("*.png")))})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("budgets")
+    b.add_argument("--minutes", type=float, nargs="+", default=[3, 10])
+    b.add_argument("--presets", nargs="+", default=["seed", "fashion-mnist"])
+    b.add_argument("--n", type=int, default=5000)
+    d = sub.add_parser("ada")
+    d.add_argument("--minutes", type=float, default=3)
+    s = sub.add_parser("smalldata")
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--minutes", type=float, default=2)
+    s.add_argument("--n", type=int, default=2000)
+    f = sub.add_parser("folder")
+    f.add_argument("--minutes", type=float, default=5)
+    f.add_argument("--n", type=int, default=1000)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    {"budgets": cmd_budgets, "ada": cmd_ada, "smalldata": cmd_smalldata, "folder": cmd_folder}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

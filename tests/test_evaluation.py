@@ -1,0 +1,173 @@
+"""Evaluation of runs: evaluate(), eval JSON + cache, EvalHook (best checkpoint, RNG), CLI, report."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ganstudio import evaluation, runs
+from ganstudio.cli import main
+from ganstudio.data import DataConfig
+from ganstudio.errors import UserError
+from ganstudio.training import train
+from ganstudio.training.eval_hook import KEEP, EvalHook
+
+from conftest import tiny_config
+
+N = 64  # generated images per evaluation: enough for every metric, fast
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fast(tmp_path_factory):
+    """One thread (tiny tensors) and fewer KID subsets, for the whole module."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluation, "KID_SUBSETS", 10)
+        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("eval-cache")))
+        yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory, _fast):
+    """A 40-step tiny run evaluated every 10 steps (checkpoints kept: 1, so only KEEP protects the best),
+    and the same run trained without the hook."""
+    root = tmp_path_factory.mktemp("eval-runs")
+    cfg = tiny_config(steps=40, checkpoint_every=10, keep_checkpoints=1)
+    logs: list[str] = []
+    hook = EvalHook(every=10, n=N, features="folder-rcf", log=logs.append)
+    run = train(cfg, out=root / "hooked", progress=False, extra_hooks=[hook])
+    plain = train(cfg, out=root / "plain", progress=False)
+    return run, plain, hook, logs
+
+
+def test_eval_hook_logs_metrics_and_keeps_best(hooked):
+    run, _, hook, logs = hooked
+    rows = [r for r in runs.read_metrics(run) if "eval" in r]
+    assert [r["step"] for r in rows] == [10, 20, 30, 40]
+    for r in rows:
+        ev = r["eval"]
+        assert ev["extractor"].startswith("folder-rcf@") and ev["n"] == N
+        for k in ("fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "copy_fraction"):
+            assert isinstance(ev[k], float), k
+    best = min(rows, key=lambda r: r["eval"]["fid"])["step"]
+    assert (run / "checkpoints" / "best").read_text().strip() == f"{best:09d}"
+    ckpts = [p.name for p in runs.list_checkpoints(run)]
+    assert f"{best:09d}" in ckpts and "000000040" in ckpts  # best survived pruning (keep=1), latest too
+    assert [p.parent.name for p in (run / "checkpoints").glob(f"*/{KEEP}")] == [f"{best:09d}"]
+    assert runs.find_checkpoint(run, "best").step == best
+    assert sorted(p.name for p in (run / "eval").glob("*.json")) == [f"{s:09d}.json" for s in (10, 20, 30, 40)]
+    assert any("FID" in line for line in logs) and hook.best_step == best
+
+
+def test_eval_hook_does_not_change_training(hooked):
+    """Sampling for evaluation uses its own generators: the run trains bit for bit like one without it."""
+    run, plain, _, _ = hooked
+    a, b = runs.find_checkpoint(run), runs.find_checkpoint(plain)
+    assert a.step == b.step == 40
+    for group in ("G", "D", "train_state"):
+        ta, tb = a.tensors(group), b.tensors(group)
+        assert ta.keys() == tb.keys()
+        assert all(torch.equal(ta[k], tb[k]) for k in ta), group
+    train_rows = lambda r: [{k: v for k, v in x.items() if k not in ("images_per_s", "wall_s")}  # noqa: E731
+                            for x in runs.read_metrics(r) if "eval" not in x]
+    assert train_rows(run) == train_rows(plain)
+
+
+def test_evaluate_writes_json_table_and_uses_cache(hooked):
+    _, plain, _, _ = hooked
+    logs: list[str] = []
+    res = evaluation.evaluate(plain, n=N, features="folder-rcf", log=logs.append)
+    path = plain / "eval" / "000000040.json"
+    assert res["path"] == str(path) and json.loads(path.read_text())["rows"] == res["rows"]
+    assert not list((plain / "eval").glob(".*"))  # no temp files left
+    gen, real = res["rows"]["generated"], res["rows"]["real"]
+    assert res["extractor"]["name"] == "folder-rcf" and len(res["extractor"]["id"]) == 12
+    assert res["reference"] == "test" and "digits test split" in res["data"]["reference"]
+    assert real["fid"] < gen["fid"]  # 40 steps of a tiny GAN are worse than the data
+    assert real["n"] == gen["n"] == min(N, 359)
+    panel = plain / res["originality"]["panel"]
+    assert panel.is_file() and len(res["originality"]["generated"]["worst"]) == evaluation.WORST_K
+    w = res["originality"]["generated"]["worst"][0]
+    assert w["seed"] == res["seed"] + w["sample"]  # `ganstudio generate --seed` remakes it
+    table = evaluation.format_table(res)
+    assert "folder-rcf@" in table and "real (data)" in table and "FID" in table
+    # second time: real-data features, twin distances and the real row all come from the cache
+    logs.clear()
+    again = evaluation.evaluate(plain, n=N, features="folder-rcf", log=logs.append)
+    assert not any("computing" in line or "scoring the real row" in line for line in logs), logs
+    assert again["rows"] == res["rows"]
+    # another reference is kept beside it in the same file
+    other = evaluation.evaluate(plain, n=N, features="folder-rcf", reference="train", log=logs.append)
+    stored = json.loads(path.read_text())
+    assert stored["reference"] == "train" and [p["reference"] for p in stored["previous"]] == ["test"]
+    assert "training images" in other["data"]["reference"]
+    assert len(evaluation.read_evals(plain)) == 2
+
+
+def test_evaluate_with_classifier_features(hooked, tmp_path, monkeypatch):
+    from ganstudio.features.classifier import train_classifier
+
+    _, plain, _, _ = hooked
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path))
+    with pytest.raises(UserError, match="ganstudio features train --data digits"):
+        evaluation.evaluate(plain, n=N, features="classifier", write=False)
+    train_classifier(DataConfig(name="digits", resolution=8), epochs=4, widths=(8, 16), hidden=32,
+                     batch_size=32, log=lambda s: None)
+    res = evaluation.evaluate(plain, n=N, features="auto", write=False, log=lambda s: None)  # auto finds it
+    assert res["extractor"]["name"] == "classifier-digits" and res["extractor"]["accuracy"] > 0
+    for row in res["rows"].values():
+        assert 1 <= row["classifier_score"] <= 10 and 0 <= row["classes_covered"] <= 10
+        assert row["num_classes"] == 10
+    assert res["rows"]["real"]["classes_covered"] >= 8
+
+
+def test_cli_evaluate_report_and_errors(hooked, capsys):
+    run, _, _, _ = hooked
+    assert main(["evaluate", str(run), "--checkpoint", "best", "--n", str(N), "--features", "folder-rcf"]) == 0
+    out = capsys.readouterr().out
+    assert "folder-rcf@" in out and "real (data)" in out and "written:" in out
+    assert main(["report", str(run)]) == 0
+    html = (run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 6
+    assert "<script" not in html and 'src="http' not in html  # self-contained
+    pngs = {p.name for p in (run / "report").glob("*.png")}
+    assert {"losses.png", "d_outputs.png", "samples.png", "originality.png"} <= pngs
+    assert any(p.startswith("metric_fid") for p in pngs) and any(p.startswith("metric_coverage") for p in pngs)
+    assert main(["evaluate", str(run), "--n", "5"]) == 2
+    assert "at least 10" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--features", "nope", "--n", "20"]) == 2
+    assert "unknown features" in capsys.readouterr().err
+    assert main(["features", "list"]) == 0
+    assert "folder-rcf" in capsys.readouterr().out
+
+
+def test_report_without_evaluations(tmp_path):
+    run = train(tiny_config(steps=10), out=tmp_path, progress=False)
+    from ganstudio.report import build_report
+
+    html = build_report(run).read_text()
+    assert "No evaluations yet" in html and "data:image/png;base64," in html
+
+
+def test_folder_run_uses_two_halves(tmp_path):
+    """An image folder has no test split: reference = one seeded half, real row = the other."""
+    import numpy as np
+    from PIL import Image
+
+    from ganstudio.data import DataConfig
+    from ganstudio.models.mlp import MLPConfig
+    from ganstudio.training import RunConfig, TrainConfig
+
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i:02d}.png")
+    cfg = RunConfig(model="mlp", model_config=MLPConfig(g_hidden=(16,), d_hidden=(16,), resolution=8, channels=3),
+                    data=DataConfig(name=str(tmp_path), resolution=8),
+                    train=TrainConfig(steps=4, batch_size=16, device="cpu", log_every=2))
+    run = train(cfg, out=tmp_path / "runs", progress=False)
+    res = evaluation.evaluate(run, n=40, features="folder-rcf", log=lambda s: None)
+    assert res["reference"] == "folder-half" and "half A" in res["data"]["reference"]
+    assert res["rows"]["real"]["n"] == 30 and res["rows"]["generated"]["n"] == 40
