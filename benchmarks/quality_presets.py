@@ -59,7 +59,7 @@ def class_accuracy(run: Path, per_class: int = 200) -> float:
     correct = 0
     for k in range(pipe.num_classes):
         imgs = pipe(n=per_class, seed=10_000 * k, classes=k).images
-        probs = clf(imgs).probs
+        probs = clf.extract(imgs).probs
         correct += int((probs.argmax(1) == k).sum())
     return correct / (per_class * pipe.num_classes)
 
@@ -70,7 +70,8 @@ def cmd_budgets(a) -> None:
             run, wall, cpu = train_run(preset, "fashion-mnist", minutes)
             res = evaluate(run, n=a.n)
             row = {"bench": "budget", "preset": preset, "minutes": minutes, "run": str(run), "wall_s": round(wall),
-                   "cpu_s": round(cpu), "step": res["step"], **{k: v for k, v in res.items() if k in ("metrics", "reference", "extractor")}}
+                   "cpu_s": round(cpu), "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"],
+                   "copy_fraction": res["originality"]["generated"].get("copy_fraction")}
             cfg = json.loads((run / "config.json").read_text())
             if cfg.get("conditional"):
                 row["class_accuracy"] = round(class_accuracy(run), 4)
@@ -109,7 +110,7 @@ def cmd_smalldata(a) -> None:
             run = do_train(cfg, out=RUNS, progress=False)
             res = evaluate(run, n=a.n)
             record({"bench": "smalldata", "seed": seed, "augment": aug, "minutes": a.minutes, "run": str(run),
-                    "step": res["step"], "metrics": res["metrics"], "extractor": res.get("extractor")})
+                    "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"]})
 
 
 def cmd_folder(a) -> None:
@@ -142,7 +143,7 @@ def cmd_folder(a) -> None:
     run, wall, cpu = train_run("folder-64", str(folder), a.minutes)
     res = evaluate(run, n=a.n, features="auto")
     record({"bench": "folder", "minutes": a.minutes, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
-            "step": res["step"], "metrics": res["metrics"], "extractor": res.get("extractor"),
+            "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"],
             "images": len(list(folder.glob("*.png")))})
 
 

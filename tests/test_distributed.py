@@ -171,7 +171,7 @@ def _train_is_wired() -> bool:
 
 
 @pytest.mark.skipif(not _train_is_wired(), reason="train() does not call training.distributed yet "
-                    "(see docs/speed-scale-export.md for the wiring)")
+                    "(the wiring edits to training/__init__.py and trainer.py are pending)")
 def test_torchrun_cli_end_to_end(tmp_path):
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps({"model": "mlp", "model_config": {"g_hidden": [32], "d_hidden": [32], "resolution": 8}}))

@@ -162,12 +162,28 @@ def test_folder_run_uses_two_halves(tmp_path):
     from ganstudio.training import RunConfig, TrainConfig
 
     rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
     for i in range(60):
-        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i:02d}.png")
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "imgs" / f"{i:02d}.png")
     cfg = RunConfig(model="mlp", model_config=MLPConfig(g_hidden=(16,), d_hidden=(16,), resolution=8, channels=3),
-                    data=DataConfig(name=str(tmp_path), resolution=8),
+                    data=DataConfig(name=str(tmp_path / "imgs"), resolution=8),
                     train=TrainConfig(steps=4, batch_size=16, device="cpu", log_every=2))
     run = train(cfg, out=tmp_path / "runs", progress=False)
     res = evaluation.evaluate(run, n=40, features="folder-rcf", log=lambda s: None)
     assert res["reference"] == "folder-half" and "half A" in res["data"]["reference"]
     assert res["rows"]["real"]["n"] == 30 and res["rows"]["generated"]["n"] == 40
+
+
+def test_eval_hook_resumes_with_its_best(hooked, tmp_path):
+    import shutil
+
+    run = shutil.copytree(hooked[0], tmp_path / "run")
+    before = [r for r in runs.read_metrics(run) if "eval" in r]
+    best = min(before, key=lambda r: r["eval"]["fid"])
+    hook = EvalHook(every=10, n=N, features="folder-rcf", log=lambda s: None)
+    train(resume=run, overrides={"steps": 50}, progress=False, extra_hooks=[hook])
+    after = [r["step"] for r in runs.read_metrics(run) if "eval" in r]
+    assert after == [10, 20, 30, 40, 50]  # step 40 (already evaluated) is not repeated
+    new = [r for r in runs.read_metrics(run) if r.get("step") == 50 and "eval" in r][0]["eval"]["fid"]
+    expect = 50 if new < best["eval"]["fid"] else best["step"]
+    assert hook.best_step == expect and runs.find_checkpoint(run, "best").step == expect

@@ -93,4 +93,5 @@ def test_fast_path_declines_conditional_models_and_changed_models():
     assert not fast_mlp.supports(_trainer(cond, False))
     t = _trainer(cfg, False)
     t.D.head = torch.nn.Sequential(torch.nn.Linear(32, 1), torch.nn.Sigmoid())  # not the seed's D any more
+    t._fast_mlp_struct = None  # the trainer probed its models when built; models changed in place after that
     assert not fast_mlp.supports(t)

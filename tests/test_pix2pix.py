@@ -207,7 +207,8 @@ def test_one_step_preview_and_wrong_schedule(cache_env):
     assert any(not torch.equal(a, b) for a, b in zip(g0, t.g_params))
     grid = t.preview()
     assert grid.shape == (24, 1, 8, 8) and grid.dtype == torch.uint8
-    assert torch.equal(grid[16:], t.images[torch.randperm(len(t.images), generator=torch.Generator().manual_seed(1234))[:8]])
+    fixed = torch.randperm(len(t.images), generator=torch.Generator().manual_seed(1234))[:8]
+    assert torch.equal(grid[16:], t.images[fixed]) and torch.equal(grid[:8], t.inputs[fixed])
     bad = Trainer(cfg.replace_train(schedule="simultaneous"), ds, torch.device("cpu"), None)
     with pytest.raises(UserError, match="schedule pix2pix"):
         bad.schedule(bad)

@@ -55,10 +55,15 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .training import train
 
     overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
+    hooks = []
+    if a.eval_every:
+        from .training.eval_hook import EvalHook
+
+        hooks.append(EvalHook(a.eval_every, n=a.eval_n, features=a.eval_features))
     if a.resume:
         if a.dry_run:
             raise UserError("--dry-run prints a new run's config; drop it when resuming")
-        run = train(None, resume=a.resume, overrides=overrides, progress=not a.quiet)
+        run = train(None, resume=a.resume, overrides=overrides, progress=not a.quiet, extra_hooks=hooks)
     else:
         stability = {k: v for k, v in {"ema_beta": a.ema, "augment": a.augment and tuple(a.augment.split(",")),
                                        "ada": a.ada or None, "guard": a.guard or None}.items() if v is not None}
@@ -71,7 +76,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
             print(describe(prepare(cfg)[0]))
             return 0
-        run = train(cfg, out=a.out, progress=not a.quiet)
+        run = train(cfg, out=a.out, progress=not a.quiet, extra_hooks=hooks)
     print(f"run folder: {run}")
     print(f"  samples:  {run / 'samples' / 'latest.png'}")
     print(f"  next:     ganstudio generate {run} --n 64 --seed 7 --grid {run / 'grid.png'}")
@@ -144,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="any config field, e.g. --set train.r1_gamma=1 --set model_config.g_channels=32")
     for field, (flag, typ, hlp) in TRAIN_FLAGS.items():
         t.add_argument(flag, dest=field, type=typ, default=None, help=hlp)
+    t.add_argument("--eval-every", type=_positive_int, default=None, metavar="N",
+                   help="evaluate every N steps (metrics.jsonl) and keep a 'best' checkpoint by FID")
+    t.add_argument("--eval-n", type=_positive_int, default=2000, help="samples per evaluation (default 2000)")
+    t.add_argument("--eval-features", default="auto", help="classifier, folder-rcf, onnx:PATH or auto")
     t.add_argument("--out", default="runs", help="folder that holds the numbered runs (default runs)")
     t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")

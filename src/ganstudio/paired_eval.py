@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -44,7 +43,8 @@ GRID_N = 8
 
 def _pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"expected two (N, C, H, W) batches of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(f"expected two (N, C, H, W) batches of the same shape, "
+                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
     return a.double(), b.double()
 
 
@@ -164,8 +164,9 @@ def format_pairs(res: dict) -> str:
     def cell(m: dict, fmt: str) -> str:
         return f"{fmt.format(m['mean'])} (median {fmt.format(m['median'])})"
 
+    width = f", line width {res['line_width']} px" if res["input_kind"] == "sketch" else ""
     lines = [f"run {Path(res['run']).name}, step {res['step']}: {res['n']} {res['split']} pairs "
-             f"({res['input_kind']} inputs{', line width %d px' % res['line_width'] if res['input_kind'] == 'sketch' else ''})",
+             f"({res['input_kind']} inputs{width})",
              f"  L1    {cell(res['l1'], '{:.4f}')}   (pixels in [0, 1]; lower is better)",
              f"  PSNR  {cell(res['psnr'], '{:.2f}')} dB",
              f"  SSIM  {cell(res['ssim'], '{:.4f}')}",

@@ -26,11 +26,15 @@ MAX_GRIDS = 8  # sample grids shown over time
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
+    """Write a file atomically, readable like any other file (mkstemp alone would leave it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -240,7 +244,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)} report</title>"
            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
     path = Path(out) if out is not None else run_dir / "report.html"
-    runs.atomic_write_text(path, doc)
+    _atomic_bytes(path, doc.encode())
     return path
 
 

@@ -2,7 +2,7 @@
 
 Feature extractors live in ``ganstudio.features``; evaluating a run in ``ganstudio.evaluation``.
 """
-from .functional import (  # noqa: F401
+from .functional import (
     DEFAULT_COPY_ALPHA,
     DEFAULT_COPY_QUANTILE,
     class_coverage,
@@ -17,4 +17,9 @@ from .functional import (  # noqa: F401
     originality,
     precision_recall,
 )
-from .functional import __all__  # noqa: F401
+
+__all__ = [
+    "feature_stats", "fid_from_stats", "fid", "kid", "nearest_neighbours", "knn_radii", "precision_recall",
+    "density_coverage", "classifier_score", "class_coverage", "originality", "DEFAULT_COPY_ALPHA",
+    "DEFAULT_COPY_QUANTILE",
+]

@@ -71,7 +71,7 @@ class MLPGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes:
             z = torch.cat([z, y], 1)
-        return self.net(z).view(len(z), *self.out_shape)
+        return self.net(z).view(z.shape[0], *self.out_shape)
 
 
 class MLPDiscriminator(nn.Module):

@@ -10,9 +10,10 @@ Every latent the studio sends out IS ``Latent.to_dict()``; requests may also use
 (``seed`` instead of ``z``, ``class`` as an index, ``edits`` as ``{"<index>": amount}`` of the run's
 current directions file), see ``to_latent``.
 
-Directions are the run's own ``directions/pca-<step>.json`` (``creative.directions``): used when
-it exists (e.g. made by ``ganstudio directions RUN``), computed and saved once per checkpoint when
-it does not, then kept in memory; names given in the studio are written into that file.
+Directions are the run's own ``directions/pca-<step>.json`` (``sefa-<step>.json`` for generators
+PCA cannot analyse) from ``creative.directions``: used when it exists (e.g. made by ``ganstudio
+directions RUN``), computed and saved once per checkpoint when it does not, then kept in memory;
+names given in the studio are written into that file.
 
 Image-to-image (pix2pix) runs are served by ``ganstudio.translate.load_translator``, cached the same way.
 """
@@ -37,7 +38,7 @@ from ..errors import UserError
 
 MAX_MODELS = 4
 N_DIRECTIONS = 20  # what `ganstudio directions RUN` computes by default: both make the same file
-DIRECTIONS_METHOD = "pca"
+DIRECTIONS_METHODS = ("pca", "sefa")  # pca (GANSpace) when G allows it, else SeFa; as `generate --edit` picks
 TRANSLATE_MODEL = "pix2pix"
 
 
@@ -155,9 +156,15 @@ class Engine:
             d = self._dirs.get(key)
             if d is None:
                 run_dir = self.run_dir(run)
-                path = D.directions_dir(run_dir) / f"{DIRECTIONS_METHOD}-{pipe.step}.json"
-                if not path.is_file():
-                    D.compute_and_save(run_dir, (DIRECTIONS_METHOD,), k=N_DIRECTIONS, checkpoint=str(pipe.step))
+                paths = [D.directions_dir(run_dir) / f"{m}-{pipe.step}.json" for m in DIRECTIONS_METHODS]
+                path = next((p for p in paths if p.is_file()), None)
+                if path is None:
+                    try:
+                        D.compute_and_save(run_dir, DIRECTIONS_METHODS[:1], k=N_DIRECTIONS, checkpoint=str(pipe.step))
+                        path = paths[0]
+                    except UserError:  # e.g. no nonlinearity right after G's first layer: SeFa needs none
+                        D.compute_and_save(run_dir, DIRECTIONS_METHODS[1:], k=N_DIRECTIONS, checkpoint=str(pipe.step))
+                        path = paths[1]
                 d = D.read(path)
                 self._dirs[key] = d
         return d

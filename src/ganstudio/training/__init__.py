@@ -15,6 +15,7 @@ from ..data import load_dataset
 from ..devices import resolve_device
 from ..errors import UserError
 from ..models import get_family
+from . import distributed
 from .config import RESUMABLE_FIELDS, RunConfig, TrainConfig
 from .hooks import Checkpoints, Logger, SampleGrids
 from .trainer import Trainer
@@ -32,6 +33,8 @@ def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
     shape = {"resolution": w, "channels": c, "num_classes": dataset.num_classes if cfg.conditional else 0}
     if h != w:
         shape["height"] = h
+    if getattr(dataset, "inputs", None) is not None:  # paired data (pix2pix): the inputs' channels
+        shape["in_channels"] = int(dataset.inputs.shape[1])
     mc = cfg.model_config
     if mc is None or isinstance(mc, dict):  # shape from the data, the rest from the (partial) config
         names = {f.name for f in dataclasses.fields(fam.config_cls)}
@@ -104,6 +107,7 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
     intervals and the device may change.
     """
     overrides = overrides or {}
+    writer = distributed.env_rank() == 0  # under torchrun only rank 0 writes the run folder
     if resume is not None:
         run_dir = runs.require_run(resume)
         stored = RunConfig.from_dict(runs.read_config_dict(run_dir))
@@ -114,7 +118,8 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
                 raise UserError("cannot resume: the given config conflicts with the run's (" + "; ".join(bad) + ")")
         cfg = check_resume(stored, overrides)
         cfg, dataset = prepare(cfg)
-        runs.write_config_dict(run_dir, cfg.to_dict())
+        if writer:
+            runs.write_config_dict(run_dir, cfg.to_dict())
     else:
         if config is None:
             raise UserError("nothing to train: give a config (or --resume RUN_DIR)")
@@ -124,22 +129,33 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
         cfg, dataset = prepare(cfg)
         run_dir = None
     device = _setup_torch(cfg.train)
-    trainer = Trainer(cfg, dataset, device, run_dir)
-    hooks: list = [Logger(progress)] + ([trainer.guard] if trainer.guard is not None else [])
-    if resume is not None:
-        runs.clean_partial(run_dir)
-        ckpt = runs.find_checkpoint(run_dir, "latest")
-        if ckpt is not None:
-            trainer.load_checkpoint(ckpt)
-            runs.truncate_metrics(run_dir, ckpt.step)
-    else:
-        if cfg.init_from:
-            _init_from(trainer, cfg.init_from)
-        trainer.run_dir = run_dir = runs.new_run_dir(out, f"{cfg.model}-{runs.slug(cfg.data.name)}")
-        runs.write_config_dict(run_dir, cfg.to_dict())
-    hooks += [SampleGrids(show), Checkpoints(), *extra_hooks]
-    reason = trainer.fit(hooks)
-    if reason == "interrupted" and progress:
+    dist_info = distributed.setup(cfg.train.device)
+    trainer = Trainer(cfg, dataset, device if dist_info is None else dist_info.device, run_dir)
+    if dist_info is not None:
+        distributed.wrap(trainer, dist_info)
+    hooks: list = [Logger(progress and writer)] + ([trainer.guard] if trainer.guard is not None else [])
+    try:
+        if resume is not None:
+            if writer:
+                runs.clean_partial(run_dir)
+            distributed.barrier()
+            ckpt = runs.find_checkpoint(run_dir, "latest")
+            if ckpt is not None:
+                trainer.load_checkpoint(ckpt)
+                if writer:
+                    runs.truncate_metrics(run_dir, ckpt.step)
+        else:
+            if cfg.init_from:
+                _init_from(trainer, cfg.init_from)
+            if writer:
+                run_dir = runs.new_run_dir(out, f"{cfg.model}-{runs.slug(cfg.data.name)}")
+                runs.write_config_dict(run_dir, cfg.to_dict())
+            trainer.run_dir = run_dir = distributed.broadcast_path(run_dir)
+        hooks += [SampleGrids(show), Checkpoints(), *extra_hooks]
+        reason = trainer.fit(hooks)
+    finally:
+        distributed.cleanup()
+    if reason == "interrupted" and progress and writer:
         print(f"interrupted: saved a checkpoint at step {trainer.progress.step}; "
               f"continue with: ganstudio train --resume {run_dir}", flush=True)
     return run_dir

@@ -50,6 +50,11 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def env_rank() -> int:
+    """This process's rank from the launcher's environment (0 when not launched data-parallel)."""
+    return int(os.environ.get("RANK", "0")) if launched() else 0
+
+
 def setup(device: str = "auto", timeout_s: float = 600) -> DistInfo | None:
     """Join the process group described by torchrun's env vars; None when not launched that way."""
     if not launched():
@@ -74,15 +79,23 @@ def setup(device: str = "auto", timeout_s: float = 600) -> DistInfo | None:
         if kind == "mps":
             warnings.warn("data-parallel training does not support mps; using the CPU")
         dev, backend = torch.device("cpu"), "gloo"
+    global _owned
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world,
                                 timeout=datetime.timedelta(seconds=timeout_s))
+        _owned = True
     return DistInfo(rank, world, local_rank, dev, backend)
 
 
+_owned = False  # whether setup() created the process group (then cleanup() destroys it)
+
+
 def cleanup() -> None:
-    if dist.is_available() and dist.is_initialized():
+    """Leave the process group that ``setup`` joined (a group made by the caller is left alone)."""
+    global _owned
+    if _owned and dist.is_initialized():
         dist.destroy_process_group()
+    _owned = False
 
 
 def barrier() -> None:

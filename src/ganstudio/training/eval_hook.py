@@ -9,8 +9,9 @@ Every ``every`` steps (and once at the end of a run that was not interrupted) th
    --seed seed`` would from that checkpoint (image i from latent seed ``seed + i``), on its own
    ``torch.Generator`` and inside ``torch.random.fork_rng``, so training's RNG state is untouched
    and a run with the hook trains bit for bit like one without,
-3. scores them with ``ganstudio.evaluation`` (the extractor and the real data are prepared once,
-   at the first evaluation, and cached on disk), appends ``{"step", "eval": {...}}`` to
+3. scores them with ``ganstudio.evaluation`` (the extractor is resolved at the start event, so a
+   missing classifier stops the run before it trains; the real data is prepared at the first
+   evaluation and cached on disk), appends ``{"step", "eval": {...}}`` to
    metrics.jsonl and writes ``eval/<step>.json`` with its originality panel,
 4. on a new lowest FID points ``checkpoints/best`` at the step's checkpoint (``runs.mark``) and
    marks that folder ``KEEP`` so that no later save prunes it (the previous best loses its mark).
@@ -41,6 +42,7 @@ class EvalHook:
         self.every, self.n, self.features, self.reference = int(every), int(n), features, reference
         self.seed, self.originality_n = seed, originality_n
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+        self.extractor = None  # resolved at the start event
         self.ref = None  # evaluation.Reference, built at the first evaluation
         self.best_fid = math.inf
         self.best_step: int | None = None
@@ -52,6 +54,10 @@ class EvalHook:
         if t.run_dir is None or not t.is_writer:
             return
         if event == "start":
+            if self.extractor is None:  # fail before training, not at the first evaluation
+                from ..features import get_extractor
+
+                self.extractor = get_extractor(self.features, t.run_cfg.data, self.log)
             self._restore_best(t)
             self.last_step = t.progress.step if self._evaluated(t, t.progress.step) else -1
             return
@@ -70,9 +76,10 @@ class EvalHook:
         t0 = time.monotonic()
         step = t.progress.step
         if self.ref is None:
-            ext = get_extractor(self.features, t.run_cfg.data, self.log)
+            if self.extractor is None:
+                self.extractor = get_extractor(self.features, t.run_cfg.data, self.log)
             self.ref = evaluation.prepare_reference(
-                t.run_cfg.data, ext, self.reference, self.n, self.originality_n,
+                t.run_cfg.data, self.extractor, self.reference, self.n, self.originality_n,
                 default_resolution=t.run_cfg.model_config.resolution, seed=0, log=self.log)
             # the best so far only counts if it was measured the same way
             self._restore_best(t)
@@ -113,9 +120,9 @@ class EvalHook:
 
     # ---- resume -------------------------------------------------------------------------------
     def _matches(self, ev: dict) -> bool:
-        if self.ref is None:
+        if self.extractor is None:
             return True
-        return ev.get("extractor") == self.ref.extractor.label and ev.get("n", self.n) == self.n \
+        return ev.get("extractor") == self.extractor.label and ev.get("n", self.n) == self.n \
             and ev.get("seed", self.seed) == self.seed
 
     def _restore_best(self, t) -> None:

@@ -29,6 +29,10 @@ PRESETS: dict[str, dict] = {
                                         "beta1": 0.0, "beta2": 0.99, "eps": 1e-8, "batch_size": 16,
                                         "ema_beta": 0.999, "augment": ["color", "translation", "cutout"],
                                         "ada": True, "r1_gamma": 1.0, "guard": True}},
+    # Sketch to image (pix2pix): U-Net + PatchGAN on (sketch, picture) pairs made from any dataset.
+    "pix2pix": {"model": "pix2pix", "data": {"pairs": "sketch"},
+                "train": {"schedule": "pix2pix", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "eps": 1e-8,
+                          "batch_size": 32}},
 }
 
 

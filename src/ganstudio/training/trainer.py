@@ -150,8 +150,11 @@ class Trainer:
             from .guard import Guard  # imported here: the guard module imports this one's helpers
 
             self.guard = self.stateful["guard"] = Guard(self)
-        self.fast_step = None  # an optimised step for the plain seed model, when one applies
         self.grad_sync = None  # set for data-parallel training: averages gradients across processes
+        self.agree_stop = None  # set for data-parallel training: every process stops at the same step
+        from . import fast_mlp  # the hand-fused step for the plain seed model (same maths, ~2x faster)
+
+        self.fast_step = fast_mlp.step if fast_mlp.supports(self) else None
         fixed = torch.Generator().manual_seed(1234)  # same preview noise for every run: comparable grids
         self.fixed_z = torch.randn(64, self.z_dim, generator=fixed).to(device)
         self.fixed_y = (F.one_hot(torch.arange(64) % self.num_classes, self.num_classes).float().to(device)
@@ -291,14 +294,12 @@ class Trainer:
         try:
             self._emit(hooks, "start", {"total": total})
             while total is None or self.progress.step < total:
-                if self.stop_reason:
-                    reason = self.stop_reason
-                    break
-                if stop["flag"]:
-                    reason = "interrupted"
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
-                    reason = "time"
+                reason_now = self.stop_reason or ("interrupted" if stop["flag"] else None) or (
+                    "time" if deadline is not None and time.monotonic() >= deadline else None)
+                if self.agree_stop is not None:
+                    reason_now = self.agree_stop(reason_now)
+                if reason_now:
+                    reason = reason_now
                     break
                 epochs_before = self.completed_epochs()
                 out = self.schedule(self)
