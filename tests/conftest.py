@@ -9,7 +9,7 @@ import torch
 
 # Tests never touch the network or the user's cache.
 os.environ.setdefault("GANSTUDIO_OFFLINE", "1")
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny test models: one thread avoids oversubscription
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def tiny_config(steps: int = 20, **train):
     from ganstudio.models.mlp import MLPConfig
     from ganstudio.training import RunConfig, TrainConfig
 
-    t = dict(steps=steps, batch_size=32, threads=2, log_every=5, checkpoint_every=10, device="cpu", seed=3)
+    t = dict(steps=steps, batch_size=32, threads=1, log_every=5, checkpoint_every=10, device="cpu", seed=3)
     t.update(train)
     return RunConfig(model="mlp", model_config=MLPConfig(g_hidden=(32, 64), d_hidden=(64, 32), resolution=8),
                      data=DataConfig(name="digits", resolution=8), train=TrainConfig(**t))

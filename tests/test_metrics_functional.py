@@ -113,7 +113,7 @@ def test_fid_singular_covariances_fewer_samples_than_dims():
 
 
 def test_fid_rejects_non_covariance_input():
-    with pytest.raises(ValueError, match="imaginary"):
+    with pytest.raises(ValueError, match="negative eigenvalue"):
         M.fid_from_stats(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2))
     with pytest.raises(ValueError):
         M.fid(np.zeros((10, 3)), np.zeros((10, 4)))

@@ -79,7 +79,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         run = train(cfg, out=a.out, progress=not a.quiet, extra_hooks=hooks)
     print(f"run folder: {run}")
     print(f"  samples:  {run / 'samples' / 'latest.png'}")
-    print(f"  next:     ganstudio generate {run} --n 64 --seed 7 --grid {run / 'grid.png'}")
+    from .models import get_family
+    from .runs import read_config_dict
+
+    if get_family(read_config_dict(run)["model"]).use_command == "translate":
+        print(f"  next:     ganstudio translate {run} my-sketch.png --out painted.png")
+    else:
+        print(f"  next:     ganstudio generate {run} --n 64 --seed 7 --grid {run / 'grid.png'}")
     return 0
 
 

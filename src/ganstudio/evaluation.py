@@ -56,7 +56,7 @@ ORIGINALITY_N = 10_000  # training images searched for twins (the near-copy rule
 WORST_K = 8  # worst offenders shown in the originality panel
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 PR_K, DC_K = 3, 5
-METRICS_VERSION = 1  # bump when a metric's definition or parameters change (invalidates cached real rows)
+METRICS_VERSION = 2  # bump when a metric's definition or parameters change (invalidates cached real rows)
 REFERENCES = ("test", "train")
 
 # metric key -> (column title, format); the order of the printed table
@@ -203,11 +203,11 @@ class Reference:
 
 def _class_reference(feats: Features, ds: ImageDataset, extractor: Extractor) -> np.ndarray | None:
     """What generated class histograms are compared with: the reference's labels when the
-    extractor's classes are the data's, else the extractor's own predictions on the reference."""
+    extractor's classes are the data's (same class names), else the extractor's own predictions
+    on the reference (e.g. an ONNX classifier whose class order is unknown)."""
     if feats.probs is None or extractor.num_classes < 2:
         return None
-    same = (tuple(extractor.class_names) == tuple(ds.class_names) if extractor.class_names
-            else len(ds.class_names) == extractor.num_classes)
+    same = bool(extractor.class_names) and tuple(extractor.class_names) == tuple(ds.class_names)
     if ds.labels is not None and same:
         return ds.labels.numpy()
     return feats.probs

@@ -348,11 +348,18 @@ def compute_and_save(run_dir: str | Path, methods: Sequence[str] = ("pca", "sefa
     """Compute directions for a run's checkpoint, save them (and preview strips when asked)."""
     from ..pipeline import load
 
+    import warnings
+
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     written = []
+    failed = []
     for m in methods:
         kw = {"samples": samples, "seed": seed} if m == "pca" else {}
-        dirs = compute(pipe, m, k, **kw)
+        try:
+            dirs = compute(pipe, m, k, **kw)
+        except UserError as e:  # e.g. PCA needs a nonlinearity after G's first layer; SeFa may still work
+            failed.append(f"{m}: {e}")
+            continue
         old = directions_dir(run_dir) / dirs.file_name
         if old.is_file():  # keep the user's names when the vectors come out the same
             prev = read(old)
@@ -361,6 +368,10 @@ def compute_and_save(run_dir: str | Path, methods: Sequence[str] = ("pca", "sefa
         written.append(save(dirs, run_dir))
         if preview_rows:
             written.append(save_preview(pipe, dirs, run_dir, preview_rows, seed))
+    if failed and not written:
+        raise UserError("no directions could be computed (" + "; ".join(failed) + ")")
+    for f in failed:
+        warnings.warn(f"skipped directions {f}")
     return written
 
 

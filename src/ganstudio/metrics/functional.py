@@ -170,11 +170,11 @@ def fid_from_stats(
 
     Shapes: mu1, mu2 (D,); sigma1, sigma2 (D, D), symmetric positive semi-definite.
 
-    (S1 S2)^(1/2) comes from scipy.linalg.sqrtm. When S1 S2 is (numerically) singular the square
-    root can come back non-finite or inaccurate; as in pytorch-fid we then retry with eps * I
-    added to both covariances. sqrtm of a real matrix may carry tiny imaginary parts from
-    rounding; they are dropped, but a large imaginary part means the inputs are not valid
-    covariances and raises ValueError.
+    Tr (S1 S2)^(1/2) is computed as the sum of square roots of the eigenvalues of the symmetric
+    PSD matrix S1^(1/2) S2 S1^(1/2) (which has the same eigenvalues as S1 S2): two symmetric
+    eigendecompositions instead of a general ``sqrtm``, ~100x faster at D in the hundreds and free
+    of the spurious imaginary parts sqrtm produces. Tiny negative eigenvalues from rounding are
+    clipped to 0; clearly negative ones mean the inputs are not covariances (ValueError).
     """
     m1 = _as_f64(mu1, ndim=1, name="mu1")
     m2 = _as_f64(mu2, ndim=1, name="mu2")
@@ -185,36 +185,23 @@ def fid_from_stats(
         raise ValueError(
             f"shape mismatch: mu1 {m1.shape}, mu2 {m2.shape}, sigma1 {s1.shape}, sigma2 {s2.shape}"
         )
+    if not (np.isfinite(s1).all() and np.isfinite(s2).all() and np.isfinite(m1).all() and np.isfinite(m2).all()):
+        raise ValueError("FID inputs contain NaN or inf")
     diff = m1 - m2
-
-    def sqrt_and_error(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
-        prod = a @ b
-        root = linalg.sqrtm(prod)
-        if not np.isfinite(root).all():
-            return root, np.inf
-        # relative residual ||X X - A|| / ||A||: the error estimate sqrtm used to return
-        err = float(np.linalg.norm(root @ root - prod) / max(np.linalg.norm(prod), 1e-300))
-        return root, err
-
-    covmean, err = sqrt_and_error(s1, s2)
-    if not np.isfinite(err) or err > 1e-6:
-        offset = np.eye(d) * eps
-        covmean2, err2 = sqrt_and_error(s1 + offset, s2 + offset)
-        if err2 < err:  # keep the original root if the offset did not help
-            covmean = covmean2
-    if not np.isfinite(covmean).all():
-        raise ValueError("matrix square root of sigma1 @ sigma2 is not finite, even with an eps offset")
-    if np.iscomplexobj(covmean):
-        # tolerance relative to the size of the trace, so the check means the same for any
-        # feature scale (pytorch-fid uses an absolute 1e-3, right for Inception-scale features)
-        scale = max(1.0, float(np.abs(np.trace(covmean.real))))
-        if np.max(np.abs(np.diagonal(covmean).imag)) > 1e-3 * scale:
-            raise ValueError(
-                f"imaginary component {np.max(np.abs(covmean.imag)):.3g} in sqrtm(sigma1 @ sigma2): "
-                "are sigma1 and sigma2 covariance matrices?"
-            )
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
+    s1 = (s1 + s1.T) / 2  # symmetrise away rounding
+    s2 = (s2 + s2.T) / 2
+    w, v = np.linalg.eigh(s1)
+    scale = max(1.0, float(np.abs(w).max()))
+    if w.min() < -1e-6 * scale:
+        raise ValueError(f"sigma1 has a negative eigenvalue {w.min():.3g}: is it a covariance matrix?")
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = root1 @ s2 @ root1
+    ev = np.linalg.eigvalsh((m + m.T) / 2)
+    scale = max(1.0, float(np.abs(ev).max()))
+    if ev.min() < -1e-6 * scale:
+        raise ValueError(f"sigma1 @ sigma2 has a negative eigenvalue {ev.min():.3g}: are these covariances?")
+    tr_covmean = float(np.sqrt(np.clip(ev, 0, None)).sum())
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
 
 
 def fid(feats_a: ArrayLike, feats_b: ArrayLike, eps: float = 1e-6) -> float:

@@ -23,6 +23,7 @@ class Family:
     build_g: Callable[[Any], nn.Module]
     build_d: Callable[[Any], nn.Module]
     description: str = ""
+    use_command: str = "generate"  # the CLI subcommand that makes pictures from a run of this family
 
 
 FAMILIES: dict[str, Family] = {}

@@ -195,6 +195,6 @@ class PatchDiscriminator(nn.Module):
 
 register(Family("pix2pix", Pix2PixConfig, UNetGenerator, PatchDiscriminator,
                 "pix2pix: U-Net G + PatchGAN D for paired image-to-image (sketch -> image, colourisation); "
-                "8-128 px"))
+                "8-128 px", use_command="translate"))
 
 from ..training import paired  # noqa: E402,F401  (registers the "pix2pix" schedule)
