@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 Tensor = torch.Tensor
 

@@ -5,29 +5,9 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 
 from .errors import UserError
-
-
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
-
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
+from .argtypes import positive_float as _positive_float, positive_int as _positive_int
 
 
 # CLI flag -> TrainConfig field (only flags given explicitly become overrides).

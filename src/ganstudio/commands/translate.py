@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from ..argtypes import positive_int as _positive_int
 
 
 def cmd_translate(a: argparse.Namespace) -> int:
@@ -24,16 +25,6 @@ def cmd_translate_eval(a: argparse.Namespace) -> int:
                          seed=a.seed, device=a.device, write=not a.no_write)
     print(json.dumps(res, indent=2) if a.json else format_pairs(res))
     return 0
-
-
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
 
 
 def register(sub) -> None:

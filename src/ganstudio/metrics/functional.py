@@ -66,7 +66,6 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional, Union
 
 import numpy as np
-from scipy import linalg
 from scipy.special import xlogy
 
 try:  # torch is a hard dependency of ganstudio, but these functions must also work on plain numpy
