@@ -12,6 +12,16 @@ os.environ.setdefault("GANSTUDIO_OFFLINE", "1")
 torch.set_num_threads(1)  # tiny test models: one thread avoids oversubscription
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny test models: one thread beats two (OpenMP synchronisation costs more than the work, and far
+    more on a shared machine). Training with ``threads=N`` changes it, so every module starts at 1."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -16,15 +16,6 @@ from ganstudio.features import EXTRACTORS, get_extractor
 from ganstudio.features.check import add_noise, drop_modes, gaussian_blur, sensitivity
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is as fast, and immune to a machine shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---- a small synthetic folder with four modes (sub-folders) ------------------------------------
 
 def _draw(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:

@@ -18,16 +18,6 @@ CONV_FAMILIES = ["dcgan", "resnet"]
 TINY = {"g_channels": 8, "d_channels": 4, "max_channels": 16}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These models are tiny: with 2 threads, OpenMP's synchronisation costs more than the convs,
-    # and on a shared, loaded machine it made this file ~20x slower. Restored afterwards.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(family: str, **fields):
     return FAMILIES[family].config_cls(**{"z_dim": 16, **TINY, **fields})
 

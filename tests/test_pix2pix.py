@@ -18,15 +18,6 @@ from ganstudio.training import RunConfig, TrainConfig, Trainer, prepare, train
 from ganstudio.translate import load_translator, translate_folder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run much faster single-threaded on a shared CPU; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_p2p(steps: int = 20, model: dict | None = None, pairs: str = "sketch", **tr) -> RunConfig:
     t = dict(steps=steps, batch_size=16, schedule="pix2pix", threads=1, device="cpu", seed=3, log_every=5,
              checkpoint_every=10, lr_g=2e-4, lr_d=2e-4, beta1=0.5)
