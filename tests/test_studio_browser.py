@@ -210,7 +210,8 @@ def test_click_through_every_panel(server, page, tmp_path):
     name = page.locator("#direction-list input[type=text]").first
     name.fill("thickness")
     name.press("Enter")
-    page.wait_for_selector("#toast.show")
+    # an earlier toast ("Added to favourites") may still be showing: wait for the rename's own message
+    page.wait_for_function("document.querySelector('#toast').textContent.includes('thickness')")
     assert "thickness" in page.text_content("#toast")
     run_name = page.input_value("#run-select")
     dfile = json.loads((root / run_name / "directions" / "pca-20.json").read_text())
