@@ -32,11 +32,17 @@ def record(row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
-def train_run(preset: str, data: str, minutes: float, **train) -> Path:
+def budget(a) -> dict:
+    """--steps N (load-independent: results do not depend on what else runs) or --minutes M."""
+    return {"steps": a.steps} if getattr(a, "steps", None) else {"minutes": a.minutes}
+
+
+def train_run(preset: str, data: str, minutes: float | None = None, limit: int | None = None, **train) -> Path:
     from ganstudio.training import train as do_train
     from ganstudio.training.options import build_run_config
 
-    cfg = build_run_config(data=data, preset=preset, train={"minutes": minutes, "threads": 2, **train})
+    stop = {"minutes": minutes} if minutes else {}
+    cfg = build_run_config(data=data, preset=preset, limit=limit, train={**stop, "threads": 2, **train})
     t0, c0 = time.monotonic(), time.process_time()
     run = do_train(cfg, out=RUNS, progress=False)
     return run, time.monotonic() - t0, time.process_time() - c0
@@ -82,35 +88,27 @@ def cmd_ada(a) -> None:
     from ganstudio import runs
 
     for limit in (500, None):
-        extra = {"data": {"limit": limit}} if limit else {}
-        from ganstudio.training import train as do_train
-        from ganstudio.training.options import build_run_config
-
-        cfg = build_run_config(data="fashion-mnist", preset="fashion-mnist", limit=limit,
-                               train={"minutes": a.minutes, "threads": 2, "augment": ["color", "translation", "cutout"],
-                                      "ada": True, "batch_size": 32})
-        run = do_train(cfg, out=RUNS, progress=False)
+        run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=limit, augment=["color", "translation", "cutout"],
+                                 ada=True, ada_speed_images=a.speed, **budget(a))
         ck = runs.find_checkpoint(run)
         p = float(ck.tensors("train_state")["augment.p"])
-        record({"bench": "ada", "images": limit or 60000, "minutes": a.minutes, "step": ck.step, "final_p": round(p, 4),
-                "run": str(run)})
+        rows = [r for r in runs.read_metrics(run) if "ada_p" in r]
+        trajectory = [(rows[i]["step"], round(rows[i]["ada_p"], 3)) for i in
+                      sorted({int(q * (len(rows) - 1)) for q in (0.1, 0.25, 0.5, 0.75, 1.0)})] if rows else []
+        record({"bench": "ada", "images": limit or 60000, **budget(a), "ada_speed_images": a.speed, "step": ck.step,
+                "wall_s": round(wall), "final_p": round(p, 4), "p_trajectory": trajectory, "run": str(run)})
 
 
 def cmd_smalldata(a) -> None:
     for seed in a.seeds:
         for aug in (False, True):
-            extra = {"seed": seed, "batch_size": 32}
+            extra = {"seed": seed}
             if aug:
                 extra.update(augment=["color", "translation", "cutout"], ada=True)
-            from ganstudio.training import train as do_train
-            from ganstudio.training.options import build_run_config
-
-            cfg = build_run_config(data="fashion-mnist", preset="fashion-mnist", limit=500,
-                                   train={"minutes": a.minutes, "threads": 2, **extra})
-            run = do_train(cfg, out=RUNS, progress=False)
+            run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=500, **budget(a), **extra)
             res = evaluate(run, n=a.n)
-            record({"bench": "smalldata", "seed": seed, "augment": aug, "minutes": a.minutes, "run": str(run),
-                    "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"]})
+            record({"bench": "smalldata", "seed": seed, "augment": aug, **budget(a), "wall_s": round(wall),
+                    "run": str(run), "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"]})
 
 
 def cmd_folder(a) -> None:
@@ -140,9 +138,10 @@ def cmd_folder(a) -> None:
                 y, x = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
                 Image.fromarray(img[y:y + s, x:x + s]).resize((64, 64), Image.LANCZOS).save(folder / f"{name}-{k:04d}.png")
                 k += 1
-    run, wall, cpu = train_run("folder-64", str(folder), a.minutes)
+    stop = budget(a)
+    run, wall, cpu = train_run("folder-64", str(folder), **stop)
     res = evaluate(run, n=a.n, features="auto")
-    record({"bench": "folder", "minutes": a.minutes, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
+    record({"bench": "folder", **stop, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
             "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"],
             "images": len(list(folder.glob("*.png")))})
 
@@ -156,12 +155,16 @@ def main() -> None:
     b.add_argument("--n", type=int, default=5000)
     d = sub.add_parser("ada")
     d.add_argument("--minutes", type=float, default=3)
+    d.add_argument("--steps", type=int, default=None, help="instead of --minutes")
+    d.add_argument("--speed", type=int, default=100_000, help="ada_speed_images: images for p to travel 0 -> 1")
     s = sub.add_parser("smalldata")
     s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     s.add_argument("--minutes", type=float, default=2)
+    s.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     s.add_argument("--n", type=int, default=2000)
     f = sub.add_parser("folder")
     f.add_argument("--minutes", type=float, default=5)
+    f.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     f.add_argument("--n", type=int, default=1000)
     a = p.parse_args()
     torch.set_num_threads(2)

@@ -61,7 +61,8 @@ def _torch_setup(threads: int):
     return torch
 
 
-def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, channels_last: bool = False):
+def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, channels_last: bool = False,
+             precision: str = "fp32"):
     from ganstudio.data import DataConfig
     from ganstudio.training import RunConfig, TrainConfig, Trainer, prepare
 
@@ -69,7 +70,8 @@ def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, cha
 
     data = DataConfig(name="fashion-mnist", resolution=resolution)
     cfg, ds = prepare(RunConfig(model=family, data=data,
-                                train=TrainConfig(batch_size=batch, device="cpu", threads=None)))
+                                train=TrainConfig(batch_size=batch, device="cpu", threads=None,
+                                                  precision=precision)))
     t = Trainer(cfg, ds, torch.device("cpu"), None)
     if channels_last:
         t.G.to(memory_format=torch.channels_last)
@@ -78,11 +80,11 @@ def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, cha
 
 
 def worker_ganstudio(variant: str, batch: int, steps: int, warmup: int, threads: int, family: str = "mlp",
-                     resolution: int | None = None, channels_last: bool = False) -> dict:
+                     resolution: int | None = None, channels_last: bool = False, precision: str = "fp32") -> dict:
     torch = _torch_setup(threads)
     from ganstudio.training import fast_mlp, schedules
 
-    t = _trainer(batch, family, resolution, channels_last)
+    t = _trainer(batch, family, resolution, channels_last, precision)
     if variant == "fast":
         if not fast_mlp.supports(t):
             raise SystemExit("fast_mlp does not support this trainer")
@@ -253,6 +255,8 @@ def main() -> int:
     p.add_argument("--family", default="mlp", help=argparse.SUPPRESS)
     p.add_argument("--resolution", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--channels-last", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    p.add_argument("--only-families", action="store_true", help="skip the seed MLP table")
     a = p.parse_args()
 
     if a.worker:  # one measurement in this fresh process
@@ -260,7 +264,7 @@ def main() -> int:
             res = worker_typical(a.batch[0], a.steps, a.warmup, a.threads)
         else:
             res = worker_ganstudio(a.worker, a.batch[0], a.steps, a.warmup, a.threads, a.family, a.resolution,
-                                   a.channels_last)
+                                   a.channels_last, a.precision)
         print(json.dumps(res))
         return 0
 
@@ -276,7 +280,7 @@ def main() -> int:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1"}
 
     results: dict = {"threads": a.threads, "runs": a.runs, "cpu": _cpu_name(), "batches": {}}
-    for b in a.batch:
+    for b in ([] if a.only_families else a.batch):
         steps = a.steps or max(50, 20000 // b)
         ceiling = gemm_ceiling(b, a.threads)
         got: dict[str, list[dict]] = {v: [] for v in variants}
@@ -304,7 +308,7 @@ def main() -> int:
         results["batches"][str(b)] = row
         _print_table(b, row)
 
-    if a.families:
+    if a.families or a.only_families:
         results["families"] = families_table(a)
     OUT.mkdir(exist_ok=True)
     (OUT / "train_throughput.json").write_text(json.dumps(results, indent=1))
@@ -327,17 +331,24 @@ def families_table(a) -> list[dict]:
     from ganstudio.models import FAMILIES
 
     rows = []
+    # (name, worker flags): the default layout, channels-last weights, bf16 autocast.
+    layouts = [("default", []), ("channels_last", ["--channels-last"]), ("bf16", ["--precision", "bf16"])]
     for fam in [f for f in ("dcgan", "resnet") if f in FAMILIES]:
-        for res in (32, 64):
-            for cl in (False, True):
-                b = 64
-                extra = ["--family", fam, "--resolution", str(res)] + (["--channels-last"] if cl else [])
-                rs = [run_process(_worker_cmd(a, "autograd", b, a.steps or 30, 5, extra)) for _ in range(a.runs)]
+        for res in (28, 32, 64):
+            if fam == "resnet" and res == 28:
+                continue  # resnet is the 32-128 px family
+            b = 64
+            got: dict[str, list[dict]] = {name: [] for name, _ in layouts}
+            for _ in range(a.runs):  # alternate the layouts so that load drift hits them all alike
+                for name, flags in layouts:
+                    extra = ["--family", fam, "--resolution", str(res), *flags]
+                    got[name].append(run_process(_worker_cmd(a, "autograd", b, a.steps or 30, 5, extra)))
+            for name, rs in got.items():
                 ips = statistics.median([x["images_per_s"] for x in rs])
-                row = {"family": fam, "resolution": res, "channels_last": cl, "batch": b, "images_per_s": ips,
-                       "maxrss_mib": max(x["maxrss_mib"] for x in rs)}
+                row = {"family": fam, "resolution": res, "layout": name, "batch": b, "images_per_s": ips,
+                       "all": [round(x["images_per_s"], 1) for x in rs], "maxrss_mib": max(x["maxrss_mib"] for x in rs)}
                 rows.append(row)
-                print(f"{fam:<8} {res:>4}px channels_last={cl!s:<5} {ips:>8,.1f} img/s {row['maxrss_mib']:>6.0f} MiB",
+                print(f"{fam:<8} {res:>4}px {name:<14} {ips:>8,.1f} img/s {row['maxrss_mib']:>6.0f} MiB  {row['all']}",
                       flush=True)
     return rows
 

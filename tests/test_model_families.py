@@ -92,9 +92,11 @@ def test_config_validation_and_json_round_trip(family):
 
 
 @pytest.mark.parametrize("family", CONV_FAMILIES)
-def test_conditional_g_responds_to_class_weights_and_blends(family):
+@pytest.mark.parametrize("class_input", [False, True])
+def test_conditional_g_responds_to_class_weights_and_blends(family, class_input):
     torch.manual_seed(1)
-    G, _ = build(family, tiny(family, resolution=16, num_classes=3))
+    G, _ = build(family, tiny(family, resolution=16, num_classes=3, class_input=class_input))
+    assert G.project.in_features == 16 + 3 * class_input  # y joins z at the input only when asked
     G.eval()  # running stats: each sample's output depends on its own (z, y) only
     z = torch.randn(1, 16).repeat(3, 1)
     y = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0.5, 0.5, 0]])
@@ -275,3 +277,18 @@ def test_parameter_counts_at_default_widths(capsys):
             assert count_params(G) > 0 and count_params(D) > 0
     with capsys.disabled():
         print("\n" + "\n".join(rows))
+
+
+@pytest.mark.parametrize("family", CONV_FAMILIES)
+def test_class_input_is_linear_in_y_at_the_first_layer(family):
+    """The class vector enters G's first layer linearly: a 50/50 blend of classes gives the mean of
+    the two classes' pre-activations (so blends for breeding and prompts mean what they say)."""
+    torch.manual_seed(2)
+    G, _ = build(family, tiny(family, resolution=16, num_classes=3, class_input=True))
+    z = torch.randn(1, 16)
+    pre = lambda y: G.project(torch.cat([z, y], 1))  # noqa: E731
+    a, b, mix = pre(one_hot([0], 3)), pre(one_hot([1], 3)), pre(torch.tensor([[0.5, 0.5, 0.0]]))
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(mix, (a + b) / 2)
+    unconditional, _ = build(family, tiny(family, resolution=16, class_input=True))  # no classes: no-op
+    assert unconditional.project.in_features == 16

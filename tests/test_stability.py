@@ -79,6 +79,8 @@ def test_ema_tracks_generator():
     ("lsgan", "simultaneous", {"r1_gamma": 1.0, "r1_every": 2}),
     ("ns", "simultaneous", {"feature_matching": 1.0, "ema_beta": 0.9}),
     ("hinge", "simultaneous", {"augment": ("color", "translation", "cutout"), "augment_p": 0.5}),
+    ("ns", "simultaneous", {"precision": "bf16"}),
+    ("hinge", "alternating", {"precision": "bf16", "ema_beta": 0.9}),
 ])
 def test_each_loss_and_regulariser_trains(tmp_path, loss, schedule, extra):
     run = train(tiny_config(steps=6, loss=loss, schedule=schedule, log_every=2, **extra), out=tmp_path, progress=False)
@@ -177,3 +179,37 @@ def test_conditional_run_generates_requested_class(tmp_path):
     assert not torch.equal(c, a) and not torch.equal(c, b)
     with pytest.raises(UserError, match="unknown class 'boot'"):
         pipe(n=1, classes="boot")
+
+
+def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state():
+    from ganstudio.training import fast_mlp
+    from ganstudio.training.schedules import SCHEDULES
+
+    t = Trainer(*prepare(tiny_config(precision="bf16")), torch.device("cpu"), None)
+    seen = []
+    for m in (t.G, t.D):
+        first = next(x for x in m.modules() if isinstance(x, torch.nn.Linear))
+        first.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    out = SCHEDULES["simultaneous"](t)
+    assert not fast_mlp.supports(t)  # the hand-fused float32 MLP step must not take over
+    assert seen and all(d == torch.bfloat16 for d in seen)
+    assert all(p.dtype == torch.float32 for p in t.g_params + t.d_params)
+    assert out["d_loss"].dtype == torch.float32 and math.isfinite(float(out["d_loss"]))
+
+
+def test_unknown_precision_is_a_clear_error():
+    from ganstudio.errors import UserError
+
+    with pytest.raises(UserError, match="unknown precision 'fp16'; choose one of fp32, bf16"):
+        tiny_config(precision="fp16")
+
+
+def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path):
+    # ada_target -1.5: every r_t (in [-1, 1]) exceeds it, so p must climb by batch*interval/speed per adjustment.
+    run = train(tiny_config(steps=8, log_every=4, augment=("translation",), ada=True, ada_interval=2,
+                            ada_target=-1.5, ada_speed_images=640), out=tmp_path, progress=False)
+    rows = runs.read_metrics(run)
+    assert [r["step"] for r in rows] == [4, 8]
+    assert 0 < rows[0]["ada_p"] < rows[1]["ada_p"] <= 1  # logged every line, rising
+    final = float(runs.find_checkpoint(run).tensors("train_state")["augment.p"])
+    assert final == pytest.approx(4 * 32 * 2 / 640)  # 4 adjustments of 64 images over 640

@@ -22,7 +22,7 @@ from conftest import tiny_config
 # augmentation and its RNG, lazy R1, the divergence guard, flips, alternating schedule with n_dis).
 VARIANTS = {
     "seed": {},
-    "full": dict(ema_beta=0.9, augment=("color", "translation", "cutout"), ada=True, ada_interval=2, ada_target=-1.0,
+    "full": dict(ema_beta=0.9, augment=("color", "translation", "cutout"), ada=True, ada_interval=2, ada_target=-1.5,
                  ada_speed_images=500, r1_gamma=0.5, r1_every=3, guard=True, schedule="alternating", n_dis=2),
 }
 

@@ -24,6 +24,7 @@ TRAIN_FLAGS = {
     "seed": ("--seed", int, "random seed"),
     "device": ("--device", str, "cpu, cuda, cuda:N, mps or auto"),
     "threads": ("--threads", _positive_int, "CPU threads"),
+    "precision": ("--precision", str, "fp32 (default) or bf16 (autocast forward passes; for GPUs)"),
     "log_every": ("--log-every", _positive_int, "steps between log lines"),
     "sample_every": ("--sample-every", _positive_int, "steps between sample grids (plus every epoch)"),
     "checkpoint_every": ("--checkpoint-every", _positive_int, "steps between checkpoints"),

@@ -9,8 +9,8 @@ D: x (B, C, H, W) -> strided 4x4 convs (C -> d -> 2d -> ...) with LeakyReLU 0.2,
    final "4x4 valid conv" for any base grid, square or not.
 Channel counts are capped by ``max_channels``.
 
-Conditioning (num_classes > 0): G's BatchNorms are class-conditional (gain/bias linear in y);
-D conditions through its head (``conditioning``: projection, acgan or both); see ``layers``.
+Conditioning (num_classes > 0): G's BatchNorms are class-conditional (gain/bias linear in y), and with
+``class_input`` y also joins z at G's input; D conditions through its head (``conditioning``: projection, acgan or both); see ``layers``.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from torch import nn
 from ..configs import check
 from . import Family, register
 from .layers import (D_NORMS, ClassBatchNorm2d, DiscriminatorHead, FeatureDiscriminator, MinibatchStdDev,
-                     apply_spectral_norm, base_grid, check_common, check_image, check_y, widths)
+                     apply_spectral_norm, base_grid, check_common, check_image, check_y, g_input, g_input_dim,
+                     widths)
 
 Tensor = torch.Tensor
 
@@ -45,6 +46,7 @@ class DCGANConfig:
     mbstd: bool = False            # minibatch std-dev channel before D's head (ProGAN)
     mbstd_group: int = 4
     conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
+    class_input: bool = False      # also feed y to G's first layer, concatenated with z (see layers.g_input)
     negative_slope: float = 0.2
 
     def __post_init__(self) -> None:
@@ -100,12 +102,13 @@ class DCGANGenerator(nn.Module):
     def __init__(self, cfg: DCGANConfig):
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = cfg.z_dim, cfg.num_classes, cfg.image_shape
+        self.class_input = bool(cfg.class_input and cfg.num_classes)
         stages, self.base_h, self.base_w = base_grid(cfg.resolution, cfg.height or cfg.resolution)
         ch = widths(cfg.g_channels, stages, cfg.max_channels)  # coarsest first; ch[-1] = g_channels
         up = UPSAMPLERS[cfg.g_upsample]
         # Every layer but the last is followed by BatchNorm, which subtracts the per-channel mean:
         # biases there would be dead parameters, so none are created.
-        self.project = nn.Linear(cfg.z_dim, ch[0] * self.base_h * self.base_w, bias=False)
+        self.project = nn.Linear(g_input_dim(cfg), ch[0] * self.base_h * self.base_w, bias=False)
         self.norm0 = ClassBatchNorm2d(ch[0], cfg.num_classes)
         self.ups = nn.ModuleList(up(a, b, False) for a, b in zip(ch[:-1], ch[1:]))
         self.norms = nn.ModuleList(ClassBatchNorm2d(b, cfg.num_classes) for b in ch[1:])
@@ -115,7 +118,7 @@ class DCGANGenerator(nn.Module):
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if self.num_classes:
             check_y(y, len(z), self.num_classes, "DCGANGenerator")
-        h = self.project(z).view(len(z), -1, self.base_h, self.base_w)
+        h = self.project(g_input(z, y, self.class_input)).view(len(z), -1, self.base_h, self.base_w)
         h = F.relu(self.norm0(h, y))
         for up, norm in zip(self.ups, self.norms):
             h = F.relu(norm(up(h), y))

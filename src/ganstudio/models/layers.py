@@ -97,6 +97,23 @@ def check_y(y: Tensor | None, batch: int, num_classes: int, who: str) -> None:
         raise ValueError(f"{who}: y must have shape ({batch}, {num_classes}), got {tuple(y.shape)}")
 
 
+def g_input_dim(cfg: Any) -> int:
+    """Width of G's first layer's input: z, plus the class weights when ``cfg.class_input``."""
+    return cfg.z_dim + (cfg.num_classes if cfg.class_input else 0)
+
+
+def g_input(z: Tensor, y: Tensor | None, class_input: bool) -> Tensor:
+    """(B, z_dim), (B, K) -> (B, z_dim [+ K]): the first layer's input.
+
+    Why feed y twice (here and through the conditional BatchNorms)? The BN modulations start near
+    zero (N(0, 0.02)) and a projection D's class signal is weak early on, so G takes thousands of
+    steps to follow the class; a class vector at the input, as in Mirza & Osindero's conditional GAN
+    and BigGAN's shared embedding, gives G a class-specific layout from the first steps. Linear in
+    y, so soft blends stay meaningful.
+    """
+    return torch.cat([z, y], 1) if class_input else z
+
+
 class ClassBatchNorm2d(nn.Module):
     """BatchNorm whose gain and bias are linear in the class weights y (conditional BN).
 

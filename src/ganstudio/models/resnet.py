@@ -23,8 +23,8 @@ from torch import nn
 
 from . import Family, register
 from .layers import (ClassBatchNorm2d, DiscriminatorHead, FeatureDiscriminator, MinibatchStdDev,
-                     apply_spectral_norm, base_grid, check_common, check_image, check_y, upsample_nearest,
-                     widths)
+                     apply_spectral_norm, base_grid, check_common, check_image, check_y, g_input, g_input_dim,
+                     upsample_nearest, widths)
 
 Tensor = torch.Tensor
 
@@ -43,6 +43,7 @@ class ResNetConfig:
     mbstd: bool = False            # minibatch std-dev channel before D's last block (ProGAN)
     mbstd_group: int = 4
     conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
+    class_input: bool = False      # also feed y to G's first layer, concatenated with z (see layers.g_input)
 
     def __post_init__(self) -> None:
         check_common(self)
@@ -120,9 +121,10 @@ class ResNetGenerator(nn.Module):
     def __init__(self, cfg: ResNetConfig):
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = cfg.z_dim, cfg.num_classes, cfg.image_shape
+        self.class_input = bool(cfg.class_input and cfg.num_classes)
         stages, self.base_h, self.base_w = base_grid(cfg.resolution, cfg.height or cfg.resolution)
         ch = widths(cfg.g_channels, stages + 1, cfg.max_channels)  # coarsest first; ch[-1] = g_channels
-        self.project = _xavier(nn.Linear(cfg.z_dim, ch[0] * self.base_h * self.base_w, bias=False), 1.0)
+        self.project = _xavier(nn.Linear(g_input_dim(cfg), ch[0] * self.base_h * self.base_w, bias=False), 1.0)
         self.blocks = nn.ModuleList(GBlock(a, b, cfg.num_classes) for a, b in zip(ch[:-1], ch[1:]))
         # SNGAN's last BN is unconditional: class information has already shaped every block.
         self.norm = ClassBatchNorm2d(ch[-1], 0)
@@ -131,7 +133,7 @@ class ResNetGenerator(nn.Module):
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if self.num_classes:
             check_y(y, len(z), self.num_classes, "ResNetGenerator")
-        h = self.project(z).view(len(z), -1, self.base_h, self.base_w)
+        h = self.project(g_input(z, y, self.class_input)).view(len(z), -1, self.base_h, self.base_w)
         for block in self.blocks:
             h = block(h, y)
         return torch.tanh(self.to_image(F.relu(self.norm(h, None))))

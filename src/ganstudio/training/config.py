@@ -16,6 +16,9 @@ from ..losses import LOSSES
 from ..models import get_family
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. Stopping: ``steps`` and ``epochs`` are totals for the run; ``minutes`` is the
@@ -42,6 +45,10 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     fused_adam: bool = True
+    # Mixed precision: "bf16" runs G's and D's forward passes under torch.autocast(bfloat16) (weights,
+    # optimiser state and losses stay float32). Pays on GPUs with bf16 tensor cores; measured on CPU
+    # in benchmarks/README.md ("Mixed precision"). "fp32" = off.
+    precision: str = "fp32"
     # --- stability (see README "Stable training"); all off by default = the seed's training ---
     ema_beta: float = 0.0  # EMA copy of G for sampling/eval/export; 0 = off, 0.999 typical
     augment: tuple[str, ...] = ()  # DiffAugment ops: color, translation, cutout (, flip)
@@ -84,13 +91,15 @@ class TrainConfig:
         check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
+        check(self.precision in PRECISIONS,
+              f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         check(self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
               f"unknown device {self.device!r}; use cpu, cuda, cuda:N, mps or auto")
 
 
 # Fields that may differ when resuming: stopping rules, intervals and where it runs.
 RESUMABLE_FIELDS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
-                    "keep_checkpoints", "device", "threads", "guard_max_rollbacks"}
+                    "keep_checkpoints", "device", "threads", "guard_max_rollbacks", "precision"}
 
 
 @dataclass(frozen=True)

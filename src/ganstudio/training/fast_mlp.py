@@ -135,7 +135,7 @@ def supports(t) -> bool:
     """
     try:
         c = t.cfg
-        if c.schedule != "simultaneous" or c.loss != "ns":
+        if c.schedule != "simultaneous" or c.loss != "ns" or getattr(c, "precision", "fp32") != "fp32":
             return False
         for f in _OFF_FIELDS:
             if getattr(c, f, None):

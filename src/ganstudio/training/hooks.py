@@ -60,7 +60,8 @@ class Logger:
             runs.append_metrics(t.run_dir, [row])
         if self.bar is not None:
             self.bar.update(t.progress.step - self.bar.n)
-            self.bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}", img_s=f"{ips:,.0f}",
+            extra = {"p": f"{row['ada_p']:.2f}"} if "ada_p" in row else {}  # ADA's augmentation probability
+            self.bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}", img_s=f"{ips:,.0f}", **extra,
                                  refresh=False)
         self.sums, self.count = {}, 0
         self.t_last, self.step_last = now, t.progress.step

@@ -22,18 +22,20 @@ from .schedules import SCHEDULES, _apply
 def pix2pix(t) -> dict[str, torch.Tensor]:
     mc = t.run_cfg.model_config
     inp, real = t.next_pair()
-    fake = t.G(inp, noise=t.noise)
+    with t.autocast():
+        fake = t.G(inp, noise=t.noise).float()
     l1 = (fake - real).abs().mean()
     out: dict[str, torch.Tensor] = {"l1": l1.detach()}
     if mc.adv_weight > 0:
-        real_l = t.D(inp, real).flatten()
-        fake_l = t.D(inp, fake.detach()).flatten()  # separate passes: D's batch statistics stay per kind
+        with t.autocast():  # separate passes: D's batch statistics stay per kind
+            real_l, fake_l = t.D(inp, real).flatten().float(), t.D(inp, fake.detach()).flatten().float()
         d_loss = 0.5 * t.loss.d(real_l, fake_l, t.cfg.label_smoothing)
         _apply(t.d_params, torch.autograd.grad(d_loss, t.d_params))
         t.sync_grads(t.d_params)
         t.opt_d.step()
         t.d_steps += 1
-        adv = t.loss.g(t.D(inp, fake).flatten())
+        with t.autocast():
+            adv = t.loss.g(t.D(inp, fake).flatten().float())
         g_loss = mc.adv_weight * adv + mc.l1_weight * l1
         out.update(d_loss=d_loss.detach(), d_real=torch.sigmoid(real_l.detach()).mean(),
                    d_fake=torch.sigmoid(fake_l.detach()).mean(), g_adv=adv.detach())

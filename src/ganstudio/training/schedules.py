@@ -24,11 +24,17 @@ def _apply(params: list[torch.nn.Parameter], grads) -> None:
 
 
 def _d_forward(t, x: torch.Tensor, y: torch.Tensor | None):
-    """D's logits on augmented ``x`` (and ACGAN class logits when the model has them)."""
+    """D's float32 logits on augmented ``x`` (and ACGAN class logits when the model has them)."""
     x = t.augment(x)
-    if t.acgan:
-        return t.D(x, y, return_aux=True)
-    return t.D(x, y), None
+    with t.autocast():
+        logits, aux = t.D(x, y, return_aux=True) if t.acgan else (t.D(x, y), None)
+    # Losses in float32 whatever the forward ran in (bf16 autocast): their sums need the mantissa.
+    return logits.float(), None if aux is None else aux.float()
+
+
+def _g_forward(t, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    with t.autocast():
+        return t.G(z, y).float()
 
 
 def _aux_loss(aux: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | float:
@@ -37,9 +43,12 @@ def _aux_loss(aux: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor 
     return torch.sum(-y * F.log_softmax(aux, 1), 1).mean()  # soft-label cross-entropy
 
 
-def _outputs(d_loss, g_loss, real_l, fake_l) -> dict[str, torch.Tensor]:
-    return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
-            "d_real": torch.sigmoid(real_l.detach()).mean(), "d_fake": torch.sigmoid(fake_l.detach()).mean()}
+def _outputs(t, d_loss, g_loss, real_l, fake_l) -> dict[str, torch.Tensor]:
+    out = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+           "d_real": torch.sigmoid(real_l.detach()).mean(), "d_fake": torch.sigmoid(fake_l.detach()).mean()}
+    if t.augmenter is not None and t.augmenter.ada:  # the adaptive probability's trajectory, for the log
+        out["ada_p"] = t.augmenter.p.clone()
+    return out
 
 
 def _after_step(t, real_l: torch.Tensor) -> None:
@@ -61,7 +70,7 @@ def simultaneous(t) -> dict[str, torch.Tensor]:
     real, y_real = t.next_real()
     b = real.shape[0]
     z, y_fake = t.sample_latents(b)
-    fake = t.G(z, y_fake)
+    fake = _g_forward(t, z, y_fake)
     y = None if y_real is None else torch.cat([y_real, y_fake])
     logits, aux = _d_forward(t, torch.cat([real, fake]), y)
     real_l, fake_l = logits[:b], logits[b:]
@@ -80,7 +89,7 @@ def simultaneous(t) -> dict[str, torch.Tensor]:
     t.opt_d.step()
     t.opt_g.step()
     _after_step(t, real_l)
-    return _outputs(d_loss, g_loss, real_l, fake_l)
+    return _outputs(t, d_loss, g_loss, real_l, fake_l)
 
 
 def alternating(t) -> dict[str, torch.Tensor]:
@@ -90,7 +99,7 @@ def alternating(t) -> dict[str, torch.Tensor]:
         b = real.shape[0]
         with torch.no_grad():
             z, y_fake = t.sample_latents(b)
-            fake = t.G(z, y_fake)
+            fake = _g_forward(t, z, y_fake)
         y = None if y_real is None else torch.cat([y_real, y_fake])
         logits, aux = _d_forward(t, torch.cat([real, fake]), y)
         real_l, fake_l = logits[:b], logits[b:]
@@ -104,7 +113,7 @@ def alternating(t) -> dict[str, torch.Tensor]:
         if t.augmenter is not None:
             t.augmenter.observe(real_l)
     z, y_fake = t.sample_latents(b)
-    fake = t.G(z, y_fake)
+    fake = _g_forward(t, z, y_fake)
     fake_l, aux = _d_forward(t, fake, y_fake)
     g_loss = t.loss.g(fake_l)
     if aux is not None:
@@ -116,7 +125,7 @@ def alternating(t) -> dict[str, torch.Tensor]:
     t.opt_g.step()
     if t.ema is not None:
         t.ema.update()
-    return _outputs(d_loss, g_loss, real_l, fake_l)
+    return _outputs(t, d_loss, g_loss, real_l, fake_l)
 
 
 SCHEDULES: dict[str, Callable] = {"simultaneous": simultaneous, "alternating": alternating}

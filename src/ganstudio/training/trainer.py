@@ -7,6 +7,8 @@ probability, guard-adjusted learning rates) joins simply by registering itself.
 """
 from __future__ import annotations
 
+import contextlib
+
 import math
 import signal
 import time
@@ -115,6 +117,7 @@ class Trainer:
             params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused)
         self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
         self.loss = LOSSES[self.cfg.loss]
+        self.bf16 = self.cfg.precision == "bf16"
         self.schedule = SCHEDULES[self.cfg.schedule]
         self.z_dim = self.G.z_dim
         self.num_classes = cfg.model_config.num_classes
@@ -161,6 +164,12 @@ class Trainer:
                         if self.num_classes else None)
 
     # ---- what the schedules call ----------------------------------------------------------
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Around G/D forward passes: bfloat16 autocast when ``train.precision == "bf16"``, else nothing."""
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
     @property
     def d_steps(self) -> int:
         return self.counters.d_steps
