@@ -113,31 +113,9 @@ def cmd_smalldata(a) -> None:
 
 def cmd_folder(a) -> None:
     """Random 64 px crops of scikit-image's sample photographs, written as a folder of PNGs."""
-    import numpy as np
-    from PIL import Image
-    from skimage import data as skdata
+    from photo_crops import make_crops
 
-    folder = Path("/tmp/ganstudio-photos")
-    if not folder.exists():
-        folder.mkdir()
-        rng = np.random.default_rng(0)
-        names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "motorcycle_left",
-                 "hubble_deep_field", "colorwheel", "cat"]
-        k = 0
-        for name in names:
-            try:
-                img = getattr(skdata, name)()
-            except Exception:
-                continue
-            if img.ndim != 3:
-                continue
-            img = img[..., :3]
-            h, w = img.shape[:2]
-            for _ in range(100):
-                s = int(rng.integers(min(h, w) // 4, min(h, w) // 2))
-                y, x = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
-                Image.fromarray(img[y:y + s, x:x + s]).resize((64, 64), Image.LANCZOS).save(folder / f"{name}-{k:04d}.png")
-                k += 1
+    folder = make_crops(Path("/tmp/ganstudio-photos"), size=64, per_image=100)
     stop = budget(a)
     run, wall, cpu = train_run("folder-64", str(folder), **stop)
     res = evaluate(run, n=a.n, features="auto")

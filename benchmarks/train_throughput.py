@@ -62,7 +62,7 @@ def _torch_setup(threads: int):
 
 
 def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, channels_last: bool = False,
-             precision: str = "fp32"):
+             precision: str = "fp32", compile_models: bool = False):
     from ganstudio.data import DataConfig
     from ganstudio.training import RunConfig, TrainConfig, Trainer, prepare
 
@@ -76,15 +76,18 @@ def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, cha
     if channels_last:
         t.G.to(memory_format=torch.channels_last)
         t.D.to(memory_format=torch.channels_last)
+    if compile_models:  # the schedule calls t.G / t.D; compiled modules keep the same parameters
+        t.G, t.D = torch.compile(t.G), torch.compile(t.D)
     return t
 
 
 def worker_ganstudio(variant: str, batch: int, steps: int, warmup: int, threads: int, family: str = "mlp",
-                     resolution: int | None = None, channels_last: bool = False, precision: str = "fp32") -> dict:
+                     resolution: int | None = None, channels_last: bool = False, precision: str = "fp32",
+                     compile_models: bool = False) -> dict:
     torch = _torch_setup(threads)
     from ganstudio.training import fast_mlp, schedules
 
-    t = _trainer(batch, family, resolution, channels_last, precision)
+    t = _trainer(batch, family, resolution, channels_last, precision, compile_models)
     if variant == "fast":
         if not fast_mlp.supports(t):
             raise SystemExit("fast_mlp does not support this trainer")
@@ -256,6 +259,11 @@ def main() -> int:
     p.add_argument("--resolution", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--channels-last", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    p.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--layouts", nargs="+", default=["default", "channels_last", "bf16"],
+                   help="families table: default, channels_last, bf16, compile")
+    p.add_argument("--family-list", nargs="+", default=["dcgan", "resnet"], help="families table: which families")
+    p.add_argument("--resolutions", nargs="+", type=int, default=[28, 32, 64], help="families table: sizes")
     p.add_argument("--only-families", action="store_true", help="skip the seed MLP table")
     a = p.parse_args()
 
@@ -264,7 +272,7 @@ def main() -> int:
             res = worker_typical(a.batch[0], a.steps, a.warmup, a.threads)
         else:
             res = worker_ganstudio(a.worker, a.batch[0], a.steps, a.warmup, a.threads, a.family, a.resolution,
-                                   a.channels_last, a.precision)
+                                   a.channels_last, a.precision, a.compile)
         print(json.dumps(res))
         return 0
 
@@ -331,10 +339,12 @@ def families_table(a) -> list[dict]:
     from ganstudio.models import FAMILIES
 
     rows = []
-    # (name, worker flags): the default layout, channels-last weights, bf16 autocast.
-    layouts = [("default", []), ("channels_last", ["--channels-last"]), ("bf16", ["--precision", "bf16"])]
-    for fam in [f for f in ("dcgan", "resnet") if f in FAMILIES]:
-        for res in (28, 32, 64):
+    # (name, worker flags): the default layout, channels-last weights, bf16 autocast, torch.compile.
+    known = {"default": [], "channels_last": ["--channels-last"], "bf16": ["--precision", "bf16"],
+             "compile": ["--compile"]}
+    layouts = [(name, known[name]) for name in a.layouts]
+    for fam in [f for f in a.family_list if f in FAMILIES]:
+        for res in a.resolutions:
             if fam == "resnet" and res == 28:
                 continue  # resnet is the 32-128 px family
             b = 64

@@ -82,3 +82,24 @@ class _nothing:
 
     def __exit__(self, *a):
         return False
+
+
+@pytest.mark.parametrize("preset, family, conditional", [("fashion-mnist", "dcgan", True), ("seed", "mlp", False)])
+def test_demo_trains_the_best_preset_and_the_seed_is_one_flag_away(tmp_path, capsys, preset, family, conditional):
+    from ganstudio.data import resolve_auto
+
+    data, _ = resolve_auto()  # Debian's Fashion-MNIST where installed, else the digits fallback
+    argv = ["demo", "--minutes", "0.02", "--out", str(tmp_path)] + ([] if preset == "fashion-mnist" else
+                                                                     ["--preset", preset])
+    assert main(argv) == 0
+    (run,) = tmp_path.iterdir()
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["model"], cfg["preset"], cfg["conditional"], cfg["data"]["name"]) == (family, preset, conditional, data)
+    assert (run / "samples" / "latest.png").exists()
+    out = capsys.readouterr().out
+    assert ("--class 0" in out) == conditional  # conditional runs are told how to ask for one class
+
+
+def test_demo_unknown_preset_is_one_line(tmp_path, capsys):
+    assert main(["demo", "--preset", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown preset 'nope'; choose one of seed" in capsys.readouterr().err

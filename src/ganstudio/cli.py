@@ -99,7 +99,7 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(minutes=a.minutes, out=a.out, model=a.model)
+    run_demo(minutes=a.minutes, out=a.out, preset=a.preset)
     return 0
 
 
@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the first run: train on the best data here for a few minutes")
     m.add_argument("--minutes", type=_positive_float, default=2.0)
     m.add_argument("--out", default="runs")
-    m.add_argument("--model", default=None, help="model family or preset (default: the best preset)")
+    m.add_argument("--preset", default="fashion-mnist",
+                   help="what to train (default fashion-mnist: the best per minute here; seed: the article's MLP)")
     m.set_defaults(func=cmd_demo)
 
     # Subcommands of other areas (evaluation, creative tools, export, studio, ...) register themselves.

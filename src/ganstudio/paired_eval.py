@@ -101,8 +101,12 @@ def _stderr(msg: str) -> None:
 
 def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, checkpoint: str | int = "latest",
                    features: str = "auto", seed: int = 0, device: str = "cpu", write: bool = True,
-                   log: Callable[[str], None] | None = None) -> dict:
-    """Score a pix2pix run on ``n`` seeded pairs of ``split``; returns (and writes) the result dict."""
+                   log: Callable[[str], None] | None = None, data: str | None = None) -> dict:
+    """Score a pix2pix run on ``n`` seeded pairs of ``split``; returns (and writes) the result dict.
+
+    ``data``: draw the pairs from another folder (or dataset) instead, made with the run's own pair
+    transform and size: how a folder-trained model gets a held-out score (folders have no test split).
+    """
     from .data import SOURCES, load_dataset
     from .features import get_extractor
     from .metrics import functional as M
@@ -115,11 +119,19 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
         raise UserError(f"--n must be at least 2, got {n}")
     tr = load_translator(run_dir, checkpoint, device)
     cfg = tr.config
+    held_out = data
     data = cfg.data
     note = None
-    if data.name not in SOURCES and split == "test":  # a folder: no test split
-        split, note = "train", "folders have no test split: these are training pairs"
-    ds = load_dataset(dataclasses.replace(data, split=split, limit=None if split == "test" else data.limit,
+    if held_out is not None:  # another folder/dataset through the run's own transform: held out by construction
+        if held_out not in SOURCES and not Path(held_out).expanduser().is_dir():
+            raise UserError(f"--data {held_out}: no such folder or dataset; give a folder of held-out images")
+        mc = cfg.model_config  # the run's target shape, whatever the held-out images are
+        data = dataclasses.replace(data, name=held_out, limit=None, channels=mc.channels,
+                                   resolution=mc.resolution, height=mc.height)
+        note = f"held-out pairs from {held_out}"
+    elif data.name not in SOURCES and split == "test":  # a folder: no test split
+        split, note = "train", "folders have no test split: these are training pairs (use --data HELD_OUT_FOLDER)"
+    ds = load_dataset(dataclasses.replace(data, split=split, limit=None if split == "test" or held_out else data.limit,
                                           flip=False), default_resolution=cfg.model_config.resolution)
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds), generator=g)[:min(n, len(ds))]

@@ -22,7 +22,7 @@ def cmd_translate_eval(a: argparse.Namespace) -> int:
     from ..paired_eval import evaluate_pairs, format_pairs
 
     res = evaluate_pairs(a.run_dir, split=a.split, n=a.n, checkpoint=a.checkpoint, features=a.features,
-                         seed=a.seed, device=a.device, write=not a.no_write)
+                         seed=a.seed, device=a.device, write=not a.no_write, data=a.data)
     print(json.dumps(res, indent=2) if a.json else format_pairs(res))
     return 0
 
@@ -43,6 +43,7 @@ def register(sub) -> None:
     e = sub.add_parser("translate-eval", help="L1 / PSNR / SSIM / FID of a pix2pix run on held-out pairs")
     e.add_argument("run_dir")
     e.add_argument("--split", default="test", choices=["test", "train"], help="pairs to score (default test)")
+    e.add_argument("--data", default=None, help="score on pairs made from this held-out folder instead")
     e.add_argument("--n", type=_positive_int, default=2000, help="number of pairs (default 2000)")
     e.add_argument("--features", default="auto", help="auto, classifier, folder-rcf or onnx:PATH (for FID)")
     e.add_argument("--checkpoint", default="latest", help="latest, a step number or a checkpoint folder")
