@@ -103,11 +103,12 @@ def cmd_smalldata(a) -> None:
     for seed in a.seeds:
         for aug in (False, True):
             extra = {"seed": seed}
-            if aug:
-                extra.update(augment=["color", "translation", "cutout"], ada=True)
+            if aug:  # DiffAugment's limited-data recipe (always on), or with --ada its adaptive probability
+                extra.update(augment=["color", "translation", "cutout"], ada=a.ada)
             run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=500, **budget(a), **extra)
             res = evaluate(run, n=a.n)
-            record({"bench": "smalldata", "seed": seed, "augment": aug, **budget(a), "wall_s": round(wall),
+            record({"bench": "smalldata", "seed": seed, "augment": aug and ("ada" if a.ada else "p=1"), **budget(a),
+                    "wall_s": round(wall),
                     "run": str(run), "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"]})
 
 
@@ -140,6 +141,7 @@ def main() -> None:
     s.add_argument("--minutes", type=float, default=2)
     s.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--ada", action="store_true", help="adaptive p (StyleGAN2-ADA) instead of always-on DiffAugment")
     f = sub.add_parser("folder")
     f.add_argument("--minutes", type=float, default=5)
     f.add_argument("--steps", type=int, default=None, help="instead of --minutes")
