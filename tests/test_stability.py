@@ -179,6 +179,14 @@ def test_conditional_run_generates_requested_class(tmp_path):
     assert not torch.equal(c, a) and not torch.equal(c, b)
     with pytest.raises(UserError, match="unknown class 'boot'"):
         pipe(n=1, classes="boot")
+    # the sample grid has one column per class: 60 of the 64 fixed samples, 10 columns x 6 rows
+    from PIL import Image
+
+    w, h = Image.open(run / "samples" / "latest.png").size
+    assert w / h == pytest.approx(10 / 6, rel=0.05)
+    plain = train(tiny_config(steps=5), out=tmp_path, progress=False)
+    w, h = Image.open(plain / "samples" / "latest.png").size
+    assert w == h  # unconditional: 8 x 8
 
 
 def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state():

@@ -80,7 +80,11 @@ class SampleGrids:
         if not due or self.last_step == t.progress.step or t.run_dir is None or not t.is_writer:
             return
         self.last_step = t.progress.step
-        grid = media.make_grid(t.preview(), nrow=8)
+        images, nrow = t.preview(), 8
+        k = t.num_classes
+        if 2 <= k <= 16 and t.inputs is None:  # conditional: the fixed labels cycle 0..k-1, so k columns
+            images, nrow = images[: k * (len(images) // k)], k  # = one column per class, full rows only
+        grid = media.make_grid(images, nrow=nrow)
         scale = max(1, 256 // grid.shape[0])
         path = media.save_image(grid, t.run_dir / "samples" / f"step-{t.progress.step:09d}.png", scale=scale)
         media.save_image(grid, t.run_dir / "samples" / "latest.png", scale=scale)
