@@ -87,7 +87,7 @@ def cmd_budgets(a) -> None:
 def cmd_ada(a) -> None:
     from ganstudio import runs
 
-    for limit in (500, None):
+    for limit in [n if n < 60000 else None for n in a.images]:
         run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=limit, augment=["color", "translation", "cutout"],
                                  ada=True, ada_speed_images=a.speed, **budget(a))
         ck = runs.find_checkpoint(run)
@@ -136,6 +136,7 @@ def main() -> None:
     d.add_argument("--minutes", type=float, default=3)
     d.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     d.add_argument("--speed", type=int, default=100_000, help="ada_speed_images: images for p to travel 0 -> 1")
+    d.add_argument("--images", type=int, nargs="+", default=[500, 60000], help="subset sizes (60000 = all)")
     s = sub.add_parser("smalldata")
     s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     s.add_argument("--minutes", type=float, default=2)
