@@ -226,3 +226,22 @@ def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path):
     assert 0 < rows[0]["ada_p"] < rows[1]["ada_p"] <= 1  # logged every line, rising
     final = float(runs.find_checkpoint(run).tensors("train_state")["augment.p"])
     assert final == pytest.approx(4 * 32 * 2 / 640)  # 4 adjustments of 64 images over 640
+
+
+def test_channels_last_conv_training_checkpoints_and_samples(tmp_path):
+    """--channels-last: NHWC weights train, save (contiguous safetensors) and load into a plain pipeline."""
+    import ganstudio
+    from ganstudio.cli import main
+    from ganstudio.models.dcgan import DCGANConfig
+
+    base = tiny_config(steps=4, channels_last=True)
+    cfg = dataclasses.replace(base, model="dcgan", data=dataclasses.replace(base.data, resolution=16),
+                              model_config=DCGANConfig(resolution=16, channels=1, g_channels=4, d_channels=4))
+    t = Trainer(*prepare(cfg), torch.device("cpu"), None)
+    conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    run = train(cfg, out=tmp_path, progress=False)
+    assert all(math.isfinite(r["d_loss"]) for r in runs.read_metrics(run))
+    assert ganstudio.load(run)(n=3, seed=1).images.shape[0] == 3
+    assert main(["train", "--resume", str(run), "--steps", "6", "--quiet"]) == 0  # resumes in NHWC
+    assert runs.find_checkpoint(run).step == 6

@@ -111,6 +111,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # seeded weight init without touching the global RNG
             torch.manual_seed(self.cfg.seed)
             self.G, self.D = (m.to(device) for m in build(cfg.model, cfg.model_config))
+        if self.cfg.channels_last:  # NHWC weights: convolutions then run (and return) channels-last
+            for m in (self.G, self.D):
+                m.to(memory_format=torch.channels_last)
         self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         fused = self.cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
