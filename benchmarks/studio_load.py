@@ -10,7 +10,6 @@ table to --out.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,9 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).with_name("studio_README.md")))
     a = ap.parse_args(argv)
     import httpx
-    import uvicorn
-
-    from ganstudio.studio import create_app
+    from studio_server import serve
 
     if a.runs is None:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -43,15 +40,7 @@ def main(argv=None) -> int:
 
         a.runs = tempfile.mkdtemp(prefix="studio-load-")
         train(tiny_config(steps=20), out=a.runs, progress=False)
-    app = create_app(a.runs)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    base, srv = serve(a.runs)
     run = httpx.get(base + "/api/runs").json()[0]["name"]
     lat: dict[str, list[float]] = {"generate": [], "explore": []}
     errors: list[str] = []

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -69,21 +67,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     import torch
-    import uvicorn
     from playwright.sync_api import sync_playwright
-
-    from ganstudio.studio import create_app
+    from studio_server import serve
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    app = create_app(runs)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    base, srv = serve(runs)
     gan = newest(runs, "dcgan") or newest(runs, "mlp")
     sketch = newest(runs, "pix2pix")
 
