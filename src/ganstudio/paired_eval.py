@@ -131,7 +131,7 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
         note = f"held-out pairs from {held_out}"
     elif data.name not in SOURCES and split == "test":  # a folder: no test split
         split, note = "train", "folders have no test split: these are training pairs (use --data HELD_OUT_FOLDER)"
-    ds = load_dataset(dataclasses.replace(data, split=split, limit=None if split == "test" or held_out else data.limit,
+    ds = load_dataset(dataclasses.replace(data, split=split, limit=None if split == "test" else data.limit,
                                           flip=False), default_resolution=cfg.model_config.resolution)
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds), generator=g)[:min(n, len(ds))]

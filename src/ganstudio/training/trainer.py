@@ -122,11 +122,12 @@ class Trainer:
         self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
         self.loss = LOSSES[self.cfg.loss]
         self.bf16 = self.cfg.precision == "bf16"
-        cpu_isa = torch.backends.cpu.get_cpu_capability()
-        if self.bf16 and device.type == "cpu" and not cpu_isa.startswith("AVX512"):
-            # Measured on an AVX2 CPU: a dcgan step 13x slower than float32 (bf16 arithmetic is emulated).
-            warnings.warn(f"--precision bf16 on a CPU without AVX512-BF16/AMX ({cpu_isa}) is emulated and far "
-                          "slower than fp32; use it on GPUs", stacklevel=2)
+        if self.bf16 and device.type == "cpu":
+            cpu_isa = torch.backends.cpu.get_cpu_capability()
+            if not cpu_isa.startswith("AVX512"):
+                # Measured on an AVX2 CPU: a dcgan step 13x slower than float32 (bf16 arithmetic is emulated).
+                warnings.warn(f"--precision bf16 on a CPU without AVX512-BF16/AMX ({cpu_isa}) is emulated and far "
+                              "slower than fp32; use it on GPUs", stacklevel=2)
         self.schedule = SCHEDULES[self.cfg.schedule]
         self.z_dim = self.G.z_dim
         self.num_classes = cfg.model_config.num_classes
