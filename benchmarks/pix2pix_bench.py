@@ -125,13 +125,7 @@ def main() -> None:
 
     # grid: 12 held-out pairs, rows input / L1-only / pix2pix / truth
     pairs = load_dataset(DataConfig(name="fashion-mnist", split="test", pairs="sketch"), default_resolution=28)
-    idx = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(a.seed + 1))[:12]
-    inp, tgt = pairs.inputs[idx], pairs.images[idx]
-    tl1, tadv = load_translator(l1_run), load_translator(adv_run)
-    x = inp.float().div(255)
-    rows = [inp, tl1.translate_tensor(x), tadv.translate_tensor(x), tgt]
-    grid = media.make_grid(torch.cat([media_u8(r) for r in rows]), nrow=12)
-    media.save_image(grid, out / "grid.png", scale=4)
+    tl1, tadv = comparison_grid(pairs, 12, a.seed + 1, l1_run, adv_run, out / "grid.png", scale=4)
 
     # hand-drawn sketches: drawn large with SCALE x the nominal width, translated from the PIL image
     res = tadv.resolution
@@ -201,13 +195,7 @@ def photos_main(a, out: Path, run_root: Path) -> None:
     floor = float(M.fid(ex.extract(held.images).feats, ex.extract(trn.images[:len(held) * 2]).feats))
     print(f"data floor FID (held-out vs training crops): {floor:.3f}", flush=True)
     pairs = load_dataset(DataConfig(name=str(held_dir), resolution=64, pairs="sketch"))
-    idx = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(a.seed + 1))[:8]
-    inp, tgt = pairs.inputs[idx], pairs.images[idx]
-    tl1, tadv = load_translator(l1_run), load_translator(adv_run)
-    x = inp.float().div(255)
-    rows = [inp.expand(-1, 3, -1, -1), tl1.translate_tensor(x), tadv.translate_tensor(x), tgt]
-    grid = media.make_grid(torch.cat([media_u8(r) for r in rows]), nrow=8)
-    media.save_image(grid, out / "grid.png", scale=2)
+    comparison_grid(pairs, 8, a.seed + 1, l1_run, adv_run, out / "grid.png", scale=2)
     summary = {
         "data": "scikit-image sample photos, 64 px crops", "train_images": len(trn), "held_out_images": len(held),
         "steps": steps, "batch_size": 32, "train_seconds": {"pix2pix": round(t_adv, 1), "l1_only": round(t_l1, 1)},
@@ -217,6 +205,17 @@ def photos_main(a, out: Path, run_root: Path) -> None:
     }
     runs.atomic_write_json(out / "results.json", summary)
     print(json.dumps(summary, indent=2))
+
+
+def comparison_grid(pairs, k: int, seed: int, l1_run: Path, adv_run: Path, path: Path, scale: int):
+    """k seeded held-out pairs, one per column; rows: input, L1-only, pix2pix, truth. Returns both translators."""
+    idx = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:k]
+    inp, tgt = pairs.inputs[idx], pairs.images[idx]
+    tl1, tadv = load_translator(l1_run), load_translator(adv_run)
+    x = inp.float().div(255)
+    rows = [inp.expand(-1, tgt.shape[1], -1, -1), tl1.translate_tensor(x), tadv.translate_tensor(x), tgt]
+    media.save_image(media.make_grid(torch.cat([media_u8(r) for r in rows]), nrow=k), path, scale=scale)
+    return tl1, tadv
 
 
 def media_u8(x: torch.Tensor) -> torch.Tensor:
