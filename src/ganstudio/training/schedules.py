@@ -43,6 +43,29 @@ def _aux_loss(aux: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor 
     return torch.sum(-y * F.log_softmax(aux, 1), 1).mean()  # soft-label cross-entropy
 
 
+def _d_pass(t, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):
+    """One D pass over [real; fake] (B each) -> (d_loss, real logits (B,), fake logits (B,), the fakes'
+    ACGAN class logits (B, K) or None)."""
+    b = real.shape[0]
+    y = None if y_real is None else torch.cat([y_real, y_fake])
+    logits, aux = _d_forward(t, torch.cat([real, fake]), y)
+    real_l, fake_l = logits[:b], logits[b:]
+    d_loss = t.loss.d(real_l, fake_l, t.cfg.label_smoothing)
+    if aux is not None:
+        d_loss = d_loss + t.cfg.aux_weight * _aux_loss(aux, y)
+    return d_loss, real_l, fake_l, None if aux is None else aux[b:]
+
+
+def _g_loss(t, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake) -> torch.Tensor:
+    """G's loss from D's logits on its fakes, plus ACGAN's class term and feature matching when on."""
+    g_loss = t.loss.g(fake_l)
+    if fake_aux is not None:
+        g_loss = g_loss + t.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
+    if t.cfg.feature_matching:
+        g_loss = g_loss + t.cfg.feature_matching * regularizers.feature_matching(t, real, y_real, fake, y_fake)
+    return g_loss
+
+
 def _outputs(t, d_loss, g_loss, real_l, fake_l) -> dict[str, torch.Tensor]:
     out = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
            "d_real": torch.sigmoid(real_l.detach()).mean(), "d_fake": torch.sigmoid(fake_l.detach()).mean()}
@@ -71,16 +94,8 @@ def simultaneous(t) -> dict[str, torch.Tensor]:
     b = real.shape[0]
     z, y_fake = t.sample_latents(b)
     fake = _g_forward(t, z, y_fake)
-    y = None if y_real is None else torch.cat([y_real, y_fake])
-    logits, aux = _d_forward(t, torch.cat([real, fake]), y)
-    real_l, fake_l = logits[:b], logits[b:]
-    d_loss = t.loss.d(real_l, fake_l, t.cfg.label_smoothing)
-    g_loss = t.loss.g(fake_l)
-    if aux is not None:
-        d_loss = d_loss + t.cfg.aux_weight * _aux_loss(aux, y)
-        g_loss = g_loss + t.cfg.aux_weight * _aux_loss(aux[b:], y_fake)
-    if t.cfg.feature_matching:
-        g_loss = g_loss + t.cfg.feature_matching * regularizers.feature_matching(t, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l, fake_aux = _d_pass(t, real, y_real, fake, y_fake)
+    g_loss = _g_loss(t, fake_l, fake_aux, real, y_real, fake, y_fake)
     d_grads = torch.autograd.grad(d_loss, t.d_params, retain_graph=True)
     _apply(t.g_params, torch.autograd.grad(g_loss, t.g_params))
     d_grads = regularizers.add_d_penalties(t, d_grads, real, y_real, fake.detach(), y_fake)
@@ -100,12 +115,7 @@ def alternating(t) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             z, y_fake = t.sample_latents(b)
             fake = _g_forward(t, z, y_fake)
-        y = None if y_real is None else torch.cat([y_real, y_fake])
-        logits, aux = _d_forward(t, torch.cat([real, fake]), y)
-        real_l, fake_l = logits[:b], logits[b:]
-        d_loss = t.loss.d(real_l, fake_l, t.cfg.label_smoothing)
-        if aux is not None:
-            d_loss = d_loss + t.cfg.aux_weight * _aux_loss(aux, y)
+        d_loss, real_l, fake_l, _ = _d_pass(t, real, y_real, fake, y_fake)
         d_grads = torch.autograd.grad(d_loss, t.d_params)
         _apply(t.d_params, regularizers.add_d_penalties(t, d_grads, real, y_real, fake, y_fake))
         t.sync_grads(t.d_params)
@@ -114,12 +124,8 @@ def alternating(t) -> dict[str, torch.Tensor]:
             t.augmenter.observe(real_l)
     z, y_fake = t.sample_latents(b)
     fake = _g_forward(t, z, y_fake)
-    fake_l, aux = _d_forward(t, fake, y_fake)
-    g_loss = t.loss.g(fake_l)
-    if aux is not None:
-        g_loss = g_loss + t.cfg.aux_weight * _aux_loss(aux, y_fake)
-    if t.cfg.feature_matching:
-        g_loss = g_loss + t.cfg.feature_matching * regularizers.feature_matching(t, real, y_real, fake, y_fake)
+    fake_l, fake_aux = _d_forward(t, fake, y_fake)
+    g_loss = _g_loss(t, fake_l, fake_aux, real, y_real, fake, y_fake)
     _apply(t.g_params, torch.autograd.grad(g_loss, t.g_params))
     t.sync_grads(t.g_params)
     t.opt_g.step()
