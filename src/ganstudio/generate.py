@@ -134,10 +134,5 @@ def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoin
         written.append(media.save_grid(images, grid, scale=max(1, 96 // h)))
         written.append(L.save_batch(lats, L.sidecar(grid, batch=True)))
     if out_dir is not None:
-        d = Path(out_dir)
-        u8 = media.as_uint8_nchw(images)
-        for lat, a in zip(lats, u8):
-            stem = file_stem(lat)
-            written.append(media.save_image(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), d / f"{stem}.png"))
-            written.append(L.save_latent(lat, d / f"{stem}.json"))
+        written += L.save_with_latents(images, lats, out_dir, [file_stem(lat) for lat in lats])
     return written

@@ -126,24 +126,16 @@ def save_latent(latent: Latent, path: str | Path) -> Path:
 def save_batch(latents: Sequence[Latent], path: str | Path) -> Path:
     """Write latents as ``.npz``: ``z`` (N, z_dim) float32, ``classes`` (N, K) when conditional,
     and ``meta``: a JSON string with the other fields of each latent. Atomic."""
-    import os
-    import tempfile
+    from .fsutil import atomic_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"z": np.asarray([l.z for l in latents], np.float32).reshape(len(latents), -1)}
     if latents and latents[0].classes is not None:
         arrays["classes"] = np.asarray([l.classes for l in latents], np.float32)
     meta = [{k: v for k, v in l.to_dict().items() if k not in ("z", "classes")} for l in latents]
     arrays["meta"] = np.array(json.dumps(meta))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, suffix=".npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)  # an open file: np.savez would add ".npz" to a name that lacks it
     return path
 
 
@@ -186,6 +178,19 @@ def load_many(spec: str | Path | Iterable[str | Path]) -> list[Latent]:
     for s in items:
         out += load_latents(str(s).strip())
     return out
+
+
+def save_with_latents(images: torch.Tensor, latents: Sequence[Latent], out_dir: str | Path,
+                      stems: Sequence[str]) -> list[Path]:
+    """images (N, C, H, W) in [0, 1]: write ``out_dir/<stem>.png`` and, beside it, ``<stem>.json`` holding the
+    latent that made it, so any picture can be reopened, edited or bred later."""
+    from . import media
+
+    out_dir, written = Path(out_dir), []
+    for stem, lat, a in zip(stems, latents, media.as_uint8_nchw(images)):
+        written.append(media.save_image(media.hwc(a), out_dir / f"{stem}.png"))
+        written.append(save_latent(lat, out_dir / f"{stem}.json"))
+    return written
 
 
 def sidecar(image_path: str | Path, batch: bool = False) -> Path:

@@ -5,14 +5,12 @@ Images at this boundary are uint8 arrays/tensors shaped (N, C, H, W), C in {1, 3
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .fsutil import file_mode
+from .fsutil import atomic_file
 
 
 def as_uint8_nchw(images) -> np.ndarray:
@@ -39,6 +37,16 @@ def make_grid(images, nrow: int | None = None, pad: int = 2, pad_value: int = 25
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)
 
 
+def hwc(chw: np.ndarray) -> np.ndarray:
+    """One uint8 (C, H, W) image -> (H, W) if grey, (H, W, C) if colour: the layout Pillow and image files use."""
+    return chw[0] if chw.shape[0] == 1 else chw.transpose(1, 2, 0)
+
+
+def to_pils(images) -> list[Image.Image]:
+    """(N, C, H, W) uint8, or float in [0, 1] -> N PIL images."""
+    return [Image.fromarray(hwc(a)) for a in as_uint8_nchw(images)]
+
+
 def to_pil(array: np.ndarray, scale: int = 1) -> Image.Image:
     """(H, W) or (H, W, 3) uint8 -> PIL image, optionally enlarged with crisp pixels."""
     im = Image.fromarray(array)
@@ -51,16 +59,8 @@ def save_image(image: Image.Image | np.ndarray, path: str | Path, scale: int = 1
     """Write a PNG (or any Pillow format) atomically: readers never see half a file."""
     path = Path(path)
     im = image if isinstance(image, Image.Image) else to_pil(image, scale)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".png")
-    try:
-        os.fchmod(fd, file_mode())  # mkstemp makes 0600 files; pictures are ordinary files
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, suffix=path.suffix or ".png") as tmp:
+        im.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
     return path
 
 

@@ -28,8 +28,7 @@ class Output:
 
     @property
     def pil(self) -> list[Image.Image]:
-        u8 = media.as_uint8_nchw(self.images)
-        return [Image.fromarray(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)) for a in u8]
+        return media.to_pils(self.images)
 
     def grid(self, nrow: int | None = None) -> Image.Image:
         return media.to_pil(media.make_grid(self.images, nrow))

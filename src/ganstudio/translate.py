@@ -117,8 +117,7 @@ class Translator:
             raise UserError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
         x, (x0, y0, x1, y1) = self.prepare(image)
         y = self.translate_tensor(x)[0, :, y0:y1, x0:x1]
-        a = media.as_uint8_nchw(y[None])[0]
-        out = Image.fromarray(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0))
+        out = media.to_pils(y[None])[0]
         if size == "input":
             w, h = ImageOps.exif_transpose(image).size
             if (w, h) != out.size:

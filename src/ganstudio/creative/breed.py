@@ -115,12 +115,7 @@ def breed_run(run_dir: str | Path, parents: str | Sequence, children: int = 8, m
         out_dir = Path(run_dir) / "bred" / f"{mode}-{tag}"
     out_dir = Path(out_dir)
     images = L.render(pipe, kids, dirs)
-    written = []
-    u8 = media.as_uint8_nchw(images)
-    for i, (kid, a) in enumerate(zip(kids, u8)):
-        stem = f"child{i:02d}-{kid.id}"
-        written.append(media.save_image(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), out_dir / f"{stem}.png"))
-        written.append(L.save_latent(kid, out_dir / f"{stem}.json"))
+    written = L.save_with_latents(images, kids, out_dir, [f"child{i:02d}-{kid.id}" for i, kid in enumerate(kids)])
     parent_imgs = L.render_fast(pipe, pars, dirs)
     nrow = max(len(pars), min(len(kids), 8))
     pad = torch.ones((nrow - len(pars), *parent_imgs.shape[1:]))

@@ -144,11 +144,6 @@ def taste_run(run_dir: str | Path, like: str, dislike: str | None = None, n: int
         out_dir = Path(run_dir) / "taste" / tag.hexdigest()[:8]
     out_dir = Path(out_dir)
     images = L.render(pipe, lats)
-    written = []
-    u8 = media.as_uint8_nchw(images)
-    for i, (lat, a) in enumerate(zip(lats, u8)):
-        stem = f"suggestion{i:02d}-{lat.id}"
-        written.append(media.save_image(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), out_dir / f"{stem}.png"))
-        written.append(L.save_latent(lat, out_dir / f"{stem}.json"))
+    written = L.save_with_latents(images, lats, out_dir, [f"suggestion{i:02d}-{lat.id}" for i, lat in enumerate(lats)])
     grid = media.save_grid(images, out_dir / "grid.png", scale=max(1, 96 // images.shape[-2]))
     return written + [grid, L.save_batch(lats, L.sidecar(grid, batch=True))]

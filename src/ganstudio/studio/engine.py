@@ -269,8 +269,7 @@ class Engine:
 # ---- small pure helpers ------------------------------------------------------------------------
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
-    u8 = media.as_uint8_nchw(images)
-    return [Image.fromarray(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)) for a in u8]
+    return media.to_pils(images)
 
 
 def png_bytes(im: Image.Image, latent: dict | None = None, size: int | None = None) -> bytes:
