@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from torch import nn
 
 from . import runs
 from .errors import UserError
+from .fsutil import atomic_file
 
 PARITY_TOL = 1e-4
 
@@ -150,10 +149,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
             "run": run_dir.resolve().name, "inputs": names, "output": "images", "output_range": [0, 1],
             "ema": runs.find_checkpoint(run_dir, checkpoint).has("G_ema")}
 
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".onnx")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_file(out, suffix=".onnx") as tmp:
         model = _export_graph(module, args, names, opset)
         del model.metadata_props[:]
         entry = model.metadata_props.add()
@@ -165,14 +161,6 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
             raise UserError(f"exported graph disagrees with PyTorch (max abs diff {diff:.2e} > {PARITY_TOL}); "
                             "please report this model")
         meta["parity_max_abs_diff"] = diff
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an exported model is meant to be shared
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     meta_path = out.with_suffix(".json")
     runs.atomic_write_json(meta_path, meta)
     return ExportResult(out, meta_path, meta, diff)

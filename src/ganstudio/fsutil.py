@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def _fsync_dir(path: Path) -> None:
@@ -25,20 +26,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+@contextmanager
+def atomic_file(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write the file to (by any library). On a clean exit the
+    file gets a plain ``open()``'s permissions (mkstemp makes 0600), is fsynced and replaces ``path``; on
+    an error it is deleted and ``path`` is untouched. ``suffix`` (default: ``path``'s) is for libraries
+    that pick the format from the name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                suffix=path.suffix if suffix is None else suffix)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        os.fchmod(fd, file_mode())  # mkstemp makes 0600 files; ours are ordinary files
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
+        yield tmp
+        os.chmod(tmp, file_mode())
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
 
 
 def file_mode() -> int:

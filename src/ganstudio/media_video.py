@@ -22,6 +22,7 @@ from PIL import Image
 
 from . import media
 from .errors import UserError
+from .fsutil import atomic_file
 
 RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
             "lanczos": Image.LANCZOS}
@@ -65,13 +66,6 @@ def _public(path: Path, mode: int = 0o666) -> None:
     os.chmod(path, mode & ~umask)
 
 
-def _tmp_beside(path: Path, suffix: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30, quality: int = 18,
               shape: tuple[int, int] | None = None) -> Path:
     """H.264 MP4 (yuv420p). ``frames``: (T, H, W, 3) uint8, or an iterable of (H, W, 3) with ``shape=(H, W)``."""
@@ -86,21 +80,16 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30, q
     h, w = shape
     if h % 2 or w % 2:
         raise UserError(f"H.264 in yuv420p needs even sizes, got {w}x{h}")
-    tmp = _tmp_beside(path, ".mp4")
-    writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         quality=None, macro_block_size=1, output_params=["-crf", str(quality)],
-                                         ffmpeg_log_level="error")
-    try:
-        writer.send(None)
-        for f in frames:
-            writer.send(np.ascontiguousarray(f[..., :3] if f.ndim == 3 else np.repeat(f[..., None], 3, 2)))
-        writer.close()
-        _public(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path, suffix=".mp4") as tmp:
+        writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                             quality=None, macro_block_size=1,
+                                             output_params=["-crf", str(quality)], ffmpeg_log_level="error")
+        try:
+            writer.send(None)
+            for f in frames:
+                writer.send(np.ascontiguousarray(f[..., :3] if f.ndim == 3 else np.repeat(f[..., None], 3, 2)))
+        finally:
+            writer.close()  # ffmpeg finishes the file (or, after an error, exits) before it is moved or deleted
     return path
 
 
@@ -108,14 +97,8 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: float = 30) -> Path:
     """Looping GIF with Pillow (each frame ``1000 / fps`` ms; browsers round below 20 ms up)."""
     path = Path(path)
     ims = [Image.fromarray(f) for f in frames]
-    tmp = _tmp_beside(path, ".gif")
-    try:
+    with atomic_file(path, suffix=".gif") as tmp:
         ims[0].save(tmp, format="GIF", save_all=True, append_images=ims[1:], duration=round(1000 / fps), loop=0)
-        _public(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -14,31 +14,19 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from . import runs
 from .errors import UserError
+from .fsutil import atomic_file
 from .evaluation import COLUMNS, read_evals
 
 MAX_GRIDS = 8  # sample grids shown over time
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    """Write a file atomically, readable like any other file (mkstemp alone would leave it 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _pyplot():
