@@ -42,6 +42,21 @@ def tiny_config(steps: int = 20, **train):
                      data=DataConfig(name="digits", resolution=8), train=TrainConfig(**t))
 
 
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A trained tiny run, one per test module (modules write into it: generated/, bred/, taste/)."""
+    import ganstudio
+
+    return ganstudio.train(tiny_config(steps=30, threads=1), out=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def pipe(run):
+    import ganstudio
+
+    return ganstudio.load(run)
+
+
 @pytest.fixture
 def idx_dir(tmp_path, monkeypatch):
     """A fake MNIST in $GANSTUDIO_DATA/mnist: 128 train / 32 test 28x28 images with labels."""

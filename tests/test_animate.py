@@ -7,17 +7,11 @@ import torch
 from PIL import Image
 
 import ganstudio
-from conftest import tiny_config
 from ganstudio import latents as L
 from ganstudio import media_video
 from ganstudio.cli import main
 from ganstudio.creative import animate as A
 from ganstudio.errors import UserError
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return ganstudio.train(tiny_config(steps=30, threads=1), out=tmp_path_factory.mktemp("runs"), progress=False)
 
 
 def test_mp4_is_h264_yuv420p_with_the_right_frame_count(run, tmp_path):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-import ganstudio
 from conftest import tiny_config
 from ganstudio import latents as L
 from ganstudio import media
@@ -24,16 +23,6 @@ from ganstudio.models import build
 from ganstudio.pipeline import Pipeline
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return ganstudio.train(tiny_config(steps=30, threads=1), out=tmp_path_factory.mktemp("runs"), progress=False)
-
-
-@pytest.fixture(scope="module")
-def pipe(run):
-    return ganstudio.load(run)
 
 
 def conditional_pipe(class_names=FASHION) -> Pipeline:
