@@ -5,6 +5,8 @@ Not a test: trains real models for minutes each and appends results to benchmark
     python benchmarks/quality_presets.py budgets --minutes 3 10     # seed vs fashion-mnist preset (FID etc.)
     python benchmarks/quality_presets.py ada                          # p on a 500-image subset vs all 60,000
     python benchmarks/quality_presets.py smalldata --seeds 0 1 2      # 500 images, with / without augmentation
+    python benchmarks/quality_presets.py --threads 1 smalldata --arms none ada --steps 8000 --fid-every 2000 \
+        --set model_config.spectral_norm=false --set model_config.d_channels=64   # a D that overfits: ADA pays
     python benchmarks/quality_presets.py folder --minutes 5           # crops of scikit-image photos at 64 px
 
 Needs the classifier (`ganstudio features train --data fashion-mnist`) for classifier-FID.
@@ -21,6 +23,7 @@ import torch
 
 OUT = Path(__file__).parent / "out"
 RUNS = Path("/tmp/ganstudio-bench-runs")
+THREADS = 2  # --threads: 1 lets two --steps benchmarks share this 2-core machine
 
 
 def record(row: dict) -> None:
@@ -37,12 +40,13 @@ def budget(a) -> dict:
     return {"steps": a.steps} if getattr(a, "steps", None) else {"minutes": a.minutes}
 
 
-def train_run(preset: str, data: str, minutes: float | None = None, limit: int | None = None, **train) -> Path:
+def train_run(preset: str, data: str, minutes: float | None = None, limit: int | None = None,
+              sets: list[str] | None = None, **train) -> Path:
     from ganstudio.training import train as do_train
     from ganstudio.training.options import build_run_config
 
     stop = {"minutes": minutes} if minutes else {}
-    cfg = build_run_config(data=data, preset=preset, limit=limit, train={**stop, "threads": 2, **train})
+    cfg = build_run_config(data=data, preset=preset, limit=limit, train={**stop, "threads": THREADS, **train}, sets=sets)
     t0, c0 = time.monotonic(), time.process_time()
     run = do_train(cfg, out=RUNS, progress=False)
     return run, time.monotonic() - t0, time.process_time() - c0
@@ -84,32 +88,58 @@ def cmd_budgets(a) -> None:
             record(row)
 
 
+def p_trajectory(run: Path) -> list[tuple[int, float]]:
+    """ADA's p at 10, 25, 50, 75 and 100 % of the run (empty when ADA was off)."""
+    from ganstudio import runs
+
+    rows = [r for r in runs.read_metrics(run) if "ada_p" in r]
+    return [(rows[i]["step"], round(rows[i]["ada_p"], 3)) for i in
+            sorted({int(q * (len(rows) - 1)) for q in (0.1, 0.25, 0.5, 0.75, 1.0)})] if rows else []
+
+
 def cmd_ada(a) -> None:
     from ganstudio import runs
 
     for limit in [n if n < 60000 else None for n in a.images]:
         run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=limit, augment=["color", "translation", "cutout"],
-                                 ada=True, ada_speed_images=a.speed, **budget(a))
+                                 ada=True, ada_speed_images=a.speed, sets=a.set, **budget(a))
         ck = runs.find_checkpoint(run)
         p = float(ck.tensors("train_state")["augment.p"])
-        rows = [r for r in runs.read_metrics(run) if "ada_p" in r]
-        trajectory = [(rows[i]["step"], round(rows[i]["ada_p"], 3)) for i in
-                      sorted({int(q * (len(rows) - 1)) for q in (0.1, 0.25, 0.5, 0.75, 1.0)})] if rows else []
-        record({"bench": "ada", "images": limit or 60000, **budget(a), "ada_speed_images": a.speed, "step": ck.step,
+        trajectory = p_trajectory(run)
+        record({"bench": "ada", "images": limit or 60000, **budget(a), "sets": a.set, "ada_speed_images": a.speed,
+                "step": ck.step,
                 "wall_s": round(wall), "final_p": round(p, 4), "p_trajectory": trajectory, "run": str(run)})
 
 
+ARMS = {"none": {}, "p=1": {"augment": ["color", "translation", "cutout"]},  # DiffAugment's always-on recipe
+        "ada": {"augment": ["color", "translation", "cutout"], "ada": True}}  # StyleGAN2-ADA's adaptive p
+
+
 def cmd_smalldata(a) -> None:
+    """500 images, each augmentation arm x each seed; with --fid-every K also FID at every K-th step's checkpoint
+    (the overfitting curve: without augmentation a D that memorises the images makes FID rise again)."""
+    from ganstudio import runs
+
+    every = {"checkpoint_every": a.fid_every, "keep_checkpoints": 1000} if a.fid_every else {}
     for seed in a.seeds:
-        for aug in (False, True):
-            extra = {"seed": seed}
-            if aug:  # DiffAugment's limited-data recipe (always on), or with --ada its adaptive probability
-                extra.update(augment=["color", "translation", "cutout"], ada=a.ada)
-            run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=500, **budget(a), **extra)
+        for arm in a.arms:
+            run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=a.images, sets=a.set, seed=seed,
+                                     **budget(a), **every, **ARMS[arm])
             res = evaluate(run, n=a.n)
-            record({"bench": "smalldata", "seed": seed, "augment": aug and ("ada" if a.ada else "p=1"), **budget(a),
-                    "wall_s": round(wall),
-                    "run": str(run), "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"]})
+            row = {"bench": "smalldata", "images": a.images, "seed": seed, "augment": arm, **budget(a),
+                   "sets": a.set, "wall_s": round(wall), "run": str(run), "step": res["step"], "rows": res["rows"],
+                   "extractor": res["extractor_label"]}
+            metrics = runs.read_metrics(run)
+            if metrics:
+                row["d_real_end"] = metrics[-1]["d_real"]
+                row["p_trajectory"] = p_trajectory(run)
+            if a.fid_every:  # FID of every kept checkpoint, oldest first
+                from ganstudio.evaluation import evaluate as ev
+                steps = [int(c.name) for c in runs.list_checkpoints(run)]
+                row["fid_curve"] = [(s, round(ev(run, checkpoint=s, n=a.n, log=lambda m: None,
+                                                 features="classifier")["rows"]["generated"]["fid"], 2))
+                                    for s in steps]
+            record(row)
 
 
 def cmd_folder(a) -> None:
@@ -126,7 +156,9 @@ def cmd_folder(a) -> None:
 
 
 def main() -> None:
+    global THREADS
     p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2, help="torch threads per run (1: two benchmarks side by side)")
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("budgets")
     b.add_argument("--minutes", type=float, nargs="+", default=[3, 10])
@@ -142,13 +174,20 @@ def main() -> None:
     s.add_argument("--minutes", type=float, default=2)
     s.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     s.add_argument("--n", type=int, default=2000)
-    s.add_argument("--ada", action="store_true", help="adaptive p (StyleGAN2-ADA) instead of always-on DiffAugment")
+    s.add_argument("--arms", nargs="+", choices=list(ARMS), default=["none", "p=1"],
+                   help="augmentation arms: none, p=1 (always-on DiffAugment), ada (adaptive p)")
+    s.add_argument("--images", type=int, default=500)
+    s.add_argument("--fid-every", type=int, default=0, help="also FID at every K-th step's checkpoint")
+    for q in (d, s):
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override on top of the preset, as in `ganstudio train --set`")
     f = sub.add_parser("folder")
     f.add_argument("--minutes", type=float, default=5)
     f.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     f.add_argument("--n", type=int, default=1000)
     a = p.parse_args()
-    torch.set_num_threads(2)
+    THREADS = a.threads
+    torch.set_num_threads(a.threads)
     {"budgets": cmd_budgets, "ada": cmd_ada, "smalldata": cmd_smalldata, "folder": cmd_folder}[a.cmd](a)
 
 
