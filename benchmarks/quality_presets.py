@@ -148,9 +148,9 @@ def cmd_folder(a) -> None:
 
     folder = make_crops(Path("/tmp/ganstudio-photos"), size=64, per_image=100)
     stop = budget(a)
-    run, wall, cpu = train_run("folder-64", str(folder), **stop)
+    run, wall, cpu = train_run("folder-64", str(folder), sets=a.set, **stop)
     res = evaluate(run, n=a.n, features="auto")
-    record({"bench": "folder", **stop, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
+    record({"bench": "folder", **stop, "sets": a.set, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
             "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"],
             "images": len(list(folder.glob("*.png")))})
 
@@ -178,13 +178,13 @@ def main() -> None:
                    help="augmentation arms: none, p=1 (always-on DiffAugment), ada (adaptive p)")
     s.add_argument("--images", type=int, default=500)
     s.add_argument("--fid-every", type=int, default=0, help="also FID at every K-th step's checkpoint")
-    for q in (d, s):
-        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="config override on top of the preset, as in `ganstudio train --set`")
     f = sub.add_parser("folder")
     f.add_argument("--minutes", type=float, default=5)
     f.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     f.add_argument("--n", type=int, default=1000)
+    for q in (d, s, f):
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override on top of the preset, as in `ganstudio train --set`")
     a = p.parse_args()
     THREADS = a.threads
     torch.set_num_threads(a.threads)
