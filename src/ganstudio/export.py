@@ -149,7 +149,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
             "run": run_dir.resolve().name, "inputs": names, "output": "images", "output_range": [0, 1],
             "ema": runs.find_checkpoint(run_dir, checkpoint).has("G_ema")}
 
-    with atomic_file(out, suffix=".onnx") as tmp:
+    with atomic_file(out, suffix=".onnx", fsync=True) as tmp:
         model = _export_graph(module, args, names, opset)
         del model.metadata_props[:]
         entry = model.metadata_props.add()

@@ -22,7 +22,7 @@ from PIL import Image
 
 from . import media
 from .errors import UserError
-from .fsutil import atomic_file
+from .fsutil import atomic_file, file_mode
 
 RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
             "lanczos": Image.LANCZOS}
@@ -57,13 +57,6 @@ def pad_even(frames: np.ndarray) -> np.ndarray:
     if not (ph or pw):
         return frames
     return np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
-
-
-def _public(path: Path, mode: int = 0o666) -> None:
-    """mkstemp/mkdtemp make private files; give the result the permissions a plain open() would."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, mode & ~umask)
 
 
 def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30, quality: int = 18,
@@ -114,7 +107,7 @@ def write_png_sequence(frames: np.ndarray, folder: str | Path, fps: float = 30) 
             if any(p for p in folder.iterdir() if not p.name.startswith("frame")):
                 raise UserError(f"{folder} exists and holds other files; choose an empty or new folder")
             shutil.rmtree(folder)
-        _public(tmp, 0o777)
+        os.chmod(tmp, file_mode(0o777))  # mkdtemp makes a private folder; this one is an ordinary folder
         os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

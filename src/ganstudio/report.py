@@ -18,15 +18,10 @@ from pathlib import Path
 
 from . import runs
 from .errors import UserError
-from .fsutil import atomic_file
 from .evaluation import COLUMNS, read_evals
+from .fsutil import atomic_write_bytes
 
 MAX_GRIDS = 8  # sample grids shown over time
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    with atomic_file(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def _pyplot():
@@ -194,7 +189,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     written = set()
     for _, items in sections:
         for name, _, png in items:
-            _atomic_bytes(plot_dir / f"{name}.png", png)
+            atomic_write_bytes(plot_dir / f"{name}.png", png)
             written.add(f"{name}.png")
     for stale in plot_dir.glob("*.png"):
         if stale.name not in written:
@@ -232,7 +227,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)} report</title>"
            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
     path = Path(out) if out is not None else run_dir / "report.html"
-    _atomic_bytes(path, doc.encode())
+    atomic_write_bytes(path, doc.encode())
     return path
 
 
