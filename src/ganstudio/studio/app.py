@@ -32,7 +32,8 @@ from .. import latents as L
 from ..errors import UserError
 from . import creative_bridge as cb
 from . import schemas as S
-from .engine import Engine, NotFound, png_bytes, to_pil, translate_available
+from ..media import to_pils
+from .engine import Engine, NotFound, png_bytes, translate_available
 from .jobs import Jobs
 from .store import Store
 from .uploads import Collector, Limits, _check_image, list_uploads, upload_path
@@ -95,7 +96,7 @@ class Studio:
     def pictures(self, run: str, lats: list, images, step: int, note: str | None = None) -> dict:
         """The response for rendered latents: each picture with its Latent JSON and stored rating."""
         pics = []
-        for lat, im in zip(lats, to_pil(images)):
+        for lat, im in zip(lats, to_pils(images)):
             img = self.store.get_image(lat.id)
             pics.append({"id": lat.id, "latent": lat.to_dict(), "image": data_url(png_bytes(im)),
                          "rating": img["rating"] if img else 0, "kind": "latent", "run": run})
@@ -126,7 +127,7 @@ class Studio:
                 images, lats, _ = self.engine.images(run, ckpt, [g["latent"] for g in group], restamp=ckpt == "latest")
             except UserError:
                 continue
-            for it, lat, im in zip(group, lats, to_pil(images)):
+            for it, lat, im in zip(group, lats, to_pils(images)):
                 out[it["id"]] = {"id": it["id"] if keep_ids else lat.id, "latent": lat.to_dict(),
                                  "image": data_url(png_bytes(im)), "rating": it["rating"], "kind": "latent", "run": run}
         return [out[it["id"]] for it in items if it["id"] in out]
@@ -295,7 +296,7 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
     def render(req: S.RenderRequest):
         images, lats, step = st.engine.images(req.run, req.checkpoint, [req.latent.record()])
         lat = lats[0]
-        data = png_bytes(to_pil(images)[0], latent=lat.to_dict(), size=req.size)
+        data = png_bytes(to_pils(images)[0], latent=lat.to_dict(), size=req.size)
         return Response(data, media_type="image/png",
                         headers={"Content-Disposition": f'attachment; filename="{req.run}-{lat.id}.png"'})
 
@@ -325,7 +326,7 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
         t = time.perf_counter()
         images, lats, _ = st.engine.images(req.run, req.checkpoint, [req.latent.record()])
         return {"seq": req.seq, "id": lats[0].id, "latent": lats[0].to_dict(),
-                "image": data_url(png_bytes(to_pil(images)[0])), "ms": round(1000 * (time.perf_counter() - t), 2)}
+                "image": data_url(png_bytes(to_pils(images)[0])), "ms": round(1000 * (time.perf_counter() - t), 2)}
 
     # ---- favourites and taste ----------------------------------------------------------------------------
     @app.post("/api/rate", response_model=S.Rated, summary="Like (1), dislike (-1) or clear (0) a picture")
@@ -485,7 +486,7 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
                 lats = [L.add_edits(l, [(0, 3.0 * steer)], d0.ref) if not l.edits or l.directions == d0.ref else l
                         for l in lats]
             images = st.engine.render_latents(pipe, run, lats, exact=False)
-        return to_pil(images), pipe.step
+        return to_pils(images), pipe.step
 
     @app.post("/api/walk", response_model=S.WalkResponse, summary="Frames of the endless latent walk")
     def walk(req: S.WalkRequest) -> dict:

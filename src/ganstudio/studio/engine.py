@@ -32,7 +32,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from .. import latents as L
-from .. import media, runs
+from .. import runs
 from ..creative import directions as D
 from ..errors import UserError
 
@@ -267,10 +267,6 @@ class Engine:
 
 
 # ---- small pure helpers ------------------------------------------------------------------------
-
-def to_pil(images: torch.Tensor) -> list[Image.Image]:
-    return media.to_pils(images)
-
 
 def png_bytes(im: Image.Image, latent: dict | None = None, size: int | None = None) -> bytes:
     """PNG bytes; with ``latent`` (a ``Latent.to_dict()``) it is embedded as a ``ganstudio-latent``
