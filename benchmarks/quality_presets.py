@@ -52,11 +52,10 @@ def train_run(preset: str, data: str, minutes: float | None = None, limit: int |
     return run, time.monotonic() - t0, time.process_time() - c0
 
 
-def evaluate(run: Path, n: int = 5000, features: str = "classifier") -> dict:
+def evaluate(run: Path, n: int = 5000, features: str = "classifier", checkpoint: str | int = "latest") -> dict:
     from ganstudio.evaluation import evaluate as ev
 
-    res = ev(run, n=n, features=features, log=lambda m: None)
-    return res
+    return ev(run, checkpoint=checkpoint, n=n, features=features, log=lambda m: None)
 
 
 def class_accuracy(run: Path, per_class: int = 200) -> float:
@@ -133,12 +132,12 @@ def cmd_smalldata(a) -> None:
             if metrics:
                 row["d_real_end"] = metrics[-1]["d_real"]
                 row["p_trajectory"] = p_trajectory(run)
-            if a.fid_every:  # FID of every kept checkpoint, oldest first
-                from ganstudio.evaluation import evaluate as ev
-                steps = [int(c.name) for c in runs.list_checkpoints(run)]
-                row["fid_curve"] = [(s, round(ev(run, checkpoint=s, n=a.n, log=lambda m: None,
-                                                 features="classifier")["rows"]["generated"]["fid"], 2))
-                                    for s in steps]
+            if a.fid_every:  # FID of every kept checkpoint, oldest first (the last one is ``res``, scored above)
+                fid = {res["step"]: res["rows"]["generated"]["fid"]}
+                for step in (int(c.name) for c in runs.list_checkpoints(run)):
+                    if step not in fid:
+                        fid[step] = evaluate(run, n=a.n, checkpoint=step)["rows"]["generated"]["fid"]
+                row["fid_curve"] = [(step, round(f, 2)) for step, f in sorted(fid.items())]
             record(row)
 
 
