@@ -24,7 +24,7 @@ from quality_presets import OUT, RUNS, class_accuracy
 def main() -> None:
     from ganstudio.evaluation import evaluate
     from ganstudio.training import train
-    from ganstudio.training.config import RunConfig
+    from ganstudio.config import RunConfig
     from ganstudio.training.options import _merge
     from ganstudio.training.presets import PRESETS
 

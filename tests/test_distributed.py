@@ -2,11 +2,10 @@
 
 One spawn of two processes checks: both ranks hold the same weights after N steps; they equal one
 process trained with the same global batch; a single-process checkpoint resumes under world 2 and
-lands where uninterrupted training does. The torchrun end-to-end test needs the train() wiring.
+lands where uninterrupted training does. The torchrun test runs the CLI end to end.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import socket
@@ -27,7 +26,9 @@ TESTS = Path(__file__).resolve().parent
 STEPS, RESUME_AT, B = 6, 4, 16  # per-rank batch 16 x 2 ranks = single-process batch 32
 
 # Steps 1-3 through autograd (schedules.simultaneous), steps 4-6 through the fast MLP step: both
-# paths must call sync_grads. Same toggle in the single-process reference.
+# paths must call sync_grads. The trainer picks one when it is built; the test swaps its step function
+# (the same two functions, averaged across ranks as the trainer wraps them) to cover both in one run.
+# Same toggle in the single-process reference.
 WORKER = r"""
 import json, sys
 sys.path.insert(0, {tests!r})
@@ -42,20 +43,26 @@ info = distributed.setup("cpu")
 assert info is not None and info.world == 2 and info.backend == "gloo"
 torch.set_flush_denormal(True)
 
-def trainer(seed_offset=0):
-    cfg, ds = prepare(tiny_config(batch_size={b}))
-    t = Trainer(cfg, ds, torch.device("cpu"), None)
-    if info.rank == 1:  # a different init on rank 1: wrap() must broadcast rank 0's weights
+if info.rank == 1:  # a different init on rank 1: the trainer must broadcast rank 0's weights when built
+    import ganstudio.training.trainer as T
+    _build = T.build
+    def _shifted_build(*a):
+        G, D = _build(*a)
         with torch.no_grad():
-            for p in t.G.parameters(): p.add_(1.0)
-    distributed.wrap(t, info)
-    return t
+            for p in G.parameters(): p.add_(1.0)
+        return G, D
+    T.build = _shifted_build
+
+def trainer():
+    cfg, ds = prepare(tiny_config(batch_size={b}))
+    return Trainer(cfg, ds, torch.device("cpu"), None, dist=info)
 
 def run(t, first, last):
     logs = []
     for i in range(first, last):
-        t.fast_step = fast_mlp.step if i >= 3 and fast_mlp.supports(t) else None
-        o = t.schedule(t)
+        base = fast_mlp.FastStep(t.ctx) if i >= 3 else t.schedule.step
+        t.step_fn = distributed.averaged_outputs(base, info.world)
+        o = t.train_step()
         logs.append({{k: float(v) for k, v in o.items()}})
     return logs
 
@@ -87,8 +94,8 @@ def _single(steps_from: int, steps_to: int, t: Trainer | None = None):
         t = Trainer(cfg, ds, torch.device("cpu"), None)
     logs = []
     for i in range(steps_from, steps_to):
-        t.fast_step = fast_mlp.step if i >= 3 and fast_mlp.supports(t) else None
-        logs.append({k: float(v) for k, v in t.schedule(t).items()})
+        t.step_fn = fast_mlp.FastStep(t.ctx) if i >= 3 else t.schedule.step
+        logs.append({k: float(v) for k, v in t.train_step().items()})
     return t, logs
 
 
@@ -104,7 +111,7 @@ def two_ranks(tmp_path_factory):
     t, _ = _single(0, RESUME_AT)
     t.run_dir = out / "ckpt-run"
     t.run_dir.mkdir()
-    t.progress.step = RESUME_AT
+    assert t.progress.step == RESUME_AT
     t.save_checkpoint()
     code = WORKER.format(tests=str(TESTS), out=str(out), ckpt_run=str(t.run_dir), b=B, steps=STEPS,
                          resume_at=RESUME_AT)
@@ -164,14 +171,6 @@ def test_resume_under_a_different_world_size(two_ranks, single):
             assert (resumed[k] - v).abs().max() < 1e-2 * t.cfg.lr_g, (r, k)
 
 
-def _train_is_wired() -> bool:
-    from ganstudio import training
-
-    return "distributed" in inspect.getsource(training.train)
-
-
-@pytest.mark.skipif(not _train_is_wired(), reason="train() does not call training.distributed yet "
-                    "(the wiring edits to training/__init__.py and trainer.py are pending)")
 def test_torchrun_cli_end_to_end(tmp_path):
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps({"model": "mlp", "model_config": {"g_hidden": [32], "d_hidden": [32], "resolution": 8}}))

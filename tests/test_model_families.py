@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganstudio.configs import from_dict, to_dict
+from ganstudio.config import from_dict, to_dict
 from ganstudio.errors import UserError
-from ganstudio.models import FAMILIES, build, count_params, model_config
+from ganstudio.config import RunConfig
+from ganstudio.models import FAMILIES, build, count_params
 from ganstudio.models.layers import MinibatchStdDev, base_grid, has_spectral_norm
 
 CONV_FAMILIES = ["dcgan", "resnet"]
@@ -77,7 +78,7 @@ def test_config_validation_and_json_round_trip(family):
     cls = FAMILIES[family].config_cls
     cfg = tiny(family, resolution=32, height=16, num_classes=4, conditioning="acgan", mbstd=True)
     assert from_dict(cls, to_dict(cfg)) == cfg
-    assert model_config(family, to_dict(cfg)) == cfg
+    assert RunConfig.from_dict({"model": family, "model_config": to_dict(cfg)}).model_config == cfg
     for bad, msg in (({"conditioning": "nope"}, "model.conditioning must be one of"),
                      ({"resolution": 27}, "cannot be built by doubling"),
                      ({"channels": 2}, "model.channels"),

@@ -99,12 +99,12 @@ def test_gradient_penalty_pushes_gradient_norm_to_one():
 
     cfg, ds = prepare(tiny_config(loss="wgan-gp"))
     t = Trainer(cfg, ds, torch.device("cpu"), None)
-    real, _ = t.next_real()
-    fake = t.G(*t.sample_latents(len(real))).detach()
+    real, _ = t.ctx.next_real()
+    fake = t.G(*t.ctx.sample_latents(len(real))).detach()
     with torch.no_grad():
         for p in t.D.parameters():
             p.mul_(50.0)  # a steep critic: gradient norm far above 1
-    assert gradient_penalty(t, real, fake, None) > 100
+    assert gradient_penalty(t.ctx, real, fake, None) > 100
 
 
 class _Sabotage:
@@ -192,7 +192,6 @@ def test_conditional_run_generates_requested_class(tmp_path):
 
 def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state():
     from ganstudio.training import fast_mlp
-    from ganstudio.training.schedules import SCHEDULES
 
     native = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
     with warnings.catch_warnings(record=True) as caught:
@@ -203,8 +202,8 @@ def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state(
     for m in (t.G, t.D):
         first = next(x for x in m.modules() if isinstance(x, torch.nn.Linear))
         first.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
-    out = SCHEDULES["simultaneous"](t)
-    assert not fast_mlp.supports(t)  # the hand-fused float32 MLP step must not take over
+    out = t.train_step()
+    assert not fast_mlp.supports(t.ctx) and not isinstance(t.step_fn, fast_mlp.FastStep)  # no fp32 fused step
     assert seen and all(d == torch.bfloat16 for d in seen)
     assert all(p.dtype == torch.float32 for p in t.g_params + t.d_params)
     assert out["d_loss"].dtype == torch.float32 and math.isfinite(float(out["d_loss"]))

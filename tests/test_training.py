@@ -210,7 +210,7 @@ def test_every_preset_resolves_builds_and_round_trips(name):
     Each resolves against real data (sklearn's digits, resized to the preset's size, 28 px where the preset
     names none), builds its G and D, and survives the JSON round trip that run folders rely on."""
     from ganstudio.models import build
-    from ganstudio.training.config import RunConfig
+    from ganstudio.config import RunConfig
     from ganstudio.training.options import build_run_config
     from ganstudio.training.presets import PRESETS
 

@@ -16,7 +16,7 @@ from PIL import Image
 from . import media, runs
 from .errors import UserError
 from .models import build
-from .training.config import RunConfig
+from .config import RunConfig
 
 
 @dataclass

@@ -34,7 +34,7 @@ from .data.pairs import input_kind as _input_kind
 from .data.pairs import sketch_line_width
 from .errors import UserError
 from .models import build
-from .training.config import RunConfig
+from .config import RunConfig
 
 __all__ = ["Translator", "load_translator", "translate_folder", "SIZES"]
 

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from ..errors import UserError
 from . import digits, mnist
-from .base import DataConfig, ImageDataset, to_float, to_uint8
+from ..config.data import DataConfig
+from .base import ImageDataset, to_float, to_uint8
 
 __all__ = ["DataConfig", "ImageDataset", "load_dataset", "available", "SOURCES", "to_float", "to_uint8",
            "resolve_auto"]

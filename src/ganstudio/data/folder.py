@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,8 +48,9 @@ import torch
 from PIL import Image, ImageOps
 
 from ..errors import UserError
-from .base import DataConfig, ImageDataset
-from .mnist import cache_root
+from ..config.data import DataConfig
+from .base import ImageDataset
+from ..cache import cache_root, write_npz
 
 __all__ = ["load", "EXTENSIONS", "DEFAULT_RESOLUTION", "MAX_PIXELS", "SkippedFilesWarning", "cache_path"]
 
@@ -250,28 +250,13 @@ def _read_cache(path: Path, key: str, options: dict):
 
 def _write_cache(path: Path, key: str, images: np.ndarray, labels: np.ndarray | None,
                  class_names: tuple[str, ...], skipped: list[str], total: int) -> None:
-    """Write atomically (temporary file + os.replace), then drop stale entries of the same prefix."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images,
-                     labels=labels if labels is not None else np.zeros(0, np.int64),
-                     class_names=np.array(class_names, dtype=np.str_).reshape(-1),
-                     skipped=np.array(skipped, dtype=np.str_).reshape(-1),
-                     meta=np.array(json.dumps({"version": CACHE_VERSION, "key": key, "total": total})))
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:  # read-only or full disk: the load still works, only slower next time
-        warnings.warn(f"could not write the dataset cache {path}: {e}", stacklevel=3)
+    """Write atomically, then drop stale entries of the same prefix."""
+    arrays = {"images": images, "labels": labels if labels is not None else np.zeros(0, np.int64),
+              "class_names": np.array(class_names, dtype=np.str_).reshape(-1),
+              "skipped": np.array(skipped, dtype=np.str_).reshape(-1),
+              "meta": np.array(json.dumps({"version": CACHE_VERSION, "key": key, "total": total}))}
+    if not write_npz(path, arrays, "dataset cache"):  # read-only or full disk: only slower next time
         return
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
     prefix = key.split("-")[0]
     for old in path.parent.glob(f"{prefix}-*.npz"):
         if old != path:

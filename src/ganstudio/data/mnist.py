@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cache import cache_root
 from ..errors import UserError
 from .base import ImageDataset
 from .download import fetch
@@ -49,10 +50,6 @@ FASHION_MNIST = IdxSource(
         "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
 )
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("GANSTUDIO_CACHE", Path.home() / ".cache" / "ganstudio"))
 
 
 def search_dirs(name: str) -> list[Path]:

@@ -34,7 +34,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,31 +42,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..cache import cache_root, write_npz
 from ..errors import UserError
-from .base import DataConfig, ImageDataset
+from ..config.data import PAIR_KINDS, DataConfig, parse_pairs
+from .base import ImageDataset
 
 __all__ = ["PAIR_KINDS", "SketchParams", "parse_pairs", "nominal_line_width", "sketch_params", "sketch_line_width",
            "sketch", "grayscale", "derive_pairs", "load_folder_pairs", "input_kind"]
 
-PAIR_KINDS = ("sketch", "grayscale", "folders")
 CACHE_VERSION = 1  # bump whenever the sketch transform changes what the same parameters produce
-MAX_WIDTH = 16
 CHUNK = 2048  # images per vectorised sketch batch: bounded memory at 128 px
 SHOW_MISMATCHED = 5
 _LUMA = (0.299, 0.587, 0.114)
-
-
-def parse_pairs(spec: str) -> tuple[str, int | None]:
-    """``"sketch:2"`` -> ("sketch", 2); ``"grayscale"`` -> ("grayscale", None). One-line UserError otherwise."""
-    kind, sep, arg = str(spec).partition(":")
-    if kind not in PAIR_KINDS:
-        raise UserError(f"data.pairs must be one of {', '.join(PAIR_KINDS)} (or sketch:WIDTH), got {spec!r}")
-    if not sep:
-        return kind, None
-    if kind != "sketch" or not arg.isdigit() or not 1 <= int(arg) <= MAX_WIDTH:
-        raise UserError(f"data.pairs {spec!r}: only sketch takes a width, a whole number of pixels 1..{MAX_WIDTH} "
-                        "(e.g. sketch:2)")
-    return kind, int(arg)
 
 
 def input_kind(spec: str | None) -> str:
@@ -238,8 +224,6 @@ def _cache_key(images: torch.Tensor, params: SketchParams) -> str:
 
 
 def _cache_path(key: str) -> Path:
-    from .mnist import cache_root
-
     return cache_root() / "pairs" / f"sketch-{key}.npz"
 
 
@@ -259,21 +243,9 @@ def _read_cache(path: Path, key: str, shape: tuple[int, ...]) -> torch.Tensor | 
 
 
 def _write_cache(path: Path, key: str, inputs: torch.Tensor, params: SketchParams) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, inputs=inputs.numpy(), meta=np.array(json.dumps(
-                {"key": key, "version": CACHE_VERSION, "params": params.to_dict(),
-                 "nominal_line_width": params.width})))
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:  # read-only or full disk: still works, only slower next time
-        warnings.warn(f"could not write the pairs cache {path}: {e}", stacklevel=3)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    write_npz(path, {"inputs": inputs.numpy(), "meta": np.array(json.dumps(
+        {"key": key, "version": CACHE_VERSION, "params": params.to_dict(), "nominal_line_width": params.width}))},
+        "pairs cache")  # read-only or full disk: still works, only slower next time
 
 
 def cached_sketch(images: torch.Tensor, params: SketchParams) -> torch.Tensor:

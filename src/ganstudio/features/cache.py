@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.mnist import cache_root
+from ..cache import cache_root, write_npz
 
 CACHE_VERSION = 1
 
@@ -54,19 +51,8 @@ def key_of(obj: Any) -> str:
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write arrays + JSON meta atomically; a failure to write only warns (the cache is an optimisation)."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, __meta__=np.array(json.dumps({**meta, "cache_version": CACHE_VERSION})))
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        warnings.warn(f"could not write the evaluation cache {path}: {e}", stacklevel=2)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    write_npz(path, {**arrays, "__meta__": np.array(json.dumps({**meta, "cache_version": CACHE_VERSION}))},
+              "evaluation cache")
 
 
 def load_npz(path: Path, expect: dict | None = None) -> tuple[dict[str, np.ndarray], dict] | None:

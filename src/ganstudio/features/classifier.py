@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..configs import check, from_dict, to_dict
+from ..config.base import check, from_dict, to_dict
 from ..data import SOURCES, DataConfig, ImageDataset, load_dataset
 from ..errors import UserError
 from ..runs import atomic_write_json, slug

@@ -14,51 +14,22 @@ Conditioning (num_classes > 0): G's BatchNorms are class-conditional (gain/bias 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..configs import check
+from ..config.models import G_UPSAMPLE_NAMES, DCGANConfig
 from . import Family, register
+from .tasks import NOISE_TO_IMAGE
 from .layers import (D_NORMS, ClassBatchNorm2d, DiscriminatorHead, FeatureDiscriminator, MinibatchStdDev,
-                     apply_spectral_norm, base_grid, check_common, check_image, check_y, g_input, g_input_dim,
+                     apply_spectral_norm, base_grid, check_image, check_y, g_input, g_input_dim,
                      widths)
 
 Tensor = torch.Tensor
 
 
-@dataclass(frozen=True)
-class DCGANConfig:
-    z_dim: int = 100
-    resolution: int = 64           # width in pixels
-    height: int | None = None      # non-square outputs; None = resolution
-    channels: int = 3
-    num_classes: int = 0
-    g_channels: int = 64           # G's channels at full resolution; doubled at each coarser stage
-    d_channels: int = 64           # D's channels after its first conv; doubled at each stage
-    max_channels: int = 512        # cap on both (keeps 128 px affordable)
-    g_upsample: str = "convtranspose"  # or "nearest": upsample + 3x3 conv (no checkerboard artefacts)
-    d_norm: str = "batch"          # batch | instance | layer | none (use layer/none with wgan-gp)
-    spectral_norm: bool = False    # spectral norm on every D conv/linear
-    mbstd: bool = False            # minibatch std-dev channel before D's head (ProGAN)
-    mbstd_group: int = 4
-    conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
-    class_input: bool = False      # also feed y to G's first layer, concatenated with z (see layers.g_input)
-    negative_slope: float = 0.2
-
-    def __post_init__(self) -> None:
-        check_common(self)
-        check(self.g_upsample in UPSAMPLERS,
-              f"model.g_upsample must be one of {', '.join(UPSAMPLERS)}, got {self.g_upsample!r}")
-        check(self.d_norm in D_NORMS, f"model.d_norm must be one of {', '.join(D_NORMS)}, got {self.d_norm!r}")
-        check(0 <= self.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {self.negative_slope}")
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.height or self.resolution, self.resolution)
 
 
 def _convtranspose(cin: int, cout: int, bias: bool) -> nn.Module:
@@ -75,6 +46,7 @@ UPSAMPLERS: dict[str, Callable[[int, int, bool], nn.Module]] = {
     "convtranspose": _convtranspose,
     "nearest": _nearest,
 }
+assert tuple(UPSAMPLERS) == G_UPSAMPLE_NAMES  # the config validates names; this maps them to modules
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -156,5 +128,5 @@ class DCGANDiscriminator(FeatureDiscriminator):
         return h.flatten(1)
 
 
-register(Family("dcgan", DCGANConfig, DCGANGenerator, DCGANDiscriminator,
-                "DCGAN: transposed-conv G with BatchNorm, strided-conv D; 28-128 px, non-square, conditional"))
+register(Family("dcgan", DCGANConfig, DCGANGenerator, DCGANDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
+                description="DCGAN: transposed-conv G with BatchNorm, strided-conv D; 28-128 px, non-square, conditional"))

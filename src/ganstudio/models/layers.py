@@ -20,34 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
-from ..configs import check
+from ..config.models import CONDITIONINGS, D_NORM_NAMES, Conditioning, base_grid  # noqa: F401 (re-exported)
 
 Tensor = torch.Tensor
 
 # ---------------------------------------------------------------------------------------------
 # Geometry: how many doublings from a small base grid reach the requested image size.
-
-MIN_BASE_SIDE = 3   # a 3-pixel base is the smallest that still has a centre and neighbours
-MAX_BASE_SIDE = 16  # beyond this the z projection / D flatten get huge and the family is the wrong tool
-
-
-def base_grid(width: int, height: int) -> tuple[int, int, int]:
-    """``(stages, base_h, base_w)``: the most doublings that keep both base sides >= 3.
-
-    32 -> 4x4 and 3 stages; 28 -> 7x7 and 2 stages (7 -> 14 -> 28); 64x48 (w x h) -> 4 wide x 3 high
-    and 4 stages. Raises a one-line UserError when no such grid exists (odd or tiny sizes).
-    """
-    stages = 0
-    while (width % 2 ** (stages + 1) == 0 and height % 2 ** (stages + 1) == 0
-           and min(width, height) // 2 ** (stages + 1) >= MIN_BASE_SIDE):
-        stages += 1
-    bh, bw = height // 2 ** stages, width // 2 ** stages
-    check(stages >= 1 and max(bh, bw) <= MAX_BASE_SIDE,
-          f"model size {width}x{height} (width x height) cannot be built by doubling a {MIN_BASE_SIDE}.."
-          f"{MAX_BASE_SIDE} pixel base grid; use sides such as 28, 32, 48, 64, 96 or 128 "
-          "(both divisible by the same power of two)")
-    return stages, bh, bw
-
 
 def widths(base: int, stages: int, cap: int) -> list[int]:
     """Channel counts from the coarsest (base grid) to the finest stage: ``base * 2**i`` capped.
@@ -56,37 +34,6 @@ def widths(base: int, stages: int, cap: int) -> list[int]:
     each doubling of resolution, so every stage costs roughly the same compute.
     """
     return [min(base * 2 ** i, cap) for i in reversed(range(stages))]
-
-
-def check_common(cfg: Any) -> None:
-    """Validation shared by the conv family configs (their field names agree)."""
-    check(cfg.z_dim > 0, f"model.z_dim must be positive, got {cfg.z_dim}")
-    check(cfg.channels in (1, 3), f"model.channels must be 1 or 3, got {cfg.channels}")
-    check(cfg.num_classes >= 0, f"model.num_classes must be >= 0, got {cfg.num_classes}")
-    check(cfg.resolution > 0 and (cfg.height is None or cfg.height > 0),
-          f"model.resolution/height must be positive, got {cfg.resolution}/{cfg.height}")
-    for name in ("g_channels", "d_channels", "max_channels"):
-        check(getattr(cfg, name) > 0, f"model.{name} must be positive, got {getattr(cfg, name)}")
-    check(cfg.mbstd_group >= 1, f"model.mbstd_group must be >= 1, got {cfg.mbstd_group}")
-    check(cfg.conditioning in CONDITIONINGS,
-          f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got {cfg.conditioning!r}")
-    base_grid(cfg.resolution, cfg.height or cfg.resolution)  # raises a clear message for bad sizes
-
-
-# ---------------------------------------------------------------------------------------------
-# Conditioning.
-
-@dataclass(frozen=True)
-class Conditioning:
-    projection: bool  # D: logit += <embed(y), features>  (Miyato & Koyama 2018)
-    aux: bool         # D: an auxiliary class-logit head  (ACGAN, Odena et al. 2017)
-
-
-CONDITIONINGS: dict[str, Conditioning] = {
-    "projection": Conditioning(projection=True, aux=False),
-    "acgan": Conditioning(projection=False, aux=True),
-    "both": Conditioning(projection=True, aux=True),
-}
 
 
 def check_y(y: Tensor | None, batch: int, num_classes: int, who: str) -> None:
@@ -216,6 +163,7 @@ D_NORMS: dict[str, Norm] = {
     "layer": Norm(lambda ch: nn.GroupNorm(1, ch), absorbs_bias=False),  # one mean over (C, H, W)
     "none": Norm(lambda ch: nn.Identity(), absorbs_bias=False),
 }
+assert tuple(D_NORMS) == D_NORM_NAMES  # the config validates names; this maps them to modules
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:

@@ -14,34 +14,16 @@ flattened image in D, the classic conditional GAN of Mirza & Osindero (2014).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from ..configs import check
+from ..config.models import MLPConfig
 from . import Family, register
+from .tasks import NOISE_TO_IMAGE
+
+__all__ = ["MLPConfig", "MLPGenerator", "MLPDiscriminator", "keras_init"]
 
 
-@dataclass(frozen=True)
-class MLPConfig:
-    z_dim: int = 100
-    g_hidden: tuple[int, ...] = (256, 512, 1024)
-    d_hidden: tuple[int, ...] = (1024, 512, 256)
-    negative_slope: float = 0.2
-    resolution: int = 28
-    height: int | None = None  # non-square outputs; None = resolution
-    channels: int = 1
-    num_classes: int = 0
-
-    def __post_init__(self) -> None:
-        check(self.z_dim > 0, f"model.z_dim must be positive, got {self.z_dim}")
-        check(self.channels in (1, 3), f"model.channels must be 1 or 3, got {self.channels}")
-        check(all(h > 0 for h in self.g_hidden + self.d_hidden), "model hidden sizes must be positive")
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.height or self.resolution, self.resolution)
 
 
 def _mlp(sizes: list[int], slope: float) -> list[nn.Module]:
@@ -95,5 +77,5 @@ class MLPDiscriminator(nn.Module):
         return self.head(self.features(x, y)).squeeze(1)
 
 
-register(Family("mlp", MLPConfig, MLPGenerator, MLPDiscriminator,
-                "the seed's MLP GAN (100-d noise, G 256-512-1024-784, D 1024-512-256-1)"))
+register(Family("mlp", MLPConfig, MLPGenerator, MLPDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
+                description="the seed's MLP GAN (100-d noise, G 256-512-1024-784, D 1024-512-256-1)"))

@@ -20,76 +20,23 @@ is never updated.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..configs import check
+from ..config.models import PIX2PIX_D_NORM_NAMES, Pix2PixConfig
 from ..errors import UserError
 from . import Family, register
+from .tasks import IMAGE_TO_IMAGE
 
 Tensor = torch.Tensor
-MAX_DEPTH = 8
 
 
-@dataclass(frozen=True)
-class Pix2PixConfig:
-    z_dim: int = 0                 # the registry contract's field; pix2pix's noise is dropout, not z
-    resolution: int = 32           # width in pixels
-    height: int | None = None      # non-square; None = resolution
-    channels: int = 3              # target (output) channels; filled from the data
-    in_channels: int = 1           # input channels: 1 for sketch/grayscale pairs; A/'s for folders
-    num_classes: int = 0           # unconditional only
-    g_channels: int = 32           # U-Net channels after the first conv; doubled per stage
-    max_channels: int = 256
-    depth: int = 0                 # U-Net stages; 0 = down to a 1-2 px bottleneck (5 at 32 px)
-    dropout: float = 0.5
-    dropout_stages: int = 3        # innermost decoder stages with dropout (pix2pix: 3)
-    d_channels: int = 32
-    d_layers: int = 0              # PatchGAN stride-2 layers; 0 = by size (1 at 32 px, 2 at 64, 3 at 128)
-    d_norm: str = "batch"          # batch | instance | none
-    adv_weight: float = 1.0        # weight of the adversarial term; 0 = L1-only U-Net (no D updates)
-    l1_weight: float = 100.0       # pix2pix's lambda
-
-    def __post_init__(self) -> None:
-        check(self.z_dim == 0, f"model.z_dim must be 0 for pix2pix (its noise is dropout), got {self.z_dim}")
-        check(self.num_classes == 0, "pix2pix is unconditional: drop --conditional")
-        check(self.channels in (1, 3) and self.in_channels in (1, 3),
-              f"model.channels/in_channels must be 1 or 3, got {self.channels}/{self.in_channels}")
-        check(8 <= self.resolution <= 1024 and (self.height is None or 8 <= self.height <= 1024),
-              f"pix2pix needs sides of 8..1024 px, got {self.resolution}x{self.height or self.resolution}")
-        check(0 <= self.depth <= MAX_DEPTH, f"model.depth must be 0 (auto) .. {MAX_DEPTH}, got {self.depth}")
-        check(self.g_channels > 0 and self.d_channels > 0 and self.max_channels > 0, "channel counts must be positive")
-        check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), got {self.dropout}")
-        check(self.dropout_stages >= 0, "model.dropout_stages must be >= 0")
-        check(self.d_norm in D_NORMS, f"model.d_norm must be one of {', '.join(D_NORMS)}, got {self.d_norm!r}")
-        check(self.adv_weight >= 0 and self.l1_weight >= 0 and self.adv_weight + self.l1_weight > 0,
-              f"model.adv_weight and l1_weight must be >= 0 and not both 0, got {self.adv_weight}/{self.l1_weight}")
-        side = min(self.resolution, self.height or self.resolution)
-        check(self.d_layers == 0 or side // 2 ** self.d_layers >= 3,
-              f"model.d_layers={self.d_layers} is too many for {side} px (need side / 2^d_layers >= 3)")
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.height or self.resolution, self.resolution)
-
-    @property
-    def unet_depth(self) -> int:
-        side = min(self.resolution, self.height or self.resolution)
-        return self.depth or min(MAX_DEPTH, math.ceil(math.log2(side)))
-
-    @property
-    def patch_layers(self) -> int:
-        side = min(self.resolution, self.height or self.resolution)
-        if self.d_layers:
-            return self.d_layers
-        return max(1, min(3, int(math.log2(side)) - 4, int(math.log2(side / 3))))
 
 
 D_NORMS = {"batch": nn.BatchNorm2d, "instance": lambda c: nn.InstanceNorm2d(c, affine=True), "none": nn.Identity}
+assert tuple(D_NORMS) == PIX2PIX_D_NORM_NAMES  # the config validates names; this maps them to modules
 
 
 def _init(module: nn.Module) -> None:
@@ -193,8 +140,6 @@ class PatchDiscriminator(nn.Module):
         return self.body(torch.cat([x, y], 1))
 
 
-register(Family("pix2pix", Pix2PixConfig, UNetGenerator, PatchDiscriminator,
-                "pix2pix: U-Net G + PatchGAN D for paired image-to-image (sketch -> image, colourisation); "
-                "8-128 px", use_command="translate"))
-
-from ..training import paired  # noqa: E402,F401  (registers the "pix2pix" schedule)
+register(Family("pix2pix", Pix2PixConfig, UNetGenerator, PatchDiscriminator, IMAGE_TO_IMAGE,
+                description="pix2pix: U-Net G + PatchGAN D for paired image-to-image (sketch -> image, colourisation); "
+                "8-128 px"))

@@ -15,42 +15,21 @@ D conditions through its head (``conditioning``: projection, acgan or both).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config.models import ResNetConfig
 from . import Family, register
+from .tasks import NOISE_TO_IMAGE
 from .layers import (ClassBatchNorm2d, DiscriminatorHead, FeatureDiscriminator, MinibatchStdDev,
-                     apply_spectral_norm, base_grid, check_common, check_image, check_y, g_input, g_input_dim,
+                     apply_spectral_norm, base_grid, check_image, check_y, g_input, g_input_dim,
                      upsample_nearest, widths)
 
 Tensor = torch.Tensor
 
 
-@dataclass(frozen=True)
-class ResNetConfig:
-    z_dim: int = 128
-    resolution: int = 32           # width in pixels
-    height: int | None = None      # non-square outputs; None = resolution
-    channels: int = 3
-    num_classes: int = 0
-    g_channels: int = 64           # G's channels at full resolution; doubled at each coarser stage
-    d_channels: int = 64           # D's channels after its first block; doubled at each stage
-    max_channels: int = 512        # cap on both (keeps 128 px affordable)
-    spectral_norm: bool = True     # spectral norm on every D conv/linear (SNGAN)
-    mbstd: bool = False            # minibatch std-dev channel before D's last block (ProGAN)
-    mbstd_group: int = 4
-    conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
-    class_input: bool = False      # also feed y to G's first layer, concatenated with z (see layers.g_input)
-
-    def __post_init__(self) -> None:
-        check_common(self)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.channels, self.height or self.resolution, self.resolution)
 
 
 # Init (SNGAN / Mimicry practice): Xavier-uniform, gain sqrt(2) on convs that feed a ReLU path and 1
@@ -172,5 +151,5 @@ class ResNetDiscriminator(FeatureDiscriminator):
         return F.relu(self.last(h)).sum((2, 3))
 
 
-register(Family("resnet", ResNetConfig, ResNetGenerator, ResNetDiscriminator,
-                "SNGAN residual G/D with spectral norm and projection D; 32-128 px (8-28 px work too)"))
+register(Family("resnet", ResNetConfig, ResNetGenerator, ResNetDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
+                description="SNGAN residual G/D with spectral norm and projection D; 32-128 px (8-28 px work too)"))

@@ -8,66 +8,48 @@ from typing import Any
 import torch
 
 from .. import runs
-from ..configs import diff, from_dict
-from ..data import load_dataset
+from ..config import RESUMABLE_FIELDS, RunConfig, TrainConfig, diff
+from ..data import SOURCES, load_dataset
 from ..devices import resolve_device
 from ..errors import UserError
-from ..models import get_family
 from . import distributed
-from .config import RESUMABLE_FIELDS, RunConfig, TrainConfig
 from .hooks import Checkpoints, Logger, SampleGrids
+from .resolve import resolve
 from .trainer import Trainer
 
-__all__ = ["train", "RunConfig", "TrainConfig", "Trainer", "prepare", "complete_model_config"]
+__all__ = ["train", "RunConfig", "TrainConfig", "Trainer", "prepare", "complete_model_config", "resolve"]
 
 
 def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
-    """Fill the model's shape fields (resolution, channels, classes) from the data."""
-    fam = get_family(cfg.model)
+    """Fill the model's shape fields (resolution, height, channels, classes, input channels) from the data:
+    the one place a run's shape is decided."""
     c, h, w = dataset.shape
     if cfg.conditional and not dataset.num_classes:
         raise UserError(f"--conditional needs class labels but {cfg.data.name} has none "
                         "(for a folder, put each class in its own sub-folder)")
-    shape = {"resolution": w, "channels": c, "num_classes": dataset.num_classes if cfg.conditional else 0}
-    if h != w:
-        shape["height"] = h
+    mc = cfg.model_config
+    names = {f.name for f in dataclasses.fields(mc)}
+    shape = {"resolution": w, "height": h if h != w else None, "channels": c,
+             "num_classes": dataset.num_classes if cfg.conditional else mc.num_classes}
     if getattr(dataset, "inputs", None) is not None:  # paired data (pix2pix): the inputs' channels
         shape["in_channels"] = int(dataset.inputs.shape[1])
-    mc = cfg.model_config
-    if mc is None or isinstance(mc, dict):  # shape from the data, the rest from the (partial) config
-        names = {f.name for f in dataclasses.fields(fam.config_cls)}
-        mc = from_dict(fam.config_cls, {**{k: v for k, v in shape.items() if k in names}, **(mc or {})}, "model")
-    else:
-        wrong = [f"{k}={getattr(mc, k)} but the data has {v}" for k, v in shape.items()
-                 if k != "num_classes" and hasattr(mc, k) and getattr(mc, k) != v]
-        if cfg.conditional and not mc.num_classes:
-            mc = dataclasses.replace(mc, num_classes=dataset.num_classes)
-        if wrong:
-            raise UserError(f"model config does not match the data: {'; '.join(wrong)}; "
-                            "set data.resolution/channels to match or leave the model's shape unset")
-        if mc.num_classes and mc.num_classes != dataset.num_classes:
-            raise UserError(f"model has {mc.num_classes} classes but the data has {dataset.num_classes}")
+    if shape["num_classes"] and shape["num_classes"] != dataset.num_classes:
+        raise UserError(f"model has {mc.num_classes} classes but the data has {dataset.num_classes}")
+    mc = dataclasses.replace(mc, **{k: v for k, v in shape.items() if k in names})
     return dataclasses.replace(cfg, model_config=mc, class_names=tuple(dataset.class_names))
 
 
 def _default_resolution(cfg: RunConfig) -> int | None:
-    """The model's resolution when given; else a named dataset's own (28 for MNIST-likes: every
-    family builds 28 px natively, upscaling would only cost time); else the family's default."""
-    from ..data import SOURCES
-
-    mc = cfg.model_config
-    if isinstance(mc, dict) and mc.get("resolution"):
-        return mc["resolution"]
-    if mc is not None and not isinstance(mc, dict):
-        return mc.resolution
+    """The data's size when ``data.resolution`` is unset: a named dataset's own (28 for MNIST-likes: every
+    family builds 28 px natively, upscaling would only cost time), else the model config's."""
     if cfg.data.name in SOURCES:
         return SOURCES[cfg.data.name].native_resolution
-    return getattr(get_family(cfg.model).config_cls, "resolution", None)
+    return cfg.model_config.resolution
 
 
 def prepare(cfg: RunConfig | dict) -> tuple[RunConfig, Any]:
-    """Resolve a config against its data: returns (complete config, dataset)."""
-    cfg = RunConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
+    """Resolve a config against its family and its data: returns (complete config, dataset)."""
+    cfg = resolve(RunConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg)
     dataset = load_dataset(cfg.data, default_resolution=_default_resolution(cfg))
     if len(dataset) < cfg.train.batch_size:
         raise UserError(f"dataset has {len(dataset)} images, fewer than one batch of {cfg.train.batch_size}; "
@@ -128,9 +110,7 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
         run_dir = None
     device = _setup_torch(cfg.train)
     dist_info = distributed.setup(cfg.train.device)
-    trainer = Trainer(cfg, dataset, device if dist_info is None else dist_info.device, run_dir)
-    if dist_info is not None:
-        distributed.wrap(trainer, dist_info)
+    trainer = Trainer(cfg, dataset, device if dist_info is None else dist_info.device, run_dir, dist=dist_info)
     hooks: list = [Logger(progress and writer)] + ([trainer.guard] if trainer.guard is not None else [])
     try:
         if resume is not None:

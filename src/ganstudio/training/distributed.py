@@ -10,7 +10,7 @@ the global batch is ``batch_size * world``):
 * noise: every process draws the *global* batch of latents from the same generator and keeps its
   slice, so the latent stream (and the checkpointed RNG state) is the single-process one;
 * gradients: averaged with one ``all_reduce`` over a flat buffer in ``trainer.sync_grads()``, which
-  every schedule (and the fast MLP step) calls right before its optimizer steps. The schedules use
+  every schedule (and the fast MLP step) calls right before its optimizer steps (``StepContext.sync_grads``). The schedules use
   ``torch.autograd.grad`` and assign ``p.grad``, so DDP's backward hooks would never fire; an
   explicit averaged all-reduce is simpler and exact. Every process then applies the same update,
   so weights stay identical (they are broadcast from rank 0 once at the start);
@@ -18,6 +18,10 @@ the global batch is ``batch_size * world``):
   means (and anything that reads them, like the divergence guard, decides the same everywhere);
 * files: only rank 0 writes the run folder (``trainer.is_writer``); it creates the folder and
   broadcasts its path.
+
+The trainer takes a ``DistInfo`` when it is built (``Trainer(..., dist=info)``) and sets all of this
+up itself: its sampler, its ``Batches`` (global latents), gradient averaging, averaged outputs, the
+agreed stop and the initial broadcast of rank 0's weights.
 
 Hence N processes with batch B train what one process with batch N*B trains (up to float
 rounding; BatchNorm statistics stay per process), and a checkpoint resumes under any world size.
@@ -144,24 +148,10 @@ class GradAverager:
             g.copy_(v)
 
 
-def _global_latents(trainer, info: DistInfo):
-    """sample_latents(b) drawing the global batch from the shared generator and keeping this rank's rows."""
-    def sample_latents(b: int):
-        n = b * info.world
-        z = torch.randn(n, trainer.z_dim, device=trainer.device, generator=trainer.noise)
-        rows = slice(info.rank * b, (info.rank + 1) * b)
-        if not trainer.num_classes:
-            return z[rows], None
-        c = torch.randint(trainer.num_classes, (n,), device=trainer.device, generator=trainer.noise)
-        return z[rows], torch.nn.functional.one_hot(c[rows], trainer.num_classes).float()
-
-    return sample_latents
-
-
-def _averaged_outputs(schedule, world: int):
-    """The schedule with its scalar outputs averaged across processes (one small all-reduce)."""
-    def step(t):
-        out = schedule(t)
+def averaged_outputs(step_fn, world: int):
+    """The step with its scalar outputs averaged across processes (one small all-reduce)."""
+    def step(ctx):
+        out = step_fn(ctx)
         if not out:
             return out
         keys = list(out)
@@ -170,14 +160,14 @@ def _averaged_outputs(schedule, world: int):
         vals.div_(world)
         return {k: vals[i] for i, k in enumerate(keys)}
 
-    step.__wrapped__ = schedule
+    step.__wrapped__ = step_fn
     return step
 
 
 _STOP_CODES = {None: 0, "time": 1, "interrupted": 2}
 
 
-def _agree_stop(reason: str | None) -> str | None:
+def agree_stop(reason: str | None) -> str | None:
     """Every process stops at the same step: the 'strongest' reason any of them has wins."""
     codes = dict(_STOP_CODES)
     if reason not in codes:  # e.g. a guard's own reason
@@ -190,28 +180,6 @@ def _agree_stop(reason: str | None) -> str | None:
     if code == codes.get(reason):
         return reason
     return {1: "time", 2: "interrupted"}.get(code, "stopped")
-
-
-def wrap(trainer, info: DistInfo) -> None:
-    """Make ``trainer`` one process of a data-parallel run (in place). Call before loading a checkpoint."""
-    from .sampler import BatchSampler
-
-    if trainer.device != info.device:
-        raise ValueError(f"trainer is on {trainer.device}, this process's device is {info.device}")
-    old = trainer.sampler
-    try:
-        sampler = BatchSampler(old.n, old.batch_size, trainer.cfg.seed, info.rank, info.world)
-    except ValueError as e:
-        raise UserError(f"{e}: lower --batch-size or use fewer processes") from None
-    trainer.sampler = trainer.stateful["sampler"] = sampler
-    trainer.sample_latents = _global_latents(trainer, info)
-    trainer.grad_sync = GradAverager(info.world)
-    trainer.schedule = _averaged_outputs(trainer.schedule, info.world)
-    trainer.is_writer = info.rank == 0
-    if hasattr(trainer, "agree_stop"):  # the loop asks before each step (see README: speed-scale-export)
-        trainer.agree_stop = _agree_stop
-    trainer.dist = info
-    broadcast_weights(trainer)
 
 
 @torch.no_grad()

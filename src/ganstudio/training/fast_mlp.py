@@ -1,11 +1,8 @@
 """A hand-written simultaneous step for the seed's MLP GAN: same maths, a fraction of the overhead.
 
-``supports(trainer)`` says whether the fast path applies (plain ``mlp`` family, loss ``ns`` without
-label smoothing, schedule ``simultaneous``, no state beyond weights/optimisers/RNGs/data order);
-``step(trainer)`` is then a drop-in for ``schedules.simultaneous``:
-
-    if fast_mlp.supports(t):
-        return fast_mlp.step(t)
+``supports(ctx)`` says whether the fast path applies (plain ``mlp`` family, loss ``ns`` without
+label smoothing, schedule ``simultaneous``, no augmentation, EMA or class conditioning); the trainer
+asks once when it is built and then steps with ``FastStep(ctx)`` instead of ``schedules.simultaneous``.
 
 The maths is the seed's ``train_step`` exactly: one G forward, one D forward over [real; fake],
 D's gradients from d_loss = BCE(real, 1) + BCE(fake, 0), G's gradients from g_loss = BCE(fake, 1)
@@ -32,11 +29,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# Trainer state components whose handling the fast step reproduces (the guard only reads the
-# gradients and scales learning rates in the optimizers' param groups, which ``opt.step`` honours).
-_KNOWN_STATE = {"G", "D", "opt_g", "opt_d", "rng_noise", "sampler", "counters", "guard"}
-# Trainer attributes that, when set to anything truthy, mean a step must do more than the seed's.
-_EXTRA_ATTRS = ("augmenter", "ema", "acgan", "G_ema", "gradient_penalty", "ada")
+from .step import StepContext
+
+# Step-context fields that, when set, mean a step must do more than the seed's (augmentation and
+# flips, an EMA update, an ACGAN head). The divergence guard needs nothing here: it only reads the
+# gradients and scales learning rates in the optimizers' param groups, which ``opt.step`` honours.
+_EXTRA_ATTRS = ("augmenter", "ema", "acgan")
 # TrainConfig fields that must be off (falsy) for the seed's plain step.
 _OFF_FIELDS = ("label_smoothing", "feature_matching", "r1_gamma", "ema_beta", "augment", "ada")
 
@@ -108,60 +106,45 @@ def _probe(G: nn.Module, D: nn.Module, layers) -> bool:
         return False
 
 
-def _structure(t):
-    """The layers when G/D are the seed's MLPs (probed once per model pair), else None."""
-    cached = getattr(t, "_fast_mlp_struct", None)
-    if cached is not None and cached[0] is t.G and cached[1] is t.D:
-        return cached[2]
-    layers = _layers(t.G, t.D)
-    if layers is not None:
-        gl, _, dl, _ = layers
-        g_all = [p for m in gl for p in (m.weight, m.bias)]
-        d_all = [p for m in dl for p in (m.weight, m.bias)]
-        ok = ([id(p) for p in t.g_params] == [id(p) for p in g_all]
-              and [id(p) for p in t.d_params] == [id(p) for p in d_all]  # no frozen or extra parameters
-              and all(p.dtype == torch.float32 and p.is_contiguous() and p.device == g_all[0].device
-                      for p in g_all + d_all)
-              and _probe(t.G, t.D, layers))
-        layers = layers if ok else None
-    t._fast_mlp_struct = (t.G, t.D, layers)
-    return layers
+def _structure(ctx: StepContext):
+    """The layers when G/D are the seed's MLPs with exactly their parameters trained, else None."""
+    layers = _layers(ctx.G, ctx.D)
+    if layers is None:
+        return None
+    gl, _, dl, _ = layers
+    g_all = [p for m in gl for p in (m.weight, m.bias)]
+    d_all = [p for m in dl for p in (m.weight, m.bias)]
+    ok = ([id(p) for p in ctx.g_params] == [id(p) for p in g_all]
+          and [id(p) for p in ctx.d_params] == [id(p) for p in d_all]  # no frozen or extra parameters
+          and all(p.dtype == torch.float32 and p.is_contiguous() and p.device == g_all[0].device
+                  for p in g_all + d_all)
+          and _probe(ctx.G, ctx.D, layers))
+    return layers if ok else None
 
 
-def supports(t) -> bool:
-    """True when ``step(t)`` computes exactly what ``schedules.simultaneous(t)`` would.
+def supports(ctx: StepContext) -> bool:
+    """True when ``FastStep()(ctx)`` computes exactly what ``schedules.simultaneous(ctx)`` would.
 
-    Cheap enough to call every step: the structural check is cached per (G, D) pair.
+    The trainer asks once, when it is built, and then uses one or the other for the whole run.
     """
-    try:
-        c = t.cfg
-        if c.schedule != "simultaneous" or c.loss != "ns" or getattr(c, "precision", "fp32") != "fp32":
-            return False
-        for f in _OFF_FIELDS:
-            if getattr(c, f, None):
-                return False
-        if getattr(getattr(t.run_cfg, "data", None), "flip", False):
-            return False
-        if getattr(t.run_cfg, "model", None) != "mlp" or t.num_classes or t.labels is not None:
-            return False
-        if not _KNOWN_STATE.issuperset(t.stateful):
-            return False
-        for a in _EXTRA_ATTRS:
-            if getattr(t, a, None):
-                return False
-        if not (isinstance(t.opt_g, torch.optim.Optimizer) and isinstance(t.opt_d, torch.optim.Optimizer)):
-            return False
-        return _structure(t) is not None
-    except AttributeError:
+    c = ctx.cfg
+    if c.schedule != "simultaneous" or c.loss != "ns" or c.precision != "fp32":
         return False
+    if any(getattr(c, f) for f in _OFF_FIELDS) or any(getattr(ctx, a) for a in _EXTRA_ATTRS):
+        return False
+    if ctx.batches.num_classes or ctx.batches.labels is not None:
+        return False
+    if not (isinstance(ctx.opt_g, torch.optim.Optimizer) and isinstance(ctx.opt_d, torch.optim.Optimizer)):
+        return False
+    return _structure(ctx) is not None
 
 
 class _Plan:
     """Buffers and layer lists for one trainer and batch size."""
 
-    def __init__(self, t, b: int):
-        self.G, self.D, self.b = t.G, t.D, b
-        gl, gs, dl, ds = _structure(t)
+    def __init__(self, ctx: StepContext, layers, b: int):
+        self.G, self.D, self.b = ctx.G, ctx.D, b
+        gl, gs, dl, ds = layers
         self.gw = [m.weight for m in gl]
         self.gb = [m.bias for m in gl]
         self.dw = [m.weight for m in dl]
@@ -189,25 +172,36 @@ class _Plan:
             g = p.grad if p.grad is not None and p.grad.shape == p.shape and p.grad.is_contiguous() else None
             self.grads.append((p, g if g is not None else torch.zeros_like(p)))
 
-    def valid_for(self, t, b: int) -> bool:
-        return self.G is t.G and self.D is t.D and self.b == b
+    def valid_for(self, ctx: StepContext, b: int) -> bool:
+        return self.G is ctx.G and self.D is ctx.D and self.b == b
 
 
-def _plan(t, b: int) -> _Plan:
-    plan = getattr(t, "_fast_mlp_plan", None)
-    if plan is None or not plan.valid_for(t, b):
-        plan = _Plan(t, b)
-        t._fast_mlp_plan = plan
-    return plan
+class FastStep:
+    """The fused step for one trainer: ``FastStep(ctx)(ctx)`` is a drop-in for ``schedules.simultaneous(ctx)``.
+    Build it only where ``supports(ctx)``; it keeps its buffers (one plan per batch size) between steps."""
+
+    def __init__(self, ctx: StepContext):
+        self.layers = _structure(ctx)
+        if self.layers is None:
+            raise ValueError("FastStep: these models are not the seed's MLPs (check supports(ctx) first)")
+        self.plan: _Plan | None = None
+
+    def __call__(self, ctx: StepContext) -> dict[str, torch.Tensor]:
+        return step(ctx, self)
+
+    def plan_for(self, ctx: StepContext, b: int) -> _Plan:
+        if self.plan is None or not self.plan.valid_for(ctx, b):
+            self.plan = _Plan(ctx, self.layers, b)
+        return self.plan
 
 
 @torch.no_grad()
-def step(t) -> dict[str, torch.Tensor]:
+def step(ctx: StepContext, fast: FastStep) -> dict[str, torch.Tensor]:
     """One seed train step (see module doc); returns {d_loss, g_loss, d_real, d_fake} detached."""
-    real, _ = t.next_real()
+    real, _ = ctx.next_real()
     b = real.shape[0]
-    z, _ = t.sample_latents(b)
-    P = _plan(t, b)
+    z, _ = ctx.sample_latents(b)
+    P = fast.plan_for(ctx, b)
     for p, g in P.grads:
         if p.grad is not g:
             p.grad = g
@@ -237,8 +231,8 @@ def step(t) -> dict[str, torch.Tensor]:
     torch.sub(s, P.target, out=P.dld).mul_(P.inv_b)
     torch.sub(s[b:], 1.0, out=P.dlg).mul_(P.inv_b)
     real_l, fake_l = L[:b, 0], L[b:, 0]
-    d_loss = t.loss.d(real_l, fake_l, 0.0)
-    g_loss = t.loss.g(fake_l)
+    d_loss = ctx.loss.d(real_l, fake_l, 0.0)
+    g_loss = ctx.loss.g(fake_l)
     out = {"d_loss": d_loss, "g_loss": g_loss, "d_real": s[:b].mean(), "d_fake": s[b:].mean()}
 
     # ---- D backward: per-sample Jacobians E_k (upstream 1), scaled by dld for D's weight gradients
@@ -274,11 +268,7 @@ def step(t) -> dict[str, torch.Tensor]:
             _lrelu_bwd(below, P.gh[k - 1], P.gs[k - 1], True, grad_input=below)
             delta = below
 
-    if hasattr(t, "counters"):
-        t.d_steps += 1  # as regularizers.add_d_penalties counts D steps (lazy R1 timing, checkpointed)
-    sync = getattr(t, "sync_grads", None)
-    if sync is not None:
-        sync()  # data-parallel: average gradients across processes (no-op in one process)
-    t.opt_d.step()
-    t.opt_g.step()
+    ctx.sync_grads()  # data-parallel: average gradients across processes (no-op in one process)
+    ctx.opt_d.step()
+    ctx.opt_g.step()
     return out

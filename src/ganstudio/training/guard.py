@@ -79,7 +79,7 @@ class Guard:
                 return "D collapsed: it separates real and fake perfectly, G gets no gradient"
         else:
             self.strikes = 0
-        div = _mean_pairwise_distance(t.preview().float() / 127.5 - 1)
+        div = _mean_pairwise_distance(t.preview().images.float() / 127.5 - 1)
         if div < t.cfg.guard_min_diversity * self.data_diversity:
             return f"mode collapse: sample diversity {div:.3g} vs data {self.data_diversity:.3g}"
         return None

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from .. import media, runs
+from .. import runs
 
 
 class Logger:
@@ -68,7 +68,7 @@ class Logger:
 
 
 class SampleGrids:
-    """The seed's 'display samples after every epoch': a fixed-noise grid per epoch and every N steps."""
+    """The seed's 'display samples after every epoch': the task's fixed preview per epoch and every N steps."""
 
     def __init__(self, show: bool = False):
         self.show = show
@@ -80,14 +80,11 @@ class SampleGrids:
         if not due or self.last_step == t.progress.step or t.run_dir is None or not t.is_writer:
             return
         self.last_step = t.progress.step
-        images, nrow = t.preview(), 8
-        k = t.num_classes
-        if 2 <= k <= 16 and t.inputs is None:  # conditional: the fixed labels cycle 0..k-1, so k columns
-            images, nrow = images[: k * (len(images) // k)], k  # = one column per class, full rows only
-        grid = media.make_grid(images, nrow=nrow)
-        scale = max(1, 256 // grid.shape[0])
-        path = media.save_image(grid, t.run_dir / "samples" / f"step-{t.progress.step:09d}.png", scale=scale)
-        media.save_image(grid, t.run_dir / "samples" / "latest.png", scale=scale)
+        samples = t.run_dir / "samples"
+        write = t.family.task.write_preview  # the task decides the format: a grid PNG for pictures
+        preview = t.preview()
+        path = write(preview, samples / f"step-{t.progress.step:09d}")[0]
+        write(preview, samples / "latest")
         if self.show:
             _show_inline(path, f"step {t.progress.step}, epoch {t.sampler.epoch_progress:.2f}")
 

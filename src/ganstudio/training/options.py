@@ -5,9 +5,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..config import RunConfig
 from ..errors import UserError
-from .config import RunConfig
 from .presets import preset as get_preset
+from .resolve import resolve
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -69,10 +70,18 @@ def build_run_config(data: str | None = None, model: str | None = None, preset: 
         flags["conditional"] = conditional
     flags["data"].update(data_options or {})
     merged = _merge(_merge(d, flags), parse_sets(sets or []))
+    mc, data_d = merged.get("model_config"), merged.setdefault("data", {})
+    if isinstance(mc, dict) and isinstance(data_d, dict):
+        # The data decides a run's shape: a size given as a model field (--set model_config.resolution=64,
+        # an older config file) is the size of the data to train on.
+        for key in ("resolution", "height", "channels"):
+            if key in mc:
+                value = mc.pop(key)
+                data_d.setdefault(key, value)
     if merged.get("conditional") and merged.get("data", {}).get("name") and \
             Path(str(merged["data"]["name"])).expanduser().is_dir():
         merged["data"].setdefault("labels", True)  # a conditional folder run takes classes from sub-folders
-    return RunConfig.from_dict(merged)
+    return resolve(RunConfig.from_dict(merged))
 
 
 def describe(cfg: RunConfig) -> str:

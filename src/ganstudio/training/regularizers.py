@@ -1,4 +1,4 @@
-"""Discriminator penalties and the feature-matching loss, as functions of the trainer's models.
+"""Discriminator penalties and the feature-matching loss, as functions of a step's context.
 
 - R1 (Mescheder et al. 2018): gamma/2 * E||grad_x D(x_real)||^2, applied lazily every r1_every
   D steps and scaled by r1_every so its strength does not depend on the interval (StyleGAN2).
@@ -16,35 +16,35 @@ def _grad_norm_sq(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return g.pow(2).flatten(1).sum(1)
 
 
-def r1_penalty(t, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    x = t.augment(real.detach()).requires_grad_(True)
-    return 0.5 * t.cfg.r1_gamma * _grad_norm_sq(t.D(x, y), x).mean()
+def r1_penalty(ctx, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    x = ctx.augment(real.detach()).requires_grad_(True)
+    return 0.5 * ctx.cfg.r1_gamma * _grad_norm_sq(ctx.D(x, y), x).mean()
 
 
-def gradient_penalty(t, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=t.noise)
+def gradient_penalty(ctx, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=ctx.noise)
     x = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    norm = _grad_norm_sq(t.D(t.augment(x), y), x).add(1e-12).sqrt()
-    return t.cfg.gp_weight * (norm - 1).pow(2).mean()
+    norm = _grad_norm_sq(ctx.D(ctx.augment(x), y), x).add(1e-12).sqrt()
+    return ctx.cfg.gp_weight * (norm - 1).pow(2).mean()
 
 
-def add_d_penalties(t, d_grads, real, y_real, fake, y_fake):
-    """D's gradients plus those of whichever penalties are due this step."""
+def add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, d_index: int):
+    """D's gradients plus those of whichever penalties are due for D update number ``d_index`` (from 1,
+    counted over the whole run: lazy R1 is due every ``r1_every``-th update)."""
     penalty = None
-    if t.loss.needs_gradient_penalty:
-        penalty = gradient_penalty(t, real, fake, y_real)
-    t.d_steps += 1
-    if t.cfg.r1_gamma and t.d_steps % t.cfg.r1_every == 0:
-        r1 = r1_penalty(t, real, y_real) * t.cfg.r1_every
+    if ctx.loss.needs_gradient_penalty:
+        penalty = gradient_penalty(ctx, real, fake, y_real)
+    if ctx.cfg.r1_gamma and d_index % ctx.cfg.r1_every == 0:
+        r1 = r1_penalty(ctx, real, y_real) * ctx.cfg.r1_every
         penalty = r1 if penalty is None else penalty + r1
     if penalty is None:
         return d_grads
-    extra = torch.autograd.grad(penalty, t.d_params, allow_unused=True)
+    extra = torch.autograd.grad(penalty, ctx.d_params, allow_unused=True)
     return tuple(g if e is None else g + e for g, e in zip(d_grads, extra))
 
 
-def feature_matching(t, real, y_real, fake, y_fake) -> torch.Tensor:
+def feature_matching(ctx, real, y_real, fake, y_fake) -> torch.Tensor:
     with torch.no_grad():
-        f_real = t.D.features(t.augment(real), y_real).mean(0)
-    f_fake = t.D.features(t.augment(fake), y_fake).mean(0)
+        f_real = ctx.D.features(ctx.augment(real), y_real).mean(0)
+    f_fake = ctx.D.features(ctx.augment(fake), y_fake).mean(0)
     return (f_real - f_fake).pow(2).sum()

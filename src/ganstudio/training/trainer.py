@@ -7,7 +7,6 @@ probability, guard-adjusted learning rates) joins simply by registering itself.
 """
 from __future__ import annotations
 
-import contextlib
 
 import math
 import signal
@@ -18,16 +17,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 
 from .. import runs
-from ..data.base import ImageDataset, to_float
+from ..config import RunConfig
+from ..data.base import ImageDataset
+from ..errors import UserError
 from ..losses import LOSSES
-from ..models import build
-from .config import RunConfig
+from ..models import build, get_family
+from ..models.tasks import Preview
+from . import distributed, fast_mlp
 from .components import EMA, Augmenter
+from .distributed import DistInfo
+from .guard import Guard
+from .resolve import resolve
 from .sampler import BatchSampler
 from .schedules import SCHEDULES
+from .step import Batches, StepContext, StepFn
 
 DEFAULT_EPOCHS = 50  # the seed's EPOCHS, used when no stopping rule is given
 
@@ -105,9 +110,20 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, dataset: ImageDataset, device: torch.device, run_dir: Path | None):
+    """The one loop's state: models, optimisers, data order, RNGs and every registered component.
+
+    Chosen here, once, from the config: the schedule (the family's default unless the run names
+    another), the fused seed step when it computes the same thing (``fast_step=None``: wherever it
+    applies; ``False``: never, for tests and benchmarks), and, under torchrun (``dist``), this process's
+    slice of data and noise, gradient averaging and rank 0 as the only writer.
+    """
+
+    def __init__(self, cfg: RunConfig, dataset: ImageDataset, device: torch.device, run_dir: Path | None,
+                 dist: DistInfo | None = None, fast_step: bool | None = None):
+        cfg = resolve(cfg)  # the family's schedule when none is named; refuses combinations that cannot train
         self.run_cfg, self.cfg, self.device, self.run_dir = cfg, cfg.train, device, run_dir
         self.dataset = dataset
+        self.family = get_family(cfg.model)
         with torch.random.fork_rng(devices=[]):  # seeded weight init without touching the global RNG
             torch.manual_seed(self.cfg.seed)
             self.G, self.D = (m.to(device) for m in build(cfg.model, cfg.model_config))
@@ -120,9 +136,8 @@ class Trainer:
         adam = lambda params, lr: torch.optim.Adam(  # noqa: E731
             params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused)
         self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
-        self.loss = LOSSES[self.cfg.loss]
-        self.bf16 = self.cfg.precision == "bf16"
-        if self.bf16 and device.type == "cpu":
+        bf16 = self.cfg.precision == "bf16"
+        if bf16 and device.type == "cpu":
             cpu_isa = torch.backends.cpu.get_cpu_capability()
             if not cpu_isa.startswith("AVX512"):
                 # Measured on an AVX2 CPU: a dcgan step 13x slower than float32 (bf16 arithmetic is emulated).
@@ -131,14 +146,15 @@ class Trainer:
         self.schedule = SCHEDULES[self.cfg.schedule]
         self.z_dim = self.G.z_dim
         self.num_classes = cfg.model_config.num_classes
+        rank, world = (0, 1) if dist is None else (dist.rank, dist.world)
         # One seeded generator per purpose: data order (CPU) and latent noise (on the device).
-        self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed)
+        try:
+            self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed, rank, world)
+        except ValueError as e:
+            raise UserError(f"{e}: lower --batch-size or use fewer processes") from None
         self.noise = torch.Generator(device=device).manual_seed(self.cfg.seed + 1)
-        self.images = dataset.images.to(device)
-        self.inputs = None if dataset.inputs is None else dataset.inputs.to(device)  # paired data's inputs
-        self.labels = None if dataset.labels is None or not self.num_classes else dataset.labels.to(device)
         self.progress = Progress()
-        self.is_writer = True  # only one process writes the run folder (rank 0 under DDP)
+        self.is_writer = rank == 0  # only one process writes the run folder
         self.last_log: dict | None = None
         self.stop_reason: str | None = None  # set by hooks (e.g. the divergence guard) to end training
         self.counters = Counters()
@@ -148,7 +164,6 @@ class Trainer:
             "rng_noise": GeneratorState(self.noise), "sampler": self.sampler, "counters": self.counters,
         }
         c = self.cfg
-        self.acgan = bool(getattr(self.D, "has_aux", False))  # ACGAN head: D(x, y, return_aux=True)
         self.ema = EMA(self.G, c.ema_beta) if c.ema_beta > 0 else None
         if self.ema is not None:
             self.stateful["G_ema"] = self.ema
@@ -157,70 +172,40 @@ class Trainer:
             self.augmenter = Augmenter(c.augment, c.augment_p, c.ada, c.ada_target, c.ada_speed_images,
                                        c.ada_interval, c.batch_size, device, c.seed, cfg.data.flip)
             self.stateful["augment"] = self.augmenter
-        self.augment = self.augmenter if self.augmenter is not None and c.augment else (lambda x: x)
         self.guard = None
         if c.guard:
-            from .guard import Guard  # imported here: the guard module imports this one's helpers
-
             self.guard = self.stateful["guard"] = Guard(self)
-        self.grad_sync = None  # set for data-parallel training: averages gradients across processes
-        self.agree_stop = None  # set for data-parallel training: every process stops at the same step
-        from . import fast_mlp  # the hand-fused step for the plain seed model (same maths, ~2x faster)
-
-        self.fast_step = fast_mlp.step if fast_mlp.supports(self) else None
-        fixed = torch.Generator().manual_seed(1234)  # same preview noise for every run: comparable grids
-        self.fixed_z = torch.randn(64, self.z_dim, generator=fixed).to(device)
-        self.fixed_y = (F.one_hot(torch.arange(64) % self.num_classes, self.num_classes).float().to(device)
-                        if self.num_classes else None)
-
-    # ---- what the schedules call ----------------------------------------------------------
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """Around G/D forward passes: bfloat16 autocast when ``train.precision == "bf16"``, else nothing."""
-        if not self.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        self.batches = Batches(dataset, self.sampler, self.noise, self.z_dim, self.num_classes, device,
+                               self.augmenter, rank, world)
+        self.ctx = StepContext(
+            cfg=c, model_config=cfg.model_config, G=self.G, D=self.D, g_params=self.g_params,
+            d_params=self.d_params, opt_g=self.opt_g, opt_d=self.opt_d, loss=LOSSES[c.loss], noise=self.noise,
+            batches=self.batches, augmenter=self.augmenter, ema=self.ema,
+            acgan=bool(getattr(self.D, "has_aux", False)),  # ACGAN head: D(x, y, return_aux=True)
+            grad_sync=None if dist is None else distributed.GradAverager(world), bf16=bf16)
+        self.step_fn: StepFn = self.schedule.step
+        if fast_step is not False and fast_mlp.supports(self.ctx):  # same maths, ~2x faster (fast_mlp)
+            self.step_fn = fast_mlp.FastStep(self.ctx)
+        self.agree_stop = None  # data-parallel: every process stops at the same step
+        if dist is not None:
+            self.step_fn = distributed.averaged_outputs(self.step_fn, world)
+            self.agree_stop = distributed.agree_stop
+            distributed.broadcast_weights(self)
+        self.dist = dist
+        self.preview_inputs = self.family.task.preview_inputs(dataset, self.z_dim, self.num_classes, device)
 
     @property
     def d_steps(self) -> int:
+        """D updates so far (lazy R1's clock); the loop adds each schedule's ``d_updates`` after a step."""
         return self.counters.d_steps
 
-    @d_steps.setter
-    def d_steps(self, v: int) -> None:
-        self.counters.d_steps = v
-
-    def sync_grads(self, params: list[torch.nn.Parameter] | None = None) -> None:
-        """Average gradients across processes before an optimizer step (no-op in one process)."""
-        if self.grad_sync is not None:
-            self.grad_sync(self.d_params + self.g_params if params is None else params)
-
-    def next_real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = self.sampler.next().to(self.device, non_blocking=True)
-        x = to_float(self.images[idx])
-        if self.augmenter is not None:
-            x = self.augmenter.flip(x)
-        y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
-        return x, y
-
-    def next_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Paired data's (input (B, Cin, H, W), target (B, C, H, W)) in [-1, 1], by the same sampler as next_real."""
-        if self.inputs is None:
-            from ..errors import UserError
-
-            raise UserError("this schedule needs paired data: set data.pairs (sketch, grayscale or folders), "
-                            "e.g. --set data.pairs=sketch")
-        idx = self.sampler.next().to(self.device, non_blocking=True)
-        inp, x = to_float(self.inputs[idx]), to_float(self.images[idx])
-        if self.augmenter is not None and self.augmenter.flip_real:  # flip input and target together
-            both = self.augmenter.flip(torch.cat([inp, x], 1))
-            inp, x = both[:, :inp.shape[1]], both[:, inp.shape[1]:]
-        return inp, x
-
-    def sample_latents(self, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(b, self.z_dim, device=self.device, generator=self.noise)
-        if not self.num_classes:
-            return z, None
-        c = torch.randint(self.num_classes, (b,), device=self.device, generator=self.noise)
-        return z, F.one_hot(c, self.num_classes).float()
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step of the schedule; the loop's counters move here and nowhere else."""
+        self.ctx.d_steps = self.counters.d_steps
+        out = self.step_fn(self.ctx)
+        self.counters.d_steps += self.schedule.d_updates(self.cfg, self.run_cfg.model_config)
+        self.progress.step += 1
+        return out
 
     # ---- state ------------------------------------------------------------------------------
     def state_groups(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
@@ -258,24 +243,16 @@ class Trainer:
 
     # ---- sampling -----------------------------------------------------------------------------
     @torch.no_grad()
-    def preview(self) -> torch.Tensor:
-        """The fixed-noise grid's images, uint8 (64, C, H, W), from the sampling generator; for paired runs
-        (image-to-image) uint8 (24, C, H, W): 8 fixed training inputs, their outputs, their targets."""
+    def preview(self) -> Preview:
+        """The fixed preview (the task decides what: a fixed-noise grid, or inputs / outputs / targets) from
+        the sampling generator (the EMA copy when there is one)."""
         G = self.sampling_generator()
         was = G.training
         G.eval()
-        if self.inputs is not None:  # image-to-image: rows of 8 fixed training inputs, outputs, targets
-            idx = torch.randperm(len(self.inputs), generator=torch.Generator().manual_seed(1234))[:8].to(self.device)
-            inp, target = self.inputs[idx], self.images[idx]
-            out = G(to_float(inp))
+        try:
+            return self.family.task.preview(G, self.preview_inputs)
+        finally:
             G.train(was)
-            if inp.shape[1] != target.shape[1]:  # grey inputs next to colour targets (or the reverse)
-                inp = inp.float().mean(1, keepdim=True).round().to(torch.uint8).expand(-1, target.shape[1], -1, -1)
-            fake = out.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-            return torch.cat([inp, fake, target]).cpu()
-        out = G(self.fixed_z, self.fixed_y)
-        G.train(was)
-        return out.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()
 
     def sampling_generator(self) -> torch.nn.Module:
         ema = self.stateful.get("G_ema")
@@ -321,8 +298,7 @@ class Trainer:
                     reason = reason_now
                     break
                 epochs_before = self.completed_epochs()
-                out = self.schedule(self)
-                self.progress.step += 1
+                out = self.train_step()
                 self._emit(hooks, "step", out)
                 if self.completed_epochs() > epochs_before:
                     self._emit(hooks, "epoch", {"epoch": self.completed_epochs()})

@@ -1,20 +1,11 @@
-"""Typed configs for a training run. ``RunConfig`` is what ``config.json`` holds.
-
-Presets are data (``PRESETS``): a dict of field overrides per name, applied before the user's flags.
-"""
+"""How to train: ``TrainConfig`` (optimiser, loss, step, stopping rules, stability switches)."""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from .. import __version__
-from ..configs import check, from_dict, to_dict
-from ..data.base import DataConfig
-from ..errors import UserError
+from ..augment import OPS
 from ..losses import LOSSES
-from ..models import get_family
-
+from .base import check
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -34,7 +25,9 @@ class TrainConfig:
     beta2: float = 0.999
     eps: float = 1e-7  # Keras's Adam default, as in the seed
     loss: str = "ns"
-    schedule: str = "simultaneous"  # the seed's step: one forward, both updates; or "alternating"
+    # The step: "simultaneous" (the seed's: one forward, both updates), "alternating", "pix2pix"...;
+    # None = the model family's own (training.SCHEDULES holds them, training.resolve fills this in).
+    schedule: str | None = None
     n_dis: int = 1  # D steps per G step (alternating schedule)
     label_smoothing: float = 0.0
     seed: int = 0
@@ -78,15 +71,10 @@ class TrainConfig:
         check(self.minutes is None or self.minutes > 0, f"minutes must be positive, got {self.minutes}")
         check(self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive")
         check(self.loss in LOSSES, f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        from .schedules import SCHEDULES
-
-        check(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         check(self.n_dis >= 1, f"n_dis must be >= 1, got {self.n_dis}")
         check(0 <= self.label_smoothing < 0.5, f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
         check(self.log_every > 0 and self.checkpoint_every > 0, "log/checkpoint intervals must be positive")
         check(0 <= self.ema_beta < 1, f"ema_beta must be in [0, 1), got {self.ema_beta}")
-        from ..augment import OPS
-
         bad = [a for a in self.augment if a not in OPS]
         check(not bad, f"unknown augmentation {', '.join(bad)}; choose from {', '.join(OPS)}")
         check(0 <= self.augment_p <= 1, f"augment_p must be in [0, 1], got {self.augment_p}")
@@ -104,40 +92,3 @@ class TrainConfig:
 RESUMABLE_FIELDS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
                     "keep_checkpoints", "device", "threads", "guard_max_rollbacks", "precision",
                     "channels_last"}
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    model: str = "mlp"
-    model_config: Any = None  # the family's typed config; filled from the data when None
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    preset: str | None = None
-    init_from: str | None = None  # fine-tune: start from another run's weights
-    class_names: tuple[str, ...] = ()  # filled from the data; conditional runs generate by name
-    conditional: bool = False  # condition G and D on the data's class labels
-
-    def __post_init__(self) -> None:
-        fam = get_family(self.model)
-        if isinstance(self.model_config, dict):
-            mc = from_dict(fam.config_cls, self.model_config, "model")  # validates the fields given
-            # A partial config (a preset's widths, say) keeps its shape open until the data is known.
-            if {"resolution", "channels"} <= self.model_config.keys():
-                object.__setattr__(self, "model_config", mc)
-        elif self.model_config is not None and not isinstance(self.model_config, fam.config_cls):
-            raise UserError(f"model_config is a {type(self.model_config).__name__}, expected {fam.config_cls.__name__}")
-
-    def to_dict(self) -> dict:
-        d = to_dict(self)
-        mc = self.model_config
-        d["model_config"] = mc if mc is None or isinstance(mc, dict) else to_dict(mc)
-        d["ganstudio_version"] = __version__
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        d = {k: v for k, v in d.items() if k != "ganstudio_version"}
-        return from_dict(cls, d, "config")
-
-    def replace_train(self, **changes: Any) -> "RunConfig":
-        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))

@@ -1,16 +1,15 @@
-"""Typed, frozen dataclass configs with a JSON round trip and validation.
+"""Helpers for typed, frozen dataclass configs: JSON round trip, unknown keys refused, one-line errors.
 
-Every config in ganstudio (model families, data, training, the run) is a frozen dataclass
-built from this module's helpers, so that a run folder's ``config.json`` rebuilds it exactly.
+Every config in ganstudio (model families, data, training, the run) is a frozen dataclass built
+with these helpers, so that a run folder's ``config.json`` rebuilds it exactly.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from typing import Any, TypeVar
 
-from .errors import UserError
+from ..errors import UserError
 
 T = TypeVar("T")
 
@@ -46,15 +45,6 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
             v = tuple(v)
         kwargs[k] = v
     return cls(**kwargs)
-
-
-def replace(cfg: T, **changes: Any) -> T:
-    """``dataclasses.replace`` that keeps validation (``__post_init__``) in force."""
-    return dataclasses.replace(cfg, **changes)
-
-
-def dumps(cfg: Any) -> str:
-    return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
 
 
 def diff(old: dict, new: dict, prefix: str = "") -> list[str]:

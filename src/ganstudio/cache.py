@@ -1,0 +1,36 @@
+"""Where ganstudio keeps what it can rebuild (decoded datasets, sketches, features, downloads), and the
+one atomic writer for those cache files.
+
+A cache is an optimisation: a write that fails (read-only or full disk) only warns, and a reader that
+finds a damaged entry deletes it and rebuilds. Entries are written to a temporary file beside the
+target and renamed into place, so a reader or a ``kill -9`` never sees half a file.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .fsutil import atomic_file
+
+
+def cache_root() -> Path:
+    """``$GANSTUDIO_CACHE``, else ``~/.cache/ganstudio``."""
+    return Path(os.environ.get("GANSTUDIO_CACHE", Path.home() / ".cache" / "ganstudio"))
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray], what: str = "cache") -> bool:
+    """Write ``arrays`` as one ``.npz`` atomically; on an OSError warn (naming ``what``) and return False.
+
+    Read such files back with ``np.load(path, allow_pickle=False)``: string arrays must be numpy
+    ``str_`` arrays (never objects) for that to work.
+    """
+    try:
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    except OSError as e:
+        warnings.warn(f"could not write the {what} {path}: {e}", stacklevel=3)
+        return False
+    return True

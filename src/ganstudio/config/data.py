@@ -1,0 +1,74 @@
+"""Which pictures to train on and how to shape them: ``DataConfig``, and the paired-data spec parser."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UserError
+from .base import check
+
+PAIR_KINDS = ("sketch", "grayscale", "folders")
+MAX_WIDTH = 16  # the widest sketch stroke a spec may ask for, in pixels
+
+
+def parse_pairs(spec: str) -> tuple[str, int | None]:
+    """``"sketch:2"`` -> ("sketch", 2); ``"grayscale"`` -> ("grayscale", None). One-line UserError otherwise."""
+    kind, sep, arg = str(spec).partition(":")
+    if kind not in PAIR_KINDS:
+        raise UserError(f"data.pairs must be one of {', '.join(PAIR_KINDS)} (or sketch:WIDTH), got {spec!r}")
+    if not sep:
+        return kind, None
+    if kind != "sketch" or not arg.isdigit() or not 1 <= int(arg) <= MAX_WIDTH:
+        raise UserError(f"data.pairs {spec!r}: only sketch takes a width, a whole number of pixels 1..{MAX_WIDTH} "
+                        "(e.g. sketch:2)")
+    return kind, int(arg)
+
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images to train on and how to shape them.
+
+    name: a dataset name (``ganstudio datasets`` lists them) or a folder path.
+    resolution: output side length in pixels; None keeps the source's own.
+    channels: 1 (grayscale) or 3 (RGB); None keeps the source's own.
+    limit: keep only the first ``limit`` images after a seeded shuffle (small-data runs).
+    fit: how a folder image whose aspect differs from the output's is shaped: ``"crop"`` scales the
+        short side to the output and center-crops the rest; ``"pad"`` scales the whole image to fit
+        inside the output (aspect kept) and letterboxes it with black.
+    flip: horizontal-flip augmentation. Only recorded here: the training loop flips images at batch
+        time; no loader (the folder loader included) duplicates images for it.
+    labels: folder datasets only: class labels from the names of the folder's first-level
+        sub-folders (sorted); every image must then be inside one of them.
+    height: output height in pixels for non-square output (width is ``resolution``, e.g. 64 x 48);
+        None means square.
+    pairs: image-to-image (pix2pix) data: each image becomes the target of an input made from it,
+        ``"sketch"`` (strokes drawn from its edges; ``"sketch:W"`` sets the nominal stroke width W px),
+        ``"grayscale"`` (colourisation), or ``"folders"`` (``name`` holds ``A/`` inputs and ``B/``
+        targets with matching file names). None: plain images. See ``data.pairs``.
+    """
+
+    name: str = "fashion-mnist"
+    split: str = "train"
+    resolution: int | None = None
+    channels: int | None = None
+    limit: int | None = None
+    subset_seed: int = 0
+    fit: str = "crop"
+    flip: bool = False
+    labels: bool = False
+    height: int | None = None
+    pairs: str | None = None
+
+    def __post_init__(self) -> None:
+        check(self.split in ("train", "test"), f"data.split must be 'train' or 'test', got {self.split!r}")
+        check(self.resolution is None or 4 <= self.resolution <= 1024,
+              f"data.resolution must be between 4 and 1024, got {self.resolution}")
+        check(self.channels in (None, 1, 3), f"data.channels must be 1 or 3, got {self.channels}")
+        check(self.limit is None or self.limit > 0, f"data.limit must be positive, got {self.limit}")
+        check(self.fit in ("crop", "pad"), f"data.fit must be 'crop' or 'pad', got {self.fit!r}")
+        check(isinstance(self.flip, bool), f"data.flip must be true or false, got {self.flip!r}")
+        check(isinstance(self.labels, bool), f"data.labels must be true or false, got {self.labels!r}")
+        check(self.height is None or (isinstance(self.height, int) and 4 <= self.height <= 1024),
+              f"data.height must be between 4 and 1024, got {self.height}")
+        if self.pairs is not None:
+            parse_pairs(self.pairs)  # raises a one-line UserError for a bad spec

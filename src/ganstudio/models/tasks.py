@@ -1,0 +1,121 @@
+"""Tasks: what a model family does, in terms that the loop, the CLI, the studio and the tools can ask.
+
+A family declares one task (``models.Family.task``); everything that would otherwise branch on a family's
+name asks the task instead: the default training schedule, whether the data must be paired, how the
+training preview is drawn and how it is written.
+
+| task             | G reads             | G makes | data                       | default schedule |
+|------------------|---------------------|---------|----------------------------|------------------|
+| noise-to-image   | z (+ class weights) | picture | pictures (+ labels)        | simultaneous     |
+| image-to-image   | a picture           | picture | (input, target) pairs      | pix2pix          |
+
+A new kind (noise + text -> picture, noise -> sound) is one more ``Task``: its inputs name what G
+reads ("z", "image", "text"), ``output`` what it makes ("image" or "audio"), and its ``preview`` /
+``write_preview`` how a training run shows progress (a grid PNG here; a WAV + spectrogram for sound).
+Schedule names are strings: the schedules themselves live in ``training`` (which registers them), so
+this layer never imports the loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import media
+
+Tensor = torch.Tensor
+PREVIEW_SEED = 1234  # the same preview noise (and preview pairs) for every run: comparable grids
+
+
+@dataclass(frozen=True)
+class PreviewInputs:
+    """What a training preview is drawn from, fixed for the whole run.
+
+    noise-to-image: ``z`` (N, z_dim) and ``y`` (N, K) class weights or None.
+    image-to-image: ``inputs`` uint8 (8, Cin, H, W) training inputs and their ``targets`` uint8 (8, C, H, W).
+    """
+
+    z: Tensor | None = None
+    y: Tensor | None = None
+    inputs: Tensor | None = None
+    targets: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A preview's pictures, uint8 (N, C, H, W) on the CPU, and how many go in a row of the grid."""
+
+    images: Tensor
+    nrow: int
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    inputs: tuple[str, ...]             # what G reads: "z", "image" (room for "text")
+    output: str                         # what G makes: "image" (room for "audio")
+    default_schedule: str               # a name in training's SCHEDULES
+    paired_data: bool                   # trains on (input, target) pairs
+    default_pairs: str | None           # the pairing used when data.pairs is unset (paired tasks)
+    # (dataset, z_dim, num_classes, device) -> the run's fixed preview inputs
+    preview_inputs: Callable[[Any, int, int, torch.device], PreviewInputs]
+    # (G in eval mode, fixed inputs) -> the preview
+    preview: Callable[[nn.Module, PreviewInputs], Preview]
+    # (preview, path without suffix) -> the files written
+    write_preview: Callable[[Preview, Path], list[Path]]
+
+
+def _to_uint8(x: Tensor) -> Tensor:
+    return x.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def _noise_inputs(dataset: Any, z_dim: int, num_classes: int, device: torch.device) -> PreviewInputs:
+    fixed = torch.Generator().manual_seed(PREVIEW_SEED)
+    z = torch.randn(64, z_dim, generator=fixed).to(device)
+    y = F.one_hot(torch.arange(64) % num_classes, num_classes).float().to(device) if num_classes else None
+    return PreviewInputs(z=z, y=y)
+
+
+def _noise_preview(G: nn.Module, fx: PreviewInputs) -> Preview:
+    images = _to_uint8(G(fx.z, fx.y)).cpu()
+    k = 0 if fx.y is None else fx.y.shape[1]
+    if 2 <= k <= 16:  # the fixed labels cycle 0..k-1, so k columns = one column per class, full rows only
+        return Preview(images[: k * (len(images) // k)], k)
+    return Preview(images, 8)
+
+
+def _pair_inputs(dataset: Any, z_dim: int, num_classes: int, device: torch.device) -> PreviewInputs:
+    n = len(dataset.inputs)
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(PREVIEW_SEED))[:8]
+    return PreviewInputs(inputs=dataset.inputs[idx].to(device), targets=dataset.images[idx].to(device))
+
+
+def _pair_preview(G: nn.Module, fx: PreviewInputs) -> Preview:
+    """Rows of 8: the fixed training inputs, G's outputs, the targets."""
+    inp, target = fx.inputs, fx.targets
+    assert inp is not None and target is not None
+    fake = _to_uint8(G(inp.float().mul(1 / 127.5).sub(1.0)))
+    if inp.shape[1] != target.shape[1]:  # grey inputs next to colour targets (or the reverse)
+        inp = inp.float().mean(1, keepdim=True).round().to(torch.uint8).expand(-1, target.shape[1], -1, -1)
+    return Preview(torch.cat([inp, fake, target]).cpu(), 8)
+
+
+def write_image_grid(preview: Preview, path: Path) -> list[Path]:
+    """``path``.png: the preview as one grid, scaled up to about 256 px high so small models stay visible."""
+    grid = media.make_grid(preview.images, nrow=preview.nrow)
+    scale = max(1, 256 // grid.shape[0])
+    return [media.save_image(grid, path.with_name(path.name + ".png"), scale=scale)]
+
+
+NOISE_TO_IMAGE = Task("noise-to-image", inputs=("z",), output="image", default_schedule="simultaneous",
+                      paired_data=False, default_pairs=None, preview_inputs=_noise_inputs,
+                      preview=_noise_preview, write_preview=write_image_grid)
+IMAGE_TO_IMAGE = Task("image-to-image", inputs=("image",), output="image", default_schedule="pix2pix",
+                      paired_data=True, default_pairs="sketch", preview_inputs=_pair_inputs,
+                      preview=_pair_preview, write_preview=write_image_grid)
+
+TASKS: dict[str, Task] = {t.name: t for t in (NOISE_TO_IMAGE, IMAGE_TO_IMAGE)}

@@ -1,0 +1,149 @@
+"""The step contract: what a schedule is given (``StepContext``), what it declares (``Schedule``).
+
+A schedule is a function ``step(ctx) -> dict of detached scalar tensors`` (d_loss, g_loss, ...). It pulls
+real batches and latents from ``ctx`` (``next_real``, ``next_pair``, ``sample_latents``), computes losses
+with ``ctx.loss``, averages gradients with ``ctx.sync_grads`` before its optimizer steps, and never syncs
+with the host (no ``.item()``): the loop reads the returned tensors only when it logs.
+
+The loop, not the schedule, owns the counters: ``ctx.d_steps`` is the number of D updates made before
+this step, and after the step the loop adds ``schedule.d_updates(train_cfg, model_cfg)``. A schedule that
+makes several D updates in one step (``alternating`` with ``n_dis`` > 1) numbers them ``ctx.d_steps + 1``,
+``+ 2``, ... (lazy R1 is due when that number is a multiple of ``r1_every``).
+
+Schedules are registered in ``training.schedules.SCHEDULES`` with the tasks they train, so a run whose
+family and schedule disagree is refused before anything is written (``training.resolve``).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..config import TrainConfig
+from ..data.base import ImageDataset, to_float
+from ..errors import UserError
+from ..losses import Loss
+from .components import EMA, Augmenter
+from .sampler import BatchSampler
+
+Tensor = torch.Tensor
+Params = list[torch.nn.Parameter]
+
+
+class Batches:
+    """Where a step's data and noise come from: the seeded, checkpointed data order (``sampler``), the
+    checkpointed noise generator, and the dataset held on the device.
+
+    Under torchrun (``world`` > 1) each process takes its slice of each global batch of data (the
+    sampler's job) and of latents: every process draws the *global* batch of latents from the same
+    generator and keeps its own rows, so the latent stream (and the checkpointed RNG state) is the
+    single-process one whatever the world size.
+    """
+
+    def __init__(self, dataset: ImageDataset, sampler: BatchSampler, noise: torch.Generator, z_dim: int,
+                 num_classes: int, device: torch.device, augmenter: Augmenter | None, rank: int = 0, world: int = 1):
+        self.sampler, self.noise, self.z_dim, self.num_classes = sampler, noise, z_dim, num_classes
+        self.device, self.augmenter, self.rank, self.world = device, augmenter, rank, world
+        self.images = dataset.images.to(device)
+        self.inputs = None if dataset.inputs is None else dataset.inputs.to(device)  # paired data's inputs
+        self.labels = None if dataset.labels is None or not num_classes else dataset.labels.to(device)
+
+    def next_real(self) -> tuple[Tensor, Tensor | None]:
+        """Real images (B, C, H, W) in [-1, 1] (flipped when --flip) and their one-hot labels (B, K) or None."""
+        idx = self.sampler.next().to(self.device, non_blocking=True)
+        x = to_float(self.images[idx])
+        if self.augmenter is not None:
+            x = self.augmenter.flip(x)
+        y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
+        return x, y
+
+    def next_pair(self) -> tuple[Tensor, Tensor]:
+        """Paired data's (input (B, Cin, H, W), target (B, C, H, W)) in [-1, 1], by the same sampler as next_real."""
+        if self.inputs is None:
+            raise UserError("this schedule needs paired data: set data.pairs (sketch, grayscale or folders), "
+                            "e.g. --set data.pairs=sketch")
+        idx = self.sampler.next().to(self.device, non_blocking=True)
+        inp, x = to_float(self.inputs[idx]), to_float(self.images[idx])
+        if self.augmenter is not None and self.augmenter.flip_real:  # flip input and target together
+            both = self.augmenter.flip(torch.cat([inp, x], 1))
+            inp, x = both[:, :inp.shape[1]], both[:, inp.shape[1]:]
+        return inp, x
+
+    def sample_latents(self, b: int) -> tuple[Tensor, Tensor | None]:
+        """(z (b, z_dim), one-hot classes (b, K) or None) for this process's b rows of the global batch."""
+        n = b * self.world
+        z = torch.randn(n, self.z_dim, device=self.device, generator=self.noise)
+        rows = slice(self.rank * b, (self.rank + 1) * b)
+        if not self.num_classes:
+            return z[rows], None
+        c = torch.randint(self.num_classes, (n,), device=self.device, generator=self.noise)
+        return z[rows], F.one_hot(c[rows], self.num_classes).float()
+
+
+def apply_grads(params: Params, grads) -> None:
+    """Hand ``torch.autograd.grad``'s results to the optimizer (schedules compute gradients explicitly)."""
+    for p, g in zip(params, grads):
+        p.grad = g
+
+
+@dataclass
+class StepContext:
+    """Everything a schedule may use in one step, and nothing else (no run folder, no hooks, no counters
+    to bump). Built once by the trainer; ``d_steps`` is refreshed by the loop before every step."""
+
+    cfg: TrainConfig
+    model_config: Any
+    G: torch.nn.Module
+    D: torch.nn.Module
+    g_params: Params
+    d_params: Params
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: Loss
+    noise: torch.Generator  # the checkpointed generator for latents, dropout masks and penalty mixing
+    batches: Batches
+    augmenter: Augmenter | None = None  # DiffAugment/ADA state (also flips, inside next_real)
+    ema: EMA | None = None
+    acgan: bool = False  # D has an auxiliary classifier head: D(x, y, return_aux=True)
+    grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
+    bf16: bool = False
+    d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)
+
+    def augment(self, x: Tensor) -> Tensor:
+        """DiffAugment on D's inputs (real and fake alike); the identity when no ops are configured."""
+        return self.augmenter(x) if self.augmenter is not None and self.cfg.augment else x
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Around G/D forward passes: bfloat16 autocast when ``train.precision == "bf16"``, else nothing."""
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.batches.device.type, dtype=torch.bfloat16)
+
+    def sync_grads(self, params: Params | None = None) -> None:
+        """Average gradients across processes before an optimizer step (no-op in one process)."""
+        if self.grad_sync is not None:
+            self.grad_sync(self.d_params + self.g_params if params is None else params)
+
+    def next_real(self) -> tuple[Tensor, Tensor | None]:
+        return self.batches.next_real()
+
+    def next_pair(self) -> tuple[Tensor, Tensor]:
+        return self.batches.next_pair()
+
+    def sample_latents(self, b: int) -> tuple[Tensor, Tensor | None]:
+        return self.batches.sample_latents(b)
+
+
+StepFn = Callable[[StepContext], dict[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    step: StepFn
+    tasks: tuple[str, ...]  # the model tasks it trains (``models.tasks``): noise-to-image, image-to-image
+    d_updates: Callable[[TrainConfig, Any], int]  # D optimizer steps per call, for the loop's counter
+    description: str = ""
