@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 
 from ganstudio import media, runs
 from ganstudio.data import DataConfig, load_dataset
-from ganstudio.paired_eval import evaluate_pairs
+from ganstudio.evaluation.paired import evaluate_pairs
 from ganstudio.training import RunConfig, TrainConfig, train
 from ganstudio.translate import load_translator
 

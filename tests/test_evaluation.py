@@ -11,7 +11,7 @@ from ganstudio.cli import main
 from ganstudio.data import DataConfig
 from ganstudio.errors import UserError
 from ganstudio.training import train
-from ganstudio.training.eval_hook import KEEP, EvalHook
+from ganstudio.evaluation.hook import KEEP, EvalHook
 
 from conftest import tiny_config
 
@@ -24,7 +24,7 @@ def _fast(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluation, "KID_SUBSETS", 10)
+        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
         mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("eval-cache")))
         yield
     torch.set_num_threads(before)
@@ -187,3 +187,55 @@ def test_eval_hook_resumes_with_its_best(hooked, tmp_path):
     new = [r for r in runs.read_metrics(run) if r.get("step") == 50 and "eval" in r][0]["eval"]["fid"]
     expect = 50 if new < best["eval"]["fid"] else best["step"]
     assert hook.best_step == expect and runs.find_checkpoint(run, "best").step == expect
+
+
+@pytest.fixture
+def toy_metric():
+    """A metric registered once, the way a new one would be; unregistered afterwards."""
+    from ganstudio.evaluation import registry
+
+    m = registry.register(registry.Metric(
+        "toy_mean", lambda x: {"toy_mean": float(x.fake.feats.mean()), "toy_n": len(x.fake)}, label="toy",
+        cell="{toy_mean:.4f} of {toy_n}", keys=("toy_mean", "toy_n"), lower_is_better=False, panel="Toy panel"))
+    yield m
+    registry.unregister(m.name)
+
+
+def test_a_registered_metric_reaches_row_table_and_report(hooked, toy_metric, tmp_path):
+    import shutil
+
+    from ganstudio.report import build_report
+
+    run = shutil.copytree(hooked[1], tmp_path / "run")
+    shutil.rmtree(run / "eval", ignore_errors=True)  # the report's table shows the latest evaluation: this one
+    logs: list[str] = []
+    res = evaluation.evaluate(run, n=N, features="folder-rcf", log=logs.append)
+    assert any("scoring the real row" in line for line in logs)  # a cached real row without the metric is not reused
+    for row in res["rows"].values():
+        assert list(row)[-2:] == ["toy_mean", "toy_n"] and isinstance(row["toy_mean"], float)
+        assert row["toy_n"] == row["n"]
+    stored = json.loads((run / "eval" / "000000040.json").read_text())["rows"]["generated"]
+    assert stored["toy_mean"] == res["rows"]["generated"]["toy_mean"]
+    cell = f"{res['rows']['generated']['toy_mean']:.4f} of {N}"
+    header, generated = evaluation.format_table(res).splitlines()[6:8]
+    assert header.split()[-1] == "toy" and generated.endswith(cell)
+    html = build_report(run).read_text()
+    assert "<th>toy</th>" in html and f"<td>{cell}</td>" in html and "<h2>Toy panel</h2>" in html
+    assert (run / "report" / "metric_toy_mean_0.png").is_file()
+
+
+def test_registry_refuses_ambiguous_metrics(toy_metric):
+    from ganstudio.evaluation import registry
+
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(toy_metric)
+    with pytest.raises(ValueError, match="already belong to"):  # a key another metric writes
+        registry.register(registry.Metric("toy2", lambda x: {}, label="t", cell="{toy2}", keys=("toy2", "toy_n")))
+    with pytest.raises(ValueError, match="does not show it"):
+        registry.Metric("toy3", lambda x: {}, label="t", cell="{other:.3f}")
+    bad = registry.Metric("toy4", lambda x: {"toy4": 1.0, "extra": 2}, label="t", cell="{toy4}")
+    with pytest.raises(ValueError, match="returned"):
+        bad.values(None)
+    with pytest.raises(ValueError, match="no better direction"):
+        EvalHook(every=10, best_by="copy_fraction")
+    assert "toy2" not in registry.REGISTRY and "toy3" not in registry.REGISTRY

@@ -101,8 +101,8 @@ def test_fid_from_stats_matches_eigendecomposition_reference():
 
 
 def test_fid_singular_covariances_fewer_samples_than_dims():
-    # N < D makes both covariances rank deficient: the eps offset path must still give a finite,
-    # accurate value
+    # N < D makes both covariances rank deficient (zero eigenvalues, rounded slightly negative):
+    # the clipped eigendecomposition must still give a finite, accurate value
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(20, 40)), rng.normal(size=(20, 40)) + 0.5
     mu1, s1 = M.feature_stats(a)

@@ -14,7 +14,7 @@ from ganstudio.data import DataConfig, ImageDataset, load_dataset
 from ganstudio.data import pairs as P
 from ganstudio.errors import UserError
 from ganstudio.models.pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
-from ganstudio.paired_eval import evaluate_pairs, l1, psnr, ssim
+from ganstudio.evaluation.paired import evaluate_pairs, l1, psnr, ssim
 from ganstudio.training import RunConfig, TrainConfig, Trainer, prepare, train
 from ganstudio.translate import load_translator, translate_folder
 
@@ -23,7 +23,7 @@ def tiny_p2p(steps: int = 20, model: dict | None = None, pairs: str = "sketch", 
     t = dict(steps=steps, batch_size=16, schedule="pix2pix", threads=1, device="cpu", seed=3, log_every=5,
              checkpoint_every=10, lr_g=2e-4, lr_d=2e-4, beta1=0.5)
     t.update(tr)
-    return RunConfig(model="pix2pix", model_config={"g_channels": 8, "d_channels": 8, **(model or {})},
+    return RunConfig(model="pix2pix", model_config=Pix2PixConfig(g_channels=8, d_channels=8, **(model or {})),
                      data=DataConfig(name="digits", resolution=8, pairs=pairs, limit=96), train=TrainConfig(**t))
 
 
@@ -193,17 +193,17 @@ def test_one_step_preview_and_wrong_schedule(cache_env):
     assert ds.inputs is not None and cfg.model_config.in_channels == 1
     t = Trainer(cfg, ds, torch.device("cpu"), None)
     g0 = [p.detach().clone() for p in t.g_params]
-    out = t.schedule(t)
+    out = t.train_step()
     assert {"d_loss", "g_loss", "l1", "d_real", "d_fake"} <= out.keys()
     assert all(torch.isfinite(v) for v in out.values())
     assert any(not torch.equal(a, b) for a, b in zip(g0, t.g_params))
-    grid = t.preview()
-    assert grid.shape == (24, 1, 8, 8) and grid.dtype == torch.uint8
-    fixed = torch.randperm(len(t.images), generator=torch.Generator().manual_seed(1234))[:8]
-    assert torch.equal(grid[16:], t.images[fixed]) and torch.equal(grid[:8], t.inputs[fixed])
-    bad = Trainer(cfg.replace_train(schedule="simultaneous"), ds, torch.device("cpu"), None)
-    with pytest.raises(UserError, match="schedule pix2pix"):
-        bad.schedule(bad)
+    preview = t.preview()
+    grid = preview.images
+    assert grid.shape == (24, 1, 8, 8) and grid.dtype == torch.uint8 and preview.nrow == 8
+    fixed = torch.randperm(len(ds.images), generator=torch.Generator().manual_seed(1234))[:8]
+    assert torch.equal(grid[16:], ds.images[fixed]) and torch.equal(grid[:8], ds.inputs[fixed])
+    with pytest.raises(UserError, match="schedule 'simultaneous' trains noise-to-image models"):
+        Trainer(cfg.replace_train(schedule="simultaneous"), ds, torch.device("cpu"), None)
 
 
 def test_l1_only_baseline_never_touches_d(cache_env):
@@ -211,7 +211,7 @@ def test_l1_only_baseline_never_touches_d(cache_env):
     t = Trainer(cfg, ds, torch.device("cpu"), None)
     d0 = {k: v.clone() for k, v in t.D.state_dict().items()}
     for _ in range(3):
-        out = t.schedule(t)
+        out = t.train_step()
     assert float(out["d_loss"]) == 0.0 and "d_real" not in out
     assert all(torch.equal(d0[k], v) for k, v in t.D.state_dict().items())  # weights and BN statistics
     assert not t.opt_d.state and t.d_steps == 0

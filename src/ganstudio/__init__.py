@@ -4,7 +4,7 @@ Python entry points (each also a CLI subcommand):
     ganstudio.train(config) -> Path          train a run, returns its folder
     ganstudio.load(run_dir) -> Pipeline      rebuild a trained generator for sampling
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def train(config, **kwargs):

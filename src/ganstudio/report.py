@@ -1,10 +1,12 @@
 """``build_report(run_dir) -> Path``: one self-contained ``report.html`` for a run.
 
 The page holds, as inline base64 PNGs (no external files, scripts or fonts): D and G losses and
-D's outputs over training, every evaluation metric over training (one plot per metric and per
-feature extractor, with the real-data value as a dashed line), sample grids over time, and the
-originality panel of the latest evaluation (worst near-copies above their training twins). The
-same plots are written as PNG files to ``RUN_DIR/report/``. Plots use matplotlib's Agg backend.
+D's outputs over training, every registered evaluation metric with a curve over training (one plot
+per metric and per feature extractor, with the real-data value as a dashed line, in the metric's
+report panel), sample grids over time, and the originality panel of the latest evaluation (worst
+near-copies above their training twins). The latest evaluation's table has one column per
+registered metric (``ganstudio.evaluation.registry``). The same plots are written as PNG files to
+``RUN_DIR/report/``. Plots use matplotlib's Agg backend.
 
 Evaluations come from ``eval/*.json`` (``ganstudio evaluate`` and ``--eval-every``) and the
 ``{"step", "eval"}`` rows of metrics.jsonl.
@@ -18,7 +20,9 @@ from pathlib import Path
 
 from . import runs
 from .errors import UserError
-from .evaluation import COLUMNS, read_evals
+from .evaluation import read_evals
+from .evaluation.registry import metrics, panels, shown
+from .evaluation.table import table_rows
 from .fsutil import atomic_write_bytes
 
 MAX_GRIDS = 8  # sample grids shown over time
@@ -92,28 +96,31 @@ def _eval_series(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
         g = groups.setdefault(key, {"steps": {}, "real": None})
         g["steps"][ev["step"]] = ev["rows"]["generated"]
         g["real"] = ev["rows"]["real"]
+    names = [m.name for m in metrics()]
     for r in rows:  # hook rows whose JSON is missing
         ev = r.get("eval")
-        if isinstance(ev, dict) and "fid" in ev:
+        if isinstance(ev, dict) and any(k in ev for k in names):
             key = f"{ev.get('extractor', '?')} (n={ev.get('n', '?')}, ref {ev.get('reference', '?')})"
             g = groups.setdefault(key, {"steps": {}, "real": None})
             g["steps"].setdefault(r["step"], ev)
     return groups
 
 
-def _metric_plots(groups: dict[str, dict]) -> list[tuple[str, str, bytes]]:
+def _metric_plots(groups: dict[str, dict], panel: str) -> list[tuple[str, str, bytes]]:
+    """One curve per registered metric of ``panel`` and per extractor group, real value dashed."""
     out = []
     for gi, (label, g) in enumerate(sorted(groups.items())):
         steps = sorted(g["steps"])
-        for key, (title, _) in COLUMNS.items():
-            pts = [(s, g["steps"][s][key]) for s in steps if g["steps"][s].get(key) is not None]
+        for m in metrics():
+            if m.curve is None or m.panel != panel:
+                continue
+            pts = [(s, g["steps"][s][m.name]) for s in steps if g["steps"][s].get(m.name) is not None]
             if not pts:
                 continue
-            real = g["real"].get(key) if g["real"] else None
-            png = _line_plot(f"{title} -- {label}", "step", {"generated": ([p[0] for p in pts], [p[1] for p in pts])},
-                             hlines={"real data": real} if real is not None else None,
-                             logy=key in ("fid", "kid"))
-            out.append((f"metric_{key}_{gi}", f"{title} ({label})", png))
+            real = g["real"].get(m.name) if g["real"] else None
+            png = _line_plot(f"{m.label} -- {label}", "step", {"generated": ([p[0] for p in pts], [p[1] for p in pts])},
+                             hlines={"real data": real} if real is not None else None, logy=m.curve == "log")
+            out.append((f"metric_{m.name}_{gi}", f"{m.label} ({label})", png))
     return out
 
 
@@ -141,22 +148,11 @@ def _samples_plot(run_dir: Path) -> bytes | None:
 
 
 def _table_html(ev: dict) -> str:
-    keys = [k for k in COLUMNS if any(r.get(k) is not None for r in ev["rows"].values())]
-    head = "".join(f"<th>{html.escape(COLUMNS[k][0])}</th>" for k in keys)
-    body = ""
-    for name, row in (("generated", ev["rows"]["generated"]), ("real (data)", ev["rows"]["real"])):
-        cells = ""
-        for k in keys:
-            v = row.get(k)
-            if v is None:
-                cells += "<td>-</td>"
-            elif k == "kid":
-                cells += f"<td>{v:.5f} ± {row.get('kid_std', 0):.5f}</td>"
-            elif k == "classes_covered":
-                cells += f"<td>{v}/{row.get('num_classes', '?')}</td>"
-            else:
-                cells += f"<td>{COLUMNS[k][1].format(v)}</td>"
-        body += f"<tr><th>{name}</th>{cells}</tr>"
+    rows = table_rows(ev)
+    cols = shown(r for _, r in rows)
+    head = "".join(f"<th>{html.escape(m.label)}</th>" for m in cols)
+    body = "".join(f"<tr><th>{html.escape(title)}</th>" + "".join(f"<td>{html.escape(m.format(r))}</td>" for m in cols)
+                   + "</tr>" for title, r in rows)
     ext = ev["extractor"]
     return (f"<p>Step {ev['step']}, {ev['n']} samples, features <b>{html.escape(ev['extractor_label'])}</b> "
             f"({html.escape(ext.get('description', ''))}). Reference: {html.escape(ev['data']['reference'])}; "
@@ -172,7 +168,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     sections: list[tuple[str, list[tuple[str, str, bytes]]]] = []
     sections.append(("Training", _training_plots(rows)))
     groups = _eval_series(run_dir, rows)
-    sections.append(("Metrics over training", _metric_plots(groups)))
+    for panel in panels():
+        sections.append((panel, _metric_plots(groups, panel)))
     samples = _samples_plot(run_dir)
     sections.append(("Samples over time", [("samples", "Fixed-noise sample grids", samples)] if samples else []))
     evals = read_evals(run_dir)
@@ -182,8 +179,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         p = run_dir / latest["originality"]["panel"]
         if p.is_file():
             panel = p.read_bytes()
-    sections.append(("Originality", [("originality", "Closest to a training image: generated (top) above "
-                                      "its nearest training image (bottom)", panel)] if panel else []))
+    caption = "Closest to a training image: generated (top) above its nearest training image (bottom)"
+    sections.append(("Originality", [("originality", caption, panel)] if panel else []))
 
     plot_dir = run_dir / "report"
     written = set()
@@ -197,11 +194,12 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 
     train = cfg.get("train", {})
     last = next((r for r in reversed(rows) if "d_loss" in r), {})
-    parts = [f"<h1>{html.escape(run_dir.name)}</h1>",
-             f"<p>model <b>{html.escape(str(cfg.get('model')))}</b> on <b>{html.escape(str(cfg.get('data', {}).get('name')))}</b>; "
-             f"batch {train.get('batch_size')}, loss {html.escape(str(train.get('loss')))}, "
-             f"lr G/D {train.get('lr_g')}/{train.get('lr_d')}; trained {last.get('step', 0)} steps "
-             f"({last.get('epoch', 0)} epochs) in {last.get('wall_s', 0):.0f} s.</p>"]
+    summary = (f"<p>model <b>{html.escape(str(cfg.get('model')))}</b> on "
+               f"<b>{html.escape(str(cfg.get('data', {}).get('name')))}</b>; "
+               f"batch {train.get('batch_size')}, loss {html.escape(str(train.get('loss')))}, "
+               f"lr G/D {train.get('lr_g')}/{train.get('lr_d')}; trained {last.get('step', 0)} steps "
+               f"({last.get('epoch', 0)} epochs) in {last.get('wall_s', 0):.0f} s.</p>")
+    parts = [f"<h1>{html.escape(run_dir.name)}</h1>", summary]
     if latest:
         parts.append("<h2>Latest evaluation</h2>" + _table_html(latest))
         orig = latest.get("originality", {}).get("generated", {})

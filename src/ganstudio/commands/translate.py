@@ -19,7 +19,7 @@ def cmd_translate(a: argparse.Namespace) -> int:
 
 
 def cmd_translate_eval(a: argparse.Namespace) -> int:
-    from ..paired_eval import evaluate_pairs, format_pairs
+    from ..evaluation.paired import evaluate_pairs, format_pairs
 
     res = evaluate_pairs(a.run_dir, split=a.split, n=a.n, checkpoint=a.checkpoint, features=a.features,
                          seed=a.seed, device=a.device, write=not a.no_write, data=a.data)

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..errors import UserError
 from .base import check, from_dict, to_dict
 from .data import DataConfig

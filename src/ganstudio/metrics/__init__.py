@@ -1,6 +1,8 @@
-"""Metric functions over feature arrays (pure; see ``metrics.functional`` for definitions).
+"""Metric maths, as pure functions: ``functional`` over feature arrays (FID, KID, precision/recall,
+density/coverage, class metrics, originality), ``paired`` over output/target image pairs (L1, PSNR, SSIM).
 
-Feature extractors live in ``ganstudio.features``; evaluating a run in ``ganstudio.evaluation``.
+Feature extractors live in ``ganstudio.features``; evaluating a run, and the registry that turns
+these functions into a result row, in ``ganstudio.evaluation``.
 """
 from .functional import (
     DEFAULT_COPY_ALPHA,
@@ -17,9 +19,23 @@ from .functional import (
     originality,
     precision_recall,
 )
+from .paired import l1, psnr, ssim
 
 __all__ = [
-    "feature_stats", "fid_from_stats", "fid", "kid", "nearest_neighbours", "knn_radii", "precision_recall",
-    "density_coverage", "classifier_score", "class_coverage", "originality", "DEFAULT_COPY_ALPHA",
+    "DEFAULT_COPY_ALPHA",
     "DEFAULT_COPY_QUANTILE",
+    "class_coverage",
+    "classifier_score",
+    "density_coverage",
+    "feature_stats",
+    "fid",
+    "fid_from_stats",
+    "kid",
+    "knn_radii",
+    "l1",
+    "nearest_neighbours",
+    "originality",
+    "precision_recall",
+    "psnr",
+    "ssim",
 ]

@@ -20,8 +20,8 @@ Functions
 - ``nearest_neighbours``, ``knn_radii``: chunked exact Euclidean k-NN helpers.
 - ``originality``: nearest-training-image distances and a calibrated near-copy flag.
 
-Originality calibration
------------------------
+Originality
+-----------
 A generated sample is flagged as a near-copy of a training image when::
 
     d_nn(gen -> train) < alpha * quantile_q( d_nn(train -> train, excluding self) )
@@ -29,51 +29,19 @@ A generated sample is flagged as a near-copy of a training image when::
 with defaults ``alpha = 0.8`` and ``q = 0.01``. Both sides are distances in the same space, so the
 rule is invariant to the scale of the features (pixels in [0, 1] or [-1, 1] give the same flags).
 It is meant for pixel space or other low-level features: in class-level features every image of a
-class looks like a copy. Noise std below is in [0, 1] pixel units, clipped back to [0, 1].
-
-Measured on real data (pixels in [0, 1], flattened; random train / held-out test images; jitter =
-2000 training images + Gaussian noise, clipped to [0, 1]; "shift" = 2000 training images rolled by
-one pixel in a random direction). Flag rates at the defaults:
-
-==============================  =======  =========  ==========  =========  =========  =======
-data (train / held-out test)    Q_0.01   threshold  test       std 0.02   std 0.05   shift 1
-==============================  =======  =========  ==========  =========  =========  =======
-Fashion-MNIST 10k / 2k, seed 0  1.880    1.504      0.05 %     100 %      100 %      0.05 %
-Fashion-MNIST 10k / 2k, seed 1  1.865    1.492      0.40 %     100 %      100 %      0.10 %
-Fashion-MNIST 30k / 2k          1.666    1.333      0.20 %     100 %      98.9 %     0 %
-sklearn digits 1438 / 359 (x3)  ~0.61    ~0.49      0-0.28 %   100 %      100 %      0 %
-==============================  =======  =========  ==========  =========  =========  =======
-
-(std 0.03 was also flagged 100 % in every row measured at 10k and on digits.) Why 0.8: on
-Fashion-MNIST 10k (seed 0) a std-0.05 copy sits at distance 1.19 median, 1.34 at the 99th
-percentile, 1.40 max, while held-out test images have 0.1 % / 1 % NN-distance quantiles of 1.59 /
-1.86. alpha = 0.7 / 0.9 give test rates 0 % / 0.40 % and std-0.05 rates 97.9 % / 100 %, so 0.8
-sits in the middle of the window between the two targets (test <= 1 %, jitter >= 95 %). On
-digits alpha 0.7 / 0.9 give test 0 % / 0.84 % and std-0.05 99.2 % / 100 %. The median
-distance_ratio is ~1.0 for held-out test images, 0.12 / 0.31 for std 0.02 / 0.05 jitter.
-
-Limits, measured too: (1) NN distances shrink as the training set grows while the distance of a
-jittered copy does not, so far beyond 10k training images a std-0.05 jitter drifts towards the
-threshold (98.9 % at 30k above); compare against a ~10k random subsample of the training set for
-results comparable to these numbers. (2) A 1-pixel shift moves a Fashion-MNIST image further in
-pixel space (median 4.3) than its typical nearest neighbour is (3.9), so shifted copies are NOT
-flagged; Gaussian blur (sigma 1 or 1.5 px) or 4x4 average pooling of both sets before the
-comparison raised the shift rate only to 1-3 %. The rule detects pixel-level memorisation, not
-copies that moved.
+class looks like a copy. The calibration of the defaults (flag rates on held-out and jittered
+images) and the rule's measured limits are in docs/evaluation.md, "Near-copy rule: calibration".
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Union
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
+import torch
 from scipy.special import xlogy
 
-try:  # torch is a hard dependency of ganstudio, but these functions must also work on plain numpy
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None  # type: ignore[assignment]
-
-ArrayLike = Union[np.ndarray, "torch.Tensor", Any]
+ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]  # numpy, torch (any device/dtype), nested lists
 
 # Pairwise-distance blocks hold at most this many float64 entries (128 MiB), so 10k x 10k (or
 # 60k x 60k) problems run in bounded memory while each block is still a large, fast BLAS matmul.
@@ -86,12 +54,12 @@ DEFAULT_COPY_QUANTILE = 0.01
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _as_f64(x: ArrayLike, ndim: Optional[int] = 2, name: str = "array") -> np.ndarray:
+def _as_f64(x: ArrayLike, ndim: int | None = 2, name: str = "array") -> np.ndarray:
     """Convert numpy / torch / nested lists to a float64 numpy array.
 
     With ``ndim=2`` an (N, ...) input is flattened to (N, prod(...)) so images can be passed as is.
     """
-    if torch is not None and isinstance(x, torch.Tensor):
+    if isinstance(x, torch.Tensor):
         x = x.detach().to(device="cpu", dtype=torch.float64).numpy()
     a = np.asarray(x, dtype=np.float64)
     if ndim == 2 and a.ndim > 2:
@@ -108,7 +76,7 @@ def _check_same_dim(a: np.ndarray, b: np.ndarray, names: str) -> None:
         raise ValueError(f"{names} must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}")
 
 
-def _rows_per_block(n_refs: int, chunk: Optional[int]) -> int:
+def _rows_per_block(n_refs: int, chunk: int | None) -> int:
     if chunk is not None:
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
@@ -117,7 +85,7 @@ def _rows_per_block(n_refs: int, chunk: Optional[int]) -> int:
 
 
 def _sq_dist_blocks(
-    queries: np.ndarray, refs: np.ndarray, chunk: Optional[int]
+    queries: np.ndarray, refs: np.ndarray, chunk: int | None
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (start_row, squared distances of queries[start:start+c] to all refs), shape (c, M).
 
@@ -162,9 +130,7 @@ def feature_stats(feats: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return mu, np.atleast_2d(sigma)
 
 
-def fid_from_stats(
-    mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike, eps: float = 1e-6
-) -> float:
+def fid_from_stats(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     """Fréchet distance ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between two Gaussians.
 
     Shapes: mu1, mu2 (D,); sigma1, sigma2 (D, D), symmetric positive semi-definite.
@@ -203,14 +169,14 @@ def fid_from_stats(
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
 
 
-def fid(feats_a: ArrayLike, feats_b: ArrayLike, eps: float = 1e-6) -> float:
+def fid(feats_a: ArrayLike, feats_b: ArrayLike) -> float:
     """Fréchet distance between Gaussians fitted to feats_a (N, D) and feats_b (M, D), N, M >= 2."""
     a = _as_f64(feats_a, name="feats_a")
     b = _as_f64(feats_b, name="feats_b")
     _check_same_dim(a, b, "feats_a and feats_b")
     mu1, s1 = feature_stats(a)
     mu2, s2 = feature_stats(b)
-    return fid_from_stats(mu1, s1, mu2, s2, eps=eps)
+    return fid_from_stats(mu1, s1, mu2, s2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -237,7 +203,7 @@ def kid(
     num_subsets: int = 100,
     subset_size: int = 1000,
     degree: int = 3,
-    gamma: Optional[float] = None,
+    gamma: float | None = None,
     coef0: float = 1,
     seed: int = 0,
 ) -> dict[str, float]:
@@ -275,7 +241,7 @@ def nearest_neighbours(
     queries: ArrayLike,
     references: ArrayLike,
     exclude_self: bool = False,
-    chunk: Optional[int] = None,
+    chunk: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean nearest reference of each query.
 
@@ -308,7 +274,7 @@ def nearest_neighbours(
     return dist, idx
 
 
-def knn_radii(feats: ArrayLike, k: int, chunk: Optional[int] = None) -> np.ndarray:
+def knn_radii(feats: ArrayLike, k: int, chunk: int | None = None) -> np.ndarray:
     """Distance (N,) from each row of feats (N, D) to its k-th nearest neighbour in feats, self excluded.
 
     These are the radii of the k-NN balls of Kynkäänniemi et al. and Naeem et al.
@@ -327,7 +293,7 @@ def _ball_counts(
     queries: np.ndarray,
     centers: np.ndarray,
     radii: np.ndarray,
-    chunk: Optional[int],
+    chunk: int | None,
     inclusive: bool,
 ) -> np.ndarray:
     """For each query (N,), the number of balls B(centers[j], radii[j]) that contain it."""
@@ -343,7 +309,7 @@ def _ball_counts(
 # precision / recall, density / coverage
 # ----------------------------------------------------------------------------------------------
 def precision_recall(
-    real: ArrayLike, fake: ArrayLike, k: int = 3, chunk: Optional[int] = None
+    real: ArrayLike, fake: ArrayLike, k: int = 3, chunk: int | None = None
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) of fake (M, D) against real (N, D).
 
@@ -363,7 +329,7 @@ def precision_recall(
 
 
 def density_coverage(
-    real: ArrayLike, fake: ArrayLike, k: int = 5, chunk: Optional[int] = None
+    real: ArrayLike, fake: ArrayLike, k: int = 5, chunk: int | None = None
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020) of fake (M, D) against real (N, D).
 
@@ -420,7 +386,7 @@ def classifier_score(probs: ArrayLike, splits: int = 10) -> dict[str, float]:
 
 def _as_labels(x: ArrayLike, num_classes: int, name: str) -> np.ndarray:
     """1-D integer labels as they are; (N, K) probabilities/logits -> argmax."""
-    if torch is not None and isinstance(x, torch.Tensor):
+    if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     a = np.asarray(x)
     if a.ndim == 2:
@@ -441,7 +407,7 @@ def class_coverage(
     probs_fake: ArrayLike,
     labels_real_or_probs_real: ArrayLike,
     num_classes: int,
-    min_share: Optional[float] = None,
+    min_share: float | None = None,
     smoothing: float = 1e-6,
 ) -> dict[str, Any]:
     """Class coverage of generated samples, judged by a classifier.
@@ -491,11 +457,11 @@ def class_coverage(
 def originality(
     gen_feats: ArrayLike,
     train_feats: ArrayLike,
-    train_self_nn: Optional[ArrayLike] = None,
+    train_self_nn: ArrayLike | None = None,
     alpha: float = DEFAULT_COPY_ALPHA,
     quantile: float = DEFAULT_COPY_QUANTILE,
     top_k: int = 10,
-    chunk: Optional[int] = None,
+    chunk: int | None = None,
 ) -> dict[str, Any]:
     """How far generated samples are from their nearest training image, and which look copied.
 
@@ -507,8 +473,8 @@ def originality(
     A sample is flagged as a near-copy when its nearest-training distance is below
     ``threshold = alpha * quantile_q(train_self_nn)``: closer to a training image than all but
     the closest ~q of training images are to each other, by a further factor alpha. The defaults
-    (alpha 0.8, q 0.01) were calibrated on Fashion-MNIST and sklearn digits; see the module
-    docstring for the measured rates.
+    (alpha 0.8, q 0.01) were calibrated on Fashion-MNIST and sklearn digits (measured rates:
+    docs/evaluation.md).
 
     Returns a dict with
       - nn_distance (M floats), nn_index (M ints): nearest training image ("twin") of each sample;
@@ -561,17 +527,17 @@ def originality(
 
 
 __all__ = [
-    "feature_stats",
-    "fid_from_stats",
-    "fid",
-    "kid",
-    "nearest_neighbours",
-    "knn_radii",
-    "precision_recall",
-    "density_coverage",
-    "classifier_score",
-    "class_coverage",
-    "originality",
     "DEFAULT_COPY_ALPHA",
     "DEFAULT_COPY_QUANTILE",
+    "class_coverage",
+    "classifier_score",
+    "density_coverage",
+    "feature_stats",
+    "fid",
+    "fid_from_stats",
+    "kid",
+    "knn_radii",
+    "nearest_neighbours",
+    "originality",
+    "precision_recall",
 ]

@@ -1,0 +1,217 @@
+"""Score image sets against real data: ``compute_row``, the real-vs-real row, ``evaluate(run_dir)``.
+
+For one checkpoint, ``n`` images are sampled (image i from seed ``seed + i``, as ``ganstudio
+generate`` does) and compared with real data under one feature extractor (``ganstudio.features``).
+Two rows come out, ``generated`` and ``real``: every registered metric (``evaluation.registry``)
+for the generated images and for real images the generator never saw ("as good as the data": a
+perfect generator would score about this). ``reference.py`` picks the real sets.
+
+The real row is cached whole in ``$GANSTUDIO_CACHE/features/reference/``, keyed by the extractor,
+the images, ``METRICS_VERSION`` and the registered metrics, so repeated evaluations only pay for the
+generated images. Results go to ``RUN_DIR/eval/<step:09d>.json`` (``results.write_result``) plus
+``<step:09d>-originality.png``: the generated images closest to a training image, each above its
+training twin.
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import media, runs
+from ..version import __version__
+from ..data import DataConfig
+from ..errors import UserError
+from ..features import Extractor, Features, get_extractor
+from ..features.cache import data_hash, key_of, load_npz, reference_root, save_npz
+from ..metrics import functional as M
+from ..pipeline import Pipeline, load
+from .builtin import METRICS_VERSION, originality
+from .reference import (
+    DEFAULT_N,
+    ORIGINALITY_N,
+    Log,
+    RealData,
+    cached_features,
+    cached_self_nn,
+    class_reference,
+    load_real,
+    pixels,
+    stderr_log,
+)
+from .registry import Inputs, metrics
+from .results import write_result
+
+WORST_K = 8  # worst offenders shown in the originality panel
+ORIGINALITY_DETAILS = ("copy_fraction", "num_flagged", "threshold", "median_ratio", "reference_median",
+                       "reference_quantile", "alpha", "quantile", "worst_indices", "worst_train_indices",
+                       "worst_distances")
+
+
+@dataclass
+class Reference:
+    """Everything about the real data one extractor needs, prepared once per evaluation or training."""
+
+    extractor: Extractor
+    real: RealData
+    feats: Features  # of real.reference
+    mu: np.ndarray  # (D,)
+    sigma: np.ndarray  # (D, D)
+    twin_pixels: np.ndarray  # (T, C*H*W) float32 in [0, 1]
+    twin_self_nn: np.ndarray  # (T,)
+    real_row: dict  # flat metrics of the real row
+    real_originality: dict
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.real.reference.shape
+
+
+def compute_row(fake: Features, fake_pixels: np.ndarray, ref_feats: Features, mu: np.ndarray, sigma: np.ndarray,
+                class_ref: np.ndarray | None, num_classes: int, twin_pixels: np.ndarray,
+                twin_self_nn: np.ndarray, top_k: int = WORST_K) -> tuple[dict, dict]:
+    """One set of images against the reference: (flat row of every registered metric that applies,
+    originality details)."""
+    x = Inputs(fake, fake_pixels, ref_feats, mu, sigma, class_ref, num_classes, twin_pixels, twin_self_nn, top_k)
+    row: dict[str, Any] = {"n": len(fake)}
+    for m in metrics():
+        row.update(m.values(x) or {})
+    o = originality(x)
+    details = {k: o[k] for k in ORIGINALITY_DETAILS}
+    dist = np.asarray(o["nn_distance"])
+    details["nn_distance_quantiles"] = {q: float(np.quantile(dist, float(q))) for q in ("0.01", "0.1", "0.5")}
+    return {k: _plain(v) for k, v in row.items()}, details
+
+
+def _plain(v: Any) -> Any:
+    return int(v) if isinstance(v, np.integer) else float(v) if isinstance(v, np.floating) else v
+
+
+def prepare_reference(data: DataConfig, extractor: Extractor, reference: str = "test", n: int = DEFAULT_N,
+                      originality_n: int = ORIGINALITY_N, default_resolution: int | None = None,
+                      seed: int = 0, log: Log | None = None) -> Reference:
+    """Load the real sets, their features, the twins' self-distances and the real row (all cached)."""
+    log = log or stderr_log
+    real = load_real(data, reference, n, originality_n, default_resolution, seed)
+    ref_f = cached_features(extractor, real.reference.images, real.reference.labels, log, "reference images")
+    mu, sigma = M.feature_stats(ref_f.feats)
+    twin_px = pixels(real.twins.images)
+    self_nn = cached_self_nn(real.twins.images, log)
+    class_ref = class_reference(ref_f, real.reference, extractor)
+    # the real row, cached as a whole
+    held_twins = real.twins.images[real.held_out_twins]
+    key = key_of({"v": METRICS_VERSION, "metrics": [m.name for m in metrics()], "extractor": extractor.id,
+                  "ref": data_hash(real.reference.images), "held": data_hash(real.held_out.images),
+                  "twins": data_hash(held_twins),
+                  "labels": None if real.reference.labels is None else data_hash(real.reference.labels)})
+    path = reference_root() / f"realrow-{key}.npz"
+    hit = load_npz(path, {"key": key})
+    if hit is not None:
+        meta = hit[1]
+        real_row, real_orig = meta["row"], meta["originality"]
+    else:
+        held_f = cached_features(extractor, real.held_out.images, real.held_out.labels, log, "held-out real images")
+        if len(held_twins) == len(real.twins):
+            held_nn = self_nn
+        else:
+            log(f"  nearest-neighbour distances within {len(held_twins)} training images (real row)")
+            held_nn = M.nearest_neighbours(pixels(held_twins), pixels(held_twins), exclude_self=True)[0]
+        log("  scoring the real row (cached for next time)")
+        real_row, real_orig = compute_row(held_f, pixels(real.held_out.images), ref_f, mu, sigma, class_ref,
+                                          extractor.num_classes, pixels(held_twins), held_nn)
+        save_npz(path, {}, {"key": key, "row": real_row, "originality": real_orig})
+    return Reference(extractor, real, ref_f, mu, sigma, twin_px, self_nn, real_row, real_orig)
+
+
+def _uint8(images: torch.Tensor) -> torch.Tensor:
+    return images if images.dtype == torch.uint8 else images.mul(255).round().clamp(0, 255).to(torch.uint8)
+
+
+def score(images: torch.Tensor, ref: Reference) -> tuple[dict, dict]:
+    """Metrics of generated ``images`` (N, C, H, W) float in [0, 1] or uint8 against ``ref``:
+    (flat row, originality details)."""
+    if tuple(images.shape[1:]) != tuple(ref.shape):
+        raise UserError(f"generated images are {tuple(images.shape[1:])} but the data is {tuple(ref.shape)}")
+    u8 = _uint8(images)
+    fake = ref.extractor.extract(u8)
+    class_ref = class_reference(ref.feats, ref.real.reference, ref.extractor)
+    return compute_row(fake, pixels(u8), ref.feats, ref.mu, ref.sigma, class_ref, ref.extractor.num_classes,
+                       ref.twin_pixels, ref.twin_self_nn)
+
+
+def sample_images(pipe: Pipeline, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+    """``n`` images from a Pipeline as uint8 (N, C, H, W): image i from latent seed ``seed + i``."""
+    out = []
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        out.append(_uint8(pipe(n=b, seed=seed + i).images))
+    return torch.cat(out)
+
+
+def originality_panel(images: torch.Tensor, ref: Reference, details: dict) -> np.ndarray:
+    """uint8 grid: the worst offenders (top row) above their training twins (bottom row)."""
+    worst = details["worst_indices"]
+    twins = details["worst_train_indices"]
+    if not worst:
+        return media.make_grid(images[:1])
+    top = _uint8(images)[torch.tensor(worst)]
+    bottom = ref.real.twins.images[torch.tensor(twins)]
+    return media.make_grid(torch.cat([top, bottom]), nrow=len(worst))
+
+
+def build_result(run_dir: Path, step: int, n: int, seed: int, ref: Reference, row: dict, details: dict,
+                 seconds: dict, images: torch.Tensor, panel: bool = True) -> dict:
+    """The eval JSON for one checkpoint; with ``panel`` its originality panel is written next to it."""
+    panel_rel = f"eval/{step:09d}-originality.png"
+    if panel:
+        grid = originality_panel(images, ref, details)
+        media.save_image(grid, Path(run_dir) / panel_rel, scale=max(1, 192 // max(1, grid.shape[0])))
+    twins_idx = ref.real.twins_index
+    worst = [{"sample": int(i), "seed": seed + int(i), "train_index": int(twins_idx[j]), "distance": float(d)}
+             for i, j, d in zip(details["worst_indices"], details["worst_train_indices"], details["worst_distances"])]
+    return {
+        "run": str(run_dir), "step": step, "n": n, "seed": seed, "reference": ref.real.describe["reference_split"],
+        "extractor": ref.extractor.describe(), "extractor_label": ref.extractor.label,
+        "data": ref.real.describe,
+        "rows": {"generated": row, "real": ref.real_row},
+        "originality": {"generated": {**{k: v for k, v in details.items() if not k.startswith("worst_")},
+                                      "worst": worst},
+                        "real": {k: v for k, v in ref.real_originality.items() if not k.startswith("worst_")},
+                        "panel": panel_rel if panel else None,
+                        "space": "pixels in [0, 1]; near-copy: NN distance < alpha * quantile_q of the "
+                                 "training images' own NN distances"},
+        "seconds": seconds, "ganstudio_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def evaluate(run_dir: str | Path, checkpoint: str | int = "latest", n: int = DEFAULT_N, features: str = "auto",
+             reference: str = "test", seed: int = 0, originality_n: int = ORIGINALITY_N, device: str = "cpu",
+             write: bool = True, log: Log | None = None) -> dict:
+    """Evaluate one checkpoint of a run; returns the result dict (also written to eval/<step>.json)."""
+    log = log or stderr_log
+    if n < 10:
+        raise UserError(f"--n must be at least 10 (metrics need neighbours), got {n}")
+    t0 = time.monotonic()
+    run_dir = runs.require_run(run_dir)
+    pipe = load(run_dir, checkpoint=checkpoint, device=device)
+    cfg = pipe.config
+    extractor = get_extractor(features, cfg.data, log)
+    log(f"evaluating {run_dir.name} at step {pipe.step} with {extractor.label} ({n} samples)")
+    ref = prepare_reference(cfg.data, extractor, reference, n, originality_n,
+                            default_resolution=cfg.model_config.resolution, seed=seed, log=log)
+    t1 = time.monotonic()
+    images = sample_images(pipe, n, seed)
+    t2 = time.monotonic()
+    row, details = score(images, ref)
+    t3 = time.monotonic()
+    seconds = {"reference": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
+    res = build_result(run_dir, pipe.step, n, seed, ref, row, details, seconds, images, panel=write)
+    if write:
+        res["path"] = str(write_result(run_dir, res))
+    return res
