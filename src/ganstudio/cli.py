@@ -38,7 +38,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
     hooks = []
     if a.eval_every:
-        from .training.eval_hook import EvalHook
+        from .evaluation.hook import EvalHook
 
         hooks.append(EvalHook(a.eval_every, n=a.eval_n, features=a.eval_features))
     if a.resume:
@@ -64,11 +64,16 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .models import get_family
     from .runs import read_config_dict
 
-    if get_family(read_config_dict(run)["model"]).use_command == "translate":
-        print(f"  next:     ganstudio translate {run} my-sketch.png --out painted.png")
-    else:
-        print(f"  next:     ganstudio generate {run} --n 64 --seed 7 --grid {run / 'grid.png'}")
+    task = get_family(read_config_dict(run)["model"]).task.name
+    print("  next:     " + NEXT_COMMAND[task].format(run=run))
     return 0
+
+
+# What to try after training, by the family's task (a hint for people: it lives here, not in the models).
+NEXT_COMMAND = {
+    "noise-to-image": "ganstudio generate {run} --n 64 --seed 7 --grid {run}/grid.png",
+    "image-to-image": "ganstudio translate {run} my-sketch.png --out painted.png",
+}
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
