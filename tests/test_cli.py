@@ -103,3 +103,31 @@ def test_demo_trains_the_best_preset_and_the_seed_is_one_flag_away(tmp_path, cap
 def test_demo_unknown_preset_is_one_line(tmp_path, capsys):
     assert main(["demo", "--preset", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown preset 'nope'; choose one of seed" in capsys.readouterr().err
+
+
+def test_choosing_the_pix2pix_family_is_enough(tmp_path, capsys):
+    """``--model pix2pix`` trains with the family's own schedule and sketch pairs (issue 13's defect)."""
+    from ganstudio import runs
+
+    assert main(["train", "--data", "digits", "--model", "pix2pix", "--resolution", "16", "--limit", "64",
+                 "--steps", "2", "--batch-size", "16", "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["schedule"] == "pix2pix" and cfg["data"]["pairs"] == "sketch"
+    assert runs.find_checkpoint(run).step == 2
+    assert f"ganstudio translate {run}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--model", "dcgan", "--schedule", "pix2pix"], "trains image-to-image models, but 'dcgan' is noise-to-image"),
+    (["--model", "pix2pix", "--schedule", "alternating"], "but 'pix2pix' is image-to-image"),
+    (["--model", "mlp", "--set", "data.pairs=sketch"], "drop data.pairs or use --model pix2pix"),
+    (["--model", "pix2pix", "--conditional"], "does not take class labels"),
+    (["--model", "mlp", "--schedule", "nope"], "unknown schedule 'nope'"),
+    (["--model", "nope"], "unknown model 'nope'"),
+])
+def test_refused_combinations_leave_no_run_folder(tmp_path, capsys, flags, says):
+    assert main(["train", "--data", "digits", *flags, "--steps", "2", "--out", str(tmp_path / "runs"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

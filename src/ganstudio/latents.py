@@ -288,14 +288,19 @@ def mean_latent(z_dim: int) -> torch.Tensor:
     return torch.zeros(z_dim)
 
 
+def truncate(z: torch.Tensor, psi: float | torch.Tensor) -> torch.Tensor:
+    """``mean + psi * (z - mean)`` for z (N, z_dim) and psi a number or (N, 1): the one implementation of
+    truncation, used by ``Pipeline.generate`` and ``effective_z`` alike."""
+    mean = mean_latent(z.shape[-1])
+    return mean + psi * (z - mean)
+
+
 def effective_z(latents: Sequence[Latent], directions=None) -> torch.Tensor:
     """(N, z_dim) inputs to G: truncation toward the mean, then edits (see the module docstring)."""
     if not latents:
         raise UserError("no latents to render")
     z = torch.tensor([l.z for l in latents], dtype=torch.float32)
-    mean = mean_latent(z.shape[1])
-    psi = torch.tensor([l.truncation for l in latents], dtype=torch.float32)[:, None]
-    z = mean + psi * (z - mean)
+    z = truncate(z, torch.tensor([l.truncation for l in latents], dtype=torch.float32)[:, None])
     for i, lat in enumerate(latents):
         if lat.edits:
             z[i] = z[i] + directions.offset(lat.edits)

@@ -15,6 +15,7 @@ from PIL import Image
 
 from . import media, runs
 from .errors import UserError
+from .latents import truncate
 from .models import build
 from .config import RunConfig
 
@@ -78,7 +79,7 @@ class Pipeline:
     def generate(self, z: torch.Tensor, classes: torch.Tensor | None = None, truncation: float = 1.0,
                  batch_size: int = 256) -> torch.Tensor:
         """Images (N, C, H, W) in [0, 1] for explicit latents; truncation pulls z toward its mean (0)."""
-        z = z * truncation
+        z = truncate(z, truncation)
         out = []
         for i in range(0, len(z), batch_size):
             zb = z[i:i + batch_size].to(self.device)
