@@ -131,3 +131,22 @@ def test_refused_combinations_leave_no_run_folder(tmp_path, capsys, flags, says)
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_init_from_takes_the_source_model_and_refuses_another_family(tmp_path, tiny_json, capsys):
+    """One build_run_config serves the CLI and the studio: --init-from brings the source's family, model
+    config, conditioning and size, whatever the preset says; another --model is refused before any folder."""
+    assert _train(tmp_path, tiny_json) == 0
+    src = next((tmp_path / "runs").iterdir())
+    out = tmp_path / "tuned"
+    assert main(["train", "--data", "digits", "--preset", "fashion-mnist", "--init-from", str(src), "--steps", "2",
+                 "--batch-size", "16", "--out", str(out), "--quiet"]) == 0
+    tuned = json.loads(next(out.iterdir()).joinpath("config.json").read_text())
+    source = json.loads((src / "config.json").read_text())
+    assert tuned["model"] == "mlp" and tuned["model_config"] == source["model_config"]
+    assert tuned["conditional"] is False and tuned["train"]["lr_g"] == 5e-4  # the preset's training, the source's model
+    capsys.readouterr()
+    assert main(["train", "--data", "digits", "--model", "dcgan", "--init-from", str(src), "--steps", "2",
+                 "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    assert "its weights belong to a 'mlp' model" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

@@ -84,7 +84,31 @@ def test_runs_listing_and_detail(client, run):
     page = client.get("/")
     assert page.status_code == 200 and "ganstudio" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert client.get("/static/studio.js").status_code == 200
+    assert '<script type="module" src="/static/js/main.js">' in page.text and "studio.js" not in page.text
+
+
+def test_page_scripts_are_es_modules_served_as_javascript(client):
+    """Every module the page imports is served, with a JavaScript type: browsers refuse a module
+    script of any other type (and the studio sends nosniff)."""
+    import posixpath
+    import re
+
+    import ganstudio.studio
+
+    seen, todo = set(), ["/static/js/main.js"]
+    while todo:
+        url = todo.pop()
+        seen.add(url)
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert r.headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript"), url
+        for rel in re.findall(r'^import .*? from "(\.{1,2}/[^"]+)";$', r.text, re.M):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(url), rel))
+            if target not in seen:
+                todo.append(target)
+    static = Path(ganstudio.studio.__file__).parent / "static"
+    shipped = {"/static/" + p.relative_to(static).as_posix() for p in static.rglob("*.js")}
+    assert len(seen) > 5 and seen == shipped  # every module is reachable from main.js, every import shipped
 
 
 def test_generate_is_seeded_and_bounded(client, run):
@@ -143,6 +167,87 @@ def test_render_download_embeds_latent_and_remakes_with_the_cli(client, run, stu
     assert nan.status_code == 422
 
 
+# ---- the run listing (cached) ---------------------------------------------------------------------------
+
+def backdate(*paths: Path, seconds: float = 60) -> None:
+    """Make folders look untouched for a while: a listing that follows a change by less than the
+    file system's clock tick is rescanned on the next lookup, however often it is asked for."""
+    t = time.time() - seconds
+    for p in paths:
+        os.utime(p, (t, t))
+
+
+@pytest.fixture
+def counted_scans(monkeypatch) -> list:
+    from ganstudio.studio.run_index import RunIndex
+
+    scans: list = []
+    real = RunIndex._scan
+
+    def counted(self) -> None:
+        scans.append(self.root)
+        real(self)
+
+    monkeypatch.setattr(RunIndex, "_scan", counted)
+    return scans
+
+
+def test_run_listing_is_scanned_once_until_the_runs_folder_changes(tmp_path, counted_scans):
+    from ganstudio import runs
+    from ganstudio.studio.errors import NotFound
+    from ganstudio.studio.run_index import RunIndex
+
+    for name in ("00001-a", "00002-b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    (tmp_path / "notes").mkdir()
+    backdate(tmp_path / "00001-a", tmp_path / "00002-b", tmp_path / "notes", tmp_path)
+    index = RunIndex(tmp_path)
+    assert index.names() == ["00001-a", "00002-b"] and len(counted_scans) == 1
+    for _ in range(5):  # what every slider tick asks
+        assert index.path("00002-b") == tmp_path / "00002-b"
+    assert len(counted_scans) == 1  # no rescan while nothing changed
+    (tmp_path / "00003-new").mkdir()  # a training creates its run folder, then writes its config
+    assert index.names() == ["00001-a", "00002-b"] and len(counted_scans) == 2
+    backdate(tmp_path / "00003-new", tmp_path)
+    assert index.names() == ["00001-a", "00002-b"] and len(counted_scans) == 3
+    (tmp_path / "00003-new" / "config.json").write_text("{}")  # changes the run folder, not the runs folder
+    assert index.names() == ["00001-a", "00002-b", "00003-new"] and len(counted_scans) == 4
+    (tmp_path / "00001-a").rename(tmp_path / "00004-renamed")
+    assert index.names() == ["00002-b", "00003-new", "00004-renamed"]
+    assert index.names() == [p.name for p in runs.list_runs(tmp_path)]
+    with pytest.raises(NotFound, match="unknown run '00001-a'"):
+        index.path("00001-a")
+    # A second change within the file system's clock tick leaves the mtimes as the last scan saw them:
+    # a scan that recent is not trusted.
+    tick = time.time_ns() - 500_000_000
+    os.utime(tmp_path, ns=(tick, tick))
+    assert "00005-same-tick" not in index.names()
+    (tmp_path / "00005-same-tick").mkdir()
+    (tmp_path / "00005-same-tick" / "config.json").write_text("{}")
+    os.utime(tmp_path, ns=(tick, tick))
+    assert "00005-same-tick" in index.names()
+
+
+def test_api_sees_new_and_renamed_runs_without_rescanning_on_each_request(studio_runs, run, tmp_path, counted_scans):
+    import shutil
+
+    shutil.copytree(studio_runs / run, tmp_path / run)
+    backdate(tmp_path / run)
+    c = TestClient(create_app(tmp_path), base_url=BASE)
+    backdate(tmp_path)  # create_app made .studio/ in it
+    assert [r["name"] for r in c.get("/api/runs").json()] == [run]
+    before = len(counted_scans)
+    for i in range(5):  # plain seeds: directions (a new file in the run folder) are not needed
+        assert c.post("/api/explore", json={"run": run, "latent": {"seed": i}}).status_code == 200
+    assert len(counted_scans) == before
+    shutil.copytree(studio_runs / run, tmp_path / "00099-copy")  # a new run, e.g. made by a training job
+    assert [r["name"] for r in c.get("/api/runs").json()] == ["00099-copy", run]
+    (tmp_path / run).rename(tmp_path / "00100-renamed")
+    assert c.post("/api/explore", json={"run": run, "latent": {"seed": 3}}).status_code == 404
+    assert c.post("/api/explore", json={"run": "00100-renamed", "latent": {"seed": 3}}).status_code == 200
+
+
 # ---- explore --------------------------------------------------------------------------------------------
 
 def test_explore_directions_names_and_speed(client, run, studio_runs, tmp_path):
@@ -177,6 +282,29 @@ def test_explore_directions_names_and_speed(client, run, studio_runs, tmp_path):
         times.append(time.perf_counter() - t)
         assert r.status_code == 200
     assert sorted(times)[len(times) // 2] < 0.1  # a slider update well under 100 ms on this CPU
+
+
+def test_a_request_latent_is_parsed_once_and_the_engine_renders_latent_objects(client, run, monkeypatch):
+    from ganstudio import latents as L
+    from ganstudio.studio import schemas as S
+    from ganstudio.studio.engine import Engine
+
+    parsed, rendered = [], []
+    real_parse, real_render = S.Latent.to_latent, Engine.render_latents
+
+    def parse(self, *args):
+        parsed.append(self)
+        return real_parse(self, *args)
+
+    def render(self, pipe, run, lats, *args, **kwargs):
+        rendered.extend(lats)
+        return real_render(self, pipe, run, lats, *args, **kwargs)
+
+    monkeypatch.setattr(S.Latent, "to_latent", parse)
+    monkeypatch.setattr(Engine, "render_latents", render)
+    r = client.post("/api/explore", json={"run": run, "latent": {"seed": 3, "edits": {"1": 2}}})
+    assert r.status_code == 200 and len(parsed) == 1
+    assert len(rendered) == 1 and isinstance(rendered[0], L.Latent) and rendered[0].to_dict() == r.json()["latent"]
 
 
 def test_explore_concurrent_requests_echo_their_own_seq(client, run):
@@ -361,6 +489,28 @@ def wait_for(fn, timeout=150.0, every=0.5):
             return v
         time.sleep(every)
     raise AssertionError("timed out")
+
+
+def test_fine_tuning_config_is_built_by_build_run_config_from_the_source_run(studio_runs, client, run, monkeypatch):
+    """The studio makes a fine-tuning run's config as the CLI's `train` does (build_run_config with
+    --init-from), taking the source's model family and shape: its weights fit no other."""
+    from ganstudio.studio.jobs import Jobs
+    from ganstudio.training import prepare
+    from ganstudio.training.options import build_run_config
+
+    started = []
+    monkeypatch.setattr(Jobs, "start", lambda self, cfg, minutes, label: started.append(cfg) or
+                        {"id": "0" * 12, "kind": "train", "run": None, "status": "running", "created": 0.0, "info": {}})
+    assert client.post("/api/train", json={"data": "digits", "preset": "fashion-mnist", "minutes": 1,
+                                           "resolution": 16, "init_from": run}).status_code == 200
+    src = json.loads((studio_runs / run / "config.json").read_text())
+    cfg = started[0]
+    assert cfg["init_from"] == str(studio_runs.resolve() / run) and cfg["model"] == src["model"]
+    assert cfg["data"]["resolution"] == src["data"]["resolution"] == 8  # the source's size, not the 16 asked for
+    assert prepare(cfg)[0].model_config == prepare(src)[0].model_config  # the source's weights fit
+    fresh = build_run_config(data="digits", preset="fashion-mnist", train={"minutes": 1}, resolution=16).to_dict()
+    assert cfg["train"]["minutes"] == 1 and cfg["train"]["lr_g"] == fresh["train"]["lr_g"]  # the preset's training
+    assert client.post("/api/train", json={"data": "digits", "init_from": "00042-missing"}).status_code == 404
 
 
 @pytest.mark.timeout(240)

@@ -1,14 +1,15 @@
-"""What the studio asks of the library: cached Pipelines, directions and translators; latents -> pictures.
+"""What the studio asks of the models: cached Pipelines, directions and translators; latents -> pictures.
 
 The studio holds no GAN logic of its own. It loads runs with ``ganstudio.load`` (an LRU of
 Pipelines keyed by run + checkpoint step, one lock per model so that concurrent requests never
-share a generator mid-call), turns requests into ``ganstudio.latents.Latent`` objects and renders
-them with ``latents.render`` (one G row at a time: the exact pixels ``ganstudio generate --from``
-makes) or ``latents.render_fast`` (walks and videos).
+share a generator mid-call) and renders ``ganstudio.latents.Latent`` objects with ``latents.render``
+(one G row at a time: the exact pixels ``ganstudio generate --from`` makes) or
+``latents.render_fast`` (walks and videos).
 
-Every latent the studio sends out IS ``Latent.to_dict()``; requests may also use a short form
-(``seed`` instead of ``z``, ``class`` as an index, ``edits`` as ``{"<index>": amount}`` of the run's
-current directions file), see ``to_latent``.
+Every latent the studio sends out IS ``Latent.to_dict()``. A request's latent arrives as a
+``schemas.Latent`` and becomes a ``Latent`` once, under the model's lock (``resolve``); that is also
+where every latent, stored ones included, is checked against the model it is rendered with and
+stamped with its run and checkpoint step.
 
 Directions are the run's own ``directions/pca-<step>.json`` (``sefa-<step>.json`` for generators
 PCA cannot analyse) from ``creative.directions``: used when it exists (e.g. made by ``ganstudio
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import io
 import json
-import math
+import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Protocol
 
-import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
@@ -35,38 +37,43 @@ from .. import latents as L
 from .. import runs
 from ..creative import directions as D
 from ..errors import UserError
+from ..media import to_pils
+from ..pipeline import load as load_pipeline
+from ..translate import load_translator
+from . import creative_bridge as cb
+from .run_index import RunIndex
 
 MAX_MODELS = 4
 N_DIRECTIONS = 20  # what `ganstudio directions RUN` computes by default: both make the same file
 DIRECTIONS_METHODS = ("pca", "sefa")  # pca (GANSpace) when G allows it, else SeFa; as `generate --edit` picks
 TRANSLATE_MODEL = "pix2pix"
+STEER_SIGMAS = 3.0  # a full webcam steer (+-1) moves this far along the first direction
+MAX_SEED = 2**31 - 1
 
 
-class NotFound(UserError):
-    """A run, checkpoint, image or job that does not exist (HTTP 404)."""
+class LatentRequest(Protocol):
+    """A latent that becomes a ``Latent`` once its model is known (``schemas.Latent``)."""
+
+    def to_latent(self, pipe, directions: Callable[[], D.Directions]) -> L.Latent: ...
 
 
-def default_translator_loader(run_dir: Path, checkpoint: str = "latest"):
-    try:
-        from ..translate import load_translator
-    except ImportError:
-        raise UserError("this installation cannot run image-to-image (pix2pix) models yet "
-                        "(ganstudio.translate is missing); update ganstudio") from None
-    return load_translator(run_dir, checkpoint=checkpoint)
+LatentLike = L.Latent | LatentRequest
 
 
-def translate_available() -> bool:
-    import importlib.util
+@dataclass(frozen=True)
+class Rendered:
+    """Latents and their pictures (N, C, H, W) in [0, 1], made by the model of checkpoint ``step``."""
 
-    try:
-        return importlib.util.find_spec("ganstudio.translate") is not None
-    except (ImportError, ValueError):
-        return False
+    lats: list[L.Latent]
+    images: torch.Tensor
+    step: int
+    note: str | None = None
 
 
 class Engine:
-    def __init__(self, runs_dir: str | Path, max_models: int = MAX_MODELS):
+    def __init__(self, runs_dir: str | Path, max_models: int = MAX_MODELS, index: RunIndex | None = None):
         self.runs_dir = Path(runs_dir).resolve()
+        self.index = index or RunIndex(self.runs_dir)
         self.max_models = max_models
         self._cache: OrderedDict[tuple[str, int], tuple[Any, threading.Lock]] = OrderedDict()
         self._translators: OrderedDict[tuple[str, int], tuple[Any, threading.Lock]] = OrderedDict()
@@ -74,44 +81,37 @@ class Engine:
         self._dir_locks: dict[tuple[str, int], threading.Lock] = {}
         self._models: dict[str, str | None] = {}
         self._lock = threading.Lock()
-        self.translator_loader: Callable[..., Any] = default_translator_loader
-
-    # ---- runs ------------------------------------------------------------------------------------
-    def run_names(self) -> list[str]:
-        return [p.name for p in runs.list_runs(self.runs_dir)]
-
-    def run_dir(self, name: str) -> Path:
-        """A known run's folder; the name must be one of the listed runs (never a path)."""
-        if name not in self.run_names():
-            raise NotFound(f"unknown run {name!r}; pick one of the runs listed in the studio")
-        return self.runs_dir / name
+        self.translator_loader: Callable[..., Any] = load_translator  # tests stand in a fake translator
 
     def model_of(self, run: str) -> str | None:
         if run not in self._models:
             try:
-                self._models[run] = runs.read_config_dict(self.run_dir(run)).get("model")
+                self._models[run] = runs.read_config_dict(self.index.path(run)).get("model")
             except UserError:
                 return None
         return self._models[run]
 
+    def checkpoint(self, run: str, which: str = "latest") -> runs.Checkpoint:
+        """A run's checkpoint ("latest", "best" or a step)."""
+        ckpt = runs.find_checkpoint(self.index.path(run), which)
+        if ckpt is None:
+            raise UserError(f"run {run} has no checkpoint yet; wait for its first save")
+        return ckpt
+
     # ---- models ----------------------------------------------------------------------------------
     def pipeline(self, run: str, checkpoint: str = "latest"):
         """(Pipeline, lock) for a run's checkpoint, loaded once and kept in a small LRU."""
-        run_dir = self.run_dir(run)
+        run_dir = self.index.path(run)
         if self.model_of(run) == TRANSLATE_MODEL:
             raise UserError(f"run {run} turns drawings into pictures (pix2pix); use the Sketch panel")
-        ckpt = runs.find_checkpoint(run_dir, checkpoint)
-        if ckpt is None:
-            raise UserError(f"run {run} has no checkpoint yet; wait for its first save")
+        ckpt = self.checkpoint(run, checkpoint)
         key = (run, ckpt.step)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        from ..pipeline import load
-
-        pipe = load(run_dir, checkpoint=str(ckpt.step), device="cpu")
+        pipe = load_pipeline(run_dir, checkpoint=str(ckpt.step), device="cpu")
         with self._lock:
             hit = self._cache.setdefault(key, (pipe, threading.Lock()))
             self._cache.move_to_end(key)
@@ -122,12 +122,10 @@ class Engine:
 
     def translator(self, run: str, checkpoint: str = "latest"):
         """(translator, lock) for a pix2pix run's checkpoint (``ganstudio.translate``), cached."""
-        run_dir = self.run_dir(run)
+        run_dir = self.index.path(run)
         if self.model_of(run) != TRANSLATE_MODEL:
             raise UserError(f"run {run} is not an image-to-image (pix2pix) run; the Sketch panel needs one")
-        ckpt = runs.find_checkpoint(run_dir, checkpoint)
-        if ckpt is None:
-            raise UserError(f"run {run} has no checkpoint yet; wait for its first save")
+        ckpt = self.checkpoint(run, checkpoint)
         key = (run, ckpt.step)
         with self._lock:
             hit = self._translators.get(key)
@@ -155,7 +153,7 @@ class Engine:
         with lock:
             d = self._dirs.get(key)
             if d is None:
-                run_dir = self.run_dir(run)
+                run_dir = self.index.path(run)
                 paths = [D.directions_dir(run_dir) / f"{m}-{pipe.step}.json" for m in DIRECTIONS_METHODS]
                 path = next((p for p in paths if p.is_file()), None)
                 if path is None:
@@ -169,8 +167,9 @@ class Engine:
                 self._dirs[key] = d
         return d
 
-    def name_direction(self, run: str, pipe, index: int, name: str) -> D.Directions:
+    def name_direction(self, run: str, checkpoint: str, index: int, name: str) -> D.Directions:
         """Name (or, with "", un-name) a direction in the run's directions file (what ``--edit NAME:+2`` reads)."""
+        pipe, _ = self.pipeline(run, checkpoint)
         dirs = self.directions(run, pipe)
         if not 0 <= index < len(dirs):
             raise UserError(f"direction {index} does not exist; this run has {len(dirs)}")
@@ -186,62 +185,30 @@ class Engine:
         cur = self._dirs.get((run, pipe.step))
         if cur is not None and cur.ref == ref:
             return cur
-        return D.for_latents(self.run_dir(run), {ref})
+        return D.for_latents(self.index.path(run), {ref})
 
-    # ---- requests -> Latent ----------------------------------------------------------------------
-    def to_latent(self, pipe, run: str, rec: dict, restamp: bool = True) -> L.Latent:
-        """A ``Latent`` from a request's latent (either spelling, see ``schemas.Latent``).
+    def directions_at(self, run: str, checkpoint: str) -> tuple[int, D.Directions]:
+        """(step, directions) of a run's checkpoint."""
+        pipe, _ = self.pipeline(run, checkpoint)
+        return pipe.step, self.directions(run, pipe)
 
-        The result names ``run`` and the pipe's checkpoint step (``restamp``: always; otherwise only
-        when the latent names none), so its JSON remakes the picture this pipe renders."""
-        seed = rec.get("seed")
-        z = rec.get("z")
-        if z is None:
-            z = pipe.latents(1, int(seed or 0))[0].numpy()
-        elif len(z) != pipe.z_dim:
-            raise UserError(f"latent has {len(z)} numbers but this run's model takes {pipe.z_dim}")
+    # ---- latents ---------------------------------------------------------------------------------
+    def resolve(self, pipe, run: str, item: LatentLike, restamp: bool = True) -> L.Latent:
+        """``item`` as a ``Latent`` that ``pipe`` can render, naming ``run`` and the pipe's checkpoint
+        step (``restamp``: always; otherwise only when it names none), so that its JSON remakes the
+        picture this pipe renders. Call with the pipe's lock held."""
+        lat = item if isinstance(item, L.Latent) else item.to_latent(pipe, lambda: self.directions(run, pipe))
+        if len(lat.z) != pipe.z_dim:
+            raise UserError(f"latent has {len(lat.z)} numbers but this run's model takes {pipe.z_dim}")
         k = pipe.num_classes
-        classes = rec.get("classes")
-        if classes is not None:
-            if not k:
-                raise UserError("this run has no classes; leave the class empty")
-            if len(classes) != k or sum(classes) <= 0:
-                raise UserError(f"class weights must be {k} numbers, not all 0")
-        elif rec.get("class") is not None:
-            if not k:
-                raise UserError("this run has no classes; leave the class empty")
-            classes = np.eye(k, dtype=np.float32)[pipe.class_index(int(rec["class"]))]
-        elif k:
-            classes = np.eye(k, dtype=np.float32)[int(seed or 0) % k]
-        edits = rec.get("edits") or {}
-        ref = rec.get("directions")
-        if isinstance(edits, dict):
-            if ref and edits:
-                raise UserError("edits as {index: amount} refer to the run's current directions; "
-                                "leave out 'directions' (or give edits as [[index, amount]])")
-            items: list[tuple[int, float]] = []
-            if edits:
-                dirs = self.directions(run, pipe)
-                items = [(dirs.index(int(i)), float(a)) for i, a in sorted(edits.items(), key=lambda kv: int(kv[0]))
-                         if float(a) != 0]
-                ref = dirs.ref
-        else:
-            items = [(int(i), float(a)) for i, a in edits]
-        origin = rec.get("origin")
-        if origin is None:
-            origin = {"op": "seed", "seed": int(seed)} if seed is not None else {}
-        lat = L.Latent(z=z, classes=classes, truncation=float(rec.get("truncation", 1.0)), edits=tuple(items),
-                       directions=ref if items else None, parents=tuple(rec.get("parents") or ()),
-                       origin=dict(origin), run=rec.get("run"), step=rec.get("step"))
-        if rec.get("id") and rec["id"] != lat.id:
-            raise UserError(f"latent {rec['id']} was changed: its id does not match its content ({lat.id}); "
-                            "leave out 'id' after changing a latent")
-        if restamp or lat.run is None or lat.step is None:
-            if lat.run != run or lat.step != pipe.step:
-                lat = lat.with_(run=run, step=pipe.step)
+        if lat.classes is not None and not k:
+            raise UserError("this run has no classes; leave the class empty")
+        if k and (lat.classes is None or len(lat.classes) != k or sum(lat.classes) <= 0):
+            raise UserError(f"class weights must be {k} numbers, not all 0")
+        if (restamp or lat.run is None or lat.step is None) and (lat.run != run or lat.step != pipe.step):
+            lat = lat.with_(run=run, step=pipe.step)
         return lat
 
-    # ---- Latent -> images ------------------------------------------------------------------------
     def render_latents(self, pipe, run: str, lats: Sequence[L.Latent], exact: bool = True) -> torch.Tensor:
         """Images (N, C, H, W) in [0, 1]; latents whose edits use different directions files are
         rendered in groups, each with its own file. Call with the pipe's lock held."""
@@ -253,17 +220,75 @@ class Engine:
             dirs = self.directions_for(run, pipe, ref)
             part = [lats[i] for i in idx]
             ims = L.render(pipe, part, dirs) if exact else L.render_fast(pipe, part, dirs)
-            for i, im in zip(idx, ims):
+            for i, im in zip(idx, ims, strict=True):
                 out[i] = im
         return torch.stack(out)  # type: ignore[arg-type]
 
-    def images(self, run: str, checkpoint: str, recs: Sequence[dict | L.Latent], exact: bool = True,
-               restamp: bool = True) -> tuple[torch.Tensor, list[L.Latent], int]:
-        """(images, latents, step) for request latents (dicts) or ``Latent`` objects."""
+    def images(self, run: str, checkpoint: str, items: Sequence[LatentLike], exact: bool = True,
+               restamp: bool = True) -> Rendered:
+        """The pictures of request or stored latents, with the ``Latent`` each became."""
         pipe, lock = self.pipeline(run, checkpoint)
         with lock:
-            lats = [r if isinstance(r, L.Latent) else self.to_latent(pipe, run, r, restamp) for r in recs]
-            return self.render_latents(pipe, run, lats, exact), lats, pipe.step
+            lats = [self.resolve(pipe, run, it, restamp) for it in items]
+            return Rendered(lats, self.render_latents(pipe, run, lats, exact), pipe.step)
+
+    # ---- what the panels make --------------------------------------------------------------------
+    def generate(self, run: str, checkpoint: str, n: int, seed: int | None = None, truncation: float = 1.0,
+                 class_: int | None = None, prompt: str | None = None) -> Rendered:
+        """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or of the
+        classes and named directions a text prompt picks (``creative.prompt``)."""
+        if prompt and class_ is not None:
+            raise UserError("give either a class or a text prompt, not both")
+        if prompt:
+            cb.check_sentence_model()
+        first = seed if seed is not None else secrets.randbelow(MAX_SEED - n)
+        pipe, lock = self.pipeline(run, checkpoint)
+        note = None
+        with lock:
+            classes: Any = None
+            edits: list[tuple[int, float]] = []
+            ref = None
+            if prompt:
+                dirs = self.directions(run, pipe)
+                match = cb.interpret(pipe, prompt, dirs.names)
+                classes = None if match.classes is None else torch.as_tensor(match.classes, dtype=torch.float32)
+                edits, ref = list(match.edits), dirs.ref if match.edits else None
+                note = f"“{prompt}”: " + match.describe()
+            elif class_ is not None:
+                if not pipe.num_classes:
+                    raise UserError("this run has no classes; leave the class empty")
+                classes = pipe.class_index(class_)
+            lats = L.from_seeds(pipe, n, first, classes, truncation, edits, ref)
+            return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
+
+    def walk(self, run: str, checkpoint: str, keys: Sequence[LatentLike], ts: Sequence[float],
+             steer: float = 0.0) -> tuple[list[Image.Image], int]:
+        """Frames at positions ``ts`` (in keyframes) of the loop through ``keys``; ``steer`` (-1..1)
+        pushes them along the run's first direction (webcam steering)."""
+        pipe, lock = self.pipeline(run, checkpoint)
+        with lock:
+            lats = cb.walk_latents([self.resolve(pipe, run, k) for k in keys], ts)
+            if steer:
+                d0 = self.directions(run, pipe)
+                lats = [L.add_edits(lat, [(0, STEER_SIGMAS * steer)], d0.ref)
+                        if not lat.edits or lat.directions == d0.ref else lat for lat in lats]
+            images = self.render_latents(pipe, run, lats, exact=False)
+        return to_pils(images), pipe.step
+
+    def translate(self, run: str, checkpoint: str, drawing: Image.Image) -> bytes:
+        """A pix2pix run's painting of ``drawing`` (RGB), as PNG bytes."""
+        tr, lock = self.translator(run, checkpoint)
+        with lock:
+            out = tr(drawing)
+        if not isinstance(out, Image.Image):
+            raise UserError("the translator returned no picture")
+        return png_bytes(out)
+
+    def translator_info(self, run: str, checkpoint: str) -> dict:
+        """What a pix2pix run's checkpoint expects: resolution, stroke width, kind of input."""
+        tr, _ = self.translator(run, checkpoint)
+        return {"run": run, "step": self.checkpoint(run, checkpoint).step, "resolution": int(tr.resolution),
+                "line_width": int(tr.line_width), "input_kind": str(tr.input_kind)}
 
 
 # ---- small pure helpers ------------------------------------------------------------------------
@@ -281,7 +306,3 @@ def png_bytes(im: Image.Image, latent: dict | None = None, size: int | None = No
     buf = io.BytesIO()
     im.save(buf, format="PNG", pnginfo=info, compress_level=1 if latent is None else 6)
     return buf.getvalue()
-
-
-def finite(x: float) -> bool:
-    return math.isfinite(x)

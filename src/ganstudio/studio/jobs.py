@@ -5,6 +5,9 @@ stopped studio does not stop it), logging to ``<runs>/.studio/jobs/<id>.log``. J
 studio's SQLite table and, once its run folder is known, in ``<run>/studio-job.json`` (the pid file),
 so a restarted studio finds a training that is still going. Stop = SIGTERM: the trainer finishes its
 step, saves a checkpoint and exits.
+
+A new run's RunConfig is made by ``training.options.build_run_config``, the function behind the CLI's
+``ganstudio train``, from the same options a CLI user would give (see ``Jobs.train``).
 """
 from __future__ import annotations
 
@@ -19,10 +22,17 @@ import time
 from pathlib import Path
 
 from .. import runs
+from ..data import SOURCES, available
 from ..errors import UserError
+from ..training.options import build_run_config
+from ..training.presets import PRESETS
+from .errors import NotFound
+from .run_index import RunIndex
 from .store import Store
+from .uploads import list_uploads, upload_info, upload_path
 
 PID_FILE = "studio-job.json"
+UPLOAD_BATCH = 64  # an upload's batch size unless one is asked for; never more than its pictures
 
 
 def _alive(pid: int | None) -> bool:
@@ -45,11 +55,22 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def training_choices(runs_dir: Path) -> dict:
+    """What a training can start from: named datasets, uploaded picture folders, presets."""
+    return {"named": [{"id": d["name"], "found": bool(d["found"]), "description": d["description"]}
+                      for d in available()],
+            "uploads": [{"id": u["id"], "name": u.get("name") or u["id"], "images": u["images"],
+                         "skipped": u.get("skipped", [])} for u in list_uploads(runs_dir)],
+            "presets": list(PRESETS)}
+
+
 class Jobs:
-    def __init__(self, runs_dir: Path, store: Store, python: str = sys.executable):
+    def __init__(self, runs_dir: Path, store: Store, python: str = sys.executable, *,
+                 index: RunIndex | None = None):
         self.runs_dir = Path(runs_dir).resolve()
         self.store = store
         self.python = python
+        self.index = index or RunIndex(self.runs_dir)
         self.dir = self.runs_dir / ".studio" / "jobs"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[int, subprocess.Popen] = {}
@@ -73,6 +94,28 @@ class Jobs:
             self._write_pid_file(job)
         return job
 
+    def train(self, data: str, preset: str, minutes: float, steps: int | None = None,
+              batch_size: int | None = None, resolution: int | None = None, init_from: str | None = None) -> dict:
+        """A new run on ``data`` (a named dataset or an upload id) with a preset, for ``minutes``;
+        ``init_from``: a run of this folder to fine-tune. A bad choice is refused here, before any
+        process or run folder is made."""
+        budget: dict = {"minutes": minutes}  # the TrainConfig fields given, as the CLI's flags give them
+        if steps:
+            budget["steps"] = steps
+        if data.startswith("upload-"):
+            up = upload_info(self.runs_dir, data)
+            data_name, label = str(upload_path(self.runs_dir, data)), up.get("name") or data
+            budget["batch_size"] = min(batch_size or UPLOAD_BATCH, int(up["images"]))  # a small upload: one batch
+        elif data in SOURCES:
+            data_name, label = data, data
+            if batch_size:
+                budget["batch_size"] = batch_size
+        else:
+            raise UserError(f"unknown data {data!r}; choose a dataset or upload pictures")
+        source = str(self.index.path(init_from)) if init_from else None  # a run of this folder, never a path
+        cfg = build_run_config(data=data_name, preset=preset, train=budget, resolution=resolution, init_from=source)
+        return self.start(cfg.to_dict(), minutes, label)
+
     def start(self, config: dict, minutes: float, label: str) -> dict:
         """A new run from a complete RunConfig dict, for ``minutes`` of wall-clock time."""
         cfg_path = self.dir / f"config-{secrets.token_hex(4)}.json"
@@ -81,9 +124,12 @@ class Jobs:
         return self._spawn("train", args, None, {"minutes": minutes, "label": label,
                                                   "data": config["data"]["name"],
                                                   "init_from": config.get("init_from"),
-                                                  "known_runs": [p.name for p in runs.list_runs(self.runs_dir)]})
+                                                  "known_runs": self.index.names()})
 
     def resume(self, run: str, minutes: float) -> dict:
+        """Continue a run of this folder from its latest checkpoint for ``minutes`` more."""
+        if runs.find_checkpoint(self.index.path(run), "latest") is None:
+            raise UserError(f"run {run} has no checkpoint to resume from")
         if self.running_for(run):
             raise UserError(f"run {run} is already training; stop it first")
         args = ["--resume", str(self.runs_dir / run), "--minutes", f"{minutes:g}"]
@@ -129,8 +175,6 @@ class Jobs:
         self.refresh()
         job = self.store.job(jid)
         if job is None:
-            from .engine import NotFound
-
             raise NotFound(f"unknown job {jid!r}")
         return job
 
@@ -170,7 +214,7 @@ class Jobs:
         """The run folder a new job created: a run born after it started, on its data, not claimed."""
         info = job["info"]
         claimed = {j["run"] for j in self.store.jobs() if j["run"]}
-        for p in runs.list_runs(self.runs_dir):
+        for p in self.index.paths():
             if p.name in info.get("known_runs", ()) or p.name in claimed:
                 continue
             try:

@@ -1,10 +1,21 @@
-"""Request and response models: every request is validated here, with bounds, before any work."""
+"""Request and response models: every request is validated here, with bounds, before any work.
+
+A request's latent is turned into a ``ganstudio.latents.Latent`` once, by ``Latent.to_latent``, when
+the model it is meant for is known (a seed becomes that model's z, a class index its class weights);
+the engine only ever sees ``Latent`` objects.
+"""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from .. import latents as L
+from ..creative.directions import Directions as DirectionsFile
+from ..errors import UserError
 
 RunName = Annotated[str, StringConstraints(pattern=r"^\d{5,9}-[A-Za-z0-9._-]{1,100}$")]
 Checkpoint = Annotated[str, StringConstraints(pattern=r"^(latest|best|\d{1,9})$")]
@@ -25,7 +36,7 @@ DirectionsRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,80}
 
 
 class Latent(Strict):
-    """A picture's recipe, in either of two spellings (see ``engine.to_latent``):
+    """A picture's recipe, in either of two spellings (see ``to_latent``):
 
     - a ``ganstudio.latents.Latent`` JSON (``format``, ``id``, ``z``, ``classes``, ``truncation``,
       ``edits`` as ``[[index, amount]]`` of the ``directions`` file, ``parents``, ``origin``, ``run``,
@@ -50,7 +61,7 @@ class Latent(Strict):
     step: int | None = Field(None, ge=0, le=10**12)
 
     @model_validator(mode="after")
-    def _one_origin(self) -> "Latent":
+    def _one_origin(self) -> Latent:
         if (self.seed is None) == (self.z is None):
             raise ValueError("give exactly one of seed or z")
         if self.classes is not None and self.class_ is not None:
@@ -61,14 +72,51 @@ class Latent(Strict):
             raise ValueError("origin is too large")
         return self
 
-    def record(self) -> dict:
-        """The request as a plain dict (``class`` spelled as such, zero short-form edits dropped)."""
-        d = self.model_dump(by_alias=True, exclude_none=True)
+    def to_latent(self, pipe, directions: Callable[[], DirectionsFile]) -> L.Latent:
+        """The ``Latent`` this request names for ``pipe``'s model; ``directions()`` is the run's current
+        directions file, asked for only when short-form edits refer to it. Whether the latent fits the
+        model (z size, class weights) is the engine's check (``Engine.resolve``), for every latent."""
+        k = pipe.num_classes
+        z = tuple(self.z) if self.z is not None else tuple(pipe.latents(1, self.seed or 0)[0].tolist())
+        classes: Any = self.classes
+        if classes is None and self.class_ is not None:
+            if not k:
+                raise UserError("this run has no classes; leave the class empty")
+            classes = np.eye(k, dtype=np.float32)[pipe.class_index(self.class_)]
+        elif classes is None and k:
+            classes = np.eye(k, dtype=np.float32)[(self.seed or 0) % k]  # what `generate --seed` picks
+        ref = self.directions
         if isinstance(self.edits, dict):
-            d["edits"] = {k: v for k, v in sorted(d["edits"].items(), key=lambda kv: int(kv[0])) if v != 0}
+            nonzero = sorted(((int(i), a) for i, a in self.edits.items() if a != 0))
+            if ref and nonzero:
+                raise UserError("edits as {index: amount} refer to the run's current directions; "
+                                "leave out 'directions' (or give edits as [[index, amount]])")
+            items: list[tuple[int, float]] = []
+            if nonzero:
+                dirs = directions()
+                items, ref = [(dirs.index(i), float(a)) for i, a in nonzero], dirs.ref
         else:
-            d["edits"] = [list(e) for e in self.edits]
-        return d
+            items = [(int(i), float(a)) for i, a in self.edits]
+        origin = self.origin if self.origin is not None else \
+            ({"op": "seed", "seed": self.seed} if self.seed is not None else {})
+        lat = L.Latent(z=z, classes=classes, truncation=self.truncation, edits=tuple(items),
+                       directions=ref if items else None, parents=tuple(self.parents), origin=dict(origin),
+                       run=self.run, step=self.step)
+        if self.id and self.id != lat.id:
+            raise UserError(f"latent {self.id} was changed: its id does not match its content ({lat.id}); "
+                            "leave out 'id' after changing a latent")
+        return lat
+
+
+def stored_latent(d: dict) -> L.Latent | Latent:
+    """A latent from the studio's store: the ``Latent`` JSON this studio keeps, or the request form
+    that earlier studios kept (turned into a ``Latent`` like a request, once its model is known)."""
+    if d.get("format"):
+        return L.Latent.from_dict(d, f"stored latent {d.get('id')}")
+    try:
+        return Latent.model_validate(d)
+    except ValidationError as e:
+        raise UserError(f"a stored latent is damaged ({e.errors()[0].get('msg')})") from None
 
 
 class ModelRef(Strict):
@@ -150,7 +198,7 @@ class RateRequest(Strict):
     value: Literal[-1, 0, 1]
 
     @model_validator(mode="after")
-    def _one(self) -> "RateRequest":
+    def _one(self) -> RateRequest:
         if (self.latent is None) == (self.id is None):
             raise ValueError("give exactly one of latent or id")
         return self

@@ -17,9 +17,10 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -143,7 +144,9 @@ class Store:
 
     def lineage(self, iid: str, max_nodes: int = 200) -> list[dict]:
         """The image and its known ancestors (breadth first), each with its parents' ids."""
-        out, seen, queue = [], set(), [iid]
+        out: list[dict] = []
+        seen: set[str] = set()
+        queue = [iid]
         while queue and len(out) < max_nodes:
             cur = queue.pop(0)
             if cur in seen:

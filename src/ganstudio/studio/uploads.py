@@ -1,14 +1,18 @@
-"""Training pictures sent from the browser: a folder (many files) or a zip, checked before use.
+"""Pictures sent from the browser, checked before use: training folders (many files) or zips,
+a picture to project, a drawing to paint.
 
 Every file is decoded with Pillow before it is kept (size read from the header first, so a
 decompression bomb is refused before any pixel is decoded); files that are not readable images are
 skipped and reported by name. A zip is refused outright when any member's path is absolute or climbs
 out (``..``), when it holds too many members, or when its declared or actual uncompressed size (or
 its compression ratio) is too large. Kept files get flat, sanitised names inside
-``<runs>/.studio/uploads/<id>/``; nothing from the request ever names a path.
+``<runs>/.studio/uploads/<id>/``; nothing from the request ever names a path. A drawing (a data: URL)
+is refused by its length before it is decoded, then checked like any other picture.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import re
@@ -25,6 +29,7 @@ from PIL import Image
 from .. import runs
 from ..data.folder import EXTENSIONS, MAX_PIXELS
 from ..errors import UserError
+from .errors import NotFound
 
 UPLOAD_RE = re.compile(r"^upload-[0-9a-f]{12}$")
 
@@ -71,6 +76,38 @@ def _check_image(data: bytes, limits: Limits) -> str | None:
     return None
 
 
+def require_picture(data: bytes, limits: Limits, what: str = "that file") -> None:
+    why = _check_image(data, limits)
+    if why:
+        raise UserError(f"{what} is not a readable picture ({why})")
+
+
+def read_drawing(data_url: str, limits: Limits) -> Image.Image:
+    """A drawing sent as a ``data:image/...;base64,`` URL (its form checked by the request schema),
+    as RGB on white: transparent canvas pixels become paper."""
+    b64 = data_url.split(",", 1)[1]
+    if len(b64) > 4 * (limits.max_file_bytes // 3 + 2):  # base64 of max_file_bytes, refused undecoded
+        raise UserError(f"the drawing is larger than {limits.max_file_bytes // 2**20} MB")
+    try:
+        data = base64.b64decode("".join(b64.split()), validate=True)
+    except (ValueError, binascii.Error):
+        raise UserError("the drawing is not valid base64 data") from None
+    require_picture(data, limits, "the drawing")
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return flatten(im)
+
+
+def flatten(im: Image.Image) -> Image.Image:
+    """A picture as RGB on white (transparent pixels become paper)."""
+    if im.mode in ("RGBA", "LA", "P"):
+        im = im.convert("RGBA")
+        paper = Image.new("RGB", im.size, (255, 255, 255))
+        paper.paste(im, mask=im.getchannel("A"))
+        return paper
+    return im.convert("RGB")
+
+
 class Collector:
     def __init__(self, runs_dir: Path, limits: Limits = Limits(), name: str = ""):
         self.limits = limits
@@ -88,6 +125,13 @@ class Collector:
             raise UserError(f"upload is larger than {self.limits.max_total_bytes // 2**20} MB; send fewer pictures")
         if self.count > self.limits.max_files:
             raise UserError(f"upload has more than {self.limits.max_files} files; send fewer")
+
+    def add(self, name: str, fileobj: BinaryIO) -> None:
+        """One uploaded file: a zip of pictures or a picture (read up to the size limit only)."""
+        if name.lower().endswith(".zip"):
+            self.add_zip(name, fileobj)
+        else:
+            self.add_file(name, fileobj.read(self.limits.max_file_bytes + 1))
 
     def add_file(self, name: str, data: bytes) -> None:
         if Path(name).suffix.lower() not in EXTENSIONS:
@@ -168,7 +212,13 @@ def list_uploads(runs_dir: Path) -> list[dict]:
 
 def upload_path(runs_dir: Path, upload_id: str) -> Path:
     if not UPLOAD_RE.match(upload_id) or not (uploads_dir(runs_dir) / upload_id / "manifest.json").is_file():
-        from .engine import NotFound
-
         raise NotFound(f"unknown upload {upload_id!r}; upload the pictures again")
     return uploads_dir(runs_dir) / upload_id
+
+
+def upload_info(runs_dir: Path, upload_id: str) -> dict:
+    """An upload's manifest (id, name, images, skipped)."""
+    try:
+        return json.loads((upload_path(runs_dir, upload_id) / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise NotFound(f"upload {upload_id!r} is damaged; upload the pictures again") from None

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .. import runs
 from ..config import RunConfig
 from ..errors import UserError
 from .presets import preset as get_preset
@@ -66,6 +67,8 @@ def build_run_config(data: str | None = None, model: str | None = None, preset: 
         flags["model"] = model
     if init_from:
         flags["init_from"] = init_from
+        d, shape = _fine_tune_base(d, init_from, model, conditional)
+        flags["data"].update(shape)  # the source's picture size wins over --resolution: its weights need it
     if conditional is not None:
         flags["conditional"] = conditional
     flags["data"].update(data_options or {})
@@ -82,6 +85,22 @@ def build_run_config(data: str | None = None, model: str | None = None, preset: 
             Path(str(merged["data"]["name"])).expanduser().is_dir():
         merged["data"].setdefault("labels", True)  # a conditional folder run takes classes from sub-folders
     return resolve(RunConfig.from_dict(merged))
+
+
+def _fine_tune_base(d: dict, init_from: str, model: str | None, conditional: bool | None) -> tuple[dict, dict]:
+    """Fine-tuning starts from another run's weights, which fit only that run's model: its family, model
+    config and conditioning replace the preset's, and its picture size (returned as data fields) replaces
+    any asked for. The rest of the preset and the caller's flags (training, data, ``--set``) still apply;
+    a different ``--model`` is refused here, before anything is written, not when the weights fail to load."""
+    src = runs.read_config_dict(runs.require_run(init_from))
+    if model and model != src.get("model"):
+        raise UserError(f"--init-from {init_from}: its weights belong to a {src.get('model')!r} model; drop --model "
+                        f"{model} or fine-tune from a {model} run")
+    mc = dict(src.get("model_config") or {})
+    d = {**d, "model": src.get("model", "mlp"), "model_config": mc}
+    if conditional is None:
+        d["conditional"] = bool(src.get("conditional"))
+    return d, {k: mc[k] for k in ("resolution", "height", "channels") if k in mc}
 
 
 def describe(cfg: RunConfig) -> str:

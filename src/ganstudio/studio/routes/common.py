@@ -1,0 +1,36 @@
+"""What every router needs from the request: the app's ``Studio`` and, for uploads, the form."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from starlette.datastructures import FormData
+
+from ...errors import UserError
+from ..state import Studio
+from ..uploads import Limits
+
+FORM_SLACK = 2**20  # multipart headers and boundaries on top of the files themselves
+MAX_FORM_FIELDS = 20
+
+
+async def get_studio(request: Request) -> Studio:
+    return request.app.state.studio
+
+
+StudioDep = Annotated[Studio, Depends(get_studio)]
+
+
+async def read_form(request: Request, limits: Limits, max_files: int) -> FormData:
+    """A multipart form, refused by its declared length before any of it is read."""
+    length = int(request.headers.get("content-length") or 0)
+    if length > limits.max_total_bytes + FORM_SLACK:
+        raise HTTPException(413, f"upload is larger than {limits.max_total_bytes // 2**20} MB")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise UserError("send the pictures as multipart/form-data")
+    try:
+        return await request.form(max_files=max_files, max_fields=MAX_FORM_FIELDS)
+    except HTTPException:
+        raise
+    except Exception as e:  # the multipart parser raises many types on a malformed body
+        raise UserError(f"could not read the upload ({e})") from None

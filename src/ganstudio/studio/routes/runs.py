@@ -1,0 +1,32 @@
+"""Runs panel and run picker: the runs, one run's config, its loss curves and latest samples."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from .. import schemas as S
+from .common import StudioDep
+
+router = APIRouter()
+
+
+@router.get("/api/runs", summary="The runs in the runs folder, newest first")
+def list_all_runs(st: StudioDep) -> list[dict]:
+    return st.catalog.summaries()
+
+
+@router.get("/api/runs/{run}", summary="One run: summary and configuration")
+def get_run(run: S.RunName, st: StudioDep) -> dict:
+    return st.catalog.detail(run)
+
+
+@router.get("/api/runs/{run}/metrics", summary="Loss curves (at most 400 points) and the ETA of a training")
+def metrics(run: S.RunName, st: StudioDep) -> dict:
+    return st.catalog.metrics(run)
+
+
+@router.get("/api/runs/{run}/samples/latest.png", summary="The run's latest training sample grid",
+            response_class=FileResponse)
+def latest_samples(run: S.RunName, st: StudioDep):
+    # no-store: the grid is rewritten in place while the run trains
+    return FileResponse(st.catalog.samples(run), media_type="image/png", headers={"Cache-Control": "no-store"})

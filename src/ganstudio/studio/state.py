@@ -1,0 +1,29 @@
+"""Everything the studio's routes share, made once per app: the runs folder and the studio's parts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalog import Catalog
+from .engine import Engine
+from .gallery import Gallery
+from .jobs import Jobs
+from .run_index import RunIndex
+from .store import Store
+from .tasks import Animations
+from .uploads import Limits
+
+
+class Studio:
+    """The parts, each over one runs folder (and its ``.studio/`` data), sharing one run listing."""
+
+    def __init__(self, runs_dir: str | Path, limits: Limits):
+        self.runs_dir = Path(runs_dir).resolve()
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits
+        self.index = RunIndex(self.runs_dir)
+        self.engine = Engine(self.runs_dir, index=self.index)
+        self.store = Store(self.runs_dir / ".studio" / "studio.sqlite3")
+        self.jobs = Jobs(self.runs_dir, self.store, index=self.index)
+        self.catalog = Catalog(self.index, self.jobs)
+        self.gallery = Gallery(self.engine, self.store)
+        self.animations = Animations(self.engine, self.runs_dir / ".studio" / "renders")

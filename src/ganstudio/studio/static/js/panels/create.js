@@ -1,0 +1,41 @@
+/* Create: a grid of pictures from seeds, a class or a text prompt; more like the favourites. */
+import { api } from "../api.js";
+import { $, fail } from "../dom.js";
+import { fill } from "../pictures.js";
+import { onRunChange } from "../picker.js";
+import { S } from "../state.js";
+
+export async function generate(ev) {
+  if (ev) ev.preventDefault();
+  if (!S.run) return;
+  const f = $("#create-form");
+  const body = { run: S.run, checkpoint: S.checkpoint, n: +f.n.value, truncation: +f.truncation.value };
+  if (f.seed.value !== "") body.seed = +f.seed.value;
+  if (f.class.value !== "") body.class = +f.class.value;
+  if (f.prompt.value.trim()) body.prompt = f.prompt.value.trim();
+  $("#generate-btn").disabled = true;
+  try {
+    const r = await api("/api/generate", { body });
+    fill($("#create-grid"), r.images);
+    $("#create-note").textContent = (r.note ? r.note + " · " : "") + `${r.images.length} pictures from step ${r.step}`;
+  } catch (e) { fail(e); } finally { $("#generate-btn").disabled = false; }
+}
+
+async function moreLike() {
+  if (!S.run) return;
+  try {
+    const r = await api("/api/more-like", { body: { run: S.run, checkpoint: S.checkpoint, n: +$("#create-form").n.value } });
+    fill($("#create-grid"), r.images);
+    $("#create-note").textContent = r.note || "";
+  } catch (e) { fail(e); }
+}
+
+export function wire() {
+  $("#create-form").addEventListener("submit", generate);
+  $("#create-form").truncation.addEventListener("input", (e) => { $("#create-form")["trunc-out"].value = (+e.target.value).toFixed(2); });
+  $("#more-like-btn").addEventListener("click", moreLike);
+  // a newly picked run shows its pictures at once, when the Create panel is open
+  onRunChange(({ changed, quiet, sketch }) => {
+    if (changed && !quiet && !sketch && S.info && S.info.step !== null && !$("#panel-create").hidden) generate();
+  });
+}
