@@ -820,15 +820,13 @@ def test_sketch_needs_a_pix2pix_run(client, run):
 
 
 def tiny_pix2pix_run(root: Path) -> Path:
-    """A 16x16 digits sketch->digit pix2pix run (4 steps) with the real family; skips while it is missing."""
-    pytest.importorskip("ganstudio.translate", reason="ganstudio.translate (the pix2pix family) is not in this tree "
-                        "yet; the Sketch panel is tested against its contract with a stand-in translator")
-    pix = pytest.importorskip("ganstudio.models.pix2pix", reason="the pix2pix model family is not in this tree yet")
+    """A 16x16 digits sketch->digit pix2pix run (4 steps) with the real family."""
+    from ganstudio.config import Pix2PixConfig
     from ganstudio.data import DataConfig
     from ganstudio.training import RunConfig, TrainConfig, train
 
-    cfg = RunConfig(model="pix2pix", model_config=pix.Pix2PixConfig(resolution=16, channels=1, g_channels=8,
-                                                                     d_channels=8, max_channels=32),
+    cfg = RunConfig(model="pix2pix", model_config=Pix2PixConfig(resolution=16, channels=1, g_channels=8,
+                                                                 d_channels=8, max_channels=32),
                     data=DataConfig(name="digits", resolution=16, pairs="sketch"),
                     train=TrainConfig(steps=4, batch_size=8, threads=1, log_every=2, checkpoint_every=4,
                                       device="cpu", seed=3, schedule="pix2pix"))
