@@ -1,7 +1,9 @@
 """Benchmark: the seed MLP on Fashion-MNIST at equal wall-clock budgets, evaluated.
 
-    OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python benchmarks/eval_seed_budget.py train   # 1, 3, 10 min, one after another
-    OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python benchmarks/eval_seed_budget.py eval    # n=10000, classifier + folder-rcf
+    # 1, 3, 10 min, one after another:
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python benchmarks/eval_seed_budget.py train
+    # n=10000, classifier + folder-rcf:
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 .venv/bin/python benchmarks/eval_seed_budget.py eval
 
 `train` runs `ganstudio train --data fashion-mnist --minutes M --out /tmp/bench-runs` for each budget
 sequentially (never in parallel: the machine is shared) and records the run folders in
@@ -59,7 +61,7 @@ def stage_eval(features: list[str], n: int) -> None:
     from ganstudio.evaluation import evaluate, format_table
 
     d = _load()
-    for m, info in sorted(d["runs"].items(), key=lambda kv: float(kv[0])):
+    for _, info in sorted(d["runs"].items(), key=lambda kv: float(kv[0])):
         for feat in features:
             if any(e["minutes"] == info["minutes"] and e["features"] == feat and e["n"] == n for e in d["evals"]):
                 continue
@@ -97,7 +99,8 @@ def write_markdown(d: dict) -> None:
             return f"{v:.3f}"
 
         for e in evs:
-            lines.append(f"| {e['minutes']:g} min | {e['step']} | " + " | ".join(fmt(e["generated"], k) for k in cols) + " |")
+            cells = " | ".join(fmt(e["generated"], k) for k in cols)
+            lines.append(f"| {e['minutes']:g} min | {e['step']} | {cells} |")
         lines.append("| real test vs train | - | " + " | ".join(fmt(evs[-1]["real"], k) for k in cols) + " |")
         lines.append("")
     (RESULTS.with_suffix(".md")).write_text("\n".join(lines) + "\n")

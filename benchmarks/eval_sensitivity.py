@@ -115,7 +115,8 @@ def main() -> None:
         for kind, unit in (("blur", "blur sigma (px)"), ("noise", "noise std"), ("drop", "modes dropped")):
             lines.append(f"| {unit} | " + " | ".join(f"{lvl:g}" for lvl, _ in r[kind]) + " | monotonic |")
             lines.append("|" + "---|" * (len(r[kind]) + 2))
-            lines.append("| FID | " + " | ".join(f"{v:.3f}" for _, v in r[kind]) + f" | {'yes' if r['monotonic'][kind] else 'NO'} |")
+            fids = " | ".join(f"{v:.3f}" for _, v in r[kind])
+            lines.append(f"| FID | {fids} | {'yes' if r['monotonic'][kind] else 'NO'} |")
             lines.append("")
     out.with_suffix(".md").write_text("\n".join(lines))
 

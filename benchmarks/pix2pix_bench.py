@@ -32,6 +32,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ganstudio import media, runs
+from ganstudio.config import Pix2PixConfig
 from ganstudio.data import DataConfig, load_dataset
 from ganstudio.evaluation.paired import evaluate_pairs
 from ganstudio.training import RunConfig, TrainConfig, train
@@ -66,7 +67,7 @@ def draw(name: str, size: int, width: int) -> Image.Image:
 def config(steps: int | None, minutes: float | None, adv_weight: float, seed: int, data: DataConfig) -> RunConfig:
     return RunConfig(
         model="pix2pix",
-        model_config={"g_channels": 32, "d_channels": 32, "adv_weight": adv_weight, "l1_weight": 100.0},
+        model_config=Pix2PixConfig(g_channels=32, d_channels=32, adv_weight=adv_weight, l1_weight=100.0),
         data=data,
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=32, schedule="pix2pix", loss="ns", lr_g=2e-4,
                           lr_d=2e-4, beta1=0.5, beta2=0.999, eps=1e-8, seed=seed, threads=2, device="cpu",

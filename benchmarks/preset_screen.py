@@ -14,17 +14,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
-
 from quality_presets import OUT, RUNS, class_accuracy
 
 
 def main() -> None:
+    from ganstudio.config import RunConfig
     from ganstudio.evaluation import evaluate
     from ganstudio.training import train
-    from ganstudio.config import RunConfig
     from ganstudio.training.options import _merge
     from ganstudio.training.presets import PRESETS
 

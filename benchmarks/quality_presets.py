@@ -46,7 +46,8 @@ def train_run(preset: str, data: str, minutes: float | None = None, limit: int |
     from ganstudio.training.options import build_run_config
 
     stop = {"minutes": minutes} if minutes else {}
-    cfg = build_run_config(data=data, preset=preset, limit=limit, train={**stop, "threads": THREADS, **train}, sets=sets)
+    cfg = build_run_config(data=data, preset=preset, limit=limit, train={**stop, "threads": THREADS, **train},
+                           sets=sets)
     t0, c0 = time.monotonic(), time.process_time()
     run = do_train(cfg, out=RUNS, progress=False)
     return run, time.monotonic() - t0, time.process_time() - c0
@@ -100,8 +101,9 @@ def cmd_ada(a) -> None:
     from ganstudio import runs
 
     for limit in [n if n < 60000 else None for n in a.images]:
-        run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=limit, augment=["color", "translation", "cutout"],
-                                 ada=True, ada_speed_images=a.speed, sets=a.set, **budget(a))
+        run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=limit,
+                                 augment=["color", "translation", "cutout"], ada=True, ada_speed_images=a.speed,
+                                 sets=a.set, **budget(a))
         ck = runs.find_checkpoint(run)
         p = float(ck.tensors("train_state")["augment.p"])
         trajectory = p_trajectory(run)

@@ -27,9 +27,9 @@ def _pipeline(family: str, resolution: int | None):
 
     import torch
 
+    from ganstudio.config import RunConfig
     from ganstudio.models import FAMILIES, build
     from ganstudio.pipeline import Pipeline
-    from ganstudio.training import RunConfig
 
     fam = FAMILIES[family]
     mc = fam.config_cls()
@@ -56,8 +56,8 @@ def measure(family: str, resolution: int | None, reps: int, onnx: bool) -> dict:
     pipe, cfg = _pipeline(family, resolution)
     z1, z64 = pipe.latents(1, 0), pipe.latents(64, 0)
     y1, y64 = pipe.class_weights(None, 1), pipe.class_weights(None, 64)
-    one = lambda: pipe.generate(z1, y1)  # noqa: E731
-    batch = lambda: pipe.generate(z64, y64)  # noqa: E731
+    one = lambda: pipe.generate(z1, y1)
+    batch = lambda: pipe.generate(z64, y64)
     for _ in range(3):
         one(), batch()
     t1, t64 = [], []

@@ -75,9 +75,9 @@ def main(argv=None) -> int:
 
     report = "\n".join([
         "# Studio load benchmark", "",
-        "`python benchmarks/studio_load.py --clients {} --seconds {:g}`: {} concurrent HTTP clients on loopback against "
-        "`ganstudio studio` (uvicorn, one process) serving a tiny 8x8 MLP run; each client loops over 1 Create "
-        "(generate 8 pictures) per 3 Explore slider updates.".format(a.clients, a.seconds, a.clients), "",
+        f"`python benchmarks/studio_load.py --clients {a.clients} --seconds {a.seconds:g}`: {a.clients} concurrent "
+        "HTTP clients on loopback against `ganstudio studio` (uvicorn, one process) serving a tiny 8x8 MLP run; "
+        "each client loops over 1 Create (generate 8 pictures) per 3 Explore slider updates.", "",
         f"Machine: {os.cpu_count()} CPU cores (shared with other work while measured), torch CPU.", "",
         "| request | count | requests/s | p50 ms | p95 ms |", "|---|---|---|---|---|", *rows, "",
         f"Total: {total} requests in {wall:.1f} s = {total / wall:.1f} requests/s; errors: {len(errors)}"

@@ -5,7 +5,7 @@
 Without ``--runs`` it first trains, each in its own ``ganstudio train`` process:
   - Fashion-MNIST, class-conditional DCGAN (``--preset fashion-mnist``) for ``--minutes``;
   - a Fashion-MNIST sketch -> garment pix2pix run (``--model pix2pix --set data.pairs=sketch``) for
-    ``--sketch-minutes``, when ``ganstudio.translate`` is installed (for the Sketch panel).
+    ``--sketch-minutes`` (for the Sketch panel).
 Then it starts the studio on 127.0.0.1, drives headless Chromium (/usr/bin/chromium, Python Playwright)
 through every panel and saves one PNG per panel. The browser test (tests/test_studio_browser.py)
 checks the same flows on tiny runs; this script only takes the pictures.
@@ -56,12 +56,7 @@ def main(argv=None) -> int:
 
     runs = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="studio-shots-"))
     if not a.runs:
-        try:
-            import ganstudio.translate  # noqa: F401
-
-            train(runs, a.sketch_minutes, "--model", "pix2pix", "--schedule", "pix2pix", "--set", "data.pairs=sketch")
-        except ImportError:
-            print("ganstudio.translate is missing: no Sketch screenshot", flush=True)
+        train(runs, a.sketch_minutes, "--model", "pix2pix", "--schedule", "pix2pix", "--set", "data.pairs=sketch")
         train(runs, a.minutes, "--preset", "fashion-mnist")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -109,7 +109,7 @@ def curation(pipe, rater: Rater, keep: int = 256, pools=(512, 1024, 2048), seeds
             kept = C.select(pipe, cands[:pool], keep, D=D)
             imgs = L.render_fast(pipe, kept)
             row[f"curated_{pool}"] = {**precision_recall(real, imgs.flatten(1), k=3),
-                                      "digits": int(len(set(rater.classify(imgs))))}
+                                      "digits": len(set(rater.classify(imgs)))}
         rows.append(row)
     keys = ["random"] + [f"curated_{p}" for p in pools]
     mean = {k: {m: round(float(np.mean([r[k][m] for r in rows])), 3) for m in ("precision", "recall")} for k in keys}

@@ -26,6 +26,7 @@ Results go to stdout (a table) and ``benchmarks/out/train_throughput.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -62,22 +63,22 @@ def _torch_setup(threads: int):
 
 
 def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, channels_last: bool = False,
-             precision: str = "fp32", compile_models: bool = False):
-    from ganstudio.data import DataConfig
-    from ganstudio.training import RunConfig, TrainConfig, Trainer, prepare
-
+             precision: str = "fp32", compile_models: bool = False, fast: bool = False):
     import torch
 
-    data = DataConfig(name="fashion-mnist", resolution=resolution)
-    cfg, ds = prepare(RunConfig(model=family, data=data,
-                                train=TrainConfig(batch_size=batch, device="cpu", threads=None,
-                                                  precision=precision)))
-    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    from ganstudio.config import RunConfig
+    from ganstudio.training import Trainer, prepare
+
+    cfg, ds = prepare(RunConfig.from_dict({
+        "model": family, "data": {"name": "fashion-mnist", "resolution": resolution},
+        "train": {"batch_size": batch, "device": "cpu", "threads": None, "precision": precision,
+                  "schedule": "simultaneous"}}))
+    t = Trainer(cfg, ds, torch.device("cpu"), None, fast_step=fast)
     if channels_last:
         t.G.to(memory_format=torch.channels_last)
         t.D.to(memory_format=torch.channels_last)
-    if compile_models:  # the schedule calls t.G / t.D; compiled modules keep the same parameters
-        t.G, t.D = torch.compile(t.G), torch.compile(t.D)
+    if compile_models:  # the schedule calls ctx.G / ctx.D; compiled modules keep the same parameters
+        t.G, t.D = t.ctx.G, t.ctx.D = torch.compile(t.G), torch.compile(t.D)
     return t
 
 
@@ -85,24 +86,19 @@ def worker_ganstudio(variant: str, batch: int, steps: int, warmup: int, threads:
                      resolution: int | None = None, channels_last: bool = False, precision: str = "fp32",
                      compile_models: bool = False) -> dict:
     torch = _torch_setup(threads)
-    from ganstudio.training import fast_mlp, schedules
+    from ganstudio.training import fast_mlp
 
-    t = _trainer(batch, family, resolution, channels_last, precision, compile_models)
-    if variant == "fast":
-        if not fast_mlp.supports(t):
-            raise SystemExit("fast_mlp does not support this trainer")
-        t.fast_step = fast_mlp.step
-    else:
-        t.fast_step = None
+    t = _trainer(batch, family, resolution, channels_last, precision, compile_models, fast=variant == "fast")
+    if variant == "fast" and not isinstance(t.step_fn, fast_mlp.FastStep):
+        raise SystemExit("fast_mlp does not support this trainer")
     t.G.train()
     t.D.train()
-    step = schedules.simultaneous
     for _ in range(warmup):
-        out = step(t)
+        out = t.train_step()
     out["d_loss"].item()
     t0 = time.perf_counter()
     for _ in range(steps):
-        out = step(t)
+        out = t.train_step()
     d_loss = out["d_loss"].item()  # the one sync
     dt = time.perf_counter() - t0
     return {"variant": variant, "batch": batch, "images_per_s": steps * batch / dt, "d_loss": d_loss,
@@ -123,7 +119,7 @@ def worker_typical(batch: int, steps: int, warmup: int, threads: int) -> dict:
 
     def mlp(sizes, last):
         layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             layers += [nn.Linear(a, b), nn.LeakyReLU(0.2) if i < len(sizes) - 2 else last]
         return nn.Sequential(*[m for m in layers if m is not None])
 
@@ -162,8 +158,8 @@ def worker_typical(batch: int, steps: int, warmup: int, threads: int) -> dict:
 
 def seed_gemms(b: int) -> list[tuple[int, int, int, str]]:
     """(m, k, n, kind) of every GEMM in the seed's train_step at batch ``b`` (TensorFlow's graph)."""
-    g = list(zip(G_SIZES[:-1], G_SIZES[1:]))
-    d = list(zip(D_SIZES[:-1], D_SIZES[1:]))
+    g = list(itertools.pairwise(G_SIZES))
+    d = list(itertools.pairwise(D_SIZES))
     out = [(b, i, o, "fwd") for i, o in g]  # G forward
     out += [(b, i, o, "fwd") for i, o in d] * 2  # D on real, D on fake
     out += [(i, b, o, "wgrad") for i, o in d] * 2  # disc tape: D weight grads, both branches

@@ -76,7 +76,7 @@ def test_circle_loop_is_seamless_and_in_distribution(run):
 def test_writers_validate(tmp_path):
     frames = np.zeros((3, 5, 7, 3), np.uint8)
     assert media_video.pad_even(frames).shape == (3, 6, 8, 3)
-    with pytest.raises(UserError, match=".mp4 or .gif"):
+    with pytest.raises(UserError, match=r"\.mp4 or \.gif"):
         media_video.write_frames(frames, tmp_path / "x.avi")
     with pytest.raises(UserError, match="at least 2"):
         A.animate(None, [], tmp_path / "x.gif", frames=1)

@@ -67,6 +67,7 @@ def test_pca_directions_spectrum_is_far_from_flat(pipe):
     assert moved(A[:256]) > 3 * moved(A[256:])
 
 
+@pytest.mark.numerics
 def test_sefa_directions_are_top_eigenvectors_ignoring_class_columns():
     cp = conditional_pipe()
     dirs = D.sefa_directions(cp, k=5)
@@ -144,7 +145,7 @@ def test_prompt_maps_to_classes_blends_and_directions():
     m = PR.interpret("a dark long-sleeved coat, not striped", FASHION, {2: "dark", 5: "striped", 7: "short"},
                      embedder=fake_embed)
     assert np.argmax(m.classes) == 4 and dict(m.edits) == {2: PR.EDIT_AMOUNT, 5: -PR.EDIT_AMOUNT}
-    with pytest.raises(UserError, match="matches none of this run's classes.*T-shirt/top, Trouser"):
+    with pytest.raises(UserError, match=r"matches none of this run's classes.*T-shirt/top, Trouser"):
         PR.interpret("a photo of a cat", FASHION, embedder=fake_embed)
     with pytest.raises(UserError, match="unconditional"):
         PR.interpret("a cat", (), {1: "dark"}, embedder=fake_embed)

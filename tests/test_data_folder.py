@@ -10,8 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganstudio.data import DataConfig, load_dataset
-from ganstudio.data import folder
+from ganstudio.data import DataConfig, folder, load_dataset
 from ganstudio.errors import UserError
 
 RED, GREEN, BLUE, GREY = (255, 0, 0), (0, 255, 0), (0, 0, 255), (128, 128, 128)
@@ -54,7 +53,7 @@ def bars(path: Path) -> Path:
     return path
 
 
-def load(root: Path, **kw) -> "folder.ImageDataset":
+def load(root: Path, **kw) -> folder.ImageDataset:
     kw.setdefault("resolution", 16)
     return folder.load(root, DataConfig(name=str(root), **kw))
 

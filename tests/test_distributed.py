@@ -17,10 +17,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.training import Trainer, fast_mlp, prepare
-
-from conftest import tiny_config
 
 TESTS = Path(__file__).resolve().parent
 STEPS, RESUME_AT, B = 6, 4, 16  # per-rank batch 16 x 2 ranks = single-process batch 32

@@ -6,14 +6,13 @@ import json
 import pytest
 import torch
 
+from conftest import tiny_config
 from ganstudio import evaluation, runs
 from ganstudio.cli import main
 from ganstudio.data import DataConfig
 from ganstudio.errors import UserError
-from ganstudio.training import train
 from ganstudio.evaluation.hook import KEEP, EvalHook
-
-from conftest import tiny_config
+from ganstudio.training import train
 
 N = 64  # generated images per evaluation: enough for every metric, fast
 
@@ -71,7 +70,7 @@ def test_eval_hook_does_not_change_training(hooked):
         ta, tb = a.tensors(group), b.tensors(group)
         assert ta.keys() == tb.keys()
         assert all(torch.equal(ta[k], tb[k]) for k in ta), group
-    train_rows = lambda r: [{k: v for k, v in x.items() if k not in ("images_per_s", "wall_s")}  # noqa: E731
+    train_rows = lambda r: [{k: v for k, v in x.items() if k not in ("images_per_s", "wall_s")}
                             for x in runs.read_metrics(r) if "eval" not in x]
     assert train_rows(run) == train_rows(plain)
 
@@ -184,7 +183,7 @@ def test_eval_hook_resumes_with_its_best(hooked, tmp_path):
     train(resume=run, overrides={"steps": 50}, progress=False, extra_hooks=[hook])
     after = [r["step"] for r in runs.read_metrics(run) if "eval" in r]
     assert after == [10, 20, 30, 40, 50]  # step 40 (already evaluated) is not repeated
-    new = [r for r in runs.read_metrics(run) if r.get("step") == 50 and "eval" in r][0]["eval"]["fid"]
+    new = next(r for r in runs.read_metrics(run) if r.get("step") == 50 and "eval" in r)["eval"]["fid"]
     expect = 50 if new < best["eval"]["fid"] else best["step"]
     assert hook.best_step == expect and runs.find_checkpoint(run, "best").step == expect
 

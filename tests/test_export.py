@@ -11,12 +11,11 @@ import torch
 from safetensors.torch import save_file
 
 import ganstudio
+from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.cli import main
 from ganstudio.export import export_onnx, read_metadata
 from ganstudio.training import train
-
-from conftest import tiny_config
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -46,7 +45,7 @@ def test_cli_export_matches_pytorch_for_any_batch(plain_run, tmp_path, capsys):
         ref = pipe.generate(z)
         assert got.shape == (n, 1, 8, 8)
         assert float((got - ref).abs().max()) < 1e-4
-        assert 0 <= float(got.min()) and float(got.max()) <= 1
+        assert float(got.min()) >= 0 and float(got.max()) <= 1
     assert [i.name for i in sess.get_inputs()] == ["z"] and sess.get_inputs()[0].shape == ["batch", 100]
     assert sess.get_outputs()[0].shape == ["batch", 1, 8, 8]
     meta = json.loads(out.with_suffix(".json").read_text())

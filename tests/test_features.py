@@ -15,7 +15,6 @@ from ganstudio.errors import UserError
 from ganstudio.features import EXTRACTORS, get_extractor
 from ganstudio.features.check import add_noise, drop_modes, gaussian_blur, sensitivity
 
-
 # ---- a small synthetic folder with four modes (sub-folders) ------------------------------------
 
 def _draw(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
@@ -68,6 +67,7 @@ def test_registry_and_spec_errors():
         get_extractor("onnx:/nonexistent/model.onnx")
 
 
+@pytest.mark.numerics
 def test_folder_rcf_is_fixed_and_shape_agnostic():
     a, b = get_extractor("folder-rcf"), get_extractor("folder-rcf")
     assert a.name == "folder-rcf" and a.id == b.id and len(a.id) == 12
@@ -177,6 +177,7 @@ def _export(net, path, batch=None):
                               dynamic_shapes=None if batch else ({0: torch.export.Dim("batch")},), **kw)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("batch", [None, 4])
 def test_onnx_extractor_matches_torch(tmp_path, batch):
     pytest.importorskip("onnxruntime")

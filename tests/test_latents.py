@@ -48,13 +48,14 @@ def test_remake_refuses_other_checkpoint_and_other_run(run, pipe, tmp_path):
     with pytest.raises(UserError, match=r"made at checkpoint step 30 .*--checkpoint 30"):
         generate_to_files(run, from_latent=str(f), checkpoint="20", out_dir=tmp_path / "o")
     gone = L.save_latent(lat.with_(step=5), tmp_path / "gone.json")  # pruned / never saved
-    with pytest.raises(UserError, match="made at checkpoint step 5.*cannot be remade exactly"):
+    with pytest.raises(UserError, match=r"made at checkpoint step 5.*cannot be remade exactly"):
         generate_to_files(run, from_latent=str(gone), out_dir=tmp_path / "o")
     other = L.save_latent(lat.with_(run="00007-mlp-elsewhere"), tmp_path / "other.json")
     with pytest.raises(UserError, match="made by run 00007-mlp-elsewhere"):
         generate_to_files(run, from_latent=str(other), out_dir=tmp_path / "o")
 
 
+@pytest.mark.numerics
 def test_zero_edit_is_identity_and_edits_remake(run, pipe, tmp_path):
     D.compute_and_save(run, ["pca"], k=8, samples=512)
     dirs = D.find(run, "pca", pipe.step)
@@ -90,6 +91,7 @@ def test_parse_edits():
         L.parse_edits("0+2")
 
 
+@pytest.mark.numerics
 def test_slerp_keeps_norms_and_endpoints():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(100, generator=g), torch.randn(100, generator=g)
@@ -105,6 +107,7 @@ def test_slerp_keeps_norms_and_endpoints():
     assert torch.allclose(I.slerp(a, a, 0.3), a, atol=1e-5)  # parallel: no NaN
 
 
+@pytest.mark.numerics
 def test_interpolated_latent_blends_classes():
     a = L.Latent(z=[1.0, 0.0], classes=[1.0, 0.0])
     b = L.Latent(z=[0.0, 1.0], classes=[0.0, 1.0])
@@ -136,6 +139,7 @@ def test_crossover_children_take_every_dimension_from_a_parent():
     assert B.breed([a, b], 6, "crossover", 0.3, seed=3) == mutated  # seeded
 
 
+@pytest.mark.numerics
 def test_blend_children_lie_on_the_arc_between_parents():
     a, b = _parents()
     za, zb = a.z_tensor.double(), b.z_tensor.double()
@@ -182,8 +186,7 @@ def test_saved_files_are_atomic_and_readable_like_any_other(tmp_path, pipe):
                                                                       "k2.json", "k2.png"]
     target = tmp_path / "keep.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_file(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError), atomic_file(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-write")
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

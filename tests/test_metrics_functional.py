@@ -9,6 +9,9 @@ from scipy.spatial.distance import cdist
 
 from ganstudio.metrics import functional as M
 
+# every test here checks float results of metric maths: rerun under other CPU kernel paths (make test)
+pytestmark = pytest.mark.numerics
+
 
 # ----------------------------------------------------------------------------------------------
 # fixtures / helpers
@@ -168,7 +171,7 @@ def test_fid_and_kid_agree_with_torchmetrics():
 def _kid_bruteforce(x: np.ndarray, y: np.ndarray) -> float:
     """Unbiased MMD^2 with k = (x.y/d + 1)^3 written as explicit pair loops."""
     d, m = x.shape[1], len(x)
-    k = lambda u, v: (u @ v / d + 1.0) ** 3  # noqa: E731
+    k = lambda u, v: (u @ v / d + 1.0) ** 3
     xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
     yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
     xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)

@@ -9,9 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganstudio.config import from_dict, to_dict
+from ganstudio.config import RunConfig, from_dict, to_dict
 from ganstudio.errors import UserError
-from ganstudio.config import RunConfig
 from ganstudio.models import FAMILIES, build, count_params
 from ganstudio.models.layers import MinibatchStdDev, base_grid, has_spectral_norm
 
@@ -111,6 +110,7 @@ def test_conditional_g_responds_to_class_weights_and_blends(family, class_input)
         G(z, torch.ones(3, 4))
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("family", CONV_FAMILIES)
 def test_projection_d_depends_on_y_and_has_no_aux(family):
     torch.manual_seed(2)
@@ -172,6 +172,7 @@ def test_minibatch_stddev_sees_the_rest_of_the_batch(family):
     assert not torch.allclose(outputs[True][0], outputs[True][1])
 
 
+@pytest.mark.numerics
 def test_minibatch_stddev_layer():
     x = torch.randn(6, 2, 3, 3)  # 6 is not divisible by the group of 4: falls back to groups of 3
     out = MinibatchStdDev(4)(x)
@@ -281,6 +282,7 @@ def test_parameter_counts_at_default_widths(family, res):
     assert (count_params(G), count_params(D)) == PARAMS[family, res]
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("family", CONV_FAMILIES)
 def test_class_input_is_linear_in_y_at_the_first_layer(family):
     """The class vector enters G's first layer linearly: a 50/50 blend of classes gives the mean of
@@ -288,7 +290,7 @@ def test_class_input_is_linear_in_y_at_the_first_layer(family):
     torch.manual_seed(2)
     G, _ = build(family, tiny(family, resolution=16, num_classes=3, class_input=True))
     z = torch.randn(1, 16)
-    pre = lambda y: G.project(torch.cat([z, y], 1))  # noqa: E731
+    pre = lambda y: G.project(torch.cat([z, y], 1))
     a, b, mix = pre(one_hot([0], 3)), pre(one_hot([1], 3)), pre(torch.tensor([[0.5, 0.5, 0.0]]))
     assert not torch.allclose(a, b)
     torch.testing.assert_close(mix, (a + b) / 2)

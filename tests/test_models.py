@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
+from ganstudio.errors import UserError
 from ganstudio.losses import LOSSES, d_bce, g_minimax, g_nonsaturating
 from ganstudio.models import FAMILIES, build, count_params, get_family
 from ganstudio.models.mlp import MLPConfig
-from ganstudio.errors import UserError
 
 
 def test_seed_mlp_shapes_and_parameter_counts():
@@ -60,6 +60,7 @@ def test_registry_and_unknown_model():
         get_family("nope")
 
 
+@pytest.mark.numerics
 def test_losses_match_definitions():
     real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
     sig = torch.sigmoid

@@ -10,12 +10,12 @@ import http.server
 import shutil
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from ganstudio.training import train
-
 from conftest import tiny_config
+from ganstudio.training import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx-web"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,7 +30,7 @@ pytestmark = [
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+    extensions_map: ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
                       ".onnx": "application/octet-stream"}
 
@@ -78,7 +78,10 @@ def test_page_draws_generated_images(site):
                 const c = document.getElementById('canvas');
                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                 let lit = 0, min = 255, max = 0;
-                for (let i = 0; i < d.length; i += 4) { if (d[i] > 0) lit++; min = Math.min(min, d[i]); max = Math.max(max, d[i]); }
+                for (let i = 0; i < d.length; i += 4) {
+                    if (d[i] > 0) lit++;
+                    min = Math.min(min, d[i]); max = Math.max(max, d[i]);
+                }
                 return {lit, min, max, total: d.length / 4};
             }""")
             assert stats["lit"] > stats["total"] // 4 and stats["max"] > stats["min"], stats

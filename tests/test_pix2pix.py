@@ -13,8 +13,8 @@ from ganstudio import runs
 from ganstudio.data import DataConfig, ImageDataset, load_dataset
 from ganstudio.data import pairs as P
 from ganstudio.errors import UserError
-from ganstudio.models.pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
 from ganstudio.evaluation.paired import evaluate_pairs, l1, psnr, ssim
+from ganstudio.models.pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
 from ganstudio.training import RunConfig, TrainConfig, Trainer, prepare, train
 from ganstudio.translate import load_translator, translate_folder
 
@@ -115,7 +115,7 @@ def test_sketch_pairs_through_load_dataset_are_cached(tmp_path, monkeypatch):
 def test_pairs_spec_validation():
     assert DataConfig(pairs="sketch:3").pairs == "sketch:3"
     for bad in ("edges", "sketch:0", "grayscale:2", "sketch:x"):
-        with pytest.raises(UserError, match="data.pairs"):
+        with pytest.raises(UserError, match=r"data\.pairs"):
             DataConfig(pairs=bad)
 
 
@@ -133,7 +133,7 @@ def test_grayscale_pairs(tmp_path):
 def _paired_folder(root, names_a, names_b):
     for sub, names in (("A", names_a), ("B", names_b)):
         (root / sub).mkdir(parents=True, exist_ok=True)
-        for i, name in enumerate(names):
+        for name in names:
             v = 40 + sum(map(ord, name.rsplit(".", 1)[0])) % 200  # the pixel value encodes the pair's name
             Image.new("L" if sub == "A" else "RGB", (12, 10), v if sub == "A" else (v, 0, 0)).save(root / sub / name)
 
@@ -272,6 +272,7 @@ def test_evaluate_pairs_writes_metrics(resumed):
 
 # ---- metrics -------------------------------------------------------------------------------------
 
+@pytest.mark.numerics
 def test_psnr_ssim_l1_known_values():
     x = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(ssim(x, x), torch.ones(3, dtype=torch.float64))
@@ -282,6 +283,7 @@ def test_psnr_ssim_l1_known_values():
     assert ssim(x, torch.rand_like(x)).max() < 0.2  # unrelated noise: near 0
 
 
+@pytest.mark.numerics
 def test_ssim_matches_scikit_image():
     metrics = pytest.importorskip("skimage.metrics")
     g = torch.Generator().manual_seed(1)

@@ -6,18 +6,18 @@ import warnings
 import pytest
 import torch
 
+from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.augment import ada_adjust, color, cutout, diff_augment, translation
 from ganstudio.training import Trainer, prepare, train
 from ganstudio.training.components import EMA
-
-from conftest import tiny_config
 
 
 def _g(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
+@pytest.mark.numerics
 def test_augment_identity_at_p0_and_changes_at_p1():
     x = torch.rand(8, 3, 16, 16) * 2 - 1
     zero, one = torch.tensor(0.0), torch.tensor(1.0)

@@ -16,11 +16,10 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from conftest import tiny_config  # noqa: E402
-
-from ganstudio.studio import create_app  # noqa: E402
+from conftest import tiny_config
+from ganstudio.studio import create_app
 
 BASE = "http://127.0.0.1"
 
@@ -624,7 +623,7 @@ def test_openapi_fuzz_finds_no_server_errors(studio_runs):
 
         @settings(max_examples=4, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        def check(case):
+        def check(case, op=op):
             resp = case.call()
             if resp.status_code >= 500:
                 failures.append(f"{op.method.upper()} {op.path}: {resp.status_code} {resp.text[:200]}")
@@ -696,9 +695,9 @@ def test_prompt_without_the_sentence_model_says_how_to_install_it(client, run, m
 
 
 def test_prompt_on_an_unconditional_run_uses_named_directions(client, run, monkeypatch):
-    from ganstudio.studio import creative_bridge as cb
-
     import zlib
+
+    from ganstudio.studio import creative_bridge as cb
 
     monkeypatch.setattr(cb, "EMBEDDER", lambda texts: np.eye(256, dtype=np.float32)[[zlib.crc32(t.encode()) % 256
                                                                                       for t in texts]])

@@ -1,6 +1,5 @@
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,12 +10,10 @@ import pytest
 import torch
 
 import ganstudio
+from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.errors import UserError
 from ganstudio.training import Trainer, prepare, train
-
-from conftest import tiny_config
-
 
 # The seed's plain training, and one with every optional piece of state switched on (EMA, adaptive
 # augmentation and its RNG, lazy R1, the divergence guard, flips, alternating schedule with n_dis).
@@ -115,7 +112,7 @@ def test_pipeline_is_seeded_and_reproducible(tmp_path):
     run = train(tiny_config(steps=10), out=tmp_path, progress=False)
     pipe = ganstudio.load(run)
     a, b = pipe(n=6, seed=7), pipe(n=6, seed=7)
-    assert a.images.shape == (6, 1, 8, 8) and 0 <= a.images.min() and a.images.max() <= 1
+    assert a.images.shape == (6, 1, 8, 8) and a.images.min() >= 0 and a.images.max() <= 1
     assert torch.equal(a.images, b.images)
     # image i of seed s is image 0 of seed s+i
     assert torch.allclose(pipe(n=1, seed=10).images[0], a.images[3], atol=1e-5)  # BLAS may round a lone row differently
@@ -131,7 +128,8 @@ def _spawn_training(run_root: Path, steps: int, checkpoint_every: int = 1) -> su
 import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
 from conftest import tiny_config
 from ganstudio.training import train
-train(tiny_config(steps={steps}, checkpoint_every={checkpoint_every}, log_every=1), out={str(run_root)!r}, progress=False)
+train(tiny_config(steps={steps}, checkpoint_every={checkpoint_every}, log_every=1), out={str(run_root)!r},
+      progress=False)
 """
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -209,8 +207,8 @@ def test_every_preset_resolves_builds_and_round_trips(name):
     """The presets table is data: a typo in a field name or value would only surface when a user picks it.
     Each resolves against real data (sklearn's digits, resized to the preset's size, 28 px where the preset
     names none), builds its G and D, and survives the JSON round trip that run folders rely on."""
-    from ganstudio.models import build
     from ganstudio.config import RunConfig
+    from ganstudio.models import build
     from ganstudio.training.options import build_run_config
     from ganstudio.training.presets import PRESETS
 

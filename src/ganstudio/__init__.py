@@ -21,4 +21,4 @@ def load(run_dir, checkpoint="latest", device="cpu"):
     return _load(run_dir, checkpoint=checkpoint, device=device)
 
 
-__all__ = ["train", "load", "__version__"]
+__all__ = ["__version__", "load", "train"]

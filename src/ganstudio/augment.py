@@ -10,7 +10,7 @@ host sync): each image is augmented by each op with probability p, otherwise pas
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -29,7 +29,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray], what: str = "cache") ->
     """
     try:
         with atomic_file(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** dict might hold allow_pickle
     except OSError as e:
         warnings.warn(f"could not write the {what} {path}: {e}", stacklevel=3)
         return False

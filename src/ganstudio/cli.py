@@ -5,13 +5,15 @@ import argparse
 import json
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
+from .argtypes import positive_float as _positive_float
+from .argtypes import positive_int as _positive_int
 from .errors import UserError
-from .argtypes import positive_float as _positive_float, positive_int as _positive_int
-
 
 # CLI flag -> TrainConfig field (only flags given explicitly become overrides).
-TRAIN_FLAGS = {
+TRAIN_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "steps": ("--steps", _positive_int, "total training steps for the run"),
     "epochs": ("--epochs", _positive_float, "total epochs for the run"),
     "minutes": ("--minutes", _positive_float, "wall-clock budget of this invocation"),
@@ -32,8 +34,8 @@ TRAIN_FLAGS = {
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .training.options import build_run_config, describe
     from .training import train
+    from .training.options import build_run_config, describe
 
     overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
     hooks = []

@@ -7,7 +7,6 @@ from .data import resolve_auto
 from .training import train
 from .training.options import build_run_config
 
-
 # What each preset the demo may use is, in a few words, for the first line the user reads.
 DESCRIPTIONS = {"fashion-mnist": "the class-conditional DCGAN (--preset fashion-mnist; one row per class)",
                 "seed": "the seed article's MLP GAN (--preset seed)"}
@@ -21,8 +20,8 @@ def run_demo(minutes: float = 2.0, out: str | Path = "runs", preset: str = "fash
     data, note = resolve_auto()
     if note:
         print(f"note: {note}")
-    cfg = build_run_config(data=data, preset=preset,
-                           train={"minutes": minutes, "sample_every": 250})  # a time budget: no step total, no false ETA
+    # a time budget: no step total, no false ETA
+    cfg = build_run_config(data=data, preset=preset, train={"minutes": minutes, "sample_every": 250})
     print(f"demo: training {DESCRIPTIONS.get(preset, f'--preset {preset}')} on {data} for {minutes:g} minutes "
           f"(Ctrl-C stops early and keeps a checkpoint)")
     run = train(cfg, out=out)

@@ -92,9 +92,10 @@ def _export_graph(module: nn.Module, args: tuple, names: list[str], opset: int |
                 ep = torch.export.export(module, args, dynamic_shapes=shapes, strict=strict)
                 prog = torch.onnx.export(ep, args, None, input_names=names, output_names=["images"],
                                          dynamo=True, opset_version=opset, verbose=False)
-            except Exception as e:  # noqa: BLE001 - try the next strategy, report all if none works
+            except Exception as e:  # try the next strategy, report all if none works
                 errors.append(f"{'strict' if strict else 'non-strict'}: {type(e).__name__}: {str(e).splitlines()[0]}")
                 continue
+            assert prog is not None  # dynamo=True always returns an ONNXProgram
             model = prog.model_proto
             if _rename_batch_dim(model, len(names)):
                 return model
@@ -147,7 +148,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
     meta = {"format": "ganstudio-onnx/1", "model": cfg.model, "z_dim": pipe.z_dim, "num_classes": k,
             "class_names": list(pipe.class_names) if k else [], "image_shape": list(shape), "step": pipe.step,
             "run": run_dir.resolve().name, "inputs": names, "output": "images", "output_range": [0, 1],
-            "ema": runs.find_checkpoint(run_dir, checkpoint).has("G_ema")}
+            "ema": _has_ema(run_dir, checkpoint)}
 
     with atomic_file(out, suffix=".onnx", fsync=True) as tmp:
         model = _export_graph(module, args, names, opset)
@@ -166,6 +167,13 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
     return ExportResult(out, meta_path, meta, diff)
 
 
+def _has_ema(run_dir: Path, checkpoint: str | int) -> bool:
+    ckpt = runs.find_checkpoint(run_dir, checkpoint)
+    if ckpt is None:  # not reached: the pipeline was just loaded from this checkpoint
+        raise UserError(f"run {run_dir} has no checkpoint {checkpoint!r}")
+    return ckpt.has("G_ema")
+
+
 def _parity(module: nn.Module, path: Path, pipe, k: int) -> float | None:
     """Max |PyTorch - onnxruntime| over seeded batches of 1 and 5 (None when onnxruntime is missing)."""
     try:
@@ -177,7 +185,7 @@ def _parity(module: nn.Module, path: Path, pipe, k: int) -> float | None:
     for n in (1, 5):
         z = pipe.latents(n, seed=100)
         feeds = {"z": z.numpy()}
-        args = (z,)
+        args: tuple[torch.Tensor, ...] = (z,)
         if k:
             y = pipe.class_weights(None, n)
             feeds["y"], args = y.numpy(), (z, y)

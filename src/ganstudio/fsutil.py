@@ -1,16 +1,18 @@
 """Atomic file writes shared by every module that saves user-visible files.
 
-Write to a temp file in the same folder, fsync, then ``os.replace``: readers (and a kill -9) never
-see half a file.
+Write to a temp file in the same folder, then ``os.replace``: readers (and a kill -9) never see half a
+file. Run state (JSON and text: ``atomic_write_text/json``) and exports are also fsynced, so they
+survive a power cut; pictures (``atomic_write_bytes``, ``atomic_file`` by default) are not.
 """
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def _fsync_dir(path: Path) -> None:

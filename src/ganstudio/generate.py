@@ -8,8 +8,8 @@ pixels (same PNG bytes): every path renders through ``latents.render``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import latents as L
 from . import media
@@ -40,8 +40,13 @@ def build_latents(pipe, n: int = 64, seed: int = 0, truncation: float = 1.0, cla
                             dirs.names if dirs is not None else {}, embedder=embedder)
         classes = None if match.classes is None else match.classes
         edit_list = list(match.edits) + edit_list
-    resolved = dirs.resolve(edit_list) if edit_list else []
-    ref = dirs.ref if resolved else None
+    resolved: list[tuple[int, float]] = []
+    ref = None
+    if edit_list:
+        if dirs is None:  # not reached: edits come from D.find's file above, or from a prompt naming directions
+            raise UserError("edits need directions: run `ganstudio directions RUN` first")
+        resolved = dirs.resolve(edit_list)
+        ref = dirs.ref
     if curate:
         from .creative import curate as C
 
@@ -89,8 +94,9 @@ def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoin
 
     ``edits``: ``"0:+2.5,sleeves:-1"`` (indices or names of ``directions``: a file, a method, or the run's
     default; with ``from_latent`` they are added on top of the latents' own). ``from_latent`` keeps each
-    latent's own truncation and class. ``prompt``: text mapped to a class (blend) and named directions. ``curate``: draw this many
-    and keep the ``n`` that the run's discriminator finds most realistic. Returns the written paths.
+    latent's own truncation and class. ``prompt``: text mapped to a class (blend) and named directions.
+    ``curate``: draw this many and keep the ``n`` that the run's discriminator finds most realistic.
+    Returns the written paths.
     """
     if n <= 0:
         raise UserError(f"--n must be positive, got {n}")

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,7 +85,7 @@ class Latent:
     def classes_tensor(self) -> torch.Tensor | None:
         return None if self.classes is None else torch.tensor(self.classes, dtype=torch.float32)
 
-    def with_(self, **changes) -> "Latent":
+    def with_(self, **changes) -> Latent:
         return replace(self, **changes)
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -96,7 +97,7 @@ class Latent:
                 "run": self.run, "step": self.step}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "latent") -> "Latent":
+    def from_dict(cls, d: dict, where: str = "latent") -> Latent:
         if not isinstance(d, dict) or "z" not in d:
             raise UserError(f"{where} is not a ganstudio latent (no 'z')")
         fmt = d.get("format", FORMAT)
@@ -135,7 +136,8 @@ def save_batch(latents: Sequence[Latent], path: str | Path) -> Path:
     meta = [{k: v for k, v in l.to_dict().items() if k not in ("z", "classes")} for l in latents]
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_file(path, suffix=".npz") as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)  # an open file: np.savez would add ".npz" to a name that lacks it
+        # an open file: np.savez would add ".npz" to a name that lacks it
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** dict might hold allow_pickle
     return path
 
 
@@ -206,8 +208,8 @@ def from_seeds(pipe, n: int, seed: int = 0, classes=None, truncation: float = 1.
     """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding)."""
     z = pipe.latents(n, seed)
     y = pipe.class_weights(classes, n)
-    return [Latent(z=z[i].numpy(), classes=None if y is None else y[i].numpy(), truncation=truncation,
-                   edits=tuple(edits), directions=directions if edits else None,
+    return [Latent(z=tuple(z[i].tolist()), classes=None if y is None else tuple(y[i].tolist()),
+                   truncation=truncation, edits=tuple(edits), directions=directions if edits else None,
                    origin={"op": "seed", "seed": seed + i}, run=run_name(pipe), step=pipe.step)
             for i in range(n)]
 
@@ -216,7 +218,7 @@ def from_arrays(pipe, z: torch.Tensor, classes: torch.Tensor | None = None, trun
                 parents: Sequence[str] = (), origin: dict | None = None) -> list[Latent]:
     """Latents for explicit (N, z_dim) z and (N, K) class weights, stamped with the pipe's run/step."""
     z = torch.as_tensor(z, dtype=torch.float32).detach().cpu()
-    return [Latent(z=z[i].numpy(), classes=None if classes is None else classes[i].detach().cpu().numpy(),
+    return [Latent(z=tuple(z[i].tolist()), classes=None if classes is None else tuple(classes[i].tolist()),
                    truncation=truncation, parents=tuple(parents), origin=dict(origin or {}),
                    run=run_name(pipe), step=pipe.step) for i in range(len(z))]
 

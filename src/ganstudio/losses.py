@@ -5,8 +5,8 @@ logits are (B,) raw scores (no sigmoid applied: that was the seed's bug).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -51,7 +51,7 @@ def to_pil(array: np.ndarray, scale: int = 1) -> Image.Image:
     """(H, W) or (H, W, 3) uint8 -> PIL image, optionally enlarged with crisp pixels."""
     im = Image.fromarray(array)
     if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     return im
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 from PIL import Image
@@ -24,8 +24,8 @@ from . import media
 from .errors import UserError
 from .fsutil import atomic_file, file_mode
 
-RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
-            "lanczos": Image.LANCZOS}
+RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+            "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}
 
 
 def to_rgb_frames(images) -> np.ndarray:
@@ -42,7 +42,7 @@ def resize_frames(frames: np.ndarray, size: int | None, resample: str = "lanczos
         return frames
     if resample not in RESAMPLE:
         raise UserError(f"unknown resampling {resample!r}; choose one of {', '.join(RESAMPLE)}")
-    t, h, w = frames.shape[:3]
+    h, w = frames.shape[1:3]
     s = size / max(h, w)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     if (nh, nw) == (h, w):
@@ -136,7 +136,7 @@ def count_frames(path: str | Path) -> int:
         return len(list(p.glob("frame*.png")))
     if p.suffix.lower() == ".gif":
         with Image.open(p) as im:
-            return im.n_frames
+            return int(getattr(im, "n_frames", 1))  # a GIF's frame count (PIL's ImageFile stubs lack it)
     import imageio_ffmpeg
 
     return imageio_ffmpeg.count_frames_and_secs(str(p))[0]

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from . import media, runs
+from .config import RunConfig
 from .errors import UserError
 from .latents import truncate
 from .models import build
-from .config import RunConfig
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Pipeline:
     def __init__(self, G: torch.nn.Module, config: RunConfig, run_dir: Path | None, step: int,
                  device: torch.device, class_names: tuple[str, ...] = ()):
         self.G, self.config, self.run_dir, self.step, self.device = G.eval(), config, run_dir, step, device
-        self.z_dim: int = G.z_dim
+        self.z_dim = cast(int, G.z_dim)  # every family's G sets z_dim (an int) in its __init__
         self.num_classes: int = config.model_config.num_classes
         self.class_names = class_names
 

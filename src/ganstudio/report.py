@@ -68,7 +68,7 @@ def _line_plot(title: str, xlabel: str, series: dict[str, tuple[list, list]], yl
 
 def _training_plots(rows: list[dict]) -> list[tuple[str, str, bytes]]:
     train = [r for r in rows if "d_loss" in r]
-    out = []
+    out: list[tuple[str, str, bytes]] = []
     if not train:
         return out
     steps = [r["step"] for r in train]
@@ -77,7 +77,8 @@ def _training_plots(rows: list[dict]) -> list[tuple[str, str, bytes]]:
         return {label: ([r["step"] for r in train if k in r], [r[k] for r in train if k in r])
                 for k, label in keys.items() if any(k in r for r in train)}
 
-    out.append(("losses", "Losses", _line_plot("D and G losses", "step", series({"d_loss": "D loss", "g_loss": "G loss"}))))
+    losses = series({"d_loss": "D loss", "g_loss": "G loss"})
+    out.append(("losses", "Losses", _line_plot("D and G losses", "step", losses)))
     d_out = series({"d_real": "D(x) real", "d_fake": "D(G(z)) fake"})
     if d_out:
         out.append(("d_outputs", "Discriminator outputs",
@@ -98,11 +99,12 @@ def _eval_series(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
         g["real"] = ev["rows"]["real"]
     names = [m.name for m in metrics()]
     for r in rows:  # hook rows whose JSON is missing
-        ev = r.get("eval")
-        if isinstance(ev, dict) and any(k in ev for k in names):
-            key = f"{ev.get('extractor', '?')} (n={ev.get('n', '?')}, ref {ev.get('reference', '?')})"
+        hook_ev = r.get("eval")
+        if isinstance(hook_ev, dict) and any(k in hook_ev for k in names):
+            key = (f"{hook_ev.get('extractor', '?')} (n={hook_ev.get('n', '?')}, "
+                   f"ref {hook_ev.get('reference', '?')})")
             g = groups.setdefault(key, {"steps": {}, "real": None})
-            g["steps"].setdefault(r["step"], ev)
+            g["steps"].setdefault(r["step"], hook_ev)
     return groups
 
 
@@ -174,13 +176,13 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     sections.append(("Samples over time", [("samples", "Fixed-noise sample grids", samples)] if samples else []))
     evals = read_evals(run_dir)
     latest = evals[-1] if evals else None
-    panel = None
+    originality_png: bytes | None = None
     if latest and latest.get("originality", {}).get("panel"):
         p = run_dir / latest["originality"]["panel"]
         if p.is_file():
-            panel = p.read_bytes()
+            originality_png = p.read_bytes()
     caption = "Closest to a training image: generated (top) above its nearest training image (bottom)"
-    sections.append(("Originality", [("originality", caption, panel)] if panel else []))
+    sections.append(("Originality", [("originality", caption, originality_png)] if originality_png else []))
 
     plot_dir = run_dir / "report"
     written = set()
@@ -193,7 +195,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             stale.unlink(missing_ok=True)
 
     train = cfg.get("train", {})
-    last = next((r for r in reversed(rows) if "d_loss" in r), {})
+    last: dict = next((r for r in reversed(rows) if "d_loss" in r), {})
     summary = (f"<p>model <b>{html.escape(str(cfg.get('model')))}</b> on "
                f"<b>{html.escape(str(cfg.get('data', {}).get('name')))}</b>; "
                f"batch {train.get('batch_size')}, loss {html.escape(str(train.get('loss')))}, "

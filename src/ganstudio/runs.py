@@ -20,15 +20,15 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import UserError
-from .fsutil import _fsync_dir, atomic_write_json, atomic_write_text  # noqa: F401 (re-exported)
+from .fsutil import _fsync_dir, atomic_write_json, atomic_write_text
 
 RUN_RE = re.compile(r"^(\d{5,})-")
 CKPT_RE = re.compile(r"^\d{9}$")

@@ -29,14 +29,14 @@ import torch
 from PIL import Image, ImageOps
 
 from . import media, runs
+from .config import RunConfig
 from .data.folder import EXTENSIONS
 from .data.pairs import input_kind as _input_kind
 from .data.pairs import sketch_line_width
 from .errors import UserError
 from .models import build
-from .config import RunConfig
 
-__all__ = ["Translator", "load_translator", "translate_folder", "SIZES"]
+__all__ = ["SIZES", "Translator", "load_translator", "translate_folder"]
 
 SIZES = ("input", "model")
 STROKE_FRACTION = 0.4  # re-binarising: a pixel is stroke when darker than this share of the darkest one

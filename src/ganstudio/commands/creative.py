@@ -23,8 +23,9 @@ def _print(paths) -> int:
 
 
 def cmd_animate(a: argparse.Namespace) -> int:
-    from ..creative.animate import animate_run
     from pathlib import Path
+
+    from ..creative.animate import animate_run
 
     if not a.seeds and not a.from_ and a.mode == "keyframes":
         raise UserError("give keyframes with --seeds 1,5,9 or --from a.json,b.json (or use --mode circle)")
@@ -39,7 +40,9 @@ def cmd_directions(a: argparse.Namespace) -> int:
     from ..creative import directions as D
 
     if a.name:
-        dirs = D.set_names(D.find(a.run_dir, a.method if a.method != "all" else None).path, D.parse_names(a.name))
+        path = D.find(a.run_dir, a.method if a.method != "all" else None).path
+        assert path is not None  # find() reads a file
+        dirs = D.set_names(path, D.parse_names(a.name))
         print(f"{dirs.path}: " + (", ".join(f"{k}={v}" for k, v in sorted(dirs.names.items())) or "no names"))
         return 0
     methods = list(D.METHODS) if a.method == "all" else [a.method]
@@ -84,7 +87,8 @@ def register(sub) -> None:
     an = sub.add_parser("animate", help="latent walks as MP4 / GIF / PNG frames")
     _common(an)
     an.add_argument("--seeds", type=_ints, default=None, help="keyframe seeds, e.g. 1,5,9")
-    an.add_argument("--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json")
+    an.add_argument("--from", dest="from_", default=None, metavar="FILES",
+                    help="keyframes from latent files a.json,b.json")
     an.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
     an.add_argument("--fps", type=float, default=30)
     an.add_argument("--loop", action="store_true", help="walk back to the first keyframe (seamless loop)")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from ..argtypes import nonneg_int as _nonneg_int, positive_int as _positive_int
+
+from ..argtypes import nonneg_int as _nonneg_int
+from ..argtypes import positive_int as _positive_int
 
 
 def cmd_features_train(a: argparse.Namespace) -> int:
@@ -43,9 +45,9 @@ def cmd_features_check(a: argparse.Namespace) -> int:
     import torch
 
     from ..data import DataConfig, load_dataset
+    from ..errors import UserError
     from ..features import get_extractor
     from ..features.check import sensitivity
-    from ..errors import UserError
 
     data = DataConfig(name=a.data, resolution=a.resolution, labels=a.data not in _named())
     ds = load_dataset(data)
@@ -96,7 +98,8 @@ def register(sub) -> None:
     f.set_defaults(func=lambda a: (f.print_help(), 1)[1])
 
     t = fsub.add_parser("train", help="train the classifier extractor on a labelled dataset (a few minutes)")
-    t.add_argument("--data", required=True, help="fashion-mnist, mnist, digits, or a folder with one sub-folder per class")
+    t.add_argument("--data", required=True,
+                   help="fashion-mnist, mnist, digits, or a folder with one sub-folder per class")
     t.add_argument("--epochs", type=_positive_int, default=5)
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--resolution", type=_positive_int, default=None, help="folders only: image size (default 64)")

@@ -8,9 +8,10 @@ def cmd_studio(a: argparse.Namespace) -> int:
     from ..errors import UserError
 
     try:
-        from ..studio import serve
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
+
+        from ..studio import serve
     except ImportError as e:
         raise UserError(f"the studio needs its extra dependencies ({e.name} is missing): "
                         "pip install 'ganstudio[studio]'") from None

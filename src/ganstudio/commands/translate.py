@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+
 from ..argtypes import positive_int as _positive_int
 
 

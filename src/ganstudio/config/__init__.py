@@ -12,6 +12,20 @@ from .models import MODEL_CONFIGS, DCGANConfig, MLPConfig, Pix2PixConfig, ResNet
 from .run import RunConfig, model_config_class
 from .train import PRECISIONS, RESUMABLE_FIELDS, TrainConfig
 
-__all__ = ["check", "diff", "from_dict", "to_dict", "DataConfig", "MODEL_CONFIGS", "DCGANConfig", "MLPConfig",
-           "Pix2PixConfig", "ResNetConfig", "RunConfig", "model_config_class", "PRECISIONS", "RESUMABLE_FIELDS",
-           "TrainConfig"]
+__all__ = [
+    "MODEL_CONFIGS",
+    "PRECISIONS",
+    "RESUMABLE_FIELDS",
+    "DCGANConfig",
+    "DataConfig",
+    "MLPConfig",
+    "Pix2PixConfig",
+    "ResNetConfig",
+    "RunConfig",
+    "TrainConfig",
+    "check",
+    "diff",
+    "from_dict",
+    "model_config_class",
+    "to_dict",
+]

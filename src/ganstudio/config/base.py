@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import UserError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def to_dict(cfg: Any) -> dict:
@@ -39,7 +42,7 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     kwargs = {}
     for k, v in data.items():
         t = hints[k]
-        if dataclasses.is_dataclass(t) and isinstance(v, dict):
+        if isinstance(t, type) and dataclasses.is_dataclass(t) and isinstance(v, dict):
             v = from_dict(t, v, f"{where}.{k}")
         elif typing.get_origin(t) is tuple and isinstance(v, list):
             v = tuple(v)

@@ -120,7 +120,8 @@ class DCGANConfig:
         check_common(self)
         check(self.g_upsample in G_UPSAMPLE_NAMES,
               f"model.g_upsample must be one of {', '.join(G_UPSAMPLE_NAMES)}, got {self.g_upsample!r}")
-        check(self.d_norm in D_NORM_NAMES, f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}")
+        check(self.d_norm in D_NORM_NAMES,
+              f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}")
         check(0 <= self.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {self.negative_slope}")
 
     @property

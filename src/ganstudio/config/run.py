@@ -11,8 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..version import __version__
 from ..errors import UserError
+from ..version import __version__
 from .base import check, from_dict, to_dict
 from .data import DataConfig
 from .models import MODEL_CONFIGS, MLPConfig
@@ -54,7 +54,7 @@ class RunConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
+    def from_dict(cls, d: dict) -> RunConfig:
         """From JSON (config.json, presets, flags): unknown keys are refused, each part is typed."""
         if not isinstance(d, dict):
             raise UserError(f"config: expected a JSON object, got {type(d).__name__}")
@@ -67,5 +67,5 @@ class RunConfig:
             d["model_config"] = from_dict(model_config_class(model), mc or {}, f"model ({model})")
         return from_dict(cls, d, "config")
 
-    def replace_train(self, **changes: Any) -> "RunConfig":
+    def replace_train(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))

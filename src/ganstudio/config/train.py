@@ -39,11 +39,11 @@ class TrainConfig:
     threads: int | None = None
     fused_adam: bool = True
     # Mixed precision: "bf16" runs G's and D's forward passes under torch.autocast(bfloat16) (weights,
-    # optimiser state and losses stay float32). Pays on GPUs with bf16 tensor cores; measured on CPU
-    # in benchmarks/README.md ("Mixed precision"). "fp32" = off.
+    # optimiser state and losses stay float32). Pays on GPUs with bf16 tensor cores, not on CPUs without
+    # AVX512-BF16/AMX (measured: docs/speed-scale-export.md). "fp32" = off.
     precision: str = "fp32"
-    # Convolutional families: keep weights (hence activations) channels-last (NHWC). Measured on this
-    # 2-core AVX2 CPU: +13-40 % images/s at 32-64 px, none at 28 px (benchmarks/README.md).
+    # Convolutional families: keep weights (hence activations) channels-last (NHWC). Faster from 32 px up
+    # on CPUs, not at 28 px (measured: docs/speed-scale-export.md).
     channels_last: bool = False
     # --- stability (see README "Stable training"); all off by default = the seed's training ---
     ema_beta: float = 0.0  # EMA copy of G for sampling/eval/export; 0 = off, 0.999 typical
@@ -78,7 +78,7 @@ class TrainConfig:
         bad = [a for a in self.augment if a not in OPS]
         check(not bad, f"unknown augmentation {', '.join(bad)}; choose from {', '.join(OPS)}")
         check(0 <= self.augment_p <= 1, f"augment_p must be in [0, 1], got {self.augment_p}")
-        check(not self.ada or self.augment, "ada needs augmentations: set augment, e.g. color,translation,cutout")
+        check(not self.ada or bool(self.augment), "ada needs augmentations: set augment, e.g. color,translation,cutout")
         check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")

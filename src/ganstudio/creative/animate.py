@@ -13,8 +13,8 @@ as ``<name>.npz`` beside the video (``frames/latents.npz`` for a folder).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -38,7 +38,7 @@ def circle_walk(pipe, keyframes: Sequence[L.Latent], frames: int, loop: bool = T
     theta = torch.arange(frames, dtype=torch.float32) * (2 * math.pi / frames)
     z = a[None] * torch.cos(theta)[:, None] + b[None] * torch.sin(theta)[:, None]
     base = keyframes[0] if keyframes else L.from_seeds(pipe, 1, seed)[0]
-    return [L.Latent(z=z[i].numpy(), classes=base.classes, truncation=base.truncation, edits=base.edits,
+    return [L.Latent(z=tuple(z[i].tolist()), classes=base.classes, truncation=base.truncation, edits=base.edits,
                      directions=base.directions, parents=(base.id,) if keyframes else (),
                      origin={"op": "circle", "seed": seed, "frame": i, "frames": frames},
                      run=base.run, step=base.step) for i in range(frames)]
@@ -50,9 +50,8 @@ WALKS: dict[str, Callable[..., list[L.Latent]]] = {"keyframes": keyframe_walk, "
 def render_frames(pipe, lats: Sequence[L.Latent], directions=None, size: int | None = None,
                   resample: str = "lanczos", batch_size: int = 64, progress: bool = True):
     """(T, H, W, 3) uint8 frames for latents, rendered in batches with a progress bar."""
-    from tqdm.auto import tqdm
-
     import numpy as np
+    from tqdm.auto import tqdm
 
     out = []
     with tqdm(total=len(lats), desc="frames", unit="frame", disable=not progress, leave=False) as bar:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -81,10 +81,10 @@ def breed(parents: Sequence[L.Latent], children: int = 8, mode: str = "crossover
         z = mutate(z, mutation, gen)
         classes = None
         if parents[0].classes is not None:
-            classes = (w[:, None] * torch.stack([p.classes_tensor for p in parents])).sum(0)
+            classes = (w[:, None] * torch.tensor([p.classes for p in parents], dtype=torch.float32)).sum(0)
             classes = classes / classes.sum().clamp_min(1e-12)
         edits, ref = blend_edits(parents, w.tolist())
-        out.append(L.Latent(z=z.numpy(), classes=None if classes is None else classes.numpy(),
+        out.append(L.Latent(z=tuple(z.tolist()), classes=None if classes is None else tuple(classes.tolist()),
                             truncation=float(sum(float(wi) * p.truncation for wi, p in zip(w, parents))),
                             edits=edits, directions=ref, parents=tuple(p.id for p in parents),
                             origin={"op": "breed", "mode": mode, "mutation": mutation, "seed": seed, "child": i,

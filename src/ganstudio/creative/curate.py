@@ -8,7 +8,7 @@ See benchmarks/creative_README.md for the measured precision/recall.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -24,6 +24,8 @@ def load_discriminator(pipe) -> torch.nn.Module:
     if pipe.run_dir is None:
         raise UserError("curation needs a run folder (for the discriminator's weights)")
     ckpt = runs.find_checkpoint(pipe.run_dir, pipe.step)
+    if ckpt is None:
+        raise UserError(f"run {pipe.run_dir} has no checkpoint at step {pipe.step} (for the discriminator's weights)")
     _, D = build(pipe.config.model, pipe.config.model_config)
     try:
         D.load_state_dict(ckpt.tensors("D"))

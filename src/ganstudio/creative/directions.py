@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ FORMAT = "ganstudio.directions/1"
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh,
                nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.ReLU6, nn.Hardswish, nn.GLU)
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+Weighted = nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Directions:
                                 "vector": [float(x) for x in self.vectors[i]]} for i in range(len(self))]}
 
     @classmethod
-    def from_dict(cls, d: dict, path: Path | None = None) -> "Directions":
+    def from_dict(cls, d: dict, path: Path | None = None) -> Directions:
         if d.get("format") != FORMAT:
             raise UserError(f"{path} is not a ganstudio directions file")
         rows = d["directions"]
@@ -149,7 +151,7 @@ def _inputs(G: nn.Module, n: int, z_dim: int, num_classes: int, gen: torch.Gener
     return z, y
 
 
-def first_layer(G: nn.Module, z_dim: int, num_classes: int) -> tuple[str, nn.Module]:
+def first_layer(G: nn.Module, z_dim: int, num_classes: int) -> tuple[str, Weighted]:
     for name, m in execution_order(G, z_dim, num_classes):
         if isinstance(m, WEIGHTED):
             return name, m
@@ -286,20 +288,23 @@ def find(run_dir: str | Path, which: str | None = None, step: int | None = None)
     raise UserError(f"run {run_dir} has no {which!r} directions; have: {', '.join(p.name for p in files)}")
 
 
-def for_latents(run_dir: str | Path, refs: set[str]) -> Directions | None:
+def for_latents(run_dir: str | Path, refs: Iterable[str | None]) -> Directions | None:
     """The directions file that latents' edits refer to (``file#hash``), or None when none do.
     A missing or recomputed file is reported by ``latents.check_compatible``."""
-    refs = {r for r in refs if r}
-    if not refs:
+    named = {r for r in refs if r}
+    if not named:
         return None
-    if len(refs) > 1:
-        raise UserError(f"these latents' edits refer to several directions files: {', '.join(sorted(refs))}")
-    name = refs.pop().partition("#")[0]
+    if len(named) > 1:
+        raise UserError(f"these latents' edits refer to several directions files: {', '.join(sorted(named))}")
+    name = named.pop().partition("#")[0]
     path = directions_dir(run_dir) / name
     return read(path) if path.is_file() else None
 
 
-def set_names(path: str | Path, names: dict[int | str, str]) -> Directions:
+_Key = TypeVar("_Key", bound=int | str)
+
+
+def set_names(path: str | Path, names: Mapping[_Key, str]) -> Directions:
     """Name directions (``{3: "sleeves"}``); an empty name removes one. Saved in the file's JSON."""
     dirs = read(path)
     new = dict(dirs.names)
@@ -346,9 +351,9 @@ def compute_and_save(run_dir: str | Path, methods: Sequence[str] = ("pca", "sefa
                      checkpoint: str = "latest", samples: int = 4096, preview_rows: int = 0, seed: int = 0,
                      device: str = "cpu") -> list[Path]:
     """Compute directions for a run's checkpoint, save them (and preview strips when asked)."""
-    from ..pipeline import load
-
     import warnings
+
+    from ..pipeline import load
 
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     written = []
@@ -371,7 +376,7 @@ def compute_and_save(run_dir: str | Path, methods: Sequence[str] = ("pca", "sefa
     if failed and not written:
         raise UserError("no directions could be computed (" + "; ".join(failed) + ")")
     for f in failed:
-        warnings.warn(f"skipped directions {f}")
+        warnings.warn(f"skipped directions {f}", stacklevel=2)
     return written
 
 

@@ -8,7 +8,7 @@ Class weights are always interpolated linearly (they live on the simplex; lerp k
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -76,17 +76,19 @@ def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp") -> Latent
         raise UserError(f"latents {a.id} and {b.id} come from different kinds of run; cannot interpolate")
     f = get_interpolator(method)
     z = a.z_tensor if t <= 0 else b.z_tensor if t >= 1 else f(a.z_tensor, b.z_tensor, t)  # exact keyframes
-    classes = None if a.classes is None else lerp(a.classes_tensor, b.classes_tensor, t)
+    ca, cb = a.classes_tensor, b.classes_tensor
+    classes = None if ca is None or cb is None else lerp(ca, cb, t)
     edits, directions = blend_edits([a, b], [1 - t, t])
-    return Latent(z=z.numpy(), classes=None if classes is None else classes.numpy(),
+    return Latent(z=tuple(z.tolist()), classes=None if classes is None else tuple(classes.tolist()),
                   truncation=a.truncation + t * (b.truncation - a.truncation), edits=edits, directions=directions,
                   parents=(a.id, b.id), origin={"op": "interpolate", "method": method, "t": float(t)},
                   run=a.run, step=a.step)
 
 
-def blend_edits(latents: Sequence[Latent], weights: Sequence[float]) -> tuple[tuple[tuple[int, float], ...], str | None]:
+def blend_edits(latents: Sequence[Latent],
+                weights: Sequence[float]) -> tuple[tuple[tuple[int, float], ...], str | None]:
     """Edits mixed with weights (a direction missing from a latent counts as amount 0)."""
-    refs = {l.directions for l in latents if l.edits}
+    refs = {l.directions for l in latents if l.edits and l.directions is not None}  # edits imply directions
     if not refs:
         return (), None
     if len(refs) > 1:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, cast
 
 import torch
 import torch.nn.functional as F
@@ -37,14 +38,14 @@ class Projection:
     frames: torch.Tensor  # (T, C, H, W) in [0, 1]: the winning restart's image during optimisation
 
 
-def load_target(path: str | Path, channels: int, height: int, width: int) -> torch.Tensor:
-    """A picture file -> (C, H, W) float in [0, 1], the run's channels and size."""
+def load_target(path: str | Path | IO[bytes], channels: int, height: int, width: int) -> torch.Tensor:
+    """A picture file (a path or an open binary file) -> (C, H, W) float in [0, 1], the run's channels and size."""
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
+        with Image.open(path) as f:
+            im = ImageOps.exif_transpose(f)
             im = im.convert("RGBA").convert("RGB") if im.mode in ("P", "LA", "RGBA") else im
             im = im.convert("L" if channels == 1 else "RGB")
-            im = ImageOps.fit(im, (width, height), Image.LANCZOS)
+            im = ImageOps.fit(im, (width, height), Image.Resampling.LANCZOS)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read image {path} ({e})") from None
     t = torch.from_numpy(__import__("numpy").asarray(im, dtype="float32") / 255.0)
@@ -83,13 +84,14 @@ class DFeatures:
 
 
 def project(pipe, target: torch.Tensor, steps: int = 300, restarts: int = 4, lr: float = 0.1, seed: int = 0,
-            feature_weight: float = 0.1, record_every: int = 5, use_d: bool = True, progress: bool = True) -> Projection:
+            feature_weight: float = 0.1, record_every: int = 5, use_d: bool = True,
+            progress: bool = True) -> Projection:
     """Fit a latent to ``target`` (C, H, W) in [0, 1] (see module docstring)."""
     from tqdm.auto import tqdm
 
     if steps <= 0 or restarts <= 0:
         raise UserError("--steps and --restarts must be positive")
-    C, H, W = pipe.G.out_shape if hasattr(pipe.G, "out_shape") else target.shape
+    C, H, W = pipe.G.out_shape  # every family's G sets out_shape
     if tuple(target.shape) != (C, H, W):
         raise UserError(f"target is {tuple(target.shape)} but the run makes {(C, H, W)} images")
     dev = pipe.device
@@ -164,7 +166,7 @@ def project_file(run_dir: str | Path, image: str | Path, steps: int = 300, resta
     if video not in ("gif", "mp4"):
         raise UserError(f"--video must be gif or mp4, got {video!r}")
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
-    C, H, W = pipe.G.out_shape
+    C, H, W = cast("tuple[int, int, int]", pipe.G.out_shape)  # every noise-to-image G sets out_shape
     target = load_target(image, C, H, W)
     res = project(pipe, target, steps, restarts, lr, seed, progress=progress)
     stem = Path(image).stem

@@ -24,8 +24,8 @@ accepts any ``embedder(list[str]) -> (N, D) array`` for tests or other models.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -37,8 +37,8 @@ BLEND_MARGIN = 0.05
 TEMPERATURE = 0.05
 EDIT_AMOUNT = 2.0
 TEMPLATES = ("{}", "a {}", "a photo of a {}", "a picture of a {}", "an image of a {}")
-STOP = frozenset("a an the of in on at with and or for to from by is are pair some my your this that "
-                 "photo picture image drawing kind".split())
+STOP = frozenset({"a", "an", "the", "of", "in", "on", "at", "with", "and", "or", "for", "to", "from", "by", "is", "are",
+                  "pair", "some", "my", "your", "this", "that", "photo", "picture", "image", "drawing", "kind"})
 NEGATIONS = frozenset({"not", "no", "without", "non"})
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -114,7 +114,8 @@ class PromptMatch:
         return ", ".join(f"{k}={v}" for k, v in self.matched.items())
 
 
-def _ngram_scores(grams: list[tuple[int, str]], targets: list[list[str]], embed: Embedder) -> tuple[np.ndarray, list[int]]:
+def _ngram_scores(grams: list[tuple[int, str]], targets: list[list[str]],
+                  embed: Embedder) -> tuple[np.ndarray, list[int]]:
     """(T,) best score of any n-gram against each target's variants, and the winning n-gram's start index."""
     if not grams or not targets:
         return np.zeros(len(targets)), [-1] * len(targets)
@@ -187,7 +188,7 @@ def interpret(prompt: str, class_names: Sequence[str] = (), direction_names: dic
                             f"classes: {', '.join(class_names)}")
         weights = class_weights(s)
         matched["class"] = " + ".join(f"{class_names[i]} {weights[i]:.2f}" if weights[i] < 1 else class_names[i]
-                                      for i in np.flatnonzero(weights))
+                                      for i in map(int, np.flatnonzero(weights)))
     elif not edits:
         named = ", ".join(direction_names.values()) or "none named yet (ganstudio directions RUN --name 3=NAME)"
         raise UserError(f"this run is unconditional and the prompt {prompt!r} names none of its directions: {named}")

@@ -10,16 +10,17 @@ variance-preserving mutation of ``breed`` (z' = sqrt(1 - d^2) z_liked + d eps: `
 (0, 1], so every candidate is still a typical N(0, I) sample and the neighbourhood of each liked
 latent is explored), plus a share ``explore`` of fresh prior samples; then ranked by the preference
 model, keeping at most ``ceil(2 n / likes)`` children per liked parent so one favourite cannot
-take over. Suggestions keep the class weights of their liked parent but not its edits. Higher ``diversity`` = bolder, more varied suggestions; lower = close variations.
+take over. Suggestions keep the class weights of their liked parent but not its edits. Higher
+``diversity`` = bolder, more varied suggestions; lower = close variations.
 
 Measured with a simulated rater (benchmarks/taste_shift.py, benchmarks/creative_README.md).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -90,10 +91,10 @@ def suggest(taste: Taste, n: int = 16, diversity: float = 0.5, explore: float = 
     for _ in range(m):
         if float(torch.rand((), generator=gen)) < explore:
             z = torch.randn(z_dim, generator=gen)
-            classes = None
+            classes: tuple[float, ...] | None = None
             if ref.classes is not None:
                 k = len(ref.classes)
-                classes = torch.nn.functional.one_hot(torch.randint(k, (), generator=gen), k).float().numpy()
+                classes = tuple(torch.nn.functional.one_hot(torch.randint(k, (), generator=gen), k).float().tolist())
             p = -1
             parents: tuple[str, ...] = ()
         else:
@@ -101,7 +102,7 @@ def suggest(taste: Taste, n: int = 16, diversity: float = 0.5, explore: float = 
             par = liked[p]
             z = math.sqrt(1 - diversity ** 2) * par.z_tensor + diversity * torch.randn(z_dim, generator=gen)
             classes, parents = par.classes, (par.id,)
-        cands.append(L.Latent(z=z.numpy(), classes=classes, truncation=ref.truncation, parents=parents,
+        cands.append(L.Latent(z=tuple(z.tolist()), classes=classes, truncation=ref.truncation, parents=parents,
                               origin={"op": "taste", "diversity": diversity, "seed": seed},
                               run=run or ref.run, step=step if step is not None else ref.step))
         parent_of.append(p)

@@ -7,20 +7,28 @@ channel count here, so models never see the source's own format.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from ..config.data import DataConfig
 from ..errors import UserError
 from . import digits, mnist
-from ..config.data import DataConfig
 from .base import ImageDataset, to_float, to_uint8
 
-__all__ = ["DataConfig", "ImageDataset", "load_dataset", "available", "SOURCES", "to_float", "to_uint8",
-           "resolve_auto"]
+__all__ = [
+    "SOURCES",
+    "DataConfig",
+    "ImageDataset",
+    "available",
+    "load_dataset",
+    "resolve_auto",
+    "to_float",
+    "to_uint8",
+]
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,8 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
     if cfg.pairs == "folders":  # A/ inputs and B/ targets: a paired loader, not the plain folder one
         from . import pairs
 
-        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
+        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(
+            cfg, resolution=default_resolution)
         ds = pairs.load_folder_pairs(Path(cfg.name).expanduser(), target)
     elif src is not None:
         ds = src.loader(cfg.split)
@@ -102,7 +111,8 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
         from . import folder  # imported lazily: only folder runs need it
 
         # Decode straight to the model's size so the folder is resized once, not twice.
-        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
+        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(
+            cfg, resolution=default_resolution)
         ds = folder.load(Path(cfg.name).expanduser(), target)
     else:
         raise UserError(f"unknown dataset {cfg.name!r}: use one of {', '.join(SOURCES)} or a folder of images "

@@ -2,7 +2,8 @@
 
 An ``ImageDataset`` is one uint8 tensor ``images`` of shape (N, C, H, W) held in memory
 (small datasets are batched by indexing, not by a per-item DataLoader), optional int64
-``labels`` of shape (N,), and the class names.
+``labels`` of shape (N,), the class names, and for paired (image-to-image) data the uint8
+``inputs`` (N, Cin, H, W) whose targets are ``images``.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
-
 
 
 @dataclass
@@ -35,13 +35,14 @@ class ImageDataset:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+        _, c, h, w = self.images.shape  # (N, C, H, W): checked in __post_init__
+        return c, h, w
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def subset(self, index: torch.Tensor) -> "ImageDataset":
+    def subset(self, index: torch.Tensor) -> ImageDataset:
         return dataclasses.replace(
             self, images=self.images[index],
             labels=None if self.labels is None else self.labels[index],

@@ -36,6 +36,7 @@ Cache
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -47,12 +48,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ..errors import UserError
-from ..config.data import DataConfig
-from .base import ImageDataset
 from ..cache import cache_root, write_npz
+from ..config.data import DataConfig
+from ..errors import UserError
+from .base import ImageDataset
 
-__all__ = ["load", "EXTENSIONS", "DEFAULT_RESOLUTION", "MAX_PIXELS", "SkippedFilesWarning", "cache_path"]
+__all__ = ["DEFAULT_RESOLUTION", "EXTENSIONS", "MAX_PIXELS", "SkippedFilesWarning", "cache_path", "load"]
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})
 DEFAULT_RESOLUTION = 64
@@ -160,7 +161,8 @@ def _fit(im: Image.Image, size: tuple[int, int], fit: str) -> Image.Image:
 def _decode(path: Path, size: tuple[int, int], fit: str, channels: int | None) -> tuple[np.ndarray, bool]:
     """One image file -> (H, W, C) uint8 array (C = ``channels``, or 1/3 as the source is gray or not)
     and whether the source is grayscale. Raises on anything unreadable."""
-    with Image.open(path) as im:
+    with Image.open(path) as f:
+        im: Image.Image = f
         w, h = im.size
         if w * h > MAX_PIXELS:
             raise ValueError(f"{w}x{h} pixels is over the {MAX_PIXELS:,} pixel limit")
@@ -241,10 +243,8 @@ def _read_cache(path: Path, key: str, options: dict):
             raise ValueError("cache entry does not match")
         return images, (labels if options["labels"] else None), class_names, skipped, int(meta["total"])
     except Exception:  # truncated, garbage, another version, ...: rebuild it
-        try:
+        with contextlib.suppress(OSError):
             path.unlink()
-        except OSError:
-            pass
         return None
 
 
@@ -260,10 +260,8 @@ def _write_cache(path: Path, key: str, images: np.ndarray, labels: np.ndarray | 
     prefix = key.split("-")[0]
     for old in path.parent.glob(f"{prefix}-*.npz"):
         if old != path:
-            try:
+            with contextlib.suppress(OSError):
                 old.unlink()
-            except OSError:
-                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,10 +302,12 @@ def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None
                         "check that they are valid JPEG/PNG/WebP/BMP/GIF images")
     channels = options["channels"]
     if channels is None:
-        channels = 1 if all(results[i][1] for i in ok) else 3
+        channels = 1 if all(r[1] for r in results if r is not None) else 3
     images = np.empty((len(ok), channels, options["height"], options["width"]), np.uint8)
     for j, i in enumerate(ok):
-        a = results[i][0]
+        r = results[i]
+        assert r is not None  # ok: the indices of the decoded files
+        a = r[0]
         images[j] = (a if a.shape[2] == channels else np.repeat(a, channels, axis=2)).transpose(2, 0, 1)
         results[i] = None  # free as we go
     return images, (None if labels is None else labels[ok]), skipped

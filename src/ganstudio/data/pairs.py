@@ -43,12 +43,23 @@ import torch
 import torch.nn.functional as F
 
 from ..cache import cache_root, write_npz
-from ..errors import UserError
 from ..config.data import PAIR_KINDS, DataConfig, parse_pairs
+from ..errors import UserError
 from .base import ImageDataset
 
-__all__ = ["PAIR_KINDS", "SketchParams", "parse_pairs", "nominal_line_width", "sketch_params", "sketch_line_width",
-           "sketch", "grayscale", "derive_pairs", "load_folder_pairs", "input_kind"]
+__all__ = [
+    "PAIR_KINDS",
+    "SketchParams",
+    "derive_pairs",
+    "grayscale",
+    "input_kind",
+    "load_folder_pairs",
+    "nominal_line_width",
+    "parse_pairs",
+    "sketch",
+    "sketch_line_width",
+    "sketch_params",
+]
 
 CACHE_VERSION = 1  # bump whenever the sketch transform changes what the same parameters produce
 CHUNK = 2048  # images per vectorised sketch batch: bounded memory at 128 px
@@ -92,7 +103,7 @@ def sketch_params(width: int | None, resolution: int) -> SketchParams:
 
 def sketch_line_width(spec: str | None, resolution: int) -> int:
     """The nominal stroke width (pixels at ``resolution``) of a run's sketch inputs."""
-    kind, width = parse_pairs(spec) if spec else ("sketch", None)
+    _, width = parse_pairs(spec) if spec else ("sketch", None)
     return width or nominal_line_width(resolution)
 
 
@@ -112,7 +123,7 @@ def grayscale(images: torch.Tensor) -> torch.Tensor:
 def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return x
-    r = max(1, int(math.ceil(2.5 * sigma)))
+    r = max(1, math.ceil(2.5 * sigma))
     k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma ** 2))
     k = k / k.sum()
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))

@@ -13,11 +13,29 @@ Parameters of the built-in metrics (``KID_SUBSETS``, ...) live in ``evaluation.b
 The maths is in ``ganstudio.metrics`` (pure functions over arrays); docs/evaluation.md explains the numbers.
 """
 from . import builtin  # noqa: F401 - registers the built-in metrics
-from .core import (WORST_K, Reference, build_result, compute_row, evaluate, originality_panel, prepare_reference,
-                   sample_images, score)
+from .core import (
+    WORST_K,
+    Reference,
+    build_result,
+    compute_row,
+    evaluate,
+    originality_panel,
+    prepare_reference,
+    sample_images,
+    score,
+)
 from .hook import KEEP, EvalHook
 from .paired import evaluate_pairs, format_pairs
-from .reference import DEFAULT_N, ORIGINALITY_N, REFERENCES, RealData, cached_features, cached_self_nn, load_real, pixels
+from .reference import (
+    DEFAULT_N,
+    ORIGINALITY_N,
+    REFERENCES,
+    RealData,
+    cached_features,
+    cached_self_nn,
+    load_real,
+    pixels,
+)
 from .registry import Inputs, Metric, get, metric, metrics, register, unregister
 from .results import read_evals, result_key, write_result
 from .table import format_table

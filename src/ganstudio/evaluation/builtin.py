@@ -67,18 +67,20 @@ def _coverage(x: Inputs) -> dict:
 @metric("classifier_score", label="cls score", cell="{classifier_score:.3f}",
         keys=("classifier_score", "classifier_score_std"), lower_is_better=False)
 def _classifier_score(x: Inputs) -> dict | None:
-    if not x.has_classes:
+    classes = x.classes()
+    if classes is None:
         return None
-    cs = M.classifier_score(x.fake.probs, splits=min(10, len(x.fake)))
+    cs = M.classifier_score(classes[0], splits=min(10, len(x.fake)))
     return {"classifier_score": cs["mean"], "classifier_score_std": cs["std"]}
 
 
 @metric("classes_covered", label="classes", cell="{classes_covered}/{num_classes}",
         keys=("classes_covered", "num_classes", "class_kl"), lower_is_better=False)
 def _classes_covered(x: Inputs) -> dict | None:
-    if not x.has_classes:
+    classes = x.classes()
+    if classes is None:
         return None
-    cc = M.class_coverage(x.fake.probs, x.class_ref, x.num_classes)
+    cc = M.class_coverage(*classes, x.num_classes)
     return {"classes_covered": cc["classes_covered"], "num_classes": cc["num_classes"], "class_kl": cc["kl_to_data"]}
 
 

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 from .. import media, runs
-from ..version import __version__
 from ..data import DataConfig
 from ..errors import UserError
 from ..features import Extractor, Features, get_extractor
 from ..features.cache import data_hash, key_of, load_npz, reference_root, save_npz
 from ..metrics import functional as M
 from ..pipeline import Pipeline, load
+from ..version import __version__
 from .builtin import METRICS_VERSION, originality
 from .reference import (
     DEFAULT_N,

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import torch
 
 from .. import runs
-from ..features import get_extractor
+from ..features import Extractor, get_extractor
 from ..pipeline import Pipeline
 from .core import Reference, build_result, prepare_reference, sample_images, score
 from .reference import Log, stderr_log
@@ -58,6 +58,12 @@ class TrainerView(Protocol):
     def sampling_generator(self) -> torch.nn.Module: ...
 
 
+def _run_dir(t: TrainerView) -> Path:
+    if t.run_dir is None:
+        raise ValueError("EvalHook: the trainer has no run folder to evaluate into")
+    return t.run_dir
+
+
 class EvalHook:
     def __init__(self, every: int, n: int = 2000, features: str = "auto", reference: str = "test", seed: int = 0,
                  originality_n: int = 10_000, log: Log | None = None, best_by: str = "fid"):
@@ -71,7 +77,7 @@ class EvalHook:
         self.seed, self.originality_n = seed, originality_n
         self.best_by, self._sign = best_by, 1.0 if best.lower_is_better else -1.0
         self.log = log or stderr_log
-        self.extractor = None  # resolved at the start event
+        self.extractor: Extractor | None = None  # resolved at the start event
         self.ref: Reference | None = None  # built at the first evaluation
         self.best_value = math.inf  # of best_by, sign-adjusted so that lower is better
         self.best_step: int | None = None
@@ -97,6 +103,7 @@ class EvalHook:
     # ---- work ---------------------------------------------------------------------------------
     def evaluate(self, t: TrainerView) -> dict:
         t0 = time.monotonic()
+        run_dir = _run_dir(t)
         step = t.progress.step
         if self.ref is None:
             if self.extractor is None:
@@ -113,7 +120,7 @@ class EvalHook:
         devices = [t.device.index or 0] if t.device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=devices):
-                pipe = Pipeline(G, t.run_cfg, t.run_dir, step, t.device, t.run_cfg.class_names)  # sets eval()
+                pipe = Pipeline(G, t.run_cfg, run_dir, step, t.device, t.run_cfg.class_names)  # sets eval()
                 images = sample_images(pipe, self.n, self.seed)
         finally:
             G.train(was_training)
@@ -121,12 +128,12 @@ class EvalHook:
         row, details = score(images, self.ref)
         t3 = time.monotonic()
         seconds = {"checkpoint": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
-        res = build_result(t.run_dir, step, self.n, self.seed, self.ref, row, details, seconds, images)
-        write_result(t.run_dir, res)
+        res = build_result(run_dir, step, self.n, self.seed, self.ref, row, details, seconds, images)
+        write_result(run_dir, res)
         label = self.ref.extractor.label
         entry = {"step": step, "eval": {**row, "extractor": label, "reference": res["reference"],
                                         "seed": self.seed, "seconds": round(t3 - t0, 2)}}
-        runs.append_metrics(t.run_dir, [entry])
+        runs.append_metrics(run_dir, [entry])
         self.history.append(entry)
         self.last_step = step
         best = get(self.best_by)
@@ -135,9 +142,9 @@ class EvalHook:
             old = self.best_step
             self.best_value, self.best_step = self._sign * value, step
             (ckpt / KEEP).write_text(f"best {best.label} {value:.4f} ({label})\n")
-            runs.mark(t.run_dir, "best", ckpt)
+            runs.mark(run_dir, "best", ckpt)
             if old is not None and old != step:
-                (runs.checkpoint_dir(t.run_dir) / f"{old:09d}" / KEEP).unlink(missing_ok=True)
+                (runs.checkpoint_dir(run_dir) / f"{old:09d}" / KEEP).unlink(missing_ok=True)
         shown = ", ".join(f"{m.label} {m.format(row)}" for m in map(get, LOGGED) if row.get(m.name) is not None)
         self.log(f"step {step}: {best.label} {best.format(row)} (best {best.format({best.name: self.best})} "
                  f"at step {self.best_step}), {shown} [{label}, n={self.n}, {t3 - t0:.1f} s]")
@@ -157,19 +164,20 @@ class EvalHook:
 
     def _restore_best(self, t: TrainerView) -> None:
         self.best_value, self.best_step = math.inf, None
-        best_dir = runs.checkpoint_dir(t.run_dir) / "best"
+        run_dir = _run_dir(t)
+        best_dir = runs.checkpoint_dir(run_dir) / "best"
         pointer = int(best_dir.read_text().strip()) if best_dir.is_file() and best_dir.read_text().strip().isdigit() \
             else None
-        for r in runs.read_metrics(t.run_dir):
+        for r in runs.read_metrics(run_dir):
             ev = r.get("eval")
             if not isinstance(ev, dict) or ev.get(self.best_by) is None or not self._matches(ev):
                 continue
             v = self._sign * ev[self.best_by]
-            if v < self.best_value and (Path(runs.checkpoint_dir(t.run_dir)) / f"{r['step']:09d}").is_dir():
+            if v < self.best_value and (Path(runs.checkpoint_dir(run_dir)) / f"{r['step']:09d}").is_dir():
                 self.best_value, self.best_step = v, r["step"]
         if self.best_step is None and pointer is not None:
             self.best_step = pointer  # keep protecting it even if its score is not comparable
 
     def _evaluated(self, t: TrainerView, step: int) -> bool:
-        return any(r.get("step") == step and isinstance(r.get("eval"), dict) for r in runs.read_metrics(t.run_dir))
+        return any(r.get("step") == step and isinstance(r.get("eval"), dict) for r in runs.read_metrics(_run_dir(t)))
 

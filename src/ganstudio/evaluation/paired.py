@@ -22,13 +22,13 @@ from pathlib import Path
 import torch
 
 from .. import media, runs
-from ..version import __version__
 from ..data import SOURCES, load_dataset
 from ..errors import UserError
 from ..features import get_extractor
 from ..metrics import functional as M
 from ..metrics.paired import l1, psnr, ssim
 from ..translate import load_translator
+from ..version import __version__
 from .reference import Log, stderr_log
 
 __all__ = ["PSNR_CAP", "evaluate_pairs", "format_pairs", "l1", "psnr", "ssim"]
@@ -56,21 +56,24 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
     if n < 2:
         raise UserError(f"--n must be at least 2, got {n}")
     tr = load_translator(run_dir, checkpoint, device)
+    assert tr.run_dir is not None  # load_translator keeps the folder it loaded
     cfg = tr.config
     held_out = data
-    data = cfg.data
+    data_cfg = cfg.data
     note = None
     if held_out is not None:  # another folder/dataset through the run's own transform: held out by construction
         if held_out not in SOURCES and not Path(held_out).expanduser().is_dir():
             raise UserError(f"--data {held_out}: no such folder or dataset; give a folder of held-out images")
         mc = cfg.model_config  # the run's target shape, whatever the held-out images are
-        data = dataclasses.replace(data, name=held_out, limit=None, channels=mc.channels,
-                                   resolution=mc.resolution, height=mc.height)
+        data_cfg = dataclasses.replace(data_cfg, name=held_out, limit=None, channels=mc.channels,
+                                       resolution=mc.resolution, height=mc.height)
         note = f"held-out pairs from {held_out}"
-    elif data.name not in SOURCES and split == "test":  # a folder: no test split
+    elif data_cfg.name not in SOURCES and split == "test":  # a folder: no test split
         split, note = "train", "folders have no test split: these are training pairs (use --data HELD_OUT_FOLDER)"
-    ds = load_dataset(dataclasses.replace(data, split=split, limit=None if split == "test" else data.limit,
+    ds = load_dataset(dataclasses.replace(data_cfg, split=split, limit=None if split == "test" else data_cfg.limit,
                                           flip=False), default_resolution=cfg.model_config.resolution)
+    if ds.inputs is None:
+        raise UserError(f"{data_cfg.name}: not paired data; a pix2pix run is evaluated on input/target pairs")
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds), generator=g)[:min(n, len(ds))]
     inputs, targets = ds.inputs[idx], ds.images[idx]
@@ -82,13 +85,13 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
     p = psnr(a, b)
     res: dict = {
         "run": str(tr.run_dir), "step": tr.step, "split": split, "n": len(idx), "seed": seed,
-        "pairs": data.pairs, "input_kind": tr.input_kind, "line_width": tr.line_width,
+        "pairs": data_cfg.pairs, "input_kind": tr.input_kind, "line_width": tr.line_width,
         "l1": _summary(l1(a, b)), "psnr": _summary(p, PSNR_CAP), "ssim": _summary(ssim(a, b)),
     }
     if note:
         res["note"] = note
     # FID of outputs vs their targets, in the target data's feature space
-    extractor = get_extractor(features, dataclasses.replace(data, pairs=None), log)
+    extractor = get_extractor(features, dataclasses.replace(data_cfg, pairs=None), log)
     fo, ft = extractor.extract(out_u8), extractor.extract(targets)
     res["fid"] = float(M.fid(fo.feats, ft.feats)) if len(idx) >= 2 else None
     res["extractor"] = extractor.describe()

@@ -45,9 +45,11 @@ class Inputs:
     top_k: int  # near-copies kept in the originality details
     _shared: dict = field(default_factory=dict, repr=False)
 
-    @property
-    def has_classes(self) -> bool:
-        return self.fake.probs is not None and self.class_ref is not None and self.num_classes >= 2
+    def classes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(fake class probabilities, class reference) when the class metrics apply, else None."""
+        if self.fake.probs is None or self.class_ref is None or self.num_classes < 2:
+            return None
+        return self.fake.probs, self.class_ref
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per Inputs: for work several metrics read (precision and recall, ...)."""

@@ -15,15 +15,23 @@ extractors are not comparable, and every result carries both.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..data import DataConfig
 from ..errors import UserError
 from .base import Extractor, Features, fit_images, to_unit_float
 
-__all__ = ["EXTRACTORS", "ExtractorSpec", "Extractor", "Features", "get_extractor", "resolve_spec",
-           "fit_images", "to_unit_float"]
+__all__ = [
+    "EXTRACTORS",
+    "Extractor",
+    "ExtractorSpec",
+    "Features",
+    "fit_images",
+    "get_extractor",
+    "resolve_spec",
+    "to_unit_float",
+]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def data_hash(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarr
         arr = a.detach().cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
         arr = np.ascontiguousarray(arr)
         h.update(f"{name}:{arr.dtype}:{arr.shape}|".encode())
-        h.update(memoryview(arr).cast("B"))
+        h.update(arr.data.cast("B"))
     return h.hexdigest()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return images
     x = to_unit_float(images)
-    r = max(1, int(math.ceil(3 * sigma)))
+    r = max(1, math.ceil(3 * sigma))
     r = min(r, min(x.shape[-2:]) - 1)
     t = torch.arange(-r, r + 1, dtype=torch.float32)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -59,7 +59,7 @@ def drop_modes(images: torch.Tensor, labels: torch.Tensor, fraction: float, n: i
     ``fraction`` of them (the highest-numbered first, so the kept modes nest), with replacement
     only when the kept modes hold fewer than ``n`` images."""
     modes = torch.unique(labels)
-    keep_count = max(1, len(modes) - int(round(fraction * len(modes) + 1e-9)))
+    keep_count = max(1, len(modes) - round(fraction * len(modes) + 1e-9))
     keep = modes[:keep_count]
     pool = torch.nonzero(torch.isin(labels, keep)).flatten()
     n = len(images) if n is None else n
@@ -88,7 +88,7 @@ def sensitivity(extractor: Extractor, images: torch.Tensor, labels: torch.Tensor
     out["blur"] = [[s, score(gaussian_blur(images, s))] for s in blur]
     out["noise"] = [[s, score(add_noise(images, s, seed))] for s in noise]
     k = len(torch.unique(labels))
-    counts = sorted({min(k - 1, int(round(f * k))) for f in drop})  # fractions -> whole modes, each once
+    counts = sorted({min(k - 1, round(f * k)) for f in drop})  # fractions -> whole modes, each once
     out["drop"] = [[c / k, score(drop_modes(images, labels, c / k, seed=seed))] for c in counts]
     out["modes"] = k
     out["monotonic"] = {k: bool(np.all(np.diff([v for _, v in out[k]]) > 0)) for k in ("blur", "noise", "drop")}

@@ -22,9 +22,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -235,7 +235,10 @@ def _fit(ccfg: ClassifierConfig, train: ImageDataset, val: ImageDataset, val_nam
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.2)
     g = torch.Generator().manual_seed(seed)
-    images, labels = train.images, train.labels
+    images, labels, val_labels = train.images, train.labels, val.labels
+    if labels is None or val_labels is None:
+        raise UserError(f"a classifier needs class labels; {train.name} has none "
+                        "(for a folder, put each class in its own sub-folder)")
     history = []
     t0 = time.monotonic()
     log(f"training a {ccfg.widths} CNN classifier on {len(train)} {train.name} images ({train.num_classes} classes), "
@@ -258,7 +261,7 @@ def _fit(ccfg: ClassifierConfig, train: ImageDataset, val: ImageDataset, val_nam
                 sched.step()
             loss_sum += float(loss.detach()) * len(idx)
             seen += len(idx)
-        acc = accuracy(model, val.images, val.labels)
+        acc = accuracy(model, val.images, val_labels)
         history.append({"epoch": epoch + 1, "loss": round(loss_sum / max(1, seen), 5), "accuracy": round(acc, 5),
                         "seconds": round(time.monotonic() - t0, 1)})
         log(f"  epoch {epoch + 1}/{epochs}: loss {loss_sum / max(1, seen):.4f}, {val_name} accuracy "
@@ -330,5 +333,13 @@ def list_classifiers() -> list[dict]:
     return out
 
 
-__all__ = ["ClassifierConfig", "SmallCNN", "ClassifierExtractor", "train_classifier", "load_classifier",
-           "find_classifier", "list_classifiers", "classifier_data_config"]
+__all__ = [
+    "ClassifierConfig",
+    "ClassifierExtractor",
+    "SmallCNN",
+    "classifier_data_config",
+    "find_classifier",
+    "list_classifiers",
+    "load_classifier",
+    "train_classifier",
+]

@@ -13,8 +13,9 @@ how its training preview is drawn and written) and which optional inputs conditi
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
@@ -75,6 +76,9 @@ def count_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
+# Import order is registration order, which is the order FAMILIES lists the families in: keep it.
+# isort: off
 from . import mlp  # noqa: E402,F401  (registers the seed family)
 from . import dcgan, resnet  # noqa: E402,F401  (register the conv families)
 from . import pix2pix  # noqa: E402,F401  (registers the paired image-to-image family)
+# isort: on

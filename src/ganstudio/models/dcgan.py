@@ -10,11 +10,13 @@ D: x (B, C, H, W) -> strided 4x4 convs (C -> d -> 2d -> ...) with LeakyReLU 0.2,
 Channel counts are capped by ``max_channels``.
 
 Conditioning (num_classes > 0): G's BatchNorms are class-conditional (gain/bias linear in y), and with
-``class_input`` y also joins z at G's input; D conditions through its head (``conditioning``: projection, acgan or both); see ``layers``.
+``class_input`` y also joins z at G's input; D conditions through its head (``conditioning``: projection,
+acgan or both); see ``layers``.
 """
 from __future__ import annotations
 
-from typing import Callable
+import itertools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +24,21 @@ from torch import nn
 
 from ..config.models import G_UPSAMPLE_NAMES, DCGANConfig
 from . import Family, register
+from .layers import (
+    D_NORMS,
+    ClassBatchNorm2d,
+    DiscriminatorHead,
+    FeatureDiscriminator,
+    MinibatchStdDev,
+    apply_spectral_norm,
+    base_grid,
+    check_image,
+    check_y,
+    g_input,
+    g_input_dim,
+    widths,
+)
 from .tasks import NOISE_TO_IMAGE
-from .layers import (D_NORMS, ClassBatchNorm2d, DiscriminatorHead, FeatureDiscriminator, MinibatchStdDev,
-                     apply_spectral_norm, base_grid, check_image, check_y, g_input, g_input_dim,
-                     widths)
 
 Tensor = torch.Tensor
 
@@ -82,7 +95,7 @@ class DCGANGenerator(nn.Module):
         # biases there would be dead parameters, so none are created.
         self.project = nn.Linear(g_input_dim(cfg), ch[0] * self.base_h * self.base_w, bias=False)
         self.norm0 = ClassBatchNorm2d(ch[0], cfg.num_classes)
-        self.ups = nn.ModuleList(up(a, b, False) for a, b in zip(ch[:-1], ch[1:]))
+        self.ups = nn.ModuleList(up(a, b, False) for a, b in itertools.pairwise(ch))
         self.norms = nn.ModuleList(ClassBatchNorm2d(b, cfg.num_classes) for b in ch[1:])
         self.to_image = up(ch[-1], cfg.channels, True)
         dcgan_init(self)
@@ -108,7 +121,7 @@ class DCGANDiscriminator(FeatureDiscriminator):
         norm = D_NORMS[cfg.d_norm]
         # No norm on the first layer (DCGAN): normalising the raw image batch destabilises training.
         layers: list[nn.Module] = [nn.Conv2d(cfg.channels, ch[0], 4, 2, 1), nn.LeakyReLU(cfg.negative_slope)]
-        for a, b in zip(ch[:-1], ch[1:]):
+        for a, b in itertools.pairwise(ch):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=not norm.absorbs_bias), norm.make(b),
                        nn.LeakyReLU(cfg.negative_slope)]
         self.body = nn.Sequential(*layers)
@@ -129,4 +142,5 @@ class DCGANDiscriminator(FeatureDiscriminator):
 
 
 register(Family("dcgan", DCGANConfig, DCGANGenerator, DCGANDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
-                description="DCGAN: transposed-conv G with BatchNorm, strided-conv D; 28-128 px, non-square, conditional"))
+                description="DCGAN: transposed-conv G with BatchNorm, strided-conv D; 28-128 px, non-square, "
+                            "conditional"))

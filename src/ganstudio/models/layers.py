@@ -12,8 +12,9 @@ G's BatchNorm gains and D's projection embedding are linear in y.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +59,11 @@ def g_input(z: Tensor, y: Tensor | None, class_input: bool) -> Tensor:
     and BigGAN's shared embedding, gives G a class-specific layout from the first steps. Linear in
     y, so soft blends stay meaningful.
     """
-    return torch.cat([z, y], 1) if class_input else z
+    if not class_input:
+        return z
+    if y is None:
+        raise ValueError("class_input: this generator takes the class weights y at its input; pass y")
+    return torch.cat([z, y], 1)
 
 
 class ClassBatchNorm2d(nn.Module):
@@ -103,11 +108,14 @@ class ClassBatchNorm2d(nn.Module):
         (checkpointed), so resume and fine-tuning never re-seed. The Python cache avoids a device
         sync per step.
         """
+        bn = self.bn
+        # Built with track_running_stats (the default), so the buffers exist.
+        assert bn.num_batches_tracked is not None and bn.running_mean is not None and bn.running_var is not None
         if self._seeded is None:
-            self._seeded = bool(self.bn.num_batches_tracked > 0)
+            self._seeded = bool(bn.num_batches_tracked > 0)
         if not self._seeded:
-            self.bn.running_mean.copy_(x.mean((0, 2, 3)))
-            self.bn.running_var.copy_(x.var((0, 2, 3)))  # unbiased, as BatchNorm's own update
+            bn.running_mean.copy_(x.mean((0, 2, 3)))
+            bn.running_var.copy_(x.var((0, 2, 3)))  # unbiased, as BatchNorm's own update
             self._seeded = True
 
     def forward(self, x: Tensor, y: Tensor | None) -> Tensor:

@@ -14,6 +14,8 @@ flattened image in D, the classic conditional GAN of Mirza & Osindero (2014).
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -21,14 +23,14 @@ from ..config.models import MLPConfig
 from . import Family, register
 from .tasks import NOISE_TO_IMAGE
 
-__all__ = ["MLPConfig", "MLPGenerator", "MLPDiscriminator", "keras_init"]
+__all__ = ["MLPConfig", "MLPDiscriminator", "MLPGenerator", "keras_init"]
 
 
 
 
 def _mlp(sizes: list[int], slope: float) -> list[nn.Module]:
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.LeakyReLU(slope)]
     return layers
 
@@ -52,6 +54,8 @@ class MLPGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes:
+            if y is None:
+                raise ValueError(f"MLPGenerator: this model is class-conditional ({self.num_classes} classes); pass y")
             z = torch.cat([z, y], 1)
         return self.net(z).view(z.shape[0], *self.out_shape)
 
@@ -70,6 +74,9 @@ class MLPDiscriminator(nn.Module):
         """Penultimate activations (B, d_hidden[-1]), for feature matching."""
         h = x.flatten(1)
         if self.num_classes:
+            if y is None:
+                raise ValueError(f"MLPDiscriminator: this model is class-conditional ({self.num_classes} classes); "
+                                 "pass y")
             h = torch.cat([h, y], 1)
         return self.body(h)
 

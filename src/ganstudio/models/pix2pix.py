@@ -20,6 +20,7 @@ is never updated.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +36,8 @@ Tensor = torch.Tensor
 
 
 
-D_NORMS = {"batch": nn.BatchNorm2d, "instance": lambda c: nn.InstanceNorm2d(c, affine=True), "none": nn.Identity}
+D_NORMS: dict[str, Callable[[int], nn.Module]] = {
+    "batch": nn.BatchNorm2d, "instance": lambda c: nn.InstanceNorm2d(c, affine=True), "none": nn.Identity}
 assert tuple(D_NORMS) == PIX2PIX_D_NORM_NAMES  # the config validates names; this maps them to modules
 
 

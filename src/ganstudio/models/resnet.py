@@ -14,7 +14,9 @@ D conditions through its head (``conditioning``: projection, acgan or both).
 """
 from __future__ import annotations
 
+import itertools
 import math
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +24,21 @@ from torch import nn
 
 from ..config.models import ResNetConfig
 from . import Family, register
+from .layers import (
+    ClassBatchNorm2d,
+    DiscriminatorHead,
+    FeatureDiscriminator,
+    MinibatchStdDev,
+    apply_spectral_norm,
+    base_grid,
+    check_image,
+    check_y,
+    g_input,
+    g_input_dim,
+    upsample_nearest,
+    widths,
+)
 from .tasks import NOISE_TO_IMAGE
-from .layers import (ClassBatchNorm2d, DiscriminatorHead, FeatureDiscriminator, MinibatchStdDev,
-                     apply_spectral_norm, base_grid, check_image, check_y, g_input, g_input_dim,
-                     upsample_nearest, widths)
 
 Tensor = torch.Tensor
 
@@ -40,9 +53,12 @@ Tensor = torch.Tensor
 _RELU_GAIN = math.sqrt(2.0)
 
 
-def _xavier(m: nn.Module, gain: float) -> nn.Module:
+_Layer = TypeVar("_Layer", nn.Conv2d, nn.Linear)
+
+
+def _xavier(m: _Layer, gain: float) -> _Layer:
     nn.init.xavier_uniform_(m.weight, gain)
-    if getattr(m, "bias", None) is not None:
+    if m.bias is not None:
         nn.init.zeros_(m.bias)
     return m
 
@@ -104,7 +120,7 @@ class ResNetGenerator(nn.Module):
         stages, self.base_h, self.base_w = base_grid(cfg.resolution, cfg.height or cfg.resolution)
         ch = widths(cfg.g_channels, stages + 1, cfg.max_channels)  # coarsest first; ch[-1] = g_channels
         self.project = _xavier(nn.Linear(g_input_dim(cfg), ch[0] * self.base_h * self.base_w, bias=False), 1.0)
-        self.blocks = nn.ModuleList(GBlock(a, b, cfg.num_classes) for a, b in zip(ch[:-1], ch[1:]))
+        self.blocks = nn.ModuleList(GBlock(a, b, cfg.num_classes) for a, b in itertools.pairwise(ch))
         # SNGAN's last BN is unconditional: class information has already shaped every block.
         self.norm = ClassBatchNorm2d(ch[-1], 0)
         self.to_image = _xavier(nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1), 1.0)
@@ -127,7 +143,7 @@ class ResNetDiscriminator(FeatureDiscriminator):
         stages, _, _ = base_grid(cfg.resolution, cfg.height or cfg.resolution)
         ch = widths(cfg.d_channels, stages, cfg.max_channels)[::-1]  # finest first; ch[0] = d_channels
         self.blocks = nn.Sequential(DBlock(cfg.channels, ch[0], down=True, first=True),
-                                    *(DBlock(a, b, down=True) for a, b in zip(ch[:-1], ch[1:])))
+                                    *(DBlock(a, b, down=True) for a, b in itertools.pairwise(ch)))
         self.mbstd = MinibatchStdDev(cfg.mbstd_group) if cfg.mbstd else None
         # One block at the base grid after the last downsampling (as SNGAN's CIFAR D), so that the
         # minibatch-std channel, when present, is mixed by convs before the pooling.

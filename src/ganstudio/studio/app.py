@@ -27,13 +27,13 @@ mimetypes.add_type("text/javascript", ".js")
 
 
 def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: str = "127.0.0.1",
-               limits: Limits = Limits(), extra_hosts: tuple[str, ...] = ()) -> FastAPI:
+               limits: Limits | None = None, extra_hosts: tuple[str, ...] = ()) -> FastAPI:
     """The studio app over ``runs_dir``. Requests must name this host (or a loopback name, or one of
     ``extra_hosts``) in their Host header; with ``token`` every request must carry it."""
     app = FastAPI(title="ganstudio studio", version=__version__, docs_url=None, redoc_url=None,
                   description="The web studio's JSON API: runs, generation, exploration, breeding, "
                               "animation, favourites, exhibition and training jobs.")
-    app.state.studio = Studio(Path(runs_dir), limits)
+    app.state.studio = Studio(Path(runs_dir), limits or Limits())
     app.state.token = token
     security.install(app, token, host, extra_hosts)
     errors.install(app)

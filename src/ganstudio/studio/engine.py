@@ -173,6 +173,8 @@ class Engine:
         dirs = self.directions(run, pipe)
         if not 0 <= index < len(dirs):
             raise UserError(f"direction {index} does not exist; this run has {len(dirs)}")
+        if dirs.path is None:  # computed in memory only: there is no file to write the name to
+            raise UserError(f"run {run}'s directions are not saved yet; compute them with: ganstudio directions {run}")
         with self._dir_locks[(run, pipe.step)]:
             new = D.set_names(dirs.path, {index: name})
             self._dirs[(run, pipe.step)] = new

@@ -11,6 +11,7 @@ A new run's RunConfig is made by ``training.options.build_run_config``, the func
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -226,8 +227,6 @@ class Jobs:
         return None
 
     def _write_pid_file(self, job: dict) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the marker only helps other studios see the job; never fatal
             runs.atomic_write_json(self.runs_dir / job["run"] / PID_FILE,
                                    {"pid": job["pid"], "job": job["id"], "started": job["info"].get("started")})
-        except OSError:
-            pass

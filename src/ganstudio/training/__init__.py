@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from .hooks import Checkpoints, Logger, SampleGrids
 from .resolve import resolve
 from .trainer import Trainer
 
-__all__ = ["train", "RunConfig", "TrainConfig", "Trainer", "prepare", "complete_model_config", "resolve"]
+__all__ = ["RunConfig", "TrainConfig", "Trainer", "complete_model_config", "prepare", "resolve", "train"]
 
 
 def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
@@ -60,8 +61,9 @@ def prepare(cfg: RunConfig | dict) -> tuple[RunConfig, Any]:
 def _setup_torch(cfg: TrainConfig) -> torch.device:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    # Once D saturates, gradients fill with denormal floats and a CPU step gets ~8x slower
-    # (TensorFlow flushes them itself); flushing changes nothing visible in the results.
+    # Once D saturates, gradients fill with denormal floats and a CPU step gets several times slower
+    # (measured: docs/speed-scale-export.md); TensorFlow flushes them itself, and flushing changes nothing
+    # visible in the results.
     torch.set_flush_denormal(True)
     return resolve_device(cfg.device)
 
@@ -80,7 +82,7 @@ def check_resume(stored: RunConfig, overrides: dict[str, Any]) -> RunConfig:
 
 def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resume: str | Path | None = None,
           overrides: dict[str, Any] | None = None, show: bool = False, progress: bool = True,
-          extra_hooks: list = ()) -> Path:
+          extra_hooks: Sequence[Any] = ()) -> Path:
     """Train a new run (``config``) or continue one (``resume=RUN_DIR``); returns the run folder.
 
     ``overrides`` are TrainConfig fields given explicitly (CLI flags); on resume only stopping rules,
@@ -88,8 +90,10 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
     """
     overrides = overrides or {}
     writer = distributed.env_rank() == 0  # under torchrun only rank 0 writes the run folder
+    run_dir: Path | None = None
+    resume_dir: Path | None = None  # set exactly when resuming
     if resume is not None:
-        run_dir = runs.require_run(resume)
+        run_dir = resume_dir = runs.require_run(resume)
         stored = RunConfig.from_dict(runs.read_config_dict(run_dir))
         if config is not None:
             given = RunConfig.from_dict(config) if isinstance(config, dict) else config
@@ -107,21 +111,20 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
         if overrides:
             cfg = cfg.replace_train(**overrides)
         cfg, dataset = prepare(cfg)
-        run_dir = None
     device = _setup_torch(cfg.train)
     dist_info = distributed.setup(cfg.train.device)
     trainer = Trainer(cfg, dataset, device if dist_info is None else dist_info.device, run_dir, dist=dist_info)
     hooks: list = [Logger(progress and writer)] + ([trainer.guard] if trainer.guard is not None else [])
     try:
-        if resume is not None:
+        if resume_dir is not None:
             if writer:
-                runs.clean_partial(run_dir)
+                runs.clean_partial(resume_dir)
             distributed.barrier()
-            ckpt = runs.find_checkpoint(run_dir, "latest")
+            ckpt = runs.find_checkpoint(resume_dir, "latest")
             if ckpt is not None:
                 trainer.load_checkpoint(ckpt)
                 if writer:
-                    runs.truncate_metrics(run_dir, ckpt.step)
+                    runs.truncate_metrics(resume_dir, ckpt.step)
         else:
             if cfg.init_from:
                 _init_from(trainer, cfg.init_from)
@@ -136,6 +139,7 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
     if reason == "interrupted" and progress and writer:
         print(f"interrupted: saved a checkpoint at step {trainer.progress.step}; "
               f"continue with: ganstudio train --resume {run_dir}", flush=True)
+    assert run_dir is not None  # rank 0 made (or resumed) it; the other ranks were sent its path
     return run_dir
 
 

@@ -23,8 +23,8 @@ class EMA:
         self.module = copy.deepcopy(G).eval().requires_grad_(False)
         self.source, self.beta = G, beta
         self.updates = 0
-        self._dst = list(self.module.parameters())
-        self._src = list(G.parameters())
+        self._dst: list[torch.Tensor] = list(self.module.parameters())
+        self._src: list[torch.Tensor] = list(G.parameters())
 
     @torch.no_grad()
     def update(self) -> None:
@@ -34,13 +34,13 @@ class EMA:
         for b_dst, b_src in zip(self.module.buffers(), self.source.buffers()):
             b_dst.copy_(b_src)  # BatchNorm running statistics follow G
 
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         return dict(self.module.state_dict())
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {"updates": self.updates}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         self.module.load_state_dict(tensors)
         self.updates = js.get("updates", 0)
 
@@ -77,13 +77,13 @@ class Augmenter:
             self.rt_sum.zero_()
             self.rt_n = 0
 
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         return {"p": self.p, "gen": self.gen.get_state(), "rt_sum": self.rt_sum}
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {"rt_n": self.rt_n}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         self.p = tensors["p"].to(self.p.device)
         self.gen.set_state(tensors["gen"].cpu())
         self.rt_sum = tensors["rt_sum"].to(self.p.device)

@@ -9,11 +9,12 @@ the global batch is ``batch_size * world``):
   each global batch (``BatchSampler(rank, world)``), so the data order is world-size independent;
 * noise: every process draws the *global* batch of latents from the same generator and keeps its
   slice, so the latent stream (and the checkpointed RNG state) is the single-process one;
-* gradients: averaged with one ``all_reduce`` over a flat buffer in ``trainer.sync_grads()``, which
-  every schedule (and the fast MLP step) calls right before its optimizer steps (``StepContext.sync_grads``). The schedules use
-  ``torch.autograd.grad`` and assign ``p.grad``, so DDP's backward hooks would never fire; an
-  explicit averaged all-reduce is simpler and exact. Every process then applies the same update,
-  so weights stay identical (they are broadcast from rank 0 once at the start);
+* gradients: averaged with one ``all_reduce`` over a flat buffer (``GradAverager``, the step context's
+  ``grad_sync``) in ``StepContext.sync_grads()``, which every schedule (and the fast MLP step) calls
+  right before its optimizer steps. The schedules use ``torch.autograd.grad`` and assign ``p.grad``,
+  so DDP's backward hooks would never fire; an explicit averaged all-reduce is simpler and exact.
+  Every process then applies the same update, so weights stay identical (they are broadcast from
+  rank 0 once at the start);
 * metrics: each step's scalar outputs are averaged across processes, so the log shows global
   means (and anything that reads them, like the divergence guard, decides the same everywhere);
 * files: only rank 0 writes the run folder (``trainer.is_writer``); it creates the folder and
@@ -81,7 +82,7 @@ def setup(device: str = "auto", timeout_s: float = 600) -> DistInfo | None:
         backend = "nccl"
     else:
         if kind == "mps":
-            warnings.warn("data-parallel training does not support mps; using the CPU")
+            warnings.warn("data-parallel training does not support mps; using the CPU", stacklevel=2)
         dev, backend = torch.device("cpu"), "gloo"
     global _owned
     if not dist.is_initialized():
@@ -128,10 +129,11 @@ class GradAverager:
         self.buffers: dict[tuple, torch.Tensor] = {}
 
     def __call__(self, params: list[torch.nn.Parameter]) -> None:
+        grads: list[torch.Tensor] = []
         for p in params:
             if p.grad is None:  # every process must contribute the same layout
                 p.grad = torch.zeros_like(p)
-        grads = [p.grad for p in params]
+            grads.append(p.grad)
         key = (grads[0].device, grads[0].dtype, sum(g.numel() for g in grads))
         flat = self.buffers.get(key)
         if flat is None:
@@ -160,7 +162,6 @@ def averaged_outputs(step_fn, world: int):
         vals.div_(world)
         return {k: vals[i] for i, k in enumerate(keys)}
 
-    step.__wrapped__ = step_fn
     return step
 
 

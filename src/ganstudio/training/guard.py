@@ -15,6 +15,7 @@ rollback does not rewind.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -30,7 +31,7 @@ def _mean_pairwise_distance(x: torch.Tensor) -> float:
 
 
 class Guard:
-    def __init__(self, trainer):
+    def __init__(self, trainer: Any) -> None:  # a Trainer (trainer.py imports this module, not the reverse)
         self.t = trainer
         self.lr_scale = 1.0
         self.rollbacks = 0
@@ -42,13 +43,13 @@ class Guard:
         self.base_lr = (trainer.cfg.lr_g, trainer.cfg.lr_d)
 
     # ---- component protocol ----
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         return {}
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {"lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "events": self.events[-50:]}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         self.lr_scale = js.get("lr_scale", 1.0)
         self.rollbacks = js.get("rollbacks", 0)
         self.events = list(js.get("events", []))

@@ -22,7 +22,6 @@ class Logger:
         self.count = 0
         self.bar = None
         self.t_last = time.monotonic()
-        self.images_last = 0
 
     def __call__(self, t, event: str, info: dict) -> None:
         if event == "start":

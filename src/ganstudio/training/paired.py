@@ -20,7 +20,6 @@ import torch
 from .step import Schedule, StepContext, apply_grads
 
 
-
 def pix2pix(ctx: StepContext) -> dict[str, torch.Tensor]:
     mc = ctx.model_config
     inp, real = ctx.next_pair()

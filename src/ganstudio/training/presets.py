@@ -19,8 +19,8 @@ PRESETS: dict[str, dict] = {
                       "train": {"loss": "ns", "schedule": "simultaneous", "lr_g": 5e-4, "lr_d": 5e-4,
                                 "beta1": 0.5, "beta2": 0.999, "eps": 1e-8, "batch_size": 32, "ema_beta": 0.999}},
     # A folder of your own pictures at 64 px: DCGAN with spectral norm, adaptive DiffAugment, flips, EMA.
-    # 32 channels, not 48: on a CPU twice the steps per minute beat the width (benchmarks/README.md:
-    # 900 photo crops, 5 minutes, FID 33.6 -> 7.3); the seed's ns loss and simultaneous step did worse here.
+    # 32 channels, not 48: on a CPU twice the steps per minute beat the width (measured: benchmarks/README.md,
+    # 900 photo crops in 5 minutes); the seed's ns loss and simultaneous step did worse here.
     "folder-64": {"model": "dcgan", "data": {"resolution": 64, "flip": True},
                   "model_config": {"g_channels": 32, "d_channels": 32, "spectral_norm": True, "d_norm": "none"},
                   "train": {"loss": "hinge", "schedule": "alternating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,

@@ -17,7 +17,6 @@ from . import regularizers
 from .step import Schedule, StepContext, apply_grads
 
 
-
 def _d_forward(ctx: StepContext, x: torch.Tensor, y: torch.Tensor | None):
     """D's float32 logits on augmented ``x`` (and ACGAN class logits when the model has them)."""
     x = ctx.augment(x)
@@ -110,7 +109,8 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
             fake = _g_forward(ctx, z, y_fake)
         d_loss, real_l, fake_l, _ = _d_pass(ctx, real, y_real, fake, y_fake)
         d_grads = torch.autograd.grad(d_loss, ctx.d_params)
-        apply_grads(ctx.d_params, regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1))
+        d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
+        apply_grads(ctx.d_params, d_grads)
         ctx.sync_grads(ctx.d_params)
         ctx.opt_d.step()
         if ctx.augmenter is not None:

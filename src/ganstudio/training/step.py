@@ -16,8 +16,9 @@ family and schedule disagree is refused before anything is written (``training.r
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F

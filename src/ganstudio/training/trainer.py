@@ -7,14 +7,14 @@ probability, guard-adjusted learning rates) joins simply by registering itself.
 """
 from __future__ import annotations
 
-
 import math
 import signal
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import torch
 
@@ -41,13 +41,13 @@ class ModuleState:
     def __init__(self, module: torch.nn.Module):
         self.module = module
 
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         return dict(self.module.state_dict())
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         self.module.load_state_dict(tensors)
 
 
@@ -57,14 +57,14 @@ class OptimizerState:
     def __init__(self, opt: torch.optim.Optimizer):
         self.opt = opt
 
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         sd = self.opt.state_dict()
         return {f"{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items() if torch.is_tensor(v)}
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {"param_groups": self.opt.state_dict()["param_groups"]}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         state: dict[int, dict] = {}
         for key, v in tensors.items():
             i, k = key.split(".", 1)
@@ -76,13 +76,13 @@ class GeneratorState:
     def __init__(self, gen: torch.Generator):
         self.gen = gen
 
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         return {"state": self.gen.get_state()}
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         self.gen.set_state(tensors["state"])
 
 
@@ -92,13 +92,13 @@ class Counters:
     def __init__(self):
         self.d_steps = 0
 
-    def state_tensors(self):
+    def state_tensors(self) -> dict[str, torch.Tensor]:
         return {}
 
-    def state_json(self):
+    def state_json(self) -> dict:
         return {"d_steps": self.d_steps}
 
-    def load_state(self, tensors, js):
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
         self.d_steps = js.get("d_steps", 0)
 
 
@@ -129,22 +129,23 @@ class Trainer:
             self.G, self.D = (m.to(device) for m in build(cfg.model, cfg.model_config))
         if self.cfg.channels_last:  # NHWC weights: convolutions then run (and return) channels-last
             for m in (self.G, self.D):
-                m.to(memory_format=torch.channels_last)
+                m.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's overloads omit it
         self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         fused = self.cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
-        adam = lambda params, lr: torch.optim.Adam(  # noqa: E731
+        adam = lambda params, lr: torch.optim.Adam(
             params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused)
         self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
         bf16 = self.cfg.precision == "bf16"
         if bf16 and device.type == "cpu":
             cpu_isa = torch.backends.cpu.get_cpu_capability()
             if not cpu_isa.startswith("AVX512"):
-                # Measured on an AVX2 CPU: a dcgan step 13x slower than float32 (bf16 arithmetic is emulated).
+                # bf16 arithmetic is emulated there (measured: docs/speed-scale-export.md).
                 warnings.warn(f"--precision bf16 on a CPU without AVX512-BF16/AMX ({cpu_isa}) is emulated and far "
                               "slower than fp32; use it on GPUs", stacklevel=2)
+        assert self.cfg.schedule is not None  # resolve() names the schedule
         self.schedule = SCHEDULES[self.cfg.schedule]
-        self.z_dim = self.G.z_dim
+        self.z_dim = cast(int, self.G.z_dim)  # every family's G sets z_dim (an int)
         self.num_classes = cfg.model_config.num_classes
         rank, world = (0, 1) if dist is None else (dist.rank, dist.world)
         # One seeded generator per purpose: data order (CPU) and latent noise (on the device).
@@ -184,7 +185,8 @@ class Trainer:
             acgan=bool(getattr(self.D, "has_aux", False)),  # ACGAN head: D(x, y, return_aux=True)
             grad_sync=None if dist is None else distributed.GradAverager(world), bf16=bf16)
         self.step_fn: StepFn = self.schedule.step
-        if fast_step is not False and fast_mlp.supports(self.ctx):  # same maths, ~2x faster (fast_mlp)
+        # The fused seed step: same maths, faster (measured: docs/speed-scale-export.md).
+        if fast_step is not False and fast_mlp.supports(self.ctx):
             self.step_fn = fast_mlp.FastStep(self.ctx)
         self.agree_stop = None  # data-parallel: every process stops at the same step
         if dist is not None:
@@ -209,14 +211,15 @@ class Trainer:
 
     # ---- state ------------------------------------------------------------------------------
     def state_groups(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
-        tensors, js = {}, {"wall_s": self.wall_s(), "epoch": self.sampler.epoch_progress}
+        tensors: dict[str, dict[str, torch.Tensor]] = {}
+        js: dict[str, Any] = {"wall_s": self.wall_s(), "epoch": self.sampler.epoch_progress}
         for name, comp in self.stateful.items():
             tensors[name] = comp.state_tensors()
             js[name] = comp.state_json()
         # G and D go in their own files so that pipelines can load weights alone.
         train_state = {f"{n}.{k}": v for n, g in tensors.items() if n not in ("G", "D", "G_ema")
                        for k, v in g.items()}
-        groups = {n: tensors[n] for n in ("G", "D", "G_ema") if n in tensors}
+        groups: dict[str, dict[str, torch.Tensor]] = {n: tensors[n] for n in ("G", "D", "G_ema") if n in tensors}
         groups["train_state"] = train_state
         return groups, js
 
@@ -234,6 +237,8 @@ class Trainer:
         self.progress.wall_before = ckpt.state.get("wall_s", 0.0)
 
     def save_checkpoint(self, protect=()) -> Path:
+        if self.run_dir is None:
+            raise RuntimeError("save_checkpoint: this trainer has no run folder")
         groups, js = self.state_groups()
         return runs.write_checkpoint(self.run_dir, self.progress.step, groups, js,
                                      keep=self.cfg.keep_checkpoints, protect=protect)
@@ -267,7 +272,7 @@ class Trainer:
                               math.ceil(c.epochs * self.sampler.steps_per_epoch)) if s is not None]
         return min(limits) if limits else None
 
-    def fit(self, hooks: list[Callable[["Trainer", str, dict], None]] = ()) -> str:
+    def fit(self, hooks: Sequence[Callable[[Trainer, str, dict], None]] = ()) -> str:
         """Train until a stopping rule fires; returns why it stopped ('done', 'time', 'interrupted')."""
         total = self.total_steps()
         deadline = None if self.cfg.minutes is None else time.monotonic() + 60 * self.cfg.minutes
