@@ -618,19 +618,20 @@ def test_openapi_fuzz_finds_no_server_errors(studio_runs):
     torch.set_flush_denormal(False)  # training turned it on; hypothesis needs subnormal floats
     assert len(ops) >= 20
     t0 = time.monotonic()
-    for op in ops:
-        strategy = op.as_strategy()
+    from hypothesis import given
 
+    def checker(op):  # one closure per operation: the failure message names its own operation
         @settings(max_examples=4, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        def check(case, op=op):
+        def check(case):
             resp = case.call()
             if resp.status_code >= 500:
                 failures.append(f"{op.method.upper()} {op.path}: {resp.status_code} {resp.text[:200]}")
 
-        from hypothesis import given
+        return check
 
-        given(strategy)(check)()
+    for op in ops:
+        given(op.as_strategy())(checker(op))()
     cb.EMBEDDER = None
     assert not failures, failures
     assert time.monotonic() - t0 < 60
