@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PIP     := $(BIN)/pip -q --disable-pip-version-check
 FASHION := /usr/share/datasets/fashion-mnist
 .DEFAULT_GOAL := demo
-.PHONY: demo test venv dev data browser npm clean-venv
+.PHONY: demo test lint venv dev data browser npm clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,17 +53,28 @@ browser:
 demo: venv data
 	$(BIN)/ganstudio demo
 
-# Then the tests marked `numerics` (float results whose rounding depends on the CPU's kernels) run again
-# on other kernel paths, so that a tolerance which holds only for this machine's kernels fails here and
-# not on a user's CPU: ATen's portable `default` kernels, with oneDNN's and MKL's (convolutions, GEMMs)
-# capped at AVX2 (no-ops where the CPU has no more). About 12 s; a failing pass fails `make test`.
-test: dev data browser npm
+# Lint, formatting and the architecture contract (pyproject.toml: import-linter's layers and no cycles
+# between sibling modules); seconds, so they run first and a layering mistake fails before the suite.
+LINT_PATHS := src tests benchmarks examples
+lint: dev
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+# The suite; the type checker runs beside it (the tests use one core, mypy takes the other), and then the
+# tests marked `numerics` (float results whose rounding depends on the CPU's kernels) run again on other
+# kernel paths, so that a tolerance which holds only for this machine's kernels fails here and not on a
+# user's CPU: ATen's portable `default` kernels, with oneDNN's and MKL's (convolutions, GEMMs) capped at
+# AVX2 (no-ops where the CPU has no more). About 12 s. Any failing part fails `make test`.
+test: lint data browser npm
+	@mkdir -p .make; ($(BIN)/mypy > .make/mypy.log 2>&1; echo $$? > .make/mypy.rc) & \
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; rc=1; fi; \
 	  echo "numerics tests again on other kernels: ATen default, oneDNN and MKL AVX2"; \
 	  ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
 	    $(BIN)/python -m pytest -q -p no:cacheprovider -m numerics \
 	    $$(grep -rl --include='test_*.py' 'mark\.numerics' tests) || rc=1; \
+	  wait; echo "mypy:"; cat .make/mypy.log; [ "$$(cat .make/mypy.rc)" = 0 ] || rc=1; \
 	  exit $$rc
 
 clean-venv:
