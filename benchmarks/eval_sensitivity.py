@@ -35,7 +35,7 @@ from ganstudio.features import get_extractor
 from ganstudio.features.check import sensitivity
 
 ROOT = Path(__file__).parent
-sys.path.insert(0, str(ROOT.parent / "tests"))
+sys.path.insert(0, str(ROOT.parent / "tests" / "features"))
 
 
 def fashion(n: int):

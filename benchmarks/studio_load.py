@@ -34,12 +34,14 @@ def main(argv=None) -> int:
     from studio_server import serve
 
     if a.runs is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from conftest import tiny_config
+        from ganstudio.config import RunConfig
         from ganstudio.training import train
 
         a.runs = tempfile.mkdtemp(prefix="studio-load-")
-        train(tiny_config(steps=20), out=a.runs, progress=False)
+        tiny = {"model": "mlp", "model_config": {"g_hidden": [32, 64], "d_hidden": [64, 32]},
+                "data": {"name": "digits", "resolution": 8},
+                "train": {"steps": 20, "batch_size": 32, "threads": 1, "device": "cpu", "seed": 3}}
+        train(RunConfig.from_dict(tiny), out=a.runs, progress=False)
     base, srv = serve(a.runs)
     run = httpx.get(base + "/api/runs").json()[0]["name"]
     lat: dict[str, list[float]] = {"generate": [], "explore": []}

@@ -7,7 +7,7 @@ Without ``--runs`` it first trains, each in its own ``ganstudio train`` process:
   - a Fashion-MNIST sketch -> garment pix2pix run (``--model pix2pix --set data.pairs=sketch``) for
     ``--sketch-minutes`` (for the Sketch panel).
 Then it starts the studio on 127.0.0.1, drives headless Chromium (/usr/bin/chromium, Python Playwright)
-through every panel and saves one PNG per panel. The browser test (tests/test_studio_browser.py)
+through every panel and saves one PNG per panel. The browser test (tests/studio/test_browser.py)
 checks the same flows on tiny runs; this script only takes the pictures.
 """
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Shared fixtures: isolated data/cache folders and a tiny, fast model configuration."""
+"""Shared fixtures: isolated data/cache folders, a tiny, fast model configuration, and a tiny pix2pix run.
+
+Tests take what they share as fixtures (``tiny_config``, ``tiny_p2p``, ``run``, ...), never by importing
+this file. A subprocess that needs a config gets it as JSON (``cfg.to_dict()``, rebuilt with
+``RunConfig.from_dict``). A parametrize list computed from the tiny config at collection time (fixtures do
+not exist yet then) uses ``@pytest.mark.tiny_parametrize(argnames, make)``: ``make(tiny_config)`` gives the
+values.
+"""
 from __future__ import annotations
 
 import os
@@ -30,7 +37,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 TINY_MLP = {"g_hidden": [32, 64], "d_hidden": [64, 32]}
 
 
-def tiny_config(steps: int = 20, **train):
+def _tiny_config(steps: int = 20, **train):
     """An 8x8 digits run with a small MLP: a few milliseconds per step."""
     from ganstudio.data import DataConfig
     from ganstudio.models.mlp import MLPConfig
@@ -42,12 +49,32 @@ def tiny_config(steps: int = 20, **train):
                      data=DataConfig(name="digits", resolution=8), train=TrainConfig(**t))
 
 
+@pytest.fixture(scope="session")
+def tiny_config():
+    """The tiny config factory: ``tiny_config(steps=20, **train)`` (train fields override the defaults)."""
+    return _tiny_config
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tiny_parametrize(argnames, make): parametrize with make(tiny_config), "
+                                       "called at collection")
+
+
+def pytest_generate_tests(metafunc):
+    """``@pytest.mark.tiny_parametrize(argnames, make)``: ``pytest.mark.parametrize(argnames, make(tiny_config))``
+    for lists derived from the tiny config (e.g. the components a trainer checkpoints), which must exist when
+    tests are collected, before any fixture does."""
+    for mark in metafunc.definition.iter_markers("tiny_parametrize"):
+        argnames, make = mark.args
+        metafunc.parametrize(argnames, make(_tiny_config))
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A trained tiny run, one per test module (modules write into it: generated/, bred/, taste/)."""
     import ganstudio
 
-    return ganstudio.train(tiny_config(steps=30, threads=1), out=tmp_path_factory.mktemp("runs"), progress=False)
+    return ganstudio.train(_tiny_config(steps=30, threads=1), out=tmp_path_factory.mktemp("runs"), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +102,69 @@ def idx_dir(tmp_path, monkeypatch):
         write_idx(d / f"{split}-labels-idx1-ubyte", labels)  # one raw, one gzipped: both must work
     monkeypatch.setenv("GANSTUDIO_DATA", str(root))
     return d
+
+
+# ---- pix2pix: shared by tests/data, tests/training, tests/evaluation and tests/test_translate.py ----------
+
+def _tiny_p2p(steps: int = 20, model: dict | None = None, pairs: str = "sketch", **tr):
+    """An 8x8 sketch -> digit pix2pix run with 8-channel U-Net and PatchGAN."""
+    from ganstudio.data import DataConfig
+    from ganstudio.models.pix2pix import Pix2PixConfig
+    from ganstudio.training import RunConfig, TrainConfig
+
+    t = dict(steps=steps, batch_size=16, schedule="pix2pix", threads=1, device="cpu", seed=3, log_every=5,
+             checkpoint_every=10, lr_g=2e-4, lr_d=2e-4, beta1=0.5)
+    t.update(tr)
+    return RunConfig(model="pix2pix", model_config=Pix2PixConfig(g_channels=8, d_channels=8, **(model or {})),
+                     data=DataConfig(name="digits", resolution=8, pairs=pairs, limit=96), train=TrainConfig(**t))
+
+
+@pytest.fixture(scope="session")
+def tiny_p2p():
+    """The tiny pix2pix config factory: ``tiny_p2p(steps=20, model=None, pairs="sketch", **train)``."""
+    return _tiny_p2p
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:  # module fixtures run outside the per-test cache isolation above
+        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def pix2pix_resumed(tmp_path_factory, cache_env):
+    """40 steps in one go, and 25 + resume to 40 (with EMA and paired flips switched on):
+    (the one-go run folder, its last checkpoint, the resumed run's last checkpoint)."""
+    import dataclasses
+
+    from ganstudio import runs
+    from ganstudio.training import train
+
+    root = tmp_path_factory.mktemp("p2p-resume")
+
+    def cfg(steps):
+        c = _tiny_p2p(steps, ema_beta=0.9)
+        return dataclasses.replace(c, data=dataclasses.replace(c.data, flip=True))
+
+    one_go = train(cfg(40), out=root / "a", progress=False)
+    split = train(cfg(25), out=root / "b", progress=False)
+    train(resume=split, overrides={"steps": 40}, progress=False)
+    return one_go, runs.find_checkpoint(one_go), runs.find_checkpoint(split)
+
+
+def _boxes(n: int, side: int = 32, seed: int = 0) -> torch.Tensor:
+    """uint8 (n, 1, side, side): a bright filled rectangle on black per image."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 1, side, side), np.uint8)
+    for i in range(n):
+        y0, x0 = rng.integers(3, side // 3, 2)
+        y1, x1 = rng.integers(2 * side // 3, side - 3, 2)
+        out[i, 0, y0:y1, x0:x1] = rng.integers(150, 256)
+    return torch.from_numpy(out)
+
+
+@pytest.fixture(scope="session")
+def boxes():
+    """``boxes(n, side=32, seed=0)``: uint8 (n, 1, side, side) images, a bright filled rectangle on black each."""
+    return _boxes

@@ -11,7 +11,6 @@ import torch
 from safetensors.torch import save_file
 
 import ganstudio
-from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.cli import main
 from ganstudio.export import export_onnx, read_metadata
@@ -30,7 +29,7 @@ def _run_onnx(path, z, y=None):
 
 
 @pytest.fixture(scope="module")
-def plain_run(tmp_path_factory):
+def plain_run(tmp_path_factory, tiny_config):
     return train(tiny_config(steps=6), out=tmp_path_factory.mktemp("runs"), progress=False)
 
 
@@ -54,7 +53,7 @@ def test_cli_export_matches_pytorch_for_any_batch(plain_run, tmp_path, capsys):
     assert read_metadata(out)["z_dim"] == 100
 
 
-def test_conditional_run_exports_class_input(tmp_path):
+def test_conditional_run_exports_class_input(tmp_path, tiny_config):
     cfg = tiny_config(steps=4)
     cfg = dataclasses.replace(cfg, model_config=dataclasses.replace(cfg.model_config, num_classes=10))
     run = train(cfg, out=tmp_path, progress=False)

@@ -21,7 +21,7 @@ checkpoints stay what they are). What changes is how it is computed:
 * LeakyReLU and tanh backward are single fused ATen kernels (the activation's sign gives the mask).
 * Gradients are written straight into persistent ``p.grad`` buffers; the fused Adam steps follow.
 
-Verified against the autograd schedule in tests/test_fast_mlp.py (losses and parameters after
+Verified against the autograd schedule in tests/training/test_fast_mlp.py (losses and parameters after
 several steps agree to float32 rounding).
 """
 from __future__ import annotations

@@ -1,3 +1,5 @@
+"""The training loop: bit-exact resume of every checkpointed component, the run folder contract, stop
+rules, seeded pipelines, crash-safe checkpoints (kill -9, Ctrl-C), init_from, and every preset."""
 import dataclasses
 import json
 import signal
@@ -10,7 +12,6 @@ import pytest
 import torch
 
 import ganstudio
-from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.errors import UserError
 from ganstudio.training import Trainer, prepare, train
@@ -24,35 +25,35 @@ VARIANTS = {
 }
 
 
-def _config(variant: str, steps: int):
+def _config(tiny_config, variant: str, steps: int):
     cfg = tiny_config(steps=steps, **VARIANTS[variant])
     if variant == "full":
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, flip=True))
     return cfg
 
 
-def _state_components() -> list[tuple[str, str]]:
+def _state_components(tiny_config) -> list[tuple[str, str]]:
     out = []
     for v in VARIANTS:
-        cfg, ds = prepare(_config(v, 1))
+        cfg, ds = prepare(_config(tiny_config, v, 1))
         out += [(v, name) for name in Trainer(cfg, ds, torch.device("cpu"), None).stateful]
     return out
 
 
 @pytest.fixture(scope="module")
-def resumed_pairs(tmp_path_factory):
+def resumed_pairs(tmp_path_factory, tiny_config):
     """For each variant, 40 steps in one go, and 25 + resume for 15 more."""
     pairs = {}
     for v in VARIANTS:
         root = tmp_path_factory.mktemp(f"resume-{v}")
-        one_go = train(_config(v, 40), out=root / "a", progress=False)
-        split = train(_config(v, 25), out=root / "b", progress=False)
+        one_go = train(_config(tiny_config, v, 40), out=root / "a", progress=False)
+        split = train(_config(tiny_config, v, 25), out=root / "b", progress=False)
         train(resume=split, overrides={"steps": 40}, progress=False)
         pairs[v] = runs.find_checkpoint(one_go), runs.find_checkpoint(split)
     return pairs
 
 
-@pytest.mark.parametrize("variant, component", _state_components())
+@pytest.mark.tiny_parametrize("variant, component", _state_components)  # conftest: called with tiny_config
 def test_resume_equals_uninterrupted_training(resumed_pairs, variant, component):
     """Every piece of checkpointed state (weights, optimisers, RNGs, data order, EMA, augmentation
     probability, guard-adjusted rates, counters) matches bitwise."""
@@ -72,7 +73,7 @@ def test_resume_equals_uninterrupted_training(resumed_pairs, variant, component)
         assert float(ta["augment.p"]) > 0  # ADA really moved p, so the test covers a changing value
 
 
-def test_run_folder_contract(tmp_path):
+def test_run_folder_contract(tmp_path, tiny_config):
     run = train(tiny_config(steps=20, sample_every=10), out=tmp_path, progress=False)
     assert run.name == "00001-digits".replace("digits", "mlp-digits")
     cfg = json.loads((run / "config.json").read_text())
@@ -88,7 +89,7 @@ def test_run_folder_contract(tmp_path):
     assert train(tiny_config(steps=1), out=tmp_path, progress=False).name.startswith("00002-")
 
 
-def test_resume_refuses_conflicting_options(tmp_path):
+def test_resume_refuses_conflicting_options(tmp_path, tiny_config):
     run = train(tiny_config(steps=5), out=tmp_path, progress=False)
     with pytest.raises(UserError, match=r"train.batch_size: run has 32, given 64"):
         train(resume=run, overrides={"batch_size": 64, "steps": 10}, progress=False)
@@ -99,7 +100,7 @@ def test_resume_refuses_conflicting_options(tmp_path):
     assert runs.find_checkpoint(run).step == 8
 
 
-def test_epochs_and_minutes_stop_rules(tmp_path):
+def test_epochs_and_minutes_stop_rules(tmp_path, tiny_config):
     cfg = tiny_config(steps=None, epochs=1)
     run = train(cfg, out=tmp_path, progress=False)
     assert runs.find_checkpoint(run).step == 1437 // 32  # one epoch of digits' train split, last partial dropped
@@ -108,7 +109,7 @@ def test_epochs_and_minutes_stop_rules(tmp_path):
     assert time.monotonic() - t0 < 10 and runs.find_checkpoint(run).step > 0
 
 
-def test_pipeline_is_seeded_and_reproducible(tmp_path):
+def test_pipeline_is_seeded_and_reproducible(tmp_path, tiny_config):
     run = train(tiny_config(steps=10), out=tmp_path, progress=False)
     pipe = ganstudio.load(run)
     a, b = pipe(n=6, seed=7), pipe(n=6, seed=7)
@@ -123,13 +124,13 @@ def test_pipeline_is_seeded_and_reproducible(tmp_path):
     assert torch.allclose(t[0], t[1], atol=1e-4)
 
 
-def _spawn_training(run_root: Path, steps: int, checkpoint_every: int = 1) -> subprocess.Popen:
+def _spawn_training(cfg, run_root: Path) -> subprocess.Popen:
+    """Train ``cfg`` (handed over as JSON) into ``run_root`` in a child process."""
     code = f"""
-import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
-from conftest import tiny_config
+import json
+from ganstudio.config import RunConfig
 from ganstudio.training import train
-train(tiny_config(steps={steps}, checkpoint_every={checkpoint_every}, log_every=1), out={str(run_root)!r},
-      progress=False)
+train(RunConfig.from_dict(json.loads({json.dumps(cfg.to_dict())!r})), out={str(run_root)!r}, progress=False)
 """
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -145,9 +146,9 @@ def _wait_for_checkpoint(root: Path, timeout: float = 60) -> Path:
 
 
 @pytest.mark.parametrize("extra_delay", [0.0, 0.13, 0.29])
-def test_kill_9_during_checkpoint_writes_then_resume(tmp_path, extra_delay):
+def test_kill_9_during_checkpoint_writes_then_resume(tmp_path, tiny_config, extra_delay):
     """Checkpoint every step so that the kill lands inside (or between) writes; resume must always work."""
-    p = _spawn_training(tmp_path, steps=100000)
+    p = _spawn_training(tiny_config(steps=100000, checkpoint_every=1, log_every=1), tmp_path)
     try:
         run = _wait_for_checkpoint(tmp_path)
         time.sleep(0.2 + extra_delay)
@@ -161,7 +162,7 @@ def test_kill_9_during_checkpoint_writes_then_resume(tmp_path, extra_delay):
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_resume_skips_half_written_checkpoint(tmp_path):
+def test_resume_skips_half_written_checkpoint(tmp_path, tiny_config):
     run = train(tiny_config(steps=10), out=tmp_path, progress=False)
     ck = run / "checkpoints"
     (ck / ".tmp-000000011-x").mkdir()
@@ -172,8 +173,8 @@ def test_resume_skips_half_written_checkpoint(tmp_path):
     assert runs.find_checkpoint(run).step == 12
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
-    p = _spawn_training(tmp_path, steps=100000, checkpoint_every=100000)
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_config):
+    p = _spawn_training(tiny_config(steps=100000, checkpoint_every=100000, log_every=1), tmp_path)
     try:
         t0 = time.monotonic()
         while not list(tmp_path.glob("0*/metrics.jsonl")) and time.monotonic() - t0 < 60:
@@ -191,7 +192,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert runs.read_metrics(run)[-1]["step"] == ck.step
 
 
-def test_init_from_copies_weights(tmp_path):
+def test_init_from_copies_weights(tmp_path, tiny_config):
     import dataclasses
 
     src = train(tiny_config(steps=10), out=tmp_path, progress=False)

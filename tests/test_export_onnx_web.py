@@ -14,7 +14,6 @@ from typing import ClassVar
 
 import pytest
 
-from conftest import tiny_config
 from ganstudio.training import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx-web"
@@ -39,7 +38,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, tiny_config):
     """The example folder (its node_modules linked) plus an exported model, served on a local port."""
     pytest.importorskip("onnxruntime")
     from ganstudio.export import export_onnx

@@ -28,10 +28,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from conftest import tiny_config  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js
 SHOTS = Path(os.environ["GANSTUDIO_SHOTS"]) if os.environ.get("GANSTUDIO_SHOTS") else None
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
@@ -65,7 +64,7 @@ def tiny_pix2pix(root: Path) -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, tiny_config):
     import torch
     import uvicorn
 

@@ -6,7 +6,6 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_config
 from ganstudio import evaluation, runs
 from ganstudio.cli import main
 from ganstudio.data import DataConfig
@@ -30,7 +29,7 @@ def _fast(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def hooked(tmp_path_factory, _fast):
+def hooked(tmp_path_factory, _fast, tiny_config):
     """A 40-step tiny run evaluated every 10 steps (checkpoints kept: 1, so only KEEP protects the best),
     and the same run trained without the hook."""
     root = tmp_path_factory.mktemp("eval-runs")
@@ -143,7 +142,7 @@ def test_cli_evaluate_report_and_errors(hooked, capsys):
     assert "folder-rcf" in capsys.readouterr().out
 
 
-def test_report_without_evaluations(tmp_path):
+def test_report_without_evaluations(tmp_path, tiny_config):
     run = train(tiny_config(steps=10), out=tmp_path, progress=False)
     from ganstudio.report import build_report
 

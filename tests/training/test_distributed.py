@@ -11,17 +11,14 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.training import Trainer, fast_mlp, prepare
 
-TESTS = Path(__file__).resolve().parent
 STEPS, RESUME_AT, B = 6, 4, 16  # per-rank batch 16 x 2 ranks = single-process batch 32
 
 # Steps 1-3 through autograd (schedules.simultaneous), steps 4-6 through the fast MLP step: both
@@ -29,12 +26,11 @@ STEPS, RESUME_AT, B = 6, 4, 16  # per-rank batch 16 x 2 ranks = single-process b
 # (the same two functions, averaged across ranks as the trainer wraps them) to cover both in one run.
 # Same toggle in the single-process reference.
 WORKER = r"""
-import json, sys
-sys.path.insert(0, {tests!r})
+import json
 import torch
 from safetensors.torch import save_file
-from conftest import tiny_config
 from ganstudio import runs
+from ganstudio.config import RunConfig
 from ganstudio.training import Trainer, distributed, fast_mlp, prepare
 
 out, ckpt_run = {out!r}, {ckpt_run!r}
@@ -53,7 +49,7 @@ if info.rank == 1:  # a different init on rank 1: the trainer must broadcast ran
     T.build = _shifted_build
 
 def trainer():
-    cfg, ds = prepare(tiny_config(batch_size={b}))
+    cfg, ds = prepare(RunConfig.from_dict(json.loads({config!r})))
     return Trainer(cfg, ds, torch.device("cpu"), None, dist=info)
 
 def run(t, first, last):
@@ -87,7 +83,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _single(steps_from: int, steps_to: int, t: Trainer | None = None):
+def _single(tiny_config, steps_from: int, steps_to: int, t: Trainer | None = None):
     if t is None:
         cfg, ds = prepare(tiny_config(batch_size=2 * B))
         t = Trainer(cfg, ds, torch.device("cpu"), None)
@@ -103,17 +99,17 @@ def _weights(t: Trainer) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
+def two_ranks(tmp_path_factory, tiny_config):
     torch.set_flush_denormal(True)
     out = tmp_path_factory.mktemp("ddp")
     # the single-process checkpoint the ranks resume from: batch 32, RESUME_AT steps
-    t, _ = _single(0, RESUME_AT)
+    t, _ = _single(tiny_config, 0, RESUME_AT)
     t.run_dir = out / "ckpt-run"
     t.run_dir.mkdir()
     assert t.progress.step == RESUME_AT
     t.save_checkpoint()
-    code = WORKER.format(tests=str(TESTS), out=str(out), ckpt_run=str(t.run_dir), b=B, steps=STEPS,
-                         resume_at=RESUME_AT)
+    config = json.dumps(tiny_config(batch_size=B).to_dict())  # each rank's config, handed over as JSON
+    code = WORKER.format(config=config, out=str(out), ckpt_run=str(t.run_dir), steps=STEPS, resume_at=RESUME_AT)
     port = _free_port()
     procs = []
     for rank in range(2):
@@ -144,9 +140,9 @@ def test_ranks_hold_identical_weights(two_ranks):
 
 
 @pytest.fixture(scope="module")
-def single():
+def single(tiny_config):
     """One process, batch 2*B, STEPS steps: what the two ranks must reproduce."""
-    return _single(0, STEPS)
+    return _single(tiny_config, 0, STEPS)
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch(two_ranks, single):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
 from ganstudio import latents as L
 from ganstudio import media
 from ganstudio.cli import main
@@ -25,7 +24,7 @@ from ganstudio.pipeline import Pipeline
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def conditional_pipe(class_names=FASHION) -> Pipeline:
+def conditional_pipe(tiny_config, class_names=FASHION) -> Pipeline:
     """An untrained conditional tiny G with class names set by hand (no training needed)."""
     cfg = tiny_config()
     cfg = dataclasses.replace(cfg, model_config=dataclasses.replace(cfg.model_config, num_classes=len(class_names)))
@@ -68,8 +67,8 @@ def test_pca_directions_spectrum_is_far_from_flat(pipe):
 
 
 @pytest.mark.numerics
-def test_sefa_directions_are_top_eigenvectors_ignoring_class_columns():
-    cp = conditional_pipe()
+def test_sefa_directions_are_top_eigenvectors_ignoring_class_columns(tiny_config):
+    cp = conditional_pipe(tiny_config)
     dirs = D.sefa_directions(cp, k=5)
     W = cp.G.net[0].weight.detach().double()[:, :cp.z_dim]
     vals, vecs = torch.linalg.eigh(W.T @ W)
@@ -152,8 +151,8 @@ def test_prompt_maps_to_classes_blends_and_directions():
     assert PR.interpret("seven", tuple("0123456789"), embedder=fake_embed).classes.argmax() == 7
 
 
-def test_prompt_on_a_conditional_pipeline():
-    cp = conditional_pipe()
+def test_prompt_on_a_conditional_pipeline(tiny_config):
+    cp = conditional_pipe(tiny_config)
     lats, _ = build_latents(cp, n=3, seed=0, prompt="a coat", embedder=fake_embed)
     assert all(l.classes == tuple(float(i == 4) for i in range(10)) for l in lats)
     assert L.render(cp, lats).shape == (3, 1, 8, 8)

@@ -6,7 +6,6 @@ import warnings
 import pytest
 import torch
 
-from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.augment import ada_adjust, color, cutout, diff_augment, translation
 from ganstudio.training import Trainer, prepare, train
@@ -83,7 +82,7 @@ def test_ema_tracks_generator():
     ("ns", "simultaneous", {"precision": "bf16"}),
     ("hinge", "alternating", {"precision": "bf16", "ema_beta": 0.9}),
 ])
-def test_each_loss_and_regulariser_trains(tmp_path, loss, schedule, extra):
+def test_each_loss_and_regulariser_trains(tmp_path, tiny_config, loss, schedule, extra):
     run = train(tiny_config(steps=6, loss=loss, schedule=schedule, log_every=2, **extra), out=tmp_path, progress=False)
     rows = runs.read_metrics(run)
     assert rows and all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
@@ -94,7 +93,7 @@ def test_each_loss_and_regulariser_trains(tmp_path, loss, schedule, extra):
         assert runs.find_checkpoint(run).has("G_ema")
 
 
-def test_gradient_penalty_pushes_gradient_norm_to_one():
+def test_gradient_penalty_pushes_gradient_norm_to_one(tiny_config):
     from ganstudio.training.regularizers import gradient_penalty
 
     cfg, ds = prepare(tiny_config(loss="wgan-gp"))
@@ -122,7 +121,7 @@ class _Sabotage:
 
 
 @pytest.mark.parametrize("how, reason", [("nan", "nan"), ("collapse", "mode collapse")])
-def test_guard_rolls_back_with_lower_learning_rate(tmp_path, how, reason):
+def test_guard_rolls_back_with_lower_learning_rate(tmp_path, tiny_config, how, reason):
     cfg = tiny_config(steps=30, guard=True, log_every=5, checkpoint_every=10)
     # the sabotage runs before the guard's check at step 14/15
     run = train(cfg, out=tmp_path, progress=False, extra_hooks=[])  # baseline: no event
@@ -136,7 +135,7 @@ def test_guard_rolls_back_with_lower_learning_rate(tmp_path, how, reason):
     assert ck.state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(cfg.train.lr_g * 0.5)
 
 
-def test_guard_gives_up_after_max_rollbacks(tmp_path):
+def test_guard_gives_up_after_max_rollbacks(tmp_path, tiny_config):
     cfg = tiny_config(steps=200, guard=True, guard_max_rollbacks=2, log_every=5, checkpoint_every=10)
     run = _train_with_sabotage(cfg, tmp_path, _Sabotage(range(11, 200), "nan"))
     rows = [r for r in runs.read_metrics(run) if "event" in r]
@@ -163,7 +162,7 @@ def _train_with_sabotage(cfg, tmp_path, sabotage):
         hooks_mod.Logger.__call__ = orig
 
 
-def test_conditional_run_generates_requested_class(tmp_path):
+def test_conditional_run_generates_requested_class(tmp_path, tiny_config):
     import ganstudio
     from ganstudio.errors import UserError
 
@@ -190,7 +189,7 @@ def test_conditional_run_generates_requested_class(tmp_path):
     assert w == h  # unconditional: 8 x 8
 
 
-def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state():
+def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state(tiny_config):
     from ganstudio.training import fast_mlp
 
     native = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
@@ -209,14 +208,14 @@ def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state(
     assert out["d_loss"].dtype == torch.float32 and math.isfinite(float(out["d_loss"]))
 
 
-def test_unknown_precision_is_a_clear_error():
+def test_unknown_precision_is_a_clear_error(tiny_config):
     from ganstudio.errors import UserError
 
     with pytest.raises(UserError, match="unknown precision 'fp16'; choose one of fp32, bf16"):
         tiny_config(precision="fp16")
 
 
-def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path):
+def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path, tiny_config):
     # ada_target -1.5: every r_t (in [-1, 1]) exceeds it, so p must climb by batch*interval/speed per adjustment.
     run = train(tiny_config(steps=8, log_every=4, augment=("translation",), ada=True, ada_interval=2,
                             ada_target=-1.5, ada_speed_images=640), out=tmp_path, progress=False)
@@ -227,7 +226,7 @@ def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path):
     assert final == pytest.approx(4 * 32 * 2 / 640)  # 4 adjustments of 64 images over 640
 
 
-def test_channels_last_conv_training_checkpoints_and_samples(tmp_path):
+def test_channels_last_conv_training_checkpoints_and_samples(tmp_path, tiny_config):
     """--channels-last: NHWC weights train, save (contiguous safetensors) and load into a plain pipeline."""
     import ganstudio
     from ganstudio.cli import main

@@ -18,7 +18,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient
 
-from conftest import tiny_config
 from ganstudio.studio import create_app
 
 BASE = "http://127.0.0.1"
@@ -36,7 +35,7 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def studio_runs(tmp_path_factory, one_thread) -> Path:
+def studio_runs(tmp_path_factory, one_thread, tiny_config) -> Path:
     """A runs folder holding one tiny trained run (8x8 digits, 20 steps)."""
     from ganstudio.training import train
 
@@ -655,7 +654,7 @@ def fake_embedder(texts):
 
 
 @pytest.fixture(scope="module")
-def cond_client(tmp_path_factory, one_thread):
+def cond_client(tmp_path_factory, one_thread, tiny_config):
     """A class-conditional tiny run (digits 0-9), in its own runs folder."""
     import dataclasses
 

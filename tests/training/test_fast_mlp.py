@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 import torch
 
-from conftest import tiny_config
 from ganstudio import runs
 from ganstudio.models.mlp import MLPConfig
 from ganstudio.training import Trainer, fast_mlp, prepare
@@ -21,7 +20,7 @@ def _trainer(cfg, fast: bool) -> Trainer:
     return t
 
 
-def _seed_sized(**train):
+def _seed_sized(tiny_config, **train):
     """The seed's exact layer sizes (784-input D) on digits upscaled to 28x28."""
     cfg = tiny_config(**train)
     return dataclasses.replace(cfg, model_config=MLPConfig(resolution=28),
@@ -143,10 +142,10 @@ class _Lockstep:
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("make", [tiny_config, _seed_sized], ids=["tiny", "seed-sizes"])
-def test_fast_step_equals_autograd_schedule(make):
+@pytest.mark.parametrize("sizes", ["tiny", "seed-sizes"])
+def test_fast_step_equals_autograd_schedule(tiny_config, sizes):
     torch.set_flush_denormal(True)
-    cfg = make(steps=8)
+    cfg = tiny_config(steps=8) if sizes == "tiny" else _seed_sized(tiny_config, steps=8)
     steps = _Lockstep(cfg)
     ref, fast = steps.ref, steps.fast
     assert fast_mlp.supports(fast.ctx) and isinstance(fast.step_fn, fast_mlp.FastStep)
@@ -203,7 +202,7 @@ def _g_update_skipped(monkeypatch, t):
     (_g_update_skipped, ["G.net.0.weight: the update", "opt_g state 0.exp_avg "]),
 ], ids=["lrelu-slope-1%-off", "tanh-derivative-dropped", "d-weight-sign-flipped", "d-bias-gradients-dropped",
         "g-update-skipped"])
-def test_lockstep_check_reports_a_sabotaged_fast_step(monkeypatch, sabotage, expected):
+def test_lockstep_check_reports_a_sabotaged_fast_step(monkeypatch, tiny_config, sabotage, expected):
     """The comparison has power: a fast step with one term wrong fails it, where the wrong term shows."""
     steps = _Lockstep(tiny_config(steps=2))
     assert steps.step() == []  # the real fast step passes, then
@@ -216,7 +215,7 @@ def test_lockstep_check_reports_a_sabotaged_fast_step(monkeypatch, sabotage, exp
 
 
 @pytest.mark.numerics
-def test_checkpoint_resume_with_fast_step_is_exact(tmp_path):
+def test_checkpoint_resume_with_fast_step_is_exact(tmp_path, tiny_config):
     cfg = tiny_config(steps=10)
     one_go = _trainer(cfg, True)
     for _ in range(10):
@@ -241,7 +240,7 @@ def test_checkpoint_resume_with_fast_step_is_exact(tmp_path):
     {"loss": "hinge"}, {"label_smoothing": 0.1}, {"schedule": "alternating"}, {"ema_beta": 0.999},
     {"augment": ("translation",)}, {"r1_gamma": 1.0}, {"feature_matching": 1.0},
 ])
-def test_fast_path_declines_what_it_does_not_compute(change):
+def test_fast_path_declines_what_it_does_not_compute(tiny_config, change):
     assert fast_mlp.supports(_trainer(tiny_config(), False).ctx)
     assert not fast_mlp.supports(_trainer(tiny_config(**change), False).ctx)
     # left to choose (fast_step=None), the trainer takes the fused step only where it computes the same thing
@@ -250,7 +249,7 @@ def test_fast_path_declines_what_it_does_not_compute(change):
     assert declined.step_fn is declined.schedule.step
 
 
-def test_fast_path_declines_conditional_models_and_changed_models():
+def test_fast_path_declines_conditional_models_and_changed_models(tiny_config):
     cfg = tiny_config()
     cond = dataclasses.replace(cfg, model_config=dataclasses.replace(cfg.model_config, num_classes=10))
     assert not fast_mlp.supports(_trainer(cond, False).ctx)
