@@ -6,6 +6,7 @@ Writes benchmarks/results/eval_classifier-<data>.json (accuracy per epoch, secon
 classifier in $GANSTUDIO_CACHE/features/ where `ganstudio evaluate --features classifier` finds it.
 Equivalent CLI: `ganstudio features train --data fashion-mnist`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,18 @@ def main() -> None:
     t0 = time.time()
     path = train_classifier(a.data, epochs=a.epochs, threads=a.threads, force=a.force)
     ext = load_classifier(path=path)
-    res = {"data": a.data, "path": str(path), "extractor": ext.describe(), "history": ext.meta["history"],
-           "train_seconds": ext.meta["train_seconds"], "wall_seconds_this_call": round(time.time() - t0, 1),
-           "threads": a.threads, "torch": torch.__version__, "cpus": os.cpu_count(),
-           "load_average_at_end": os.getloadavg()}
+    res = {
+        "data": a.data,
+        "path": str(path),
+        "extractor": ext.describe(),
+        "history": ext.meta["history"],
+        "train_seconds": ext.meta["train_seconds"],
+        "wall_seconds_this_call": round(time.time() - t0, 1),
+        "threads": a.threads,
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+    }
     out = Path(__file__).parent / "results" / f"eval_classifier-{a.data}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")

@@ -12,6 +12,7 @@ extractor given (--features) and appends the numbers, with the real-vs-real refe
 same file and a markdown table to benchmarks/results/eval_seed_budget.md. Results are written after
 each run, so a partial benchmark still leaves its numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,19 @@ def stage_train(minutes: list[float], out: str) -> None:
     d = _load()
     for m in minutes:
         t0 = time.time()
-        cmd = [sys.executable, "-m", "ganstudio", "train", "--data", "fashion-mnist", "--minutes", str(m),
-               "--out", out, "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ganstudio",
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--minutes",
+            str(m),
+            "--out",
+            out,
+            "--quiet",
+        ]
         print("$", " ".join(cmd[1:]), flush=True)
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
@@ -50,9 +62,16 @@ def stage_train(minutes: list[float], out: str) -> None:
         run = next(line.split(":", 1)[1].strip() for line in res.stdout.splitlines() if line.startswith("run folder:"))
         rows = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines() if x.strip()]
         last = [r for r in rows if "d_loss" in r][-1]
-        d["runs"][str(m)] = {"run": run, "minutes": m, "steps": last["step"], "epoch": last["epoch"],
-                             "wall_s": last["wall_s"], "images_per_s_last": last["images_per_s"],
-                             "process_seconds": round(time.time() - t0, 1), "load_average": os.getloadavg()}
+        d["runs"][str(m)] = {
+            "run": run,
+            "minutes": m,
+            "steps": last["step"],
+            "epoch": last["epoch"],
+            "wall_s": last["wall_s"],
+            "images_per_s_last": last["images_per_s"],
+            "process_seconds": round(time.time() - t0, 1),
+            "load_average": os.getloadavg(),
+        }
         _save(d)
         print(json.dumps(d["runs"][str(m)]), flush=True)
 
@@ -68,23 +87,47 @@ def stage_eval(features: list[str], n: int) -> None:
             t0 = time.time()
             res = evaluate(info["run"], n=n, features=feat)
             print(format_table(res), flush=True)
-            d["evals"].append({"minutes": info["minutes"], "features": feat, "n": n, "step": res["step"],
-                               "extractor": res["extractor_label"], "extractor_info": res["extractor"],
-                               "reference": res["data"]["reference"], "real_row": res["data"]["real_row"],
-                               "generated": res["rows"]["generated"], "real": res["rows"]["real"],
-                               "seconds": round(time.time() - t0, 1)})
+            d["evals"].append(
+                {
+                    "minutes": info["minutes"],
+                    "features": feat,
+                    "n": n,
+                    "step": res["step"],
+                    "extractor": res["extractor_label"],
+                    "extractor_info": res["extractor"],
+                    "reference": res["data"]["reference"],
+                    "real_row": res["data"]["real_row"],
+                    "generated": res["rows"]["generated"],
+                    "real": res["rows"]["real"],
+                    "seconds": round(time.time() - t0, 1),
+                }
+            )
             _save(d)
             write_markdown(d)
 
 
 def write_markdown(d: dict) -> None:
-    cols = ["fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "classes_covered",
-            "copy_fraction", "nn_ratio_median"]
+    cols = [
+        "fid",
+        "kid",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "classifier_score",
+        "classes_covered",
+        "copy_fraction",
+        "nn_ratio_median",
+    ]
     lines = []
     for feat in sorted({e["extractor"] for e in d["evals"]}):
         evs = sorted((e for e in d["evals"] if e["extractor"] == feat), key=lambda e: e["minutes"])
-        lines += [f"features **{feat}**, n = {evs[0]['n']}, reference: {evs[0]['reference']}", "",
-                  "| budget | steps | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 2)]
+        lines += [
+            f"features **{feat}**, n = {evs[0]['n']}, reference: {evs[0]['reference']}",
+            "",
+            "| budget | steps | " + " | ".join(cols) + " |",
+            "|" + "---|" * (len(cols) + 2),
+        ]
 
         def fmt(r: dict, k: str) -> str:
             v = r.get(k)

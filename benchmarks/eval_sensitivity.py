@@ -17,6 +17,7 @@ Data sets
 Writes benchmarks/results/eval_sensitivity.json and .md. Equivalent CLI for one folder:
 `ganstudio features check --features folder-rcf --data FOLDER`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,11 @@ def main() -> None:
     out = ROOT / "results" / "eval_sensitivity.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results = []
-    sets = {"fashion-mnist": lambda: fashion(a.n)[:3], "fashion-mnist-folder": lambda: fashion_folder(a.n, work),
-            "synthetic-modes": lambda: synthetic(a.n, work)}
+    sets = {
+        "fashion-mnist": lambda: fashion(a.n)[:3],
+        "fashion-mnist-folder": lambda: fashion_folder(a.n, work),
+        "synthetic-modes": lambda: synthetic(a.n, work),
+    }
     extractors = ["folder-rcf"]
     try:
         extractors.append(get_extractor("classifier", DataConfig(name="fashion-mnist")).label and "classifier")
@@ -105,13 +109,20 @@ def main() -> None:
             r = sensitivity(ext, held, labels, ref)
             r.update({"data": name, "seconds": round(time.time() - t0, 1)})
             results.append(r)
-            print(name, ext.label, {k: [round(v, 3) for _, v in r[k]] for k in ("blur", "noise", "drop")},
-                  r["monotonic"], flush=True)
+            print(
+                name,
+                ext.label,
+                {k: [round(v, 3) for _, v in r[k]] for k in ("blur", "noise", "drop")},
+                r["monotonic"],
+                flush=True,
+            )
             out.write_text(json.dumps(results, indent=2) + "\n")
     lines = []
     for r in results:
-        lines.append(f"**{r['data']}**, features `{r['extractor']['name']}@{r['extractor']['id']}`, "
-                     f"{r['n']} damaged vs {r['n_reference']} reference images ({r['seconds']:.0f} s)\n")
+        lines.append(
+            f"**{r['data']}**, features `{r['extractor']['name']}@{r['extractor']['id']}`, "
+            f"{r['n']} damaged vs {r['n_reference']} reference images ({r['seconds']:.0f} s)\n"
+        )
         for kind, unit in (("blur", "blur sigma (px)"), ("noise", "noise std"), ("drop", "modes dropped")):
             lines.append(f"| {unit} | " + " | ".join(f"{lvl:g}" for lvl, _ in r[kind]) + " | monotonic |")
             lines.append("|" + "---|" * (len(r[kind]) + 2))

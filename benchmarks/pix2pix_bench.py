@@ -20,6 +20,7 @@ and the right quarter (pixels never seen in training) held out for scoring, FID 
 
 A benchmark, not a test: minutes of CPU. Runs go to ``--runs`` (default benchmarks/out/pix2pix/runs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,16 +43,38 @@ SCALE = 4  # hand-drawn sketches are drawn at SCALE x the model size, strokes SC
 
 # Outlines in unit coordinates (x, y), each a closed polyline, plus optional open strokes.
 DRAWINGS: dict[str, list[list[tuple[float, float]]]] = {
-    "t-shirt": [[(0.38, 0.12), (0.2, 0.2), (0.07, 0.38), (0.2, 0.46), (0.28, 0.37), (0.28, 0.9), (0.72, 0.9),
-                 (0.72, 0.37), (0.8, 0.46), (0.93, 0.38), (0.8, 0.2), (0.62, 0.12), (0.5, 0.2), (0.38, 0.12)]],
-    "trousers": [[(0.3, 0.08), (0.7, 0.08), (0.77, 0.92), (0.57, 0.92), (0.5, 0.35), (0.43, 0.92), (0.23, 0.92),
-                  (0.3, 0.08)]],
-    "sneaker": [[(0.05, 0.52), (0.1, 0.36), (0.36, 0.4), (0.56, 0.5), (0.88, 0.57), (0.95, 0.7), (0.05, 0.7),
-                 (0.05, 0.52)], [(0.05, 0.63), (0.95, 0.63)]],
-    "ankle boot": [[(0.28, 0.1), (0.56, 0.1), (0.58, 0.5), (0.9, 0.64), (0.93, 0.84), (0.2, 0.84), (0.24, 0.45),
-                    (0.28, 0.1)]],
-    "bag": [[(0.12, 0.38), (0.88, 0.38), (0.88, 0.86), (0.12, 0.86), (0.12, 0.38)],
-            [(0.32, 0.38), (0.36, 0.16), (0.64, 0.16), (0.68, 0.38)]],
+    "t-shirt": [
+        [
+            (0.38, 0.12),
+            (0.2, 0.2),
+            (0.07, 0.38),
+            (0.2, 0.46),
+            (0.28, 0.37),
+            (0.28, 0.9),
+            (0.72, 0.9),
+            (0.72, 0.37),
+            (0.8, 0.46),
+            (0.93, 0.38),
+            (0.8, 0.2),
+            (0.62, 0.12),
+            (0.5, 0.2),
+            (0.38, 0.12),
+        ]
+    ],
+    "trousers": [
+        [(0.3, 0.08), (0.7, 0.08), (0.77, 0.92), (0.57, 0.92), (0.5, 0.35), (0.43, 0.92), (0.23, 0.92), (0.3, 0.08)]
+    ],
+    "sneaker": [
+        [(0.05, 0.52), (0.1, 0.36), (0.36, 0.4), (0.56, 0.5), (0.88, 0.57), (0.95, 0.7), (0.05, 0.7), (0.05, 0.52)],
+        [(0.05, 0.63), (0.95, 0.63)],
+    ],
+    "ankle boot": [
+        [(0.28, 0.1), (0.56, 0.1), (0.58, 0.5), (0.9, 0.64), (0.93, 0.84), (0.2, 0.84), (0.24, 0.45), (0.28, 0.1)]
+    ],
+    "bag": [
+        [(0.12, 0.38), (0.88, 0.38), (0.88, 0.86), (0.12, 0.86), (0.12, 0.38)],
+        [(0.32, 0.38), (0.36, 0.16), (0.64, 0.16), (0.68, 0.38)],
+    ],
     "dress": [[(0.4, 0.08), (0.6, 0.08), (0.62, 0.36), (0.8, 0.9), (0.2, 0.9), (0.38, 0.36), (0.4, 0.08)]],
 }
 
@@ -69,9 +92,24 @@ def config(steps: int | None, minutes: float | None, adv_weight: float, seed: in
         model="pix2pix",
         model_config=Pix2PixConfig(g_channels=32, d_channels=32, adv_weight=adv_weight, l1_weight=100.0),
         data=data,
-        train=TrainConfig(steps=steps, minutes=minutes, batch_size=32, schedule="pix2pix", loss="ns", lr_g=2e-4,
-                          lr_d=2e-4, beta1=0.5, beta2=0.999, eps=1e-8, seed=seed, threads=2, device="cpu",
-                          log_every=50, checkpoint_every=1000))
+        train=TrainConfig(
+            steps=steps,
+            minutes=minutes,
+            batch_size=32,
+            schedule="pix2pix",
+            loss="ns",
+            lr_g=2e-4,
+            lr_d=2e-4,
+            beta1=0.5,
+            beta2=0.999,
+            eps=1e-8,
+            seed=seed,
+            threads=2,
+            device="cpu",
+            log_every=50,
+            checkpoint_every=1000,
+        ),
+    )
 
 
 def features_spec(requested: str) -> str:
@@ -121,7 +159,7 @@ def main() -> None:
     perm = torch.randperm(len(test), generator=torch.Generator().manual_seed(a.seed))
     ex = get_extractor(features, DataConfig(name="fashion-mnist"))
     n = min(a.n_eval, len(test) // 2)
-    floor = float(M.fid(ex.extract(test.images[perm[:n]]).feats, ex.extract(test.images[perm[n:2 * n]]).feats))
+    floor = float(M.fid(ex.extract(test.images[perm[:n]]).feats, ex.extract(test.images[perm[n : 2 * n]]).feats))
     print(f"data floor FID (test vs other test images, n={n}): {floor:.3f}", flush=True)
 
     # grid: 12 held-out pairs, rows input / L1-only / pix2pix / truth
@@ -138,14 +176,20 @@ def main() -> None:
         seen.append(tadv.prepare(im)[0][0])
         outs_l1.append(torch.from_numpy(np.array(tl1(im, size="model")))[None])
         outs_adv.append(torch.from_numpy(np.array(tadv(im, size="model")))[None])
-    sk_grid = media.make_grid(torch.cat([media_u8(torch.stack(seen)), torch.stack(outs_l1), torch.stack(outs_adv)]),
-                              nrow=len(DRAWINGS))
+    sk_grid = media.make_grid(
+        torch.cat([media_u8(torch.stack(seen)), torch.stack(outs_l1), torch.stack(outs_adv)]), nrow=len(DRAWINGS)
+    )
     media.save_image(sk_grid, out / "sketches.png", scale=4)
 
     summary = {
-        "steps": steps, "batch_size": 32, "train_seconds": {"pix2pix": round(t_adv, 1), "l1_only": round(t_l1, 1)},
-        "n_eval": a.n_eval, "features": results["pix2pix"]["extractor_label"], "data_floor_fid": floor,
-        "line_width": tadv.line_width, "resolution": res,
+        "steps": steps,
+        "batch_size": 32,
+        "train_seconds": {"pix2pix": round(t_adv, 1), "l1_only": round(t_l1, 1)},
+        "n_eval": a.n_eval,
+        "features": results["pix2pix"]["extractor_label"],
+        "data_floor_fid": floor,
+        "line_width": tadv.line_width,
+        "resolution": res,
         "runs": {"pix2pix": str(adv_run), "l1_only": str(l1_run)},
         "metrics": {k: {m: v[m] for m in ("l1", "psnr", "ssim", "fid")} for k, v in results.items()},
     }
@@ -168,8 +212,11 @@ def train_both(a, data: DataConfig, run_root: Path):
 
 
 def report(name: str, r: dict) -> None:
-    print(f"{name:8s} L1 {r['l1']['mean']:.4f}  PSNR {r['psnr']['mean']:.2f}  SSIM {r['ssim']['mean']:.4f}  "
-          f"FID {r['fid']:.3f}", flush=True)
+    print(
+        f"{name:8s} L1 {r['l1']['mean']:.4f}  PSNR {r['psnr']['mean']:.2f}  SSIM {r['ssim']['mean']:.4f}  "
+        f"FID {r['fid']:.3f}",
+        flush=True,
+    )
 
 
 def photos_main(a, out: Path, run_root: Path) -> None:
@@ -180,8 +227,7 @@ def photos_main(a, out: Path, run_root: Path) -> None:
     from ganstudio.metrics import functional as M
 
     train_dir = make_crops(Path("/tmp/ganstudio-photos-p2p-train"), size=64, per_image=150, columns=(0.0, 0.75))
-    held_dir = make_crops(Path("/tmp/ganstudio-photos-p2p-heldout"), size=64, per_image=30, columns=(0.75, 1.0),
-                          seed=1)
+    held_dir = make_crops(Path("/tmp/ganstudio-photos-p2p-heldout"), size=64, per_image=30, columns=(0.75, 1.0), seed=1)
     features = "folder-rcf"
     data = DataConfig(name=str(train_dir), resolution=64, pairs="sketch")
     adv_run, t_adv, l1_run, t_l1, steps = train_both(a, data, run_root)
@@ -193,14 +239,19 @@ def photos_main(a, out: Path, run_root: Path) -> None:
     held = load_dataset(DataConfig(name=str(held_dir), resolution=64))
     trn = load_dataset(DataConfig(name=str(train_dir), resolution=64))
     ex = get_extractor(features, DataConfig(name=str(train_dir)))
-    floor = float(M.fid(ex.extract(held.images).feats, ex.extract(trn.images[:len(held) * 2]).feats))
+    floor = float(M.fid(ex.extract(held.images).feats, ex.extract(trn.images[: len(held) * 2]).feats))
     print(f"data floor FID (held-out vs training crops): {floor:.3f}", flush=True)
     pairs = load_dataset(DataConfig(name=str(held_dir), resolution=64, pairs="sketch"))
     comparison_grid(pairs, 8, a.seed + 1, l1_run, adv_run, out / "grid.png", scale=2)
     summary = {
-        "data": "scikit-image sample photos, 64 px crops", "train_images": len(trn), "held_out_images": len(held),
-        "steps": steps, "batch_size": 32, "train_seconds": {"pix2pix": round(t_adv, 1), "l1_only": round(t_l1, 1)},
-        "features": results["pix2pix"]["extractor_label"], "data_floor_fid": floor,
+        "data": "scikit-image sample photos, 64 px crops",
+        "train_images": len(trn),
+        "held_out_images": len(held),
+        "steps": steps,
+        "batch_size": 32,
+        "train_seconds": {"pix2pix": round(t_adv, 1), "l1_only": round(t_l1, 1)},
+        "features": results["pix2pix"]["extractor_label"],
+        "data_floor_fid": floor,
         "runs": {"pix2pix": str(adv_run), "l1_only": str(l1_run)},
         "metrics": {k: {m: v[m] for m in ("l1", "psnr", "ssim", "fid")} for k, v in results.items()},
     }

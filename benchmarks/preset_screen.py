@@ -9,6 +9,7 @@ OVERRIDES_JSON is merged into the preset named by its "_base" key (default "fash
 and for conditional models the class accuracy on 100 samples per class. Appends to
 benchmarks/out/screen.jsonl. How the fashion-mnist preset was chosen with it: benchmarks/README.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,15 @@ def main() -> None:
     row = {"name": name, "minutes": minutes, "wall_s": round(time.monotonic() - t0), "overrides": sys.argv[3]}
     res = evaluate(run, n=n, features="classifier", log=lambda m: None)
     g = res["rows"]["generated"]
-    row.update(step=res["step"], fid=round(g["fid"], 1), coverage=g["coverage"], precision=g["precision"],
-               recall=g["recall"], classes=g["classes_covered"], run=str(run))
+    row.update(
+        step=res["step"],
+        fid=round(g["fid"], 1),
+        coverage=g["coverage"],
+        precision=g["precision"],
+        recall=g["recall"],
+        classes=g["classes_covered"],
+        run=str(run),
+    )
     if cfg.conditional:
         row["class_accuracy"] = round(class_accuracy(run, per_class=100), 3)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ Not a test: trains real models for minutes each and appends results to benchmark
 
 Needs the classifier (`ganstudio features train --data fashion-mnist`) for classifier-FID.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ THREADS = 2  # --threads: 1 lets two --steps benchmarks share this 2-core machin
 
 def record(row: dict) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    row = {**row, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-           "time": time.strftime("%Y-%m-%d %H:%M")}
+    row = {
+        **row,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "time": time.strftime("%Y-%m-%d %H:%M"),
+    }
     with open(OUT / "quality.jsonl", "a") as f:
         f.write(json.dumps(row) + "\n")
     print(json.dumps(row), flush=True)
@@ -40,14 +44,21 @@ def budget(a) -> dict:
     return {"steps": a.steps} if getattr(a, "steps", None) else {"minutes": a.minutes}
 
 
-def train_run(preset: str, data: str, minutes: float | None = None, limit: int | None = None,
-              sets: list[str] | None = None, **train) -> Path:
+def train_run(
+    preset: str,
+    data: str,
+    minutes: float | None = None,
+    limit: int | None = None,
+    sets: list[str] | None = None,
+    **train,
+) -> Path:
     from ganstudio.training import train as do_train
     from ganstudio.training.options import build_run_config
 
     stop = {"minutes": minutes} if minutes else {}
-    cfg = build_run_config(data=data, preset=preset, limit=limit, train={**stop, "threads": THREADS, **train},
-                           sets=sets)
+    cfg = build_run_config(
+        data=data, preset=preset, limit=limit, train={**stop, "threads": THREADS, **train}, sets=sets
+    )
     t0, c0 = time.monotonic(), time.process_time()
     run = do_train(cfg, out=RUNS, progress=False)
     return run, time.monotonic() - t0, time.process_time() - c0
@@ -79,9 +90,18 @@ def cmd_budgets(a) -> None:
         for preset in a.presets:
             run, wall, cpu = train_run(preset, "fashion-mnist", minutes)
             res = evaluate(run, n=a.n)
-            row = {"bench": "budget", "preset": preset, "minutes": minutes, "run": str(run), "wall_s": round(wall),
-                   "cpu_s": round(cpu), "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"],
-                   "copy_fraction": res["originality"]["generated"].get("copy_fraction")}
+            row = {
+                "bench": "budget",
+                "preset": preset,
+                "minutes": minutes,
+                "run": str(run),
+                "wall_s": round(wall),
+                "cpu_s": round(cpu),
+                "step": res["step"],
+                "rows": res["rows"],
+                "extractor": res["extractor_label"],
+                "copy_fraction": res["originality"]["generated"].get("copy_fraction"),
+            }
             cfg = json.loads((run / "config.json").read_text())
             if cfg.get("conditional"):
                 row["class_accuracy"] = round(class_accuracy(run), 4)
@@ -93,27 +113,54 @@ def p_trajectory(run: Path) -> list[tuple[int, float]]:
     from ganstudio import runs
 
     rows = [r for r in runs.read_metrics(run) if "ada_p" in r]
-    return [(rows[i]["step"], round(rows[i]["ada_p"], 3)) for i in
-            sorted({int(q * (len(rows) - 1)) for q in (0.1, 0.25, 0.5, 0.75, 1.0)})] if rows else []
+    return (
+        [
+            (rows[i]["step"], round(rows[i]["ada_p"], 3))
+            for i in sorted({int(q * (len(rows) - 1)) for q in (0.1, 0.25, 0.5, 0.75, 1.0)})
+        ]
+        if rows
+        else []
+    )
 
 
 def cmd_ada(a) -> None:
     from ganstudio import runs
 
     for limit in [n if n < 60000 else None for n in a.images]:
-        run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=limit,
-                                 augment=["color", "translation", "cutout"], ada=True, ada_speed_images=a.speed,
-                                 sets=a.set, **budget(a))
+        run, wall, _ = train_run(
+            "fashion-mnist",
+            "fashion-mnist",
+            limit=limit,
+            augment=["color", "translation", "cutout"],
+            ada=True,
+            ada_speed_images=a.speed,
+            sets=a.set,
+            **budget(a),
+        )
         ck = runs.find_checkpoint(run)
         p = float(ck.tensors("train_state")["augment.p"])
         trajectory = p_trajectory(run)
-        record({"bench": "ada", "images": limit or 60000, **budget(a), "sets": a.set, "ada_speed_images": a.speed,
+        record(
+            {
+                "bench": "ada",
+                "images": limit or 60000,
+                **budget(a),
+                "sets": a.set,
+                "ada_speed_images": a.speed,
                 "step": ck.step,
-                "wall_s": round(wall), "final_p": round(p, 4), "p_trajectory": trajectory, "run": str(run)})
+                "wall_s": round(wall),
+                "final_p": round(p, 4),
+                "p_trajectory": trajectory,
+                "run": str(run),
+            }
+        )
 
 
-ARMS = {"none": {}, "p=1": {"augment": ["color", "translation", "cutout"]},  # DiffAugment's always-on recipe
-        "ada": {"augment": ["color", "translation", "cutout"], "ada": True}}  # StyleGAN2-ADA's adaptive p
+ARMS = {
+    "none": {},
+    "p=1": {"augment": ["color", "translation", "cutout"]},  # DiffAugment's always-on recipe
+    "ada": {"augment": ["color", "translation", "cutout"], "ada": True},
+}  # StyleGAN2-ADA's adaptive p
 
 
 def cmd_smalldata(a) -> None:
@@ -124,12 +171,30 @@ def cmd_smalldata(a) -> None:
     every = {"checkpoint_every": a.fid_every, "keep_checkpoints": 1000} if a.fid_every else {}
     for seed in a.seeds:
         for arm in a.arms:
-            run, wall, _ = train_run("fashion-mnist", "fashion-mnist", limit=a.images, sets=a.set, seed=seed,
-                                     **budget(a), **every, **ARMS[arm])
+            run, wall, _ = train_run(
+                "fashion-mnist",
+                "fashion-mnist",
+                limit=a.images,
+                sets=a.set,
+                seed=seed,
+                **budget(a),
+                **every,
+                **ARMS[arm],
+            )
             res = evaluate(run, n=a.n)
-            row = {"bench": "smalldata", "images": a.images, "seed": seed, "augment": arm, **budget(a),
-                   "sets": a.set, "wall_s": round(wall), "run": str(run), "step": res["step"], "rows": res["rows"],
-                   "extractor": res["extractor_label"]}
+            row = {
+                "bench": "smalldata",
+                "images": a.images,
+                "seed": seed,
+                "augment": arm,
+                **budget(a),
+                "sets": a.set,
+                "wall_s": round(wall),
+                "run": str(run),
+                "step": res["step"],
+                "rows": res["rows"],
+                "extractor": res["extractor_label"],
+            }
             metrics = runs.read_metrics(run)
             if metrics:
                 row["d_real_end"] = metrics[-1]["d_real"]
@@ -151,9 +216,20 @@ def cmd_folder(a) -> None:
     stop = budget(a)
     run, wall, cpu = train_run("folder-64", str(folder), sets=a.set, **stop)
     res = evaluate(run, n=a.n, features="auto")
-    record({"bench": "folder", **stop, "sets": a.set, "run": str(run), "wall_s": round(wall), "cpu_s": round(cpu),
-            "step": res["step"], "rows": res["rows"], "extractor": res["extractor_label"],
-            "images": len(list(folder.glob("*.png")))})
+    record(
+        {
+            "bench": "folder",
+            **stop,
+            "sets": a.set,
+            "run": str(run),
+            "wall_s": round(wall),
+            "cpu_s": round(cpu),
+            "step": res["step"],
+            "rows": res["rows"],
+            "extractor": res["extractor_label"],
+            "images": len(list(folder.glob("*.png"))),
+        }
+    )
 
 
 def main() -> None:
@@ -175,8 +251,13 @@ def main() -> None:
     s.add_argument("--minutes", type=float, default=2)
     s.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     s.add_argument("--n", type=int, default=2000)
-    s.add_argument("--arms", nargs="+", choices=list(ARMS), default=["none", "p=1"],
-                   help="augmentation arms: none, p=1 (always-on DiffAugment), ada (adaptive p)")
+    s.add_argument(
+        "--arms",
+        nargs="+",
+        choices=list(ARMS),
+        default=["none", "p=1"],
+        help="augmentation arms: none, p=1 (always-on DiffAugment), ada (adaptive p)",
+    )
     s.add_argument("--images", type=int, default=500)
     s.add_argument("--fid-every", type=int, default=0, help="also FID at every K-th step's checkpoint")
     f = sub.add_parser("folder")
@@ -184,8 +265,13 @@ def main() -> None:
     f.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     f.add_argument("--n", type=int, default=1000)
     for q in (d, s, f):
-        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="config override on top of the preset, as in `ganstudio train --set`")
+        q.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="config override on top of the preset, as in `ganstudio train --set`",
+        )
     a = p.parse_args()
     THREADS = a.threads
     torch.set_num_threads(a.threads)

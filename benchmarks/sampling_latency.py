@@ -9,6 +9,7 @@ cost) and timed through ``Pipeline.generate`` -- latents in, [0, 1] images out, 
 batch-64 calls interleaved. With ``--onnx`` the same generator is also exported (a throwaway run
 folder) and timed in onnxruntime. Results: a table on stdout and benchmarks/out/sampling_latency.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,9 +66,15 @@ def measure(family: str, resolution: int | None, reps: int, onnx: bool) -> dict:
         t1 += _time(one, 1)
         t64 += _time(batch, 1)
     shape = tuple(batch().shape[1:])
-    row = {"family": family, "image_shape": shape, "params_M": sum(p.numel() for p in pipe.G.parameters()) / 1e6,
-           "single_ms": statistics.median(t1), "batch64_ms": statistics.median(t64),
-           "batch64_images_per_s": 64 / statistics.median(t64) * 1e3, "threads": torch.get_num_threads()}
+    row = {
+        "family": family,
+        "image_shape": shape,
+        "params_M": sum(p.numel() for p in pipe.G.parameters()) / 1e6,
+        "single_ms": statistics.median(t1),
+        "batch64_ms": statistics.median(t64),
+        "batch64_images_per_s": 64 / statistics.median(t64) * 1e3,
+        "threads": torch.get_num_threads(),
+    }
     if onnx:
         row.update(_onnx_latency(pipe, cfg, reps, z1, z64, y1, y64))
     return row
@@ -123,14 +130,18 @@ def main() -> int:
     torch.set_flush_denormal(True)
     fams = a.families or [n for n, f in FAMILIES.items() if getattr(f.config_cls(), "z_dim", 0) > 0]
     rows = []
-    print(f"{'family':<8}{'image':>14}{'params':>9}{'1 image':>10}{'64 images':>11}{'img/s':>9}"
-          + (f"{'onnx 1':>9}{'onnx 64':>9}" if a.onnx else ""))
+    print(
+        f"{'family':<8}{'image':>14}{'params':>9}{'1 image':>10}{'64 images':>11}{'img/s':>9}"
+        + (f"{'onnx 1':>9}{'onnx 64':>9}" if a.onnx else "")
+    )
     for fam in fams:
         for res in a.resolutions or [None]:
             r = measure(fam, res, a.reps, a.onnx)
             rows.append(r)
-            line = (f"{fam:<8}{'x'.join(map(str, r['image_shape'])):>14}{r['params_M']:>8.1f}M"
-                    f"{r['single_ms']:>8.2f}ms{r['batch64_ms']:>9.2f}ms{r['batch64_images_per_s']:>9,.0f}")
+            line = (
+                f"{fam:<8}{'x'.join(map(str, r['image_shape'])):>14}{r['params_M']:>8.1f}M"
+                f"{r['single_ms']:>8.2f}ms{r['batch64_ms']:>9.2f}ms{r['batch64_images_per_s']:>9,.0f}"
+            )
             if a.onnx:
                 line += f"{r['onnx_single_ms']:>7.2f}ms {r['onnx_batch64_ms']:>7.2f}ms"
             print(line, flush=True)

@@ -7,6 +7,7 @@ first) and lets each client loop over a mix of requests: Create (generate 8 pict
 slider update). Reports requests/s, p50/p95 latency per kind and the error count, and writes a markdown
 table to --out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,12 @@ def main(argv=None) -> int:
         from ganstudio.training import train
 
         a.runs = tempfile.mkdtemp(prefix="studio-load-")
-        tiny = {"model": "mlp", "model_config": {"g_hidden": [32, 64], "d_hidden": [64, 32]},
-                "data": {"name": "digits", "resolution": 8},
-                "train": {"steps": 20, "batch_size": 32, "threads": 1, "device": "cpu", "seed": 3}}
+        tiny = {
+            "model": "mlp",
+            "model_config": {"g_hidden": [32, 64], "d_hidden": [64, 32]},
+            "data": {"name": "digits", "resolution": 8},
+            "train": {"steps": 20, "batch_size": 32, "threads": 1, "device": "cpu", "seed": 3},
+        }
         train(RunConfig.from_dict(tiny), out=a.runs, progress=False)
     base, srv = serve(a.runs)
     run = httpx.get(base + "/api/runs").json()[0]["name"]
@@ -53,8 +57,11 @@ def main(argv=None) -> int:
             i = 0
             while time.monotonic() < stop:
                 kind = "generate" if i % 4 == 0 else "explore"
-                body = ({"run": run, "n": 8, "seed": 100 * k + i} if kind == "generate" else
-                        {"run": run, "latent": {"seed": k, "edits": {str(i % 8): (i % 20) / 4 - 2.5}}, "seq": i})
+                body = (
+                    {"run": run, "n": 8, "seed": 100 * k + i}
+                    if kind == "generate"
+                    else {"run": run, "latent": {"seed": k, "edits": {str(i % 8): (i % 20) / 4 - 2.5}}, "seq": i}
+                )
                 t = time.perf_counter()
                 r = c.post(f"/api/{kind}", json=body)
                 dt = time.perf_counter() - t
@@ -71,19 +78,33 @@ def main(argv=None) -> int:
     wall = time.monotonic() - t0
     srv.should_exit = True
     total = sum(len(v) for v in lat.values())
-    rows = [f"| {k} | {len(v)} | {len(v) / wall:.1f} | {1000 * statistics.median(v):.1f} | {1000 * pct(v, 0.95):.1f} |"
-            for k, v in lat.items() if v]
+    rows = [
+        f"| {k} | {len(v)} | {len(v) / wall:.1f} | {1000 * statistics.median(v):.1f} | {1000 * pct(v, 0.95):.1f} |"
+        for k, v in lat.items()
+        if v
+    ]
     import os
 
-    report = "\n".join([
-        "# Studio load benchmark", "",
-        f"`python benchmarks/studio_load.py --clients {a.clients} --seconds {a.seconds:g}`: {a.clients} concurrent "
-        "HTTP clients on loopback against `ganstudio studio` (uvicorn, one process) serving a tiny 8x8 MLP run; "
-        "each client loops over 1 Create (generate 8 pictures) per 3 Explore slider updates.", "",
-        f"Machine: {os.cpu_count()} CPU cores (shared with other work while measured), torch CPU.", "",
-        "| request | count | requests/s | p50 ms | p95 ms |", "|---|---|---|---|---|", *rows, "",
-        f"Total: {total} requests in {wall:.1f} s = {total / wall:.1f} requests/s; errors: {len(errors)}"
-        + (f" ({', '.join(sorted(set(errors)))})" if errors else "") + ".", ""])
+    report = "\n".join(
+        [
+            "# Studio load benchmark",
+            "",
+            f"`python benchmarks/studio_load.py --clients {a.clients} --seconds {a.seconds:g}`: {a.clients} concurrent "
+            "HTTP clients on loopback against `ganstudio studio` (uvicorn, one process) serving a tiny 8x8 MLP run; "
+            "each client loops over 1 Create (generate 8 pictures) per 3 Explore slider updates.",
+            "",
+            f"Machine: {os.cpu_count()} CPU cores (shared with other work while measured), torch CPU.",
+            "",
+            "| request | count | requests/s | p50 ms | p95 ms |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Total: {total} requests in {wall:.1f} s = {total / wall:.1f} requests/s; errors: {len(errors)}"
+            + (f" ({', '.join(sorted(set(errors)))})" if errors else "")
+            + ".",
+            "",
+        ]
+    )
     print(report)
     Path(a.out).write_text(report)
     return 1 if errors else 0

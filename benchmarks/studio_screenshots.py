@@ -10,6 +10,7 @@ Then it starts the studio on 127.0.0.1, drives headless Chromium (/usr/bin/chrom
 through every panel and saves one PNG per panel. The browser test (tests/studio/test_browser.py)
 checks the same flows on tiny runs; this script only takes the pictures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 
 
 def train(runs: Path, minutes: float, *args: str) -> None:
-    cmd = [sys.executable, "-m", "ganstudio", "train", "--data", "fashion-mnist", "--minutes", f"{minutes:g}",
-           "--out", str(runs), "--quiet", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ganstudio",
+        "train",
+        "--data",
+        "fashion-mnist",
+        "--minutes",
+        f"{minutes:g}",
+        "--out",
+        str(runs),
+        "--quiet",
+        *args,
+    ]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
@@ -72,8 +94,9 @@ def main(argv=None) -> int:
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        ctx = browser.new_context(viewport={"width": 1280, "height": 860}, permissions=["camera"],
-                                  bypass_csp=True)  # wait_for_function evaluates strings
+        ctx = browser.new_context(
+            viewport={"width": 1280, "height": 860}, permissions=["camera"], bypass_csp=True
+        )  # wait_for_function evaluates strings
         page = ctx.new_page()
         page.set_default_timeout(120_000)
 
@@ -162,8 +185,9 @@ def main(argv=None) -> int:
             page.select_option("select[name=n]", "8")
             page.fill("input[name=prompt]", "a pair of leather ankle boots")
             page.click("#generate-btn")
-            page.wait_for_function("document.querySelector('#create-note').textContent.includes('ankle boots')",
-                                   timeout=300_000)
+            page.wait_for_function(
+                "document.querySelector('#create-note').textContent.includes('ankle boots')", timeout=300_000
+            )
             shot("create-prompt")
             page.fill("input[name=prompt]", "")
 
@@ -180,8 +204,24 @@ def main(argv=None) -> int:
             box = page.locator("#sketch-canvas").bounding_box()
             x0, y0 = box["x"], box["y"]
             # a T-shirt outline
-            outline = [(120, 70), (80, 90), (50, 150), (95, 170), (110, 140), (110, 320), (275, 320), (275, 140),
-                       (290, 170), (335, 150), (305, 90), (265, 70), (230, 90), (192, 100), (155, 90), (120, 70)]
+            outline = [
+                (120, 70),
+                (80, 90),
+                (50, 150),
+                (95, 170),
+                (110, 140),
+                (110, 320),
+                (275, 320),
+                (275, 140),
+                (290, 170),
+                (335, 150),
+                (305, 90),
+                (265, 70),
+                (230, 90),
+                (192, 100),
+                (155, 90),
+                (120, 70),
+            ]
             page.mouse.move(x0 + outline[0][0], y0 + outline[0][1])
             page.mouse.down()
             for x, y in outline[1:]:

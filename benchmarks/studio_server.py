@@ -1,10 +1,11 @@
 """Start the studio in this process for a benchmark: uvicorn on 127.0.0.1, a free port, a daemon thread.
 
-    from studio_server import serve
-    base, server = serve(runs_dir)   # "http://127.0.0.1:PORT" once it accepts requests; the uvicorn.Server
-    ...
-    server.should_exit = True        # stop it
+from studio_server import serve
+base, server = serve(runs_dir)   # "http://127.0.0.1:PORT" once it accepts requests; the uvicorn.Server
+...
+server.should_exit = True        # stop it
 """
+
 from __future__ import annotations
 
 import socket

@@ -18,6 +18,7 @@ Also measured on the same run: curation (``creative.curate``): precision/recall 
     python benchmarks/taste_shift.py                 # train, then 5 trials; prints a JSON summary
     python benchmarks/taste_shift.py --run RUN_DIR   # reuse a run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,23 @@ def train_run(out: Path, steps: int = 4000) -> Path:
     from ganstudio.models.mlp import MLPConfig
     from ganstudio.training import RunConfig, TrainConfig, train
 
-    cfg = RunConfig(model="mlp", model_config=MLPConfig(g_hidden=(128, 256), d_hidden=(256, 128), resolution=8),
-                    data=DataConfig(name="digits", resolution=8),
-                    train=TrainConfig(steps=steps, batch_size=64, lr_g=5e-4, lr_d=5e-4, beta1=0.5, threads=1, seed=0,
-                                      device="cpu", log_every=500, checkpoint_every=1000))
+    cfg = RunConfig(
+        model="mlp",
+        model_config=MLPConfig(g_hidden=(128, 256), d_hidden=(256, 128), resolution=8),
+        data=DataConfig(name="digits", resolution=8),
+        train=TrainConfig(
+            steps=steps,
+            batch_size=64,
+            lr_g=5e-4,
+            lr_d=5e-4,
+            beta1=0.5,
+            threads=1,
+            seed=0,
+            device="cpu",
+            log_every=500,
+            checkpoint_every=1000,
+        ),
+    )
     return train(cfg, out=out, progress=False)
 
 
@@ -69,8 +83,9 @@ def mean_pairwise(x: torch.Tensor) -> float:
     return float(d.sum() / (len(x) * (len(x) - 1)))
 
 
-def trial(pipe, rater: Rater, seed: int, rounds: int = 3, per_round: int = 16, n_eval: int = 256,
-          diversity: float = 0.5) -> dict:
+def trial(
+    pipe, rater: Rater, seed: int, rounds: int = 3, per_round: int = 16, n_eval: int = 256, diversity: float = 0.5
+) -> dict:
     from ganstudio import latents as L
     from ganstudio.creative import taste as T
 
@@ -90,8 +105,14 @@ def trial(pipe, rater: Rater, seed: int, rounds: int = 3, per_round: int = 16, n
     imgs = L.render_fast(pipe, sugg)
     ok = rater.likes(imgs)
     z = torch.stack([l.z_tensor for l in sugg])
-    return {"seed": seed, "round_shares": shares, "likes": len(liked), "final_share": float(ok.mean()),
-            "pairwise_target": mean_pairwise(imgs[torch.from_numpy(ok)]), "pairwise_z": mean_pairwise(z)}
+    return {
+        "seed": seed,
+        "round_shares": shares,
+        "likes": len(liked),
+        "final_share": float(ok.mean()),
+        "pairwise_target": mean_pairwise(imgs[torch.from_numpy(ok)]),
+        "pairwise_z": mean_pairwise(z),
+    }
 
 
 def curation(pipe, rater: Rater, keep: int = 256, pools=(512, 1024, 2048), seeds=(0, 1, 2)) -> dict:
@@ -108,8 +129,10 @@ def curation(pipe, rater: Rater, keep: int = 256, pools=(512, 1024, 2048), seeds
         for pool in pools:
             kept = C.select(pipe, cands[:pool], keep, D=D)
             imgs = L.render_fast(pipe, kept)
-            row[f"curated_{pool}"] = {**precision_recall(real, imgs.flatten(1), k=3),
-                                      "digits": len(set(rater.classify(imgs)))}
+            row[f"curated_{pool}"] = {
+                **precision_recall(real, imgs.flatten(1), k=3),
+                "digits": len(set(rater.classify(imgs))),
+            }
         rows.append(row)
     keys = ["random"] + [f"curated_{p}" for p in pools]
     mean = {k: {m: round(float(np.mean([r[k][m] for r in rows])), 3) for m in ("precision", "recall")} for k in keys}
@@ -146,12 +169,19 @@ def main(argv=None) -> int:
     finals = [t["final_share"] for t in trials]
     div = [t["pairwise_target"] / base_pair for t in trials if "pairwise_target" in t]
     summary = {
-        "run": str(run), "train_seconds": round(t_train, 1), "target_digit": rater.target,
-        "baseline_share": round(base_share, 3), "class_counts_of_2000_random": counts.tolist(),
-        "final_share_mean": round(float(np.mean(finals)), 3), "final_share_min": round(float(np.min(finals)), 3),
-        "diversity_ratio_mean": round(float(np.mean(div)), 3), "random_pairwise_z": round(mean_pairwise(
-            torch.stack([l.z_tensor for l in base_lats[:256]])), 3),
-        "trials": trials, "curation": curation(pipe, rater), "seconds": round(time.time() - t0, 1)}
+        "run": str(run),
+        "train_seconds": round(t_train, 1),
+        "target_digit": rater.target,
+        "baseline_share": round(base_share, 3),
+        "class_counts_of_2000_random": counts.tolist(),
+        "final_share_mean": round(float(np.mean(finals)), 3),
+        "final_share_min": round(float(np.min(finals)), 3),
+        "diversity_ratio_mean": round(float(np.mean(div)), 3),
+        "random_pairwise_z": round(mean_pairwise(torch.stack([l.z_tensor for l in base_lats[:256]])), 3),
+        "trials": trials,
+        "curation": curation(pipe, rater),
+        "seconds": round(time.time() - t0, 1),
+    }
     print(json.dumps(summary, indent=1))
     ok = summary["final_share_min"] >= 0.6 and summary["diversity_ratio_mean"] >= 0.5
     print("PASS" if ok else "FAIL", file=sys.stderr)

@@ -23,6 +23,7 @@ to TensorFlow. Same data (Fashion-MNIST), threads (``--threads``, default 2) and
 
 Results go to stdout (a table) and ``benchmarks/out/train_throughput.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,6 +51,7 @@ D_SIZES = [784, 1024, 512, 256, 1]
 
 # ---- workers (run in their own process) ------------------------------------------------------
 
+
 def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -62,17 +64,35 @@ def _torch_setup(threads: int):
     return torch
 
 
-def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, channels_last: bool = False,
-             precision: str = "fp32", compile_models: bool = False, fast: bool = False):
+def _trainer(
+    batch: int,
+    family: str = "mlp",
+    resolution: int | None = None,
+    channels_last: bool = False,
+    precision: str = "fp32",
+    compile_models: bool = False,
+    fast: bool = False,
+):
     import torch
 
     from ganstudio.config import RunConfig
     from ganstudio.training import Trainer, prepare
 
-    cfg, ds = prepare(RunConfig.from_dict({
-        "model": family, "data": {"name": "fashion-mnist", "resolution": resolution},
-        "train": {"batch_size": batch, "device": "cpu", "threads": None, "precision": precision,
-                  "schedule": "simultaneous"}}))
+    cfg, ds = prepare(
+        RunConfig.from_dict(
+            {
+                "model": family,
+                "data": {"name": "fashion-mnist", "resolution": resolution},
+                "train": {
+                    "batch_size": batch,
+                    "device": "cpu",
+                    "threads": None,
+                    "precision": precision,
+                    "schedule": "simultaneous",
+                },
+            }
+        )
+    )
     t = Trainer(cfg, ds, torch.device("cpu"), None, fast_step=fast)
     if channels_last:
         t.G.to(memory_format=torch.channels_last)
@@ -82,9 +102,18 @@ def _trainer(batch: int, family: str = "mlp", resolution: int | None = None, cha
     return t
 
 
-def worker_ganstudio(variant: str, batch: int, steps: int, warmup: int, threads: int, family: str = "mlp",
-                     resolution: int | None = None, channels_last: bool = False, precision: str = "fp32",
-                     compile_models: bool = False) -> dict:
+def worker_ganstudio(
+    variant: str,
+    batch: int,
+    steps: int,
+    warmup: int,
+    threads: int,
+    family: str = "mlp",
+    resolution: int | None = None,
+    channels_last: bool = False,
+    precision: str = "fp32",
+    compile_models: bool = False,
+) -> dict:
     torch = _torch_setup(threads)
     from ganstudio.training import fast_mlp
 
@@ -101,8 +130,14 @@ def worker_ganstudio(variant: str, batch: int, steps: int, warmup: int, threads:
         out = t.train_step()
     d_loss = out["d_loss"].item()  # the one sync
     dt = time.perf_counter() - t0
-    return {"variant": variant, "batch": batch, "images_per_s": steps * batch / dt, "d_loss": d_loss,
-            "maxrss_mib": _maxrss_mib(), "torch": torch.__version__}
+    return {
+        "variant": variant,
+        "batch": batch,
+        "images_per_s": steps * batch / dt,
+        "d_loss": d_loss,
+        "maxrss_mib": _maxrss_mib(),
+        "torch": torch.__version__,
+    }
 
 
 def worker_typical(batch: int, steps: int, warmup: int, threads: int) -> dict:
@@ -152,8 +187,13 @@ def worker_typical(batch: int, steps: int, warmup: int, threads: int) -> dict:
         d = step()
     d_loss = d.item()
     dt = time.perf_counter() - t0
-    return {"variant": "typical", "batch": batch, "images_per_s": steps * batch / dt, "d_loss": d_loss,
-            "maxrss_mib": _maxrss_mib()}
+    return {
+        "variant": "typical",
+        "batch": batch,
+        "images_per_s": steps * batch / dt,
+        "d_loss": d_loss,
+        "maxrss_mib": _maxrss_mib(),
+    }
 
 
 def seed_gemms(b: int) -> list[tuple[int, int, int, str]]:
@@ -198,11 +238,18 @@ def gemm_ceiling(b: int, threads: int, reps: int = 7, inner: int = 20) -> dict:
             run()
         times.append((time.perf_counter() - t0) / inner)
     step_s = statistics.median(times)
-    return {"batch": b, "gemms": len(shapes), "mflop_per_image": flops / b / 1e6, "step_ms": step_s * 1e3,
-            "gflops": flops / step_s / 1e9, "images_per_s": b / step_s}
+    return {
+        "batch": b,
+        "gemms": len(shapes),
+        "mflop_per_image": flops / b / 1e6,
+        "step_ms": step_s * 1e3,
+        "gflops": flops / step_s / 1e9,
+        "images_per_s": b / step_s,
+    }
 
 
 # ---- the driver ---------------------------------------------------------------------------------
+
 
 def ensure_tf(install: bool) -> Path | None:
     py = TF_VENV / "bin" / "python"
@@ -212,8 +259,10 @@ def ensure_tf(install: bool) -> Path | None:
         return None
     print(f"installing tensorflow-cpu into {TF_VENV} (once) ...", file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(TF_VENV)], check=True)
-    subprocess.run([str(TF_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                    "tensorflow-cpu", "pillow"], check=True)
+    subprocess.run(
+        [str(TF_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "tensorflow-cpu", "pillow"],
+        check=True,
+    )
     return py
 
 
@@ -235,8 +284,21 @@ def run_process(cmd: list[str], env: dict | None = None) -> dict:
 
 
 def _worker_cmd(args, variant: str, batch: int, steps: int, warmup: int, extra: list[str] = ()) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--worker", variant, "--batch", str(batch),
-            "--steps", str(steps), "--warmup", str(warmup), "--threads", str(args.threads), *extra]
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        variant,
+        "--batch",
+        str(batch),
+        "--steps",
+        str(steps),
+        "--warmup",
+        str(warmup),
+        "--threads",
+        str(args.threads),
+        *extra,
+    ]
 
 
 def main() -> int:
@@ -256,8 +318,12 @@ def main() -> int:
     p.add_argument("--channels-last", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     p.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--layouts", nargs="+", default=["default", "channels_last", "bf16"],
-                   help="families table: default, channels_last, bf16, compile")
+    p.add_argument(
+        "--layouts",
+        nargs="+",
+        default=["default", "channels_last", "bf16"],
+        help="families table: default, channels_last, bf16, compile",
+    )
     p.add_argument("--family-list", nargs="+", default=["dcgan", "resnet"], help="families table: which families")
     p.add_argument("--resolutions", nargs="+", type=int, default=[28, 32, 64], help="families table: sizes")
     p.add_argument("--only-families", action="store_true", help="skip the seed MLP table")
@@ -267,8 +333,18 @@ def main() -> int:
         if a.worker == "typical":
             res = worker_typical(a.batch[0], a.steps, a.warmup, a.threads)
         else:
-            res = worker_ganstudio(a.worker, a.batch[0], a.steps, a.warmup, a.threads, a.family, a.resolution,
-                                   a.channels_last, a.precision, a.compile)
+            res = worker_ganstudio(
+                a.worker,
+                a.batch[0],
+                a.steps,
+                a.warmup,
+                a.threads,
+                a.family,
+                a.resolution,
+                a.channels_last,
+                a.precision,
+                a.compile,
+            )
         print(json.dumps(res))
         return 0
 
@@ -284,31 +360,58 @@ def main() -> int:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1"}
 
     results: dict = {"threads": a.threads, "runs": a.runs, "cpu": _cpu_name(), "batches": {}}
-    for b in ([] if a.only_families else a.batch):
+    for b in [] if a.only_families else a.batch:
         steps = a.steps or max(50, 20000 // b)
         ceiling = gemm_ceiling(b, a.threads)
         got: dict[str, list[dict]] = {v: [] for v in variants}
         for r in range(a.runs):  # alternate: one run of each variant, then the next round
             for v in variants:
                 if v == "tf":
-                    cmd = [str(tf_py), str(SEED_TF), "--fixed", "--batch", str(b), "--steps", str(steps),
-                           "--warmup", str(a.warmup), "--threads", str(a.threads), "--data", FASHION]
+                    cmd = [
+                        str(tf_py),
+                        str(SEED_TF),
+                        "--fixed",
+                        "--batch",
+                        str(b),
+                        "--steps",
+                        str(steps),
+                        "--warmup",
+                        str(a.warmup),
+                        "--threads",
+                        str(a.threads),
+                        "--data",
+                        FASHION,
+                    ]
                 else:
                     cmd = _worker_cmd(a, v, b, steps, a.warmup)
                 res = run_process(cmd, env)
                 got[v].append(res)
-                print(f"  b{b} run {r + 1}/{a.runs} {v:<9} {res['images_per_s']:>9,.0f} img/s "
-                      f"{res['maxrss_mib']:>6.0f} MiB", file=sys.stderr, flush=True)
+                print(
+                    f"  b{b} run {r + 1}/{a.runs} {v:<9} {res['images_per_s']:>9,.0f} img/s "
+                    f"{res['maxrss_mib']:>6.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
         ceiling_after = gemm_ceiling(b, a.threads)  # measured before and after: load drifts
         ceil_ips = statistics.median([ceiling["images_per_s"], ceiling_after["images_per_s"]])
-        row = {"ceiling": {**ceiling, "images_per_s_after": ceiling_after["images_per_s"],
-                           "images_per_s_median": ceil_ips}, "variants": {}}
+        row = {
+            "ceiling": {
+                **ceiling,
+                "images_per_s_after": ceiling_after["images_per_s"],
+                "images_per_s_median": ceil_ips,
+            },
+            "variants": {},
+        }
         tf_ips = statistics.median([x["images_per_s"] for x in got["tf"]]) if "tf" in got else None
         for v, rs in got.items():
             ips = statistics.median([x["images_per_s"] for x in rs])
-            row["variants"][v] = {"images_per_s": ips, "all": [round(x["images_per_s"], 1) for x in rs],
-                                  "of_ceiling": ips / ceil_ips, "vs_tf": ips / tf_ips if tf_ips else None,
-                                  "maxrss_mib": max(x["maxrss_mib"] for x in rs)}
+            row["variants"][v] = {
+                "images_per_s": ips,
+                "all": [round(x["images_per_s"], 1) for x in rs],
+                "of_ceiling": ips / ceil_ips,
+                "vs_tf": ips / tf_ips if tf_ips else None,
+                "maxrss_mib": max(x["maxrss_mib"] for x in rs),
+            }
         results["batches"][str(b)] = row
         _print_table(b, row)
 
@@ -322,8 +425,10 @@ def main() -> int:
 
 def _print_table(b: int, row: dict) -> None:
     c = row["ceiling"]
-    print(f"\nbatch {b}: GEMM ceiling {c['images_per_s_median']:,.0f} img/s "
-          f"({c['mflop_per_image']:.1f} MFLOP/image, {c['gemms']} GEMMs, {c['gflops']:.0f} GFLOP/s)")
+    print(
+        f"\nbatch {b}: GEMM ceiling {c['images_per_s_median']:,.0f} img/s "
+        f"({c['mflop_per_image']:.1f} MFLOP/image, {c['gemms']} GEMMs, {c['gflops']:.0f} GFLOP/s)"
+    )
     print(f"{'variant':<10}{'img/s':>10}{'of ceiling':>12}{'vs TF':>8}{'peak MiB':>10}   runs")
     for v, r in row["variants"].items():
         vs = f"{r['vs_tf']:.2f}x" if r["vs_tf"] else "-"
@@ -336,8 +441,12 @@ def families_table(a) -> list[dict]:
 
     rows = []
     # (name, worker flags): the default layout, channels-last weights, bf16 autocast, torch.compile.
-    known = {"default": [], "channels_last": ["--channels-last"], "bf16": ["--precision", "bf16"],
-             "compile": ["--compile"]}
+    known = {
+        "default": [],
+        "channels_last": ["--channels-last"],
+        "bf16": ["--precision", "bf16"],
+        "compile": ["--compile"],
+    }
     layouts = [(name, known[name]) for name in a.layouts]
     for fam in [f for f in a.family_list if f in FAMILIES]:
         for res in a.resolutions:
@@ -351,11 +460,20 @@ def families_table(a) -> list[dict]:
                     got[name].append(run_process(_worker_cmd(a, "autograd", b, a.steps or 30, 5, extra)))
             for name, rs in got.items():
                 ips = statistics.median([x["images_per_s"] for x in rs])
-                row = {"family": fam, "resolution": res, "layout": name, "batch": b, "images_per_s": ips,
-                       "all": [round(x["images_per_s"], 1) for x in rs], "maxrss_mib": max(x["maxrss_mib"] for x in rs)}
+                row = {
+                    "family": fam,
+                    "resolution": res,
+                    "layout": name,
+                    "batch": b,
+                    "images_per_s": ips,
+                    "all": [round(x["images_per_s"], 1) for x in rs],
+                    "maxrss_mib": max(x["maxrss_mib"] for x in rs),
+                }
                 rows.append(row)
-                print(f"{fam:<8} {res:>4}px {name:<14} {ips:>8,.1f} img/s {row['maxrss_mib']:>6.0f} MiB  {row['all']}",
-                      flush=True)
+                print(
+                    f"{fam:<8} {res:>4}px {name:<14} {ips:>8,.1f} img/s {row['maxrss_mib']:>6.0f} MiB  {row['all']}",
+                    flush=True,
+                )
     return rows
 
 

@@ -6,6 +6,7 @@ this file. A subprocess that needs a config gets it as JSON (``cfg.to_dict()``, 
 not exist yet then) uses ``@pytest.mark.tiny_parametrize(argnames, make)``: ``make(tiny_config)`` gives the
 values.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,12 @@ def _tiny_config(steps: int = 20, **train):
 
     t = dict(steps=steps, batch_size=32, threads=1, log_every=5, checkpoint_every=10, device="cpu", seed=3)
     t.update(train)
-    return RunConfig(model="mlp", model_config=MLPConfig(g_hidden=(32, 64), d_hidden=(64, 32), resolution=8),
-                     data=DataConfig(name="digits", resolution=8), train=TrainConfig(**t))
+    return RunConfig(
+        model="mlp",
+        model_config=MLPConfig(g_hidden=(32, 64), d_hidden=(64, 32), resolution=8),
+        data=DataConfig(name="digits", resolution=8),
+        train=TrainConfig(**t),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +61,9 @@ def tiny_config():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "tiny_parametrize(argnames, make): parametrize with make(tiny_config), "
-                                       "called at collection")
+    config.addinivalue_line(
+        "markers", "tiny_parametrize(argnames, make): parametrize with make(tiny_config), called at collection"
+    )
 
 
 def pytest_generate_tests(metafunc):
@@ -97,7 +103,7 @@ def idx_dir(tmp_path, monkeypatch):
         labels = rng.integers(0, 10, n).astype(np.uint8)
         imgs = np.zeros((n, 28, 28), np.uint8)
         for i, c in enumerate(labels):  # a bar whose position encodes the class
-            imgs[i, 4:24, 2 + 2 * c: 4 + 2 * c] = 255
+            imgs[i, 4:24, 2 + 2 * c : 4 + 2 * c] = 255
         write_idx(d / f"{split}-images-idx3-ubyte.gz", imgs)
         write_idx(d / f"{split}-labels-idx1-ubyte", labels)  # one raw, one gzipped: both must work
     monkeypatch.setenv("GANSTUDIO_DATA", str(root))
@@ -106,17 +112,33 @@ def idx_dir(tmp_path, monkeypatch):
 
 # ---- pix2pix: shared by tests/data, tests/training, tests/evaluation and tests/test_translate.py ----------
 
+
 def _tiny_p2p(steps: int = 20, model: dict | None = None, pairs: str = "sketch", **tr):
     """An 8x8 sketch -> digit pix2pix run with 8-channel U-Net and PatchGAN."""
     from ganstudio.data import DataConfig
     from ganstudio.models.pix2pix import Pix2PixConfig
     from ganstudio.training import RunConfig, TrainConfig
 
-    t = dict(steps=steps, batch_size=16, schedule="pix2pix", threads=1, device="cpu", seed=3, log_every=5,
-             checkpoint_every=10, lr_g=2e-4, lr_d=2e-4, beta1=0.5)
+    t = dict(
+        steps=steps,
+        batch_size=16,
+        schedule="pix2pix",
+        threads=1,
+        device="cpu",
+        seed=3,
+        log_every=5,
+        checkpoint_every=10,
+        lr_g=2e-4,
+        lr_d=2e-4,
+        beta1=0.5,
+    )
     t.update(tr)
-    return RunConfig(model="pix2pix", model_config=Pix2PixConfig(g_channels=8, d_channels=8, **(model or {})),
-                     data=DataConfig(name="digits", resolution=8, pairs=pairs, limit=96), train=TrainConfig(**t))
+    return RunConfig(
+        model="pix2pix",
+        model_config=Pix2PixConfig(g_channels=8, d_channels=8, **(model or {})),
+        data=DataConfig(name="digits", resolution=8, pairs=pairs, limit=96),
+        train=TrainConfig(**t),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """The CLI end to end on a tiny dataset, called in-process (one library call per subcommand)."""
+
 import json
 
 import pytest
@@ -14,8 +15,27 @@ def tiny_json(tmp_path):
 
 
 def _train(tmp_path, tiny_json, *extra):
-    return main(["train", "--data", "digits", "--resolution", "8", "--config", tiny_json, "--steps", "12",
-                 "--batch-size", "16", "--out", str(tmp_path / "runs"), "--quiet", "--log-every", "4", *extra])
+    return main(
+        [
+            "train",
+            "--data",
+            "digits",
+            "--resolution",
+            "8",
+            "--config",
+            tiny_json,
+            "--steps",
+            "12",
+            "--batch-size",
+            "16",
+            "--out",
+            str(tmp_path / "runs"),
+            "--quiet",
+            "--log-every",
+            "4",
+            *extra,
+        ]
+    )
 
 
 def test_train_generate_end_to_end(tmp_path, tiny_json, capsys):
@@ -27,8 +47,11 @@ def test_train_generate_end_to_end(tmp_path, tiny_json, capsys):
     assert main(["generate", str(run), "--n", "9", "--seed", "7", "--grid", str(g2)]) == 0
     assert g1.read_bytes() == g2.read_bytes()  # same seed, same images
     assert main(["generate", str(run), "--n", "3", "--seed", "5", "--out-dir", str(tmp_path / "each")]) == 0
-    assert sorted(p.name for p in (tmp_path / "each").glob("*.png")) == ["seed000005.png", "seed000006.png",
-                                                                    "seed000007.png"]
+    assert sorted(p.name for p in (tmp_path / "each").glob("*.png")) == [
+        "seed000005.png",
+        "seed000006.png",
+        "seed000007.png",
+    ]
     assert main(["generate", str(run), "--checkpoint", "12", "--n", "1"]) == 0
     # resume: --steps is the run's total
     assert main(["train", "--resume", str(run), "--steps", "16", "--quiet"]) == 0
@@ -49,15 +72,18 @@ def test_datasets_lists_sources(capsys):
     assert rows["digits"]["found"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "nope", "--data", "digits"], "unknown model 'nope'"),
-    (["train", "--data", "no-such-data"], "unknown dataset 'no-such-data'"),
-    (["train", "--data", "digits", "--device", "tpu"], "unknown device 'tpu'"),
-    (["train", "--data", "digits", "--loss", "magic"], "unknown loss 'magic'"),
-    (["generate", "/nonexistent/run"], "does not exist"),
-    (["generate", ".", "--n", "0"], "must be positive"),
-    (["train", "--resume", "/nonexistent/run"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--model", "nope", "--data", "digits"], "unknown model 'nope'"),
+        (["train", "--data", "no-such-data"], "unknown dataset 'no-such-data'"),
+        (["train", "--data", "digits", "--device", "tpu"], "unknown device 'tpu'"),
+        (["train", "--data", "digits", "--loss", "magic"], "unknown loss 'magic'"),
+        (["generate", "/nonexistent/run"], "does not exist"),
+        (["generate", ".", "--n", "0"], "must be positive"),
+        (["train", "--resume", "/nonexistent/run"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_clear_line(argv, message, capsys):
     with pytest.raises(SystemExit) if argv[-1] == "0" else _nothing():
         code = main(argv)
@@ -89,8 +115,9 @@ def test_demo_trains_the_best_preset_and_the_seed_is_one_flag_away(tmp_path, cap
     from ganstudio.data import resolve_auto
 
     data, _ = resolve_auto()  # Debian's Fashion-MNIST where installed, else the digits fallback
-    argv = ["demo", "--minutes", "0.02", "--out", str(tmp_path)] + ([] if preset == "fashion-mnist" else
-                                                                     ["--preset", preset])
+    argv = ["demo", "--minutes", "0.02", "--out", str(tmp_path)] + (
+        [] if preset == "fashion-mnist" else ["--preset", preset]
+    )
     assert main(argv) == 0
     (run,) = tmp_path.iterdir()
     cfg = json.loads((run / "config.json").read_text())
@@ -109,8 +136,29 @@ def test_choosing_the_pix2pix_family_is_enough(tmp_path, capsys):
     """``--model pix2pix`` trains with the family's own schedule and sketch pairs (issue 13's defect)."""
     from ganstudio import runs
 
-    assert main(["train", "--data", "digits", "--model", "pix2pix", "--resolution", "16", "--limit", "64",
-                 "--steps", "2", "--batch-size", "16", "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--model",
+                "pix2pix",
+                "--resolution",
+                "16",
+                "--limit",
+                "64",
+                "--steps",
+                "2",
+                "--batch-size",
+                "16",
+                "--out",
+                str(tmp_path / "runs"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     run = next((tmp_path / "runs").iterdir())
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["schedule"] == "pix2pix" and cfg["data"]["pairs"] == "sketch"
@@ -118,14 +166,17 @@ def test_choosing_the_pix2pix_family_is_enough(tmp_path, capsys):
     assert f"ganstudio translate {run}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("flags, says", [
-    (["--model", "dcgan", "--schedule", "pix2pix"], "trains image-to-image models, but 'dcgan' is noise-to-image"),
-    (["--model", "pix2pix", "--schedule", "alternating"], "but 'pix2pix' is image-to-image"),
-    (["--model", "mlp", "--set", "data.pairs=sketch"], "drop data.pairs or use --model pix2pix"),
-    (["--model", "pix2pix", "--conditional"], "does not take class labels"),
-    (["--model", "mlp", "--schedule", "nope"], "unknown schedule 'nope'"),
-    (["--model", "nope"], "unknown model 'nope'"),
-])
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--model", "dcgan", "--schedule", "pix2pix"], "trains image-to-image models, but 'dcgan' is noise-to-image"),
+        (["--model", "pix2pix", "--schedule", "alternating"], "but 'pix2pix' is image-to-image"),
+        (["--model", "mlp", "--set", "data.pairs=sketch"], "drop data.pairs or use --model pix2pix"),
+        (["--model", "pix2pix", "--conditional"], "does not take class labels"),
+        (["--model", "mlp", "--schedule", "nope"], "unknown schedule 'nope'"),
+        (["--model", "nope"], "unknown model 'nope'"),
+    ],
+)
 def test_refused_combinations_leave_no_run_folder(tmp_path, capsys, flags, says):
     assert main(["train", "--data", "digits", *flags, "--steps", "2", "--out", str(tmp_path / "runs"), "--quiet"]) == 2
     err = capsys.readouterr().err
@@ -139,14 +190,50 @@ def test_init_from_takes_the_source_model_and_refuses_another_family(tmp_path, t
     assert _train(tmp_path, tiny_json) == 0
     src = next((tmp_path / "runs").iterdir())
     out = tmp_path / "tuned"
-    assert main(["train", "--data", "digits", "--preset", "fashion-mnist", "--init-from", str(src), "--steps", "2",
-                 "--batch-size", "16", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--preset",
+                "fashion-mnist",
+                "--init-from",
+                str(src),
+                "--steps",
+                "2",
+                "--batch-size",
+                "16",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     tuned = json.loads(next(out.iterdir()).joinpath("config.json").read_text())
     source = json.loads((src / "config.json").read_text())
     assert tuned["model"] == "mlp" and tuned["model_config"] == source["model_config"]
     assert tuned["conditional"] is False and tuned["train"]["lr_g"] == 5e-4  # the preset's training, the source's model
     capsys.readouterr()
-    assert main(["train", "--data", "digits", "--model", "dcgan", "--init-from", str(src), "--steps", "2",
-                 "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--model",
+                "dcgan",
+                "--init-from",
+                str(src),
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "never"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "its weights belong to a 'mlp' model" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()

@@ -1,4 +1,5 @@
 """ONNX export: parity with PyTorch through onnxruntime, dynamic batch, conditional inputs, EMA, CLI errors."""
+
 from __future__ import annotations
 
 import dataclasses

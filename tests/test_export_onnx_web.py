@@ -3,6 +3,7 @@
 Needs Debian's chromium (/usr/bin/chromium), Python Playwright, and `npm install` in
 examples/onnx-web (onnxruntime-web, served from node_modules: nothing comes from a CDN).
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,8 +20,15 @@ from ganstudio.training import train
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx-web"
 CHROMIUM = Path("/usr/bin/chromium")
 ORT = EXAMPLE / "node_modules" / "onnxruntime-web" / "dist" / "ort.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
@@ -29,9 +37,13 @@ pytestmark = [
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
-                      ".onnx": "application/octet-stream"}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".onnx": "application/octet-stream",
+    }
 
     def log_message(self, *args):  # keep the test output clean
         pass

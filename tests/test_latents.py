@@ -1,4 +1,5 @@
 """Latents: JSON/npz round trips, exact remakes (PNG bytes), refusals, edits, slerp, breeding."""
+
 import json
 import math
 
@@ -100,7 +101,7 @@ def test_slerp_keeps_norms_and_endpoints():
     path = I.slerp(a, b, t)
     assert torch.allclose(path.norm(dim=1), a.norm().expand(11), rtol=1e-5)
     assert torch.allclose(path[0], a, atol=1e-5) and torch.allclose(path[-1], b, atol=1e-5)
-    assert (I.lerp(a, b, 0.5).norm() < 0.8 * a.norm())  # lerp cuts through the middle, slerp does not
+    assert I.lerp(a, b, 0.5).norm() < 0.8 * a.norm()  # lerp cuts through the middle, slerp does not
     c = 3 * b
     mid = I.slerp(a, c, 0.25)
     assert math.isclose(float(mid.norm()), float(0.75 * a.norm() + 0.25 * c.norm()), rel_tol=1e-5)
@@ -120,8 +121,10 @@ def test_interpolated_latent_blends_classes():
 
 def _parents(k=100):
     g = torch.Generator().manual_seed(1)
-    return [L.Latent(z=torch.randn(k, generator=g).numpy(), classes=c, run="r", step=1)
-            for c in ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0])]
+    return [
+        L.Latent(z=torch.randn(k, generator=g).numpy(), classes=c, run="r", step=1)
+        for c in ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0])
+    ]
 
 
 def test_crossover_children_take_every_dimension_from_a_parent():
@@ -176,14 +179,22 @@ def test_saved_files_are_atomic_and_readable_like_any_other(tmp_path, pipe):
     from ganstudio.fsutil import atomic_file, file_mode
 
     lats = L.from_seeds(pipe, 3, seed=1)
-    written = [L.save_batch(lats, tmp_path / "b.npz"), L.save_latent(lats[0], tmp_path / "a.json"),
-               media.save_image(np.zeros((4, 4), np.uint8), tmp_path / "i.png")]
-    written += L.save_with_latents(L.render(pipe, lats), lats,
-                                   tmp_path / "kids", ["k0", "k1", "k2"])
+    written = [
+        L.save_batch(lats, tmp_path / "b.npz"),
+        L.save_latent(lats[0], tmp_path / "a.json"),
+        media.save_image(np.zeros((4, 4), np.uint8), tmp_path / "i.png"),
+    ]
+    written += L.save_with_latents(L.render(pipe, lats), lats, tmp_path / "kids", ["k0", "k1", "k2"])
     for p in written:
         assert stat.S_IMODE(os.stat(p).st_mode) == file_mode(), p
-    assert sorted(p.name for p in (tmp_path / "kids").iterdir()) == ["k0.json", "k0.png", "k1.json", "k1.png",
-                                                                      "k2.json", "k2.png"]
+    assert sorted(p.name for p in (tmp_path / "kids").iterdir()) == [
+        "k0.json",
+        "k0.png",
+        "k1.json",
+        "k1.png",
+        "k2.json",
+        "k2.png",
+    ]
     target = tmp_path / "keep.txt"
     target.write_text("old")
     with pytest.raises(RuntimeError), atomic_file(target) as tmp:

@@ -1,4 +1,5 @@
 """The GAN losses against their definitions."""
+
 import pytest
 import torch
 

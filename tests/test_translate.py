@@ -1,5 +1,6 @@
 """Translation with a trained pix2pix run: any-size inputs keep their size and aspect, whole folders,
 and the translate CLI."""
+
 import pytest
 from PIL import Image, ImageDraw
 

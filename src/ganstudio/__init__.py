@@ -4,6 +4,7 @@ Python entry points (each also a CLI subcommand):
     ganstudio.train(config) -> Path          train a run, returns its folder
     ganstudio.load(run_dir) -> Pipeline      rebuild a trained generator for sampling
 """
+
 from .version import __version__
 
 

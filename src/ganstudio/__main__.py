@@ -1,4 +1,5 @@
 """``python -m ganstudio`` (and ``torchrun -m ganstudio``) = the ``ganstudio`` command."""
+
 import sys
 
 from .cli import main

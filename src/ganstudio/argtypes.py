@@ -1,4 +1,5 @@
 """argparse value types shared by every subcommand: bad values become one-line errors."""
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ that G cannot match: that is what lets a GAN train on a few hundred pictures.
 ``p`` is a per-sample probability (a 0-d tensor, so the ADA controller can change it without a
 host sync): each image is augmented by each op with probability p, otherwise passed through.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -5,6 +5,7 @@ A cache is an optimisation: a write that fails (read-only or full disk) only war
 finds a damaged entry deletes it and rebuilds. Entries are written to a temporary file beside the
 target and renamed into place, so a reader or a ``kill -9`` never sees half a file.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """``ganstudio SUBCOMMAND``: argument parsing, then one library call per subcommand. No logic here."""
+
 from __future__ import annotations
 
 import argparse
@@ -48,13 +49,31 @@ def cmd_train(a: argparse.Namespace) -> int:
             raise UserError("--dry-run prints a new run's config; drop it when resuming")
         run = train(None, resume=a.resume, overrides=overrides, progress=not a.quiet, extra_hooks=hooks)
     else:
-        stability = {k: v for k, v in {"ema_beta": a.ema, "augment": a.augment and tuple(a.augment.split(",")),
-                                       "ada": a.ada or None, "guard": a.guard or None,
-                                       "channels_last": a.channels_last or None}.items() if v is not None}
+        stability = {
+            k: v
+            for k, v in {
+                "ema_beta": a.ema,
+                "augment": a.augment and tuple(a.augment.split(",")),
+                "ada": a.ada or None,
+                "guard": a.guard or None,
+                "channels_last": a.channels_last or None,
+            }.items()
+            if v is not None
+        }
         data_options = {k: v for k, v in {"flip": a.flip or None, "fit": a.fit}.items() if v is not None}
-        cfg = build_run_config(a.data, a.model, a.preset, {**overrides, **stability}, resolution=a.resolution,
-                               limit=a.limit, init_from=a.init_from, config_file=a.config,
-                               conditional=a.conditional or None, sets=a.set, data_options=data_options)
+        cfg = build_run_config(
+            a.data,
+            a.model,
+            a.preset,
+            {**overrides, **stability},
+            resolution=a.resolution,
+            limit=a.limit,
+            init_from=a.init_from,
+            config_file=a.config,
+            conditional=a.conditional or None,
+            sets=a.set,
+            data_options=data_options,
+        )
         if a.dry_run:
             from .training import prepare
 
@@ -81,10 +100,22 @@ NEXT_COMMAND = {
 def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import generate_to_files
 
-    paths = generate_to_files(a.run_dir, n=a.n, seed=a.seed, checkpoint=a.checkpoint, grid=a.grid,
-                              out_dir=a.out_dir, truncation=a.truncation, classes=a.class_, device=a.device,
-                              from_latent=a.from_, edits=a.edit, directions=a.directions, prompt=a.prompt,
-                              curate=a.curate)
+    paths = generate_to_files(
+        a.run_dir,
+        n=a.n,
+        seed=a.seed,
+        checkpoint=a.checkpoint,
+        grid=a.grid,
+        out_dir=a.out_dir,
+        truncation=a.truncation,
+        classes=a.class_,
+        device=a.device,
+        from_latent=a.from_,
+        edits=a.edit,
+        directions=a.directions,
+        prompt=a.prompt,
+        curate=a.curate,
+    )
     for p in paths:
         print(p)
     return 0
@@ -141,12 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--flip", action="store_true", help="random horizontal flips of the training images")
     t.add_argument("--channels-last", action="store_true", help="NHWC conv weights (faster at 32-64 px on CPUs)")
     t.add_argument("--fit", choices=["crop", "pad"], default=None, help="folder images: center-crop or letterbox")
-    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="any config field, e.g. --set train.r1_gamma=1 --set model_config.g_channels=32")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any config field, e.g. --set train.r1_gamma=1 --set model_config.g_channels=32",
+    )
     for field, (flag, typ, hlp) in TRAIN_FLAGS.items():
         t.add_argument(flag, dest=field, type=typ, default=None, help=hlp)
-    t.add_argument("--eval-every", type=_positive_int, default=None, metavar="N",
-                   help="evaluate every N steps (metrics.jsonl) and keep a 'best' checkpoint by FID")
+    t.add_argument(
+        "--eval-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="evaluate every N steps (metrics.jsonl) and keep a 'best' checkpoint by FID",
+    )
     t.add_argument("--eval-n", type=_positive_int, default=2000, help="samples per evaluation (default 2000)")
     t.add_argument("--eval-features", default="auto", help="classifier, folder-rcf, onnx:PATH or auto")
     t.add_argument("--out", default="runs", help="folder that holds the numbered runs (default runs)")
@@ -164,13 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out-dir", default=None, help="write one PNG per image here, named by seed")
     g.add_argument("--truncation", type=float, default=1.0, help="psi in (0, 1]: lower = safer, less varied")
     g.add_argument("--class", dest="class_", default=None, help="class name or index (conditional runs)")
-    g.add_argument("--from", dest="from_", default=None, metavar="FILES",
-                   help="remake latents from JSON/npz files or folders (comma-separated), exactly")
+    g.add_argument(
+        "--from",
+        dest="from_",
+        default=None,
+        metavar="FILES",
+        help="remake latents from JSON/npz files or folders (comma-separated), exactly",
+    )
     g.add_argument("--edit", default=None, metavar="K:AMOUNT,...", help="move along directions, e.g. 0:+2.5,dark:-1")
     g.add_argument("--directions", default=None, help="pca, sefa or a directions file (default: the run's pca)")
     g.add_argument("--prompt", default=None, help='text, e.g. "a dark long-sleeved coat": class + named directions')
-    g.add_argument("--curate", type=_positive_int, default=None, metavar="M",
-                   help="draw M, keep the --n most realistic by the run's discriminator")
+    g.add_argument(
+        "--curate",
+        type=_positive_int,
+        default=None,
+        metavar="M",
+        help="draw M, keep the --n most realistic by the run's discriminator",
+    )
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
 
@@ -181,8 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the first run: train on the best data here for a few minutes")
     m.add_argument("--minutes", type=_positive_float, default=2.0)
     m.add_argument("--out", default="runs")
-    m.add_argument("--preset", default="fashion-mnist",
-                   help="what to train (default fashion-mnist: the best per minute here; seed: the article's MLP)")
+    m.add_argument(
+        "--preset",
+        default="fashion-mnist",
+        help="what to train (default fashion-mnist: the best per minute here; seed: the article's MLP)",
+    )
     m.set_defaults(func=cmd_demo)
 
     # Subcommands of other areas (evaluation, creative tools, export, studio, ...) register themselves.

@@ -1,4 +1,5 @@
 """``make demo``: the first run a new user sees. Picks the best data here, trains briefly, shows where things are."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,10 @@ from .training import train
 from .training.options import build_run_config
 
 # What each preset the demo may use is, in a few words, for the first line the user reads.
-DESCRIPTIONS = {"fashion-mnist": "the class-conditional DCGAN (--preset fashion-mnist; one row per class)",
-                "seed": "the seed article's MLP GAN (--preset seed)"}
+DESCRIPTIONS = {
+    "fashion-mnist": "the class-conditional DCGAN (--preset fashion-mnist; one row per class)",
+    "seed": "the seed article's MLP GAN (--preset seed)",
+}
 
 
 def run_demo(minutes: float = 2.0, out: str | Path = "runs", preset: str = "fashion-mnist") -> Path:
@@ -22,8 +25,10 @@ def run_demo(minutes: float = 2.0, out: str | Path = "runs", preset: str = "fash
         print(f"note: {note}")
     # a time budget: no step total, no false ETA
     cfg = build_run_config(data=data, preset=preset, train={"minutes": minutes, "sample_every": 250})
-    print(f"demo: training {DESCRIPTIONS.get(preset, f'--preset {preset}')} on {data} for {minutes:g} minutes "
-          f"(Ctrl-C stops early and keeps a checkpoint)")
+    print(
+        f"demo: training {DESCRIPTIONS.get(preset, f'--preset {preset}')} on {data} for {minutes:g} minutes "
+        f"(Ctrl-C stops early and keeps a checkpoint)"
+    )
     run = train(cfg, out=out)
     grid = run / "samples" / "latest.png"
     class_hint = ""

@@ -1,4 +1,5 @@
 """Device selection: never hard-code cuda."""
+
 from __future__ import annotations
 
 import torch

@@ -13,6 +13,7 @@ model (z_dim, classes, image shape, step, run) is stored twice: in the ONNX file
 can fetch. The file is written atomically and, when onnxruntime is installed, checked against
 PyTorch on a few seeded latents before it is put in place.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,16 @@ def _export_graph(module: nn.Module, args: tuple, names: list[str], opset: int |
         for strict in (True, False):
             try:
                 ep = torch.export.export(module, args, dynamic_shapes=shapes, strict=strict)
-                prog = torch.onnx.export(ep, args, None, input_names=names, output_names=["images"],
-                                         dynamo=True, opset_version=opset, verbose=False)
+                prog = torch.onnx.export(
+                    ep,
+                    args,
+                    None,
+                    input_names=names,
+                    output_names=["images"],
+                    dynamo=True,
+                    opset_version=opset,
+                    verbose=False,
+                )
             except Exception as e:  # try the next strategy, report all if none works
                 errors.append(f"{'strict' if strict else 'non-strict'}: {type(e).__name__}: {str(e).splitlines()[0]}")
                 continue
@@ -117,14 +126,20 @@ def _rename_batch_dim(model, n_inputs: int) -> bool:
     return out0.dim_param == "batch"
 
 
-def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: str | int = "latest",
-                opset: int | None = None, verify: bool = True) -> ExportResult:
+def export_onnx(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    checkpoint: str | int = "latest",
+    opset: int | None = None,
+    verify: bool = True,
+) -> ExportResult:
     """Write the run's generator as ONNX (default ``RUN_DIR/export/generator.onnx``) plus a JSON sidecar."""
     try:
         import onnx
     except ImportError:
-        raise UserError("ONNX export needs the onnx extra: pip install 'ganstudio[onnx]' "
-                        "(onnx, onnxscript, onnxruntime)") from None
+        raise UserError(
+            "ONNX export needs the onnx extra: pip install 'ganstudio[onnx]' (onnx, onnxscript, onnxruntime)"
+        ) from None
     from .pipeline import load
 
     pipe = load(run_dir, checkpoint=checkpoint, device="cpu")
@@ -145,10 +160,20 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
     with torch.no_grad():
         shape = tuple(module(*args).shape[1:])
     cfg = pipe.config
-    meta = {"format": "ganstudio-onnx/1", "model": cfg.model, "z_dim": pipe.z_dim, "num_classes": k,
-            "class_names": list(pipe.class_names) if k else [], "image_shape": list(shape), "step": pipe.step,
-            "run": run_dir.resolve().name, "inputs": names, "output": "images", "output_range": [0, 1],
-            "ema": _has_ema(run_dir, checkpoint)}
+    meta = {
+        "format": "ganstudio-onnx/1",
+        "model": cfg.model,
+        "z_dim": pipe.z_dim,
+        "num_classes": k,
+        "class_names": list(pipe.class_names) if k else [],
+        "image_shape": list(shape),
+        "step": pipe.step,
+        "run": run_dir.resolve().name,
+        "inputs": names,
+        "output": "images",
+        "output_range": [0, 1],
+        "ema": _has_ema(run_dir, checkpoint),
+    }
 
     with atomic_file(out, suffix=".onnx", fsync=True) as tmp:
         model = _export_graph(module, args, names, opset)
@@ -159,8 +184,10 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, checkpoint: 
         onnx.save(model, str(tmp))
         diff = _parity(module, tmp, pipe, k) if verify else None
         if diff is not None and diff > PARITY_TOL:
-            raise UserError(f"exported graph disagrees with PyTorch (max abs diff {diff:.2e} > {PARITY_TOL}); "
-                            "please report this model")
+            raise UserError(
+                f"exported graph disagrees with PyTorch (max abs diff {diff:.2e} > {PARITY_TOL}); "
+                "please report this model"
+            )
         meta["parity_max_abs_diff"] = diff
     meta_path = out.with_suffix(".json")
     runs.atomic_write_json(meta_path, meta)

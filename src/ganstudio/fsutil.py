@@ -4,6 +4,7 @@ Write to a temp file in the same folder, then ``os.replace``: readers (and a kil
 file. Run state (JSON and text: ``atomic_write_text/json``) and exports are also fsynced, so they
 survive a power cut; pictures (``atomic_write_bytes``, ``atomic_file`` by default) are not.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ def atomic_file(path: str | Path, suffix: str | None = None, fsync: bool = False
     format from the name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                suffix=path.suffix if suffix is None else suffix)
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix
+    )
     os.close(fd)
     tmp = Path(name)
     try:

@@ -5,6 +5,7 @@ latents that are not plain seeds are named by seed and latent id, or by id. A gr
 its latents as a batch in ``g.npz``. Any of those files given back to ``--from`` remakes the same
 pixels (same PNG bytes): every path renders through ``latents.render``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,9 +18,19 @@ from .errors import UserError
 from .pipeline import load
 
 
-def build_latents(pipe, n: int = 64, seed: int = 0, truncation: float = 1.0, classes=None,
-                  edits: str | Sequence | None = None, directions: str | None = None, prompt: str | None = None,
-                  curate: int | None = None, run_dir: str | Path | None = None, embedder=None):
+def build_latents(
+    pipe,
+    n: int = 64,
+    seed: int = 0,
+    truncation: float = 1.0,
+    classes=None,
+    edits: str | Sequence | None = None,
+    directions: str | None = None,
+    prompt: str | None = None,
+    curate: int | None = None,
+    run_dir: str | Path | None = None,
+    embedder=None,
+):
     """The latents a ``generate`` call draws: seeds, optional prompt (class blend + named edits),
     edits, and curation. Returns (latents, directions or None)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
@@ -36,8 +47,12 @@ def build_latents(pipe, n: int = 64, seed: int = 0, truncation: float = 1.0, cla
             raise UserError("give either --class or --prompt, not both")
         if dirs is None:
             dirs = _named_directions(run_dir, pipe.step)
-        match = P.interpret(prompt, pipe.class_names if pipe.num_classes else (),
-                            dirs.names if dirs is not None else {}, embedder=embedder)
+        match = P.interpret(
+            prompt,
+            pipe.class_names if pipe.num_classes else (),
+            dirs.names if dirs is not None else {},
+            embedder=embedder,
+        )
         classes = None if match.classes is None else match.classes
         edit_list = list(match.edits) + edit_list
     resolved: list[tuple[int, float]] = []
@@ -77,18 +92,31 @@ def remake_checkpoint(lats: Sequence[L.Latent], checkpoint: str) -> str:
     """The checkpoint to remake latents with: their own step unless one was asked for."""
     steps = {l.step for l in lats if l.step is not None}
     if len(steps) > 1:
-        raise UserError(f"these latents come from several checkpoints ({', '.join(map(str, sorted(steps)))}); "
-                        "remake them in separate calls")
+        raise UserError(
+            f"these latents come from several checkpoints ({', '.join(map(str, sorted(steps)))}); "
+            "remake them in separate calls"
+        )
     if checkpoint == "latest" and steps:
         return str(steps.pop())
     return checkpoint
 
 
-def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoint: str = "latest",
-                      grid: str | Path | None = None, out_dir: str | Path | None = None, truncation: float = 1.0,
-                      classes=None, device: str = "cpu", from_latent: str | None = None,
-                      edits: str | None = None, directions: str | None = None, prompt: str | None = None,
-                      curate: int | None = None) -> list[Path]:
+def generate_to_files(
+    run_dir: str | Path,
+    n: int = 64,
+    seed: int = 0,
+    checkpoint: str = "latest",
+    grid: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    truncation: float = 1.0,
+    classes=None,
+    device: str = "cpu",
+    from_latent: str | None = None,
+    edits: str | None = None,
+    directions: str | None = None,
+    prompt: str | None = None,
+    curate: int | None = None,
+) -> list[Path]:
     """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
 
@@ -104,16 +132,20 @@ def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoin
         raise UserError(f"--truncation must be in (0, 2], got {truncation}")
     if from_latent:
         if classes is not None or prompt or curate:
-            raise UserError("--from remakes latents as they were; --class/--prompt/--curate do not apply "
-                            "(use --edit to change them)")
+            raise UserError(
+                "--from remakes latents as they were; --class/--prompt/--curate do not apply "
+                "(use --edit to change them)"
+            )
         lats = L.load_many(from_latent)
         ckpt = remake_checkpoint(lats, checkpoint)
         try:
             pipe = load(run_dir, checkpoint=ckpt, device=device)
         except UserError as e:
             if ckpt != checkpoint:
-                raise UserError(f"latent {lats[0].id} was made at checkpoint step {ckpt}, which run {run_dir} "
-                                f"no longer has ({e}); it cannot be remade exactly") from None
+                raise UserError(
+                    f"latent {lats[0].id} was made at checkpoint step {ckpt}, which run {run_dir} "
+                    f"no longer has ({e}); it cannot be remade exactly"
+                ) from None
             raise
         from .creative import directions as D
 
@@ -132,8 +164,11 @@ def generate_to_files(run_dir: str | Path, n: int = 64, seed: int = 0, checkpoin
     images = L.render(pipe, lats, dirs)
     written: list[Path] = []
     if grid is None and out_dir is None:
-        tag = "" if (not from_latent and not edits and not prompt and not curate) else \
-            "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
+        tag = (
+            ""
+            if (not from_latent and not edits and not prompt and not curate)
+            else "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
+        )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"
     if grid is not None:
         h = images.shape[-2]

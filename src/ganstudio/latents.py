@@ -19,6 +19,7 @@ Exact remakes: BLAS may round a lone row differently from the same row inside a 
 which can flip a pixel's last bit in the PNG. ``render`` therefore always runs G on one row at a
 time, so an image from a grid of 64 and its remake from ``--from`` are the same bytes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,11 +91,19 @@ class Latent:
 
     # ---- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "id": self.id, "z": list(self.z),
-                "classes": None if self.classes is None else list(self.classes),
-                "truncation": self.truncation, "edits": [list(e) for e in self.edits],
-                "directions": self.directions, "parents": list(self.parents), "origin": self.origin,
-                "run": self.run, "step": self.step}
+        return {
+            "format": FORMAT,
+            "id": self.id,
+            "z": list(self.z),
+            "classes": None if self.classes is None else list(self.classes),
+            "truncation": self.truncation,
+            "edits": [list(e) for e in self.edits],
+            "directions": self.directions,
+            "parents": list(self.parents),
+            "origin": self.origin,
+            "run": self.run,
+            "step": self.step,
+        }
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "latent") -> Latent:
@@ -104,10 +113,17 @@ class Latent:
         if fmt != FORMAT:
             raise UserError(f"{where} has format {fmt!r}; this ganstudio reads {FORMAT!r}")
         try:
-            lat = cls(z=d["z"], classes=d.get("classes"), truncation=d.get("truncation", 1.0),
-                      edits=tuple(tuple(e) for e in d.get("edits", ())), directions=d.get("directions"),
-                      parents=tuple(d.get("parents", ())), origin=dict(d.get("origin") or {}),
-                      run=d.get("run"), step=d.get("step"))
+            lat = cls(
+                z=d["z"],
+                classes=d.get("classes"),
+                truncation=d.get("truncation", 1.0),
+                edits=tuple(tuple(e) for e in d.get("edits", ())),
+                directions=d.get("directions"),
+                parents=tuple(d.get("parents", ())),
+                origin=dict(d.get("origin") or {}),
+                run=d.get("run"),
+                step=d.get("step"),
+            )
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({e})") from None
         if d.get("id") and d["id"] != lat.id:
@@ -116,6 +132,7 @@ class Latent:
 
 
 # ---- files -------------------------------------------------------------------------------
+
 
 def save_latent(latent: Latent, path: str | Path) -> Path:
     """Write one latent as JSON, atomically."""
@@ -162,8 +179,10 @@ def load_latents(path: str | Path) -> list[Latent]:
                 meta = json.loads(str(f["meta"]))
         except (OSError, ValueError, KeyError) as e:
             raise UserError(f"cannot read latents from {path} ({e})") from None
-        return [Latent.from_dict({**m, "z": z[i], "classes": None if classes is None else classes[i]},
-                                 f"{path} #{i}") for i, m in enumerate(meta)]
+        return [
+            Latent.from_dict({**m, "z": z[i], "classes": None if classes is None else classes[i]}, f"{path} #{i}")
+            for i, m in enumerate(meta)
+        ]
     try:
         d = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -182,8 +201,9 @@ def load_many(spec: str | Path | Iterable[str | Path]) -> list[Latent]:
     return out
 
 
-def save_with_latents(images: torch.Tensor, latents: Sequence[Latent], out_dir: str | Path,
-                      stems: Sequence[str]) -> list[Path]:
+def save_with_latents(
+    images: torch.Tensor, latents: Sequence[Latent], out_dir: str | Path, stems: Sequence[str]
+) -> list[Path]:
     """images (N, C, H, W) in [0, 1]: write ``out_dir/<stem>.png`` and, beside it, ``<stem>.json`` holding the
     latent that made it, so any picture can be reopened, edited or bred later."""
     from . import media
@@ -203,24 +223,56 @@ def sidecar(image_path: str | Path, batch: bool = False) -> Path:
 
 # ---- making latents --------------------------------------------------------------------
 
-def from_seeds(pipe, n: int, seed: int = 0, classes=None, truncation: float = 1.0,
-               edits: Sequence[tuple[int, float]] = (), directions: str | None = None) -> list[Latent]:
+
+def from_seeds(
+    pipe,
+    n: int,
+    seed: int = 0,
+    classes=None,
+    truncation: float = 1.0,
+    edits: Sequence[tuple[int, float]] = (),
+    directions: str | None = None,
+) -> list[Latent]:
     """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding)."""
     z = pipe.latents(n, seed)
     y = pipe.class_weights(classes, n)
-    return [Latent(z=tuple(z[i].tolist()), classes=None if y is None else tuple(y[i].tolist()),
-                   truncation=truncation, edits=tuple(edits), directions=directions if edits else None,
-                   origin={"op": "seed", "seed": seed + i}, run=run_name(pipe), step=pipe.step)
-            for i in range(n)]
+    return [
+        Latent(
+            z=tuple(z[i].tolist()),
+            classes=None if y is None else tuple(y[i].tolist()),
+            truncation=truncation,
+            edits=tuple(edits),
+            directions=directions if edits else None,
+            origin={"op": "seed", "seed": seed + i},
+            run=run_name(pipe),
+            step=pipe.step,
+        )
+        for i in range(n)
+    ]
 
 
-def from_arrays(pipe, z: torch.Tensor, classes: torch.Tensor | None = None, truncation: float = 1.0,
-                parents: Sequence[str] = (), origin: dict | None = None) -> list[Latent]:
+def from_arrays(
+    pipe,
+    z: torch.Tensor,
+    classes: torch.Tensor | None = None,
+    truncation: float = 1.0,
+    parents: Sequence[str] = (),
+    origin: dict | None = None,
+) -> list[Latent]:
     """Latents for explicit (N, z_dim) z and (N, K) class weights, stamped with the pipe's run/step."""
     z = torch.as_tensor(z, dtype=torch.float32).detach().cpu()
-    return [Latent(z=tuple(z[i].tolist()), classes=None if classes is None else tuple(classes[i].tolist()),
-                   truncation=truncation, parents=tuple(parents), origin=dict(origin or {}),
-                   run=run_name(pipe), step=pipe.step) for i in range(len(z))]
+    return [
+        Latent(
+            z=tuple(z[i].tolist()),
+            classes=None if classes is None else tuple(classes[i].tolist()),
+            truncation=truncation,
+            parents=tuple(parents),
+            origin=dict(origin or {}),
+            run=run_name(pipe),
+            step=pipe.step,
+        )
+        for i in range(len(z))
+    ]
 
 
 def run_name(pipe) -> str | None:
@@ -232,13 +284,19 @@ def add_edits(latent: Latent, edits: Sequence[tuple[int, float]], directions: st
     if not edits:
         return latent
     if latent.edits and latent.directions != directions:
-        raise UserError(f"this latent's edits refer to {latent.directions}, not {directions}; "
-                        "use the same directions file")
+        raise UserError(
+            f"this latent's edits refer to {latent.directions}, not {directions}; use the same directions file"
+        )
     merged: dict[int, float] = dict(latent.edits)
     for i, a in edits:
         merged[int(i)] = merged.get(int(i), 0.0) + float(a)
-    return replace(latent, edits=tuple(sorted(merged.items())), directions=directions,
-                   parents=(latent.id,), origin={"op": "edit", "edits": [list(e) for e in edits]})
+    return replace(
+        latent,
+        edits=tuple(sorted(merged.items())),
+        directions=directions,
+        parents=(latent.id,),
+        origin={"op": "edit", "edits": [list(e) for e in edits]},
+    )
 
 
 def parse_edits(spec: str | None) -> list[tuple[int | str, float]]:
@@ -260,29 +318,40 @@ def parse_edits(spec: str | None) -> list[tuple[int | str, float]]:
 
 # ---- latent -> image ---------------------------------------------------------------------
 
+
 def check_compatible(latents: Sequence[Latent], pipe, directions=None, exact: bool = True) -> None:
     """Refuse, with the reason, to render latents made by another run / checkpoint / directions file."""
     name, step = run_name(pipe), pipe.step
     for lat in latents:
         if len(lat.z) != pipe.z_dim:
-            raise UserError(f"latent {lat.id} has {len(lat.z)} dimensions but this run's G takes {pipe.z_dim}; "
-                            f"it was made by run {lat.run or '?'}")
+            raise UserError(
+                f"latent {lat.id} has {len(lat.z)} dimensions but this run's G takes {pipe.z_dim}; "
+                f"it was made by run {lat.run or '?'}"
+            )
         k = len(lat.classes) if lat.classes is not None else 0
         if k != pipe.num_classes:
-            raise UserError(f"latent {lat.id} has {k} class weights but this run has {pipe.num_classes} classes; "
-                            f"it was made by run {lat.run or '?'}")
+            raise UserError(
+                f"latent {lat.id} has {k} class weights but this run has {pipe.num_classes} classes; "
+                f"it was made by run {lat.run or '?'}"
+            )
         if exact and lat.run and name and lat.run != name:
             raise UserError(f"latent {lat.id} was made by run {lat.run}, not {name}; pass that run's folder")
         if exact and lat.step is not None and lat.step != step:
-            raise UserError(f"latent {lat.id} was made at checkpoint step {lat.step} but this generator is step "
-                            f"{step}; pass --checkpoint {lat.step} to remake it exactly")
+            raise UserError(
+                f"latent {lat.id} was made at checkpoint step {lat.step} but this generator is step "
+                f"{step}; pass --checkpoint {lat.step} to remake it exactly"
+            )
         if lat.edits:
             if directions is None:
-                raise UserError(f"latent {lat.id} has edits from {lat.directions}, which this run no longer has; "
-                                "it cannot be remade")
+                raise UserError(
+                    f"latent {lat.id} has edits from {lat.directions}, which this run no longer has; "
+                    "it cannot be remade"
+                )
             if directions.ref != lat.directions:
-                raise UserError(f"latent {lat.id} edits refer to directions {lat.directions}, but the run's file is "
-                                f"{directions.ref} (recomputed since?); the edits would mean something else")
+                raise UserError(
+                    f"latent {lat.id} edits refer to directions {lat.directions}, but the run's file is "
+                    f"{directions.ref} (recomputed since?); the edits would mean something else"
+                )
 
 
 def mean_latent(z_dim: int) -> torch.Tensor:
@@ -325,5 +394,4 @@ def render(pipe, latents: Sequence[Latent], directions=None, exact: bool = True)
 def render_fast(pipe, latents: Sequence[Latent], directions=None, batch_size: int = 256) -> torch.Tensor:
     """Like ``render`` but batched: for previews, videos and scoring, where last-bit equality does not matter."""
     check_compatible(latents, pipe, directions, exact=False)
-    return pipe.generate(effective_z(latents, directions), class_matrix(latents), truncation=1.0,
-                         batch_size=batch_size)
+    return pipe.generate(effective_z(latents, directions), class_matrix(latents), truncation=1.0, batch_size=batch_size)

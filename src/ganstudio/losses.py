@@ -3,6 +3,7 @@
 Each ``d(real_logits, fake_logits, smooth)`` and ``g(fake_logits)`` returns a scalar tensor;
 logits are (B,) raw scores (no sigmoid applied: that was the seed's bug).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -54,7 +55,7 @@ def g_wgan(fake: Tensor) -> Tensor:
 
 def d_lsgan(real: Tensor, fake: Tensor, smooth: float = 0.0) -> Tensor:
     """Least squares GAN (Mao et al. 2017), targets 1 for real, 0 for fake."""
-    return 0.5 * ((real - (1.0 - smooth)) ** 2).mean() + 0.5 * (fake ** 2).mean()
+    return 0.5 * ((real - (1.0 - smooth)) ** 2).mean() + 0.5 * (fake**2).mean()
 
 
 def g_lsgan(fake: Tensor) -> Tensor:

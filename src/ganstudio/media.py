@@ -2,6 +2,7 @@
 
 Images at this boundary are uint8 arrays/tensors shaped (N, C, H, W), C in {1, 3}.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ def make_grid(images, nrow: int | None = None, pad: int = 2, pad_value: int = 25
     for i in range(n):
         r, col = divmod(i, nrow)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
-        grid[:, y:y + h, x:x + w] = a[i]
+        grid[:, y : y + h, x : x + w] = a[i]
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)
 
 

@@ -9,6 +9,7 @@ Frames at this boundary are uint8 arrays shaped (T, H, W, 3) or (T, H, W) (grays
 - PNG sequence: ``frame000000.png``... in a folder (for editing software).
 All writers are atomic: they write a temporary file (folder) beside the target, then rename it.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,12 @@ from . import media
 from .errors import UserError
 from .fsutil import atomic_file, file_mode
 
-RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
-            "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}
+RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
 
 
 def to_rgb_frames(images) -> np.ndarray:
@@ -59,8 +64,13 @@ def pad_even(frames: np.ndarray) -> np.ndarray:
     return np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
 
 
-def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30, quality: int = 18,
-              shape: tuple[int, int] | None = None) -> Path:
+def write_mp4(
+    frames: Iterable[np.ndarray],
+    path: str | Path,
+    fps: float = 30,
+    quality: int = 18,
+    shape: tuple[int, int] | None = None,
+) -> Path:
     """H.264 MP4 (yuv420p). ``frames``: (T, H, W, 3) uint8, or an iterable of (H, W, 3) with ``shape=(H, W)``."""
     import imageio_ffmpeg
 
@@ -74,9 +84,17 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30, q
     if h % 2 or w % 2:
         raise UserError(f"H.264 in yuv420p needs even sizes, got {w}x{h}")
     with atomic_file(path, suffix=".mp4") as tmp:
-        writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                             quality=None, macro_block_size=1,
-                                             output_params=["-crf", str(quality)], ffmpeg_log_level="error")
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp),
+            (w, h),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=1,
+            output_params=["-crf", str(quality)],
+            ffmpeg_log_level="error",
+        )
         try:
             writer.send(None)
             for f in frames:

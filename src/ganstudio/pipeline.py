@@ -4,6 +4,7 @@ Image i of a call with ``seed=s`` is drawn from its own generator seeded ``s + i
 picture is identified by one integer: ``pipe(n=1, seed=s+i)`` remakes it exactly.
 Outputs: float images in [0, 1] shaped (N, C, H, W), plus PIL images on request.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,15 @@ class Output:
 class Pipeline:
     """G + latent sampler + post-processing, rebuilt from a run folder."""
 
-    def __init__(self, G: torch.nn.Module, config: RunConfig, run_dir: Path | None, step: int,
-                 device: torch.device, class_names: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        G: torch.nn.Module,
+        config: RunConfig,
+        run_dir: Path | None,
+        step: int,
+        device: torch.device,
+        class_names: tuple[str, ...] = (),
+    ):
         self.G, self.config, self.run_dir, self.step, self.device = G.eval(), config, run_dir, step, device
         self.z_dim = cast(int, G.z_dim)  # every family's G sets z_dim (an int) in its __init__
         self.num_classes: int = config.model_config.num_classes
@@ -48,8 +56,9 @@ class Pipeline:
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """(n, z_dim) standard normal latents, latent i from a generator seeded ``seed + i``."""
-        return torch.stack([torch.randn(self.z_dim, generator=torch.Generator().manual_seed(seed + i))
-                            for i in range(n)])
+        return torch.stack(
+            [torch.randn(self.z_dim, generator=torch.Generator().manual_seed(seed + i)) for i in range(n)]
+        )
 
     def class_weights(self, classes, n: int) -> torch.Tensor | None:
         """Class weights (n, K) from None (uniform random by seed order), an index, a name, or a (K,)/(n,K) tensor."""
@@ -77,14 +86,15 @@ class Pipeline:
         return i
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, classes: torch.Tensor | None = None, truncation: float = 1.0,
-                 batch_size: int = 256) -> torch.Tensor:
+    def generate(
+        self, z: torch.Tensor, classes: torch.Tensor | None = None, truncation: float = 1.0, batch_size: int = 256
+    ) -> torch.Tensor:
         """Images (N, C, H, W) in [0, 1] for explicit latents; truncation pulls z toward its mean (0)."""
         z = truncate(z, truncation)
         out = []
         for i in range(0, len(z), batch_size):
-            zb = z[i:i + batch_size].to(self.device)
-            yb = None if classes is None else classes[i:i + batch_size].to(self.device)
+            zb = z[i : i + batch_size].to(self.device)
+            yb = None if classes is None else classes[i : i + batch_size].to(self.device)
             out.append(self.G(zb, yb).float().add(1).mul(0.5).clamp(0, 1).cpu())
         return torch.cat(out) if out else torch.empty(0)
 

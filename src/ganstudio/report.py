@@ -11,6 +11,7 @@ registered metric (``ganstudio.evaluation.registry``). The same plots are writte
 Evaluations come from ``eval/*.json`` (``ganstudio evaluate`` and ``--eval-every``) and the
 ``{"step", "eval"}`` rows of metrics.jsonl.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,8 +47,14 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _line_plot(title: str, xlabel: str, series: dict[str, tuple[list, list]], ylabel: str = "",
-               hlines: dict[str, float] | None = None, logy: bool = False) -> bytes:
+def _line_plot(
+    title: str,
+    xlabel: str,
+    series: dict[str, tuple[list, list]],
+    ylabel: str = "",
+    hlines: dict[str, float] | None = None,
+    logy: bool = False,
+) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4))
     for label, (x, y) in series.items():
@@ -74,18 +81,21 @@ def _training_plots(rows: list[dict]) -> list[tuple[str, str, bytes]]:
     steps = [r["step"] for r in train]
 
     def series(keys: dict[str, str]) -> dict[str, tuple[list, list]]:
-        return {label: ([r["step"] for r in train if k in r], [r[k] for r in train if k in r])
-                for k, label in keys.items() if any(k in r for r in train)}
+        return {
+            label: ([r["step"] for r in train if k in r], [r[k] for r in train if k in r])
+            for k, label in keys.items()
+            if any(k in r for r in train)
+        }
 
     losses = series({"d_loss": "D loss", "g_loss": "G loss"})
     out.append(("losses", "Losses", _line_plot("D and G losses", "step", losses)))
     d_out = series({"d_real": "D(x) real", "d_fake": "D(G(z)) fake"})
     if d_out:
-        out.append(("d_outputs", "Discriminator outputs",
-                    _line_plot("D outputs (mean, as logged)", "step", d_out)))
+        out.append(("d_outputs", "Discriminator outputs", _line_plot("D outputs (mean, as logged)", "step", d_out)))
     if any("images_per_s" in r for r in train) and len(steps) > 1:
-        out.append(("speed", "Training speed", _line_plot("images per second", "step",
-                                                           series({"images_per_s": "images/s"}))))
+        out.append(
+            ("speed", "Training speed", _line_plot("images per second", "step", series({"images_per_s": "images/s"})))
+        )
     return out
 
 
@@ -101,8 +111,7 @@ def _eval_series(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
     for r in rows:  # hook rows whose JSON is missing
         hook_ev = r.get("eval")
         if isinstance(hook_ev, dict) and any(k in hook_ev for k in names):
-            key = (f"{hook_ev.get('extractor', '?')} (n={hook_ev.get('n', '?')}, "
-                   f"ref {hook_ev.get('reference', '?')})")
+            key = f"{hook_ev.get('extractor', '?')} (n={hook_ev.get('n', '?')}, ref {hook_ev.get('reference', '?')})"
             g = groups.setdefault(key, {"steps": {}, "real": None})
             g["steps"].setdefault(r["step"], hook_ev)
     return groups
@@ -120,8 +129,13 @@ def _metric_plots(groups: dict[str, dict], panel: str) -> list[tuple[str, str, b
             if not pts:
                 continue
             real = g["real"].get(m.name) if g["real"] else None
-            png = _line_plot(f"{m.label} -- {label}", "step", {"generated": ([p[0] for p in pts], [p[1] for p in pts])},
-                             hlines={"real data": real} if real is not None else None, logy=m.curve == "log")
+            png = _line_plot(
+                f"{m.label} -- {label}",
+                "step",
+                {"generated": ([p[0] for p in pts], [p[1] for p in pts])},
+                hlines={"real data": real} if real is not None else None,
+                logy=m.curve == "log",
+            )
             out.append((f"metric_{m.name}_{gi}", f"{m.label} ({label})", png))
     return out
 
@@ -153,13 +167,17 @@ def _table_html(ev: dict) -> str:
     rows = table_rows(ev)
     cols = shown(r for _, r in rows)
     head = "".join(f"<th>{html.escape(m.label)}</th>" for m in cols)
-    body = "".join(f"<tr><th>{html.escape(title)}</th>" + "".join(f"<td>{html.escape(m.format(r))}</td>" for m in cols)
-                   + "</tr>" for title, r in rows)
+    body = "".join(
+        f"<tr><th>{html.escape(title)}</th>" + "".join(f"<td>{html.escape(m.format(r))}</td>" for m in cols) + "</tr>"
+        for title, r in rows
+    )
     ext = ev["extractor"]
-    return (f"<p>Step {ev['step']}, {ev['n']} samples, features <b>{html.escape(ev['extractor_label'])}</b> "
-            f"({html.escape(ext.get('description', ''))}). Reference: {html.escape(ev['data']['reference'])}; "
-            f"real row: {html.escape(ev['data']['real_row'])}. Numbers are comparable only under the same "
-            f"features, n and reference.</p><table><tr><th></th>{head}</tr>{body}</table>")
+    return (
+        f"<p>Step {ev['step']}, {ev['n']} samples, features <b>{html.escape(ev['extractor_label'])}</b> "
+        f"({html.escape(ext.get('description', ''))}). Reference: {html.escape(ev['data']['reference'])}; "
+        f"real row: {html.escape(ev['data']['real_row'])}. Numbers are comparable only under the same "
+        f"features, n and reference.</p><table><tr><th></th>{head}</tr>{body}</table>"
+    )
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -196,36 +214,48 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 
     train = cfg.get("train", {})
     last: dict = next((r for r in reversed(rows) if "d_loss" in r), {})
-    summary = (f"<p>model <b>{html.escape(str(cfg.get('model')))}</b> on "
-               f"<b>{html.escape(str(cfg.get('data', {}).get('name')))}</b>; "
-               f"batch {train.get('batch_size')}, loss {html.escape(str(train.get('loss')))}, "
-               f"lr G/D {train.get('lr_g')}/{train.get('lr_d')}; trained {last.get('step', 0)} steps "
-               f"({last.get('epoch', 0)} epochs) in {last.get('wall_s', 0):.0f} s.</p>")
+    summary = (
+        f"<p>model <b>{html.escape(str(cfg.get('model')))}</b> on "
+        f"<b>{html.escape(str(cfg.get('data', {}).get('name')))}</b>; "
+        f"batch {train.get('batch_size')}, loss {html.escape(str(train.get('loss')))}, "
+        f"lr G/D {train.get('lr_g')}/{train.get('lr_d')}; trained {last.get('step', 0)} steps "
+        f"({last.get('epoch', 0)} epochs) in {last.get('wall_s', 0):.0f} s.</p>"
+    )
     parts = [f"<h1>{html.escape(run_dir.name)}</h1>", summary]
     if latest:
         parts.append("<h2>Latest evaluation</h2>" + _table_html(latest))
         orig = latest.get("originality", {}).get("generated", {})
         if orig:
-            parts.append(f"<p>Originality (pixel space): {orig.get('copy_fraction', 0):.2%} of samples are near-copies "
-                         f"(threshold {orig.get('threshold', 0):.3f}); median distance ratio to the nearest training "
-                         f"image {orig.get('median_ratio', 0):.3f} (about 1 for new images from the data "
-                         f"distribution, far below 1 for copies).</p>")
+            parts.append(
+                f"<p>Originality (pixel space): {orig.get('copy_fraction', 0):.2%} of samples are near-copies "
+                f"(threshold {orig.get('threshold', 0):.3f}); median distance ratio to the nearest training "
+                f"image {orig.get('median_ratio', 0):.3f} (about 1 for new images from the data "
+                f"distribution, far below 1 for copies).</p>"
+            )
     else:
-        parts.append("<p><i>No evaluations yet: run <code>ganstudio evaluate RUN_DIR</code> or train with "
-                     "<code>--eval-every N</code>.</i></p>")
+        parts.append(
+            "<p><i>No evaluations yet: run <code>ganstudio evaluate RUN_DIR</code> or train with "
+            "<code>--eval-every N</code>.</i></p>"
+        )
     for title, items in sections:
         if not items:
             continue
         parts.append(f"<h2>{html.escape(title)}</h2>")
         for name, caption, png in items:
             b64 = base64.b64encode(png).decode()
-            parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{b64}">'
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-             "figure{margin:1em 0}img{max-width:100%;image-rendering:pixelated}figcaption{font-size:90%;color:#555}")
-    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)} report</title>"
-           f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+            parts.append(
+                f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{b64}">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "figure{margin:1em 0}img{max-width:100%;image-rendering:pixelated}figcaption{font-size:90%;color:#555}"
+    )
+    doc = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)} report</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
     path = Path(out) if out is not None else run_dir / "report.html"
     atomic_write_bytes(path, doc.encode())
     return path

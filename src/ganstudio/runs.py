@@ -13,6 +13,7 @@ Checkpoints are written into a hidden temp folder, fsynced, then renamed into pl
 then is ``latest`` replaced: a kill -9 at any moment leaves either the old or the new checkpoint
 complete. Weights are safetensors, everything else JSON: nothing here is ever unpickled.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,9 @@ def list_runs(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if RUN_RE.match(p.name) and (p / "config.json").is_file()),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in root.iterdir() if RUN_RE.match(p.name) and (p / "config.json").is_file()), key=lambda p: p.name
+    )
 
 
 def require_run(run_dir: str | Path) -> Path:
@@ -83,6 +85,7 @@ def write_config_dict(run_dir: Path, cfg: dict) -> None:
 
 
 # ---- checkpoints -------------------------------------------------------------------------
+
 
 @dataclass
 class Checkpoint:
@@ -109,8 +112,14 @@ def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
-def write_checkpoint(run_dir: Path, step: int, groups: dict[str, dict[str, torch.Tensor]], state: dict,
-                     keep: int = 3, protect: Iterable[int] = ()) -> Path:
+def write_checkpoint(
+    run_dir: Path,
+    step: int,
+    groups: dict[str, dict[str, torch.Tensor]],
+    state: dict,
+    keep: int = 3,
+    protect: Iterable[int] = (),
+) -> Path:
     """Atomically write checkpoint ``step``: tensor groups as safetensors, ``state`` as JSON."""
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -186,8 +195,10 @@ def find_checkpoint(run_dir: str | Path, which: str | int = "latest") -> Checkpo
     if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
         path = root / f"{int(which):09d}"
         if not _valid(path):
-            raise UserError(f"run {run_dir} has no checkpoint at step {int(which)}; have: "
-                            + (", ".join(str(int(p.name)) for p in list_checkpoints(run_dir)) or "none"))
+            raise UserError(
+                f"run {run_dir} has no checkpoint at step {int(which)}; have: "
+                + (", ".join(str(int(p.name)) for p in list_checkpoints(run_dir)) or "none")
+            )
     elif which in ("latest", "best"):
         path = None
         pointer = root / which
@@ -205,8 +216,10 @@ def find_checkpoint(run_dir: str | Path, which: str | int = "latest") -> Checkpo
     else:
         path = Path(which)
         if not _valid(path):
-            raise UserError(f"{which} is not a readable checkpoint folder (expected state.json inside); "
-                            "use --checkpoint latest, best, a step number, or a checkpoint folder")
+            raise UserError(
+                f"{which} is not a readable checkpoint folder (expected state.json inside); "
+                "use --checkpoint latest, best, a step number, or a checkpoint folder"
+            )
     state = json.loads((path / STATE_JSON).read_text())
     return Checkpoint(path, int(state["step"]), state)
 
@@ -217,6 +230,7 @@ def mark(run_dir: Path, name: str, ckpt: Path) -> None:
 
 
 # ---- metrics log --------------------------------------------------------------------------
+
 
 def append_metrics(run_dir: Path, rows: list[dict]) -> None:
     if not rows:

@@ -17,6 +17,7 @@ the darkest stroke become stroke, the rest paper.
 ``translate_folder(run_dir, src, out)`` does every image of a folder (recursively; names kept, PNG
 out) with a progress bar; unreadable files are skipped and listed in one warning.
 """
+
 from __future__ import annotations
 
 import sys
@@ -74,8 +75,9 @@ class Translator:
         self.channels: int = mc.channels
         self.input_kind: str = _input_kind(self.config.data.pairs)
         # pixels at the model's resolution; for non-sketch runs the nominal width at that size
-        self.line_width: int = sketch_line_width(self.config.data.pairs if self.input_kind == "sketch" else None,
-                                                 self.resolution)
+        self.line_width: int = sketch_line_width(
+            self.config.data.pairs if self.input_kind == "sketch" else None, self.resolution
+        )
 
     # ---- tensors ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -83,7 +85,7 @@ class Translator:
         """float (N, in_channels, H, W) in [0, 1] at the model's size -> float (N, channels, H, W) in [0, 1]."""
         out = []
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size].to(self.device).float().mul(2).sub(1)
+            xb = x[i : i + batch_size].to(self.device).float().mul(2).sub(1)
             out.append(self.G(xb).float().add(1).mul(0.5).clamp(0, 1).cpu())
         return torch.cat(out) if out else torch.empty(0, self.channels, self.height, self.resolution)
 
@@ -132,8 +134,10 @@ def load_translator(run_dir: str | Path, checkpoint: str | int = "latest", devic
     run_dir = runs.require_run(run_dir)
     cfg = RunConfig.from_dict(runs.read_config_dict(run_dir))
     if cfg.model != "pix2pix":
-        raise UserError(f"{run_dir} is a {cfg.model} run; translate needs a pix2pix run "
-                        "(train one with --model pix2pix --schedule pix2pix --set data.pairs=sketch)")
+        raise UserError(
+            f"{run_dir} is a {cfg.model} run; translate needs a pix2pix run "
+            "(train one with --model pix2pix --schedule pix2pix --set data.pairs=sketch)"
+        )
     ckpt = runs.find_checkpoint(run_dir, checkpoint)
     if ckpt is None:
         raise UserError(f"run {run_dir} has no checkpoint yet; train it first (or wait for its first save)")
@@ -147,13 +151,24 @@ def load_translator(run_dir: str | Path, checkpoint: str | int = "latest", devic
 
 
 def _images_in(src: Path) -> list[Path]:
-    return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(src).parts))
+    return sorted(
+        p
+        for p in src.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(src).parts)
+    )
 
 
-def translate_folder(run_dir: str | Path | Translator, src: str | Path, out: str | Path,
-                     checkpoint: str | int = "latest", size: str = "input", device: str = "cpu",
-                     progress: bool = True) -> list[Path]:
+def translate_folder(
+    run_dir: str | Path | Translator,
+    src: str | Path,
+    out: str | Path,
+    checkpoint: str | int = "latest",
+    size: str = "input",
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[Path]:
     """Translate an image file or every image under a folder; returns the written PNG paths.
 
     A file with ``out`` ending in an image extension is written there; otherwise outputs go to the

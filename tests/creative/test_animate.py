@@ -1,4 +1,5 @@
 """Animations: playable H.264 MP4 / GIF / PNG frames with the right frame counts; walks and loops."""
+
 import imageio.v2 as imageio
 import imageio_ffmpeg
 import numpy as np
@@ -15,8 +16,9 @@ from ganstudio.errors import UserError
 
 
 def test_mp4_is_h264_yuv420p_with_the_right_frame_count(run, tmp_path):
-    paths = A.animate_run(run, tmp_path / "walk.mp4", seeds=[1, 5, 9], frames=12, fps=6, loop=True, size=31,
-                          progress=False)
+    paths = A.animate_run(
+        run, tmp_path / "walk.mp4", seeds=[1, 5, 9], frames=12, fps=6, loop=True, size=31, progress=False
+    )
     assert paths == [tmp_path / "walk.mp4", tmp_path / "walk.npz"]
     gen = imageio_ffmpeg.read_frames(str(paths[0]))
     meta = next(gen)
@@ -29,8 +31,9 @@ def test_mp4_is_h264_yuv420p_with_the_right_frame_count(run, tmp_path):
 
 
 def test_gif_and_png_frames(run, tmp_path):
-    gif = A.animate_run(run, tmp_path / "walk.gif", seeds=[1, 2], frames=10, fps=10, easing="linear", size=24,
-                        progress=False)[0]
+    gif = A.animate_run(
+        run, tmp_path / "walk.gif", seeds=[1, 2], frames=10, fps=10, easing="linear", size=24, progress=False
+    )[0]
     with Image.open(gif) as im:
         assert im.n_frames == 10 and im.size == (24, 24) and im.info["loop"] == 0 and im.info["duration"] == 100
     folder = A.animate_run(run, tmp_path / "frames", mode="circle", frames=7, seed=3, size=0, progress=False)[0]
@@ -43,8 +46,12 @@ def test_cli_animate_from_latent_files(run, tmp_path, capsys):
     a, b = L.from_seeds(pipe, 2, seed=7)
     fa, fb = L.save_latent(a, tmp_path / "a.json"), L.save_latent(b, tmp_path / "b.json")
     out = tmp_path / "ab.gif"
-    assert main(["animate", str(run), "--from", f"{fa},{fb}", "--frames", "6", "--out", str(out), "--size", "16",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["animate", str(run), "--from", f"{fa},{fb}", "--frames", "6", "--out", str(out), "--size", "16", "--quiet"]
+        )
+        == 0
+    )
     lats = L.load_latents(tmp_path / "ab.npz")
     assert lats[0].z == a.z and lats[-1].z == b.z and lats[2].parents == (a.id, b.id)
     assert main(["animate", str(run), "--frames", "6", "--out", str(tmp_path / "x.gif")]) == 2

@@ -1,4 +1,5 @@
 """Creative tools on a tiny run: directions, projection, breeding, prompts, curation, taste."""
+
 import dataclasses
 import hashlib
 import json
@@ -47,6 +48,7 @@ def fake_embed(texts):
 
 # ---- directions -----------------------------------------------------------------------------
 
+
 def test_pca_directions_spectrum_is_far_from_flat(pipe):
     dirs = D.pca_directions(pipe, k=10, samples=1024)
     assert dirs.layer == "net.1"  # the LeakyReLU after G's first Linear, found by hooks
@@ -70,7 +72,7 @@ def test_pca_directions_spectrum_is_far_from_flat(pipe):
 def test_sefa_directions_are_top_eigenvectors_ignoring_class_columns(tiny_config):
     cp = conditional_pipe(tiny_config)
     dirs = D.sefa_directions(cp, k=5)
-    W = cp.G.net[0].weight.detach().double()[:, :cp.z_dim]
+    W = cp.G.net[0].weight.detach().double()[:, : cp.z_dim]
     vals, vecs = torch.linalg.eigh(W.T @ W)
     assert np.allclose(dirs.values, vals.flip(0)[:5].numpy(), rtol=1e-6)
     assert np.allclose(np.abs(dirs.vectors @ vecs[:, -1].numpy())[0], 1, atol=1e-5)
@@ -92,6 +94,7 @@ def test_directions_cli_preview_and_names(run, capsys):
 
 # ---- projection -----------------------------------------------------------------------------
 
+
 def test_projection_recovers_a_generated_image(run, pipe, tmp_path):
     lat = L.from_seeds(pipe, 1, seed=123)[0]
     img = L.render(pipe, [lat])[0]
@@ -99,8 +102,13 @@ def test_projection_recovers_a_generated_image(run, pipe, tmp_path):
     others = L.render(pipe, L.from_seeds(pipe, 32, seed=1000))
     baseline = float((others - img).pow(2).mean())  # MSE of an unrelated sample
     paths = P.project_file(run, png, steps=80, restarts=2, out_dir=tmp_path / "p", progress=False)
-    assert [p.name for p in paths] == ["target.png", "target.json", "target-target.png", "target-error.json",
-                                       "target-optimisation.gif"]
+    assert [p.name for p in paths] == [
+        "target.png",
+        "target.json",
+        "target-target.png",
+        "target-error.json",
+        "target-optimisation.gif",
+    ]
     err = json.loads(paths[3].read_text())
     assert err["mse"] < 0.05 * baseline, (err, baseline)
     found = L.load_latents(paths[1])[0]
@@ -122,11 +130,27 @@ def test_load_target_converts_channels_and_size(tmp_path):
 
 # ---- breeding through the CLI ----------------------------------------------------------------
 
+
 def test_breed_cli_writes_children_with_lineage(run, pipe, tmp_path, capsys):
     a, b = L.from_seeds(pipe, 2, seed=40)
     fa, fb = L.save_latent(a, tmp_path / "a.json"), L.save_latent(b, tmp_path / "b.json")
-    assert main(["breed", str(run), "--parents", f"{fa},{fb}", "--children", "4", "--mode", "blend",
-                 "--out-dir", str(tmp_path / "kids")]) == 0
+    assert (
+        main(
+            [
+                "breed",
+                str(run),
+                "--parents",
+                f"{fa},{fb}",
+                "--children",
+                "4",
+                "--mode",
+                "blend",
+                "--out-dir",
+                str(tmp_path / "kids"),
+            ]
+        )
+        == 0
+    )
     kids = [L.load_latents(p)[0] for p in sorted((tmp_path / "kids").glob("child*.json"))]
     assert len(kids) == 4 and all(k.parents == (a.id, b.id) for k in kids)
     assert (tmp_path / "kids" / "grid.png").exists() and len(L.load_latents(tmp_path / "kids" / "grid.npz")) == 6
@@ -136,13 +160,15 @@ def test_breed_cli_writes_children_with_lineage(run, pipe, tmp_path, capsys):
 
 # ---- prompts --------------------------------------------------------------------------------
 
+
 def test_prompt_maps_to_classes_blends_and_directions():
     m = PR.interpret("a pair of leather ankle boots", FASHION, embedder=fake_embed)
     assert m.classes.tolist() == [0] * 9 + [1.0]
     m = PR.interpret("a shirt and a coat", FASHION, embedder=fake_embed)
     assert np.flatnonzero(m.classes).tolist() == [4, 6] and np.isclose(m.classes.sum(), 1)
-    m = PR.interpret("a dark long-sleeved coat, not striped", FASHION, {2: "dark", 5: "striped", 7: "short"},
-                     embedder=fake_embed)
+    m = PR.interpret(
+        "a dark long-sleeved coat, not striped", FASHION, {2: "dark", 5: "striped", 7: "short"}, embedder=fake_embed
+    )
     assert np.argmax(m.classes) == 4 and dict(m.edits) == {2: PR.EDIT_AMOUNT, 5: -PR.EDIT_AMOUNT}
     with pytest.raises(UserError, match=r"matches none of this run's classes.*T-shirt/top, Trouser"):
         PR.interpret("a photo of a cat", FASHION, embedder=fake_embed)
@@ -173,6 +199,7 @@ def test_prompt_with_the_sentence_model():
 
 # ---- curation -------------------------------------------------------------------------------
 
+
 def test_curate_keeps_the_highest_d_scores(run, pipe, tmp_path):
     pool = L.from_seeds(pipe, 32, seed=0)
     scores = C.realism(pipe, pool)
@@ -187,6 +214,7 @@ def test_curate_keeps_the_highest_d_scores(run, pipe, tmp_path):
 
 
 # ---- taste ----------------------------------------------------------------------------------
+
 
 def test_taste_learns_a_region_and_stays_diverse():
     g = torch.Generator().manual_seed(0)
@@ -211,6 +239,21 @@ def test_taste_cli(run, pipe, tmp_path):
     lats = L.from_seeds(pipe, 4, seed=0)
     for i, l in enumerate(lats):
         L.save_latent(l, tmp_path / ("like" if i < 2 else "dislike") / f"{i}.json")
-    assert main(["taste", str(run), "--like", str(tmp_path / "like"), "--dislike", str(tmp_path / "dislike"),
-                 "--n", "4", "--out-dir", str(tmp_path / "s")]) == 0
+    assert (
+        main(
+            [
+                "taste",
+                str(run),
+                "--like",
+                str(tmp_path / "like"),
+                "--dislike",
+                str(tmp_path / "dislike"),
+                "--n",
+                "4",
+                "--out-dir",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "s").glob("suggestion*.png"))) == 4

@@ -1,4 +1,5 @@
 """The folder-of-images loader: formats, geometry, labels, bad files, errors and the on-disk cache."""
+
 from __future__ import annotations
 
 import os
@@ -337,8 +338,7 @@ def test_corrupt_cache_is_rebuilt(tmp_path, cache_dir, decode_count, damage):
     first = load(root)
     (entry,) = cache_files(cache_dir)
     data = entry.read_bytes()
-    entry.write_bytes({"garbage": b"not a zip file at all", "truncated": data[: len(data) // 2],
-                       "empty": b""}[damage])
+    entry.write_bytes({"garbage": b"not a zip file at all", "truncated": data[: len(data) // 2], "empty": b""}[damage])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # rebuilt silently
         again = load(root)

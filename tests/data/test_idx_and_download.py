@@ -21,14 +21,17 @@ def test_idx_round_trip_raw_and_gzip(tmp_path):
     assert (read_idx(tmp_path / "x.idx.gz", expect_ndim=3) == a).all()
 
 
-@pytest.mark.parametrize("corrupt, message", [
-    (lambda b: b"\x00\x00\x0d\x03" + b[4:], "bad magic"),
-    (lambda b: b"PK\x03\x04" + b[4:], "bad magic"),
-    (lambda b: b[:-5], "truncated"),
-    (lambda b: b + b"extra", "longer than its header"),
-    (lambda b: b[:10], "truncated"),
-    (lambda b: b"", "bad magic"),
-])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda b: b"\x00\x00\x0d\x03" + b[4:], "bad magic"),
+        (lambda b: b"PK\x03\x04" + b[4:], "bad magic"),
+        (lambda b: b[:-5], "truncated"),
+        (lambda b: b + b"extra", "longer than its header"),
+        (lambda b: b[:10], "truncated"),
+        (lambda b: b"", "bad magic"),
+    ],
+)
 def test_bad_idx_files_name_the_file(tmp_path, corrupt, message):
     f = tmp_path / "train-images-idx3-ubyte"
     write_idx(f, np.zeros((4, 5, 5), np.uint8))
@@ -102,8 +105,10 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     rng = np.random.default_rng(1)
-    for stem, arr in (("train-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28))),
-                      ("train-labels-idx1-ubyte", rng.integers(0, 10, 40))):
+    for stem, arr in (
+        ("train-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28))),
+        ("train-labels-idx1-ubyte", rng.integers(0, 10, 40)),
+    ):
         write_idx(root / f"{stem}.gz", arr.astype(np.uint8))
     s = _Server(root)
     yield s

@@ -1,5 +1,6 @@
 """pix2pix's paired data: sketches (binary strokes of a nominal width, cached), grayscale pairs, the
 data.pairs spec, and paired folders matched by name."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Evaluation of runs: evaluate(), eval JSON + cache, EvalHook (best checkpoint, RNG), CLI, report."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,11 @@ def test_eval_hook_does_not_change_training(hooked):
         ta, tb = a.tensors(group), b.tensors(group)
         assert ta.keys() == tb.keys()
         assert all(torch.equal(ta[k], tb[k]) for k in ta), group
-    train_rows = lambda r: [{k: v for k, v in x.items() if k not in ("images_per_s", "wall_s")}
-                            for x in runs.read_metrics(r) if "eval" not in x]
+    train_rows = lambda r: [
+        {k: v for k, v in x.items() if k not in ("images_per_s", "wall_s")}
+        for x in runs.read_metrics(r)
+        if "eval" not in x
+    ]
     assert train_rows(run) == train_rows(plain)
 
 
@@ -112,8 +116,9 @@ def test_evaluate_with_classifier_features(hooked, tmp_path, monkeypatch):
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path))
     with pytest.raises(UserError, match="ganstudio features train --data digits"):
         evaluation.evaluate(plain, n=N, features="classifier", write=False)
-    train_classifier(DataConfig(name="digits", resolution=8), epochs=4, widths=(8, 16), hidden=32,
-                     batch_size=32, log=lambda s: None)
+    train_classifier(
+        DataConfig(name="digits", resolution=8), epochs=4, widths=(8, 16), hidden=32, batch_size=32, log=lambda s: None
+    )
     res = evaluation.evaluate(plain, n=N, features="auto", write=False, log=lambda s: None)  # auto finds it
     assert res["extractor"]["name"] == "classifier-digits" and res["extractor"]["accuracy"] > 0
     for row in res["rows"].values():
@@ -163,9 +168,12 @@ def test_folder_run_uses_two_halves(tmp_path):
     (tmp_path / "imgs").mkdir()
     for i in range(60):
         Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "imgs" / f"{i:02d}.png")
-    cfg = RunConfig(model="mlp", model_config=MLPConfig(g_hidden=(16,), d_hidden=(16,), resolution=8, channels=3),
-                    data=DataConfig(name=str(tmp_path / "imgs"), resolution=8),
-                    train=TrainConfig(steps=4, batch_size=16, device="cpu", log_every=2))
+    cfg = RunConfig(
+        model="mlp",
+        model_config=MLPConfig(g_hidden=(16,), d_hidden=(16,), resolution=8, channels=3),
+        data=DataConfig(name=str(tmp_path / "imgs"), resolution=8),
+        train=TrainConfig(steps=4, batch_size=16, device="cpu", log_every=2),
+    )
     run = train(cfg, out=tmp_path / "runs", progress=False)
     res = evaluation.evaluate(run, n=40, features="folder-rcf", log=lambda s: None)
     assert res["reference"] == "folder-half" and "half A" in res["data"]["reference"]
@@ -192,9 +200,17 @@ def toy_metric():
     """A metric registered once, the way a new one would be; unregistered afterwards."""
     from ganstudio.evaluation import registry
 
-    m = registry.register(registry.Metric(
-        "toy_mean", lambda x: {"toy_mean": float(x.fake.feats.mean()), "toy_n": len(x.fake)}, label="toy",
-        cell="{toy_mean:.4f} of {toy_n}", keys=("toy_mean", "toy_n"), lower_is_better=False, panel="Toy panel"))
+    m = registry.register(
+        registry.Metric(
+            "toy_mean",
+            lambda x: {"toy_mean": float(x.fake.feats.mean()), "toy_n": len(x.fake)},
+            label="toy",
+            cell="{toy_mean:.4f} of {toy_n}",
+            keys=("toy_mean", "toy_n"),
+            lower_is_better=False,
+            panel="Toy panel",
+        )
+    )
     yield m
     registry.unregister(m.name)
 

@@ -1,5 +1,6 @@
 """evaluate_pairs: a pix2pix run scored on its test split (L1, PSNR, SSIM, FID) and on a held-out folder,
 through the library and the translate-eval CLI."""
+
 import json
 import os
 
@@ -29,8 +30,23 @@ def test_evaluate_pairs_on_a_held_out_folder(pix2pix_resumed, boxes, tmp_path, c
     assert 0 <= res["l1"]["mean"] <= 1 and np.isfinite(res["fid"])
     from ganstudio.cli import main
 
-    assert main(["translate-eval", str(run), "--data", str(held), "--n", "6", "--features", "folder-rcf",
-                 "--no-write", "--json"]) == 0
+    assert (
+        main(
+            [
+                "translate-eval",
+                str(run),
+                "--data",
+                str(held),
+                "--n",
+                "6",
+                "--features",
+                "folder-rcf",
+                "--no-write",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["n"] == 6
     assert main(["translate-eval", str(run), "--data", str(tmp_path / "missing")]) == 2
     assert "no such folder or dataset" in capsys.readouterr().err

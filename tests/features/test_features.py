@@ -1,4 +1,5 @@
 """Feature extractors: registry, folder-rcf (and its sensitivity), the classifier, ONNX models."""
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from ganstudio.features import EXTRACTORS, get_extractor
 from ganstudio.features.check import add_noise, drop_modes, gaussian_blur, sensitivity
 
 # ---- a small synthetic folder with four modes (sub-folders) ------------------------------------
+
 
 def _draw(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -54,6 +56,7 @@ def mode_folder(tmp_path_factory):
 
 
 # ---- registry ----------------------------------------------------------------------------------
+
 
 def test_registry_and_spec_errors():
     assert {"classifier", "folder-rcf", "onnx"} <= set(EXTRACTORS)
@@ -98,13 +101,21 @@ def test_folder_rcf_fid_rises_with_blur_noise_and_dropped_modes(mode_folder):
     assert ds.num_classes == 4 and len(ds) == 200
     perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))
     ref, held = perm[:100], perm[100:]
-    res = sensitivity(get_extractor("folder-rcf"), ds.images[held], ds.labels[held], ds.images[ref],
-                      blur=(0, 1, 2), noise=(0, 0.1, 0.3), drop=(0, 0.25, 0.5, 0.75))
+    res = sensitivity(
+        get_extractor("folder-rcf"),
+        ds.images[held],
+        ds.labels[held],
+        ds.images[ref],
+        blur=(0, 1, 2),
+        noise=(0, 0.1, 0.3),
+        drop=(0, 0.25, 0.5, 0.75),
+    )
     assert res["monotonic"] == {"blur": True, "noise": True, "drop": True}, res
     assert res["extractor"]["name"] == "folder-rcf"
 
 
 # ---- the classifier (tiny, on 8x8 digits) -------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_classifier(tmp_path_factory):
@@ -113,8 +124,14 @@ def tiny_classifier(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         cache = tmp_path_factory.mktemp("clf-cache")
         mp.setenv("GANSTUDIO_CACHE", str(cache))
-        path = train_classifier(DataConfig(name="digits", resolution=8), epochs=6, widths=(8, 16), hidden=32,
-                                batch_size=32, log=lambda s: None)
+        path = train_classifier(
+            DataConfig(name="digits", resolution=8),
+            epochs=6,
+            widths=(8, 16),
+            hidden=32,
+            batch_size=32,
+            log=lambda s: None,
+        )
     return cache, path
 
 
@@ -152,6 +169,7 @@ def test_missing_classifier_says_how_to_train_one(tmp_path, monkeypatch):
 
 # ---- ONNX ----------------------------------------------------------------------------------------
 
+
 class _Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -170,11 +188,18 @@ def _export(net, path, batch=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:  # the TorchScript exporter is ~20x faster than the dynamo one
-            torch.onnx.export(net, (x,), str(path), dynamo=False,
-                              dynamic_axes=None if batch else {"images": {0: "batch"}}, **kw)
+            torch.onnx.export(
+                net, (x,), str(path), dynamo=False, dynamic_axes=None if batch else {"images": {0: "batch"}}, **kw
+            )
         except (TypeError, RuntimeError):  # a torch without it
-            torch.onnx.export(net, (x,), str(path), dynamo=True,
-                              dynamic_shapes=None if batch else ({0: torch.export.Dim("batch")},), **kw)
+            torch.onnx.export(
+                net,
+                (x,),
+                str(path),
+                dynamo=True,
+                dynamic_shapes=None if batch else ({0: torch.export.Dim("batch")},),
+                **kw,
+            )
 
 
 @pytest.mark.numerics

@@ -1,5 +1,6 @@
 """Correctness tests for ganstudio.metrics.functional: each metric against a closed form, a
 brute-force reference written differently, or a toy case whose answer is known."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Per-pair image metrics (l1, psnr, ssim): known values, and SSIM against scikit-image."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,7 +27,13 @@ def test_ssim_matches_scikit_image():
         b = (a + 0.2 * torch.randn(2, c, 28, 28, generator=g)).clamp(0, 1)
         ours = ssim(a, b)
         for i in range(2):
-            ref = metrics.structural_similarity(a[i].numpy().astype(np.float64), b[i].numpy().astype(np.float64),
-                                                channel_axis=0, gaussian_weights=True, sigma=1.5,
-                                                use_sample_covariance=False, data_range=1.0)
+            ref = metrics.structural_similarity(
+                a[i].numpy().astype(np.float64),
+                b[i].numpy().astype(np.float64),
+                channel_axis=0,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+                data_range=1.0,
+            )
             assert abs(float(ours[i]) - ref) < 1e-6

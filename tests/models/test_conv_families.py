@@ -1,4 +1,5 @@
 """The convolutional model families (dcgan, resnet): shapes, conditioning, D extras, gradients."""
+
 from __future__ import annotations
 
 import copy
@@ -78,10 +79,12 @@ def test_config_validation_and_json_round_trip(family):
     cfg = tiny(family, resolution=32, height=16, num_classes=4, conditioning="acgan", mbstd=True)
     assert from_dict(cls, to_dict(cfg)) == cfg
     assert RunConfig.from_dict({"model": family, "model_config": to_dict(cfg)}).model_config == cfg
-    for bad, msg in (({"conditioning": "nope"}, "model.conditioning must be one of"),
-                     ({"resolution": 27}, "cannot be built by doubling"),
-                     ({"channels": 2}, "model.channels"),
-                     ({"num_classes": -1}, "num_classes")):
+    for bad, msg in (
+        ({"conditioning": "nope"}, "model.conditioning must be one of"),
+        ({"resolution": 27}, "cannot be built by doubling"),
+        ({"channels": 2}, "model.channels"),
+        ({"num_classes": -1}, "num_classes"),
+    ):
         with pytest.raises(UserError, match=msg):
             tiny(family, **bad)
     if family == "dcgan":
@@ -185,8 +188,9 @@ def test_minibatch_stddev_layer():
     assert MinibatchStdDev(4)(torch.randn(1, 2, 3, 3)).shape == (1, 3, 3, 3)  # a batch of one still works
 
 
-@pytest.mark.parametrize("family,extra", [("dcgan", {"spectral_norm": True}), ("dcgan", {"g_upsample": "nearest"}),
-                                          ("resnet", {})])
+@pytest.mark.parametrize(
+    "family,extra", [("dcgan", {"spectral_norm": True}), ("dcgan", {"g_upsample": "nearest"}), ("resnet", {})]
+)
 def test_gradients_reach_every_parameter_and_a_step_lowers_the_loss(family, extra):
     torch.manual_seed(5)
     cfg = tiny(family, resolution=16, num_classes=3, conditioning="both", mbstd=True, **extra)
@@ -198,8 +202,9 @@ def test_gradients_reach_every_parameter_and_a_step_lowers_the_loss(family, extr
     def loss() -> torch.Tensor:
         lr, ar = D(real, y, return_aux=True)
         lf, af = D(G(z, y), y, return_aux=True)
-        return (F.softplus(-lr).mean() + F.softplus(lf).mean()
-                + F.cross_entropy(ar, labels) + F.cross_entropy(af, labels))
+        return (
+            F.softplus(-lr).mean() + F.softplus(lf).mean() + F.cross_entropy(ar, labels) + F.cross_entropy(af, labels)
+        )
 
     before = loss()
     before.backward()
@@ -265,15 +270,20 @@ def test_initialisation_schemes():
     G, _ = build("resnet", FAMILIES["resnet"].config_cls(resolution=32))
     c = G.blocks[0].c1
     fan_in, fan_out = c.in_channels * 9, c.out_channels * 9
-    xavier_std = (2 / (fan_in + fan_out)) ** 0.5 * 2 ** 0.5  # Xavier with the ReLU gain sqrt(2)
+    xavier_std = (2 / (fan_in + fan_out)) ** 0.5 * 2**0.5  # Xavier with the ReLU gain sqrt(2)
     assert abs(c.weight.std().item() / xavier_std - 1) < 0.05
 
 
 # Parameter counts at the default widths (docs/models.md's table rounds these): a change to a family's
 # architecture must show up here, and in the docs, on purpose.
-PARAMS = {("dcgan", 32): (1_068_931, 663_361), ("dcgan", 64): (3_576_707, 2_765_633),
-          ("dcgan", 128): (7_772_035, 6_960_961), ("resnet", 32): (3_547_587, 2_367_425),
-          ("resnet", 64): (8_530_371, 9_578_689), ("resnet", 128): (13_513_155, 14_560_961)}
+PARAMS = {
+    ("dcgan", 32): (1_068_931, 663_361),
+    ("dcgan", 64): (3_576_707, 2_765_633),
+    ("dcgan", 128): (7_772_035, 6_960_961),
+    ("resnet", 32): (3_547_587, 2_367_425),
+    ("resnet", 64): (8_530_371, 9_578_689),
+    ("resnet", 128): (13_513_155, 14_560_961),
+}
 
 
 @pytest.mark.parametrize("family, res", sorted(PARAMS))

@@ -7,6 +7,7 @@ preview is written by the task's writer; a run trained 2 + 2 steps with a resume
 in one go, bit for bit, in every checkpointed component; and the run loads back through the task's
 sampling surface (a Pipeline for noise-to-image, a Translator for image-to-image).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -28,10 +29,22 @@ NAMES = sorted(FAMILIES)
 
 def contract_config(name: str, steps: int) -> RunConfig:
     """The family's own defaults on 64 digits at 16 px: what a new family must train out of the box."""
-    return RunConfig.from_dict({
-        "model": name, "data": {"name": "digits", "resolution": 16, "limit": 64},
-        "train": {"steps": steps, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "log_every": 1,
-                  "checkpoint_every": 2, "keep_checkpoints": 10}})
+    return RunConfig.from_dict(
+        {
+            "model": name,
+            "data": {"name": "digits", "resolution": 16, "limit": 64},
+            "train": {
+                "steps": steps,
+                "batch_size": 8,
+                "threads": 1,
+                "device": "cpu",
+                "seed": 5,
+                "log_every": 1,
+                "checkpoint_every": 2,
+                "keep_checkpoints": 10,
+            },
+        }
+    )
 
 
 def _sample(run) -> torch.Tensor:

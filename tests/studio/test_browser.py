@@ -9,6 +9,7 @@ while that family is not in the tree).
 Needs Debian's chromium (/usr/bin/chromium), the Python playwright package (never `playwright install`)
 and axe-core from npm in tests/js/node_modules (`npm install --prefix tests/js`); skipped otherwise.
 """
+
 from __future__ import annotations
 
 import io
@@ -32,11 +33,22 @@ sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js
 SHOTS = Path(os.environ["GANSTUDIO_SHOTS"]) if os.environ.get("GANSTUDIO_SHOTS") else None
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 
-pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)"),
-              pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)")]
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)"),
+    pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)"),
+]
 
 
 def free_port() -> int:
@@ -55,11 +67,14 @@ def tiny_pix2pix(root: Path) -> Path | None:
     from ganstudio.data import DataConfig
     from ganstudio.training import RunConfig, TrainConfig, train
 
-    cfg = RunConfig(model="pix2pix", model_config=Pix2PixConfig(resolution=16, channels=1, g_channels=8, d_channels=8,
-                                                                max_channels=32),
-                    data=DataConfig(name="digits", resolution=16, pairs="sketch"),
-                    train=TrainConfig(steps=4, batch_size=8, threads=1, log_every=2, checkpoint_every=4, device="cpu",
-                                      seed=3, schedule="pix2pix"))
+    cfg = RunConfig(
+        model="pix2pix",
+        model_config=Pix2PixConfig(resolution=16, channels=1, g_channels=8, d_channels=8, max_channels=32),
+        data=DataConfig(name="digits", resolution=16, pairs="sketch"),
+        train=TrainConfig(
+            steps=4, batch_size=8, threads=1, log_every=2, checkpoint_every=4, device="cpu", seed=3, schedule="pix2pix"
+        ),
+    )
     return Path(train(cfg, out=root, progress=False))
 
 
@@ -103,13 +118,19 @@ def server(tmp_path_factory, tiny_config):
 def page(server):
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        ctx = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True, bypass_csp=True,  # the test itself evaluates JS
-                                  permissions=["camera"])
+        ctx = browser.new_context(
+            viewport={"width": 1280, "height": 860},
+            accept_downloads=True,
+            bypass_csp=True,  # the test itself evaluates JS
+            permissions=["camera"],
+        )
         pg = ctx.new_page()
         pg.errors = []
         pg.on("pageerror", lambda e: pg.errors.append(str(e)))
         pg.outside = []
-        pg.on("request", lambda r: None if r.url.startswith((server[0], "data:", "blob:")) else pg.outside.append(r.url))
+        pg.on(
+            "request", lambda r: None if r.url.startswith((server[0], "data:", "blob:")) else pg.outside.append(r.url)
+        )
         yield pg
         ctx.close()
         browser.close()
@@ -124,9 +145,13 @@ def shot(page, name: str) -> None:
 def axe(page) -> list[str]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    res = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))")
-    return [f"{v['id']} ({v['impact']}, {v['n']}x, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")]
+    res = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}, {v['n']}x, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")
+    ]
 
 
 def tab(page, name: str) -> None:
@@ -291,8 +316,9 @@ def test_click_through_every_panel(server, page, tmp_path):
     shot(page, "train")
     violations["train"] = axe(page)
     page.locator("#job-list .job[data-status=running] button", has_text="Stop").click()
-    page.wait_for_selector("#job-list .job[data-status=stopped], #job-list .job[data-status=stopping]",
-                           timeout=60000)  # generous: on a loaded machine the job's process answers late
+    page.wait_for_selector(
+        "#job-list .job[data-status=stopped], #job-list .job[data-status=stopping]", timeout=60000
+    )  # generous: on a loaded machine the job's process answers late
 
     # Runs: the run list and the monitor with loss curves.
     tab(page, "runs")

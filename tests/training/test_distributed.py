@@ -4,6 +4,7 @@ One spawn of two processes checks: both ranks hold the same weights after N step
 process trained with the same global batch; a single-process checkpoint resumes under world 2 and
 lands where uninterrupted training does. The torchrun test runs the CLI end to end.
 """
+
 from __future__ import annotations
 
 import json
@@ -113,11 +114,19 @@ def two_ranks(tmp_path_factory, tiny_config):
     port = _free_port()
     procs = []
     for rank in range(2):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-               "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "OMP_NUM_THREADS": "1"}
-        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE))
+        env = {
+            **os.environ,
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": "1",
+        }
+        procs.append(
+            subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        )
     for p in procs:
         try:
             _, err = p.communicate(timeout=120)
@@ -170,11 +179,41 @@ def test_torchrun_cli_end_to_end(tmp_path):
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps({"model": "mlp", "model_config": {"g_hidden": [32], "d_hidden": [32], "resolution": 8}}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANSTUDIO_OFFLINE": "1"}
-    base = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port", str(_free_port()),
-            "-m", "ganstudio", "train"]
-    r = subprocess.run(base + ["--data", "digits", "--resolution", "8", "--config", str(cfg), "--steps", "12",
-                               "--batch-size", "16", "--log-every", "4", "--out", str(tmp_path / "runs"), "--quiet"],
-                       env=env, capture_output=True, text=True, timeout=180)
+    base = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "ganstudio",
+        "train",
+    ]
+    r = subprocess.run(
+        base
+        + [
+            "--data",
+            "digits",
+            "--resolution",
+            "8",
+            "--config",
+            str(cfg),
+            "--steps",
+            "12",
+            "--batch-size",
+            "16",
+            "--log-every",
+            "4",
+            "--out",
+            str(tmp_path / "runs"),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     made = list((tmp_path / "runs").iterdir())
     assert len(made) == 1  # only rank 0 created a run folder
@@ -183,7 +222,12 @@ def test_torchrun_cli_end_to_end(tmp_path):
     rows = runs.read_metrics(run)
     assert [x["step"] for x in rows] == [4, 8, 12]  # one writer: no duplicate rows
     # resume in one process (world size 2 -> 1)
-    r = subprocess.run([sys.executable, "-m", "ganstudio", "train", "--resume", str(run), "--steps", "14", "--quiet"],
-                       env=env, capture_output=True, text=True, timeout=180)
+    r = subprocess.run(
+        [sys.executable, "-m", "ganstudio", "train", "--resume", str(run), "--steps", "14", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert runs.find_checkpoint(run).step == 14

@@ -1,4 +1,5 @@
 """The hand-written seed MLP step equals the autograd schedule, and keeps checkpoints resumable."""
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,9 @@ def _trainer(cfg, fast: bool) -> Trainer:
 def _seed_sized(tiny_config, **train):
     """The seed's exact layer sizes (784-input D) on digits upscaled to 28x28."""
     cfg = tiny_config(**train)
-    return dataclasses.replace(cfg, model_config=MLPConfig(resolution=28),
-                               data=dataclasses.replace(cfg.data, resolution=28))
+    return dataclasses.replace(
+        cfg, model_config=MLPConfig(resolution=28), data=dataclasses.replace(cfg.data, resolution=28)
+    )
 
 
 # ---- one fast step against the autograd step ----------------------------------------------------
@@ -46,7 +48,7 @@ def _seed_sized(tiny_config, **train):
 #    AVX-512), while a LeakyReLU slope 1% off in the backward exceeds it 5-100x.
 # 2. The update. Given its gradient, the fast step's weights and Adam state must be bitwise what the
 #    trainer's own Adam computes from the same state with that gradient (same kernel, same inputs).
-_U = 2.0 ** -24
+_U = 2.0**-24
 _TINY = torch.finfo(torch.float32).tiny
 
 
@@ -56,8 +58,11 @@ def _params(t) -> list[torch.Tensor]:
 
 def _state(t):
     """A copy of t's weights and both optimizers' state."""
-    return ([p.detach().clone() for p in _params(t)],
-            copy.deepcopy(t.opt_g.state_dict()), copy.deepcopy(t.opt_d.state_dict()))
+    return (
+        [p.detach().clone() for p in _params(t)],
+        copy.deepcopy(t.opt_g.state_dict()),
+        copy.deepcopy(t.opt_d.state_dict()),
+    )
 
 
 def _load(t, state) -> None:
@@ -162,8 +167,13 @@ def test_fast_step_equals_autograd_schedule(tiny_config, sizes):
 
 def _lrelu_slope_off(monkeypatch, t):
     lrelu_bwd = fast_mlp._lrelu_bwd
-    monkeypatch.setattr(fast_mlp, "_lrelu_bwd", lambda grad, x, slope, is_result, grad_input: lrelu_bwd(
-        grad, x, 0.99 * slope, is_result, grad_input=grad_input))
+    monkeypatch.setattr(
+        fast_mlp,
+        "_lrelu_bwd",
+        lambda grad, x, slope, is_result, grad_input: lrelu_bwd(
+            grad, x, 0.99 * slope, is_result, grad_input=grad_input
+        ),
+    )
 
 
 def _tanh_derivative_dropped(monkeypatch, t):
@@ -194,14 +204,23 @@ def _g_update_skipped(monkeypatch, t):
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("sabotage, expected", [
-    (_lrelu_slope_off, ["G.net.0.weight: gradient", "D.body.0.weight: gradient"]),
-    (_tanh_derivative_dropped, ["G.net.0.weight: gradient", "G.net.4.bias: gradient"]),
-    (_d_weight_sign_flipped, ["D.body.0.weight: gradient"]),
-    (_d_bias_gradients_dropped, ["D.body.0.bias: gradient", "D.head.bias: gradient"]),
-    (_g_update_skipped, ["G.net.0.weight: the update", "opt_g state 0.exp_avg "]),
-], ids=["lrelu-slope-1%-off", "tanh-derivative-dropped", "d-weight-sign-flipped", "d-bias-gradients-dropped",
-        "g-update-skipped"])
+@pytest.mark.parametrize(
+    "sabotage, expected",
+    [
+        (_lrelu_slope_off, ["G.net.0.weight: gradient", "D.body.0.weight: gradient"]),
+        (_tanh_derivative_dropped, ["G.net.0.weight: gradient", "G.net.4.bias: gradient"]),
+        (_d_weight_sign_flipped, ["D.body.0.weight: gradient"]),
+        (_d_bias_gradients_dropped, ["D.body.0.bias: gradient", "D.head.bias: gradient"]),
+        (_g_update_skipped, ["G.net.0.weight: the update", "opt_g state 0.exp_avg "]),
+    ],
+    ids=[
+        "lrelu-slope-1%-off",
+        "tanh-derivative-dropped",
+        "d-weight-sign-flipped",
+        "d-bias-gradients-dropped",
+        "g-update-skipped",
+    ],
+)
 def test_lockstep_check_reports_a_sabotaged_fast_step(monkeypatch, tiny_config, sabotage, expected):
     """The comparison has power: a fast step with one term wrong fails it, where the wrong term shows."""
     steps = _Lockstep(tiny_config(steps=2))
@@ -236,10 +255,18 @@ def test_checkpoint_resume_with_fast_step_is_exact(tmp_path, tiny_config):
             assert torch.equal(ta[k], tb[k]), f"{name}.{k}"
 
 
-@pytest.mark.parametrize("change", [
-    {"loss": "hinge"}, {"label_smoothing": 0.1}, {"schedule": "alternating"}, {"ema_beta": 0.999},
-    {"augment": ("translation",)}, {"r1_gamma": 1.0}, {"feature_matching": 1.0},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"loss": "hinge"},
+        {"label_smoothing": 0.1},
+        {"schedule": "alternating"},
+        {"ema_beta": 0.999},
+        {"augment": ("translation",)},
+        {"r1_gamma": 1.0},
+        {"feature_matching": 1.0},
+    ],
+)
 def test_fast_path_declines_what_it_does_not_compute(tiny_config, change):
     assert fast_mlp.supports(_trainer(tiny_config(), False).ctx)
     assert not fast_mlp.supports(_trainer(tiny_config(**change), False).ctx)

@@ -1,5 +1,6 @@
 """The pix2pix schedule through the one loop: a step and its preview, the L1-only baseline, and resume
 bit-exact against uninterrupted training."""
+
 import pytest
 import torch
 

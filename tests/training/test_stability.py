@@ -1,4 +1,5 @@
 """Augmentation, EMA, regularisers, losses and the divergence guard, on tiny runs."""
+
 import dataclasses
 import math
 import warnings
@@ -71,17 +72,20 @@ def test_ema_tracks_generator():
     assert not ema.module.weight.requires_grad
 
 
-@pytest.mark.parametrize("loss, schedule, extra", [
-    ("ns", "simultaneous", {"label_smoothing": 0.1}),
-    ("minimax", "alternating", {}),
-    ("hinge", "alternating", {"n_dis": 2}),
-    ("wgan-gp", "alternating", {"n_dis": 2}),
-    ("lsgan", "simultaneous", {"r1_gamma": 1.0, "r1_every": 2}),
-    ("ns", "simultaneous", {"feature_matching": 1.0, "ema_beta": 0.9}),
-    ("hinge", "simultaneous", {"augment": ("color", "translation", "cutout"), "augment_p": 0.5}),
-    ("ns", "simultaneous", {"precision": "bf16"}),
-    ("hinge", "alternating", {"precision": "bf16", "ema_beta": 0.9}),
-])
+@pytest.mark.parametrize(
+    "loss, schedule, extra",
+    [
+        ("ns", "simultaneous", {"label_smoothing": 0.1}),
+        ("minimax", "alternating", {}),
+        ("hinge", "alternating", {"n_dis": 2}),
+        ("wgan-gp", "alternating", {"n_dis": 2}),
+        ("lsgan", "simultaneous", {"r1_gamma": 1.0, "r1_every": 2}),
+        ("ns", "simultaneous", {"feature_matching": 1.0, "ema_beta": 0.9}),
+        ("hinge", "simultaneous", {"augment": ("color", "translation", "cutout"), "augment_p": 0.5}),
+        ("ns", "simultaneous", {"precision": "bf16"}),
+        ("hinge", "alternating", {"precision": "bf16", "ema_beta": 0.9}),
+    ],
+)
 def test_each_loss_and_regulariser_trains(tmp_path, tiny_config, loss, schedule, extra):
     run = train(tiny_config(steps=6, loss=loss, schedule=schedule, log_every=2, **extra), out=tmp_path, progress=False)
     rows = runs.read_metrics(run)
@@ -217,8 +221,19 @@ def test_unknown_precision_is_a_clear_error(tiny_config):
 
 def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path, tiny_config):
     # ada_target -1.5: every r_t (in [-1, 1]) exceeds it, so p must climb by batch*interval/speed per adjustment.
-    run = train(tiny_config(steps=8, log_every=4, augment=("translation",), ada=True, ada_interval=2,
-                            ada_target=-1.5, ada_speed_images=640), out=tmp_path, progress=False)
+    run = train(
+        tiny_config(
+            steps=8,
+            log_every=4,
+            augment=("translation",),
+            ada=True,
+            ada_interval=2,
+            ada_target=-1.5,
+            ada_speed_images=640,
+        ),
+        out=tmp_path,
+        progress=False,
+    )
     rows = runs.read_metrics(run)
     assert [r["step"] for r in rows] == [4, 8]
     assert 0 < rows[0]["ada_p"] < rows[1]["ada_p"] <= 1  # logged every line, rising
@@ -233,8 +248,12 @@ def test_channels_last_conv_training_checkpoints_and_samples(tmp_path, tiny_conf
     from ganstudio.models.dcgan import DCGANConfig
 
     base = tiny_config(steps=4, channels_last=True)
-    cfg = dataclasses.replace(base, model="dcgan", data=dataclasses.replace(base.data, resolution=16),
-                              model_config=DCGANConfig(resolution=16, channels=1, g_channels=4, d_channels=4))
+    cfg = dataclasses.replace(
+        base,
+        model="dcgan",
+        data=dataclasses.replace(base.data, resolution=16),
+        model_config=DCGANConfig(resolution=16, channels=1, g_channels=4, d_channels=4),
+    )
     t = Trainer(*prepare(cfg), torch.device("cpu"), None)
     conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()

@@ -1,5 +1,6 @@
 """The training loop: bit-exact resume of every checkpointed component, the run folder contract, stop
 rules, seeded pipelines, crash-safe checkpoints (kill -9, Ctrl-C), init_from, and every preset."""
+
 import dataclasses
 import json
 import signal
@@ -20,8 +21,19 @@ from ganstudio.training import Trainer, prepare, train
 # augmentation and its RNG, lazy R1, the divergence guard, flips, alternating schedule with n_dis).
 VARIANTS = {
     "seed": {},
-    "full": dict(ema_beta=0.9, augment=("color", "translation", "cutout"), ada=True, ada_interval=2, ada_target=-1.5,
-                 ada_speed_images=500, r1_gamma=0.5, r1_every=3, guard=True, schedule="alternating", n_dis=2),
+    "full": dict(
+        ema_beta=0.9,
+        augment=("color", "translation", "cutout"),
+        ada=True,
+        ada_interval=2,
+        ada_target=-1.5,
+        ada_speed_images=500,
+        r1_gamma=0.5,
+        r1_every=3,
+        guard=True,
+        schedule="alternating",
+        n_dis=2,
+    ),
 }
 
 
@@ -85,7 +97,11 @@ def test_run_folder_contract(tmp_path, tiny_config):
     assert (run / "samples" / "latest.png").is_file() and (run / "samples" / "step-000000010.png").is_file()
     ckpt = runs.find_checkpoint(run)
     assert ckpt.step == 20 and {p.name for p in ckpt.path.iterdir()} == {
-        "G.safetensors", "D.safetensors", "train_state.safetensors", "state.json"}
+        "G.safetensors",
+        "D.safetensors",
+        "train_state.safetensors",
+        "state.json",
+    }
     assert train(tiny_config(steps=1), out=tmp_path, progress=False).name.startswith("00002-")
 
 
@@ -202,8 +218,9 @@ def test_init_from_copies_weights(tmp_path, tiny_config):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
-@pytest.mark.parametrize("name", ["seed", "seed-case-study", "fashion-mnist", "folder-64", "folder-128-small-data",
-                                  "pix2pix"])
+@pytest.mark.parametrize(
+    "name", ["seed", "seed-case-study", "fashion-mnist", "folder-64", "folder-128-small-data", "pix2pix"]
+)
 def test_every_preset_resolves_builds_and_round_trips(name):
     """The presets table is data: a typo in a field name or value would only surface when a user picks it.
     Each resolves against real data (sklearn's digits, resized to the preset's size, 28 px where the preset
@@ -213,8 +230,14 @@ def test_every_preset_resolves_builds_and_round_trips(name):
     from ganstudio.training.options import build_run_config
     from ganstudio.training.presets import PRESETS
 
-    assert set(PRESETS) == {"seed", "seed-case-study", "fashion-mnist", "folder-64", "folder-128-small-data",
-                            "pix2pix"}, "a preset was added or removed: list it above"
+    assert set(PRESETS) == {
+        "seed",
+        "seed-case-study",
+        "fashion-mnist",
+        "folder-64",
+        "folder-128-small-data",
+        "pix2pix",
+    }, "a preset was added or removed: list it above"
     cfg, ds = prepare(build_run_config(data="digits", preset=name, limit=64))
     assert RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))).to_dict() == cfg.to_dict()
     G, D = build(cfg.model, cfg.model_config)

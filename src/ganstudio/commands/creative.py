@@ -2,6 +2,7 @@
 
 ``generate --from/--edit/--prompt/--curate`` live on the ``generate`` subcommand in cli.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,28 @@ def cmd_animate(a: argparse.Namespace) -> int:
     if not a.seeds and not a.from_ and a.mode == "keyframes":
         raise UserError("give keyframes with --seeds 1,5,9 or --from a.json,b.json (or use --mode circle)")
     out = a.out or str(Path(a.run_dir) / "animations" / f"walk-{'-'.join(map(str, a.seeds or [a.seed]))}.mp4")
-    return _print(animate_run(a.run_dir, out, seeds=a.seeds or (), latent_files=a.from_, frames=a.frames, fps=a.fps,
-                              loop=a.loop, mode=a.mode, method=a.interp, easing=a.easing, size=a.size or None,
-                              resample=a.resample, truncation=a.truncation, classes=a.class_,
-                              checkpoint=a.checkpoint, seed=a.seed, device=a.device, progress=not a.quiet))
+    return _print(
+        animate_run(
+            a.run_dir,
+            out,
+            seeds=a.seeds or (),
+            latent_files=a.from_,
+            frames=a.frames,
+            fps=a.fps,
+            loop=a.loop,
+            mode=a.mode,
+            method=a.interp,
+            easing=a.easing,
+            size=a.size or None,
+            resample=a.resample,
+            truncation=a.truncation,
+            classes=a.class_,
+            checkpoint=a.checkpoint,
+            seed=a.seed,
+            device=a.device,
+            progress=not a.quiet,
+        )
+    )
 
 
 def cmd_directions(a: argparse.Namespace) -> int:
@@ -46,22 +65,37 @@ def cmd_directions(a: argparse.Namespace) -> int:
         print(f"{dirs.path}: " + (", ".join(f"{k}={v}" for k, v in sorted(dirs.names.items())) or "no names"))
         return 0
     methods = list(D.METHODS) if a.method == "all" else [a.method]
-    return _print(D.compute_and_save(a.run_dir, methods, a.n, a.checkpoint, a.samples,
-                                     a.preview_rows if a.preview else 0, a.seed, a.device))
+    return _print(
+        D.compute_and_save(
+            a.run_dir, methods, a.n, a.checkpoint, a.samples, a.preview_rows if a.preview else 0, a.seed, a.device
+        )
+    )
 
 
 def cmd_breed(a: argparse.Namespace) -> int:
     from ..creative.breed import breed_run
 
-    return _print(breed_run(a.run_dir, a.parents, a.children, a.mode, a.mutation, a.seed, a.out_dir,
-                            a.checkpoint, a.device))
+    return _print(
+        breed_run(a.run_dir, a.parents, a.children, a.mode, a.mutation, a.seed, a.out_dir, a.checkpoint, a.device)
+    )
 
 
 def cmd_project(a: argparse.Namespace) -> int:
     from ..creative.project import project_file
 
-    paths = project_file(a.run_dir, a.image, a.steps, a.restarts, a.lr, a.seed, a.out_dir, a.video,
-                         checkpoint=a.checkpoint, device=a.device, progress=not a.quiet)
+    paths = project_file(
+        a.run_dir,
+        a.image,
+        a.steps,
+        a.restarts,
+        a.lr,
+        a.seed,
+        a.out_dir,
+        a.video,
+        checkpoint=a.checkpoint,
+        device=a.device,
+        progress=not a.quiet,
+    )
     import json
 
     err = json.loads(paths[3].read_text())
@@ -72,8 +106,9 @@ def cmd_project(a: argparse.Namespace) -> int:
 def cmd_taste(a: argparse.Namespace) -> int:
     from ..creative.taste import taste_run
 
-    return _print(taste_run(a.run_dir, a.like, a.dislike, a.n, a.diversity, a.prior, a.seed, a.out_dir,
-                            a.checkpoint, a.device))
+    return _print(
+        taste_run(a.run_dir, a.like, a.dislike, a.n, a.diversity, a.prior, a.seed, a.out_dir, a.checkpoint, a.device)
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -87,13 +122,18 @@ def register(sub) -> None:
     an = sub.add_parser("animate", help="latent walks as MP4 / GIF / PNG frames")
     _common(an)
     an.add_argument("--seeds", type=_ints, default=None, help="keyframe seeds, e.g. 1,5,9")
-    an.add_argument("--from", dest="from_", default=None, metavar="FILES",
-                    help="keyframes from latent files a.json,b.json")
+    an.add_argument(
+        "--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json"
+    )
     an.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
     an.add_argument("--fps", type=float, default=30)
     an.add_argument("--loop", action="store_true", help="walk back to the first keyframe (seamless loop)")
-    an.add_argument("--mode", choices=("keyframes", "circle"), default="keyframes",
-                    help="keyframes (default) or circle: a seamless great-circle noise loop from --seed")
+    an.add_argument(
+        "--mode",
+        choices=("keyframes", "circle"),
+        default="keyframes",
+        help="keyframes (default) or circle: a seamless great-circle noise loop from --seed",
+    )
     an.add_argument("--interp", choices=("slerp", "lerp"), default="slerp")
     an.add_argument("--easing", choices=("cosine", "smoothstep", "linear"), default="cosine")
     an.add_argument("--out", default=None, help="walk.mp4, walk.gif, or a folder for PNG frames")
@@ -111,8 +151,13 @@ def register(sub) -> None:
     d.add_argument("--samples", type=int, default=4096, help="latents sampled for PCA (default 4096)")
     d.add_argument("--preview", action="store_true", help="also render a -3..+3 strip per direction")
     d.add_argument("--preview-rows", type=int, default=10, help="directions in the preview (default 10)")
-    d.add_argument("--name", default=None, metavar="I=NAME,...", help="name directions, e.g. 3=sleeves,5=dark "
-                   "(in the --method file, pca by default); names work in --edit and --prompt")
+    d.add_argument(
+        "--name",
+        default=None,
+        metavar="I=NAME,...",
+        help="name directions, e.g. 3=sleeves,5=dark "
+        "(in the --method file, pca by default); names work in --edit and --prompt",
+    )
     d.set_defaults(func=cmd_directions)
 
     b = sub.add_parser("breed", help="children of two or more latents (crossover or blend, plus mutation)")

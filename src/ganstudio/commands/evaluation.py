@@ -2,6 +2,7 @@
 
 Argument parsing only; each subcommand is one library call (heavy imports inside the functions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,12 +17,15 @@ def cmd_features_train(a: argparse.Namespace) -> int:
     from ..features.classifier import load_classifier, train_classifier
 
     data = DataConfig(name=a.data, resolution=a.resolution)
-    path = train_classifier(data, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, threads=a.threads,
-                            force=a.force)
+    path = train_classifier(
+        data, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, threads=a.threads, force=a.force
+    )
     ext = load_classifier(path=path)
     print(f"classifier: {ext.label}")
-    print(f"  accuracy: {100 * ext.meta['accuracy']:.2f} % on {ext.meta['accuracy_split']} "
-          f"({ext.meta['n_val']} images), {ext.meta['train_seconds']:.0f} s of training")
+    print(
+        f"  accuracy: {100 * ext.meta['accuracy']:.2f} % on {ext.meta['accuracy_split']} "
+        f"({ext.meta['n_val']} images), {ext.meta['train_seconds']:.0f} s of training"
+    )
     print(f"  folder:   {path}")
     return 0
 
@@ -57,7 +61,7 @@ def cmd_features_check(a: argparse.Namespace) -> int:
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(len(ds), generator=g)
     half = min(len(ds) // 2, a.n)
-    ref, test = perm[:half], perm[len(ds) // 2:][:half]
+    ref, test = perm[:half], perm[len(ds) // 2 :][:half]
     res = sensitivity(ext, ds.images[test], ds.labels[test], ds.images[ref])
     if a.json:
         print(json.dumps(res, indent=2))
@@ -78,8 +82,16 @@ def _named() -> set[str]:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from ..evaluation import evaluate, format_table
 
-    res = evaluate(a.run_dir, checkpoint=a.checkpoint, n=a.n, features=a.features, reference=a.reference,
-                   seed=a.seed, originality_n=a.originality_train, device=a.device)
+    res = evaluate(
+        a.run_dir,
+        checkpoint=a.checkpoint,
+        n=a.n,
+        features=a.features,
+        reference=a.reference,
+        seed=a.seed,
+        originality_n=a.originality_train,
+        device=a.device,
+    )
     print(json.dumps(res, indent=2) if a.json else format_table(res))
     return 0
 
@@ -98,8 +110,9 @@ def register(sub) -> None:
     f.set_defaults(func=lambda a: (f.print_help(), 1)[1])
 
     t = fsub.add_parser("train", help="train the classifier extractor on a labelled dataset (a few minutes)")
-    t.add_argument("--data", required=True,
-                   help="fashion-mnist, mnist, digits, or a folder with one sub-folder per class")
+    t.add_argument(
+        "--data", required=True, help="fashion-mnist, mnist, digits, or a folder with one sub-folder per class"
+    )
     t.add_argument("--epochs", type=_positive_int, default=5)
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--resolution", type=_positive_int, default=None, help="folders only: image size (default 64)")
@@ -123,13 +136,24 @@ def register(sub) -> None:
     e.add_argument("run_dir")
     e.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
     e.add_argument("--n", type=_positive_int, default=10_000, help="generated images (default 10000)")
-    e.add_argument("--features", default="auto",
-                   help="auto (classifier if trained, else folder-rcf), classifier, folder-rcf, onnx:PATH")
-    e.add_argument("--reference", default="test", choices=("test", "train"),
-                   help="real images to compare with (folders: always a held-out half)")
+    e.add_argument(
+        "--features",
+        default="auto",
+        help="auto (classifier if trained, else folder-rcf), classifier, folder-rcf, onnx:PATH",
+    )
+    e.add_argument(
+        "--reference",
+        default="test",
+        choices=("test", "train"),
+        help="real images to compare with (folders: always a held-out half)",
+    )
     e.add_argument("--seed", type=int, default=0, help="image i uses latent seed seed+i")
-    e.add_argument("--originality-train", type=_nonneg_int, default=10_000,
-                   help="training images searched for near-copies (default 10000; 0 = all)")
+    e.add_argument(
+        "--originality-train",
+        type=_nonneg_int,
+        default=10_000,
+        help="training images searched for near-copies (default 10000; 0 = all)",
+    )
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
     e.set_defaults(func=cmd_evaluate)

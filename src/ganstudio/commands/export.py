@@ -1,4 +1,5 @@
 """``ganstudio export RUN_DIR --format onnx [--out g.onnx]``: the generator for other runtimes."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,10 @@ def cmd_export(a: argparse.Namespace) -> int:
     m = res.meta
     inputs = "z" + (f", y (B, {m['num_classes']})" if m["num_classes"] else "")
     print(f"wrote {res.path} (step {m['step']}{', EMA generator' if m['ema'] else ''})")
-    print(f"  inputs: {inputs} with z (B, {m['z_dim']}); output: images (B, {', '.join(map(str, m['image_shape']))}) "
-          "in [0, 1]; B is dynamic")
+    print(
+        f"  inputs: {inputs} with z (B, {m['z_dim']}); output: images (B, {', '.join(map(str, m['image_shape']))}) "
+        "in [0, 1]; B is dynamic"
+    )
     if res.max_abs_diff is not None:
         print(f"  onnxruntime parity: max abs diff {res.max_abs_diff:.1e}")
     print(f"  metadata: {res.meta_path}")

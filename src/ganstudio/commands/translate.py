@@ -1,4 +1,5 @@
 """``ganstudio translate RUN_DIR INPUT --out OUT`` and ``ganstudio translate-eval RUN_DIR``: pix2pix runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ from ..argtypes import positive_int as _positive_int
 def cmd_translate(a: argparse.Namespace) -> int:
     from ..translate import translate_folder
 
-    paths = translate_folder(a.run_dir, a.input, a.out, checkpoint=a.checkpoint, size=a.size, device=a.device,
-                             progress=not a.quiet)
+    paths = translate_folder(
+        a.run_dir, a.input, a.out, checkpoint=a.checkpoint, size=a.size, device=a.device, progress=not a.quiet
+    )
     if len(paths) == 1:
         print(paths[0])
     else:
@@ -22,8 +24,17 @@ def cmd_translate(a: argparse.Namespace) -> int:
 def cmd_translate_eval(a: argparse.Namespace) -> int:
     from ..evaluation.paired import evaluate_pairs, format_pairs
 
-    res = evaluate_pairs(a.run_dir, split=a.split, n=a.n, checkpoint=a.checkpoint, features=a.features,
-                         seed=a.seed, device=a.device, write=not a.no_write, data=a.data)
+    res = evaluate_pairs(
+        a.run_dir,
+        split=a.split,
+        n=a.n,
+        checkpoint=a.checkpoint,
+        features=a.features,
+        seed=a.seed,
+        device=a.device,
+        write=not a.no_write,
+        data=a.data,
+    )
     print(json.dumps(res, indent=2) if a.json else format_pairs(res))
     return 0
 
@@ -32,10 +43,17 @@ def register(sub) -> None:
     t = sub.add_parser("translate", help="turn sketches/photos into images with a pix2pix run")
     t.add_argument("run_dir")
     t.add_argument("input", help="an image file or a folder of images (searched recursively)")
-    t.add_argument("--out", default="translated",
-                   help="output folder (default translated/), or a .png path for a single input file")
-    t.add_argument("--size", default="input", choices=["input", "model"],
-                   help="output size: the input's (default) or the model's scale (aspect kept either way)")
+    t.add_argument(
+        "--out",
+        default="translated",
+        help="output folder (default translated/), or a .png path for a single input file",
+    )
+    t.add_argument(
+        "--size",
+        default="input",
+        choices=["input", "model"],
+        help="output size: the input's (default) or the model's scale (aspect kept either way)",
+    )
     t.add_argument("--checkpoint", default="latest", help="latest, a step number or a checkpoint folder")
     t.add_argument("--device", default="cpu")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

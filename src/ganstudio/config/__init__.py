@@ -4,6 +4,7 @@
 ``DataConfig`` + ``TrainConfig``, all frozen dataclasses with a JSON round trip that refuses unknown
 keys (``config.base``). Presets are data (``training.presets``); CLI flags map onto fields.
 """
+
 from __future__ import annotations
 
 from .base import check, diff, from_dict, to_dict

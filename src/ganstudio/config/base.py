@@ -3,6 +3,7 @@
 Every config in ganstudio (model families, data, training, the run) is a frozen dataclass built
 with these helpers, so that a run folder's ``config.json`` rebuilds it exactly.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """Which pictures to train on and how to shape them: ``DataConfig``, and the paired-data spec parser."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ def parse_pairs(spec: str) -> tuple[str, int | None]:
     if not sep:
         return kind, None
     if kind != "sketch" or not arg.isdigit() or not 1 <= int(arg) <= MAX_WIDTH:
-        raise UserError(f"data.pairs {spec!r}: only sketch takes a width, a whole number of pixels 1..{MAX_WIDTH} "
-                        "(e.g. sketch:2)")
+        raise UserError(
+            f"data.pairs {spec!r}: only sketch takes a width, a whole number of pixels 1..{MAX_WIDTH} (e.g. sketch:2)"
+        )
     return kind, int(arg)
-
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,18 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check(self.split in ("train", "test"), f"data.split must be 'train' or 'test', got {self.split!r}")
-        check(self.resolution is None or 4 <= self.resolution <= 1024,
-              f"data.resolution must be between 4 and 1024, got {self.resolution}")
+        check(
+            self.resolution is None or 4 <= self.resolution <= 1024,
+            f"data.resolution must be between 4 and 1024, got {self.resolution}",
+        )
         check(self.channels in (None, 1, 3), f"data.channels must be 1 or 3, got {self.channels}")
         check(self.limit is None or self.limit > 0, f"data.limit must be positive, got {self.limit}")
         check(self.fit in ("crop", "pad"), f"data.fit must be 'crop' or 'pad', got {self.fit!r}")
         check(isinstance(self.flip, bool), f"data.flip must be true or false, got {self.flip!r}")
         check(isinstance(self.labels, bool), f"data.labels must be true or false, got {self.labels!r}")
-        check(self.height is None or (isinstance(self.height, int) and 4 <= self.height <= 1024),
-              f"data.height must be between 4 and 1024, got {self.height}")
+        check(
+            self.height is None or (isinstance(self.height, int) and 4 <= self.height <= 1024),
+            f"data.height must be between 4 and 1024, got {self.height}",
+        )
         if self.pairs is not None:
             parse_pairs(self.pairs)  # raises a one-line UserError for a bad spec

@@ -8,6 +8,7 @@ Shape fields (``resolution`` = width, ``height`` (None = square), ``channels``, 
 ``in_channels`` for image-to-image) are filled from the data when a run is prepared: the data decides
 the shape, the rest of the config the architecture.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,7 @@ MAX_DEPTH = 8  # pix2pix U-Net stages
 # ---------------------------------------------------------------------------------------------
 # Geometry: how many doublings from a small base grid reach the requested image size.
 
-MIN_BASE_SIDE = 3   # a 3-pixel base is the smallest that still has a centre and neighbours
+MIN_BASE_SIDE = 3  # a 3-pixel base is the smallest that still has a centre and neighbours
 MAX_BASE_SIDE = 16  # beyond this the z projection / D flatten get huge and the family is the wrong tool
 
 
@@ -37,14 +38,19 @@ def base_grid(width: int, height: int) -> tuple[int, int, int]:
     and 4 stages. Raises a one-line UserError when no such grid exists (odd or tiny sizes).
     """
     stages = 0
-    while (width % 2 ** (stages + 1) == 0 and height % 2 ** (stages + 1) == 0
-           and min(width, height) // 2 ** (stages + 1) >= MIN_BASE_SIDE):
+    while (
+        width % 2 ** (stages + 1) == 0
+        and height % 2 ** (stages + 1) == 0
+        and min(width, height) // 2 ** (stages + 1) >= MIN_BASE_SIDE
+    ):
         stages += 1
-    bh, bw = height // 2 ** stages, width // 2 ** stages
-    check(stages >= 1 and max(bh, bw) <= MAX_BASE_SIDE,
-          f"model size {width}x{height} (width x height) cannot be built by doubling a {MIN_BASE_SIDE}.."
-          f"{MAX_BASE_SIDE} pixel base grid; use sides such as 28, 32, 48, 64, 96 or 128 "
-          "(both divisible by the same power of two)")
+    bh, bw = height // 2**stages, width // 2**stages
+    check(
+        stages >= 1 and max(bh, bw) <= MAX_BASE_SIDE,
+        f"model size {width}x{height} (width x height) cannot be built by doubling a {MIN_BASE_SIDE}.."
+        f"{MAX_BASE_SIDE} pixel base grid; use sides such as 28, 32, 48, 64, 96 or 128 "
+        "(both divisible by the same power of two)",
+    )
     return stages, bh, bw
 
 
@@ -53,20 +59,24 @@ def check_common(cfg: Any) -> None:
     check(cfg.z_dim > 0, f"model.z_dim must be positive, got {cfg.z_dim}")
     check(cfg.channels in (1, 3), f"model.channels must be 1 or 3, got {cfg.channels}")
     check(cfg.num_classes >= 0, f"model.num_classes must be >= 0, got {cfg.num_classes}")
-    check(cfg.resolution > 0 and (cfg.height is None or cfg.height > 0),
-          f"model.resolution/height must be positive, got {cfg.resolution}/{cfg.height}")
+    check(
+        cfg.resolution > 0 and (cfg.height is None or cfg.height > 0),
+        f"model.resolution/height must be positive, got {cfg.resolution}/{cfg.height}",
+    )
     for name in ("g_channels", "d_channels", "max_channels"):
         check(getattr(cfg, name) > 0, f"model.{name} must be positive, got {getattr(cfg, name)}")
     check(cfg.mbstd_group >= 1, f"model.mbstd_group must be >= 1, got {cfg.mbstd_group}")
-    check(cfg.conditioning in CONDITIONINGS,
-          f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got {cfg.conditioning!r}")
+    check(
+        cfg.conditioning in CONDITIONINGS,
+        f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got {cfg.conditioning!r}",
+    )
     base_grid(cfg.resolution, cfg.height or cfg.resolution)  # raises a clear message for bad sizes
 
 
 @dataclass(frozen=True)
 class Conditioning:
     projection: bool  # D: logit += <embed(y), features>  (Miyato & Koyama 2018)
-    aux: bool         # D: an auxiliary class-logit head  (ACGAN, Odena et al. 2017)
+    aux: bool  # D: an auxiliary class-logit head  (ACGAN, Odena et al. 2017)
 
 
 CONDITIONINGS: dict[str, Conditioning] = {
@@ -100,28 +110,31 @@ class MLPConfig:
 @dataclass(frozen=True)
 class DCGANConfig:
     z_dim: int = 100
-    resolution: int = 64           # width in pixels
-    height: int | None = None      # non-square outputs; None = resolution
+    resolution: int = 64  # width in pixels
+    height: int | None = None  # non-square outputs; None = resolution
     channels: int = 3
     num_classes: int = 0
-    g_channels: int = 64           # G's channels at full resolution; doubled at each coarser stage
-    d_channels: int = 64           # D's channels after its first conv; doubled at each stage
-    max_channels: int = 512        # cap on both (keeps 128 px affordable)
+    g_channels: int = 64  # G's channels at full resolution; doubled at each coarser stage
+    d_channels: int = 64  # D's channels after its first conv; doubled at each stage
+    max_channels: int = 512  # cap on both (keeps 128 px affordable)
     g_upsample: str = "convtranspose"  # or "nearest": upsample + 3x3 conv (no checkerboard artefacts)
-    d_norm: str = "batch"          # batch | instance | layer | none (use layer/none with wgan-gp)
-    spectral_norm: bool = False    # spectral norm on every D conv/linear
-    mbstd: bool = False            # minibatch std-dev channel before D's head (ProGAN)
+    d_norm: str = "batch"  # batch | instance | layer | none (use layer/none with wgan-gp)
+    spectral_norm: bool = False  # spectral norm on every D conv/linear
+    mbstd: bool = False  # minibatch std-dev channel before D's head (ProGAN)
     mbstd_group: int = 4
     conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
-    class_input: bool = False      # also feed y to G's first layer, concatenated with z (see layers.g_input)
+    class_input: bool = False  # also feed y to G's first layer, concatenated with z (see layers.g_input)
     negative_slope: float = 0.2
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(self.g_upsample in G_UPSAMPLE_NAMES,
-              f"model.g_upsample must be one of {', '.join(G_UPSAMPLE_NAMES)}, got {self.g_upsample!r}")
-        check(self.d_norm in D_NORM_NAMES,
-              f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}")
+        check(
+            self.g_upsample in G_UPSAMPLE_NAMES,
+            f"model.g_upsample must be one of {', '.join(G_UPSAMPLE_NAMES)}, got {self.g_upsample!r}",
+        )
+        check(
+            self.d_norm in D_NORM_NAMES, f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}"
+        )
         check(0 <= self.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {self.negative_slope}")
 
     @property
@@ -132,18 +145,18 @@ class DCGANConfig:
 @dataclass(frozen=True)
 class ResNetConfig:
     z_dim: int = 128
-    resolution: int = 32           # width in pixels
-    height: int | None = None      # non-square outputs; None = resolution
+    resolution: int = 32  # width in pixels
+    height: int | None = None  # non-square outputs; None = resolution
     channels: int = 3
     num_classes: int = 0
-    g_channels: int = 64           # G's channels at full resolution; doubled at each coarser stage
-    d_channels: int = 64           # D's channels after its first block; doubled at each stage
-    max_channels: int = 512        # cap on both (keeps 128 px affordable)
-    spectral_norm: bool = True     # spectral norm on every D conv/linear (SNGAN)
-    mbstd: bool = False            # minibatch std-dev channel before D's last block (ProGAN)
+    g_channels: int = 64  # G's channels at full resolution; doubled at each coarser stage
+    d_channels: int = 64  # D's channels after its first block; doubled at each stage
+    max_channels: int = 512  # cap on both (keeps 128 px affordable)
+    spectral_norm: bool = True  # spectral norm on every D conv/linear (SNGAN)
+    mbstd: bool = False  # minibatch std-dev channel before D's last block (ProGAN)
     mbstd_group: int = 4
     conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
-    class_input: bool = False      # also feed y to G's first layer, concatenated with z (see layers.g_input)
+    class_input: bool = False  # also feed y to G's first layer, concatenated with z (see layers.g_input)
 
     def __post_init__(self) -> None:
         check_common(self)
@@ -155,41 +168,51 @@ class ResNetConfig:
 
 @dataclass(frozen=True)
 class Pix2PixConfig:
-    z_dim: int = 0                 # the registry contract's field; pix2pix's noise is dropout, not z
-    resolution: int = 32           # width in pixels
-    height: int | None = None      # non-square; None = resolution
-    channels: int = 3              # target (output) channels; filled from the data
-    in_channels: int = 1           # input channels: 1 for sketch/grayscale pairs; A/'s for folders
-    num_classes: int = 0           # unconditional only
-    g_channels: int = 32           # U-Net channels after the first conv; doubled per stage
+    z_dim: int = 0  # the registry contract's field; pix2pix's noise is dropout, not z
+    resolution: int = 32  # width in pixels
+    height: int | None = None  # non-square; None = resolution
+    channels: int = 3  # target (output) channels; filled from the data
+    in_channels: int = 1  # input channels: 1 for sketch/grayscale pairs; A/'s for folders
+    num_classes: int = 0  # unconditional only
+    g_channels: int = 32  # U-Net channels after the first conv; doubled per stage
     max_channels: int = 256
-    depth: int = 0                 # U-Net stages; 0 = down to a 1-2 px bottleneck (5 at 32 px)
+    depth: int = 0  # U-Net stages; 0 = down to a 1-2 px bottleneck (5 at 32 px)
     dropout: float = 0.5
-    dropout_stages: int = 3        # innermost decoder stages with dropout (pix2pix: 3)
+    dropout_stages: int = 3  # innermost decoder stages with dropout (pix2pix: 3)
     d_channels: int = 32
-    d_layers: int = 0              # PatchGAN stride-2 layers; 0 = by size (1 at 32 px, 2 at 64, 3 at 128)
-    d_norm: str = "batch"          # batch | instance | none
-    adv_weight: float = 1.0        # weight of the adversarial term; 0 = L1-only U-Net (no D updates)
-    l1_weight: float = 100.0       # pix2pix's lambda
+    d_layers: int = 0  # PatchGAN stride-2 layers; 0 = by size (1 at 32 px, 2 at 64, 3 at 128)
+    d_norm: str = "batch"  # batch | instance | none
+    adv_weight: float = 1.0  # weight of the adversarial term; 0 = L1-only U-Net (no D updates)
+    l1_weight: float = 100.0  # pix2pix's lambda
 
     def __post_init__(self) -> None:
         check(self.z_dim == 0, f"model.z_dim must be 0 for pix2pix (its noise is dropout), got {self.z_dim}")
         check(self.num_classes == 0, "pix2pix is unconditional: drop --conditional")
-        check(self.channels in (1, 3) and self.in_channels in (1, 3),
-              f"model.channels/in_channels must be 1 or 3, got {self.channels}/{self.in_channels}")
-        check(8 <= self.resolution <= 1024 and (self.height is None or 8 <= self.height <= 1024),
-              f"pix2pix needs sides of 8..1024 px, got {self.resolution}x{self.height or self.resolution}")
+        check(
+            self.channels in (1, 3) and self.in_channels in (1, 3),
+            f"model.channels/in_channels must be 1 or 3, got {self.channels}/{self.in_channels}",
+        )
+        check(
+            8 <= self.resolution <= 1024 and (self.height is None or 8 <= self.height <= 1024),
+            f"pix2pix needs sides of 8..1024 px, got {self.resolution}x{self.height or self.resolution}",
+        )
         check(0 <= self.depth <= MAX_DEPTH, f"model.depth must be 0 (auto) .. {MAX_DEPTH}, got {self.depth}")
         check(self.g_channels > 0 and self.d_channels > 0 and self.max_channels > 0, "channel counts must be positive")
         check(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), got {self.dropout}")
         check(self.dropout_stages >= 0, "model.dropout_stages must be >= 0")
-        check(self.d_norm in PIX2PIX_D_NORM_NAMES,
-              f"model.d_norm must be one of {', '.join(PIX2PIX_D_NORM_NAMES)}, got {self.d_norm!r}")
-        check(self.adv_weight >= 0 and self.l1_weight >= 0 and self.adv_weight + self.l1_weight > 0,
-              f"model.adv_weight and l1_weight must be >= 0 and not both 0, got {self.adv_weight}/{self.l1_weight}")
+        check(
+            self.d_norm in PIX2PIX_D_NORM_NAMES,
+            f"model.d_norm must be one of {', '.join(PIX2PIX_D_NORM_NAMES)}, got {self.d_norm!r}",
+        )
+        check(
+            self.adv_weight >= 0 and self.l1_weight >= 0 and self.adv_weight + self.l1_weight > 0,
+            f"model.adv_weight and l1_weight must be >= 0 and not both 0, got {self.adv_weight}/{self.l1_weight}",
+        )
         side = min(self.resolution, self.height or self.resolution)
-        check(self.d_layers == 0 or side // 2 ** self.d_layers >= 3,
-              f"model.d_layers={self.d_layers} is too many for {side} px (need side / 2^d_layers >= 3)")
+        check(
+            self.d_layers == 0 or side // 2**self.d_layers >= 3,
+            f"model.d_layers={self.d_layers} is too many for {side} px (need side / 2^d_layers >= 3)",
+        )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -208,5 +231,9 @@ class Pix2PixConfig:
         return max(1, min(3, int(math.log2(side)) - 4, int(math.log2(side / 3))))
 
 
-MODEL_CONFIGS: dict[str, type] = {"mlp": MLPConfig, "dcgan": DCGANConfig, "resnet": ResNetConfig,
-                                  "pix2pix": Pix2PixConfig}
+MODEL_CONFIGS: dict[str, type] = {
+    "mlp": MLPConfig,
+    "dcgan": DCGANConfig,
+    "resnet": ResNetConfig,
+    "pix2pix": Pix2PixConfig,
+}

@@ -5,6 +5,7 @@
 the shape fields (resolution, height, channels, classes, input channels) are filled from the data when
 the run is prepared (``training.prepare``): the data decides the shape, the config the architecture.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,13 +41,19 @@ class RunConfig:
     def __post_init__(self) -> None:
         cls = model_config_class(self.model)
         if isinstance(self.model_config, dict):
-            raise UserError("model_config is a dict: build the config with RunConfig.from_dict({...}), or pass "
-                            f"model_config={cls.__name__}(...)")
-        check(isinstance(self.model_config, cls),
-              f"model {self.model!r} takes a {cls.__name__} as model_config, got a "
-              f"{type(self.model_config).__name__}; pass model_config={cls.__name__}(...) or use RunConfig.from_dict")
-        check(isinstance(self.data, DataConfig) and isinstance(self.train, TrainConfig),
-              "data and train must be a DataConfig and a TrainConfig (RunConfig.from_dict builds them from dicts)")
+            raise UserError(
+                "model_config is a dict: build the config with RunConfig.from_dict({...}), or pass "
+                f"model_config={cls.__name__}(...)"
+            )
+        check(
+            isinstance(self.model_config, cls),
+            f"model {self.model!r} takes a {cls.__name__} as model_config, got a "
+            f"{type(self.model_config).__name__}; pass model_config={cls.__name__}(...) or use RunConfig.from_dict",
+        )
+        check(
+            isinstance(self.data, DataConfig) and isinstance(self.train, TrainConfig),
+            "data and train must be a DataConfig and a TrainConfig (RunConfig.from_dict builds them from dicts)",
+        )
 
     def to_dict(self) -> dict:
         d = to_dict(self)

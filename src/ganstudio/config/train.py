@@ -1,4 +1,5 @@
 """How to train: ``TrainConfig`` (optimiser, loss, step, stopping rules, stability switches)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -82,13 +83,27 @@ class TrainConfig:
         check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
-        check(self.precision in PRECISIONS,
-              f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        check(self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
-              f"unknown device {self.device!r}; use cpu, cuda, cuda:N, mps or auto")
+        check(
+            self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+        check(
+            self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
+            f"unknown device {self.device!r}; use cpu, cuda, cuda:N, mps or auto",
+        )
 
 
 # Fields that may differ when resuming: stopping rules, intervals and where it runs.
-RESUMABLE_FIELDS = {"steps", "epochs", "minutes", "log_every", "sample_every", "checkpoint_every",
-                    "keep_checkpoints", "device", "threads", "guard_max_rollbacks", "precision",
-                    "channels_last"}
+RESUMABLE_FIELDS = {
+    "steps",
+    "epochs",
+    "minutes",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "device",
+    "threads",
+    "guard_max_rollbacks",
+    "precision",
+    "channels_last",
+}

@@ -10,6 +10,7 @@ Walk modes (``WALKS`` registry):
 Frames are written by ``media_video`` (MP4 H.264 / GIF / PNG folder), with the frames' latents
 as ``<name>.npz`` beside the video (``frames/latents.npz`` for a folder).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,13 +25,27 @@ from ..errors import UserError
 from . import interpolate as I
 
 
-def keyframe_walk(pipe, keyframes: Sequence[L.Latent], frames: int, loop: bool = False, method: str = "slerp",
-                  easing: str = "cosine", seed: int = 0) -> list[L.Latent]:
+def keyframe_walk(
+    pipe,
+    keyframes: Sequence[L.Latent],
+    frames: int,
+    loop: bool = False,
+    method: str = "slerp",
+    easing: str = "cosine",
+    seed: int = 0,
+) -> list[L.Latent]:
     return I.path(keyframes, frames, loop, method, easing)
 
 
-def circle_walk(pipe, keyframes: Sequence[L.Latent], frames: int, loop: bool = True, method: str = "slerp",
-                easing: str = "linear", seed: int = 0) -> list[L.Latent]:
+def circle_walk(
+    pipe,
+    keyframes: Sequence[L.Latent],
+    frames: int,
+    loop: bool = True,
+    method: str = "slerp",
+    easing: str = "linear",
+    seed: int = 0,
+) -> list[L.Latent]:
     """A seamless great-circle loop through z space (keyframes, if any, give the class and truncation)."""
     a, b = pipe.latents(2, seed)
     if keyframes:
@@ -38,17 +53,34 @@ def circle_walk(pipe, keyframes: Sequence[L.Latent], frames: int, loop: bool = T
     theta = torch.arange(frames, dtype=torch.float32) * (2 * math.pi / frames)
     z = a[None] * torch.cos(theta)[:, None] + b[None] * torch.sin(theta)[:, None]
     base = keyframes[0] if keyframes else L.from_seeds(pipe, 1, seed)[0]
-    return [L.Latent(z=tuple(z[i].tolist()), classes=base.classes, truncation=base.truncation, edits=base.edits,
-                     directions=base.directions, parents=(base.id,) if keyframes else (),
-                     origin={"op": "circle", "seed": seed, "frame": i, "frames": frames},
-                     run=base.run, step=base.step) for i in range(frames)]
+    return [
+        L.Latent(
+            z=tuple(z[i].tolist()),
+            classes=base.classes,
+            truncation=base.truncation,
+            edits=base.edits,
+            directions=base.directions,
+            parents=(base.id,) if keyframes else (),
+            origin={"op": "circle", "seed": seed, "frame": i, "frames": frames},
+            run=base.run,
+            step=base.step,
+        )
+        for i in range(frames)
+    ]
 
 
 WALKS: dict[str, Callable[..., list[L.Latent]]] = {"keyframes": keyframe_walk, "circle": circle_walk}
 
 
-def render_frames(pipe, lats: Sequence[L.Latent], directions=None, size: int | None = None,
-                  resample: str = "lanczos", batch_size: int = 64, progress: bool = True):
+def render_frames(
+    pipe,
+    lats: Sequence[L.Latent],
+    directions=None,
+    size: int | None = None,
+    resample: str = "lanczos",
+    batch_size: int = 64,
+    progress: bool = True,
+):
     """(T, H, W, 3) uint8 frames for latents, rendered in batches with a progress bar."""
     import numpy as np
     from tqdm.auto import tqdm
@@ -56,7 +88,7 @@ def render_frames(pipe, lats: Sequence[L.Latent], directions=None, size: int | N
     out = []
     with tqdm(total=len(lats), desc="frames", unit="frame", disable=not progress, leave=False) as bar:
         for s in range(0, len(lats), batch_size):
-            chunk = L.render_fast(pipe, lats[s:s + batch_size], directions, batch_size)
+            chunk = L.render_fast(pipe, lats[s : s + batch_size], directions, batch_size)
             out.append(media_video.resize_frames(media_video.to_rgb_frames(chunk), size, resample))
             bar.update(len(chunk))
     return np.concatenate(out)
@@ -69,10 +101,22 @@ def latents_path(out: str | Path) -> Path:
     return p / "latents.npz"
 
 
-def animate(pipe, keyframes: Sequence[L.Latent], out: str | Path, frames: int = 120, fps: float = 30,
-            loop: bool = False, mode: str = "keyframes", method: str = "slerp", easing: str = "cosine",
-            size: int | None = None, resample: str = "lanczos", seed: int = 0, directions=None,
-            progress: bool = True) -> list[Path]:
+def animate(
+    pipe,
+    keyframes: Sequence[L.Latent],
+    out: str | Path,
+    frames: int = 120,
+    fps: float = 30,
+    loop: bool = False,
+    mode: str = "keyframes",
+    method: str = "slerp",
+    easing: str = "cosine",
+    size: int | None = None,
+    resample: str = "lanczos",
+    seed: int = 0,
+    directions=None,
+    progress: bool = True,
+) -> list[Path]:
     """Render a walk and write it (.mp4/.gif/folder) plus its latents. Returns the written paths."""
     if mode not in WALKS:
         raise UserError(f"unknown walk {mode!r}; choose one of {', '.join(WALKS)}")
@@ -87,11 +131,26 @@ def animate(pipe, keyframes: Sequence[L.Latent], out: str | Path, frames: int = 
     return [path, L.save_batch(lats, latents_path(path))]
 
 
-def animate_run(run_dir: str | Path, out: str | Path, seeds: Sequence[int] = (), latent_files: str | None = None,
-                frames: int = 120, fps: float = 30, loop: bool = False, mode: str | None = None,
-                method: str = "slerp", easing: str = "cosine", size: int | None = None, resample: str = "lanczos",
-                truncation: float = 1.0, classes=None, checkpoint: str = "latest", seed: int = 0,
-                device: str = "cpu", progress: bool = True) -> list[Path]:
+def animate_run(
+    run_dir: str | Path,
+    out: str | Path,
+    seeds: Sequence[int] = (),
+    latent_files: str | None = None,
+    frames: int = 120,
+    fps: float = 30,
+    loop: bool = False,
+    mode: str | None = None,
+    method: str = "slerp",
+    easing: str = "cosine",
+    size: int | None = None,
+    resample: str = "lanczos",
+    truncation: float = 1.0,
+    classes=None,
+    checkpoint: str = "latest",
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[Path]:
     """CLI entry: keyframes from ``seeds`` and/or latent files, or a circle loop when neither is given."""
     from ..pipeline import load
     from . import directions as D

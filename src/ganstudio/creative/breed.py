@@ -11,6 +11,7 @@ Mutation with strength m in [0, 1] is variance preserving: z' = sqrt(1 - m^2) z 
 eps ~ N(0, I), so children stay typical samples of the prior (m = 1: a fresh random latent).
 Children record their parents' ids (lineage) and how they were made (``origin``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,18 +48,27 @@ def blend(zs: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.T
 
 
 MODES: dict[str, Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor, dict]]] = {
-    "crossover": crossover, "blend": blend}
+    "crossover": crossover,
+    "blend": blend,
+}
 
 
 def mutate(z: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
     """Variance-preserving gaussian mutation: sqrt(1 - s^2) z + s eps (identity at s = 0)."""
     if strength == 0:
         return z
-    return math.sqrt(1 - strength ** 2) * z + strength * torch.randn(z.shape, generator=gen)
+    return math.sqrt(1 - strength**2) * z + strength * torch.randn(z.shape, generator=gen)
 
 
-def breed(parents: Sequence[L.Latent], children: int = 8, mode: str = "crossover", mutation: float = 0.0,
-          seed: int = 0, run: str | None = None, step: int | None = None) -> list[L.Latent]:
+def breed(
+    parents: Sequence[L.Latent],
+    children: int = 8,
+    mode: str = "crossover",
+    mutation: float = 0.0,
+    seed: int = 0,
+    run: str | None = None,
+    step: int | None = None,
+) -> list[L.Latent]:
     """``children`` new latents from ``parents`` (pure: same inputs and seed, same children)."""
     if len(parents) < 2:
         raise UserError(f"breeding needs at least two parents, got {len(parents)}")
@@ -84,18 +94,41 @@ def breed(parents: Sequence[L.Latent], children: int = 8, mode: str = "crossover
             classes = (w[:, None] * torch.tensor([p.classes for p in parents], dtype=torch.float32)).sum(0)
             classes = classes / classes.sum().clamp_min(1e-12)
         edits, ref = blend_edits(parents, w.tolist())
-        out.append(L.Latent(z=tuple(z.tolist()), classes=None if classes is None else tuple(classes.tolist()),
-                            truncation=float(sum(float(wi) * p.truncation for wi, p in zip(w, parents))),
-                            edits=edits, directions=ref, parents=tuple(p.id for p in parents),
-                            origin={"op": "breed", "mode": mode, "mutation": mutation, "seed": seed, "child": i,
-                                    "weights": [round(float(x), 6) for x in w], **info},
-                            run=run or (runs_.pop() if len(runs_) == 1 else None), step=step))
+        out.append(
+            L.Latent(
+                z=tuple(z.tolist()),
+                classes=None if classes is None else tuple(classes.tolist()),
+                truncation=float(sum(float(wi) * p.truncation for wi, p in zip(w, parents))),
+                edits=edits,
+                directions=ref,
+                parents=tuple(p.id for p in parents),
+                origin={
+                    "op": "breed",
+                    "mode": mode,
+                    "mutation": mutation,
+                    "seed": seed,
+                    "child": i,
+                    "weights": [round(float(x), 6) for x in w],
+                    **info,
+                },
+                run=run or (runs_.pop() if len(runs_) == 1 else None),
+                step=step,
+            )
+        )
     return out
 
 
-def breed_run(run_dir: str | Path, parents: str | Sequence, children: int = 8, mode: str = "crossover",
-              mutation: float = 0.3, seed: int = 0, out_dir: str | Path | None = None,
-              checkpoint: str = "latest", device: str = "cpu") -> list[Path]:
+def breed_run(
+    run_dir: str | Path,
+    parents: str | Sequence,
+    children: int = 8,
+    mode: str = "crossover",
+    mutation: float = 0.3,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    checkpoint: str = "latest",
+    device: str = "cpu",
+) -> list[Path]:
     """CLI entry: breed parent latent files; write each child's PNG + JSON and a grid (parents on top)."""
     from .. import media
     from ..pipeline import load

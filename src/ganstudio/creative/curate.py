@@ -6,6 +6,7 @@ precision (fewer broken samples); as long as m / n stays moderate (the CLI defau
 drops only a little, because D's score varies within every mode rather than picking one mode.
 See benchmarks/creative_README.md for the measured precision/recall.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,16 +36,17 @@ def load_discriminator(pipe) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def realism(pipe, latents: Sequence[L.Latent], directions=None, D: torch.nn.Module | None = None,
-            batch_size: int = 256) -> torch.Tensor:
+def realism(
+    pipe, latents: Sequence[L.Latent], directions=None, D: torch.nn.Module | None = None, batch_size: int = 256
+) -> torch.Tensor:
     """(N,) D logits of the latents' images (higher = more realistic to D)."""
     D = D if D is not None else load_discriminator(pipe)
     images = L.render_fast(pipe, latents, directions, batch_size)
     y = L.class_matrix(latents)
     out = []
     for s in range(0, len(images), batch_size):
-        x = images[s:s + batch_size].to(pipe.device) * 2 - 1
-        out.append(D(x, None if y is None else y[s:s + batch_size].to(pipe.device)).float().cpu())
+        x = images[s : s + batch_size].to(pipe.device) * 2 - 1
+        out.append(D(x, None if y is None else y[s : s + batch_size].to(pipe.device)).float().cpu())
     return torch.cat(out)
 
 
@@ -54,6 +56,9 @@ def select(pipe, latents: Sequence[L.Latent], n: int, directions=None, D=None) -
         raise UserError(f"cannot keep {n} of {len(latents)} samples")
     scores = realism(pipe, latents, directions, D)
     order = torch.argsort(scores, descending=True, stable=True)[:n]
-    return [latents[i].with_(origin={**latents[i].origin, "curate": {"score": round(float(scores[i]), 5),
-                                                                     "rank": r, "of": len(latents)}})
-            for r, i in enumerate(order.tolist())]
+    return [
+        latents[i].with_(
+            origin={**latents[i].origin, "curate": {"score": round(float(scores[i]), 5), "rank": r, "of": len(latents)}}
+        )
+        for r, i in enumerate(order.tolist())
+    ]

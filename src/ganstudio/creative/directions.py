@@ -17,6 +17,7 @@ i.e. ``a`` standard deviations of z along u_k (see ``latents``). Files:
 ``RUN_DIR/directions/<method>-<step>.json`` with the vectors, values, a content hash of the vectors
 (names excluded: naming a direction does not change what edits mean), and the user's names.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,24 @@ from ..errors import UserError
 
 FORMAT = "ganstudio.directions/1"
 
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh,
-               nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.ReLU6, nn.Hardswish, nn.GLU)
+ACTIVATIONS = (
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Softplus,
+    nn.Hardtanh,
+    nn.ReLU6,
+    nn.Hardswish,
+    nn.GLU,
+)
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 Weighted = nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d
 
@@ -77,8 +94,9 @@ class Directions:
             low = {v.lower(): k for k, v in self.names.items()}
             if key.lower() not in low:
                 have = ", ".join(f"{k}={v}" for k, v in sorted(self.names.items())) or "none named yet"
-                raise UserError(f"no direction named {key!r} ({have}); name one with "
-                                f"`ganstudio directions RUN --name 3={key}`")
+                raise UserError(
+                    f"no direction named {key!r} ({have}); name one with `ganstudio directions RUN --name 3={key}`"
+                )
             return low[key.lower()]
         i = int(key)
         if not 0 <= i < len(self):
@@ -98,11 +116,26 @@ class Directions:
         return [(self.index(k), float(a)) for k, a in edits]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "method": self.method, "step": self.step, "run": self.run, "layer": self.layer,
-                "hash": self.hash, "z_dim": int(self.vectors.shape[1]), "scale": "unit vectors; amount = sigmas of z",
-                "directions": [{"index": i, "name": self.names.get(i), "value": self.values[i],
-                                "explained": None if self.explained is None else self.explained[i],
-                                "vector": [float(x) for x in self.vectors[i]]} for i in range(len(self))]}
+        return {
+            "format": FORMAT,
+            "method": self.method,
+            "step": self.step,
+            "run": self.run,
+            "layer": self.layer,
+            "hash": self.hash,
+            "z_dim": int(self.vectors.shape[1]),
+            "scale": "unit vectors; amount = sigmas of z",
+            "directions": [
+                {
+                    "index": i,
+                    "name": self.names.get(i),
+                    "value": self.values[i],
+                    "explained": None if self.explained is None else self.explained[i],
+                    "vector": [float(x) for x in self.vectors[i]],
+                }
+                for i in range(len(self))
+            ],
+        }
 
     @classmethod
     def from_dict(cls, d: dict, path: Path | None = None) -> Directions:
@@ -110,16 +143,24 @@ class Directions:
             raise UserError(f"{path} is not a ganstudio directions file")
         rows = d["directions"]
         ex = [r.get("explained") for r in rows]
-        dirs = cls(method=d["method"], step=d.get("step"), vectors=np.asarray([r["vector"] for r in rows], np.float32),
-                   values=tuple(float(r["value"]) for r in rows), explained=None if None in ex else tuple(ex),
-                   names={int(r["index"]): r["name"] for r in rows if r.get("name")}, layer=d.get("layer"),
-                   run=d.get("run"), path=path)
+        dirs = cls(
+            method=d["method"],
+            step=d.get("step"),
+            vectors=np.asarray([r["vector"] for r in rows], np.float32),
+            values=tuple(float(r["value"]) for r in rows),
+            explained=None if None in ex else tuple(ex),
+            names={int(r["index"]): r["name"] for r in rows if r.get("name")},
+            layer=d.get("layer"),
+            run=d.get("run"),
+            path=path,
+        )
         if d.get("hash") and d["hash"] != dirs.hash:
             raise UserError(f"{path} is damaged: its vectors do not match its hash")
         return dirs
 
 
 # ---- finding layers generically ---------------------------------------------------------
+
 
 def execution_order(G: nn.Module, z_dim: int, num_classes: int) -> list[tuple[str, nn.Module]]:
     """Leaf modules of G in the order a forward pass runs them (each listed once)."""
@@ -128,10 +169,12 @@ def execution_order(G: nn.Module, z_dim: int, num_classes: int) -> list[tuple[st
     hooks = []
     for name, m in G.named_modules():
         if not list(m.children()):
+
             def hook(mod, inp, out, name=name):
                 if id(mod) not in seen:
                     seen.add(id(mod))
                     order.append((name, mod))
+
             hooks.append(m.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -169,20 +212,22 @@ def feature_layer(G: nn.Module, z_dim: int, num_classes: int) -> tuple[str, nn.M
 
 
 @torch.no_grad()
-def activations(G: nn.Module, module: nn.Module, z: torch.Tensor, y: torch.Tensor | None,
-                batch_size: int = 512) -> torch.Tensor:
+def activations(
+    G: nn.Module, module: nn.Module, z: torch.Tensor, y: torch.Tensor | None, batch_size: int = 512
+) -> torch.Tensor:
     """(N, F) flattened outputs of ``module`` for inputs (z, y)."""
     got: list[torch.Tensor] = []
     h = module.register_forward_hook(lambda m, i, o: got.append(o.detach().flatten(1).float().cpu()))
     try:
         for s in range(0, len(z), batch_size):
-            G(z[s:s + batch_size], None if y is None else y[s:s + batch_size])
+            G(z[s : s + batch_size], None if y is None else y[s : s + batch_size])
     finally:
         h.remove()
     return torch.cat(got)
 
 
 # ---- the methods --------------------------------------------------------------------------
+
 
 def pca_directions(pipe, k: int = 20, samples: int = 4096, seed: int = 0) -> Directions:
     """GANSpace: PCA of G's first hidden activation, regressed back onto z (see module docstring)."""
@@ -204,8 +249,15 @@ def pca_directions(pipe, k: int = 20, samples: int = 4096, seed: int = 0) -> Dir
     X = A @ Vt.T  # (N, k) PCA coordinates
     M = torch.linalg.lstsq(X, z.double().cpu()).solution  # (k, z_dim): z ~= X M
     vec = M / M.norm(dim=1, keepdim=True)
-    return Directions("pca", pipe.step, vec.float().numpy(), tuple(var.tolist()),
-                      tuple((var / total).tolist()), layer=name, run=_run(pipe))
+    return Directions(
+        "pca",
+        pipe.step,
+        vec.float().numpy(),
+        tuple(var.tolist()),
+        tuple((var / total).tolist()),
+        layer=name,
+        run=_run(pipe),
+    )
 
 
 def sefa_directions(pipe, k: int = 20) -> Directions:
@@ -216,13 +268,20 @@ def sefa_directions(pipe, k: int = 20) -> Directions:
         W = W.reshape(W.shape[0], -1).T  # (in, out, *k) -> (out * prod(k), in)
     elif not isinstance(layer, nn.Linear):
         W = W.transpose(0, 1).reshape(W.shape[1], -1).T  # (out, in, *k) -> (out * prod(k), in)
-    W = W[:, :pipe.z_dim]  # z columns come first in every family (G concatenates [z, y])
+    W = W[:, : pipe.z_dim]  # z columns come first in every family (G concatenates [z, y])
     vals, vecs = torch.linalg.eigh(W.T @ W)
     total = vals.sum()
-    order = torch.argsort(vals, descending=True)[:min(k, pipe.z_dim)]
+    order = torch.argsort(vals, descending=True)[: min(k, pipe.z_dim)]
     vals, vecs = vals[order], vecs[:, order].T
-    return Directions("sefa", pipe.step, vecs.float().numpy(), tuple(vals.tolist()),
-                      tuple((vals / total).tolist()), layer=name, run=_run(pipe))
+    return Directions(
+        "sefa",
+        pipe.step,
+        vecs.float().numpy(),
+        tuple(vals.tolist()),
+        tuple((vals / total).tolist()),
+        layer=name,
+        run=_run(pipe),
+    )
 
 
 METHODS: dict[str, Callable[..., Directions]] = {"pca": pca_directions, "sefa": sefa_directions}
@@ -241,6 +300,7 @@ def compute(pipe, method: str = "pca", k: int = 20, **kw) -> Directions:
 
 
 # ---- files ---------------------------------------------------------------------------------
+
 
 def directions_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / "directions"
@@ -336,20 +396,36 @@ def parse_names(spec: str) -> dict[int, str]:
     return out
 
 
-def preview(pipe, dirs: Directions, count: int = 10, amounts: Sequence[float] = (-3, -2, -1, 0, 1, 2, 3),
-            seed: int = 0, classes=None) -> torch.Tensor:
+def preview(
+    pipe,
+    dirs: Directions,
+    count: int = 10,
+    amounts: Sequence[float] = (-3, -2, -1, 0, 1, 2, 3),
+    seed: int = 0,
+    classes=None,
+) -> torch.Tensor:
     """Images (count * len(amounts), C, H, W): row i walks direction i from -3 to +3 sigma."""
     from ..latents import from_seeds, render_fast
 
     base = from_seeds(pipe, 1, seed, classes=classes)[0]
-    lats = [base.with_(edits=((i, float(a)),) if a else (), directions=dirs.ref if a else None)
-            for i in range(min(count, len(dirs))) for a in amounts]
+    lats = [
+        base.with_(edits=((i, float(a)),) if a else (), directions=dirs.ref if a else None)
+        for i in range(min(count, len(dirs)))
+        for a in amounts
+    ]
     return render_fast(pipe, lats, dirs)
 
 
-def compute_and_save(run_dir: str | Path, methods: Sequence[str] = ("pca", "sefa"), k: int = 20,
-                     checkpoint: str = "latest", samples: int = 4096, preview_rows: int = 0, seed: int = 0,
-                     device: str = "cpu") -> list[Path]:
+def compute_and_save(
+    run_dir: str | Path,
+    methods: Sequence[str] = ("pca", "sefa"),
+    k: int = 20,
+    checkpoint: str = "latest",
+    samples: int = 4096,
+    preview_rows: int = 0,
+    seed: int = 0,
+    device: str = "cpu",
+) -> list[Path]:
     """Compute directions for a run's checkpoint, save them (and preview strips when asked)."""
     import warnings
 
@@ -386,5 +462,9 @@ def save_preview(pipe, dirs: Directions, run_dir: str | Path, rows: int = 10, se
     amounts = (-3, -2, -1, 0, 1, 2, 3)
     imgs = preview(pipe, dirs, rows, amounts, seed)
     h = imgs.shape[-2]
-    return media.save_grid(imgs, directions_dir(run_dir) / f"{dirs.method}-{dirs.step}-preview.png",
-                           nrow=len(amounts), scale=max(1, 64 // h))
+    return media.save_grid(
+        imgs,
+        directions_dir(run_dir) / f"{dirs.method}-{dirs.step}-preview.png",
+        nrow=len(amounts),
+        scale=max(1, 64 // h),
+    )

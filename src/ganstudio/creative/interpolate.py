@@ -5,6 +5,7 @@ linearly, so the norm along the path is exactly ``(1 - t)|a| + t|b|`` (equal nor
 the path never cuts through the low-density centre of the Gaussian the way ``lerp`` does.
 Class weights are always interpolated linearly (they live on the simplex; lerp keeps them there).
 """
+
 from __future__ import annotations
 
 import math
@@ -79,14 +80,22 @@ def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp") -> Latent
     ca, cb = a.classes_tensor, b.classes_tensor
     classes = None if ca is None or cb is None else lerp(ca, cb, t)
     edits, directions = blend_edits([a, b], [1 - t, t])
-    return Latent(z=tuple(z.tolist()), classes=None if classes is None else tuple(classes.tolist()),
-                  truncation=a.truncation + t * (b.truncation - a.truncation), edits=edits, directions=directions,
-                  parents=(a.id, b.id), origin={"op": "interpolate", "method": method, "t": float(t)},
-                  run=a.run, step=a.step)
+    return Latent(
+        z=tuple(z.tolist()),
+        classes=None if classes is None else tuple(classes.tolist()),
+        truncation=a.truncation + t * (b.truncation - a.truncation),
+        edits=edits,
+        directions=directions,
+        parents=(a.id, b.id),
+        origin={"op": "interpolate", "method": method, "t": float(t)},
+        run=a.run,
+        step=a.step,
+    )
 
 
-def blend_edits(latents: Sequence[Latent],
-                weights: Sequence[float]) -> tuple[tuple[tuple[int, float], ...], str | None]:
+def blend_edits(
+    latents: Sequence[Latent], weights: Sequence[float]
+) -> tuple[tuple[tuple[int, float], ...], str | None]:
     """Edits mixed with weights (a direction missing from a latent counts as amount 0)."""
     refs = {l.directions for l in latents if l.edits and l.directions is not None}  # edits imply directions
     if not refs:
@@ -100,8 +109,9 @@ def blend_edits(latents: Sequence[Latent],
     return tuple(sorted((i, a) for i, a in acc.items() if a != 0.0)), refs.pop()
 
 
-def path(keyframes: Sequence[Latent], frames: int, loop: bool = False, method: str = "slerp",
-         easing: str = "cosine") -> list[Latent]:
+def path(
+    keyframes: Sequence[Latent], frames: int, loop: bool = False, method: str = "slerp", easing: str = "cosine"
+) -> list[Latent]:
     """``frames`` latents walking through the keyframes in order (and back to the first when ``loop``).
 
     Each segment gets an equal share of the frames; within a segment t is eased, so the walk slows

@@ -14,6 +14,7 @@ interact), minimising
 learning rate warms up, then follows a cosine to zero. The restart with the lowest pixel MSE wins.
 The result is an ordinary ``Latent``: animate, breed or edit it like any other.
 """
+
 from __future__ import annotations
 
 import math
@@ -83,9 +84,18 @@ class DFeatures:
         return got
 
 
-def project(pipe, target: torch.Tensor, steps: int = 300, restarts: int = 4, lr: float = 0.1, seed: int = 0,
-            feature_weight: float = 0.1, record_every: int = 5, use_d: bool = True,
-            progress: bool = True) -> Projection:
+def project(
+    pipe,
+    target: torch.Tensor,
+    steps: int = 300,
+    restarts: int = 4,
+    lr: float = 0.1,
+    seed: int = 0,
+    feature_weight: float = 0.1,
+    record_every: int = 5,
+    use_d: bool = True,
+    progress: bool = True,
+) -> Projection:
     """Fit a latent to ``target`` (C, H, W) in [0, 1] (see module docstring)."""
     from tqdm.auto import tqdm
 
@@ -142,22 +152,43 @@ def project(pipe, target: torch.Tensor, steps: int = 300, restarts: int = 4, lr:
     frames.append(final)
     mse = (final - target[None]).pow(2).flatten(1).mean(1)
     best = int(mse.argmin())
-    lat = L.from_arrays(pipe, z.detach()[best:best + 1], None if y is None else y[best:best + 1],
-                        origin={"op": "project", "steps": steps, "restarts": restarts, "seed": seed})[0]
+    lat = L.from_arrays(
+        pipe,
+        z.detach()[best : best + 1],
+        None if y is None else y[best : best + 1],
+        origin={"op": "project", "steps": steps, "restarts": restarts, "seed": seed},
+    )[0]
     image = L.render(pipe, [lat])[0]
     err = (image - target).pow(2).mean()
-    error = {"mse": float(err), "psnr_db": float(10 * torch.log10(1 / err.clamp_min(1e-12))),
-             "l1": float((image - target).abs().mean()), "restart": best,
-             "restart_mse": [float(v) for v in mse], "steps": steps, "restarts": restarts,
-             "pixel_range": "[0, 1]"}
+    error = {
+        "mse": float(err),
+        "psnr_db": float(10 * torch.log10(1 / err.clamp_min(1e-12))),
+        "l1": float((image - target).abs().mean()),
+        "restart": best,
+        "restart_mse": [float(v) for v in mse],
+        "steps": steps,
+        "restarts": restarts,
+        "pixel_range": "[0, 1]",
+    }
     for p in pipe.G.parameters():
         p.requires_grad_(True)
     return Projection(lat, image, target, error, torch.stack([f[best] for f in frames]))
 
 
-def project_file(run_dir: str | Path, image: str | Path, steps: int = 300, restarts: int = 4, lr: float = 0.1,
-                 seed: int = 0, out_dir: str | Path | None = None, video: str = "gif", size: int | None = 256,
-                 checkpoint: str = "latest", device: str = "cpu", progress: bool = True) -> list[Path]:
+def project_file(
+    run_dir: str | Path,
+    image: str | Path,
+    steps: int = 300,
+    restarts: int = 4,
+    lr: float = 0.1,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    video: str = "gif",
+    size: int | None = 256,
+    checkpoint: str = "latest",
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[Path]:
     """CLI entry: project a picture; write the latent JSON, the reconstruction PNG, the error JSON,
     the fitted target and a video (``gif`` or ``mp4``) of the optimisation (target | current)."""
     from .. import media, media_video, runs
@@ -173,8 +204,11 @@ def project_file(run_dir: str | Path, image: str | Path, steps: int = 300, resta
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "projections" / stem
     scale = max(1, 96 // H)
     recon = media.save_image(media.to_pil(media.make_grid(res.image[None], pad=0), scale), out / f"{stem}.png")
-    written = [recon, L.save_latent(res.latent, L.sidecar(recon)),
-               media.save_image(media.to_pil(media.make_grid(target[None], pad=0), scale), out / f"{stem}-target.png")]
+    written = [
+        recon,
+        L.save_latent(res.latent, L.sidecar(recon)),
+        media.save_image(media.to_pil(media.make_grid(target[None], pad=0), scale), out / f"{stem}-target.png"),
+    ]
     err_path = out / f"{stem}-error.json"
     runs.atomic_write_json(err_path, {**res.error, "image": str(image), "latent": res.latent.id})
     written.append(err_path)

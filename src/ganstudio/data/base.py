@@ -5,6 +5,7 @@ An ``ImageDataset`` is one uint8 tensor ``images`` of shape (N, C, H, W) held in
 ``labels`` of shape (N,), the class names, and for paired (image-to-image) data the uint8
 ``inputs`` (N, Cin, H, W) whose targets are ``images``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,9 +26,12 @@ class ImageDataset:
     def __post_init__(self) -> None:
         assert self.images.dtype == torch.uint8 and self.images.ndim == 4, self.images.shape
         assert self.labels is None or len(self.labels) == len(self.images)
-        assert self.inputs is None or (self.inputs.dtype == torch.uint8 and self.inputs.ndim == 4 and
-                                       self.inputs.shape[0] == self.images.shape[0] and
-                                       self.inputs.shape[2:] == self.images.shape[2:]), self.inputs.shape
+        assert self.inputs is None or (
+            self.inputs.dtype == torch.uint8
+            and self.inputs.ndim == 4
+            and self.inputs.shape[0] == self.images.shape[0]
+            and self.inputs.shape[2:] == self.images.shape[2:]
+        ), self.inputs.shape
 
     def __len__(self) -> int:
         return len(self.images)
@@ -44,9 +48,11 @@ class ImageDataset:
 
     def subset(self, index: torch.Tensor) -> ImageDataset:
         return dataclasses.replace(
-            self, images=self.images[index],
+            self,
+            images=self.images[index],
             labels=None if self.labels is None else self.labels[index],
-            inputs=None if self.inputs is None else self.inputs[index])
+            inputs=None if self.inputs is None else self.inputs[index],
+        )
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

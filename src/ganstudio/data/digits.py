@@ -1,4 +1,5 @@
 """scikit-learn's built-in 8x8 digits (1,797 images): the always-available fallback dataset."""
+
 from __future__ import annotations
 
 import numpy as np

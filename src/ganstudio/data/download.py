@@ -3,6 +3,7 @@
 Bytes go to ``<name>.part`` first and are renamed into place only once verified, so a
 truncated transfer or a wrong file is removed, never used.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -34,6 +34,7 @@ Cache
     atomic (temporary file + ``os.replace``); an unreadable cache file is ignored, deleted and rebuilt;
     a successful write deletes the stale entries of the same folder and options.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -202,8 +203,13 @@ def _try_decode(args: tuple[Path, tuple[int, int], str, int | None]) -> tuple[np
 
 def _options(cfg: DataConfig) -> dict:
     width = cfg.resolution or DEFAULT_RESOLUTION
-    return {"width": width, "height": cfg.height or width, "channels": cfg.channels, "fit": cfg.fit,
-            "labels": cfg.labels}
+    return {
+        "width": width,
+        "height": cfg.height or width,
+        "channels": cfg.channels,
+        "fit": cfg.fit,
+        "labels": cfg.labels,
+    }
 
 
 def _digest(obj: object) -> str:
@@ -232,13 +238,19 @@ def _read_cache(path: Path, key: str, options: dict):
             class_names = tuple(str(c) for c in z["class_names"])
             skipped = [str(s) for s in z["skipped"]]
         c = images.shape[1] if images.ndim == 4 else 0
-        ok = (meta.get("version") == CACHE_VERSION and meta.get("key") == key and images.dtype == np.uint8
-              and images.ndim == 4 and len(images) > 0
-              and images.shape[2:] == (options["height"], options["width"])
-              and (c == options["channels"] or (options["channels"] is None and c in (1, 3)))
-              and labels.dtype == np.int64 and labels.ndim == 1
-              and (len(labels) == len(images) if options["labels"] else len(labels) == 0)
-              and (not len(labels) or 0 <= labels.min() <= labels.max() < len(class_names)))
+        ok = (
+            meta.get("version") == CACHE_VERSION
+            and meta.get("key") == key
+            and images.dtype == np.uint8
+            and images.ndim == 4
+            and len(images) > 0
+            and images.shape[2:] == (options["height"], options["width"])
+            and (c == options["channels"] or (options["channels"] is None and c in (1, 3)))
+            and labels.dtype == np.int64
+            and labels.ndim == 1
+            and (len(labels) == len(images) if options["labels"] else len(labels) == 0)
+            and (not len(labels) or 0 <= labels.min() <= labels.max() < len(class_names))
+        )
         if not ok:
             raise ValueError("cache entry does not match")
         return images, (labels if options["labels"] else None), class_names, skipped, int(meta["total"])
@@ -248,13 +260,23 @@ def _read_cache(path: Path, key: str, options: dict):
         return None
 
 
-def _write_cache(path: Path, key: str, images: np.ndarray, labels: np.ndarray | None,
-                 class_names: tuple[str, ...], skipped: list[str], total: int) -> None:
+def _write_cache(
+    path: Path,
+    key: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+    skipped: list[str],
+    total: int,
+) -> None:
     """Write atomically, then drop stale entries of the same prefix."""
-    arrays = {"images": images, "labels": labels if labels is not None else np.zeros(0, np.int64),
-              "class_names": np.array(class_names, dtype=np.str_).reshape(-1),
-              "skipped": np.array(skipped, dtype=np.str_).reshape(-1),
-              "meta": np.array(json.dumps({"version": CACHE_VERSION, "key": key, "total": total}))}
+    arrays = {
+        "images": images,
+        "labels": labels if labels is not None else np.zeros(0, np.int64),
+        "class_names": np.array(class_names, dtype=np.str_).reshape(-1),
+        "skipped": np.array(skipped, dtype=np.str_).reshape(-1),
+        "meta": np.array(json.dumps({"version": CACHE_VERSION, "key": key, "total": total})),
+    }
     if not write_npz(path, arrays, "dataset cache"):  # read-only or full disk: only slower next time
         return
     prefix = key.split("-")[0]
@@ -273,15 +295,20 @@ def _warn_skipped(root: Path, skipped: list[str], total: int) -> None:
         return
     names = ", ".join(skipped[:SHOW_SKIPPED])
     more = f" and {len(skipped) - SHOW_SKIPPED} more" if len(skipped) > SHOW_SKIPPED else ""
-    warnings.warn(f"skipped {len(skipped)} of {total} files in {root} that could not be decoded: {names}{more}",
-                  SkippedFilesWarning, stacklevel=3)
+    warnings.warn(
+        f"skipped {len(skipped)} of {total} files in {root} that could not be decoded: {names}{more}",
+        SkippedFilesWarning,
+        stacklevel=3,
+    )
 
 
 def _classes(root: Path, rels: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
     loose = [r for r in rels if "/" not in r]
     if loose:
-        raise UserError(f"labels need every image inside a class sub-folder of {root}, but {len(loose)} "
-                        f"lie directly in it (e.g. {loose[0]}): move them into a sub-folder or turn labels off")
+        raise UserError(
+            f"labels need every image inside a class sub-folder of {root}, but {len(loose)} "
+            f"lie directly in it (e.g. {loose[0]}): move them into a sub-folder or turn labels off"
+        )
     tops = [r.split("/", 1)[0] for r in rels]
     class_names = tuple(sorted(set(tops)))
     index = {c: i for i, c in enumerate(class_names)}
@@ -298,8 +325,10 @@ def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None
     skipped = [rels[i] for i, r in enumerate(results) if r is None]
     if not ok:
         shown = ", ".join(rels[:SHOW_SKIPPED])
-        raise UserError(f"none of the {len(rels)} image files in {root} could be decoded (e.g. {shown}): "
-                        "check that they are valid JPEG/PNG/WebP/BMP/GIF images")
+        raise UserError(
+            f"none of the {len(rels)} image files in {root} could be decoded (e.g. {shown}): "
+            "check that they are valid JPEG/PNG/WebP/BMP/GIF images"
+        )
     channels = options["channels"]
     if channels is None:
         channels = 1 if all(r[1] for r in results if r is not None) else 3
@@ -320,8 +349,9 @@ def load(path: Path, cfg: DataConfig) -> ImageDataset:
         raise UserError(f"{path} is not a folder")
     files = _list_files(root)
     if not files:
-        raise UserError(f"no images found in {root}: put .jpg, .png, .webp, .bmp or .gif files in it "
-                        "(sub-folders are searched too)")
+        raise UserError(
+            f"no images found in {root}: put .jpg, .png, .webp, .bmp or .gif files in it (sub-folders are searched too)"
+        )
     rels = [f[0] for f in files]
     class_names, all_labels = _classes(root, rels) if cfg.labels else ((), None)
     options = _options(cfg)

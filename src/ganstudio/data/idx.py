@@ -3,6 +3,7 @@
 Format: 2 zero bytes, a type byte (0x08 = uint8), a dims byte, then one big-endian uint32 per
 dimension, then the data. Every failure names the file and says what to do.
 """
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """MNIST and Fashion-MNIST: found on disk (env, cache, Debian) or downloaded with SHA-256 checks."""
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,8 @@ FILES = {
 }
 
 MNIST = IdxSource(
-    "mnist", tuple(str(i) for i in range(10)),
+    "mnist",
+    tuple(str(i) for i in range(10)),
     ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
     {
         "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
@@ -41,8 +43,10 @@ MNIST = IdxSource(
 FASHION_MNIST = IdxSource(
     "fashion-mnist",
     ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+    (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    ),
     {
         "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
         "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
@@ -77,12 +81,15 @@ def locate(src: IdxSource, split: str = "train") -> tuple[Path, Path] | None:
     return (img, lab) if img and lab else None
 
 
-def download(src: IdxSource, split: str = "train", mirrors: list[str] | None = None,
-             dest_dir: Path | None = None) -> tuple[Path, Path]:
+def download(
+    src: IdxSource, split: str = "train", mirrors: list[str] | None = None, dest_dir: Path | None = None
+) -> tuple[Path, Path]:
     """Download a split's two files into the cache, verified by SHA-256."""
     if os.environ.get("GANSTUDIO_OFFLINE"):
-        raise UserError(f"{src.name} not found and GANSTUDIO_OFFLINE is set; put its IDX files in "
-                        f"$GANSTUDIO_DATA/{src.name}/ or install Debian's dataset-{src.name}")
+        raise UserError(
+            f"{src.name} not found and GANSTUDIO_OFFLINE is set; put its IDX files in "
+            f"$GANSTUDIO_DATA/{src.name}/ or install Debian's dataset-{src.name}"
+        )
     dest_dir = dest_dir or cache_root() / src.name
     out = []
     for stem in FILES[split]:
@@ -99,14 +106,18 @@ def load(src: IdxSource, split: str = "train", allow_download: bool = True) -> I
         try:
             found = download(src, split)
         except UserError as e:
-            raise UserError(f"{src.name} not found on disk and not downloadable ({e}); install Debian's "
-                            f"dataset-{src.name}, set GANSTUDIO_DATA, or use --data digits") from None
+            raise UserError(
+                f"{src.name} not found on disk and not downloadable ({e}); install Debian's "
+                f"dataset-{src.name}, set GANSTUDIO_DATA, or use --data digits"
+            ) from None
     img_path, lab_path = found
     images = read_idx(img_path, expect_ndim=3)
     labels = read_idx(lab_path, expect_ndim=1)
     if len(images) != len(labels):
-        raise UserError(f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels; "
-                        "they must come from the same split")
+        raise UserError(
+            f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels; "
+            "they must come from the same split"
+        )
     if labels.size and labels.max() >= len(src.class_names):
         raise UserError(f"{lab_path} has label {labels.max()} but {src.name} has {len(src.class_names)} classes")
     return ImageDataset(

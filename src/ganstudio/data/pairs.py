@@ -27,6 +27,7 @@ hashes the cache version, the transform parameters and the target images' bytes,
 source, subset, resolution or parameter misses the cache. Grayscale inputs are one weighted sum:
 cheaper to recompute than to read back, so they are not cached.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -114,8 +115,10 @@ def sketch_line_width(spec: str | None, resolution: int) -> int:
 def grayscale(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> uint8 (N, 1, H, W) ITU-R 601 luma."""
     if images.shape[1] != 3:
-        raise UserError("grayscale pairs need colour images (the inputs would equal the targets); "
-                        "use data.pairs=sketch for grey data")
+        raise UserError(
+            "grayscale pairs need colour images (the inputs would equal the targets); "
+            "use data.pairs=sketch for grey data"
+        )
     w = torch.tensor(_LUMA).view(1, 3, 1, 1)
     return (images.float() * w).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8)
 
@@ -124,7 +127,7 @@ def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return x
     r = max(1, math.ceil(2.5 * sigma))
-    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma ** 2))
+    k = torch.exp(-(torch.arange(-r, r + 1, dtype=torch.float32) ** 2) / (2 * sigma**2))
     k = k / k.sum()
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
@@ -134,14 +137,14 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """x shifted so that out[i, j] = x[i + dy, j + dx] (zeros outside)."""
     h, w = x.shape[-2:]
     p = F.pad(x, (1, 1, 1, 1))
-    return p[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+    return p[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
 
 
 def _thin_edges(gray: torch.Tensor, g: torch.Generator, p: SketchParams) -> torch.Tensor:
     """float (B, 1, H, W) in [0, 1] -> bool (B, 1, H, W) one-pixel edge ridges (Canny-like)."""
     x = _gaussian(gray, p.blur_sigma)
     xp = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    kx = torch.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]]).view(1, 1, 3, 3)
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]).view(1, 1, 3, 3)
     gx, gy = F.conv2d(xp, kx), F.conv2d(xp, kx.transpose(2, 3))
     mag = torch.sqrt(gx * gx + gy * gy)
     # Non-maximum suppression along the gradient direction, quantised to 0/45/90/135 degrees;
@@ -210,7 +213,7 @@ def sketch(images: torch.Tensor, params: SketchParams) -> torch.Tensor:
     out = torch.empty((len(images), 1, *images.shape[2:]), dtype=torch.uint8)
     luma = torch.tensor(_LUMA).view(1, 3, 1, 1)
     for i in range(0, len(images), CHUNK):
-        x = images[i:i + CHUNK].float().div_(255.0)
+        x = images[i : i + CHUNK].float().div_(255.0)
         gray = (x * luma).sum(1, keepdim=True) if x.shape[1] == 3 else x
         edges = _breaks(_thin_edges(gray, g, params), g, params).float()
         strokes = _jitter(edges, g, params)
@@ -218,7 +221,7 @@ def sketch(images: torch.Tensor, params: SketchParams) -> torch.Tensor:
         for w in widths.unique().tolist():  # one max-pool per distinct width
             sel = widths == w
             strokes[sel] = _dilate(strokes[sel], w)
-        out[i:i + CHUNK] = ((1.0 - strokes) * 255).to(torch.uint8)
+        out[i : i + CHUNK] = ((1.0 - strokes) * 255).to(torch.uint8)
     return out
 
 
@@ -228,8 +231,12 @@ def sketch(images: torch.Tensor, params: SketchParams) -> torch.Tensor:
 
 def _cache_key(images: torch.Tensor, params: SketchParams) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"v": CACHE_VERSION, "kind": "sketch", "params": params.to_dict(),
-                         "shape": list(images.shape)}, sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {"v": CACHE_VERSION, "kind": "sketch", "params": params.to_dict(), "shape": list(images.shape)},
+            sort_keys=True,
+        ).encode()
+    )
     h.update(images.contiguous().numpy().tobytes())
     return h.hexdigest()[:32]
 
@@ -254,9 +261,23 @@ def _read_cache(path: Path, key: str, shape: tuple[int, ...]) -> torch.Tensor | 
 
 
 def _write_cache(path: Path, key: str, inputs: torch.Tensor, params: SketchParams) -> None:
-    write_npz(path, {"inputs": inputs.numpy(), "meta": np.array(json.dumps(
-        {"key": key, "version": CACHE_VERSION, "params": params.to_dict(), "nominal_line_width": params.width}))},
-        "pairs cache")  # read-only or full disk: still works, only slower next time
+    write_npz(
+        path,
+        {
+            "inputs": inputs.numpy(),
+            "meta": np.array(
+                json.dumps(
+                    {
+                        "key": key,
+                        "version": CACHE_VERSION,
+                        "params": params.to_dict(),
+                        "nominal_line_width": params.width,
+                    }
+                )
+            ),
+        },
+        "pairs cache",
+    )  # read-only or full disk: still works, only slower next time
 
 
 def cached_sketch(images: torch.Tensor, params: SketchParams) -> torch.Tensor:
@@ -296,8 +317,9 @@ def _stems(root: Path) -> dict[str, str]:
     for rel, _, _ in _list_files(root):
         stem = os.path.splitext(rel)[0]
         if stem in out:
-            raise UserError(f"{root} holds two images named {stem} ({out[stem]}, {rel}): "
-                            "pairs are matched by name, so keep one")
+            raise UserError(
+                f"{root} holds two images named {stem} ({out[stem]}, {rel}): pairs are matched by name, so keep one"
+            )
         out[stem] = rel
     return out
 
@@ -318,15 +340,18 @@ def load_folder_pairs(root: Path, cfg: DataConfig) -> ImageDataset:
     root = Path(root).expanduser()
     a_dir, b_dir = root / "A", root / "B"
     if not (a_dir.is_dir() and b_dir.is_dir()):
-        raise UserError(f"data.pairs=folders needs {root}/A (inputs) and {root}/B (targets) sub-folders "
-                        "with matching file names")
+        raise UserError(
+            f"data.pairs=folders needs {root}/A (inputs) and {root}/B (targets) sub-folders with matching file names"
+        )
     a, b = _stems(a_dir), _stems(b_dir)
     only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
     if only_a or only_b:
-        parts = ([f"only in A: {_names([a[s] for s in only_a])}"] if only_a else []) + \
-                ([f"only in B: {_names([b[s] for s in only_b])}"] if only_b else [])
-        raise UserError(f"A/ and B/ of {root} do not pair up by name ({'; '.join(parts)}); "
-                        "rename or remove those files")
+        parts = ([f"only in A: {_names([a[s] for s in only_a])}"] if only_a else []) + (
+            [f"only in B: {_names([b[s] for s in only_b])}"] if only_b else []
+        )
+        raise UserError(
+            f"A/ and B/ of {root} do not pair up by name ({'; '.join(parts)}); rename or remove those files"
+        )
     base = dataclasses.replace(cfg, pairs=None, labels=False, limit=None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -334,11 +359,20 @@ def load_folder_pairs(root: Path, cfg: DataConfig) -> ImageDataset:
         inputs = folder.load(a_dir, dataclasses.replace(base, channels=None))
     skipped = [str(w.message) for w in caught if issubclass(w.category, folder.SkippedFilesWarning)]
     if skipped or len(inputs) != len(targets):
-        raise UserError(f"some paired images in {root} could not be decoded, so A/ and B/ no longer pair up: "
-                        + " | ".join(skipped) + "; fix or remove those files (both sides)")
+        raise UserError(
+            f"some paired images in {root} could not be decoded, so A/ and B/ no longer pair up: "
+            + " | ".join(skipped)
+            + "; fix or remove those files (both sides)"
+        )
     # The folder loader orders files by relative path *with* extension, which can differ between the
     # sides (x.c.png < x.png but x.bmp < x.c.bmp): reorder the targets to the inputs' names.
     b_pos = {os.path.splitext(r)[0]: i for i, r in enumerate(sorted(b.values()))}
     order = torch.tensor([b_pos[os.path.splitext(r)[0]] for r in sorted(a.values())], dtype=torch.long)
-    return ImageDataset(name=root.name, images=targets.images[order], labels=None, class_names=(),
-                        source=str(root), inputs=inputs.images)
+    return ImageDataset(
+        name=root.name,
+        images=targets.images[order],
+        labels=None,
+        class_names=(),
+        source=str(root),
+        inputs=inputs.images,
+    )

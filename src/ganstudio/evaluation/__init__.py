@@ -12,6 +12,7 @@
 Parameters of the built-in metrics (``KID_SUBSETS``, ...) live in ``evaluation.builtin``.
 The maths is in ``ganstudio.metrics`` (pure functions over arrays); docs/evaluation.md explains the numbers.
 """
+
 from . import builtin  # noqa: F401 - registers the built-in metrics
 from .core import (
     WORST_K,
@@ -41,9 +42,36 @@ from .results import read_evals, result_key, write_result
 from .table import format_table
 
 __all__ = [
-    "DEFAULT_N", "KEEP", "ORIGINALITY_N", "REFERENCES", "WORST_K", "EvalHook", "Inputs", "Metric", "RealData",
-    "Reference", "build_result", "cached_features", "cached_self_nn", "compute_row", "evaluate", "evaluate_pairs",
-    "format_pairs", "format_table", "get", "load_real", "metric", "metrics", "originality_panel", "pixels",
-    "prepare_reference", "read_evals", "register", "result_key", "sample_images", "score", "unregister",
+    "DEFAULT_N",
+    "KEEP",
+    "ORIGINALITY_N",
+    "REFERENCES",
+    "WORST_K",
+    "EvalHook",
+    "Inputs",
+    "Metric",
+    "RealData",
+    "Reference",
+    "build_result",
+    "cached_features",
+    "cached_self_nn",
+    "compute_row",
+    "evaluate",
+    "evaluate_pairs",
+    "format_pairs",
+    "format_table",
+    "get",
+    "load_real",
+    "metric",
+    "metrics",
+    "originality_panel",
+    "pixels",
+    "prepare_reference",
+    "read_evals",
+    "register",
+    "result_key",
+    "sample_images",
+    "score",
+    "unregister",
     "write_result",
 ]

@@ -4,6 +4,7 @@ Each entry adapts one function of ``ganstudio.metrics.functional`` to the row; w
 is in docs/evaluation.md. Parameters that change a metric's value are module constants here: change
 one and bump ``METRICS_VERSION`` (it keys the cached real rows).
 """
+
 from __future__ import annotations
 
 from ..metrics import functional as M
@@ -27,8 +28,7 @@ def _density_coverage(x: Inputs) -> dict:
 def originality(x: Inputs) -> dict:
     """``metrics.functional.originality`` of the images' pixels against the twins, once per Inputs
     (the row's copy metrics and the result's originality details read it)."""
-    return x.shared("originality", lambda: M.originality(x.fake_pixels, x.twin_pixels, x.twin_self_nn,
-                                                         top_k=x.top_k))
+    return x.shared("originality", lambda: M.originality(x.fake_pixels, x.twin_pixels, x.twin_self_nn, top_k=x.top_k))
 
 
 @metric("fid", label="FID", cell="{fid:.3f}", lower_is_better=True, curve="log")
@@ -37,8 +37,7 @@ def _fid(x: Inputs) -> dict:
     return {"fid": M.fid_from_stats(mu, sigma, x.mu, x.sigma)}
 
 
-@metric("kid", label="KID", cell="{kid:.5f}±{kid_std:.5f}", keys=("kid", "kid_std"), lower_is_better=True,
-        curve="log")
+@metric("kid", label="KID", cell="{kid:.5f}±{kid_std:.5f}", keys=("kid", "kid_std"), lower_is_better=True, curve="log")
 def _kid(x: Inputs) -> dict:
     k = M.kid(x.fake.feats, x.ref.feats, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
     return {"kid": k["mean"], "kid_std": k["std"]}
@@ -64,8 +63,13 @@ def _coverage(x: Inputs) -> dict:
     return {"coverage": _density_coverage(x)["coverage"]}
 
 
-@metric("classifier_score", label="cls score", cell="{classifier_score:.3f}",
-        keys=("classifier_score", "classifier_score_std"), lower_is_better=False)
+@metric(
+    "classifier_score",
+    label="cls score",
+    cell="{classifier_score:.3f}",
+    keys=("classifier_score", "classifier_score_std"),
+    lower_is_better=False,
+)
 def _classifier_score(x: Inputs) -> dict | None:
     classes = x.classes()
     if classes is None:
@@ -74,8 +78,13 @@ def _classifier_score(x: Inputs) -> dict | None:
     return {"classifier_score": cs["mean"], "classifier_score_std": cs["std"]}
 
 
-@metric("classes_covered", label="classes", cell="{classes_covered}/{num_classes}",
-        keys=("classes_covered", "num_classes", "class_kl"), lower_is_better=False)
+@metric(
+    "classes_covered",
+    label="classes",
+    cell="{classes_covered}/{num_classes}",
+    keys=("classes_covered", "num_classes", "class_kl"),
+    lower_is_better=False,
+)
 def _classes_covered(x: Inputs) -> dict | None:
     classes = x.classes()
     if classes is None:

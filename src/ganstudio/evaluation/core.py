@@ -12,6 +12,7 @@ generated images. Results go to ``RUN_DIR/eval/<step:09d>.json`` (``results.writ
 ``<step:09d>-originality.png``: the generated images closest to a training image, each above its
 training twin.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -48,9 +49,19 @@ from .registry import Inputs, metrics
 from .results import write_result
 
 WORST_K = 8  # worst offenders shown in the originality panel
-ORIGINALITY_DETAILS = ("copy_fraction", "num_flagged", "threshold", "median_ratio", "reference_median",
-                       "reference_quantile", "alpha", "quantile", "worst_indices", "worst_train_indices",
-                       "worst_distances")
+ORIGINALITY_DETAILS = (
+    "copy_fraction",
+    "num_flagged",
+    "threshold",
+    "median_ratio",
+    "reference_median",
+    "reference_quantile",
+    "alpha",
+    "quantile",
+    "worst_indices",
+    "worst_train_indices",
+    "worst_distances",
+)
 
 
 @dataclass
@@ -72,9 +83,18 @@ class Reference:
         return self.real.reference.shape
 
 
-def compute_row(fake: Features, fake_pixels: np.ndarray, ref_feats: Features, mu: np.ndarray, sigma: np.ndarray,
-                class_ref: np.ndarray | None, num_classes: int, twin_pixels: np.ndarray,
-                twin_self_nn: np.ndarray, top_k: int = WORST_K) -> tuple[dict, dict]:
+def compute_row(
+    fake: Features,
+    fake_pixels: np.ndarray,
+    ref_feats: Features,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    class_ref: np.ndarray | None,
+    num_classes: int,
+    twin_pixels: np.ndarray,
+    twin_self_nn: np.ndarray,
+    top_k: int = WORST_K,
+) -> tuple[dict, dict]:
     """One set of images against the reference: (flat row of every registered metric that applies,
     originality details)."""
     x = Inputs(fake, fake_pixels, ref_feats, mu, sigma, class_ref, num_classes, twin_pixels, twin_self_nn, top_k)
@@ -92,9 +112,16 @@ def _plain(v: Any) -> Any:
     return int(v) if isinstance(v, np.integer) else float(v) if isinstance(v, np.floating) else v
 
 
-def prepare_reference(data: DataConfig, extractor: Extractor, reference: str = "test", n: int = DEFAULT_N,
-                      originality_n: int = ORIGINALITY_N, default_resolution: int | None = None,
-                      seed: int = 0, log: Log | None = None) -> Reference:
+def prepare_reference(
+    data: DataConfig,
+    extractor: Extractor,
+    reference: str = "test",
+    n: int = DEFAULT_N,
+    originality_n: int = ORIGINALITY_N,
+    default_resolution: int | None = None,
+    seed: int = 0,
+    log: Log | None = None,
+) -> Reference:
     """Load the real sets, their features, the twins' self-distances and the real row (all cached)."""
     log = log or stderr_log
     real = load_real(data, reference, n, originality_n, default_resolution, seed)
@@ -105,10 +132,17 @@ def prepare_reference(data: DataConfig, extractor: Extractor, reference: str = "
     class_ref = class_reference(ref_f, real.reference, extractor)
     # the real row, cached as a whole
     held_twins = real.twins.images[real.held_out_twins]
-    key = key_of({"v": METRICS_VERSION, "metrics": [m.name for m in metrics()], "extractor": extractor.id,
-                  "ref": data_hash(real.reference.images), "held": data_hash(real.held_out.images),
-                  "twins": data_hash(held_twins),
-                  "labels": None if real.reference.labels is None else data_hash(real.reference.labels)})
+    key = key_of(
+        {
+            "v": METRICS_VERSION,
+            "metrics": [m.name for m in metrics()],
+            "extractor": extractor.id,
+            "ref": data_hash(real.reference.images),
+            "held": data_hash(real.held_out.images),
+            "twins": data_hash(held_twins),
+            "labels": None if real.reference.labels is None else data_hash(real.reference.labels),
+        }
+    )
     path = reference_root() / f"realrow-{key}.npz"
     hit = load_npz(path, {"key": key})
     if hit is not None:
@@ -122,8 +156,17 @@ def prepare_reference(data: DataConfig, extractor: Extractor, reference: str = "
             log(f"  nearest-neighbour distances within {len(held_twins)} training images (real row)")
             held_nn = M.nearest_neighbours(pixels(held_twins), pixels(held_twins), exclude_self=True)[0]
         log("  scoring the real row (cached for next time)")
-        real_row, real_orig = compute_row(held_f, pixels(real.held_out.images), ref_f, mu, sigma, class_ref,
-                                          extractor.num_classes, pixels(held_twins), held_nn)
+        real_row, real_orig = compute_row(
+            held_f,
+            pixels(real.held_out.images),
+            ref_f,
+            mu,
+            sigma,
+            class_ref,
+            extractor.num_classes,
+            pixels(held_twins),
+            held_nn,
+        )
         save_npz(path, {}, {"key": key, "row": real_row, "originality": real_orig})
     return Reference(extractor, real, ref_f, mu, sigma, twin_px, self_nn, real_row, real_orig)
 
@@ -140,8 +183,17 @@ def score(images: torch.Tensor, ref: Reference) -> tuple[dict, dict]:
     u8 = _uint8(images)
     fake = ref.extractor.extract(u8)
     class_ref = class_reference(ref.feats, ref.real.reference, ref.extractor)
-    return compute_row(fake, pixels(u8), ref.feats, ref.mu, ref.sigma, class_ref, ref.extractor.num_classes,
-                       ref.twin_pixels, ref.twin_self_nn)
+    return compute_row(
+        fake,
+        pixels(u8),
+        ref.feats,
+        ref.mu,
+        ref.sigma,
+        class_ref,
+        ref.extractor.num_classes,
+        ref.twin_pixels,
+        ref.twin_self_nn,
+    )
 
 
 def sample_images(pipe: Pipeline, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
@@ -164,35 +216,63 @@ def originality_panel(images: torch.Tensor, ref: Reference, details: dict) -> np
     return media.make_grid(torch.cat([top, bottom]), nrow=len(worst))
 
 
-def build_result(run_dir: Path, step: int, n: int, seed: int, ref: Reference, row: dict, details: dict,
-                 seconds: dict, images: torch.Tensor, panel: bool = True) -> dict:
+def build_result(
+    run_dir: Path,
+    step: int,
+    n: int,
+    seed: int,
+    ref: Reference,
+    row: dict,
+    details: dict,
+    seconds: dict,
+    images: torch.Tensor,
+    panel: bool = True,
+) -> dict:
     """The eval JSON for one checkpoint; with ``panel`` its originality panel is written next to it."""
     panel_rel = f"eval/{step:09d}-originality.png"
     if panel:
         grid = originality_panel(images, ref, details)
         media.save_image(grid, Path(run_dir) / panel_rel, scale=max(1, 192 // max(1, grid.shape[0])))
     twins_idx = ref.real.twins_index
-    worst = [{"sample": int(i), "seed": seed + int(i), "train_index": int(twins_idx[j]), "distance": float(d)}
-             for i, j, d in zip(details["worst_indices"], details["worst_train_indices"], details["worst_distances"])]
+    worst = [
+        {"sample": int(i), "seed": seed + int(i), "train_index": int(twins_idx[j]), "distance": float(d)}
+        for i, j, d in zip(details["worst_indices"], details["worst_train_indices"], details["worst_distances"])
+    ]
     return {
-        "run": str(run_dir), "step": step, "n": n, "seed": seed, "reference": ref.real.describe["reference_split"],
-        "extractor": ref.extractor.describe(), "extractor_label": ref.extractor.label,
+        "run": str(run_dir),
+        "step": step,
+        "n": n,
+        "seed": seed,
+        "reference": ref.real.describe["reference_split"],
+        "extractor": ref.extractor.describe(),
+        "extractor_label": ref.extractor.label,
         "data": ref.real.describe,
         "rows": {"generated": row, "real": ref.real_row},
-        "originality": {"generated": {**{k: v for k, v in details.items() if not k.startswith("worst_")},
-                                      "worst": worst},
-                        "real": {k: v for k, v in ref.real_originality.items() if not k.startswith("worst_")},
-                        "panel": panel_rel if panel else None,
-                        "space": "pixels in [0, 1]; near-copy: NN distance < alpha * quantile_q of the "
-                                 "training images' own NN distances"},
-        "seconds": seconds, "ganstudio_version": __version__,
+        "originality": {
+            "generated": {**{k: v for k, v in details.items() if not k.startswith("worst_")}, "worst": worst},
+            "real": {k: v for k, v in ref.real_originality.items() if not k.startswith("worst_")},
+            "panel": panel_rel if panel else None,
+            "space": "pixels in [0, 1]; near-copy: NN distance < alpha * quantile_q of the "
+            "training images' own NN distances",
+        },
+        "seconds": seconds,
+        "ganstudio_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def evaluate(run_dir: str | Path, checkpoint: str | int = "latest", n: int = DEFAULT_N, features: str = "auto",
-             reference: str = "test", seed: int = 0, originality_n: int = ORIGINALITY_N, device: str = "cpu",
-             write: bool = True, log: Log | None = None) -> dict:
+def evaluate(
+    run_dir: str | Path,
+    checkpoint: str | int = "latest",
+    n: int = DEFAULT_N,
+    features: str = "auto",
+    reference: str = "test",
+    seed: int = 0,
+    originality_n: int = ORIGINALITY_N,
+    device: str = "cpu",
+    write: bool = True,
+    log: Log | None = None,
+) -> dict:
     """Evaluate one checkpoint of a run; returns the result dict (also written to eval/<step>.json)."""
     log = log or stderr_log
     if n < 10:
@@ -203,8 +283,16 @@ def evaluate(run_dir: str | Path, checkpoint: str | int = "latest", n: int = DEF
     cfg = pipe.config
     extractor = get_extractor(features, cfg.data, log)
     log(f"evaluating {run_dir.name} at step {pipe.step} with {extractor.label} ({n} samples)")
-    ref = prepare_reference(cfg.data, extractor, reference, n, originality_n,
-                            default_resolution=cfg.model_config.resolution, seed=seed, log=log)
+    ref = prepare_reference(
+        cfg.data,
+        extractor,
+        reference,
+        n,
+        originality_n,
+        default_resolution=cfg.model_config.resolution,
+        seed=seed,
+        log=log,
+    )
     t1 = time.monotonic()
     images = sample_images(pipe, n, seed)
     t2 = time.monotonic()

@@ -23,6 +23,7 @@ was not interrupted) it
 On resume the best so far is read back from metrics.jsonl. Evaluation time counts towards
 ``--minutes``. Only the writer process (rank 0) evaluates.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,17 @@ def _run_dir(t: TrainerView) -> Path:
 
 
 class EvalHook:
-    def __init__(self, every: int, n: int = 2000, features: str = "auto", reference: str = "test", seed: int = 0,
-                 originality_n: int = 10_000, log: Log | None = None, best_by: str = "fid"):
+    def __init__(
+        self,
+        every: int,
+        n: int = 2000,
+        features: str = "auto",
+        reference: str = "test",
+        seed: int = 0,
+        originality_n: int = 10_000,
+        log: Log | None = None,
+        best_by: str = "fid",
+    ):
         if every <= 0:
             raise ValueError(f"every must be positive, got {every}")
         best = get(best_by)
@@ -109,8 +119,15 @@ class EvalHook:
             if self.extractor is None:
                 self.extractor = get_extractor(self.features, t.run_cfg.data, self.log)
             self.ref = prepare_reference(
-                t.run_cfg.data, self.extractor, self.reference, self.n, self.originality_n,
-                default_resolution=t.run_cfg.model_config.resolution, seed=0, log=self.log)
+                t.run_cfg.data,
+                self.extractor,
+                self.reference,
+                self.n,
+                self.originality_n,
+                default_resolution=t.run_cfg.model_config.resolution,
+                seed=0,
+                log=self.log,
+            )
             # the best so far only counts if it was measured the same way
             self._restore_best(t)
         ckpt = t.save_checkpoint(protect=[self.best_step] if self.best_step is not None else [])
@@ -131,8 +148,16 @@ class EvalHook:
         res = build_result(run_dir, step, self.n, self.seed, self.ref, row, details, seconds, images)
         write_result(run_dir, res)
         label = self.ref.extractor.label
-        entry = {"step": step, "eval": {**row, "extractor": label, "reference": res["reference"],
-                                        "seed": self.seed, "seconds": round(t3 - t0, 2)}}
+        entry = {
+            "step": step,
+            "eval": {
+                **row,
+                "extractor": label,
+                "reference": res["reference"],
+                "seed": self.seed,
+                "seconds": round(t3 - t0, 2),
+            },
+        }
         runs.append_metrics(run_dir, [entry])
         self.history.append(entry)
         self.last_step = step
@@ -146,8 +171,10 @@ class EvalHook:
             if old is not None and old != step:
                 (runs.checkpoint_dir(run_dir) / f"{old:09d}" / KEEP).unlink(missing_ok=True)
         shown = ", ".join(f"{m.label} {m.format(row)}" for m in map(get, LOGGED) if row.get(m.name) is not None)
-        self.log(f"step {step}: {best.label} {best.format(row)} (best {best.format({best.name: self.best})} "
-                 f"at step {self.best_step}), {shown} [{label}, n={self.n}, {t3 - t0:.1f} s]")
+        self.log(
+            f"step {step}: {best.label} {best.format(row)} (best {best.format({best.name: self.best})} "
+            f"at step {self.best_step}), {shown} [{label}, n={self.n}, {t3 - t0:.1f} s]"
+        )
         return entry
 
     @property
@@ -159,15 +186,19 @@ class EvalHook:
     def _matches(self, ev: dict) -> bool:
         if self.extractor is None:
             return True
-        return ev.get("extractor") == self.extractor.label and ev.get("n", self.n) == self.n \
+        return (
+            ev.get("extractor") == self.extractor.label
+            and ev.get("n", self.n) == self.n
             and ev.get("seed", self.seed) == self.seed
+        )
 
     def _restore_best(self, t: TrainerView) -> None:
         self.best_value, self.best_step = math.inf, None
         run_dir = _run_dir(t)
         best_dir = runs.checkpoint_dir(run_dir) / "best"
-        pointer = int(best_dir.read_text().strip()) if best_dir.is_file() and best_dir.read_text().strip().isdigit() \
-            else None
+        pointer = (
+            int(best_dir.read_text().strip()) if best_dir.is_file() and best_dir.read_text().strip().isdigit() else None
+        )
         for r in runs.read_metrics(run_dir):
             ev = r.get("eval")
             if not isinstance(ev, dict) or ev.get(self.best_by) is None or not self._matches(ev):
@@ -180,4 +211,3 @@ class EvalHook:
 
     def _evaluated(self, t: TrainerView, step: int) -> bool:
         return any(r.get("step") == step and isinstance(r.get("eval"), dict) for r in runs.read_metrics(_run_dir(t)))
-

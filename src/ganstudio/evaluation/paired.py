@@ -12,6 +12,7 @@ transform. Paired folders have no test split: their pairs are training pairs, an
 Results go to ``RUN_DIR/eval/pairs-<step:09d>.json`` with a grid ``pairs-<step:09d>.png`` (rows:
 input, output, target), both written atomically.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,9 +43,18 @@ def _summary(v: torch.Tensor, cap: float | None = None) -> dict:
     return {"mean": float(v.mean()), "median": float(v.median()), "std": float(v.std()) if len(v) > 1 else 0.0}
 
 
-def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, checkpoint: str | int = "latest",
-                   features: str = "auto", seed: int = 0, device: str = "cpu", write: bool = True,
-                   log: Log | None = None, data: str | None = None) -> dict:
+def evaluate_pairs(
+    run_dir: str | Path,
+    split: str = "test",
+    n: int = 2000,
+    checkpoint: str | int = "latest",
+    features: str = "auto",
+    seed: int = 0,
+    device: str = "cpu",
+    write: bool = True,
+    log: Log | None = None,
+    data: str | None = None,
+) -> dict:
     """Score a pix2pix run on ``n`` seeded pairs of ``split``; returns (and writes) the result dict.
 
     ``data``: draw the pairs from another folder (or dataset) instead, made with the run's own pair
@@ -65,17 +75,20 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
         if held_out not in SOURCES and not Path(held_out).expanduser().is_dir():
             raise UserError(f"--data {held_out}: no such folder or dataset; give a folder of held-out images")
         mc = cfg.model_config  # the run's target shape, whatever the held-out images are
-        data_cfg = dataclasses.replace(data_cfg, name=held_out, limit=None, channels=mc.channels,
-                                       resolution=mc.resolution, height=mc.height)
+        data_cfg = dataclasses.replace(
+            data_cfg, name=held_out, limit=None, channels=mc.channels, resolution=mc.resolution, height=mc.height
+        )
         note = f"held-out pairs from {held_out}"
     elif data_cfg.name not in SOURCES and split == "test":  # a folder: no test split
         split, note = "train", "folders have no test split: these are training pairs (use --data HELD_OUT_FOLDER)"
-    ds = load_dataset(dataclasses.replace(data_cfg, split=split, limit=None if split == "test" else data_cfg.limit,
-                                          flip=False), default_resolution=cfg.model_config.resolution)
+    ds = load_dataset(
+        dataclasses.replace(data_cfg, split=split, limit=None if split == "test" else data_cfg.limit, flip=False),
+        default_resolution=cfg.model_config.resolution,
+    )
     if ds.inputs is None:
         raise UserError(f"{data_cfg.name}: not paired data; a pix2pix run is evaluated on input/target pairs")
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(ds), generator=g)[:min(n, len(ds))]
+    idx = torch.randperm(len(ds), generator=g)[: min(n, len(ds))]
     inputs, targets = ds.inputs[idx], ds.images[idx]
     log(f"translating {len(idx)} {split} pairs with {Path(tr.run_dir).name} at step {tr.step}")
     out = tr.translate_tensor(inputs.float().div(255))
@@ -84,9 +97,17 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
     a, b = out_u8.double().div(255), targets.double().div(255)
     p = psnr(a, b)
     res: dict = {
-        "run": str(tr.run_dir), "step": tr.step, "split": split, "n": len(idx), "seed": seed,
-        "pairs": data_cfg.pairs, "input_kind": tr.input_kind, "line_width": tr.line_width,
-        "l1": _summary(l1(a, b)), "psnr": _summary(p, PSNR_CAP), "ssim": _summary(ssim(a, b)),
+        "run": str(tr.run_dir),
+        "step": tr.step,
+        "split": split,
+        "n": len(idx),
+        "seed": seed,
+        "pairs": data_cfg.pairs,
+        "input_kind": tr.input_kind,
+        "line_width": tr.line_width,
+        "l1": _summary(l1(a, b)),
+        "psnr": _summary(p, PSNR_CAP),
+        "ssim": _summary(ssim(a, b)),
     }
     if note:
         res["note"] = note
@@ -114,17 +135,23 @@ def evaluate_pairs(run_dir: str | Path, split: str = "test", n: int = 2000, chec
 
 def format_pairs(res: dict) -> str:
     """The table ``ganstudio translate-eval`` prints."""
+
     def cell(m: dict, fmt: str) -> str:
         return f"{fmt.format(m['mean'])} (median {fmt.format(m['median'])})"
 
     width = f", line width {res['line_width']} px" if res["input_kind"] == "sketch" else ""
-    lines = [(f"run {Path(res['run']).name}, step {res['step']}: {res['n']} {res['split']} pairs "
-              f"({res['input_kind']} inputs{width})"),
-             f"  L1    {cell(res['l1'], '{:.4f}')}   (pixels in [0, 1]; lower is better)",
-             f"  PSNR  {cell(res['psnr'], '{:.2f}')} dB",
-             f"  SSIM  {cell(res['ssim'], '{:.4f}')}",
-             f"  FID   {res['fid']:.3f} outputs vs targets, {res['extractor_label']} features"
-             if res.get("fid") is not None and math.isfinite(res["fid"]) else "  FID   -"]
+    lines = [
+        (
+            f"run {Path(res['run']).name}, step {res['step']}: {res['n']} {res['split']} pairs "
+            f"({res['input_kind']} inputs{width})"
+        ),
+        f"  L1    {cell(res['l1'], '{:.4f}')}   (pixels in [0, 1]; lower is better)",
+        f"  PSNR  {cell(res['psnr'], '{:.2f}')} dB",
+        f"  SSIM  {cell(res['ssim'], '{:.4f}')}",
+        f"  FID   {res['fid']:.3f} outputs vs targets, {res['extractor_label']} features"
+        if res.get("fid") is not None and math.isfinite(res["fid"])
+        else "  FID   -",
+    ]
     if res.get("note"):
         lines.append(f"  note: {res['note']}")
     if res.get("path"):

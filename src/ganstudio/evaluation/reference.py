@@ -10,6 +10,7 @@ twins are disjoint from it, so its copy rate is that of genuinely new images.
 Real-data features and the training images' self-nearest-neighbour distances are cached in
 ``$GANSTUDIO_CACHE/features/reference/`` (npz, keyed by the extractor id and a hash of the images).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,14 @@ def _subset(ds: ImageDataset, idx: torch.Tensor) -> ImageDataset:
     return ds.subset(idx) if len(idx) != len(ds) or not torch.equal(idx, torch.arange(len(ds))) else ds
 
 
-def load_real(data: DataConfig, reference: str = "test", n: int = DEFAULT_N, originality_n: int = ORIGINALITY_N,
-              default_resolution: int | None = None, seed: int = 0) -> RealData:
+def load_real(
+    data: DataConfig,
+    reference: str = "test",
+    n: int = DEFAULT_N,
+    originality_n: int = ORIGINALITY_N,
+    default_resolution: int | None = None,
+    seed: int = 0,
+) -> RealData:
     """Pick the reference, held-out and twin sets for a run trained on ``data`` (see the module doc)."""
     if reference not in REFERENCES:
         raise UserError(f"--reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
@@ -68,32 +75,38 @@ def load_real(data: DataConfig, reference: str = "test", n: int = DEFAULT_N, ori
         test = load_dataset(dataclasses.replace(data, split="test", limit=None), default_resolution=default_resolution)
         test_perm = torch.randperm(len(test), generator=g)
         if reference == "test":
-            ref = _subset(test, test_perm[:min(n, len(test))])
+            ref = _subset(test, test_perm[: min(n, len(test))])
             m = min(len(ref), nt // 2) if nt < 2 * len(ref) else len(ref)
-            held_idx = perm[nt - m:]  # from the end of the permutation: disjoint from the twins when possible
-            twins_idx = perm[:min(k_twins, nt)]
+            held_idx = perm[nt - m :]  # from the end of the permutation: disjoint from the twins when possible
+            twins_idx = perm[: min(k_twins, nt)]
             held = train.subset(held_idx)
             keep = ~torch.isin(twins_idx, held_idx)
-            desc = {"reference": f"{data.name} test split ({len(ref)} images)",
-                    "real_row": f"{len(held)} {data.name} training images vs the reference"}
+            desc = {
+                "reference": f"{data.name} test split ({len(ref)} images)",
+                "real_row": f"{len(held)} {data.name} training images vs the reference",
+            }
         else:
-            ref = train.subset(perm[:min(n, nt)])
-            held = _subset(test, test_perm[:min(n, len(test))])
+            ref = train.subset(perm[: min(n, nt)])
+            held = _subset(test, test_perm[: min(n, len(test))])
             twins_idx = perm[:k_twins]
             keep = torch.ones(len(twins_idx), dtype=torch.bool)
-            desc = {"reference": f"{len(ref)} random {data.name} training images",
-                    "real_row": f"{len(held)} {data.name} test images vs the reference"}
+            desc = {
+                "reference": f"{len(ref)} random {data.name} training images",
+                "real_row": f"{len(held)} {data.name} test images vs the reference",
+            }
     else:  # a folder: no test split, two seeded halves
         if nt < 4:
             raise UserError(f"{data.name} has {nt} images; evaluation needs at least 4")
         half = nt // 2
-        ref = train.subset(perm[:min(half, n)])
-        held_idx = perm[half:][:min(nt - half, n)]
+        ref = train.subset(perm[: min(half, n)])
+        held_idx = perm[half:][: min(nt - half, n)]
         held = train.subset(held_idx)
         twins_idx = perm[:k_twins]
         keep = ~torch.isin(twins_idx, held_idx)
-        desc = {"reference": f"half A of {data.name} ({len(ref)} images; folders have no test split)",
-                "real_row": f"half B of {data.name} ({len(held)} images) vs half A"}
+        desc = {
+            "reference": f"half A of {data.name} ({len(ref)} images; folders have no test split)",
+            "real_row": f"half B of {data.name} ({len(held)} images) vs half A",
+        }
         reference = "folder-half"
     twins = train.subset(twins_idx)
     desc["twins"] = f"{len(twins)} of {nt} training images (pixel space)"
@@ -101,8 +114,13 @@ def load_real(data: DataConfig, reference: str = "test", n: int = DEFAULT_N, ori
     return RealData(ref, held, twins, twins_idx, torch.nonzero(keep).flatten(), desc)
 
 
-def cached_features(extractor: Extractor, images: torch.Tensor, labels: torch.Tensor | None = None,
-                    log: Log | None = None, what: str = "real images") -> Features:
+def cached_features(
+    extractor: Extractor,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    log: Log | None = None,
+    what: str = "real images",
+) -> Features:
     """Features of real ``images`` (N, C, H, W) uint8, cached per extractor id + image hash."""
     key = f"feats-{extractor.id}-{data_hash(images, labels)[:24]}"
     path = reference_root() / f"{key}.npz"

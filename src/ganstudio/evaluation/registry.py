@@ -13,6 +13,7 @@ a new metric is one registration::
 The maths itself belongs in ``ganstudio.metrics`` (pure functions over arrays); a registry entry
 only adapts it to the row. The built-in metrics are registered by ``evaluation.builtin``.
 """
+
 from __future__ import annotations
 
 import string
@@ -122,15 +123,25 @@ def register(m: Metric, replace: bool = False) -> Metric:
     taken = {k: other.name for other in REGISTRY.values() if other.name != m.name for k in other.keys}
     clash = [k for k in m.keys if k in taken or k in ROW_KEYS]
     if clash:
-        raise ValueError(f"metric {m.name!r}: row keys {clash} already belong to "
-                         f"{sorted({taken.get(k, 'the row') for k in clash})}")
+        raise ValueError(
+            f"metric {m.name!r}: row keys {clash} already belong to {sorted({taken.get(k, 'the row') for k in clash})}"
+        )
     REGISTRY[m.name] = m
     return m
 
 
-def metric(name: str, *, label: str, cell: str, keys: tuple[str, ...] = (), lower_is_better: bool | None = None,
-           curve: str | None = "linear", panel: str = DEFAULT_PANEL) -> Callable[[Compute], Compute]:
+def metric(
+    name: str,
+    *,
+    label: str,
+    cell: str,
+    keys: tuple[str, ...] = (),
+    lower_is_better: bool | None = None,
+    curve: str | None = "linear",
+    panel: str = DEFAULT_PANEL,
+) -> Callable[[Compute], Compute]:
     """Decorator: register the decorated function as the compute of a new :class:`Metric`."""
+
     def deco(fn: Compute) -> Compute:
         register(Metric(name, fn, label, cell, keys, lower_is_better, curve, panel))
         return fn

@@ -3,6 +3,7 @@
 Evaluations of the same step with other settings (extractor, reference, n, seed) are kept in the
 file under ``previous``; ``read_evals`` returns all of them.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,11 @@ def write_result(run_dir: Path, res: dict) -> Path:
     if path.is_file():
         try:
             old = json.loads(path.read_text())
-            previous = [p for p in [{k: v for k, v in old.items() if k != "previous"}, *old.get("previous", [])]
-                        if "extractor" in p and result_key(p) != result_key(res)]
+            previous = [
+                p
+                for p in [{k: v for k, v in old.items() if k != "previous"}, *old.get("previous", [])]
+                if "extractor" in p and result_key(p) != result_key(res)
+            ]
         except (OSError, json.JSONDecodeError, KeyError, TypeError):
             previous = []
     runs.atomic_write_json(path, {**res, "previous": previous})

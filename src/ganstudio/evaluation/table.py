@@ -1,4 +1,5 @@
 """The table ``ganstudio evaluate`` prints: one column per registered metric present in the rows."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,14 +18,21 @@ def format_table(res: dict) -> str:
     """The human-readable table of one result (``evaluate``'s return value or an eval JSON)."""
     ext = res["extractor"]
     acc = ext.get("accuracy")
-    lines = [(f"run {Path(res['run']).name}, step {res['step']}: {res['n']} samples (seeds {res['seed']}.."
-              f"{res['seed'] + res['n'] - 1})"),
-             f"features:  {res['extractor_label']} -- {ext.get('description', '')}"
-             + (f" [{100 * acc:.2f} % {ext.get('accuracy_split')} accuracy]" if acc is not None and
-                "accuracy" not in ext.get("description", "") else ""),
-             f"reference: {res['data']['reference']}",
-             f"real row:  {res['data']['real_row']}",
-             f"originality: nearest of {res['data']['twins']}"]
+    lines = [
+        (
+            f"run {Path(res['run']).name}, step {res['step']}: {res['n']} samples (seeds {res['seed']}.."
+            f"{res['seed'] + res['n'] - 1})"
+        ),
+        f"features:  {res['extractor_label']} -- {ext.get('description', '')}"
+        + (
+            f" [{100 * acc:.2f} % {ext.get('accuracy_split')} accuracy]"
+            if acc is not None and "accuracy" not in ext.get("description", "")
+            else ""
+        ),
+        f"reference: {res['data']['reference']}",
+        f"real row:  {res['data']['real_row']}",
+        f"originality: nearest of {res['data']['twins']}",
+    ]
     rows = table_rows(res)
     cols = shown(r for _, r in rows)
     header = ["", *[m.label for m in cols]]

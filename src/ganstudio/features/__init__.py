@@ -12,6 +12,7 @@ string is ``NAME`` or ``NAME:ARG``:
 Every extractor reports ``name`` and ``id`` (a hash of its weights); numbers from different
 extractors are not comparable, and every result carries both.
 """
+
 from __future__ import annotations
 
 import sys
@@ -62,8 +63,11 @@ def _onnx(arg: str | None, data: DataConfig | None) -> Extractor:
 
 
 EXTRACTORS: dict[str, ExtractorSpec] = {
-    "classifier": ExtractorSpec(_classifier, "small CNN trained on the labelled data (classifier-FID)",
-                                "optional PATH of a cached classifier folder"),
+    "classifier": ExtractorSpec(
+        _classifier,
+        "small CNN trained on the labelled data (classifier-FID)",
+        "optional PATH of a cached classifier folder",
+    ),
     "folder-rcf": ExtractorSpec(_randconv, "fixed random-conv features + pixel statistics (any images)"),
     "onnx": ExtractorSpec(_onnx, "a feature network exported to ONNX (onnxruntime)", "PATH of the .onnx file"),
 }
@@ -88,20 +92,26 @@ def resolve_spec(spec: str, data: DataConfig | None, log: Callable[[str], None] 
         if data.name in SOURCES or data.labels:
             (log or (lambda s: print(s, file=sys.stderr)))(
                 f"note: no classifier cached for {data.name}; using folder-rcf features. For classifier-FID "
-                f"run `ganstudio features train --data {data.name}` once")
+                f"run `ganstudio features train --data {data.name}` once"
+            )
     return "folder-rcf"
 
 
-def get_extractor(spec: str = "auto", data: DataConfig | None = None,
-                  log: Callable[[str], None] | None = None) -> Extractor:
+def get_extractor(
+    spec: str = "auto", data: DataConfig | None = None, log: Callable[[str], None] | None = None
+) -> Extractor:
     """Build the extractor a spec string names (see the module docstring)."""
     spec = resolve_spec(spec, data, log)
     name, sep, arg = spec.partition(":")
     entry = EXTRACTORS.get(name)
     if entry is None:
-        raise UserError(f"unknown features {spec!r}; choose one of auto, "
-                        + ", ".join(f"{k}:PATH" if v.argument and not v.argument.startswith("optional") else k
-                                    for k, v in EXTRACTORS.items()))
+        raise UserError(
+            f"unknown features {spec!r}; choose one of auto, "
+            + ", ".join(
+                f"{k}:PATH" if v.argument and not v.argument.startswith("optional") else k
+                for k, v in EXTRACTORS.items()
+            )
+        )
     if sep and not entry.argument:
         raise UserError(f"features {name!r} takes no argument (got {spec!r})")
     return entry.build(arg or None, data)

@@ -11,6 +11,7 @@ Every extractor has a ``name`` (what it is, e.g. ``classifier-fashion-mnist``) a
 hash of its weights and configuration). Numbers computed with different extractors, or with the
 same name but a different id, are not comparable; every report carries both.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -99,10 +100,11 @@ class Extractor(ABC):
         feats, probs = [], []
         with torch.inference_mode():
             for i in range(0, n, bs):
-                x = fit_images(to_unit_float(images[i:i + bs]), self.input_channels, self.input_size)
+                x = fit_images(to_unit_float(images[i : i + bs]), self.input_channels, self.input_size)
                 f, p = self._forward(x.contiguous())
-                feats.append(np.asarray(f.detach().cpu() if torch.is_tensor(f) else f, dtype=np.float32)
-                             .reshape(len(x), -1))
+                feats.append(
+                    np.asarray(f.detach().cpu() if torch.is_tensor(f) else f, dtype=np.float32).reshape(len(x), -1)
+                )
                 if p is not None:
                     probs.append(np.asarray(p.detach().cpu() if torch.is_tensor(p) else p, dtype=np.float32))
         if not feats:
@@ -111,8 +113,13 @@ class Extractor(ABC):
 
     def describe(self) -> dict:
         """JSON-ready identity of this extractor: goes into every evaluation result."""
-        return {"name": self.name, "id": self.id, "description": self.description,
-                "num_classes": self.num_classes, **self.extra_info()}
+        return {
+            "name": self.name,
+            "id": self.id,
+            "description": self.description,
+            "num_classes": self.num_classes,
+            **self.extra_info(),
+        }
 
     def extra_info(self) -> dict:
         return {}

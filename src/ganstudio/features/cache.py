@@ -7,6 +7,7 @@
 atomically and read with ``allow_pickle=False``; JSON metadata rides along as a 0-d string array.
 An unreadable or mismatching cache entry is deleted and rebuilt, never trusted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,9 @@ def key_of(obj: Any) -> str:
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write arrays + JSON meta atomically; a failure to write only warns (the cache is an optimisation)."""
-    write_npz(path, {**arrays, "__meta__": np.array(json.dumps({**meta, "cache_version": CACHE_VERSION}))},
-              "evaluation cache")
+    write_npz(
+        path, {**arrays, "__meta__": np.array(json.dumps({**meta, "cache_version": CACHE_VERSION}))}, "evaluation cache"
+    )
 
 
 def load_npz(path: Path, expect: dict | None = None) -> tuple[dict[str, np.ndarray], dict] | None:

@@ -9,6 +9,7 @@ module makes those damaged copies and measures FID for each, so any extractor (`
 
 Shapes: images uint8 (N, C, H, W); labels int64 (N,) (mode = label).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,9 @@ def add_noise(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
     return x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
 
 
-def drop_modes(images: torch.Tensor, labels: torch.Tensor, fraction: float, n: int | None = None,
-               seed: int = 0) -> torch.Tensor:
+def drop_modes(
+    images: torch.Tensor, labels: torch.Tensor, fraction: float, n: int | None = None, seed: int = 0
+) -> torch.Tensor:
     """``n`` images (default: as many as given) drawn only from the modes left after removing
     ``fraction`` of them (the highest-numbered first, so the kept modes nest), with replacement
     only when the kept modes hold fewer than ``n`` images."""
@@ -71,9 +73,16 @@ def drop_modes(images: torch.Tensor, labels: torch.Tensor, fraction: float, n: i
     return images[idx]
 
 
-def sensitivity(extractor: Extractor, images: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor,
-                blur: Sequence[float] = BLUR_SIGMAS, noise: Sequence[float] = NOISE_STDS,
-                drop: Sequence[float] = DROP_FRACTIONS, seed: int = 0) -> dict:
+def sensitivity(
+    extractor: Extractor,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    reference: torch.Tensor,
+    blur: Sequence[float] = BLUR_SIGMAS,
+    noise: Sequence[float] = NOISE_STDS,
+    drop: Sequence[float] = DROP_FRACTIONS,
+    seed: int = 0,
+) -> dict:
     """FID(reference, damaged ``images``) for each damage level; reference (M, C, H, W) uint8 is
     real data not in ``images``. Returns {"blur": [[sigma, fid], ...], "noise": ..., "drop": ...,
     "monotonic": {kind: bool}, "extractor": describe()}."""

@@ -12,6 +12,7 @@ Architecture (``ClassifierConfig``): per width w, Conv3x3(w) - BatchNorm - ReLU 
 Flatten - Linear(hidden) - ReLU [features] - Dropout - Linear(num_classes) [logits]. Inputs are
 the images in [0, 1] mapped to [-1, 1] at ``resolution`` x ``resolution``, ``in_channels`` channels.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,10 @@ class ClassifierConfig:
         check(self.in_channels in (1, 3), f"classifier in_channels must be 1 or 3, got {self.in_channels}")
         check(self.num_classes >= 2, f"a classifier needs at least 2 classes, got {self.num_classes}")
         check(len(self.widths) >= 1 and all(w > 0 for w in self.widths), "classifier widths must be positive")
-        check(self.resolution // 2 ** len(self.widths) >= 1,
-              f"resolution {self.resolution} is too small for {len(self.widths)} pooling blocks")
+        check(
+            self.resolution // 2 ** len(self.widths) >= 1,
+            f"resolution {self.resolution} is too small for {len(self.widths)} pooling blocks",
+        )
 
 
 class SmallCNN(nn.Module):
@@ -66,8 +69,12 @@ class SmallCNN(nn.Module):
         layers: list[nn.Module] = []
         c = cfg.in_channels
         for w in cfg.widths:
-            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(c, w, 3, padding=1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             c = w
         self.conv = nn.Sequential(*layers)
         side = cfg.resolution // 2 ** len(cfg.widths)
@@ -91,8 +98,9 @@ class ClassifierExtractor(Extractor):
             self.cfg = from_dict(ClassifierConfig, self.meta["config"], "classifier config")
             state = load_file(str(weights))
         except (OSError, KeyError, json.JSONDecodeError) as e:
-            raise UserError(f"cannot read the classifier in {self.path} ({e}); delete it and run "
-                            "`ganstudio features train` again") from None
+            raise UserError(
+                f"cannot read the classifier in {self.path} ({e}); delete it and run `ganstudio features train` again"
+            ) from None
         except Exception as e:  # safetensors raises several types on corrupt files
             raise UserError(f"classifier weights {weights} are damaged ({e}); delete {self.path} and retrain") from None
         self.model = SmallCNN(self.cfg)
@@ -105,20 +113,28 @@ class ClassifierExtractor(Extractor):
         self.input_channels = self.cfg.in_channels
         self.input_size = (self.cfg.resolution, self.cfg.resolution)
         acc = self.meta.get("accuracy")
-        self.description = (f"small CNN classifier trained on {self.meta['data']['name']}"
-                            + (f", {100 * acc:.2f} % {self.meta.get('accuracy_split', 'held-out')} accuracy"
-                               if acc is not None else "") + "; penultimate-layer features, softmax classes")
+        self.description = (
+            f"small CNN classifier trained on {self.meta['data']['name']}"
+            + (f", {100 * acc:.2f} % {self.meta.get('accuracy_split', 'held-out')} accuracy" if acc is not None else "")
+            + "; penultimate-layer features, softmax classes"
+        )
 
     def _forward(self, x: torch.Tensor):
         f, logits = self.model(x * 2 - 1)
         return f, torch.softmax(logits.float(), dim=1)
 
     def extra_info(self) -> dict:
-        return {"accuracy": self.meta.get("accuracy"), "accuracy_split": self.meta.get("accuracy_split"),
-                "data": self.meta.get("data"), "data_hash": self.meta.get("data_hash"), "path": str(self.path)}
+        return {
+            "accuracy": self.meta.get("accuracy"),
+            "accuracy_split": self.meta.get("accuracy_split"),
+            "data": self.meta.get("data"),
+            "data_hash": self.meta.get("data_hash"),
+            "path": str(self.path),
+        }
 
 
 # ---- data ----------------------------------------------------------------------------------
+
 
 def classifier_data_config(data: str | DataConfig) -> DataConfig:
     """The data a classifier for ``data`` trains on: native resolution for named datasets,
@@ -127,16 +143,25 @@ def classifier_data_config(data: str | DataConfig) -> DataConfig:
     is_folder = cfg.name not in SOURCES
     if is_folder and not Path(cfg.name).expanduser().is_dir():
         raise UserError(f"unknown dataset {cfg.name!r}: use one of {', '.join(SOURCES)} or a folder of images")
-    return dataclasses.replace(cfg, split="train", limit=None, flip=False, labels=is_folder or cfg.labels,
-                               resolution=cfg.resolution if is_folder else None,
-                               channels=cfg.channels if is_folder else None, height=None)
+    return dataclasses.replace(
+        cfg,
+        split="train",
+        limit=None,
+        flip=False,
+        labels=is_folder or cfg.labels,
+        resolution=cfg.resolution if is_folder else None,
+        channels=cfg.channels if is_folder else None,
+        height=None,
+    )
 
 
 def _train_and_val(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset, str]:
     train = load_dataset(cfg)
     if train.labels is None or train.num_classes < 2:
-        raise UserError(f"{cfg.name} has no class labels (need >= 2 classes; for a folder, one sub-folder "
-                        "per class); use --features folder-rcf for unlabelled data")
+        raise UserError(
+            f"{cfg.name} has no class labels (need >= 2 classes; for a folder, one sub-folder "
+            "per class); use --features folder-rcf for unlabelled data"
+        )
     if cfg.name in SOURCES:
         return train, load_dataset(dataclasses.replace(cfg, split="test")), "test"
     g = torch.Generator().manual_seed(0)
@@ -174,20 +199,30 @@ def find_classifier(data: str | DataConfig) -> Path | None:
 
 # ---- training ------------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def accuracy(model: SmallCNN, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(images), batch_size):
-        x = to_unit_float(images[i:i + batch_size]) * 2 - 1
-        correct += int((model(x)[1].argmax(1) == labels[i:i + batch_size]).sum())
+        x = to_unit_float(images[i : i + batch_size]) * 2 - 1
+        correct += int((model(x)[1].argmax(1) == labels[i : i + batch_size]).sum())
     return correct / max(1, len(images))
 
 
-def train_classifier(data: str | DataConfig, epochs: int = 5, batch_size: int = 128, lr: float = 3e-3,
-                     weight_decay: float = 5e-4, widths: tuple[int, ...] = (16, 32), hidden: int = 128,
-                     seed: int = 0, threads: int | None = None, force: bool = False,
-                     log: Callable[[str], None] | None = None) -> Path:
+def train_classifier(
+    data: str | DataConfig,
+    epochs: int = 5,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    weight_decay: float = 5e-4,
+    widths: tuple[int, ...] = (16, 32),
+    hidden: int = 128,
+    seed: int = 0,
+    threads: int | None = None,
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Train (or find cached) the classifier for ``data``; returns its cache folder.
 
     AdamW with a one-cycle learning-rate schedule; random 1-pixel shifts as augmentation. With
@@ -207,18 +242,31 @@ def train_classifier(data: str | DataConfig, epochs: int = 5, batch_size: int = 
     c, h, w = train.shape
     if h != w:
         raise UserError(f"the classifier needs square images; {cfg.name} gives {w}x{h} (set --resolution)")
-    ccfg = ClassifierConfig(in_channels=c, resolution=h, num_classes=train.num_classes, widths=tuple(widths),
-                            hidden=hidden)
+    ccfg = ClassifierConfig(
+        in_channels=c, resolution=h, num_classes=train.num_classes, widths=tuple(widths), hidden=hidden
+    )
     with torch.random.fork_rng(devices=[]):  # weights and dropout from our seed; the global RNG is untouched
         torch.manual_seed(seed)
         model, history = _fit(ccfg, train, val, val_name, epochs, batch_size, lr, weight_decay, seed, log)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     meta = {
-        "kind": "classifier", "data": to_dict(cfg), "data_hash": dhash, "num_classes": train.num_classes,
-        "class_names": list(train.class_names), "config": to_dict(ccfg), "accuracy": history[-1]["accuracy"],
-        "accuracy_split": val_name, "n_train": len(train), "n_val": len(val), "epochs": epochs,
-        "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
-        "train_seconds": history[-1]["seconds"], "history": history,
+        "kind": "classifier",
+        "data": to_dict(cfg),
+        "data_hash": dhash,
+        "num_classes": train.num_classes,
+        "class_names": list(train.class_names),
+        "config": to_dict(ccfg),
+        "accuracy": history[-1]["accuracy"],
+        "accuracy_split": val_name,
+        "n_train": len(train),
+        "n_val": len(val),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "train_seconds": history[-1]["seconds"],
+        "history": history,
         "weights_sha256": sha256_tensors(state, to_dict(ccfg)),
     }
     _write_atomic_dir(out, state, meta)
@@ -226,29 +274,41 @@ def train_classifier(data: str | DataConfig, epochs: int = 5, batch_size: int = 
     return out
 
 
-def _fit(ccfg: ClassifierConfig, train: ImageDataset, val: ImageDataset, val_name: str, epochs: int,
-         batch_size: int, lr: float, weight_decay: float, seed: int,
-         log: Callable[[str], None]) -> tuple[SmallCNN, list[dict]]:
+def _fit(
+    ccfg: ClassifierConfig,
+    train: ImageDataset,
+    val: ImageDataset,
+    val_name: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    log: Callable[[str], None],
+) -> tuple[SmallCNN, list[dict]]:
     model = SmallCNN(ccfg)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, math.ceil(len(train) / batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
-                                                pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.2)
     g = torch.Generator().manual_seed(seed)
     images, labels, val_labels = train.images, train.labels, val.labels
     if labels is None or val_labels is None:
-        raise UserError(f"a classifier needs class labels; {train.name} has none "
-                        "(for a folder, put each class in its own sub-folder)")
+        raise UserError(
+            f"a classifier needs class labels; {train.name} has none "
+            "(for a folder, put each class in its own sub-folder)"
+        )
     history = []
     t0 = time.monotonic()
-    log(f"training a {ccfg.widths} CNN classifier on {len(train)} {train.name} images ({train.num_classes} classes), "
-        f"{epochs} epochs; accuracy on {val_name} ({len(val)} images)")
+    log(
+        f"training a {ccfg.widths} CNN classifier on {len(train)} {train.name} images ({train.num_classes} classes), "
+        f"{epochs} epochs; accuracy on {val_name} ({len(val)} images)"
+    )
     for epoch in range(epochs):
         model.train()
         perm = torch.randperm(len(train), generator=g)
         loss_sum, seen = 0.0, 0
         for i in range(0, len(perm), batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             x = to_unit_float(images[idx]) * 2 - 1
@@ -262,10 +322,18 @@ def _fit(ccfg: ClassifierConfig, train: ImageDataset, val: ImageDataset, val_nam
             loss_sum += float(loss.detach()) * len(idx)
             seen += len(idx)
         acc = accuracy(model, val.images, val_labels)
-        history.append({"epoch": epoch + 1, "loss": round(loss_sum / max(1, seen), 5), "accuracy": round(acc, 5),
-                        "seconds": round(time.monotonic() - t0, 1)})
-        log(f"  epoch {epoch + 1}/{epochs}: loss {loss_sum / max(1, seen):.4f}, {val_name} accuracy "
-            f"{100 * acc:.2f} %, {time.monotonic() - t0:.0f} s")
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": round(loss_sum / max(1, seen), 5),
+                "accuracy": round(acc, 5),
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+        )
+        log(
+            f"  epoch {epoch + 1}/{epochs}: loss {loss_sum / max(1, seen):.4f}, {val_name} accuracy "
+            f"{100 * acc:.2f} %, {time.monotonic() - t0:.0f} s"
+        )
     model.eval()
     return model, history
 
@@ -306,17 +374,20 @@ def load_classifier(data: str | DataConfig | None = None, path: str | Path | Non
     if path is not None:
         p = Path(path).expanduser()
         if not (p / "meta.json").is_file():
-            raise UserError(f"{path} is not a classifier folder (no meta.json); "
-                            "`ganstudio features list` shows the cached ones")
+            raise UserError(
+                f"{path} is not a classifier folder (no meta.json); `ganstudio features list` shows the cached ones"
+            )
         return ClassifierExtractor(p)
     if data is None:
         raise UserError("the classifier extractor needs a dataset (or a classifier folder: classifier:PATH)")
     name = data.name if isinstance(data, DataConfig) else str(data)
     found = find_classifier(data)
     if found is None:
-        raise UserError(f"no classifier trained on {name} in {features_root()}; train one with "
-                        f"`ganstudio features train --data {name}` (a few minutes on a CPU), "
-                        "or evaluate with --features folder-rcf")
+        raise UserError(
+            f"no classifier trained on {name} in {features_root()}; train one with "
+            f"`ganstudio features train --data {name}` (a few minutes on a CPU), "
+            "or evaluate with --features folder-rcf"
+        )
     return ClassifierExtractor(found)
 
 
@@ -328,8 +399,15 @@ def list_classifiers() -> list[dict]:
             meta = json.loads((p / "meta.json").read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        out.append({"path": str(p), "data": meta.get("data", {}).get("name"), "accuracy": meta.get("accuracy"),
-                    "accuracy_split": meta.get("accuracy_split"), "data_hash": meta.get("data_hash", "")[:12]})
+        out.append(
+            {
+                "path": str(p),
+                "data": meta.get("data", {}).get("name"),
+                "accuracy": meta.get("accuracy"),
+                "accuracy_split": meta.get("accuracy_split"),
+                "data_hash": meta.get("data_hash", "")[:12],
+            }
+        )
     return out
 
 

@@ -13,6 +13,7 @@ The contract a model must keep
 The extractor is called ``onnx-<file stem>`` and its id is the start of the sha256 of the file.
 Needs ``pip install 'ganstudio[onnx]'`` (onnxruntime).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,9 @@ class OnnxExtractor(Extractor):
         self.input_size = (h, w) if _static(h) and _static(w) else None
         outs = [o.name for o in self.session.get_outputs()]
         self.feature_output = "features" if "features" in outs else outs[0]
-        self.prob_output = next((o for o in outs if o.lower() in PROB_NAMES + LOGIT_NAMES
-                                 and o != self.feature_output), None)
+        self.prob_output = next(
+            (o for o in outs if o.lower() in PROB_NAMES + LOGIT_NAMES and o != self.feature_output), None
+        )
         self.prob_is_logits = self.prob_output is not None and self.prob_output.lower() in LOGIT_NAMES
         meta = self.session.get_modelmeta().custom_metadata_map or {}
         rng = meta.get("input_range", "0,1").replace(" ", "")
@@ -102,5 +104,9 @@ class OnnxExtractor(Extractor):
         return feats, probs
 
     def extra_info(self) -> dict:
-        return {"path": str(self.path), "feature_output": self.feature_output, "prob_output": self.prob_output,
-                "input_range": "-1,1" if self.signed_input else "0,1"}
+        return {
+            "path": str(self.path),
+            "feature_output": self.feature_output,
+            "prob_output": self.prob_output,
+            "input_range": "-1,1" if self.signed_input else "0,1",
+        }

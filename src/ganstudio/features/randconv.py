@@ -29,6 +29,7 @@ Network (images are converted to RGB and resized to 64 x 64, mapped to [-1, 1]):
     1/sqrt(channels) so that every scale weighs alike (240 values), then
     the 4 x 4 x 3 average-pooled image in [-1, 1] (48 values): D = 288.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,10 @@ class RandomConvExtractor(Extractor):
     """The ``folder-rcf`` extractor (see the module docstring)."""
 
     name = "folder-rcf"
-    description = ("fixed random-conv features (seeded, untrained; log mean+std at 4 scales) + 4x4 pixel layout; "
-                   "any images, not semantic")
+    description = (
+        "fixed random-conv features (seeded, untrained; log mean+std at 4 scales) + 4x4 pixel layout; "
+        "any images, not semantic"
+    )
     input_channels = 3
     input_size = (SIZE, SIZE)
     batch_size = 200
@@ -71,8 +74,10 @@ class RandomConvExtractor(Extractor):
     def __init__(self, seed: int = SEED):
         self.seed = seed
         self.weights = _weights(seed)
-        self.id = sha256_tensors(self.weights, {"widths": WIDTHS, "size": SIZE, "layout": LAYOUT, "eps": EPS,
-                                                "stats": "log-mean-std", "version": 2})[:12]
+        self.id = sha256_tensors(
+            self.weights,
+            {"widths": WIDTHS, "size": SIZE, "layout": LAYOUT, "eps": EPS, "stats": "log-mean-std", "version": 2},
+        )[:12]
 
     def _forward(self, x: torch.Tensor):
         h = x * 2 - 1

@@ -4,6 +4,7 @@ density/coverage, class metrics, originality), ``paired`` over output/target ima
 Feature extractors live in ``ganstudio.features``; evaluating a run, and the registry that turns
 these functions into a result row, in ``ganstudio.evaluation``.
 """
+
 from .functional import (
     DEFAULT_COPY_ALPHA,
     DEFAULT_COPY_QUANTILE,

@@ -32,6 +32,7 @@ It is meant for pixel space or other low-level features: in class-level features
 class looks like a copy. The calibration of the defaults (flag rates on held-out and jittered
 images) and the rule's measured limits are in docs/evaluation.md, "Near-copy rule: calibration".
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -84,9 +85,7 @@ def _rows_per_block(n_refs: int, chunk: int | None) -> int:
     return max(1, _BLOCK_ELEMENTS // max(1, n_refs))
 
 
-def _sq_dist_blocks(
-    queries: np.ndarray, refs: np.ndarray, chunk: int | None
-) -> Iterator[tuple[int, np.ndarray]]:
+def _sq_dist_blocks(queries: np.ndarray, refs: np.ndarray, chunk: int | None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (start_row, squared distances of queries[start:start+c] to all refs), shape (c, M).
 
     Uses ||q||^2 + ||r||^2 - 2 q.r (one matmul per block). Both sets are first centred on the
@@ -148,9 +147,7 @@ def fid_from_stats(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: Ar
     s2 = np.atleast_2d(_as_f64(sigma2, ndim=None, name="sigma2"))
     d = m1.shape[0]
     if m2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
-        raise ValueError(
-            f"shape mismatch: mu1 {m1.shape}, mu2 {m2.shape}, sigma1 {s1.shape}, sigma2 {s2.shape}"
-        )
+        raise ValueError(f"shape mismatch: mu1 {m1.shape}, mu2 {m2.shape}, sigma1 {s1.shape}, sigma2 {s2.shape}")
     if not (np.isfinite(s1).all() and np.isfinite(s2).all() and np.isfinite(m1).all() and np.isfinite(m2).all()):
         raise ValueError("FID inputs contain NaN or inf")
     diff = m1 - m2
@@ -309,9 +306,7 @@ def _ball_counts(
 # ----------------------------------------------------------------------------------------------
 # precision / recall, density / coverage
 # ----------------------------------------------------------------------------------------------
-def precision_recall(
-    real: ArrayLike, fake: ArrayLike, k: int = 3, chunk: int | None = None
-) -> dict[str, float]:
+def precision_recall(real: ArrayLike, fake: ArrayLike, k: int = 3, chunk: int | None = None) -> dict[str, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) of fake (M, D) against real (N, D).
 
     Each set's manifold is the union of balls around its points, of radius the distance to the
@@ -329,9 +324,7 @@ def precision_recall(
     return {"precision": float(precision), "recall": float(recall)}
 
 
-def density_coverage(
-    real: ArrayLike, fake: ArrayLike, k: int = 5, chunk: int | None = None
-) -> dict[str, float]:
+def density_coverage(real: ArrayLike, fake: ArrayLike, k: int = 5, chunk: int | None = None) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020) of fake (M, D) against real (N, D).
 
     Only real points define balls (radius = distance to the k-th nearest real neighbour), which

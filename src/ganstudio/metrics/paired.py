@@ -9,6 +9,7 @@ Pure functions on torch tensors: two (N, C, H, W) batches in [0, 1] (any float d
            ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
            data_range=1)`` gives the same numbers), averaged over channels
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,9 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 def _pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"expected two (N, C, H, W) batches of the same shape, "
-                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"expected two (N, C, H, W) batches of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return a.double(), b.double()
 
 
@@ -35,16 +37,17 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     """Per-pair peak signal-to-noise ratio in dB: (N, C, H, W) x2 -> (N,) float64 (inf when equal)."""
     a, b = _pair(a, b)
     mse = (a - b).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(data_range ** 2 / mse)
+    return 10 * torch.log10(data_range**2 / mse)
 
 
 def _window(sigma: float, radius: int) -> torch.Tensor:
-    k = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float64) ** 2 / (2 * sigma ** 2))
+    k = torch.exp(-(torch.arange(-radius, radius + 1, dtype=torch.float64) ** 2) / (2 * sigma**2))
     return k / k.sum()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, sigma: float = SSIM_SIGMA,
-         radius: int = SSIM_RADIUS) -> torch.Tensor:
+def ssim(
+    a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS
+) -> torch.Tensor:
     """Per-pair structural similarity: (N, C, H, W) x2 -> (N,) float64; see the module doc.
 
     Images smaller than the window use a window shrunk to fit (radius = (min side - 1) // 2).
@@ -59,11 +62,11 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, sigma: float
         return F.conv2d(F.conv2d(x, kx, groups=c), ky, groups=c)
 
     mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
     cov = blur(a * b) - mu_a * mu_b
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1)
 
 

@@ -11,6 +11,7 @@ how its training preview is drawn and written) and which optional inputs conditi
 "class" weights today; "text" embeddings and others as families arrive). The tests in
 ``tests/models/test_family_contract.py`` run over every registered family.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -13,6 +13,7 @@ Conditioning (num_classes > 0): G's BatchNorms are class-conditional (gain/bias 
 ``class_input`` y also joins z at G's input; D conditions through its head (``conditioning``: projection,
 acgan or both); see ``layers``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,8 +42,6 @@ from .layers import (
 from .tasks import NOISE_TO_IMAGE
 
 Tensor = torch.Tensor
-
-
 
 
 def _convtranspose(cin: int, cout: int, bias: bool) -> nn.Module:
@@ -122,8 +121,11 @@ class DCGANDiscriminator(FeatureDiscriminator):
         # No norm on the first layer (DCGAN): normalising the raw image batch destabilises training.
         layers: list[nn.Module] = [nn.Conv2d(cfg.channels, ch[0], 4, 2, 1), nn.LeakyReLU(cfg.negative_slope)]
         for a, b in itertools.pairwise(ch):
-            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=not norm.absorbs_bias), norm.make(b),
-                       nn.LeakyReLU(cfg.negative_slope)]
+            layers += [
+                nn.Conv2d(a, b, 4, 2, 1, bias=not norm.absorbs_bias),
+                norm.make(b),
+                nn.LeakyReLU(cfg.negative_slope),
+            ]
         self.body = nn.Sequential(*layers)
         self.mbstd = MinibatchStdDev(cfg.mbstd_group) if cfg.mbstd else None
         self.feature_dim = (ch[-1] + cfg.mbstd) * bh * bw
@@ -141,6 +143,14 @@ class DCGANDiscriminator(FeatureDiscriminator):
         return h.flatten(1)
 
 
-register(Family("dcgan", DCGANConfig, DCGANGenerator, DCGANDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
-                description="DCGAN: transposed-conv G with BatchNorm, strided-conv D; 28-128 px, non-square, "
-                            "conditional"))
+register(
+    Family(
+        "dcgan",
+        DCGANConfig,
+        DCGANGenerator,
+        DCGANDiscriminator,
+        NOISE_TO_IMAGE,
+        conditioning=("class",),
+        description="DCGAN: transposed-conv G with BatchNorm, strided-conv D; 28-128 px, non-square, conditional",
+    )
+)

@@ -10,6 +10,7 @@ Class conditioning always goes through *linear* maps of the class-weight vector 
 embedding lookup by index), so soft vectors and blends (0.5 cat + 0.5 dog) are meaningful inputs:
 G's BatchNorm gains and D's projection embedding are linear in y.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,19 +29,22 @@ Tensor = torch.Tensor
 # ---------------------------------------------------------------------------------------------
 # Geometry: how many doublings from a small base grid reach the requested image size.
 
+
 def widths(base: int, stages: int, cap: int) -> list[int]:
     """Channel counts from the coarsest (base grid) to the finest stage: ``base * 2**i`` capped.
 
     ``widths(64, 4, 512) == [512, 256, 128, 64]``: the DCGAN/SNGAN habit of halving the channels at
     each doubling of resolution, so every stage costs roughly the same compute.
     """
-    return [min(base * 2 ** i, cap) for i in reversed(range(stages))]
+    return [min(base * 2**i, cap) for i in reversed(range(stages))]
 
 
 def check_y(y: Tensor | None, batch: int, num_classes: int, who: str) -> None:
     if y is None:
-        raise ValueError(f"{who}: this model is class-conditional ({num_classes} classes); pass y of shape "
-                         f"({batch}, {num_classes}) class weights (one-hot or a soft blend)")
+        raise ValueError(
+            f"{who}: this model is class-conditional ({num_classes} classes); pass y of shape "
+            f"({batch}, {num_classes}) class weights (one-hot or a soft blend)"
+        )
     if y.shape != (batch, num_classes):
         raise ValueError(f"{who}: y must have shape ({batch}, {num_classes}), got {tuple(y.shape)}")
 
@@ -129,6 +133,7 @@ class ClassBatchNorm2d(nn.Module):
 
 # ---------------------------------------------------------------------------------------------
 # Discriminator extras.
+
 
 class MinibatchStdDev(nn.Module):
     """ProGAN's minibatch standard deviation: append one channel holding, for each group of
@@ -235,8 +240,9 @@ class FeatureDiscriminator(nn.Module):
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
-    def forward(self, x: Tensor, y: Tensor | None = None,
-                return_aux: bool = False) -> Tensor | tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, y: Tensor | None = None, return_aux: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor | None]:
         if self.num_classes and y is not None:
             check_y(y, len(x), self.num_classes, type(self).__name__)
         logits, aux = self.head(self.features(x, y), y)

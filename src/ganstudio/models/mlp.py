@@ -12,6 +12,7 @@ collapses. Here D returns raw logits and the loss is BCE-with-logits: the seed's
 Conditioning (num_classes > 0): class weights are concatenated to z in G and to the
 flattened image in D, the classic conditional GAN of Mirza & Osindero (2014).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,8 +25,6 @@ from . import Family, register
 from .tasks import NOISE_TO_IMAGE
 
 __all__ = ["MLPConfig", "MLPDiscriminator", "MLPGenerator", "keras_init"]
-
-
 
 
 def _mlp(sizes: list[int], slope: float) -> list[nn.Module]:
@@ -75,8 +74,9 @@ class MLPDiscriminator(nn.Module):
         h = x.flatten(1)
         if self.num_classes:
             if y is None:
-                raise ValueError(f"MLPDiscriminator: this model is class-conditional ({self.num_classes} classes); "
-                                 "pass y")
+                raise ValueError(
+                    f"MLPDiscriminator: this model is class-conditional ({self.num_classes} classes); pass y"
+                )
             h = torch.cat([h, y], 1)
         return self.body(h)
 
@@ -84,5 +84,14 @@ class MLPDiscriminator(nn.Module):
         return self.head(self.features(x, y)).squeeze(1)
 
 
-register(Family("mlp", MLPConfig, MLPGenerator, MLPDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
-                description="the seed's MLP GAN (100-d noise, G 256-512-1024-784, D 1024-512-256-1)"))
+register(
+    Family(
+        "mlp",
+        MLPConfig,
+        MLPGenerator,
+        MLPDiscriminator,
+        NOISE_TO_IMAGE,
+        conditioning=("class",),
+        description="the seed's MLP GAN (100-d noise, G 256-512-1024-784, D 1024-512-256-1)",
+    )
+)

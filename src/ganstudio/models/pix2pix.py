@@ -18,6 +18,7 @@ Training: the ``pix2pix`` schedule (``training.paired``): D's loss on real and f
 ``adv_weight * adversarial + l1_weight * L1``; ``adv_weight = 0`` is the L1-only U-Net baseline, whose D
 is never updated.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,10 +35,11 @@ from .tasks import IMAGE_TO_IMAGE
 Tensor = torch.Tensor
 
 
-
-
 D_NORMS: dict[str, Callable[[int], nn.Module]] = {
-    "batch": nn.BatchNorm2d, "instance": lambda c: nn.InstanceNorm2d(c, affine=True), "none": nn.Identity}
+    "batch": nn.BatchNorm2d,
+    "instance": lambda c: nn.InstanceNorm2d(c, affine=True),
+    "none": nn.Identity,
+}
 assert tuple(D_NORMS) == PIX2PIX_D_NORM_NAMES  # the config validates names; this maps them to modules
 
 
@@ -70,37 +72,47 @@ class UNetGenerator(nn.Module):
         self.z_dim, self.num_classes = 0, 0
         self.in_channels, self.out_shape = cfg.in_channels, cfg.image_shape
         self.depth, self.p, self.dropout_stages = cfg.unet_depth, cfg.dropout, cfg.dropout_stages
-        ch = [min(cfg.g_channels * 2 ** i, cfg.max_channels) for i in range(self.depth)]
+        ch = [min(cfg.g_channels * 2**i, cfg.max_channels) for i in range(self.depth)]
         self.down = nn.ModuleList()
         for i in range(self.depth):
             cin = cfg.in_channels if i == 0 else ch[i - 1]
             # No norm on the first stage (raw pixels) nor the innermost (1-2 px: batch statistics of
             # a single pixel per image are noise), as in pix2pix.
             norm = 0 < i < self.depth - 1
-            self.down.append(nn.Sequential(
-                *([] if i == 0 else [nn.LeakyReLU(0.2)]),
-                nn.Conv2d(cin, ch[i], 4, 2, 1, bias=not norm),
-                *([nn.BatchNorm2d(ch[i])] if norm else [])))
+            self.down.append(
+                nn.Sequential(
+                    *([] if i == 0 else [nn.LeakyReLU(0.2)]),
+                    nn.Conv2d(cin, ch[i], 4, 2, 1, bias=not norm),
+                    *([nn.BatchNorm2d(ch[i])] if norm else []),
+                )
+            )
         self.up = nn.ModuleList()
         for i in reversed(range(self.depth)):  # innermost first
             cin = ch[i] if i == self.depth - 1 else 2 * ch[i]
             if i == 0:
                 self.up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(cin, cfg.channels, 4, 2, 1), nn.Tanh()))
             else:
-                self.up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(cin, ch[i - 1], 4, 2, 1, bias=False),
-                                             nn.BatchNorm2d(ch[i - 1])))
+                self.up.append(
+                    nn.Sequential(
+                        nn.ReLU(), nn.ConvTranspose2d(cin, ch[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(ch[i - 1])
+                    )
+                )
         _init(self)
 
     def forward(self, x: Tensor, noise: torch.Generator | None = None) -> Tensor:
         if x.ndim != 4:
-            raise UserError("pix2pix translates images: train it with --schedule pix2pix and use it with "
-                            "`ganstudio translate RUN_DIR input.png` (it has no latent to generate from)")
+            raise UserError(
+                "pix2pix translates images: train it with --schedule pix2pix and use it with "
+                "`ganstudio translate RUN_DIR input.png` (it has no latent to generate from)"
+            )
         if x.shape[1] != self.in_channels or tuple(x.shape[2:]) != self.out_shape[1:]:
-            raise UserError(f"pix2pix model expects inputs of {self.in_channels} x {self.out_shape[1]} x "
-                            f"{self.out_shape[2]} (channels x height x width), got {tuple(x.shape[1:])}; for "
-                            f"colour A/ folders set --set model_config.in_channels={x.shape[1]}")
+            raise UserError(
+                f"pix2pix model expects inputs of {self.in_channels} x {self.out_shape[1]} x "
+                f"{self.out_shape[2]} (channels x height x width), got {tuple(x.shape[1:])}; for "
+                f"colour A/ folders set --set model_config.in_channels={x.shape[1]}"
+            )
         h, w = x.shape[2:]
-        m = 2 ** self.depth
+        m = 2**self.depth
         ph, pw = -h % m, -w % m
         # Edge padding keeps the border's colour (white paper for sketches) instead of inventing a frame.
         x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="replicate") if ph or pw else x
@@ -115,7 +127,7 @@ class UNetGenerator(nn.Module):
                 if j < self.dropout_stages:
                     x = _dropout(x, self.p, self.training, noise)
                 x = torch.cat([x, skips.pop()], 1)
-        return x[..., ph // 2:ph // 2 + h, pw // 2:pw // 2 + w]
+        return x[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
 
 
 class PatchDiscriminator(nn.Module):
@@ -130,10 +142,10 @@ class PatchDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(cfg.in_channels + cfg.channels, d, 4, 2, 1), nn.LeakyReLU(0.2)]
         c = d
         for i in range(1, n):
-            nc = min(d * 2 ** i, cfg.max_channels)
+            nc = min(d * 2**i, cfg.max_channels)
             layers += [nn.Conv2d(c, nc, 4, 2, 1, bias=bias), norm(nc), nn.LeakyReLU(0.2)]
             c = nc
-        nc = min(d * 2 ** n, cfg.max_channels)
+        nc = min(d * 2**n, cfg.max_channels)
         layers += [nn.Conv2d(c, nc, 4, 1, 1, bias=bias), norm(nc), nn.LeakyReLU(0.2), nn.Conv2d(nc, 1, 4, 1, 1)]
         self.body = nn.Sequential(*layers)
         _init(self)
@@ -142,6 +154,14 @@ class PatchDiscriminator(nn.Module):
         return self.body(torch.cat([x, y], 1))
 
 
-register(Family("pix2pix", Pix2PixConfig, UNetGenerator, PatchDiscriminator, IMAGE_TO_IMAGE,
-                description="pix2pix: U-Net G + PatchGAN D for paired image-to-image (sketch -> image, colourisation); "
-                "8-128 px"))
+register(
+    Family(
+        "pix2pix",
+        Pix2PixConfig,
+        UNetGenerator,
+        PatchDiscriminator,
+        IMAGE_TO_IMAGE,
+        description="pix2pix: U-Net G + PatchGAN D for paired image-to-image (sketch -> image, colourisation); "
+        "8-128 px",
+    )
+)

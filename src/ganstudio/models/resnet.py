@@ -12,6 +12,7 @@ Channels are capped by ``max_channels``. Spectral norm on every D weight by defa
 Conditioning (num_classes > 0): class-conditional BatchNorm in every G block (linear in y);
 D conditions through its head (``conditioning``: projection, acgan or both).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,8 +42,6 @@ from .layers import (
 from .tasks import NOISE_TO_IMAGE
 
 Tensor = torch.Tensor
-
-
 
 
 # Init (SNGAN / Mimicry practice): Xavier-uniform, gain sqrt(2) on convs that feed a ReLU path and 1
@@ -142,8 +141,10 @@ class ResNetDiscriminator(FeatureDiscriminator):
         self.num_classes, self.in_shape = cfg.num_classes, cfg.image_shape
         stages, _, _ = base_grid(cfg.resolution, cfg.height or cfg.resolution)
         ch = widths(cfg.d_channels, stages, cfg.max_channels)[::-1]  # finest first; ch[0] = d_channels
-        self.blocks = nn.Sequential(DBlock(cfg.channels, ch[0], down=True, first=True),
-                                    *(DBlock(a, b, down=True) for a, b in itertools.pairwise(ch)))
+        self.blocks = nn.Sequential(
+            DBlock(cfg.channels, ch[0], down=True, first=True),
+            *(DBlock(a, b, down=True) for a, b in itertools.pairwise(ch)),
+        )
         self.mbstd = MinibatchStdDev(cfg.mbstd_group) if cfg.mbstd else None
         # One block at the base grid after the last downsampling (as SNGAN's CIFAR D), so that the
         # minibatch-std channel, when present, is mixed by convs before the pooling.
@@ -167,5 +168,14 @@ class ResNetDiscriminator(FeatureDiscriminator):
         return F.relu(self.last(h)).sum((2, 3))
 
 
-register(Family("resnet", ResNetConfig, ResNetGenerator, ResNetDiscriminator, NOISE_TO_IMAGE, conditioning=("class",),
-                description="SNGAN residual G/D with spectral norm and projection D; 32-128 px (8-28 px work too)"))
+register(
+    Family(
+        "resnet",
+        ResNetConfig,
+        ResNetGenerator,
+        ResNetDiscriminator,
+        NOISE_TO_IMAGE,
+        conditioning=("class",),
+        description="SNGAN residual G/D with spectral norm and projection D; 32-128 px (8-28 px work too)",
+    )
+)

@@ -15,6 +15,7 @@ reads ("z", "image", "text"), ``output`` what it makes ("image" or "audio"), and
 Schedule names are strings: the schedules themselves live in ``training`` (which registers them), so
 this layer never imports the loop.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -57,11 +58,11 @@ class Preview:
 @dataclass(frozen=True)
 class Task:
     name: str
-    inputs: tuple[str, ...]             # what G reads: "z", "image" (room for "text")
-    output: str                         # what G makes: "image" (room for "audio")
-    default_schedule: str               # a name in training's SCHEDULES
-    paired_data: bool                   # trains on (input, target) pairs
-    default_pairs: str | None           # the pairing used when data.pairs is unset (paired tasks)
+    inputs: tuple[str, ...]  # what G reads: "z", "image" (room for "text")
+    output: str  # what G makes: "image" (room for "audio")
+    default_schedule: str  # a name in training's SCHEDULES
+    paired_data: bool  # trains on (input, target) pairs
+    default_pairs: str | None  # the pairing used when data.pairs is unset (paired tasks)
     # (dataset, z_dim, num_classes, device) -> the run's fixed preview inputs
     preview_inputs: Callable[[Any, int, int, torch.device], PreviewInputs]
     # (G in eval mode, fixed inputs) -> the preview
@@ -112,11 +113,27 @@ def write_image_grid(preview: Preview, path: Path) -> list[Path]:
     return [media.save_image(grid, path.with_name(path.name + ".png"), scale=scale)]
 
 
-NOISE_TO_IMAGE = Task("noise-to-image", inputs=("z",), output="image", default_schedule="simultaneous",
-                      paired_data=False, default_pairs=None, preview_inputs=_noise_inputs,
-                      preview=_noise_preview, write_preview=write_image_grid)
-IMAGE_TO_IMAGE = Task("image-to-image", inputs=("image",), output="image", default_schedule="pix2pix",
-                      paired_data=True, default_pairs="sketch", preview_inputs=_pair_inputs,
-                      preview=_pair_preview, write_preview=write_image_grid)
+NOISE_TO_IMAGE = Task(
+    "noise-to-image",
+    inputs=("z",),
+    output="image",
+    default_schedule="simultaneous",
+    paired_data=False,
+    default_pairs=None,
+    preview_inputs=_noise_inputs,
+    preview=_noise_preview,
+    write_preview=write_image_grid,
+)
+IMAGE_TO_IMAGE = Task(
+    "image-to-image",
+    inputs=("image",),
+    output="image",
+    default_schedule="pix2pix",
+    paired_data=True,
+    default_pairs="sketch",
+    preview_inputs=_pair_inputs,
+    preview=_pair_preview,
+    write_preview=write_image_grid,
+)
 
 TASKS: dict[str, Task] = {t.name: t for t in (NOISE_TO_IMAGE, IMAGE_TO_IMAGE)}

@@ -13,6 +13,7 @@ pictures from the browser) and ``store`` (SQLite). The page is ``static/``: ``in
 native ES modules under ``static/js/`` (no build step).
 Needs the ``studio`` extra: ``pip install 'ganstudio[studio]'``.
 """
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@
 (``security``), the error handlers (``errors``), one router per panel (``routes``) and the static
 files; ``serve(...)`` runs it with uvicorn.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -26,13 +27,23 @@ from .uploads import Limits
 mimetypes.add_type("text/javascript", ".js")
 
 
-def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: str = "127.0.0.1",
-               limits: Limits | None = None, extra_hosts: tuple[str, ...] = ()) -> FastAPI:
+def create_app(
+    runs_dir: str | Path = "runs",
+    token: str | None = None,
+    host: str = "127.0.0.1",
+    limits: Limits | None = None,
+    extra_hosts: tuple[str, ...] = (),
+) -> FastAPI:
     """The studio app over ``runs_dir``. Requests must name this host (or a loopback name, or one of
     ``extra_hosts``) in their Host header; with ``token`` every request must carry it."""
-    app = FastAPI(title="ganstudio studio", version=__version__, docs_url=None, redoc_url=None,
-                  description="The web studio's JSON API: runs, generation, exploration, breeding, "
-                              "animation, favourites, exhibition and training jobs.")
+    app = FastAPI(
+        title="ganstudio studio",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="The web studio's JSON API: runs, generation, exploration, breeding, "
+        "animation, favourites, exhibition and training jobs.",
+    )
     app.state.studio = Studio(Path(runs_dir), limits or Limits())
     app.state.token = token
     security.install(app, token, host, extra_hosts)
@@ -43,8 +54,13 @@ def create_app(runs_dir: str | Path = "runs", token: str | None = None, host: st
     return app
 
 
-def serve(runs_dir: str | Path = "runs", host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-          open_browser: bool = False) -> None:
+def serve(
+    runs_dir: str | Path = "runs",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    open_browser: bool = False,
+) -> None:
     """Run the studio with uvicorn until Ctrl-C. A non-loopback host requires a token (one is made)."""
     import uvicorn
 
@@ -53,8 +69,10 @@ def serve(runs_dir: str | Path = "runs", host: str = "127.0.0.1", port: int = 80
     app = create_app(runs_dir, token=token, host=host)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown if ':' not in shown else '[' + shown + ']'}:{port}/" + (f"?token={token}" if token else "")
-    print(f"ganstudio studio: {url}  (runs: {Path(runs_dir).resolve()}; Ctrl-C stops the studio, "
-          "not the trainings)", flush=True)
+    print(
+        f"ganstudio studio: {url}  (runs: {Path(runs_dir).resolve()}; Ctrl-C stops the studio, not the trainings)",
+        flush=True,
+    )
     if open_browser:
         import webbrowser
 

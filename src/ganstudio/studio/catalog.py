@@ -1,4 +1,5 @@
 """What the Runs panel and the run picker show: run summaries, configs, loss curves and ETAs."""
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,13 @@ class Catalog:
         every = max(1, math.ceil(len(rows) / MAX_POINTS))
         keep = rows[::every] + ([rows[-1]] if rows and (len(rows) - 1) % every else [])
         job = self.jobs.running_for(run)
-        return {"run": run, "rows": [{k: r.get(k) for k in METRIC_FIELDS} for r in keep],
-                "eta_s": eta(p, rows, job), "job": job and job["id"], "last": rows[-1] if rows else None}
+        return {
+            "run": run,
+            "rows": [{k: r.get(k) for k in METRIC_FIELDS} for r in keep],
+            "eta_s": eta(p, rows, job),
+            "job": job and job["id"],
+            "last": rows[-1] if rows else None,
+        }
 
     def samples(self, run: str) -> Path:
         """The run's latest training sample grid."""
@@ -58,12 +64,20 @@ def summary(p: Path, jobs: list[dict]) -> dict:
     mc = cfg.get("model_config") or {}
     ckpts = [int(c.name) for c in runs.list_checkpoints(p)]
     job = next((j for j in jobs if j["run"] == p.name and j["status"] in ("running", "stopping")), None)
-    return {"name": p.name, "model": cfg.get("model"), "data": Path(str(cfg.get("data", {}).get("name", ""))).name,
-            "resolution": mc.get("resolution"), "channels": mc.get("channels"),
-            "classes": list(cfg.get("class_names") or []) if mc.get("num_classes") else [], "checkpoints": ckpts,
-            "step": ckpts[-1] if ckpts else None, "has_samples": (p / "samples" / "latest.png").is_file(),
-            "training": job["id"] if job else None, "init_from": cfg.get("init_from") and Path(cfg["init_from"]).name,
-            "sketch": cfg.get("model") == "pix2pix"}
+    return {
+        "name": p.name,
+        "model": cfg.get("model"),
+        "data": Path(str(cfg.get("data", {}).get("name", ""))).name,
+        "resolution": mc.get("resolution"),
+        "channels": mc.get("channels"),
+        "classes": list(cfg.get("class_names") or []) if mc.get("num_classes") else [],
+        "checkpoints": ckpts,
+        "step": ckpts[-1] if ckpts else None,
+        "has_samples": (p / "samples" / "latest.png").is_file(),
+        "training": job["id"] if job else None,
+        "init_from": cfg.get("init_from") and Path(cfg["init_from"]).name,
+        "sketch": cfg.get("model") == "pix2pix",
+    }
 
 
 def eta(p: Path, rows: list[dict], job: dict | None) -> float | None:

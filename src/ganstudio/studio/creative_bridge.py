@@ -11,6 +11,7 @@ event loop; callers hold the model's lock around anything that runs G.
 - walks: ``creative.interpolate`` (slerp, cosine easing) at any position on a looping path.
 - videos: ``creative.animate.render_frames`` + ``media_video.write_frames``.
 """
+
 from __future__ import annotations
 
 import io
@@ -47,17 +48,20 @@ def interpret(pipe, prompt: str, direction_names: dict[int, str]) -> P.PromptMat
     return P.interpret(prompt, names if pipe.num_classes else (), direction_names, embedder=EMBEDDER or _embed)
 
 
-def more_like(liked: Sequence[L.Latent], disliked: Sequence[L.Latent], n: int, seed: int, diversity: float,
-              run: str, step: int) -> tuple[list[L.Latent], str]:
+def more_like(
+    liked: Sequence[L.Latent], disliked: Sequence[L.Latent], n: int, seed: int, diversity: float, run: str, step: int
+) -> tuple[list[L.Latent], str]:
     taste = T.fit(liked, disliked)
     lats = T.suggest(taste, n, diversity, seed=seed, run=run, step=step)
-    note = f"{len(lats)} suggestions from a taste model fit on your {len(liked)} like{'s' * (len(liked) != 1)}" + \
-        (f" and {len(disliked)} dislike{'s' * (len(disliked) != 1)}" if disliked else "")
+    note = f"{len(lats)} suggestions from a taste model fit on your {len(liked)} like{'s' * (len(liked) != 1)}" + (
+        f" and {len(disliked)} dislike{'s' * (len(disliked) != 1)}" if disliked else ""
+    )
     return lats, note
 
 
-def breed(parents: Sequence[L.Latent], n: int, mode: str, mutation: float, seed: int, run: str,
-          step: int) -> list[L.Latent]:
+def breed(
+    parents: Sequence[L.Latent], n: int, mode: str, mutation: float, seed: int, run: str, step: int
+) -> list[L.Latent]:
     return B.breed(parents, children=n, mode=mode, mutation=mutation, seed=seed, run=run, step=step)
 
 
@@ -85,17 +89,26 @@ def loop_path(keys: Sequence[L.Latent], frames_per_key: int) -> list[L.Latent]:
     return I.path(keys, len(keys) * frames_per_key, loop=True, easing="cosine")
 
 
-def render_video(pipe, lats: Sequence[L.Latent], directions, path: Path, fps: int, size: int,
-                 progress: Callable[[float], None] | None = None, lock=None, chunk: int = 16) -> list[Path]:
+def render_video(
+    pipe,
+    lats: Sequence[L.Latent],
+    directions,
+    path: Path,
+    fps: int,
+    size: int,
+    progress: Callable[[float], None] | None = None,
+    lock=None,
+    chunk: int = 16,
+) -> list[Path]:
     """Render the walk in chunks (``lock`` held per chunk, so the model stays responsive) and write
     a GIF or MP4 with its latents beside it (``<name>.npz``)."""
     frames = []
     for s in range(0, len(lats), chunk):
         if lock is not None:
             with lock:
-                frames.append(A.render_frames(pipe, lats[s:s + chunk], directions, size, progress=False))
+                frames.append(A.render_frames(pipe, lats[s : s + chunk], directions, size, progress=False))
         else:
-            frames.append(A.render_frames(pipe, lats[s:s + chunk], directions, size, progress=False))
+            frames.append(A.render_frames(pipe, lats[s : s + chunk], directions, size, progress=False))
         if progress:
             progress(0.9 * min(len(lats), s + chunk) / len(lats))
     video = media_video.write_frames(np.concatenate(frames), path, fps=fps)

@@ -18,6 +18,7 @@ names given in the studio are written into that file.
 
 Image-to-image (pix2pix) runs are served by ``ganstudio.translate.load_translator``, cached the same way.
 """
+
 from __future__ import annotations
 
 import io
@@ -226,8 +227,9 @@ class Engine:
                 out[i] = im
         return torch.stack(out)  # type: ignore[arg-type]
 
-    def images(self, run: str, checkpoint: str, items: Sequence[LatentLike], exact: bool = True,
-               restamp: bool = True) -> Rendered:
+    def images(
+        self, run: str, checkpoint: str, items: Sequence[LatentLike], exact: bool = True, restamp: bool = True
+    ) -> Rendered:
         """The pictures of request or stored latents, with the ``Latent`` each became."""
         pipe, lock = self.pipeline(run, checkpoint)
         with lock:
@@ -235,8 +237,16 @@ class Engine:
             return Rendered(lats, self.render_latents(pipe, run, lats, exact), pipe.step)
 
     # ---- what the panels make --------------------------------------------------------------------
-    def generate(self, run: str, checkpoint: str, n: int, seed: int | None = None, truncation: float = 1.0,
-                 class_: int | None = None, prompt: str | None = None) -> Rendered:
+    def generate(
+        self,
+        run: str,
+        checkpoint: str,
+        n: int,
+        seed: int | None = None,
+        truncation: float = 1.0,
+        class_: int | None = None,
+        prompt: str | None = None,
+    ) -> Rendered:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or of the
         classes and named directions a text prompt picks (``creative.prompt``)."""
         if prompt and class_ is not None:
@@ -263,8 +273,9 @@ class Engine:
             lats = L.from_seeds(pipe, n, first, classes, truncation, edits, ref)
             return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
 
-    def walk(self, run: str, checkpoint: str, keys: Sequence[LatentLike], ts: Sequence[float],
-             steer: float = 0.0) -> tuple[list[Image.Image], int]:
+    def walk(
+        self, run: str, checkpoint: str, keys: Sequence[LatentLike], ts: Sequence[float], steer: float = 0.0
+    ) -> tuple[list[Image.Image], int]:
         """Frames at positions ``ts`` (in keyframes) of the loop through ``keys``; ``steer`` (-1..1)
         pushes them along the run's first direction (webcam steering)."""
         pipe, lock = self.pipeline(run, checkpoint)
@@ -272,8 +283,12 @@ class Engine:
             lats = cb.walk_latents([self.resolve(pipe, run, k) for k in keys], ts)
             if steer:
                 d0 = self.directions(run, pipe)
-                lats = [L.add_edits(lat, [(0, STEER_SIGMAS * steer)], d0.ref)
-                        if not lat.edits or lat.directions == d0.ref else lat for lat in lats]
+                lats = [
+                    L.add_edits(lat, [(0, STEER_SIGMAS * steer)], d0.ref)
+                    if not lat.edits or lat.directions == d0.ref
+                    else lat
+                    for lat in lats
+                ]
             images = self.render_latents(pipe, run, lats, exact=False)
         return to_pils(images), pipe.step
 
@@ -289,11 +304,17 @@ class Engine:
     def translator_info(self, run: str, checkpoint: str) -> dict:
         """What a pix2pix run's checkpoint expects: resolution, stroke width, kind of input."""
         tr, _ = self.translator(run, checkpoint)
-        return {"run": run, "step": self.checkpoint(run, checkpoint).step, "resolution": int(tr.resolution),
-                "line_width": int(tr.line_width), "input_kind": str(tr.input_kind)}
+        return {
+            "run": run,
+            "step": self.checkpoint(run, checkpoint).step,
+            "resolution": int(tr.resolution),
+            "line_width": int(tr.line_width),
+            "input_kind": str(tr.input_kind),
+        }
 
 
 # ---- small pure helpers ------------------------------------------------------------------------
+
 
 def png_bytes(im: Image.Image, latent: dict | None = None, size: int | None = None) -> bytes:
     """PNG bytes; with ``latent`` (a ``Latent.to_dict()``) it is embedded as a ``ganstudio-latent``

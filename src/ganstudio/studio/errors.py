@@ -4,6 +4,7 @@
 picture, job, upload or render that does not exist) a 404, and a request that fails its schema a 422
 naming the first few fields that are wrong.
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI, Request

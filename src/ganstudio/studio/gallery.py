@@ -5,6 +5,7 @@ Stored pictures (favourites, lineage) are rendered again at the checkpoint that 
 exists, else at the latest one. Sketch paintings have no latent: the last few are remembered here
 by id and kept in the store (as PNG) only once they are rated.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,8 +49,16 @@ class Gallery:
         pics = []
         for lat, im in zip(r.lats, to_pils(r.images), strict=True):
             img = self.store.get_image(lat.id)
-            pics.append({"id": lat.id, "latent": lat.to_dict(), "image": data_url(png_bytes(im)),
-                         "rating": img["rating"] if img else 0, "kind": "latent", "run": run})
+            pics.append(
+                {
+                    "id": lat.id,
+                    "latent": lat.to_dict(),
+                    "image": data_url(png_bytes(im)),
+                    "rating": img["rating"] if img else 0,
+                    "kind": "latent",
+                    "run": run,
+                }
+            )
         return {"run": run, "step": r.step, "images": pics, "note": r.note}
 
     def stored_pictures(self, items: list[dict], keep_ids: bool = False) -> list[dict]:
@@ -60,20 +69,30 @@ class Gallery:
         for it in items:
             if it["latent"] is None:
                 if it.get("png"):
-                    out[it["id"]] = {"id": it["id"], "latent": None, "image": data_url(it["png"]),
-                                     "rating": it["rating"], "kind": it.get("kind") or "translate", "run": it["run"]}
+                    out[it["id"]] = {
+                        "id": it["id"],
+                        "latent": None,
+                        "image": data_url(it["png"]),
+                        "rating": it["rating"],
+                        "kind": it.get("kind") or "translate",
+                        "run": it["run"],
+                    }
                 continue
             groups.setdefault((it["run"], self._checkpoint_of(it)), []).append(it)
         for (run, ckpt), group in groups.items():
             try:
-                r = self.engine.images(run, ckpt, [stored_latent(g["latent"]) for g in group],
-                                       restamp=ckpt == "latest")
+                r = self.engine.images(run, ckpt, [stored_latent(g["latent"]) for g in group], restamp=ckpt == "latest")
             except UserError:
                 continue
             for it, lat, im in zip(group, r.lats, to_pils(r.images), strict=True):
-                out[it["id"]] = {"id": it["id"] if keep_ids else lat.id, "latent": lat.to_dict(),
-                                 "image": data_url(png_bytes(im)), "rating": it["rating"], "kind": "latent",
-                                 "run": run}
+                out[it["id"]] = {
+                    "id": it["id"] if keep_ids else lat.id,
+                    "latent": lat.to_dict(),
+                    "image": data_url(png_bytes(im)),
+                    "rating": it["rating"],
+                    "kind": "latent",
+                    "run": run,
+                }
         return [out[it["id"]] for it in items if it["id"] in out]
 
     def _checkpoint_of(self, item: dict) -> str:
@@ -87,8 +106,7 @@ class Gallery:
         return "latest"
 
     # ---- rating and favourites -----------------------------------------------------------------
-    def rate(self, run: str, checkpoint: str, value: int, latent: Latent | None = None,
-             iid: str | None = None) -> dict:
+    def rate(self, run: str, checkpoint: str, value: int, latent: Latent | None = None, iid: str | None = None) -> dict:
         """Like (1), dislike (-1) or clear (0) a picture given by its latent, or by id (a stored
         picture or a recent sketch painting); returns the stored picture."""
         self.engine.index.path(run)
@@ -123,8 +141,15 @@ class Gallery:
         if not nodes:
             raise NotFound(f"unknown picture {iid}; only bred, rated or projected pictures have a lineage")
         pics = {p["id"]: p for p in self.stored_pictures(nodes, keep_ids=True)}
-        return [{"id": n["id"], "latent": n["latent"], "parents": (n["latent"] or {}).get("parents") or [],
-                 "image": pics[n["id"]]["image"] if n["id"] in pics else None} for n in nodes]
+        return [
+            {
+                "id": n["id"],
+                "latent": n["latent"],
+                "parents": (n["latent"] or {}).get("parents") or [],
+                "image": pics[n["id"]]["image"] if n["id"] in pics else None,
+            }
+            for n in nodes
+        ]
 
     def _rated_latents(self, pipe, run: str, value: int) -> list[L.Latent]:
         out = []
@@ -148,8 +173,16 @@ class Gallery:
             lats, note = cb.more_like(liked, disliked, n, seed, diversity, run, pipe.step)
             return Rendered(lats, self.engine.render_latents(pipe, run, lats), pipe.step, note)
 
-    def breed(self, run: str, checkpoint: str, parents: Sequence[LatentLike], n: int, mode: str,
-              mutation: float, seed: int | None) -> Rendered:
+    def breed(
+        self,
+        run: str,
+        checkpoint: str,
+        parents: Sequence[LatentLike],
+        n: int,
+        mode: str,
+        mutation: float,
+        seed: int | None,
+    ) -> Rendered:
         """Children of ``parents``; parents and children are stored, so that lineage can find them."""
         pipe, lock = self.engine.pipeline(run, checkpoint)
         with lock:
@@ -170,8 +203,9 @@ class Gallery:
         self.store.add_image(run, lat.to_dict())
         return Rendered([lat], images, pipe.step, note)
 
-    def walk(self, run: str, checkpoint: str, keys: Sequence[Latent], ts: Sequence[float],
-             steer: float = 0.0) -> tuple[list[Image.Image], int, int]:
+    def walk(
+        self, run: str, checkpoint: str, keys: Sequence[Latent], ts: Sequence[float], steer: float = 0.0
+    ) -> tuple[list[Image.Image], int, int]:
         """Frames of the endless walk through ``keys``, or through the run's favourites (topped up
         with seeds) when none are given; returns (frames, step, number of keyframes)."""
         loop: list[LatentLike] = list(keys)

@@ -9,6 +9,7 @@ step, saves a checkpoint and exits.
 A new run's RunConfig is made by ``training.options.build_run_config``, the function behind the CLI's
 ``ganstudio train``, from the same options a CLI user would give (see ``Jobs.train``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,16 +59,18 @@ def _alive(pid: int | None) -> bool:
 
 def training_choices(runs_dir: Path) -> dict:
     """What a training can start from: named datasets, uploaded picture folders, presets."""
-    return {"named": [{"id": d["name"], "found": bool(d["found"]), "description": d["description"]}
-                      for d in available()],
-            "uploads": [{"id": u["id"], "name": u.get("name") or u["id"], "images": u["images"],
-                         "skipped": u.get("skipped", [])} for u in list_uploads(runs_dir)],
-            "presets": list(PRESETS)}
+    return {
+        "named": [{"id": d["name"], "found": bool(d["found"]), "description": d["description"]} for d in available()],
+        "uploads": [
+            {"id": u["id"], "name": u.get("name") or u["id"], "images": u["images"], "skipped": u.get("skipped", [])}
+            for u in list_uploads(runs_dir)
+        ],
+        "presets": list(PRESETS),
+    }
 
 
 class Jobs:
-    def __init__(self, runs_dir: Path, store: Store, python: str = sys.executable, *,
-                 index: RunIndex | None = None):
+    def __init__(self, runs_dir: Path, store: Store, python: str = sys.executable, *, index: RunIndex | None = None):
         self.runs_dir = Path(runs_dir).resolve()
         self.store = store
         self.python = python
@@ -83,20 +86,41 @@ class Jobs:
         log = self.dir / f"{jid}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log, "wb") as f:
-            p = subprocess.Popen([self.python, "-m", "ganstudio", "train", *args, "--quiet"],
-                                 stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 cwd=self.runs_dir, env=env, start_new_session=True)
+            p = subprocess.Popen(
+                [self.python, "-m", "ganstudio", "train", *args, "--quiet"],
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.runs_dir,
+                env=env,
+                start_new_session=True,
+            )
         with self._lock:
             self._children[p.pid] = p
-        job = {"id": jid, "kind": kind, "run": run, "pid": p.pid, "status": "running",
-               "created": time.time(), "info": {**info, "started": time.time()}}
+        job = {
+            "id": jid,
+            "kind": kind,
+            "run": run,
+            "pid": p.pid,
+            "status": "running",
+            "created": time.time(),
+            "info": {**info, "started": time.time()},
+        }
         self.store.put_job(job)
         if run:
             self._write_pid_file(job)
         return job
 
-    def train(self, data: str, preset: str, minutes: float, steps: int | None = None,
-              batch_size: int | None = None, resolution: int | None = None, init_from: str | None = None) -> dict:
+    def train(
+        self,
+        data: str,
+        preset: str,
+        minutes: float,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        resolution: int | None = None,
+        init_from: str | None = None,
+    ) -> dict:
         """A new run on ``data`` (a named dataset or an upload id) with a preset, for ``minutes``;
         ``init_from``: a run of this folder to fine-tune. A bad choice is refused here, before any
         process or run folder is made."""
@@ -122,10 +146,18 @@ class Jobs:
         cfg_path = self.dir / f"config-{secrets.token_hex(4)}.json"
         runs.atomic_write_json(cfg_path, config)
         args = ["--config", str(cfg_path), "--out", str(self.runs_dir), "--minutes", f"{minutes:g}"]
-        return self._spawn("train", args, None, {"minutes": minutes, "label": label,
-                                                  "data": config["data"]["name"],
-                                                  "init_from": config.get("init_from"),
-                                                  "known_runs": self.index.names()})
+        return self._spawn(
+            "train",
+            args,
+            None,
+            {
+                "minutes": minutes,
+                "label": label,
+                "data": config["data"]["name"],
+                "init_from": config.get("init_from"),
+                "known_runs": self.index.names(),
+            },
+        )
 
     def resume(self, run: str, minutes: float) -> dict:
         """Continue a run of this folder from its latest checkpoint for ``minutes`` more."""
@@ -206,7 +238,7 @@ class Jobs:
     def _error(self, jid: str) -> str | None:
         for line in reversed(self.log_tail(jid).splitlines()):
             if line.startswith("error:"):
-                return line[len("error:"):].strip()
+                return line[len("error:") :].strip()
             if line.startswith("Traceback"):
                 return "training crashed; see " + str(self.dir / f"{jid}.log")
         return None
@@ -228,5 +260,7 @@ class Jobs:
 
     def _write_pid_file(self, job: dict) -> None:
         with contextlib.suppress(OSError):  # the marker only helps other studios see the job; never fatal
-            runs.atomic_write_json(self.runs_dir / job["run"] / PID_FILE,
-                                   {"pid": job["pid"], "job": job["id"], "started": job["info"].get("started")})
+            runs.atomic_write_json(
+                self.runs_dir / job["run"] / PID_FILE,
+                {"pid": job["pid"], "job": job["id"], "started": job["info"].get("started")},
+            )

@@ -8,6 +8,7 @@ new run's ``config.json`` appears after its folder). A scan that follows a chang
 ``RACY_NS`` is not trusted, since a second change within the same file-system clock tick would
 leave the mtimes as they were: the next lookup scans again.
 """
+
 from __future__ import annotations
 
 import os

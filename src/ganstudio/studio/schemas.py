@@ -4,6 +4,7 @@ A request's latent is turned into a ``ganstudio.latents.Latent`` once, by ``Late
 the model it is meant for is known (a seed becomes that model's z, a class index its class weights);
 the engine only ever sees ``Latent`` objects.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,9 @@ class Latent(Strict):
     classes: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(None, min_length=1, max_length=10000)
     class_: int | None = Field(None, alias="class", ge=0, le=9999)
     truncation: float = Field(1.0, gt=0, le=2)
-    edits: dict[DirectionKey, Amount] | list[tuple[Annotated[int, Field(ge=0, le=99)], Amount]] = \
-        Field(default_factory=dict, max_length=32)
+    edits: dict[DirectionKey, Amount] | list[tuple[Annotated[int, Field(ge=0, le=99)], Amount]] = Field(
+        default_factory=dict, max_length=32
+    )
     directions: DirectionsRef | None = None
     parents: list[LatentId] = Field(default_factory=list, max_length=16)
     origin: dict | None = None
@@ -89,22 +91,37 @@ class Latent(Strict):
         if isinstance(self.edits, dict):
             nonzero = sorted(((int(i), a) for i, a in self.edits.items() if a != 0))
             if ref and nonzero:
-                raise UserError("edits as {index: amount} refer to the run's current directions; "
-                                "leave out 'directions' (or give edits as [[index, amount]])")
+                raise UserError(
+                    "edits as {index: amount} refer to the run's current directions; "
+                    "leave out 'directions' (or give edits as [[index, amount]])"
+                )
             items: list[tuple[int, float]] = []
             if nonzero:
                 dirs = directions()
                 items, ref = [(dirs.index(i), float(a)) for i, a in nonzero], dirs.ref
         else:
             items = [(int(i), float(a)) for i, a in self.edits]
-        origin = self.origin if self.origin is not None else \
-            ({"op": "seed", "seed": self.seed} if self.seed is not None else {})
-        lat = L.Latent(z=z, classes=classes, truncation=self.truncation, edits=tuple(items),
-                       directions=ref if items else None, parents=tuple(self.parents), origin=dict(origin),
-                       run=self.run, step=self.step)
+        origin = (
+            self.origin
+            if self.origin is not None
+            else ({"op": "seed", "seed": self.seed} if self.seed is not None else {})
+        )
+        lat = L.Latent(
+            z=z,
+            classes=classes,
+            truncation=self.truncation,
+            edits=tuple(items),
+            directions=ref if items else None,
+            parents=tuple(self.parents),
+            origin=dict(origin),
+            run=self.run,
+            step=self.step,
+        )
         if self.id and self.id != lat.id:
-            raise UserError(f"latent {self.id} was changed: its id does not match its content ({lat.id}); "
-                            "leave out 'id' after changing a latent")
+            raise UserError(
+                f"latent {self.id} was changed: its id does not match its content ({lat.id}); "
+                "leave out 'id' after changing a latent"
+            )
         return lat
 
 
@@ -150,8 +167,13 @@ class GenerateRequest(ModelRef):
 
 class RenderRequest(ModelRef):
     latent: Latent
-    size: int = Field(512, ge=0, le=1024, description="longer side in pixels; 0 = the model's own size "
-                                                     "(the exact pixels `ganstudio generate --from` makes)")
+    size: int = Field(
+        512,
+        ge=0,
+        le=1024,
+        description="longer side in pixels; 0 = the model's own size "
+        "(the exact pixels `ganstudio generate --from` makes)",
+    )
 
 
 class ExploreRequest(ModelRef):
@@ -242,8 +264,9 @@ class Lineage(BaseModel):
 
 
 class WalkRequest(ModelRef):
-    keys: list[Latent] = Field(default_factory=list, max_length=32,
-                               description="keyframes; empty = the run's favourites, else a few seeds")
+    keys: list[Latent] = Field(
+        default_factory=list, max_length=32, description="keyframes; empty = the run's favourites, else a few seeds"
+    )
     t0: float = Field(0, ge=0, le=1e7, description="position on the loop, in keyframes")
     dt: float = Field(0.02, ge=0, le=1)
     count: int = Field(16, ge=1, le=64)
@@ -281,8 +304,11 @@ class TaskStatus(BaseModel):
 
 
 class TrainRequest(Strict):
-    data: str = Field(max_length=40, pattern=r"^(upload-[0-9a-f]{12}|[a-z0-9-]{1,30})$",
-                      description="a named dataset (see /api/datasets) or an upload id")
+    data: str = Field(
+        max_length=40,
+        pattern=r"^(upload-[0-9a-f]{12}|[a-z0-9-]{1,30})$",
+        description="a named dataset (see /api/datasets) or an upload id",
+    )
     preset: str = Field("seed", max_length=40, pattern=r"^[a-z0-9-]{1,40}$")
     minutes: float = Field(5, gt=0, le=24 * 60)
     init_from: RunName | None = None
@@ -322,8 +348,11 @@ class TranslatorInfo(BaseModel):
 
 
 class TranslateRequest(ModelRef):
-    image: str = Field(max_length=12 * 2**20, pattern=r"^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$",
-                       description="the drawing as a data: URL")
+    image: str = Field(
+        max_length=12 * 2**20,
+        pattern=r"^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$",
+        description="the drawing as a data: URL",
+    )
     seq: int = Field(0, ge=0, le=2**53, description="echoed back: the page shows only the newest answer")
 
 

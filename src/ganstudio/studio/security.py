@@ -9,6 +9,7 @@
 - Headers: a strict Content-Security-Policy (nothing from outside the app, no inline script),
   no MIME sniffing, no referrer.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -23,9 +24,11 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WILDCARD = {"0.0.0.0", "::", ""}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TOKEN_COOKIE = "ganstudio_token"
-CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; style-src 'self'; "
-       "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-       "base-uri 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'self'"
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -72,14 +75,20 @@ class Guard:
         if self.token is not None and not self.has_token(request):
             if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
                 return JSONResponse({"detail": "access token required"}, status_code=401)
-            return HTMLResponse("<h1>ganstudio</h1><p>Open the link with <code>?token=</code> that "
-                                "<code>ganstudio studio</code> printed.</p>", status_code=401)
+            return HTMLResponse(
+                "<h1>ganstudio</h1><p>Open the link with <code>?token=</code> that "
+                "<code>ganstudio studio</code> printed.</p>",
+                status_code=401,
+            )
         return None
 
     def has_token(self, request: Request) -> bool:
         assert self.token is not None
-        given = request.cookies.get(TOKEN_COOKIE) or request.query_params.get("token") or \
-            request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = (
+            request.cookies.get(TOKEN_COOKIE)
+            or request.query_params.get("token")
+            or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        )
         return bool(given) and secrets.compare_digest(given.encode(), self.token.encode())
 
 

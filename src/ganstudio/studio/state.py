@@ -1,4 +1,5 @@
 """Everything the studio's routes share, made once per app: the runs folder and the studio's parts."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -11,6 +11,7 @@ studio processes) can read while one writes. Every operation opens its own short
 busy timeout: no connection is shared between threads, and a crash mid-write rolls back.
 Stored values are JSON text; nothing is ever pickled.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -84,15 +85,19 @@ class Store:
     def add_image(self, run: str, latent: dict) -> str:
         iid = image_id(run, latent)
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO images (id, run, latent, created) VALUES (?, ?, ?, ?)",
-                       (iid, run, json.dumps(latent, sort_keys=True), time.time()))
+            db.execute(
+                "INSERT OR IGNORE INTO images (id, run, latent, created) VALUES (?, ?, ?, ?)",
+                (iid, run, json.dumps(latent, sort_keys=True), time.time()),
+            )
         return iid
 
     def add_picture(self, iid: str, run: str, png: bytes, kind: str = "translate") -> str:
         """A picture without a latent (a sketch translation), kept as PNG bytes."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO images (id, run, latent, created, kind, png) VALUES (?, ?, 'null', ?, ?, ?)",
-                       (iid, run, time.time(), kind, png))
+            db.execute(
+                "INSERT OR IGNORE INTO images (id, run, latent, created, kind, png) VALUES (?, ?, 'null', ?, ?, ?)",
+                (iid, run, time.time(), kind, png),
+            )
         return iid
 
     def rate_id(self, iid: str, value: int) -> dict | None:
@@ -108,22 +113,28 @@ class Store:
         if value == 0:
             db.execute("DELETE FROM ratings WHERE image_id = ?", (iid,))
         else:
-            db.execute("INSERT INTO ratings (image_id, value, updated) VALUES (?, ?, ?) "
-                       "ON CONFLICT(image_id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                       (iid, value, time.time()))
+            db.execute(
+                "INSERT INTO ratings (image_id, value, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(image_id) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                (iid, value, time.time()),
+            )
 
     def get_image(self, iid: str) -> dict | None:
         with self._connect() as db:
-            row = db.execute("SELECT i.*, r.value AS rating FROM images i LEFT JOIN ratings r ON r.image_id = i.id "
-                             "WHERE i.id = ?", (iid,)).fetchone()
+            row = db.execute(
+                "SELECT i.*, r.value AS rating FROM images i LEFT JOIN ratings r ON r.image_id = i.id WHERE i.id = ?",
+                (iid,),
+            ).fetchone()
         return _image(row) if row else None
 
     def rate(self, run: str, latent: dict, value: int) -> dict:
         """Like (1), dislike (-1) or clear (0) an image; returns the stored image."""
         iid = image_id(run, latent)
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO images (id, run, latent, created) VALUES (?, ?, ?, ?)",
-                       (iid, run, json.dumps(latent, sort_keys=True), time.time()))
+            db.execute(
+                "INSERT OR IGNORE INTO images (id, run, latent, created) VALUES (?, ?, ?, ?)",
+                (iid, run, json.dumps(latent, sort_keys=True), time.time()),
+            )
             self._set_rating(db, iid, value)
         return self.get_image(iid)  # type: ignore[return-value]
 
@@ -167,19 +178,31 @@ class Store:
     def name_direction(self, run: str, idx: int, name: str) -> None:
         with self._tx() as db:
             if name:
-                db.execute("INSERT INTO directions (run, idx, name) VALUES (?, ?, ?) "
-                           "ON CONFLICT(run, idx) DO UPDATE SET name = excluded.name", (run, idx, name))
+                db.execute(
+                    "INSERT INTO directions (run, idx, name) VALUES (?, ?, ?) "
+                    "ON CONFLICT(run, idx) DO UPDATE SET name = excluded.name",
+                    (run, idx, name),
+                )
             else:
                 db.execute("DELETE FROM directions WHERE run = ? AND idx = ?", (run, idx))
 
     # ---- jobs ----------------------------------------------------------------------------------
     def put_job(self, job: dict) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO jobs (id, kind, run, pid, status, created, info) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                       "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pid = excluded.pid, "
-                       "status = excluded.status, info = excluded.info",
-                       (job["id"], job["kind"], job.get("run"), job.get("pid"), job["status"],
-                        job.get("created", time.time()), json.dumps(job.get("info", {}), sort_keys=True)))
+            db.execute(
+                "INSERT INTO jobs (id, kind, run, pid, status, created, info) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET run = excluded.run, pid = excluded.pid, "
+                "status = excluded.status, info = excluded.info",
+                (
+                    job["id"],
+                    job["kind"],
+                    job.get("run"),
+                    job.get("pid"),
+                    job["status"],
+                    job.get("created", time.time()),
+                    json.dumps(job.get("info", {}), sort_keys=True),
+                ),
+            )
 
     def jobs(self, status: str | None = None) -> list[dict]:
         q, args = "SELECT * FROM jobs", []
@@ -198,7 +221,12 @@ class Store:
 
 def _image(row: sqlite3.Row) -> dict:
     keys = row.keys()
-    return {"id": row["id"], "run": row["run"], "latent": json.loads(row["latent"]),
-            "created": row["created"], "rating": row["rating"] or 0,
-            "kind": row["kind"] if "kind" in keys and row["kind"] else "latent",
-            "png": row["png"] if "png" in keys else None}
+    return {
+        "id": row["id"],
+        "run": row["run"],
+        "latent": json.loads(row["latent"]),
+        "created": row["created"],
+        "rating": row["rating"] or 0,
+        "kind": row["kind"] if "kind" in keys and row["kind"] else "latent",
+        "png": row["png"] if "png" in keys else None,
+    }

@@ -9,6 +9,7 @@ The registry lives in memory: a restarted studio forgets its renders (their file
 
 Training jobs are separate processes and have their own registry, ``jobs.Jobs``.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -32,8 +33,9 @@ class Animations:
         self._tasks: dict[str, dict] = {}
         self._lock = threading.Lock()
 
-    def start(self, run: str, checkpoint: str, keys: Sequence[LatentLike], frames_per_key: int, fmt: str,
-              fps: int, size: int) -> dict:
+    def start(
+        self, run: str, checkpoint: str, keys: Sequence[LatentLike], frames_per_key: int, fmt: str, fps: int, size: int
+    ) -> dict:
         """Start rendering the loop through ``keys``; returns the task (id, status, progress)."""
         pipe, lock = self.engine.pipeline(run, checkpoint)
         with lock:
@@ -47,14 +49,12 @@ class Animations:
                 raise UserError(f"{MAX_RUNNING} animations are already rendering; wait for one to finish")
             self._tasks[tid] = task
         path = self.out_dir / f"{tid}.{fmt}"
-        threading.Thread(target=self._render, args=(task, pipe, lock, lats, dirs, path, fps, size),
-                         daemon=True).start()
+        threading.Thread(target=self._render, args=(task, pipe, lock, lats, dirs, path, fps, size), daemon=True).start()
         return task
 
     def _render(self, task: dict, pipe, lock, lats, dirs, path: Path, fps: int, size: int) -> None:
         try:
-            cb.render_video(pipe, lats, dirs, path, fps, size, lambda p: task.update(progress=round(p, 3)),
-                            lock=lock)
+            cb.render_video(pipe, lats, dirs, path, fps, size, lambda p: task.update(progress=round(p, 3)), lock=lock)
             task.update(status="done", progress=1.0, url=f"/api/animations/{task['id']}/file")
         except Exception as e:  # reported to the page, never raised into the thread
             task.update(status="failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__)

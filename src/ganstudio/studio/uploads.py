@@ -9,6 +9,7 @@ its compression ratio) is too large. Kept files get flat, sanitised names inside
 ``<runs>/.studio/uploads/<id>/``; nothing from the request ever names a path. A drawing (a data: URL)
 is refused by its length before it is decoded, then checked like any other picture.
 """
+
 from __future__ import annotations
 
 import base64
@@ -164,13 +165,20 @@ class Collector:
                 if p.startswith("/") or re.match(r"^[A-Za-z]:", p) or ".." in parts:
                     raise UserError(f"{name} contains an unsafe path ({info.filename!r}); refused")
                 declared += info.file_size
-                if info.compress_size and info.file_size / info.compress_size > self.limits.max_ratio \
-                        and info.file_size > 2**20:
-                    raise UserError(f"{name} looks like a zip bomb ({info.filename!r} expands "
-                                    f"{info.file_size // max(info.compress_size, 1)}x); refused")
+                if (
+                    info.compress_size
+                    and info.file_size / info.compress_size > self.limits.max_ratio
+                    and info.file_size > 2**20
+                ):
+                    raise UserError(
+                        f"{name} looks like a zip bomb ({info.filename!r} expands "
+                        f"{info.file_size // max(info.compress_size, 1)}x); refused"
+                    )
             if declared > self.limits.max_total_bytes:
-                raise UserError(f"{name} expands to {declared // 2**20} MB, more than "
-                                f"{self.limits.max_total_bytes // 2**20} MB; refused")
+                raise UserError(
+                    f"{name} expands to {declared // 2**20} MB, more than "
+                    f"{self.limits.max_total_bytes // 2**20} MB; refused"
+                )
             for info in infos:
                 parts = PurePosixPath(info.filename.replace("\\", "/")).parts
                 if info.is_dir() or any(s.startswith(".") or s == "__MACOSX" for s in parts):
@@ -187,9 +195,16 @@ class Collector:
             self.abort()
             shown = "; ".join(self.report.skipped[:5])
             raise UserError("no usable pictures in the upload" + (f" (skipped: {shown})" if shown else ""))
-        runs.atomic_write_json(self.tmp / "manifest.json", {
-            "id": self.report.id, "name": self.report.name, "images": self.report.images,
-            "skipped": self.report.skipped, "created": time.time()})
+        runs.atomic_write_json(
+            self.tmp / "manifest.json",
+            {
+                "id": self.report.id,
+                "name": self.report.name,
+                "images": self.report.images,
+                "skipped": self.report.skipped,
+                "created": time.time(),
+            },
+        )
         self.tmp.rename(self.final)
         return self.report
 

@@ -1,4 +1,5 @@
 """``train(config) -> run folder``: new runs and resumes, around the one generic loop."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,12 +27,18 @@ def complete_model_config(cfg: RunConfig, dataset) -> RunConfig:
     the one place a run's shape is decided."""
     c, h, w = dataset.shape
     if cfg.conditional and not dataset.num_classes:
-        raise UserError(f"--conditional needs class labels but {cfg.data.name} has none "
-                        "(for a folder, put each class in its own sub-folder)")
+        raise UserError(
+            f"--conditional needs class labels but {cfg.data.name} has none "
+            "(for a folder, put each class in its own sub-folder)"
+        )
     mc = cfg.model_config
     names = {f.name for f in dataclasses.fields(mc)}
-    shape = {"resolution": w, "height": h if h != w else None, "channels": c,
-             "num_classes": dataset.num_classes if cfg.conditional else mc.num_classes}
+    shape = {
+        "resolution": w,
+        "height": h if h != w else None,
+        "channels": c,
+        "num_classes": dataset.num_classes if cfg.conditional else mc.num_classes,
+    }
     if getattr(dataset, "inputs", None) is not None:  # paired data (pix2pix): the inputs' channels
         shape["in_channels"] = int(dataset.inputs.shape[1])
     if shape["num_classes"] and shape["num_classes"] != dataset.num_classes:
@@ -53,8 +60,9 @@ def prepare(cfg: RunConfig | dict) -> tuple[RunConfig, Any]:
     cfg = resolve(RunConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg)
     dataset = load_dataset(cfg.data, default_resolution=_default_resolution(cfg))
     if len(dataset) < cfg.train.batch_size:
-        raise UserError(f"dataset has {len(dataset)} images, fewer than one batch of {cfg.train.batch_size}; "
-                        "lower --batch-size")
+        raise UserError(
+            f"dataset has {len(dataset)} images, fewer than one batch of {cfg.train.batch_size}; lower --batch-size"
+        )
     return complete_model_config(cfg, dataset), dataset
 
 
@@ -71,18 +79,30 @@ def _setup_torch(cfg: TrainConfig) -> torch.device:
 def check_resume(stored: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """Apply allowed train overrides on resume; refuse (naming the fields) when others conflict."""
     st = dataclasses.asdict(stored.train)
-    conflicts = [f"train.{k}: run has {st[k]!r}, given {v!r}" for k, v in overrides.items()
-                 if k not in RESUMABLE_FIELDS and st.get(k) != v]
+    conflicts = [
+        f"train.{k}: run has {st[k]!r}, given {v!r}"
+        for k, v in overrides.items()
+        if k not in RESUMABLE_FIELDS and st.get(k) != v
+    ]
     if conflicts:
-        raise UserError("cannot resume: options conflict with the run's config (" + "; ".join(conflicts) +
-                        "); drop them, or start a new run")
+        raise UserError(
+            "cannot resume: options conflict with the run's config ("
+            + "; ".join(conflicts)
+            + "); drop them, or start a new run"
+        )
     allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_FIELDS}
     return stored.replace_train(**allowed) if allowed else stored
 
 
-def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resume: str | Path | None = None,
-          overrides: dict[str, Any] | None = None, show: bool = False, progress: bool = True,
-          extra_hooks: Sequence[Any] = ()) -> Path:
+def train(
+    config: RunConfig | dict | None = None,
+    out: str | Path = "runs",
+    resume: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    show: bool = False,
+    progress: bool = True,
+    extra_hooks: Sequence[Any] = (),
+) -> Path:
     """Train a new run (``config``) or continue one (``resume=RUN_DIR``); returns the run folder.
 
     ``overrides`` are TrainConfig fields given explicitly (CLI flags); on resume only stopping rules,
@@ -137,8 +157,11 @@ def train(config: RunConfig | dict | None = None, out: str | Path = "runs", resu
     finally:
         distributed.cleanup()
     if reason == "interrupted" and progress and writer:
-        print(f"interrupted: saved a checkpoint at step {trainer.progress.step}; "
-              f"continue with: ganstudio train --resume {run_dir}", flush=True)
+        print(
+            f"interrupted: saved a checkpoint at step {trainer.progress.step}; "
+            f"continue with: ganstudio train --resume {run_dir}",
+            flush=True,
+        )
     assert run_dir is not None  # rank 0 made (or resumed) it; the other ranks were sent its path
     return run_dir
 
@@ -155,5 +178,7 @@ def _init_from(trainer: Trainer, source: str) -> None:
             try:
                 comp.module.load_state_dict(ckpt.tensors(name))
             except RuntimeError as e:
-                raise UserError(f"--init-from {source}: its {name} does not fit this model "
-                                f"({str(e).splitlines()[0]}); use the same model family and shape") from None
+                raise UserError(
+                    f"--init-from {source}: its {name} does not fit this model "
+                    f"({str(e).splitlines()[0]}); use the same model family and shape"
+                ) from None

@@ -3,6 +3,7 @@
 A component has ``state_tensors() -> dict``, ``state_json() -> dict`` and ``load_state(tensors, js)``;
 registering it in ``trainer.stateful`` is all it takes for checkpoints and resume to carry it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,8 +49,19 @@ class EMA:
 class Augmenter:
     """DiffAugment with a fixed or adaptive probability p, and its own RNG (checkpointed)."""
 
-    def __init__(self, policy: tuple[str, ...], p: float, ada: bool, target: float, speed_images: int,
-                 interval: int, batch_size: int, device: torch.device, seed: int, flip_real: bool):
+    def __init__(
+        self,
+        policy: tuple[str, ...],
+        p: float,
+        ada: bool,
+        target: float,
+        speed_images: int,
+        interval: int,
+        batch_size: int,
+        device: torch.device,
+        seed: int,
+        flip_real: bool,
+    ):
         self.policy, self.ada, self.target, self.interval = tuple(policy), ada, target, interval
         self.speed_images, self.batch_size = speed_images, batch_size
         self.p = torch.tensor(0.0 if ada else p, device=device)
@@ -72,8 +84,9 @@ class Augmenter:
         self.rt_sum += torch.sign(real_logits.detach()).mean()
         self.rt_n += 1
         if self.rt_n >= self.interval:
-            self.p = ada_adjust(self.p, self.rt_sum / self.rt_n, self.target,
-                                self.batch_size * self.rt_n, self.speed_images)
+            self.p = ada_adjust(
+                self.p, self.rt_sum / self.rt_n, self.target, self.batch_size * self.rt_n, self.speed_images
+            )
             self.rt_sum.zero_()
             self.rt_n = 0
 

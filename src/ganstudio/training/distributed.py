@@ -27,6 +27,7 @@ agreed stop and the initial broadcast of rank 0's weights.
 Hence N processes with batch B train what one process with batch N*B trains (up to float
 rounding; BatchNorm statistics stay per process), and a checkpoint resumes under any world size.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -75,8 +76,10 @@ def setup(device: str = "auto", timeout_s: float = 600) -> DistInfo | None:
         if not torch.cuda.is_available():
             raise UserError(f"device {device!r} requested but CUDA is not available here")
         if local_rank >= torch.cuda.device_count():
-            raise UserError(f"process {local_rank} on this node has no GPU ({torch.cuda.device_count()} here); "
-                            "use --nproc_per_node <= the number of GPUs")
+            raise UserError(
+                f"process {local_rank} on this node has no GPU ({torch.cuda.device_count()} here); "
+                "use --nproc_per_node <= the number of GPUs"
+            )
         dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
         backend = "nccl"
@@ -86,8 +89,7 @@ def setup(device: str = "auto", timeout_s: float = 600) -> DistInfo | None:
         dev, backend = torch.device("cpu"), "gloo"
     global _owned
     if not dist.is_initialized():
-        dist.init_process_group(backend, rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=timeout_s))
+        dist.init_process_group(backend, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=timeout_s))
         _owned = True
     return DistInfo(rank, world, local_rank, dev, backend)
 
@@ -140,7 +142,7 @@ class GradAverager:
             flat = self.buffers[key] = torch.empty(key[2], device=key[0], dtype=key[1])
         views, o = [], 0
         for g in grads:
-            v = flat[o:o + g.numel()].view_as(g)
+            v = flat[o : o + g.numel()].view_as(g)
             v.copy_(g)
             views.append(v)
             o += g.numel()
@@ -152,6 +154,7 @@ class GradAverager:
 
 def averaged_outputs(step_fn, world: int):
     """The step with its scalar outputs averaged across processes (one small all-reduce)."""
+
     def step(ctx):
         out = step_fn(ctx)
         if not out:

@@ -24,6 +24,7 @@ checkpoints stay what they are). What changes is how it is computed:
 Verified against the autograd schedule in tests/training/test_fast_mlp.py (losses and parameters after
 several steps agree to float32 rounding).
 """
+
 from __future__ import annotations
 
 import torch
@@ -115,11 +116,12 @@ def _structure(ctx: StepContext):
     gl, _, dl, _ = layers
     g_all = [p for m in gl for p in (m.weight, m.bias)]
     d_all = [p for m in dl for p in (m.weight, m.bias)]
-    ok = ([id(p) for p in ctx.g_params] == [id(p) for p in g_all]
-          and [id(p) for p in ctx.d_params] == [id(p) for p in d_all]  # no frozen or extra parameters
-          and all(p.dtype == torch.float32 and p.is_contiguous() and p.device == g_all[0].device
-                  for p in g_all + d_all)
-          and _probe(ctx.G, ctx.D, layers))
+    ok = (
+        [id(p) for p in ctx.g_params] == [id(p) for p in g_all]
+        and [id(p) for p in ctx.d_params] == [id(p) for p in d_all]  # no frozen or extra parameters
+        and all(p.dtype == torch.float32 and p.is_contiguous() and p.device == g_all[0].device for p in g_all + d_all)
+        and _probe(ctx.G, ctx.D, layers)
+    )
     return layers if ok else None
 
 

@@ -12,6 +12,7 @@ so only healthy states are ever saved:
 The guard's own state (learning-rate scale, rollbacks, events) is a checkpointed component that a
 rollback does not rewind.
 """
+
 from __future__ import annotations
 
 import math
@@ -117,6 +118,12 @@ class Guard:
         event["lr_scale"] = self.lr_scale
         if t.run_dir is not None and t.is_writer:
             runs.append_metrics(t.run_dir, [event])
-        print(f"guard: {reason} at step {event['step']}; " + (
-            "stopping: too many rollbacks" if t.stop_reason else
-            f"rolled back to step {event['to_step']} with learning rates x{self.lr_scale:g}"), flush=True)
+        print(
+            f"guard: {reason} at step {event['step']}; "
+            + (
+                "stopping: too many rollbacks"
+                if t.stop_reason
+                else f"rolled back to step {event['to_step']} with learning rates x{self.lr_scale:g}"
+            ),
+            flush=True,
+        )

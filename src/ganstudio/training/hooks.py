@@ -3,6 +3,7 @@
 A hook is ``hook(trainer, event, info)`` with events start, step, epoch, end. Hooks read the
 trainer; they never change what is trained, so a run with or without them is the same run.
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,8 +30,14 @@ class Logger:
             if self.progress_bar:
                 from tqdm.auto import tqdm
 
-                self.bar = tqdm(total=info["total"], initial=t.progress.step, unit="step", dynamic_ncols=True,
-                                file=sys.stderr, desc=t.run_dir.name if t.run_dir else "train")
+                self.bar = tqdm(
+                    total=info["total"],
+                    initial=t.progress.step,
+                    unit="step",
+                    dynamic_ncols=True,
+                    file=sys.stderr,
+                    desc=t.run_dir.name if t.run_dir else "train",
+                )
         elif event == "step":
             for k, v in info.items():
                 self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
@@ -50,18 +57,24 @@ class Logger:
         now = time.monotonic()
         steps = t.progress.step - self.step_last
         ips = steps * t.cfg.batch_size * t.sampler.world / max(now - self.t_last, 1e-9)
-        row = {"step": t.progress.step, "epoch": round(t.sampler.epoch_progress, 4),
-               **{k: round(v, 5) for k, v in zip(keys, values)},
-               "images_per_s": round(ips, 1), "wall_s": round(t.wall_s(), 2),
-               "lr_g": t.opt_g.param_groups[0]["lr"], "lr_d": t.opt_d.param_groups[0]["lr"]}
+        row = {
+            "step": t.progress.step,
+            "epoch": round(t.sampler.epoch_progress, 4),
+            **{k: round(v, 5) for k, v in zip(keys, values)},
+            "images_per_s": round(ips, 1),
+            "wall_s": round(t.wall_s(), 2),
+            "lr_g": t.opt_g.param_groups[0]["lr"],
+            "lr_d": t.opt_d.param_groups[0]["lr"],
+        }
         t.last_log = row
         if t.run_dir is not None and t.is_writer:
             runs.append_metrics(t.run_dir, [row])
         if self.bar is not None:
             self.bar.update(t.progress.step - self.bar.n)
             extra = {"p": f"{row['ada_p']:.2f}"} if "ada_p" in row else {}  # ADA's augmentation probability
-            self.bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}", img_s=f"{ips:,.0f}", **extra,
-                                 refresh=False)
+            self.bar.set_postfix(
+                d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}", img_s=f"{ips:,.0f}", **extra, refresh=False
+            )
         self.sums, self.count = {}, 0
         self.t_last, self.step_last = now, t.progress.step
 
@@ -74,8 +87,11 @@ class SampleGrids:
         self.last_step = -1
 
     def __call__(self, t, event: str, info: dict) -> None:
-        due = (event == "epoch" or event == "end"
-               or (event == "step" and t.cfg.sample_every and t.progress.step % t.cfg.sample_every == 0))
+        due = (
+            event == "epoch"
+            or event == "end"
+            or (event == "step" and t.cfg.sample_every and t.progress.step % t.cfg.sample_every == 0)
+        )
         if not due or self.last_step == t.progress.step or t.run_dir is None or not t.is_writer:
             return
         self.last_step = t.progress.step

@@ -1,4 +1,5 @@
 """From user choices (preset, config file, flags) to one RunConfig. Precedence: flags > file > preset > defaults."""
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,19 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
-def build_run_config(data: str | None = None, model: str | None = None, preset: str | None = None,
-                     train: dict[str, Any] | None = None, resolution: int | None = None, limit: int | None = None,
-                     init_from: str | None = None, config_file: str | None = None,
-                     conditional: bool | None = None, sets: list[str] | None = None,
-                     data_options: dict | None = None) -> RunConfig:
+def build_run_config(
+    data: str | None = None,
+    model: str | None = None,
+    preset: str | None = None,
+    train: dict[str, Any] | None = None,
+    resolution: int | None = None,
+    limit: int | None = None,
+    init_from: str | None = None,
+    config_file: str | None = None,
+    conditional: bool | None = None,
+    sets: list[str] | None = None,
+    data_options: dict | None = None,
+) -> RunConfig:
     d: dict = {}
     if preset:
         d = _merge(d, get_preset(preset))
@@ -81,8 +90,11 @@ def build_run_config(data: str | None = None, model: str | None = None, preset: 
             if key in mc:
                 value = mc.pop(key)
                 data_d.setdefault(key, value)
-    if merged.get("conditional") and merged.get("data", {}).get("name") and \
-            Path(str(merged["data"]["name"])).expanduser().is_dir():
+    if (
+        merged.get("conditional")
+        and merged.get("data", {}).get("name")
+        and Path(str(merged["data"]["name"])).expanduser().is_dir()
+    ):
         merged["data"].setdefault("labels", True)  # a conditional folder run takes classes from sub-folders
     return resolve(RunConfig.from_dict(merged))
 
@@ -94,8 +106,10 @@ def _fine_tune_base(d: dict, init_from: str, model: str | None, conditional: boo
     a different ``--model`` is refused here, before anything is written, not when the weights fail to load."""
     src = runs.read_config_dict(runs.require_run(init_from))
     if model and model != src.get("model"):
-        raise UserError(f"--init-from {init_from}: its weights belong to a {src.get('model')!r} model; drop --model "
-                        f"{model} or fine-tune from a {model} run")
+        raise UserError(
+            f"--init-from {init_from}: its weights belong to a {src.get('model')!r} model; drop --model "
+            f"{model} or fine-tune from a {model} run"
+        )
     mc = dict(src.get("model_config") or {})
     d = {**d, "model": src.get("model", "mlp"), "model_config": mc}
     if conditional is None:

@@ -13,6 +13,7 @@ module). A step:
 
 Returns detached scalars: d_loss, g_loss, l1 (mean absolute error in [-1, 1] units), d_real, d_fake.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,8 +38,12 @@ def pix2pix(ctx: StepContext) -> dict[str, torch.Tensor]:
         with ctx.autocast():
             adv = ctx.loss.g(ctx.D(inp, fake).flatten().float())
         g_loss = mc.adv_weight * adv + mc.l1_weight * l1
-        out.update(d_loss=d_loss.detach(), d_real=torch.sigmoid(real_l.detach()).mean(),
-                   d_fake=torch.sigmoid(fake_l.detach()).mean(), g_adv=adv.detach())
+        out.update(
+            d_loss=d_loss.detach(),
+            d_real=torch.sigmoid(real_l.detach()).mean(),
+            d_fake=torch.sigmoid(fake_l.detach()).mean(),
+            g_adv=adv.detach(),
+        )
     else:
         g_loss = mc.l1_weight * l1
         out["d_loss"] = torch.zeros((), device=l1.device)  # the log's columns stay the same for both
@@ -52,6 +57,10 @@ def pix2pix(ctx: StepContext) -> dict[str, torch.Tensor]:
 
 
 # Imported by ``training.schedules``, which registers it (this module cannot import that one back).
-SCHEDULE = Schedule("pix2pix", pix2pix, tasks=("image-to-image",),
-                    d_updates=lambda cfg, mc: 1 if mc.adv_weight > 0 else 0,
-                    description="pix2pix: D on (input, real) vs (input, fake) pairs, G by adversarial + L1")
+SCHEDULE = Schedule(
+    "pix2pix",
+    pix2pix,
+    tasks=("image-to-image",),
+    d_updates=lambda cfg, mc: 1 if mc.adv_weight > 0 else 0,
+    description="pix2pix: D on (input, real) vs (input, fake) pairs, G by adversarial + L1",
+)

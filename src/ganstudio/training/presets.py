@@ -1,4 +1,5 @@
 """Presets are data: each is a dict of RunConfig fields applied before the user's own flags."""
+
 from __future__ import annotations
 
 from ..errors import UserError
@@ -7,36 +8,85 @@ PRESETS: dict[str, dict] = {
     # The seed article's model and optimiser exactly (sections 3.2 and 5.2), loss bug fixed.
     "seed": {"model": "mlp", "train": {"lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 64, "schedule": "simultaneous"}},
     # The article's section 4.3 case study: lr 1e-3 for 10,000 steps.
-    "seed-case-study": {"model": "mlp", "train": {"lr_g": 1e-3, "lr_d": 1e-3, "steps": 10000,
-                                                  "schedule": "simultaneous"}},
+    "seed-case-study": {
+        "model": "mlp",
+        "train": {"lr_g": 1e-3, "lr_d": 1e-3, "steps": 10000, "schedule": "simultaneous"},
+    },
     # The best quality per minute on Fashion-MNIST/MNIST on a CPU (screened in benchmarks/README.md): a small
     # class-conditional DCGAN whose G sees the class at its input *and* in its BatchNorms, and whose
     # spectral-norm D both projects the class and classifies it (projection + ACGAN); the seed's own
     # loss and simultaneous step, Adam(5e-4, beta1 0.5), batch 32 (more steps per minute), EMA.
-    "fashion-mnist": {"model": "dcgan", "conditional": True,
-                      "model_config": {"g_channels": 32, "d_channels": 32, "spectral_norm": True, "d_norm": "none",
-                                       "conditioning": "both", "class_input": True},
-                      "train": {"loss": "ns", "schedule": "simultaneous", "lr_g": 5e-4, "lr_d": 5e-4,
-                                "beta1": 0.5, "beta2": 0.999, "eps": 1e-8, "batch_size": 32, "ema_beta": 0.999}},
+    "fashion-mnist": {
+        "model": "dcgan",
+        "conditional": True,
+        "model_config": {
+            "g_channels": 32,
+            "d_channels": 32,
+            "spectral_norm": True,
+            "d_norm": "none",
+            "conditioning": "both",
+            "class_input": True,
+        },
+        "train": {
+            "loss": "ns",
+            "schedule": "simultaneous",
+            "lr_g": 5e-4,
+            "lr_d": 5e-4,
+            "beta1": 0.5,
+            "beta2": 0.999,
+            "eps": 1e-8,
+            "batch_size": 32,
+            "ema_beta": 0.999,
+        },
+    },
     # A folder of your own pictures at 64 px: DCGAN with spectral norm, adaptive DiffAugment, flips, EMA.
     # 32 channels, not 48: on a CPU twice the steps per minute beat the width (measured: benchmarks/README.md,
     # 900 photo crops in 5 minutes); the seed's ns loss and simultaneous step did worse here.
-    "folder-64": {"model": "dcgan", "data": {"resolution": 64, "flip": True},
-                  "model_config": {"g_channels": 32, "d_channels": 32, "spectral_norm": True, "d_norm": "none"},
-                  "train": {"loss": "hinge", "schedule": "alternating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
-                            "eps": 1e-8, "batch_size": 32, "ema_beta": 0.999,
-                            "augment": ["color", "translation", "cutout"], "ada": True, "guard": True}},
+    "folder-64": {
+        "model": "dcgan",
+        "data": {"resolution": 64, "flip": True},
+        "model_config": {"g_channels": 32, "d_channels": 32, "spectral_norm": True, "d_norm": "none"},
+        "train": {
+            "loss": "hinge",
+            "schedule": "alternating",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "beta1": 0.5,
+            "eps": 1e-8,
+            "batch_size": 32,
+            "ema_beta": 0.999,
+            "augment": ["color", "translation", "cutout"],
+            "ada": True,
+            "guard": True,
+        },
+    },
     # A few hundred pictures at 128 px: SNGAN-style ResNet, ADA, lazy R1, EMA, the divergence guard.
-    "folder-128-small-data": {"model": "resnet", "data": {"resolution": 128, "flip": True},
-                              "model_config": {"g_channels": 32, "d_channels": 32, "mbstd": True},
-                              "train": {"loss": "hinge", "schedule": "alternating", "lr_g": 2e-4, "lr_d": 2e-4,
-                                        "beta1": 0.0, "beta2": 0.99, "eps": 1e-8, "batch_size": 16,
-                                        "ema_beta": 0.999, "augment": ["color", "translation", "cutout"],
-                                        "ada": True, "r1_gamma": 1.0, "guard": True}},
+    "folder-128-small-data": {
+        "model": "resnet",
+        "data": {"resolution": 128, "flip": True},
+        "model_config": {"g_channels": 32, "d_channels": 32, "mbstd": True},
+        "train": {
+            "loss": "hinge",
+            "schedule": "alternating",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "beta1": 0.0,
+            "beta2": 0.99,
+            "eps": 1e-8,
+            "batch_size": 16,
+            "ema_beta": 0.999,
+            "augment": ["color", "translation", "cutout"],
+            "ada": True,
+            "r1_gamma": 1.0,
+            "guard": True,
+        },
+    },
     # Sketch to image (pix2pix): U-Net + PatchGAN on (sketch, picture) pairs made from any dataset.
-    "pix2pix": {"model": "pix2pix", "data": {"pairs": "sketch"},
-                "train": {"schedule": "pix2pix", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "eps": 1e-8,
-                          "batch_size": 32}},
+    "pix2pix": {
+        "model": "pix2pix",
+        "data": {"pairs": "sketch"},
+        "train": {"schedule": "pix2pix", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "eps": 1e-8, "batch_size": 32},
+    },
 }
 
 

@@ -6,6 +6,7 @@
   random interpolates of real and fake images.
 - Feature matching (Salimans et al. 2016): || E f(real) - E f(fake) ||^2 on D's penultimate features.
 """
+
 from __future__ import annotations
 
 import torch

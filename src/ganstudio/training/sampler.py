@@ -8,6 +8,7 @@ exactly the batches the uninterrupted run would have seen. Incomplete last batch
 For data-parallel training every rank holds the same global permutation and takes its own
 contiguous slice of each global batch, so the state is world-size independent.
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,7 +35,7 @@ class BatchSampler:
             self.pos = 0
             self.perm = torch.randperm(self.n, generator=self.gen)
         start = self.pos + self.rank * self.batch_size
-        idx = self.perm[start:start + self.batch_size]
+        idx = self.perm[start : start + self.batch_size]
         self.pos += self.global_batch
         return idx
 

@@ -8,6 +8,7 @@ Optional parts (each off unless configured): DiffAugment on real and fake images
 passes (``ctx.augment``), R1 / gradient penalties, feature matching, ACGAN's auxiliary classifier,
 the EMA update and the ADA controller.
 """
+
 from __future__ import annotations
 
 import torch
@@ -61,8 +62,12 @@ def _g_loss(ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake
 
 
 def _outputs(ctx: StepContext, d_loss, g_loss, real_l, fake_l) -> dict[str, torch.Tensor]:
-    out = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
-           "d_real": torch.sigmoid(real_l.detach()).mean(), "d_fake": torch.sigmoid(fake_l.detach()).mean()}
+    out = {
+        "d_loss": d_loss.detach(),
+        "g_loss": g_loss.detach(),
+        "d_real": torch.sigmoid(real_l.detach()).mean(),
+        "d_fake": torch.sigmoid(fake_l.detach()).mean(),
+    }
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log
         out["ada_p"] = ctx.augmenter.p.clone()
     return out
@@ -135,10 +140,24 @@ def register(schedule: Schedule) -> Schedule:
     return schedule
 
 
-register(Schedule("simultaneous", simultaneous, tasks=("noise-to-image",), d_updates=lambda cfg, mc: 1,
-                  description="the seed's step: one forward, both gradients from it, both updates"))
-register(Schedule("alternating", alternating, tasks=("noise-to-image",), d_updates=lambda cfg, mc: cfg.n_dis,
-                  description="n_dis D updates on detached fakes, then one G update"))
+register(
+    Schedule(
+        "simultaneous",
+        simultaneous,
+        tasks=("noise-to-image",),
+        d_updates=lambda cfg, mc: 1,
+        description="the seed's step: one forward, both gradients from it, both updates",
+    )
+)
+register(
+    Schedule(
+        "alternating",
+        alternating,
+        tasks=("noise-to-image",),
+        d_updates=lambda cfg, mc: cfg.n_dis,
+        description="n_dis D updates on detached fakes, then one G update",
+    )
+)
 
 from .paired import SCHEDULE as _PIX2PIX  # noqa: E402  (the image-to-image schedule)
 

@@ -13,6 +13,7 @@ makes several D updates in one step (``alternating`` with ``n_dis`` > 1) numbers
 Schedules are registered in ``training.schedules.SCHEDULES`` with the tasks they train, so a run whose
 family and schedule disagree is refused before anything is written (``training.resolve``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,18 @@ class Batches:
     single-process one whatever the world size.
     """
 
-    def __init__(self, dataset: ImageDataset, sampler: BatchSampler, noise: torch.Generator, z_dim: int,
-                 num_classes: int, device: torch.device, augmenter: Augmenter | None, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        sampler: BatchSampler,
+        noise: torch.Generator,
+        z_dim: int,
+        num_classes: int,
+        device: torch.device,
+        augmenter: Augmenter | None,
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.sampler, self.noise, self.z_dim, self.num_classes = sampler, noise, z_dim, num_classes
         self.device, self.augmenter, self.rank, self.world = device, augmenter, rank, world
         self.images = dataset.images.to(device)
@@ -64,13 +75,15 @@ class Batches:
     def next_pair(self) -> tuple[Tensor, Tensor]:
         """Paired data's (input (B, Cin, H, W), target (B, C, H, W)) in [-1, 1], by the same sampler as next_real."""
         if self.inputs is None:
-            raise UserError("this schedule needs paired data: set data.pairs (sketch, grayscale or folders), "
-                            "e.g. --set data.pairs=sketch")
+            raise UserError(
+                "this schedule needs paired data: set data.pairs (sketch, grayscale or folders), "
+                "e.g. --set data.pairs=sketch"
+            )
         idx = self.sampler.next().to(self.device, non_blocking=True)
         inp, x = to_float(self.inputs[idx]), to_float(self.images[idx])
         if self.augmenter is not None and self.augmenter.flip_real:  # flip input and target together
             both = self.augmenter.flip(torch.cat([inp, x], 1))
-            inp, x = both[:, :inp.shape[1]], both[:, inp.shape[1]:]
+            inp, x = both[:, : inp.shape[1]], both[:, inp.shape[1] :]
         return inp, x
 
     def sample_latents(self, b: int) -> tuple[Tensor, Tensor | None]:

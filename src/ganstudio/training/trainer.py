@@ -5,6 +5,7 @@ State that must survive a resume is registered in ``self.stateful`` as component
 resume-equivalence test both iterate over that registry, so new state (EMA, augmentation
 probability, guard-adjusted learning rates) joins simply by registering itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -118,8 +119,15 @@ class Trainer:
     slice of data and noise, gradient averaging and rank 0 as the only writer.
     """
 
-    def __init__(self, cfg: RunConfig, dataset: ImageDataset, device: torch.device, run_dir: Path | None,
-                 dist: DistInfo | None = None, fast_step: bool | None = None):
+    def __init__(
+        self,
+        cfg: RunConfig,
+        dataset: ImageDataset,
+        device: torch.device,
+        run_dir: Path | None,
+        dist: DistInfo | None = None,
+        fast_step: bool | None = None,
+    ):
         cfg = resolve(cfg)  # the family's schedule when none is named; refuses combinations that cannot train
         self.run_cfg, self.cfg, self.device, self.run_dir = cfg, cfg.train, device, run_dir
         self.dataset = dataset
@@ -134,15 +142,19 @@ class Trainer:
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         fused = self.cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
         adam = lambda params, lr: torch.optim.Adam(
-            params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused)
+            params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused
+        )
         self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
         bf16 = self.cfg.precision == "bf16"
         if bf16 and device.type == "cpu":
             cpu_isa = torch.backends.cpu.get_cpu_capability()
             if not cpu_isa.startswith("AVX512"):
                 # bf16 arithmetic is emulated there (measured: docs/speed-scale-export.md).
-                warnings.warn(f"--precision bf16 on a CPU without AVX512-BF16/AMX ({cpu_isa}) is emulated and far "
-                              "slower than fp32; use it on GPUs", stacklevel=2)
+                warnings.warn(
+                    f"--precision bf16 on a CPU without AVX512-BF16/AMX ({cpu_isa}) is emulated and far "
+                    "slower than fp32; use it on GPUs",
+                    stacklevel=2,
+                )
         assert self.cfg.schedule is not None  # resolve() names the schedule
         self.schedule = SCHEDULES[self.cfg.schedule]
         self.z_dim = cast(int, self.G.z_dim)  # every family's G sets z_dim (an int)
@@ -160,9 +172,13 @@ class Trainer:
         self.stop_reason: str | None = None  # set by hooks (e.g. the divergence guard) to end training
         self.counters = Counters()
         self.stateful: dict[str, Any] = {
-            "G": ModuleState(self.G), "D": ModuleState(self.D),
-            "opt_g": OptimizerState(self.opt_g), "opt_d": OptimizerState(self.opt_d),
-            "rng_noise": GeneratorState(self.noise), "sampler": self.sampler, "counters": self.counters,
+            "G": ModuleState(self.G),
+            "D": ModuleState(self.D),
+            "opt_g": OptimizerState(self.opt_g),
+            "opt_d": OptimizerState(self.opt_d),
+            "rng_noise": GeneratorState(self.noise),
+            "sampler": self.sampler,
+            "counters": self.counters,
         }
         c = self.cfg
         self.ema = EMA(self.G, c.ema_beta) if c.ema_beta > 0 else None
@@ -170,20 +186,43 @@ class Trainer:
             self.stateful["G_ema"] = self.ema
         self.augmenter = None
         if c.augment or cfg.data.flip:
-            self.augmenter = Augmenter(c.augment, c.augment_p, c.ada, c.ada_target, c.ada_speed_images,
-                                       c.ada_interval, c.batch_size, device, c.seed, cfg.data.flip)
+            self.augmenter = Augmenter(
+                c.augment,
+                c.augment_p,
+                c.ada,
+                c.ada_target,
+                c.ada_speed_images,
+                c.ada_interval,
+                c.batch_size,
+                device,
+                c.seed,
+                cfg.data.flip,
+            )
             self.stateful["augment"] = self.augmenter
         self.guard = None
         if c.guard:
             self.guard = self.stateful["guard"] = Guard(self)
-        self.batches = Batches(dataset, self.sampler, self.noise, self.z_dim, self.num_classes, device,
-                               self.augmenter, rank, world)
+        self.batches = Batches(
+            dataset, self.sampler, self.noise, self.z_dim, self.num_classes, device, self.augmenter, rank, world
+        )
         self.ctx = StepContext(
-            cfg=c, model_config=cfg.model_config, G=self.G, D=self.D, g_params=self.g_params,
-            d_params=self.d_params, opt_g=self.opt_g, opt_d=self.opt_d, loss=LOSSES[c.loss], noise=self.noise,
-            batches=self.batches, augmenter=self.augmenter, ema=self.ema,
+            cfg=c,
+            model_config=cfg.model_config,
+            G=self.G,
+            D=self.D,
+            g_params=self.g_params,
+            d_params=self.d_params,
+            opt_g=self.opt_g,
+            opt_d=self.opt_d,
+            loss=LOSSES[c.loss],
+            noise=self.noise,
+            batches=self.batches,
+            augmenter=self.augmenter,
+            ema=self.ema,
             acgan=bool(getattr(self.D, "has_aux", False)),  # ACGAN head: D(x, y, return_aux=True)
-            grad_sync=None if dist is None else distributed.GradAverager(world), bf16=bf16)
+            grad_sync=None if dist is None else distributed.GradAverager(world),
+            bf16=bf16,
+        )
         self.step_fn: StepFn = self.schedule.step
         # The fused seed step: same maths, faster (measured: docs/speed-scale-export.md).
         if fast_step is not False and fast_mlp.supports(self.ctx):
@@ -217,8 +256,7 @@ class Trainer:
             tensors[name] = comp.state_tensors()
             js[name] = comp.state_json()
         # G and D go in their own files so that pipelines can load weights alone.
-        train_state = {f"{n}.{k}": v for n, g in tensors.items() if n not in ("G", "D", "G_ema")
-                       for k, v in g.items()}
+        train_state = {f"{n}.{k}": v for n, g in tensors.items() if n not in ("G", "D", "G_ema") for k, v in g.items()}
         groups: dict[str, dict[str, torch.Tensor]] = {n: tensors[n] for n in ("G", "D", "G_ema") if n in tensors}
         groups["train_state"] = train_state
         return groups, js
@@ -229,7 +267,7 @@ class Trainer:
             if name in ("G", "D", "G_ema"):
                 t = ckpt.tensors(name)
             else:
-                t = {k[len(name) + 1:]: v for k, v in train_state.items() if k.startswith(name + ".")}
+                t = {k[len(name) + 1 :]: v for k, v in train_state.items() if k.startswith(name + ".")}
             # Tensors arrive on the CPU; each component places its own (modules and optimisers copy
             # into their device tensors, RNG states must stay on the CPU).
             comp.load_state(t, ckpt.state.get(name, {}))
@@ -240,8 +278,9 @@ class Trainer:
         if self.run_dir is None:
             raise RuntimeError("save_checkpoint: this trainer has no run folder")
         groups, js = self.state_groups()
-        return runs.write_checkpoint(self.run_dir, self.progress.step, groups, js,
-                                     keep=self.cfg.keep_checkpoints, protect=protect)
+        return runs.write_checkpoint(
+            self.run_dir, self.progress.step, groups, js, keep=self.cfg.keep_checkpoints, protect=protect
+        )
 
     def wall_s(self) -> float:
         return self.progress.wall_before + time.monotonic() - self.progress.started
@@ -268,8 +307,11 @@ class Trainer:
         c = self.cfg
         if c.steps is None and c.epochs is None and c.minutes is None:
             return DEFAULT_EPOCHS * self.sampler.steps_per_epoch
-        limits = [s for s in (c.steps, None if c.epochs is None else
-                              math.ceil(c.epochs * self.sampler.steps_per_epoch)) if s is not None]
+        limits = [
+            s
+            for s in (c.steps, None if c.epochs is None else math.ceil(c.epochs * self.sampler.steps_per_epoch))
+            if s is not None
+        ]
         return min(limits) if limits else None
 
     def fit(self, hooks: Sequence[Callable[[Trainer, str, dict], None]] = ()) -> str:
@@ -295,8 +337,11 @@ class Trainer:
         try:
             self._emit(hooks, "start", {"total": total})
             while total is None or self.progress.step < total:
-                reason_now = self.stop_reason or ("interrupted" if stop["flag"] else None) or (
-                    "time" if deadline is not None and time.monotonic() >= deadline else None)
+                reason_now = (
+                    self.stop_reason
+                    or ("interrupted" if stop["flag"] else None)
+                    or ("time" if deadline is not None and time.monotonic() >= deadline else None)
+                )
                 if self.agree_stop is not None:
                     reason_now = self.agree_stop(reason_now)
                 if reason_now:

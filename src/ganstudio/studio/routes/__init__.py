@@ -5,11 +5,22 @@ Endpoints are plain ``def`` functions, so FastAPI runs them in its thread pool: 
 never blocks the event loop, and each model has its own lock (see ``engine.Engine``). Only the
 multipart uploads are ``async``, to read the request body.
 """
+
 from __future__ import annotations
 
 from . import animate, breed, create, explore, favourites, page, project, runs, sketch, train
 
-ROUTERS = [page.router, runs.router, create.router, explore.router, favourites.router, breed.router,
-           project.router, sketch.router, animate.router, train.router]
+ROUTERS = [
+    page.router,
+    runs.router,
+    create.router,
+    explore.router,
+    favourites.router,
+    breed.router,
+    project.router,
+    sketch.router,
+    animate.router,
+    train.router,
+]
 
 __all__ = ["ROUTERS"]

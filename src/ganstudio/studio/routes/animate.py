@@ -1,4 +1,5 @@
 """Animate and Exhibition panels: frames of the endless walk and of a loop, rendered GIFs and MP4s."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -16,16 +17,28 @@ router = APIRouter()
 def walk(req: S.WalkRequest, st: StudioDep) -> dict:
     ts = [req.t0 + i * req.dt for i in range(req.count)]
     frames, step, keys = st.gallery.walk(req.run, req.checkpoint, req.keys, ts, req.steer)
-    return {"run": req.run, "step": step, "keys": keys, "t0": req.t0, "dt": req.dt,
-            "frames": [data_url(png_bytes(im)) for im in frames]}
+    return {
+        "run": req.run,
+        "step": step,
+        "keys": keys,
+        "t0": req.t0,
+        "dt": req.dt,
+        "frames": [data_url(png_bytes(im)) for im in frames],
+    }
 
 
 @router.post("/api/animate/preview", response_model=S.WalkResponse, summary="Frames of a looping animation")
 def animate_preview(req: S.PreviewRequest, st: StudioDep) -> dict:
     ts = [i / req.frames_per_key for i in range(len(req.keys) * req.frames_per_key)]
     frames, step = st.engine.walk(req.run, req.checkpoint, req.keys, ts)
-    return {"run": req.run, "step": step, "keys": len(req.keys), "t0": 0, "dt": 1 / req.frames_per_key,
-            "frames": [data_url(png_bytes(im)) for im in frames]}
+    return {
+        "run": req.run,
+        "step": step,
+        "keys": len(req.keys),
+        "t0": 0,
+        "dt": 1 / req.frames_per_key,
+        "frames": [data_url(png_bytes(im)) for im in frames],
+    }
 
 
 @router.post("/api/animations", response_model=S.TaskStatus, summary="Render a looping GIF or MP4")

@@ -1,4 +1,5 @@
 """Breed panel: children of two or more parents."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

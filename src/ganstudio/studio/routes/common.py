@@ -1,4 +1,5 @@
 """What every router needs from the request: the app's ``Studio`` and, for uploads, the form."""
+
 from __future__ import annotations
 
 from typing import Annotated

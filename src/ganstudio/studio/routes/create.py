@@ -1,4 +1,5 @@
 """Create panel: pictures from seeds, a class or a text prompt; PNG downloads; more like the favourites."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -18,14 +19,19 @@ def generate(req: S.GenerateRequest, st: StudioDep) -> dict:
     return st.gallery.pictures(req.run, r)
 
 
-@router.post("/api/render", summary="One picture as a PNG download (its latent JSON embedded as text)",
-             response_class=Response, responses={200: {"content": {"image/png": {}}}})
+@router.post(
+    "/api/render",
+    summary="One picture as a PNG download (its latent JSON embedded as text)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
 def render(req: S.RenderRequest, st: StudioDep):
     r = st.engine.images(req.run, req.checkpoint, [req.latent])
     lat = r.lats[0]
     data = png_bytes(to_pils(r.images)[0], latent=lat.to_dict(), size=req.size)
-    return Response(data, media_type="image/png",
-                    headers={"Content-Disposition": f'attachment; filename="{req.run}-{lat.id}.png"'})
+    return Response(
+        data, media_type="image/png", headers={"Content-Disposition": f'attachment; filename="{req.run}-{lat.id}.png"'}
+    )
 
 
 @router.post("/api/more-like", response_model=S.Pictures, summary="More pictures like the run's favourites")

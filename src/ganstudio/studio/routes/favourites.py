@@ -1,4 +1,5 @@
 """Favourites panel and the like buttons: rating pictures, the rated pictures, a picture's lineage."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
@@ -15,8 +16,12 @@ def rate(req: S.RateRequest, st: StudioDep) -> dict:
 
 
 @router.get("/api/favourites", response_model=S.FavouritesResponse, summary="Liked (or disliked) pictures")
-def favourites(st: StudioDep, run: S.RunName | None = None, value: int = Query(1, ge=-1, le=1),
-               limit: int = Query(60, ge=1, le=200)) -> dict:
+def favourites(
+    st: StudioDep,
+    run: S.RunName | None = None,
+    value: int = Query(1, ge=-1, le=1),
+    limit: int = Query(60, ge=1, le=200),
+) -> dict:
     return {"images": st.gallery.favourites(run, value, limit)}
 
 

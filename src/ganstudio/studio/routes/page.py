@@ -1,4 +1,5 @@
 """The page itself and the health check."""
+
 from __future__ import annotations
 
 from pathlib import Path

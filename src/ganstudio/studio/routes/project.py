@@ -1,4 +1,5 @@
 """Breed panel's "your own picture": find the latent of an uploaded picture (projection)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -14,11 +15,29 @@ from .common import StudioDep, read_form
 router = APIRouter()
 
 
-@router.post("/api/project", response_model=S.Pictures, summary="Find the latent of an uploaded picture",
-             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["run", "file"],
-                 "properties": {"run": {"type": "string"}, "checkpoint": {"type": "string"},
-                                "file": {"type": "string", "format": "binary"}}}}}}})
+@router.post(
+    "/api/project",
+    response_model=S.Pictures,
+    summary="Find the latent of an uploaded picture",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["run", "file"],
+                        "properties": {
+                            "run": {"type": "string"},
+                            "checkpoint": {"type": "string"},
+                            "file": {"type": "string", "format": "binary"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def project(request: Request, st: StudioDep) -> dict:
     form = await read_form(request, st.limits, max_files=1)
     run, ckpt, f = form.get("run"), form.get("checkpoint") or "latest", form.get("file")

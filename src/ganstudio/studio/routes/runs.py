@@ -1,4 +1,5 @@
 """Runs panel and run picker: the runs, one run's config, its loss curves and latest samples."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -25,8 +26,9 @@ def metrics(run: S.RunName, st: StudioDep) -> dict:
     return st.catalog.metrics(run)
 
 
-@router.get("/api/runs/{run}/samples/latest.png", summary="The run's latest training sample grid",
-            response_class=FileResponse)
+@router.get(
+    "/api/runs/{run}/samples/latest.png", summary="The run's latest training sample grid", response_class=FileResponse
+)
 def latest_samples(run: S.RunName, st: StudioDep):
     # no-store: the grid is rewritten in place while the run trains
     return FileResponse(st.catalog.samples(run), media_type="image/png", headers={"Cache-Control": "no-store"})

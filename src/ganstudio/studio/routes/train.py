@@ -1,4 +1,5 @@
 """Train panel: datasets and uploads to train on, starting and resuming trainings, watching jobs."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -18,11 +19,28 @@ def datasets(st: StudioDep) -> dict:
     return training_choices(st.runs_dir)
 
 
-@router.post("/api/uploads", response_model=S.UploadReport, summary="Upload training pictures (files or a zip)",
-             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["files"],
-                 "properties": {"name": {"type": "string", "maxLength": 100},
-                                "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}})
+@router.post(
+    "/api/uploads",
+    response_model=S.UploadReport,
+    summary="Upload training pictures (files or a zip)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {
+                            "name": {"type": "string", "maxLength": 100},
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def upload(request: Request, st: StudioDep) -> dict:
     form = await read_form(request, st.limits, max_files=st.limits.max_files)
     files = [f for f in form.getlist("files") if not isinstance(f, str)]
@@ -42,8 +60,15 @@ async def upload(request: Request, st: StudioDep) -> dict:
 
 @router.post("/api/train", response_model=S.Job, summary="Start training a new run in its own process")
 def start_training(req: S.TrainRequest, st: StudioDep) -> dict:
-    return st.jobs.train(req.data, req.preset, req.minutes, steps=req.steps, batch_size=req.batch_size,
-                         resolution=req.resolution, init_from=req.init_from)
+    return st.jobs.train(
+        req.data,
+        req.preset,
+        req.minutes,
+        steps=req.steps,
+        batch_size=req.batch_size,
+        resolution=req.resolution,
+        init_from=req.init_from,
+    )
 
 
 @router.post("/api/train/resume", response_model=S.Job, summary="Continue a run for a few more minutes")
