@@ -30,16 +30,23 @@ npm:
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-# Debian's real Fashion-MNIST, when it is missing and apt-get is usable; otherwise say why and go on.
+# Debian's real data, when missing and apt-get is usable: Fashion-MNIST, and the colour emoji (the Noto
+# Color Emoji font and Unicode's emoji list); otherwise say why and go on.
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+EMOJI_LIST := /usr/share/unicode/emoji/emoji-test.txt
 data:
-	@if ls $(FASHION)/train-images-idx3-ubyte* >/dev/null 2>&1 || ls $${GANSTUDIO_DATA:-/nonexistent}/fashion-mnist/train-images-idx3-ubyte* >/dev/null 2>&1; then \
-	  echo "data: Fashion-MNIST found"; \
+	@missing=""; \
+	if ls $(FASHION)/train-images-idx3-ubyte* >/dev/null 2>&1 || ls $${GANSTUDIO_DATA:-/nonexistent}/fashion-mnist/train-images-idx3-ubyte* >/dev/null 2>&1; then \
+	  echo "data: Fashion-MNIST found"; else missing="dataset-fashion-mnist"; fi; \
+	if [ -f $(EMOJI_FONT) ] && [ -f $(EMOJI_LIST) ]; then echo "data: emoji found"; \
+	else missing="$$missing fonts-noto-color-emoji unicode-data"; fi; \
+	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "data: installing Debian's dataset-fashion-mnist"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-	    || echo "data: apt-get could not install dataset-fashion-mnist; the demo will use what it can find"; \
+	  echo "data: installing Debian's$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || echo "data: apt-get could not install$$missing; the demo will use what it can find"; \
 	else \
-	  echo "data: Fashion-MNIST not found and apt-get is not usable (need root); the demo will fall back"; \
+	  echo "data:$$missing not found and apt-get is not usable (need root); the demo will fall back"; \
 	fi
 
 # Debian's Chromium for the browser tests (a test tool must never download its own browser).

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PIL import ImageColor
+
 from ..errors import UserError
 from .base import check
 
 PAIR_KINDS = ("sketch", "grayscale", "folders")
+LABEL_BY = ("group", "subgroup")
 MAX_WIDTH = 16  # the widest sketch stroke a spec may ask for, in pixels
 
 
@@ -46,6 +49,12 @@ class DataConfig:
         ``"sketch"`` (strokes drawn from its edges; ``"sketch:W"`` sets the nominal stroke width W px),
         ``"grayscale"`` (colourisation), or ``"folders"`` (``name`` holds ``A/`` inputs and ``B/``
         targets with matching file names). None: plain images. See ``data.pairs``.
+    background: the colour transparent pictures (emoji glyphs) are composited on: a CSS colour name or
+        ``#rrggbb``.
+    skin_tones, flags: emoji only: keep the skin-tone variants / the flags (both out by default: the
+        variants repeat a glyph five times, flags are mostly stripes).
+    label_by: emoji only: the classes are Unicode's ``group`` s ("Food & Drink") or ``subgroup`` s
+        ("food-fruit").
     """
 
     name: str = "fashion-mnist"
@@ -59,6 +68,10 @@ class DataConfig:
     labels: bool = False
     height: int | None = None
     pairs: str | None = None
+    background: str = "white"
+    skin_tones: bool = False
+    flags: bool = False
+    label_by: str = "group"
 
     def __post_init__(self) -> None:
         check(self.split in ("train", "test"), f"data.split must be 'train' or 'test', got {self.split!r}")
@@ -77,3 +90,12 @@ class DataConfig:
         )
         if self.pairs is not None:
             parse_pairs(self.pairs)  # raises a one-line UserError for a bad spec
+        try:
+            ImageColor.getrgb(self.background)
+        except (ValueError, AttributeError):
+            raise UserError(f"data.background must be a colour name or #rrggbb, got {self.background!r}") from None
+        check(
+            isinstance(self.skin_tones, bool) and isinstance(self.flags, bool),
+            "data.skin_tones and data.flags must be true or false",
+        )
+        check(self.label_by in LABEL_BY, f"data.label_by must be one of {', '.join(LABEL_BY)}, got {self.label_by!r}")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..config.data import DataConfig
 from ..errors import UserError
-from . import digits, mnist
+from . import digits, emoji, mnist
 from .base import ImageDataset, to_float, to_uint8
 
 __all__ = [
@@ -34,7 +34,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Source:
-    loader: Callable[[str], ImageDataset]  # split -> dataset
+    # (the data config, the size asked for or None) -> dataset; sources that draw their pictures (emoji)
+    # draw them at that size, the others return their own and ``load_dataset`` resizes
+    loader: Callable[[DataConfig, int | None], ImageDataset]
     locate: Callable[[], str | None]  # where it is on this machine, or None when not (yet) there
     native_resolution: int
     description: str
@@ -45,17 +47,24 @@ def _idx_source(src: mnist.IdxSource, what: str) -> Source:
         found = mnist.locate(src, "train")
         return str(found[0].parent) if found else None
 
-    return Source(lambda split: mnist.load(src, split), where, 28, what)
+    return Source(lambda cfg, size: mnist.load(src, cfg.split), where, 28, what)
 
 
 SOURCES: dict[str, Source] = {
     "fashion-mnist": _idx_source(mnist.FASHION_MNIST, "Zalando's Fashion-MNIST, 28x28 grayscale, 10 classes"),
     "mnist": _idx_source(mnist.MNIST, "MNIST handwritten digits, 28x28 grayscale, 10 classes"),
     "digits": Source(
-        digits.load,
+        lambda cfg, size: digits.load(cfg.split),
         lambda: "built into scikit-learn",
         28,
         "scikit-learn 8x8 digits (1,797 images) upscaled; always available",
+    ),
+    "emoji": Source(
+        emoji.load,
+        emoji.locate,
+        emoji.NATIVE_RESOLUTION,
+        "Noto Color Emoji glyphs in colour (~1,600 without skin tones and flags), classes = Unicode groups, "
+        "names as captions (Debian's fonts-noto-color-emoji + unicode-data)",
     ),
 }
 
@@ -106,7 +115,7 @@ def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None, hei
             x = (x.float() * wts).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
     if x is ds.images:
         return ds
-    return ImageDataset(ds.name, x, ds.labels, ds.class_names, ds.source, inputs)
+    return ImageDataset(ds.name, x, ds.labels, ds.class_names, ds.source, inputs, ds.captions)
 
 
 def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> ImageDataset:
@@ -120,7 +129,7 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
         )
         ds = pairs.load_folder_pairs(Path(cfg.name).expanduser(), target)
     elif src is not None:
-        ds = src.loader(cfg.split)
+        ds = src.loader(cfg, cfg.resolution or default_resolution)
     elif Path(cfg.name).expanduser().is_dir():
         from . import folder  # imported lazily: only folder runs need it
 

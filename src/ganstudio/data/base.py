@@ -22,10 +22,12 @@ class ImageDataset:
     class_names: tuple[str, ...] = ()
     source: str = ""
     inputs: torch.Tensor | None = None  # uint8 (N, Cin, H, W): paired data's inputs; images are the targets
+    captions: tuple[str, ...] = ()  # one text per picture where the source has them (emoji names), else ()
 
     def __post_init__(self) -> None:
         assert self.images.dtype == torch.uint8 and self.images.ndim == 4, self.images.shape
         assert self.labels is None or len(self.labels) == len(self.images)
+        assert not self.captions or len(self.captions) == len(self.images)
         assert self.inputs is None or (
             self.inputs.dtype == torch.uint8
             and self.inputs.ndim == 4
@@ -52,6 +54,7 @@ class ImageDataset:
             images=self.images[index],
             labels=None if self.labels is None else self.labels[index],
             inputs=None if self.inputs is None else self.inputs[index],
+            captions=tuple(self.captions[i] for i in index.tolist()) if self.captions else (),
         )
 
 

@@ -1,0 +1,166 @@
+"""The emoji source: Debian's Noto Color Emoji drawn in colour, labelled by Unicode group, names as captions.
+
+Real font, real list format; a short excerpt of ``emoji-test.txt`` keeps the renders to a handful of glyphs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ganstudio.cli import main
+from ganstudio.data import SOURCES, DataConfig, emoji, load_dataset
+from ganstudio.errors import UserError
+
+EXCERPT = """\
+# group: Smileys & Emotion
+# subgroup: face-smiling
+1F600                                                  ; fully-qualified     # 😀 E1.0 grinning face
+263A FE0F                                              ; fully-qualified     # ☺️ E0.6 smiling face
+263A                                                   ; unqualified         # ☺ E0.6 smiling face
+# group: People & Body
+# subgroup: hand-fingers-open
+1F44B                                                  ; fully-qualified     # 👋 E0.6 waving hand
+1F44B 1F3FD                                            ; fully-qualified     # 👋🏽 E1.0 waving hand: medium skin tone
+# group: Component
+# subgroup: skin-tone
+1F3FB                                                  ; component           # 🏻 E1.0 light skin tone
+# group: Animals & Nature
+# subgroup: animal-mammal
+1F405                                                  ; fully-qualified     # 🐅 E1.0 tiger
+# group: Food & Drink
+# subgroup: food-fruit
+1F34E                                                  ; fully-qualified     # 🍎 E0.6 red apple
+1F34C                                                  ; fully-qualified     # 🍌 E0.6 banana
+# subgroup: food-vegetable
+1F955                                                  ; fully-qualified     # 🥕 E1.0 carrot
+# group: Flags
+# subgroup: country-flag
+1F1EB 1F1F7                                            ; fully-qualified     # 🇫🇷 E2.0 flag: France
+"""
+
+
+@pytest.fixture
+def excerpt(tmp_path, monkeypatch):
+    path = tmp_path / "emoji-test.txt"
+    path.write_text(EXCERPT, encoding="utf-8")
+    monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(path))
+    return emoji.parse(EXCERPT)
+
+
+def test_parse_keeps_fully_qualified_emoji_with_group_subgroup_and_name(excerpt):
+    assert [e.name for e in excerpt] == [
+        "grinning face",
+        "smiling face",
+        "waving hand",
+        "waving hand: medium skin tone",
+        "tiger",
+        "red apple",
+        "banana",
+        "carrot",
+        "flag: France",
+    ]
+    apple = excerpt[5]
+    assert (apple.group, apple.subgroup, apple.codepoints, apple.text) == (
+        "Food & Drink",
+        "food-fruit",
+        ("1F34E",),
+        "🍎",
+    )
+    assert excerpt[1].text == "\u263a\ufe0f"
+    assert [e.name for e in emoji.select(excerpt)] == [
+        "grinning face",
+        "smiling face",
+        "waving hand",
+        "tiger",
+        "red apple",
+        "banana",
+        "carrot",
+    ]
+    assert len(emoji.select(excerpt, skin_tones=True, flags=True)) == 9
+    assert [e.name for e in excerpt if e.held_out] == ["tiger"]  # the test split's share of the excerpt
+
+
+def test_render_draws_colour_glyphs_on_the_background_and_reports_what_the_font_lacks(excerpt):
+    future = emoji.Emoji(("10FFFD",), "Symbols", "other", "a code point no font draws")
+    images, missing = emoji.render([excerpt[5], future, excerpt[7]], 32, background="#00ff00")
+    assert images.shape == (2, 3, 32, 32) and images.dtype == np.uint8 and missing == [1]
+    assert (images[:, :, 0, 0] == [0, 255, 0]).all()  # the corners are background (a margin around the ink)
+    apple, carrot = images.astype(int)
+    centre = (slice(None), slice(12, 20), slice(12, 20))
+    assert apple[centre][0].mean() > apple[centre][1].mean() + 60  # red apple: red dominates its centre
+    assert carrot[centre][0].mean() > carrot[centre][2].mean() + 60  # carrot: orange, far more red than blue
+
+
+def test_load_labels_captions_splits_and_cache(excerpt, monkeypatch):
+    train = load_dataset(DataConfig(name="emoji", split="train"), default_resolution=16)
+    test = load_dataset(DataConfig(name="emoji", split="test"), default_resolution=16)
+    kept = emoji.select(excerpt)
+    assert len(train) + len(test) == len(kept) and len(train) > 0
+    assert sorted(train.captions + test.captions) == sorted(e.name for e in kept)
+    assert set(test.captions) == {e.name for e in kept if e.held_out}  # the held-out tenth, by code-point hash
+    assert train.images.shape[1:] == (3, 16, 16)
+    groups = {e.name: e.group for e in kept}
+    assert [train.class_names[i] for i in train.labels.tolist()] == [groups[c] for c in train.captions]
+    # a second load reads the cache: rendering again would fail here
+    monkeypatch.setattr(emoji, "render", lambda *a, **k: pytest.fail("rendered twice"))
+    again = load_dataset(DataConfig(name="emoji", split="train"), default_resolution=16)
+    assert torch.equal(again.images, train.images) and again.captions == train.captions
+
+
+def test_options_subgroups_skin_tones_flags_and_limit_keep_captions_aligned(excerpt):
+    everything = [e for e in emoji.select(excerpt, skin_tones=True, flags=True) if not e.held_out]
+    ds = load_dataset(DataConfig(name="emoji", label_by="subgroup", skin_tones=True, flags=True), default_resolution=8)
+    assert ds.captions == tuple(e.name for e in everything)
+    assert set(ds.class_names) == {e.subgroup for e in everything}
+    small = load_dataset(DataConfig(name="emoji", limit=2, skin_tones=True, flags=True), default_resolution=8)
+    group_of = {e.name: e.group for e in everything}
+    assert len(small) == 2 and [small.class_names[i] for i in small.labels.tolist()] == [
+        group_of[c] for c in small.captions
+    ]
+
+
+def test_missing_font_or_list_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANSTUDIO_EMOJI_FONT", str(tmp_path / "none.ttf"))
+    with pytest.raises(UserError, match="fonts-noto-color-emoji"):
+        load_dataset(DataConfig(name="emoji"))
+    assert SOURCES["emoji"].locate() is None
+    monkeypatch.delenv("GANSTUDIO_EMOJI_FONT")
+    monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(tmp_path / "none.txt"))
+    with pytest.raises(UserError, match=r"emoji-test\.txt"):
+        load_dataset(DataConfig(name="emoji"))
+    with pytest.raises(UserError, match=r"data\.background"):
+        DataConfig(name="emoji", background="not a colour")
+    with pytest.raises(UserError, match=r"data\.label_by"):
+        DataConfig(name="emoji", label_by="colour")
+
+
+def test_datasets_lists_emoji_and_a_conditional_run_trains_on_it(excerpt, tmp_path, capsys):
+    assert main(["datasets"]) == 0
+    assert "emoji" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "emoji",
+                "--model",
+                "dcgan",
+                "--resolution",
+                "16",
+                "--conditional",
+                "--batch-size",
+                "2",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "runs"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    run = next((tmp_path / "runs").iterdir())
+    assert run.name.endswith("-dcgan-emoji") and (run / "samples" / "latest.png").exists()
+    assert main(["generate", str(run), "--class", "Food & Drink", "--n", "2", "--grid", str(tmp_path / "g.png")]) == 0
