@@ -30,16 +30,18 @@ npm:
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-# Debian's real data, when missing and apt-get is usable: Fashion-MNIST, and the colour emoji (the Noto
-# Color Emoji font and Unicode's emoji list); otherwise say why and go on.
+# Debian's real data, when missing and apt-get is usable: Fashion-MNIST, the colour emoji (the Noto Color
+# Emoji font and Unicode's emoji list) and the Open Clip Art pictures; otherwise say why and go on.
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 EMOJI_LIST := /usr/share/unicode/emoji/emoji-test.txt
+CLIPART    := /usr/share/openclipart/png
 data:
 	@missing=""; \
 	if ls $(FASHION)/train-images-idx3-ubyte* >/dev/null 2>&1 || ls $${GANSTUDIO_DATA:-/nonexistent}/fashion-mnist/train-images-idx3-ubyte* >/dev/null 2>&1; then \
 	  echo "data: Fashion-MNIST found"; else missing="dataset-fashion-mnist"; fi; \
 	if [ -f $(EMOJI_FONT) ] && [ -f $(EMOJI_LIST) ]; then echo "data: emoji found"; \
 	else missing="$$missing fonts-noto-color-emoji unicode-data"; fi; \
+	if [ -d $(CLIPART) ]; then echo "data: clip art found"; else missing="$$missing openclipart-png"; fi; \
 	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  echo "data: installing Debian's$$missing"; \

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..config.data import DataConfig
 from ..errors import UserError
-from . import digits, emoji, mnist
+from . import clipart, digits, emoji, mnist
 from .base import ImageDataset, to_float, to_uint8
 
 __all__ = [
@@ -65,6 +65,13 @@ SOURCES: dict[str, Source] = {
         emoji.NATIVE_RESOLUTION,
         "Noto Color Emoji glyphs in colour (~1,600 without skin tones and flags), classes = Unicode groups, "
         "names as captions (Debian's fonts-noto-color-emoji + unicode-data)",
+    ),
+    "clipart": Source(
+        clipart.load,
+        clipart.locate,
+        clipart.NATIVE_RESOLUTION,
+        "Open Clip Art Library pictures in colour (~8,100) on a background, classes = topic folders, titles "
+        "as captions (Debian's openclipart-png)",
     ),
 }
 

@@ -42,12 +42,13 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageColor, ImageOps
 
 from ..cache import cache_root, write_npz
 from ..config.data import DataConfig
@@ -113,8 +114,8 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
 
 
-def _flatten(im: Image.Image) -> tuple[Image.Image, bool | None]:
-    """Any Pillow mode -> L or RGB (alpha composited onto BACKGROUND).
+def _flatten(im: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> tuple[Image.Image, bool | None]:
+    """Any Pillow mode -> L or RGB (alpha composited onto ``background``, white unless data.background says).
 
     Returns the image and whether the source is grayscale (None: decide from the pixels, for palette
     images whose palette may be all greys).
@@ -129,16 +130,20 @@ def _flatten(im: Image.Image) -> tuple[Image.Image, bool | None]:
         im = im.convert("L")
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         rgba = im.convert("RGBA")
-        flat = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+        flat = Image.new("RGBA", rgba.size, (*background, 255))
         flat.alpha_composite(rgba)
-        im = flat.convert("L" if gray else "RGB")
+        if background[0] == background[1] == background[2]:  # a grey background keeps grey pictures grey
+            im = flat.convert("L" if gray else "RGB")
+        else:  # a coloured background makes any drawing a colour picture
+            im, gray = flat.convert("RGB"), False
     elif im.mode not in ("L", "RGB"):  # P, CMYK, YCbCr, LAB, HSV, ...
         im = im.convert("RGB")
     return im, gray
 
 
-def _fit(im: Image.Image, size: tuple[int, int], fit: str) -> Image.Image:
-    """Scale ``im`` to exactly ``size`` (w, h): center-crop ("crop") or letterbox in black ("pad")."""
+def _fit(im: Image.Image, size: tuple[int, int], fit: str, letterbox: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
+    """Scale ``im`` to exactly ``size`` (w, h): center-crop ("crop") or letterbox ("pad"; black for folders,
+    the background colour for sources of cut-out pictures such as clip art)."""
     tw, th = size
     w, h = im.size
     if fit == "crop":
@@ -154,12 +159,20 @@ def _fit(im: Image.Image, size: tuple[int, int], fit: str) -> Image.Image:
     small = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
     if (nw, nh) == (tw, th):
         return small
-    canvas = Image.new(im.mode, (tw, th), 0)
+    fill = letterbox if im.mode == "RGB" else round(0.299 * letterbox[0] + 0.587 * letterbox[1] + 0.114 * letterbox[2])
+    canvas = Image.new(im.mode, (tw, th), fill)
     canvas.paste(small, ((tw - nw) // 2, (th - nh) // 2))
     return canvas
 
 
-def _decode(path: Path, size: tuple[int, int], fit: str, channels: int | None) -> tuple[np.ndarray, bool]:
+def _decode(
+    path: Path,
+    size: tuple[int, int],
+    fit: str,
+    channels: int | None,
+    background: tuple[int, int, int] = BACKGROUND,
+    letterbox: tuple[int, int, int] = (0, 0, 0),
+) -> tuple[np.ndarray, bool]:
     """One image file -> (H, W, C) uint8 array (C = ``channels``, or 1/3 as the source is gray or not)
     and whether the source is grayscale. Raises on anything unreadable."""
     with Image.open(path) as f:
@@ -174,8 +187,8 @@ def _decode(path: Path, size: tuple[int, int], fit: str, channels: int | None) -
             im = ImageOps.exif_transpose(im)
         except Exception:  # malformed EXIF: keep the image unrotated rather than lose it
             im.load()
-        im, gray = _flatten(im)
-    out = _fit(im, size, fit)
+        im, gray = _flatten(im, background)
+    out = _fit(im, size, fit, letterbox)
     if out.mode == "RGB" and (channels == 1 or gray is None):
         a = np.asarray(out)
         if gray is None:
@@ -190,7 +203,7 @@ def _decode(path: Path, size: tuple[int, int], fit: str, channels: int | None) -
     return a, bool(gray)
 
 
-def _try_decode(args: tuple[Path, tuple[int, int], str, int | None]) -> tuple[np.ndarray, bool] | None:
+def _try_decode(args: tuple) -> tuple[np.ndarray, bool] | None:
     try:
         return _decode(*args)
     except Exception:  # corrupt, truncated, not an image, unsupported, too large, unreadable
@@ -201,7 +214,7 @@ def _try_decode(args: tuple[Path, tuple[int, int], str, int | None]) -> tuple[np
 # cache
 
 
-def _options(cfg: DataConfig) -> dict:
+def _options(cfg: DataConfig, letterbox: tuple[int, int, int] = (0, 0, 0)) -> dict:
     width = cfg.resolution or DEFAULT_RESOLUTION
     return {
         "width": width,
@@ -209,6 +222,8 @@ def _options(cfg: DataConfig) -> dict:
         "channels": cfg.channels,
         "fit": cfg.fit,
         "labels": cfg.labels,
+        "background": list(ImageColor.getrgb(cfg.background)[:3]),
+        "letterbox": list(letterbox),
     }
 
 
@@ -317,7 +332,8 @@ def _classes(root: Path, rels: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
 
 def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None):
     size = (options["width"], options["height"])
-    jobs = [(root / r, size, options["fit"], options["channels"]) for r in rels]
+    colours = tuple(options["background"]), tuple(options["letterbox"])
+    jobs = [(root / r, size, options["fit"], options["channels"], *colours) for r in rels]
     workers = max(1, min(16, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
         results = list(pool.map(_try_decode, jobs))
@@ -342,8 +358,14 @@ def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None
     return images, (None if labels is None else labels[ok]), skipped
 
 
-def load(path: Path, cfg: DataConfig) -> ImageDataset:
-    """The images of folder ``path`` shaped as ``cfg`` asks (see the module docstring)."""
+def load(
+    path: Path,
+    cfg: DataConfig,
+    letterbox: tuple[int, int, int] = (0, 0, 0),
+    caption: Callable[[str], str] | None = None,
+) -> ImageDataset:
+    """The images of folder ``path`` shaped as ``cfg`` asks (see the module docstring). ``caption`` maps a
+    picture's path relative to the folder to its caption (clip-art titles from file names), if given."""
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise UserError(f"{path} is not a folder")
@@ -354,7 +376,7 @@ def load(path: Path, cfg: DataConfig) -> ImageDataset:
         )
     rels = [f[0] for f in files]
     class_names, all_labels = _classes(root, rels) if cfg.labels else ((), None)
-    options = _options(cfg)
+    options = _options(cfg, letterbox)
     key = _key(root, files, options)
     cpath = cache_path(key)
     cached = _read_cache(cpath, key, options)
@@ -365,10 +387,13 @@ def load(path: Path, cfg: DataConfig) -> ImageDataset:
         total = len(rels)
         _write_cache(cpath, key, images, labels, class_names, skipped, total)
     _warn_skipped(root, skipped, total)
+    gone = set(skipped)
+    captions = tuple(caption(r) for r in rels if r not in gone) if caption is not None else ()
     return ImageDataset(
         name=root.name,
         images=torch.from_numpy(np.ascontiguousarray(images)),
         labels=None if labels is None else torch.from_numpy(np.ascontiguousarray(labels)),
         class_names=tuple(class_names),
         source=str(path),
+        captions=captions,
     )
