@@ -27,7 +27,11 @@ TRAIN_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "seed": ("--seed", int, "random seed"),
     "device": ("--device", str, "cpu, cuda, cuda:N, mps or auto"),
     "threads": ("--threads", _positive_int, "CPU threads"),
-    "precision": ("--precision", str, "fp32 (default) or bf16 (autocast forward passes; for GPUs)"),
+    "precision": (
+        "--precision",
+        str,
+        "fp32 (default), bf16 (autocast forward passes), or auto (bf16 only where it measured faster: GPUs, AMX CPUs)",
+    ),
     "log_every": ("--log-every", _positive_int, "steps between log lines"),
     "sample_every": ("--sample-every", _positive_int, "steps between sample grids (plus every epoch)"),
     "checkpoint_every": ("--checkpoint-every", _positive_int, "steps between checkpoints"),

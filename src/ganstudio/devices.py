@@ -1,6 +1,9 @@
-"""Device selection: never hard-code cuda."""
+"""Device selection (never hard-code cuda) and what a device does natively (bf16)."""
 
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
 
 import torch
 
@@ -28,3 +31,37 @@ def resolve_device(name: str = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise UserError(f"unsupported device {name!r}; use cpu, cuda, mps or auto")
     return dev
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (``/proc/cpuinfo``); empty where it does not."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def bf16_kind(device: torch.device) -> str:
+    """How ``device`` computes bfloat16: "amx" (CPU tiles), "avx512_bf16" (CPU dot products), "gpu", or
+    "emulated" (AVX2 and older CPUs, MPS)."""
+    if device.type == "cuda":
+        return "gpu" if torch.cuda.is_bf16_supported() else "emulated"
+    if device.type != "cpu":
+        return "emulated"
+    flags = cpu_flags()
+    if "amx_bf16" in flags:
+        return "amx"
+    return "avx512_bf16" if "avx512_bf16" in flags else "emulated"
+
+
+# Where bf16 autocast pays: GPUs and AMX. Measured on an AVX512_BF16 CPU without AMX (benchmarks/README.md):
+# dcgan 32 px 0.80x, 64 px 0.89x, resnet 32 px 0.76x of float32, so `--precision auto` stays float32 there.
+BF16_PAYS = ("gpu", "amx")
+
+
+def auto_precision(device: torch.device) -> str:
+    """What ``--precision auto`` trains in on ``device``: "bf16" only where it measured faster."""
+    return "bf16" if bf16_kind(device) in BF16_PAYS else "fp32"

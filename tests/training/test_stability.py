@@ -215,8 +215,34 @@ def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state(
 def test_unknown_precision_is_a_clear_error(tiny_config):
     from ganstudio.errors import UserError
 
-    with pytest.raises(UserError, match="unknown precision 'fp16'; choose one of fp32, bf16"):
+    with pytest.raises(UserError, match="unknown precision 'fp16'; choose one of fp32, bf16, auto"):
         tiny_config(precision="fp16")
+
+
+def test_auto_precision_is_bf16_only_where_it_measured_faster(tiny_config, monkeypatch):
+    """--precision auto: bf16 on AMX CPUs and GPUs, float32 elsewhere (on AVX512_BF16 without AMX bf16 measured
+    slower: benchmarks/README.md); float32 keeps the fused seed step, bf16 runs the forward passes in bf16."""
+    from ganstudio import devices
+    from ganstudio.training import fast_mlp
+
+    cpu = torch.device("cpu")
+    for flags, kind, precision in (
+        (set(), "emulated", "fp32"),
+        ({"avx512_bf16"}, "avx512_bf16", "fp32"),
+        ({"avx512_bf16", "amx_bf16"}, "amx", "bf16"),
+    ):
+        monkeypatch.setattr(devices, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert (devices.bf16_kind(cpu), devices.auto_precision(cpu)) == (kind, precision)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # auto never picks an emulated bf16, so it never warns
+            t = Trainer(*prepare(tiny_config(precision="auto")), cpu, None)
+        assert t.precision == precision and t.ctx.bf16 == (precision == "bf16")
+        assert isinstance(t.step_fn, fast_mlp.FastStep) == (precision == "fp32")
+    seen = []
+    first = next(m for m in t.G.modules() if isinstance(m, torch.nn.Linear))
+    first.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    t.train_step()
+    assert seen == [torch.bfloat16]
 
 
 def test_ada_probability_is_logged_and_rises_when_d_overfits(tmp_path, tiny_config):

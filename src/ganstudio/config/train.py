@@ -8,7 +8,7 @@ from ..augment import OPS
 from ..losses import LOSSES
 from .base import check
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class TrainConfig:
     threads: int | None = None
     fused_adam: bool = True
     # Mixed precision: "bf16" runs G's and D's forward passes under torch.autocast(bfloat16) (weights,
-    # optimiser state and losses stay float32). Pays on GPUs with bf16 tensor cores, not on CPUs without
-    # AVX512-BF16/AMX (measured: docs/speed-scale-export.md). "fp32" = off.
+    # optimiser state and losses stay float32). Pays on GPUs and AMX CPUs, not on other CPUs (measured:
+    # benchmarks/README.md). "auto" = bf16 exactly where it pays (devices.auto_precision); "fp32" = off.
     precision: str = "fp32"
     # Convolutional families: keep weights (hence activations) channels-last (NHWC). Faster from 32 px up
     # on CPUs, not at 28 px (measured: docs/speed-scale-export.md).

@@ -131,7 +131,7 @@ def supports(ctx: StepContext) -> bool:
     The trainer asks once, when it is built, and then uses one or the other for the whole run.
     """
     c = ctx.cfg
-    if c.schedule != "simultaneous" or c.loss != "ns" or c.precision != "fp32":
+    if c.schedule != "simultaneous" or c.loss != "ns" or ctx.bf16:  # the fused step is float32 only
         return False
     if any(getattr(c, f) for f in _OFF_FIELDS) or any(getattr(ctx, a) for a in _EXTRA_ATTRS):
         return False

@@ -22,6 +22,7 @@ import torch
 from .. import runs
 from ..config import RunConfig
 from ..data.base import ImageDataset
+from ..devices import auto_precision, bf16_kind
 from ..errors import UserError
 from ..losses import LOSSES
 from ..models import build, get_family
@@ -145,16 +146,16 @@ class Trainer:
             params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2), eps=self.cfg.eps, fused=fused
         )
         self.opt_g, self.opt_d = adam(self.g_params, self.cfg.lr_g), adam(self.d_params, self.cfg.lr_d)
-        bf16 = self.cfg.precision == "bf16"
-        if bf16 and device.type == "cpu":
-            cpu_isa = torch.backends.cpu.get_cpu_capability()
-            if not cpu_isa.startswith("AVX512"):
-                # bf16 arithmetic is emulated there (measured: docs/speed-scale-export.md).
-                warnings.warn(
-                    f"--precision bf16 on a CPU without AVX512-BF16/AMX ({cpu_isa}) is emulated and far "
-                    "slower than fp32; use it on GPUs",
-                    stacklevel=2,
-                )
+        precision = auto_precision(device) if self.cfg.precision == "auto" else self.cfg.precision
+        bf16 = precision == "bf16"
+        if bf16 and bf16_kind(device) == "emulated":
+            # bf16 arithmetic is emulated there (measured: docs/speed-scale-export.md).
+            warnings.warn(
+                f"--precision bf16 on a CPU without AVX512-BF16/AMX ({torch.backends.cpu.get_cpu_capability()}) "
+                "is emulated and far slower than fp32; use it on GPUs (or --precision auto)",
+                stacklevel=2,
+            )
+        self.precision = precision  # what this run trains in ("auto" resolved for this device)
         assert self.cfg.schedule is not None  # resolve() names the schedule
         self.schedule = SCHEDULES[self.cfg.schedule]
         self.z_dim = cast(int, self.G.z_dim)  # every family's G sets z_dim (an int)
