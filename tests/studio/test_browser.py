@@ -188,6 +188,15 @@ def test_click_through_every_panel(server, page, tmp_path):
     page.click("#generate-btn")
     page.wait_for_function("document.querySelectorAll('#create-grid .card').length === 16")
     assert "from step 20" in page.text_content("#create-note")
+    # An 8 px model's pictures are enlarged crisply; "Smooth enlargement" switches that, and is remembered.
+    rendering = "getComputedStyle(document.querySelector('#create-grid .card img')).imageRendering"
+    page.wait_for_function("document.querySelector('#create-grid .card img').classList.contains('crisp')")
+    assert page.evaluate(rendering) == "pixelated"
+    page.check("#smooth-toggle")
+    assert page.evaluate(rendering) == "auto"
+    assert page.evaluate("localStorage.getItem('ganstudio.smooth')") == "1"
+    page.uncheck("#smooth-toggle")
+    assert page.evaluate(rendering) == "pixelated"
     likes = page.locator("#create-grid .card .acts button[aria-label^=Like]")
     for i in range(3):
         likes.nth(i).click()

@@ -3,6 +3,7 @@
    newest run on the panel named in the address (#explore, ...) or Create. */
 import { api } from "./api.js";
 import { $, fail } from "./dom.js";
+import { wireEnlarge } from "./enlarge.js";
 import { wireViewer } from "./pictures.js";
 import { loadRuns, selectRun } from "./picker.js";
 import { S } from "./state.js";
@@ -24,6 +25,7 @@ window.SK = sketch.SK;
 
 function wire() {
   wireTabs();
+  wireEnlarge();
   wireViewer();
   $("#run-select").addEventListener("change", (e) => selectRun(e.target.value).catch(fail));
   $("#ckpt-select").addEventListener("change", (e) => {
