@@ -465,6 +465,8 @@ def test_upload_folder_reports_skipped_files(client):
     assert any(s.startswith("set/broken.png") for s in rep["skipped"]) and any("notes.txt" in s for s in rep["skipped"])
     ds = client.get("/api/datasets").json()
     assert rep["id"] in [u["id"] for u in ds["uploads"]] and "digits" in [d["id"] for d in ds["named"]]
+    recipes = {x["id"]: x["preset"] for x in ds["named"] + ds["uploads"]}
+    assert recipes["digits"] == recipes["fashion-mnist"] == "fashion-mnist" and recipes[rep["id"]] == "folder-64"
     empty = client.post("/api/uploads", files=[("files", ("a.txt", b"x", "text/plain"))])
     assert empty.status_code == 400 and "no usable pictures" in empty.json()["detail"]
 

@@ -27,7 +27,7 @@ from .. import runs
 from ..data import SOURCES, available
 from ..errors import UserError
 from ..training.options import build_run_config
-from ..training.presets import PRESETS
+from ..training.presets import PRESETS, recommended_preset
 from .errors import NotFound
 from .run_index import RunIndex
 from .store import Store
@@ -58,11 +58,26 @@ def _alive(pid: int | None) -> bool:
 
 
 def training_choices(runs_dir: Path) -> dict:
-    """What a training can start from: named datasets, uploaded picture folders, presets."""
+    """What a training can start from: named datasets, uploaded picture folders, presets; each dataset
+    and upload names the preset that measured best for its kind of data (``preset``)."""
     return {
-        "named": [{"id": d["name"], "found": bool(d["found"]), "description": d["description"]} for d in available()],
+        "named": [
+            {
+                "id": d["name"],
+                "found": bool(d["found"]),
+                "description": d["description"],
+                "preset": recommended_preset(d["name"]),
+            }
+            for d in available()
+        ],
         "uploads": [
-            {"id": u["id"], "name": u.get("name") or u["id"], "images": u["images"], "skipped": u.get("skipped", [])}
+            {
+                "id": u["id"],
+                "name": u.get("name") or u["id"],
+                "images": u["images"],
+                "skipped": u.get("skipped", []),
+                "preset": recommended_preset(u["id"]),
+            }
             for u in list_uploads(runs_dir)
         ],
         "presets": list(PRESETS),

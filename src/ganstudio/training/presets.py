@@ -90,6 +90,18 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# The preset that measured best per minute for each kind of data (benchmarks/README.md): the studio's Train
+# panel and `ganstudio datasets` start from it. Colour sources and folders of pictures get folder-64 until a
+# colour preset measures better.
+RECOMMENDED = {"fashion-mnist": "fashion-mnist", "mnist": "fashion-mnist", "digits": "fashion-mnist"}
+RECOMMENDED_FOR_PICTURES = "folder-64"
+
+
+def recommended_preset(data: str) -> str:
+    """The preset to start from for dataset ``data`` (a named source, or anything else: a folder or upload)."""
+    return RECOMMENDED.get(data, RECOMMENDED_FOR_PICTURES)
+
+
 def preset(name: str) -> dict:
     try:
         return PRESETS[name]

@@ -16,6 +16,15 @@ async function loadDatasets(select) {
   sel.replaceChildren(...opts);
   if (select) sel.value = select;
   $("#train-preset").replaceChildren(...d.presets.map((p) => el("option", { value: p, text: p === "seed" ? "seed — the article's model" : p })));
+  // Start on the recipe that measured best for the chosen data (the seed MLP stays one click away).
+  recommended = Object.fromEntries([...d.named, ...d.uploads].map((x) => [x.id, x.preset]));
+  pickRecipe();
+}
+
+let recommended = {};
+function pickRecipe() {
+  const p = recommended[$("#train-data").value];
+  if (p) $("#train-preset").value = p;
 }
 
 async function upload(files, name) {
@@ -107,4 +116,5 @@ export function wire() {
   });
   $("#upload-zip").addEventListener("change", (e) => upload(Array.from(e.target.files), (e.target.files[0] || {}).name || "zip"));
   $("#train-start").addEventListener("click", startTraining);
+  $("#train-data").addEventListener("change", pickRecipe);
 }
