@@ -18,7 +18,6 @@ the code points, the same on every machine) is the ``test`` split. Rendered sets
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from ..cache import cache_root, write_npz
+from ..cache import cache_root, key_of, read_npz, write_npz
 from ..config.data import DataConfig
 from ..errors import UserError
 from .base import ImageDataset
@@ -148,24 +147,25 @@ def load(cfg: DataConfig, resolution: int | None) -> ImageDataset:
     if not chosen:
         raise UserError(f"emoji: {names} lists no emoji for the {cfg.split} split with these options")
     stat = font.stat()
-    key = hashlib.sha256(
-        json.dumps(
-            [
-                CACHE_VERSION,
-                stat.st_size,
-                int(stat.st_mtime),
-                hashlib.sha256(text.encode()).hexdigest(),
-                cfg.split,
-                cfg.skin_tones,
-                cfg.flags,
-                cfg.background,
-                size,
-            ]
-        ).encode()
-    ).hexdigest()[:24]
+    text_hash = hashlib.sha256(text.encode()).hexdigest()
+    key = key_of(
+        [
+            CACHE_VERSION,
+            stat.st_size,
+            int(stat.st_mtime),
+            text_hash,
+            cfg.split,
+            cfg.skin_tones,
+            cfg.flags,
+            cfg.background,
+            size,
+        ]
+    )
     path = cache_root() / "emoji" / f"{key}.npz"
-    images, kept = _read_cache(path)
-    if images is None:
+    hit = read_npz(path)
+    if hit is not None and {"images", "kept"} <= hit.keys():
+        images, kept = hit["images"], hit["kept"]
+    else:
         images, missing = render(chosen, size, cfg.background, font)
         lacking = set(missing)
         kept = np.array([i for i in range(len(chosen)) if i not in lacking], np.int64)
@@ -184,14 +184,3 @@ def load(cfg: DataConfig, resolution: int | None) -> ImageDataset:
         source=f"{font} + {names}",
         captions=tuple(e.name for e in emoji),
     )
-
-
-def _read_cache(path: Path) -> tuple[np.ndarray | None, np.ndarray]:
-    if not path.exists():
-        return None, np.zeros(0, np.int64)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return f["images"], f["kept"]
-    except Exception:  # truncated or from another version: render again
-        path.unlink(missing_ok=True)
-        return None, np.zeros(0, np.int64)

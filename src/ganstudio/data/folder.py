@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageColor, ImageOps
 
-from ..cache import cache_root, write_npz
+from ..cache import cache_root, discard, read_npz, write_npz
 from ..config.data import DataConfig
 from ..errors import UserError
 from .base import ImageDataset
@@ -243,15 +243,15 @@ def cache_path(key: str) -> Path:
 
 def _read_cache(path: Path, key: str, options: dict):
     """The cached (images, labels, class_names, skipped, total), or None when missing or unusable."""
-    if not path.is_file():
+    z = read_npz(path)
+    if z is None:
         return None
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # f: closed even on errors
-            meta = json.loads(str(z["meta"][()]))
-            images = z["images"]
-            labels = z["labels"]
-            class_names = tuple(str(c) for c in z["class_names"])
-            skipped = [str(s) for s in z["skipped"]]
+        meta = json.loads(str(z["meta"][()]))
+        images = z["images"]
+        labels = z["labels"]
+        class_names = tuple(str(c) for c in z["class_names"])
+        skipped = [str(s) for s in z["skipped"]]
         c = images.shape[1] if images.ndim == 4 else 0
         ok = (
             meta.get("version") == CACHE_VERSION
@@ -269,9 +269,8 @@ def _read_cache(path: Path, key: str, options: dict):
         if not ok:
             raise ValueError("cache entry does not match")
         return images, (labels if options["labels"] else None), class_names, skipped, int(meta["total"])
-    except Exception:  # truncated, garbage, another version, ...: rebuild it
-        with contextlib.suppress(OSError):
-            path.unlink()
+    except Exception:  # another version's fields, ...: rebuild it
+        discard(path)
         return None
 
 

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..cache import cache_root, write_npz
+from ..cache import cache_root, discard, read_npz, write_npz
 from ..config.data import PAIR_KINDS, DataConfig, parse_pairs
 from ..errors import UserError
 from .base import ImageDataset
@@ -246,18 +246,17 @@ def _cache_path(key: str) -> Path:
 
 
 def _read_cache(path: Path, key: str, shape: tuple[int, ...]) -> torch.Tensor | None:
-    if not path.is_file():
+    z = read_npz(path)
+    if z is None:
         return None
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"][()]))
-            inputs = z["inputs"]
-        if meta.get("key") != key or inputs.dtype != np.uint8 or inputs.shape != shape:
-            raise ValueError("cache entry does not match")
-        return torch.from_numpy(np.ascontiguousarray(inputs))
-    except Exception:  # truncated, garbage, another version: rebuild
-        path.unlink(missing_ok=True)
-        return None
+        meta, inputs = json.loads(str(z["meta"][()])), z["inputs"]
+        if meta.get("key") == key and inputs.dtype == np.uint8 and inputs.shape == shape:
+            return torch.from_numpy(np.ascontiguousarray(inputs))
+    except (KeyError, ValueError):  # another version's fields
+        pass
+    discard(path)  # stale: rebuild
+    return None
 
 
 def _write_cache(path: Path, key: str, inputs: torch.Tensor, params: SketchParams) -> None:

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from .. import media, runs
+from ..cache import key_of
 from ..data import DataConfig
 from ..errors import UserError
 from ..features import Extractor, Features, get_extractor
-from ..features.cache import data_hash, key_of, load_npz, reference_root, save_npz
+from ..features.cache import data_hash, load_npz, reference_root, save_npz
 from ..metrics import functional as M
 from ..pipeline import Pipeline, load
 from ..version import __version__

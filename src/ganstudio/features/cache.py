@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from ..cache import cache_root, write_npz
+from ..cache import cache_root, discard, read_npz, write_npz
 
 CACHE_VERSION = 1
 
@@ -45,11 +44,6 @@ def data_hash(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarr
     return h.hexdigest()
 
 
-def key_of(obj: Any) -> str:
-    """A short stable hash of a JSON-able object (cache keys)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
-
-
 def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write arrays + JSON meta atomically; a failure to write only warns (the cache is an optimisation)."""
     write_npz(
@@ -60,15 +54,14 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
 def load_npz(path: Path, expect: dict | None = None) -> tuple[dict[str, np.ndarray], dict] | None:
     """(arrays, meta) from a cache file, or None when missing, unreadable or when ``meta`` does not
     contain every item of ``expect`` (the entry is then deleted)."""
-    if not path.is_file():
+    arrays = read_npz(path)
+    if arrays is None:
         return None
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-            meta = json.loads(str(z["__meta__"][()]))
-            arrays = {k: z[k] for k in z.files if k != "__meta__"}
-        if meta.get("cache_version") != CACHE_VERSION or any(meta.get(k) != v for k, v in (expect or {}).items()):
-            raise ValueError("cache entry does not match")
-        return arrays, meta
-    except Exception:
-        path.unlink(missing_ok=True)
-        return None
+        meta = json.loads(str(arrays.pop("__meta__")[()]))
+        if meta.get("cache_version") == CACHE_VERSION and all(meta.get(k) == v for k, v in (expect or {}).items()):
+            return arrays, meta
+    except (KeyError, ValueError):  # another version's fields
+        pass
+    discard(path)
+    return None

@@ -233,7 +233,6 @@ class Trainer:
             self.step_fn = distributed.averaged_outputs(self.step_fn, world)
             self.agree_stop = distributed.agree_stop
             distributed.broadcast_weights(self)
-        self.dist = dist
         self.preview_inputs = self.family.task.preview_inputs(dataset, self.z_dim, self.num_classes, device)
 
     @property
@@ -300,8 +299,7 @@ class Trainer:
             G.train(was)
 
     def sampling_generator(self) -> torch.nn.Module:
-        ema = self.stateful.get("G_ema")
-        return ema.module if ema is not None else self.G
+        return self.ema.module if self.ema is not None else self.G
 
     # ---- the loop -----------------------------------------------------------------------------
     def total_steps(self) -> int | None:
