@@ -46,15 +46,21 @@ def cpu_flags() -> frozenset[str]:
 
 def bf16_kind(device: torch.device) -> str:
     """How ``device`` computes bfloat16: "amx" (CPU tiles), "avx512_bf16" (CPU dot products), "gpu", or
-    "emulated" (AVX2 and older CPUs, MPS)."""
+    "emulated" (AVX2 and older CPUs, MPS, and any CPU whose ATen kernels are held below AVX-512, e.g. by
+    ``ATEN_CPU_CAPABILITY=avx2``: autocast's casts and elementwise bf16 then run emulated)."""
     if device.type == "cuda":
         return "gpu" if torch.cuda.is_bf16_supported() else "emulated"
-    if device.type != "cpu":
+    if device.type != "cpu" or not cpu_capability().startswith("AVX512"):
         return "emulated"
     flags = cpu_flags()
     if "amx_bf16" in flags:
         return "amx"
     return "avx512_bf16" if "avx512_bf16" in flags else "emulated"
+
+
+def cpu_capability() -> str:
+    """The kernel family ATen runs on this CPU ("DEFAULT", "AVX2", "AVX512"), as ATEN_CPU_CAPABILITY may limit it."""
+    return torch.backends.cpu.get_cpu_capability()
 
 
 # Where bf16 autocast pays: GPUs and AMX. Measured on an AVX512_BF16 CPU without AMX (benchmarks/README.md):

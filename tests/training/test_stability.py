@@ -194,9 +194,13 @@ def test_conditional_run_generates_requested_class(tmp_path, tiny_config):
 
 
 def test_bf16_precision_runs_forward_passes_in_bfloat16_and_keeps_float32_state(tiny_config):
+    from ganstudio import devices
     from ganstudio.training import fast_mlp
 
-    native = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    # bf16 is native only with AVX-512 kernels (ATEN_CPU_CAPABILITY may hold them back) and bf16 instructions
+    native = torch.backends.cpu.get_cpu_capability().startswith("AVX512") and bool(
+        {"avx512_bf16", "amx_bf16"} & devices.cpu_flags()
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t = Trainer(*prepare(tiny_config(precision="bf16")), torch.device("cpu"), None)
@@ -226,6 +230,7 @@ def test_auto_precision_is_bf16_only_where_it_measured_faster(tiny_config, monke
     from ganstudio.training import fast_mlp
 
     cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "cpu_capability", lambda: "AVX512")  # the flags below decide
     for flags, kind, precision in (
         (set(), "emulated", "fp32"),
         ({"avx512_bf16"}, "avx512_bf16", "fp32"),
@@ -238,6 +243,8 @@ def test_auto_precision_is_bf16_only_where_it_measured_faster(tiny_config, monke
             t = Trainer(*prepare(tiny_config(precision="auto")), cpu, None)
         assert t.precision == precision and t.ctx.bf16 == (precision == "bf16")
         assert isinstance(t.step_fn, fast_mlp.FastStep) == (precision == "fp32")
+    monkeypatch.setattr(devices, "cpu_capability", lambda: "AVX2")  # ATen held below AVX-512: emulated
+    assert (devices.bf16_kind(cpu), devices.auto_precision(cpu)) == ("emulated", "fp32")
     seen = []
     first = next(m for m in t.G.modules() if isinstance(m, torch.nn.Linear))
     first.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))

@@ -22,7 +22,7 @@ import torch
 from .. import runs
 from ..config import RunConfig
 from ..data.base import ImageDataset
-from ..devices import auto_precision, bf16_kind
+from ..devices import auto_precision, bf16_kind, cpu_capability
 from ..errors import UserError
 from ..losses import LOSSES
 from ..models import build, get_family
@@ -151,7 +151,7 @@ class Trainer:
         if bf16 and bf16_kind(device) == "emulated":
             # bf16 arithmetic is emulated there (measured: docs/speed-scale-export.md).
             warnings.warn(
-                f"--precision bf16 on a CPU without AVX512-BF16/AMX ({torch.backends.cpu.get_cpu_capability()}) "
+                f"--precision bf16 on a CPU without AVX512-BF16/AMX kernels ({cpu_capability()}) "
                 "is emulated and far slower than fp32; use it on GPUs (or --precision auto)",
                 stacklevel=2,
             )
