@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..pixels import to_float, to_uint8
+
+__all__ = ["ImageDataset", "to_float", "to_uint8"]  # the conversions live in ..pixels
+
 
 @dataclass
 class ImageDataset:
@@ -56,13 +60,3 @@ class ImageDataset:
             inputs=None if self.inputs is None else self.inputs[index],
             captions=tuple(self.captions[i] for i in index.tolist()) if self.captions else (),
         )
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1], the generators' output range."""
-    return images.float().mul_(1 / 127.5).sub_(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255] (rounded, clamped)."""
-    return images.detach().add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)

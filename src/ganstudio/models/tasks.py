@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import media
+from ..pixels import to_float, to_uint8
 
 Tensor = torch.Tensor
 PREVIEW_SEED = 1234  # the same preview noise (and preview pairs) for every run: comparable grids
@@ -71,10 +72,6 @@ class Task:
     write_preview: Callable[[Preview, Path], list[Path]]
 
 
-def _to_uint8(x: Tensor) -> Tensor:
-    return x.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-
-
 def _noise_inputs(dataset: Any, z_dim: int, num_classes: int, device: torch.device) -> PreviewInputs:
     fixed = torch.Generator().manual_seed(PREVIEW_SEED)
     z = torch.randn(64, z_dim, generator=fixed).to(device)
@@ -83,7 +80,7 @@ def _noise_inputs(dataset: Any, z_dim: int, num_classes: int, device: torch.devi
 
 
 def _noise_preview(G: nn.Module, fx: PreviewInputs) -> Preview:
-    images = _to_uint8(G(fx.z, fx.y)).cpu()
+    images = to_uint8(G(fx.z, fx.y)).cpu()
     k = 0 if fx.y is None else fx.y.shape[1]
     if 2 <= k <= 16:  # the fixed labels cycle 0..k-1, so k columns = one column per class, full rows only
         return Preview(images[: k * (len(images) // k)], k)
@@ -100,7 +97,7 @@ def _pair_preview(G: nn.Module, fx: PreviewInputs) -> Preview:
     """Rows of 8: the fixed training inputs, G's outputs, the targets."""
     inp, target = fx.inputs, fx.targets
     assert inp is not None and target is not None
-    fake = _to_uint8(G(inp.float().mul(1 / 127.5).sub(1.0)))
+    fake = to_uint8(G(to_float(inp)))
     if inp.shape[1] != target.shape[1]:  # grey inputs next to colour targets (or the reverse)
         inp = inp.float().mean(1, keepdim=True).round().to(torch.uint8).expand(-1, target.shape[1], -1, -1)
     return Preview(torch.cat([inp, fake, target]).cpu(), 8)
