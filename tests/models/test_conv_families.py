@@ -15,7 +15,7 @@ from ganstudio.errors import UserError
 from ganstudio.models import FAMILIES, build, count_params
 from ganstudio.models.layers import MinibatchStdDev, base_grid, has_spectral_norm
 
-CONV_FAMILIES = ["dcgan", "resnet"]
+CONV_FAMILIES = ["dcgan", "resnet", "lightweight"]
 TINY = {"g_channels": 8, "d_channels": 4, "max_channels": 16}
 
 

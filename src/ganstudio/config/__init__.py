@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import check, diff, from_dict, to_dict
 from .data import DataConfig
-from .models import MODEL_CONFIGS, DCGANConfig, MLPConfig, Pix2PixConfig, ResNetConfig
+from .models import MODEL_CONFIGS, DCGANConfig, LightweightConfig, MLPConfig, Pix2PixConfig, ResNetConfig
 from .run import RunConfig, model_config_class
 from .train import PRECISIONS, RESUMABLE_FIELDS, TrainConfig
 
@@ -19,6 +19,7 @@ __all__ = [
     "RESUMABLE_FIELDS",
     "DCGANConfig",
     "DataConfig",
+    "LightweightConfig",
     "MLPConfig",
     "Pix2PixConfig",
     "ResNetConfig",

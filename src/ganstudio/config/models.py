@@ -167,6 +167,44 @@ class ResNetConfig:
 
 
 @dataclass(frozen=True)
+class LightweightConfig:
+    """FastGAN (Liu et al., ICLR 2021) sized for a CPU: see ``models.lightweight``."""
+
+    z_dim: int = 128
+    resolution: int = 64  # width in pixels
+    height: int | None = None  # non-square outputs; None = resolution
+    channels: int = 3
+    num_classes: int = 0
+    g_channels: int = 32  # G's channels at full resolution; doubled at each coarser stage
+    d_channels: int = 32  # D's channels after its first conv; doubled at each stage
+    max_channels: int = 256  # cap on both
+    spectral_norm: bool = True  # on every D conv/linear (FastGAN's D)
+    d_norm: str = "none"  # batch | instance | layer | none: D sees [real; fake] in one batch, so no BN by default
+    mbstd: bool = False  # minibatch std-dev channel before D's head (ProGAN)
+    mbstd_group: int = 4
+    conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)
+    class_input: bool = False  # also feed y to G's first layer, concatenated with z (see layers.g_input)
+    sle_gap: int = 3  # skip-layer excitation: the stage 2^gap times coarser gates each fine stage; 0 = off
+    recon_weight: float = 1.0  # D's self-supervised auto-encoding loss on real inputs; 0 = off (the ablation)
+    decoder_channels: int = 32  # width of D's small reconstruction decoders
+    negative_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_common(self)
+        check(
+            self.d_norm in D_NORM_NAMES, f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}"
+        )
+        check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
+        check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
+        check(self.decoder_channels > 0, f"model.decoder_channels must be positive, got {self.decoder_channels}")
+        check(0 <= self.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {self.negative_slope}")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height or self.resolution, self.resolution)
+
+
+@dataclass(frozen=True)
 class Pix2PixConfig:
     z_dim: int = 0  # the registry contract's field; pix2pix's noise is dropout, not z
     resolution: int = 32  # width in pixels
@@ -236,4 +274,5 @@ MODEL_CONFIGS: dict[str, type] = {
     "dcgan": DCGANConfig,
     "resnet": ResNetConfig,
     "pix2pix": Pix2PixConfig,
+    "lightweight": LightweightConfig,
 }

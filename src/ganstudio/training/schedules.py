@@ -6,10 +6,14 @@ real batches with ``ctx.next_real()`` and latents with ``ctx.sample_latents(B)``
 
 Optional parts (each off unless configured): DiffAugment on real and fake images in both D and G
 passes (``ctx.augment``), R1 / gradient penalties, feature matching, ACGAN's auxiliary classifier,
-the EMA update and the ADA controller.
+D's self-supervised reconstruction of its real inputs (``lightweight``), the EMA update and the ADA
+controller.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -18,13 +22,21 @@ from . import regularizers
 from .step import Schedule, StepContext, apply_grads
 
 
-def _d_forward(ctx: StepContext, x: torch.Tensor, y: torch.Tensor | None):
-    """D's float32 logits on augmented ``x`` (and ACGAN class logits when the model has them)."""
+def _d_forward(ctx: StepContext, x: torch.Tensor, y: torch.Tensor | None, n_real: int = 0):
+    """D's float32 logits on augmented ``x``, ACGAN class logits when the model has them (else None), and
+    D's reconstruction loss on the first ``n_real`` rows when it reconstructs (else None)."""
     x = ctx.augment(x)
+    recon = None
     with ctx.autocast():
-        logits, aux = ctx.D(x, y, return_aux=True) if ctx.acgan else (ctx.D(x, y), None)
+        if n_real and ctx.recon_weight:  # the same single pass, plus the decoders on the real rows
+            reconstruct = cast(Callable, ctx.D.forward_and_reconstruct)  # a Module attribute: mypy sees Tensor | Module
+            logits, aux, recon = reconstruct(x, y, n_real, ctx.noise)
+        elif ctx.acgan:
+            logits, aux = ctx.D(x, y, return_aux=True)
+        else:
+            logits, aux = ctx.D(x, y), None
     # Losses in float32 whatever the forward ran in (bf16 autocast): their sums need the mantissa.
-    return logits.float(), None if aux is None else aux.float()
+    return logits.float(), None if aux is None else aux.float(), None if recon is None else recon.float()
 
 
 def _g_forward(ctx: StepContext, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -43,11 +55,13 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
     ACGAN class logits (B, K) or None)."""
     b = real.shape[0]
     y = None if y_real is None else torch.cat([y_real, y_fake])
-    logits, aux = _d_forward(ctx, torch.cat([real, fake]), y)
+    logits, aux, recon = _d_forward(ctx, torch.cat([real, fake]), y, n_real=b)
     real_l, fake_l = logits[:b], logits[b:]
     d_loss = ctx.loss.d(real_l, fake_l, ctx.cfg.label_smoothing)
     if aux is not None:
         d_loss = d_loss + ctx.cfg.aux_weight * _aux_loss(aux, y)
+    if recon is not None:
+        d_loss = d_loss + ctx.recon_weight * recon
     return d_loss, real_l, fake_l, None if aux is None else aux[b:]
 
 
@@ -122,7 +136,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
             ctx.augmenter.observe(real_l)
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
-    fake_l, fake_aux = _d_forward(ctx, fake, y_fake)
+    fake_l, fake_aux, _ = _d_forward(ctx, fake, y_fake)
     g_loss = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     ctx.sync_grads(ctx.g_params)

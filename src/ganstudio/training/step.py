@@ -122,6 +122,9 @@ class StepContext:
     augmenter: Augmenter | None = None  # DiffAugment/ADA state (also flips, inside next_real)
     ema: EMA | None = None
     acgan: bool = False  # D has an auxiliary classifier head: D(x, y, return_aux=True)
+    # D's self-supervised reconstruction of its real inputs (``lightweight``): its weight in D's loss,
+    # 0 when off; D then offers ``forward_and_reconstruct(x, y, n_real, generator)``.
+    recon_weight: float = 0.0
     grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
     bf16: bool = False
     d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)

@@ -221,6 +221,9 @@ class Trainer:
             augmenter=self.augmenter,
             ema=self.ema,
             acgan=bool(getattr(self.D, "has_aux", False)),  # ACGAN head: D(x, y, return_aux=True)
+            recon_weight=float(getattr(cfg.model_config, "recon_weight", 0.0))
+            if getattr(self.D, "reconstructs", False)
+            else 0.0,
             grad_sync=None if dist is None else distributed.GradAverager(world),
             bf16=bf16,
         )

@@ -1,0 +1,268 @@
+"""A lightweight GAN for few pictures and little compute, after FastGAN (Liu et al., ICLR 2021).
+
+G: z (B, z_dim) -> Linear -> (B, g0, h0, w0) -> k up-blocks [nearest x2, 3x3 conv, BN, GLU] (every other
+   one with a second conv, FastGAN's "UpBlockComp") -> 3x3 conv, tanh -> (B, C, H, W) in [-1, 1].
+   Skip-layer excitation (SLE): the features of the stage 2^sle_gap times coarser gate each fine
+   stage's channels (pool to 4x4, 4x4 conv, SiLU, 1x1 conv, sigmoid): a cheap long-range path that
+   carries layout and style to the fine stages without the cost of a residual at full resolution.
+D: x (B, C, H, W) -> 4x4 stride-2 conv -> k-1 down-blocks (a strided 4x4 conv + 3x3 conv path averaged
+   with an avg-pool + 1x1 conv path) -> (B, d, h0, w0) [-> minibatch std] -> flatten = features
+   (B, F) -> linear head (+ projection / ACGAN) -> (B,) logits.
+   Self-supervision: two small decoders reconstruct D's *real* inputs from D's own features: the
+   whole picture (at 8 x base size, e.g. 32 px for 64 px pictures) from the 2 x base-size features,
+   and a random quadrant (per sample) from the 4 x base-size features. The reconstruction error is
+   added to D's loss (``recon_weight``), so D must keep a description of the picture, not just the
+   few cues that tell real from fake: that is what lets FastGAN train on a few hundred pictures.
+
+Sizes: any size ``config.base_grid`` accepts (16-256 px and non-square such as 64x48). Conditioning
+(num_classes > 0) as in ``dcgan``: class-conditional BatchNorms in G (+ ``class_input``), projection /
+ACGAN in D's head.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config.models import LightweightConfig
+from . import Family, register
+from .dcgan import dcgan_init
+from .layers import (
+    D_NORMS,
+    ClassBatchNorm2d,
+    DiscriminatorHead,
+    FeatureDiscriminator,
+    MinibatchStdDev,
+    apply_spectral_norm,
+    base_grid,
+    check_image,
+    check_y,
+    g_input,
+    g_input_dim,
+    widths,
+)
+from .tasks import NOISE_TO_IMAGE
+
+Tensor = torch.Tensor
+
+
+class GLUConv(nn.Module):
+    """3x3 conv to 2 x ``cout`` channels, (class-)BatchNorm, GLU -> ``cout`` channels (FastGAN's unit)."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False)  # BN follows: a bias would be dead
+        self.norm = ClassBatchNorm2d(2 * cout, num_classes)
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        return F.glu(self.norm(self.conv(x), y), 1)
+
+
+class UpBlock(nn.Module):
+    """(B, cin, h, w) -> (B, cout, 2h, 2w): nearest upsampling then one GLU conv (two when ``double``)."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int, double: bool):
+        super().__init__()
+        self.convs = nn.ModuleList([GLUConv(cin, cout, num_classes)])
+        if double:
+            self.convs.append(GLUConv(cout, cout, num_classes))
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        h = F.interpolate(x, scale_factor=2, mode="nearest")
+        for conv in self.convs:
+            h = conv(h, y)
+        return h
+
+
+class SkipExcitation(nn.Module):
+    """(B, c_src, h, w) coarse features -> (B, c_dst, 1, 1) channel gates in (0, 1) for a fine stage."""
+
+    def __init__(self, c_src: int, c_dst: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4),
+            nn.Conv2d(c_src, c_dst, 4, 1, 0, bias=False),
+            nn.SiLU(),
+            nn.Conv2d(c_dst, c_dst, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class LightweightGenerator(nn.Module):
+    """(B, z_dim), (B, K) class weights or None -> (B, C, H, W) in [-1, 1]."""
+
+    def __init__(self, cfg: LightweightConfig):
+        super().__init__()
+        self.z_dim, self.num_classes, self.out_shape = cfg.z_dim, cfg.num_classes, cfg.image_shape
+        self.class_input = bool(cfg.class_input and cfg.num_classes)
+        stages, self.base_h, self.base_w = base_grid(cfg.resolution, cfg.height or cfg.resolution)
+        ch = widths(cfg.g_channels, stages + 1, cfg.max_channels)  # base grid .. full size; ch[-1] = g_channels
+        self.project = nn.Linear(g_input_dim(cfg), 2 * ch[0] * self.base_h * self.base_w, bias=False)
+        self.norm0 = ClassBatchNorm2d(2 * ch[0], cfg.num_classes)
+        # FastGAN alternates two-conv and one-conv blocks, starting with two at the coarsest (cheapest) stage.
+        self.ups = nn.ModuleList(UpBlock(ch[i], ch[i + 1], cfg.num_classes, double=i % 2 == 0) for i in range(stages))
+        # stage index t (0 = base grid, stages = full size) is gated by stage t - gap, for t >= max(gap, 3):
+        # the gates act where the fine detail is drawn (32 px and up from a 4 px base).
+        gap = cfg.sle_gap
+        self.gated_by = {t: t - gap for t in range(max(gap, 3), stages + 1)} if gap else {}
+        self.sle = nn.ModuleDict({f"{s}_{t}": SkipExcitation(ch[s], ch[t]) for t, s in self.gated_by.items()})
+        self.to_image = nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.num_classes:
+            check_y(y, len(z), self.num_classes, "LightweightGenerator")
+        h = self.project(g_input(z, y, self.class_input)).view(len(z), -1, self.base_h, self.base_w)
+        feats = [F.glu(self.norm0(h, y), 1)]  # feats[t]: stage t's output, t = 0 the base grid
+        for t, up in enumerate(self.ups, start=1):
+            h = up(feats[-1], y)
+            if t in self.gated_by:
+                s = self.gated_by[t]
+                h = h * self.sle[f"{s}_{t}"](feats[s])
+            feats.append(h)
+        return torch.tanh(self.to_image(feats[-1]))
+
+
+class DownBlock(nn.Module):
+    """(B, cin, h, w) -> (B, cout, h/2, w/2): FastGAN's DownBlockComp, a strided 4x4 + 3x3 conv path averaged
+    with an average-pool + 1x1 conv path (the second keeps a smooth, easy-to-train route through D)."""
+
+    def __init__(self, cin: int, cout: int, d_norm: str, slope: float):
+        super().__init__()
+        norm = D_NORMS[d_norm]
+        bias = not norm.absorbs_bias
+        self.main = nn.Sequential(
+            nn.Conv2d(cin, cout, 4, 2, 1, bias=bias),
+            norm.make(cout),
+            nn.LeakyReLU(slope),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=bias),
+            norm.make(cout),
+            nn.LeakyReLU(slope),
+        )
+        self.direct = nn.Sequential(
+            nn.AvgPool2d(2), nn.Conv2d(cin, cout, 1, bias=bias), norm.make(cout), nn.LeakyReLU(slope)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.main(x) + self.direct(x)) / 2
+
+
+class Decoder(nn.Module):
+    """(B, cin, h, w) features -> (B, C, out_h, out_w) in [-1, 1]: pool to out/2^ups, then ``ups`` x
+    [nearest x2, GLU conv], then a 3x3 conv and tanh. Small on purpose: it is a probe of D's features."""
+
+    def __init__(self, cin: int, width: int, channels: int, out_hw: tuple[int, int], ups: int):
+        super().__init__()
+        self.in_hw = (out_hw[0] >> ups, out_hw[1] >> ups)
+        self.ups = nn.ModuleList(UpBlock(cin if i == 0 else width, width, 0, double=False) for i in range(ups))
+        self.to_image = nn.Conv2d(width, channels, 3, 1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.adaptive_avg_pool2d(x, self.in_hw)
+        for up in self.ups:
+            h = up(h, None)
+        return torch.tanh(self.to_image(h))
+
+
+def quadrants(x: Tensor, q: Tensor) -> Tensor:
+    """(B, C, H, W), (B,) quadrant indices in 0..3 (row-major) -> (B, C, H/2, W/2): each row's own quadrant."""
+    b, c, h, w = x.shape
+    parts = x.reshape(b, c, 2, h // 2, 2, w // 2).permute(0, 2, 4, 1, 3, 5).reshape(b, 4, c, h // 2, w // 2)
+    return parts[torch.arange(b, device=x.device), q]
+
+
+def resize(x: Tensor, hw: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == hw:
+        return x
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True)
+
+
+class LightweightDiscriminator(FeatureDiscriminator):
+    """(B, C, H, W), (B, K) or None -> (B,) logits; ``features`` -> (B, F); see FeatureDiscriminator.
+
+    ``forward_and_reconstruct(x, y, n_real, generator) -> (logits (B,), class logits or None, loss ())``:
+    the same single pass, plus the self-supervised reconstruction loss of the first ``n_real`` rows.
+    """
+
+    def __init__(self, cfg: LightweightConfig):
+        super().__init__()
+        self.num_classes, self.in_shape = cfg.num_classes, cfg.image_shape
+        height = cfg.height or cfg.resolution
+        stages, bh, bw = base_grid(cfg.resolution, height)
+        ch = widths(cfg.d_channels, stages, cfg.max_channels)[::-1]  # finest first; ch[0] = d_channels
+        slope = cfg.negative_slope
+        self.stem = nn.Sequential(nn.Conv2d(cfg.channels, ch[0], 4, 2, 1), nn.LeakyReLU(slope))
+        self.blocks = nn.ModuleList(DownBlock(ch[i], ch[i + 1], cfg.d_norm, slope) for i in range(stages - 1))
+        self.mbstd = MinibatchStdDev(cfg.mbstd_group) if cfg.mbstd else None
+        self.feature_dim = (ch[-1] + cfg.mbstd) * bh * bw
+        self.head = DiscriminatorHead(self.feature_dim, cfg.num_classes, cfg.conditioning)
+        self.has_aux = self.head.aux is not None
+        # Decoders: the whole picture from the 2 x base features, a quadrant from the 4 x base features
+        # (the same map when D has only two); both reconstruct at 8 x base size (the picture itself when smaller).
+        shrink = max(0, stages - 3)
+        self.recon_hw = (height >> shrink, cfg.resolution >> shrink)
+        ups = min(2, stages)
+        self.whole_at = len(ch) - 2 if stages >= 2 else 0
+        self.part_at = len(ch) - 3 if stages >= 3 else self.whole_at
+        self.reconstructs = cfg.recon_weight > 0
+        if self.reconstructs:
+            w, c = cfg.decoder_channels, cfg.channels
+            self.decode_whole = Decoder(ch[self.whole_at], w, c, self.recon_hw, ups)
+            self.decode_part = Decoder(ch[self.part_at], w, c, self.recon_hw, ups)
+        dcgan_init(self)
+        if cfg.spectral_norm:
+            apply_spectral_norm(self)  # after init: the parametrization wraps the initialised weights
+
+    def _maps(self, x: Tensor) -> list[Tensor]:
+        """D's feature maps, finest first: [(B, ch[0], H/2, W/2), ..., (B, ch[-1], h0, w0)]."""
+        check_image(x, self.in_shape, "LightweightDiscriminator")
+        maps = [self.stem(x)]
+        for block in self.blocks:
+            maps.append(block(maps[-1]))
+        return maps
+
+    def _flatten(self, last: Tensor) -> Tensor:
+        return (self.mbstd(last) if self.mbstd is not None else last).flatten(1)
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self._flatten(self._maps(x)[-1])
+
+    def reconstruction_loss(self, x: Tensor, maps: list[Tensor], generator: torch.Generator | None) -> Tensor:
+        """Mean squared error of both decoders on real pictures ``x`` (N, C, H, W) from their maps (rows 0..N)."""
+        n = len(x)
+        whole = self.decode_whole(maps[self.whole_at][:n])
+        q = torch.randint(4, (n,), device=x.device, generator=generator)  # a quadrant per picture
+        part = self.decode_part(quadrants(maps[self.part_at][:n], q))
+        whole_target = resize(x, self.recon_hw)
+        part_target = resize(quadrants(x, q), self.recon_hw)
+        return F.mse_loss(whole.float(), whole_target.float()) + F.mse_loss(part.float(), part_target.float())
+
+    def forward_and_reconstruct(
+        self, x: Tensor, y: Tensor | None, n_real: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
+        if not self.reconstructs:
+            raise ValueError("LightweightDiscriminator: built with recon_weight 0, it has no decoders")
+        if self.num_classes and y is not None:
+            check_y(y, len(x), self.num_classes, "LightweightDiscriminator")
+        maps = self._maps(x)
+        logits, aux = self.head(self._flatten(maps[-1]), y)
+        return logits, aux, self.reconstruction_loss(x[:n_real], maps, generator)
+
+
+register(
+    Family(
+        "lightweight",
+        LightweightConfig,
+        LightweightGenerator,
+        LightweightDiscriminator,
+        NOISE_TO_IMAGE,
+        conditioning=("class",),
+        default_schedule="alternating",  # FastGAN's: D on detached fakes, then G
+        description="FastGAN-style: skip-layer excitation in G, a self-supervised auto-encoding D; few pictures, "
+        "16-256 px, non-square, conditional",
+    )
+)
