@@ -84,13 +84,14 @@ def test_one_step_trains_the_decoders_and_the_weight_scales_the_term():
     t = Trainer(cfg, ds, torch.device("cpu"), None)
     assert t.ctx.recon_weight == 1.0 and t.schedule.name == "alternating"
     before = {k: v.clone() for k, v in t.D.state_dict().items() if "decode_" in k}
-    t.train_step()
+    out = t.train_step()
+    assert out["recon"] > 0  # logged beside d_loss
     after = t.D.state_dict()
     assert before and all(not torch.equal(v, after[k]) for k, v in before.items() if k.endswith("original"))
     # with the term off the same step makes a different D: the term is really in D's loss
     cfg0, ds0 = prepare(dataclasses.replace(_run(0.0)))
     t0 = Trainer(cfg0, ds0, torch.device("cpu"), None)
     assert t0.ctx.recon_weight == 0.0
-    t0.train_step()
+    assert "recon" not in t0.train_step()
     w = "stem.0.parametrizations.weight.original"
     assert not torch.equal(t0.D.state_dict()[w], after[w])

@@ -52,7 +52,7 @@ def _aux_loss(aux: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor 
 
 def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):
     """One D pass over [real; fake] (B each) -> (d_loss, real logits (B,), fake logits (B,), the fakes'
-    ACGAN class logits (B, K) or None)."""
+    ACGAN class logits (B, K) or None, D's reconstruction loss () or None)."""
     b = real.shape[0]
     y = None if y_real is None else torch.cat([y_real, y_fake])
     logits, aux, recon = _d_forward(ctx, torch.cat([real, fake]), y, n_real=b)
@@ -62,7 +62,7 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
         d_loss = d_loss + ctx.cfg.aux_weight * _aux_loss(aux, y)
     if recon is not None:
         d_loss = d_loss + ctx.recon_weight * recon
-    return d_loss, real_l, fake_l, None if aux is None else aux[b:]
+    return d_loss, real_l, fake_l, None if aux is None else aux[b:], recon
 
 
 def _g_loss(ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake) -> torch.Tensor:
@@ -75,13 +75,15 @@ def _g_loss(ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake
     return g_loss
 
 
-def _outputs(ctx: StepContext, d_loss, g_loss, real_l, fake_l) -> dict[str, torch.Tensor]:
+def _outputs(ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None) -> dict[str, torch.Tensor]:
     out = {
         "d_loss": d_loss.detach(),
         "g_loss": g_loss.detach(),
         "d_real": torch.sigmoid(real_l.detach()).mean(),
         "d_fake": torch.sigmoid(fake_l.detach()).mean(),
     }
+    if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
+        out["recon"] = recon.detach()
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log
         out["ada_p"] = ctx.augmenter.p.clone()
     return out
@@ -105,7 +107,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     b = real.shape[0]
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
-    d_loss, real_l, fake_l, fake_aux = _d_pass(ctx, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l, fake_aux, recon = _d_pass(ctx, real, y_real, fake, y_fake)
     g_loss = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
     d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
@@ -115,7 +117,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -126,7 +128,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             z, y_fake = ctx.sample_latents(b)
             fake = _g_forward(ctx, z, y_fake)
-        d_loss, real_l, fake_l, _ = _d_pass(ctx, real, y_real, fake, y_fake)
+        d_loss, real_l, fake_l, _, recon = _d_pass(ctx, real, y_real, fake, y_fake)
         d_grads = torch.autograd.grad(d_loss, ctx.d_params)
         d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
         apply_grads(ctx.d_params, d_grads)
@@ -143,7 +145,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon)
 
 
 SCHEDULES: dict[str, Schedule] = {}
