@@ -96,7 +96,7 @@ function draw(images) {
         const ch = c === 1 ? 0 : k;
         sheet.data[o + k] = Math.round(255 * px[((b * c + ch) * h + y) * w + x]);
       }
-      sheet.data[o + 3] = 255;
+      sheet.data[o + 3] = c === 4 ? Math.round(255 * px[((b * c + 3) * h + y) * w + x]) : 255; // RGBA runs: their alpha
     }
   }
   // draw at native size on a scratch canvas, then scale up without smoothing

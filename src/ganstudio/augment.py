@@ -29,7 +29,9 @@ def _gate(x: Tensor, out: Tensor, p: Tensor, g: torch.Generator) -> Tensor:
 
 
 def color(x: Tensor, p: Tensor, g: torch.Generator) -> Tensor:
-    """Brightness, saturation and contrast jitter (DiffAugment's 'color')."""
+    """Brightness, saturation and contrast jitter (DiffAugment's 'color'); RGBA keeps its alpha."""
+    if x.shape[1] == 4:  # RGBA (data.background="transparent"): jitter the colours, not the transparency
+        return torch.cat([color(x[:, :3], p, g), x[:, 3:]], 1)
     b = x.shape[0]
     out = x + (_rand(x, g, b, 1, 1, 1) - 0.5)
     if x.shape[1] > 1:

@@ -1,6 +1,7 @@
 """Video, GIF and PNG-sequence writers. Knows nothing about GANs.
 
-Frames at this boundary are uint8 arrays shaped (T, H, W, 3) or (T, H, W) (grayscale).
+Frames at this boundary are uint8 arrays shaped (T, H, W, 3) or (T, H, W) (grayscale). RGBA pictures
+(4 channels) are composited over white (``media.BACKGROUND``) first: MP4 and GIF have no (usable) alpha.
 
 - MP4: H.264 (libx264), yuv420p, through imageio-ffmpeg's bundled ffmpeg binary; odd sizes are
   padded to even (yuv420p needs it). Plays in browsers, QuickTime and phones.
@@ -34,8 +35,8 @@ RESAMPLE = {
 
 
 def to_rgb_frames(images) -> np.ndarray:
-    """(T, C, H, W) float in [0, 1] or uint8 -> (T, H, W, 3) uint8."""
-    a = media.as_uint8_nchw(images)
+    """(T, C, H, W) float in [0, 1] or uint8 -> (T, H, W, 3) uint8 (RGBA composited over white)."""
+    a = media.flatten(images)
     if a.shape[1] == 1:
         a = np.repeat(a, 3, axis=1)
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
@@ -144,6 +145,8 @@ def write_frames(frames: np.ndarray, path: str | Path, fps: float = 30) -> Path:
         raise UserError(f"cannot write {p.name}: use a .mp4 or .gif file name, or a folder for PNG frames")
     if len(frames) == 0:
         raise UserError("no frames to write")
+    if frames.ndim == 4 and frames.shape[-1] == 4:  # RGBA frames: over white, as to_rgb_frames makes them
+        frames = np.ascontiguousarray(media.flatten(frames.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1))
     return WRITERS[suffix](frames, p, fps=fps)
 
 

@@ -2,7 +2,9 @@
 
 Image i of a call with ``seed=s`` is drawn from its own generator seeded ``s + i``, so a
 picture is identified by one integer: ``pipe(n=1, seed=s+i)`` remakes it exactly.
-Outputs: float images in [0, 1] shaped (N, C, H, W), plus PIL images on request.
+Outputs: float images in [0, 1] shaped (N, C, H, W), plus PIL images on request. A run trained with
+``data.background="transparent"`` makes RGBA (C = 4, straight alpha): its PIL images are RGBA and
+``Output.save`` writes RGBA PNGs (a JPEG gets the pictures over white).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class Output:
 
     def grid(self, nrow: int | None = None) -> Image.Image:
         return media.to_pil(media.make_grid(self.images, nrow))
+
+    def save(self, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
+        """Write the images as one grid file (one image: just it, no border); PNG keeps RGBA's alpha."""
+        if len(self.images) == 1:
+            return media.save_image(media.to_pil(media.hwc(media.as_uint8_nchw(self.images)[0]), scale), path)
+        return media.save_grid(self.images, path, nrow, scale)
 
 
 class Pipeline:

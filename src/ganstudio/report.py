@@ -19,7 +19,7 @@ import html
 import io
 from pathlib import Path
 
-from . import runs
+from . import media, runs
 from .errors import UserError
 from .evaluation import read_evals
 from .evaluation.registry import metrics, panels, shown
@@ -157,7 +157,7 @@ def _samples_plot(run_dir: Path) -> bytes | None:
         ax.axis("off")
     for ax, p in zip(axes.flat, grids):
         with Image.open(p) as im:
-            ax.imshow(im.convert("RGB"), interpolation="nearest")
+            ax.imshow(media.flatten_pil(im).convert("RGB"), interpolation="nearest")  # RGBA runs: over white
         ax.set_title(f"step {int(p.stem.split('-')[1])}", fontsize=9)
     fig.tight_layout()
     return _png(fig)

@@ -12,6 +12,7 @@ from .base import check
 PAIR_KINDS = ("sketch", "grayscale", "folders")
 LABEL_BY = ("group", "subgroup")
 MAX_WIDTH = 16  # the widest sketch stroke a spec may ask for, in pixels
+TRANSPARENT = "transparent"  # data.background that keeps the pictures' alpha: RGBA, 4 channels
 
 
 def parse_pairs(spec: str) -> tuple[str, int | None]:
@@ -34,7 +35,8 @@ class DataConfig:
 
     name: a dataset name (``ganstudio datasets`` lists them) or a folder path.
     resolution: output side length in pixels; None keeps the source's own.
-    channels: 1 (grayscale) or 3 (RGB); None keeps the source's own.
+    channels: 1 (grayscale) or 3 (RGB); None keeps the source's own. 4 (RGBA) only goes with
+        ``background="transparent"``, which makes every picture 4 channels anyway.
     limit: keep only the first ``limit`` images after a seeded shuffle (small-data runs).
     fit: how a folder image whose aspect differs from the output's is shaped: ``"crop"`` scales the
         short side to the output and center-crops the rest; ``"pad"`` scales the whole image to fit
@@ -49,8 +51,10 @@ class DataConfig:
         ``"sketch"`` (strokes drawn from its edges; ``"sketch:W"`` sets the nominal stroke width W px),
         ``"grayscale"`` (colourisation), or ``"folders"`` (``name`` holds ``A/`` inputs and ``B/``
         targets with matching file names). None: plain images. See ``data.pairs``.
-    background: the colour transparent pictures (emoji glyphs) are composited on: a CSS colour name or
-        ``#rrggbb``.
+    background: the colour transparent pictures (emoji glyphs, clip art, PNGs with alpha) are composited
+        on: a CSS colour name or ``#rrggbb``; or ``"transparent"``: keep their alpha, so the pictures are
+        RGBA (4 channels, straight alpha; a picture without alpha is opaque) and the model learns, and
+        draws, transparent pictures. Only sources that can have alpha take it (emoji, clipart, folders).
     skin_tones, flags: emoji only: keep the skin-tone variants / the flags (both out by default: the
         variants repeat a glyph five times, flags are mostly stripes).
     label_by: emoji only: the classes are Unicode's ``group`` s ("Food & Drink") or ``subgroup`` s
@@ -79,7 +83,23 @@ class DataConfig:
             self.resolution is None or 4 <= self.resolution <= 1024,
             f"data.resolution must be between 4 and 1024, got {self.resolution}",
         )
-        check(self.channels in (None, 1, 3), f"data.channels must be 1 or 3, got {self.channels}")
+        check(self.channels in (None, 1, 3, 4), f"data.channels must be 1, 3 or 4, got {self.channels}")
+        if self.transparent:
+            check(
+                self.channels in (None, 4),
+                f"data.background=transparent keeps alpha, so the pictures have 4 channels (RGBA), not "
+                f"{self.channels}: drop data.channels, or pick a background colour",
+            )
+            check(
+                self.pairs is None,
+                "data.background=transparent makes 4-channel (RGBA) pictures, which image-to-image (pix2pix) "
+                "pairs do not take: pick a background colour",
+            )
+        else:
+            check(
+                self.channels != 4,
+                "data.channels=4 (RGBA) needs data.background=transparent (it keeps the pictures' alpha)",
+            )
         check(self.limit is None or self.limit > 0, f"data.limit must be positive, got {self.limit}")
         check(self.fit in ("crop", "pad"), f"data.fit must be 'crop' or 'pad', got {self.fit!r}")
         check(isinstance(self.flip, bool), f"data.flip must be true or false, got {self.flip!r}")
@@ -91,11 +111,19 @@ class DataConfig:
         if self.pairs is not None:
             parse_pairs(self.pairs)  # raises a one-line UserError for a bad spec
         try:
-            ImageColor.getrgb(self.background)
+            if not self.transparent:
+                ImageColor.getrgb(self.background)
         except (ValueError, AttributeError):
-            raise UserError(f"data.background must be a colour name or #rrggbb, got {self.background!r}") from None
+            raise UserError(
+                f"data.background must be a colour name, #rrggbb or transparent, got {self.background!r}"
+            ) from None
         check(
             isinstance(self.skin_tones, bool) and isinstance(self.flags, bool),
             "data.skin_tones and data.flags must be true or false",
         )
         check(self.label_by in LABEL_BY, f"data.label_by must be one of {', '.join(LABEL_BY)}, got {self.label_by!r}")
+
+    @property
+    def transparent(self) -> bool:
+        """Whether the pictures keep their alpha (``background="transparent"``): RGBA, 4 channels."""
+        return self.background == TRANSPARENT

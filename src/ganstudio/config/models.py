@@ -23,6 +23,7 @@ D_NORM_NAMES = ("batch", "instance", "layer", "none")
 G_UPSAMPLE_NAMES = ("convtranspose", "nearest")
 PIX2PIX_D_NORM_NAMES = ("batch", "instance", "none")
 MAX_DEPTH = 8  # pix2pix U-Net stages
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA (straight alpha: data.background="transparent")
 
 # ---------------------------------------------------------------------------------------------
 # Geometry: how many doublings from a small base grid reach the requested image size.
@@ -57,7 +58,7 @@ def base_grid(width: int, height: int) -> tuple[int, int, int]:
 def check_common(cfg: Any) -> None:
     """Validation shared by the conv family configs (their field names agree)."""
     check(cfg.z_dim > 0, f"model.z_dim must be positive, got {cfg.z_dim}")
-    check(cfg.channels in (1, 3), f"model.channels must be 1 or 3, got {cfg.channels}")
+    check(cfg.channels in IMAGE_CHANNELS, f"model.channels must be 1, 3 or 4 (RGBA), got {cfg.channels}")
     check(cfg.num_classes >= 0, f"model.num_classes must be >= 0, got {cfg.num_classes}")
     check(
         cfg.resolution > 0 and (cfg.height is None or cfg.height > 0),
@@ -99,7 +100,7 @@ class MLPConfig:
 
     def __post_init__(self) -> None:
         check(self.z_dim > 0, f"model.z_dim must be positive, got {self.z_dim}")
-        check(self.channels in (1, 3), f"model.channels must be 1 or 3, got {self.channels}")
+        check(self.channels in IMAGE_CHANNELS, f"model.channels must be 1, 3 or 4 (RGBA), got {self.channels}")
         check(all(h > 0 for h in self.g_hidden + self.d_hidden), "model hidden sizes must be positive")
 
     @property
@@ -226,6 +227,11 @@ class Pix2PixConfig:
     def __post_init__(self) -> None:
         check(self.z_dim == 0, f"model.z_dim must be 0 for pix2pix (its noise is dropout), got {self.z_dim}")
         check(self.num_classes == 0, "pix2pix is unconditional: drop --conditional")
+        check(
+            self.channels != 4 and self.in_channels != 4,
+            "pix2pix paints 1- or 3-channel pictures, not RGBA (4 channels): pick a background colour "
+            "instead of data.background=transparent",
+        )
         check(
             self.channels in (1, 3) and self.in_channels in (1, 3),
             f"model.channels/in_channels must be 1 or 3, got {self.channels}/{self.in_channels}",

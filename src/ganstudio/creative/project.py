@@ -40,12 +40,16 @@ class Projection:
 
 
 def load_target(path: str | Path | IO[bytes], channels: int, height: int, width: int) -> torch.Tensor:
-    """A picture file (a path or an open binary file) -> (C, H, W) float in [0, 1], the run's channels and size."""
+    """A picture file (a path or an open binary file) -> (C, H, W) float in [0, 1], the run's channels and size
+    (RGBA, straight alpha, for a 4-channel run)."""
     try:
         with Image.open(path) as f:
             im = ImageOps.exif_transpose(f)
-            im = im.convert("RGBA").convert("RGB") if im.mode in ("P", "LA", "RGBA") else im
-            im = im.convert("L" if channels == 1 else "RGB")
+            if channels == 4:  # a transparent run: keep the picture's alpha (opaque if it has none)
+                im = im.convert("RGBA")
+            else:
+                im = im.convert("RGBA").convert("RGB") if im.mode in ("P", "LA", "RGBA") else im
+                im = im.convert("L" if channels == 1 else "RGB")
             im = ImageOps.fit(im, (width, height), Image.Resampling.LANCZOS)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read image {path} ({e})") from None

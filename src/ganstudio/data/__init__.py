@@ -2,7 +2,9 @@
 
 Named sources live in ``SOURCES`` (a registry, not an if/elif chain); a path to a folder of
 images is handled by the folder loader. Everything is resized to the requested resolution and
-channel count here, so models never see the source's own format.
+channel count here, so models never see the source's own format. ``data.background="transparent"``
+keeps alpha (RGBA, 4 channels) for the sources whose pictures have it (``Source.alpha``) and folders;
+the others refuse it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Source:
     locate: Callable[[], str | None]  # where it is on this machine, or None when not (yet) there
     native_resolution: int
     description: str
+    alpha: bool = False  # its pictures can be transparent: data.background="transparent" keeps their alpha
 
 
 def _idx_source(src: mnist.IdxSource, what: str) -> Source:
@@ -65,6 +68,7 @@ SOURCES: dict[str, Source] = {
         emoji.NATIVE_RESOLUTION,
         "Noto Color Emoji glyphs in colour (~1,600 without skin tones and flags), classes = Unicode groups, "
         "names as captions (Debian's fonts-noto-color-emoji + unicode-data)",
+        alpha=True,
     ),
     "clipart": Source(
         clipart.load,
@@ -72,6 +76,7 @@ SOURCES: dict[str, Source] = {
         clipart.NATIVE_RESOLUTION,
         "Open Clip Art Library pictures in colour (~8,100) on a background, classes = topic folders, titles "
         "as captions (Debian's openclipart-png)",
+        alpha=True,
     ),
 }
 
@@ -92,6 +97,22 @@ def resolve_auto() -> tuple[str, str | None]:
     )
 
 
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> (N, C, *size), antialiased bilinear; RGBA (C = 4) on premultiplied alpha, so the
+    colours of transparent pixels do not bleed into the edges (no dark or coloured fringes)."""
+    if x.shape[1] != 4:
+        return to_uint8(
+            F.interpolate(to_float(x), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(-1, 1)
+        )
+    u = x.float().div_(255.0)
+    alpha = u[:, 3:]
+    u = torch.cat([u[:, :3] * alpha, alpha], 1)
+    u = F.interpolate(u, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+    alpha = u[:, 3:]
+    rgb = torch.where(alpha > 0, u[:, :3] / alpha.clamp(min=1e-6), torch.zeros_like(u[:, :3])).clamp_(0, 1)
+    return torch.cat([rgb, alpha], 1).mul_(255.0).round_().to(torch.uint8)
+
+
 def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None, height: int | None = None) -> ImageDataset:
     """Resize (antialiased bilinear) and convert channels; returns ``ds`` unchanged when nothing to do.
 
@@ -105,15 +126,9 @@ def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None, hei
         resolution if resolution is not None else w,
     )
     if size != (h, w):
-        x = to_uint8(
-            F.interpolate(to_float(x), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(-1, 1)
-        )
+        x = _resize(x, size)
         if inputs is not None:  # paired data: inputs stay pixel-aligned with their targets
-            inputs = to_uint8(
-                F.interpolate(to_float(inputs), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(
-                    -1, 1
-                )
-            )
+            inputs = _resize(inputs, size)
     if channels is not None and channels != c:
         if channels == 3:
             x = x.expand(-1, 3, -1, -1).contiguous()
@@ -128,6 +143,12 @@ def _reshape(ds: ImageDataset, resolution: int | None, channels: int | None, hei
 def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> ImageDataset:
     """Load the images ``cfg`` names, shaped for a model (resolution defaults to the model's)."""
     src = SOURCES.get(cfg.name)
+    if cfg.transparent and src is not None and not src.alpha:
+        with_alpha = ", ".join(n for n, s in SOURCES.items() if s.alpha)
+        raise UserError(
+            f"data.background=transparent keeps the alpha of transparent pictures, but {cfg.name} has none: "
+            f"use {with_alpha} or a folder of PNGs, or drop data.background"
+        )
     if cfg.pairs == "folders":  # A/ inputs and B/ targets: a paired loader, not the plain folder one
         from . import pairs
 

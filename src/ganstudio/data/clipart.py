@@ -3,7 +3,9 @@
 About 8,100 transparent PNGs in topic folders (animals, food, people, transportation, ...): each is
 composited on ``data.background`` (white by default) and letterboxed in the same colour ("pad": clip art
 is a whole object, a crop would cut it), labelled by its topic folder, captioned with a title made from
-its file name ("chemistry_flask_matthew__02.png" -> "chemistry flask matthew"). The folder loader does
+its file name ("chemistry_flask_matthew__02.png" -> "chemistry flask matthew"). With
+``data.background="transparent"`` the pictures keep their alpha (RGBA, letterboxed in transparent
+pixels) for a model that draws transparent clip art. The folder loader does
 the decoding and caching, so the first load takes a few seconds per thousand pictures and later loads
 read the cache. There is no held-out split: ``split="test"`` is refused.
 """
@@ -52,6 +54,6 @@ def load(cfg: DataConfig, resolution: int | None) -> ImageDataset:
     shaped = dataclasses.replace(
         cfg, name=str(found), labels=True, fit="pad", resolution=resolution or NATIVE_RESOLUTION
     )
-    bg = ImageColor.getrgb(cfg.background)[:3]
+    bg = (0, 0, 0) if cfg.transparent else ImageColor.getrgb(cfg.background)[:3]  # transparent: the loader keeps alpha
     ds = folder.load(found, shaped, letterbox=(bg[0], bg[1], bg[2]), caption=title)
     return dataclasses.replace(ds, name="clipart", source=f"Open Clip Art Library ({found})")

@@ -8,7 +8,8 @@ Sources (both from Debian, installed by ``make`` when missing):
 
 Each glyph is drawn at 109 px, cropped to its ink, centred on a square with a 6 % margin, resized
 once (Lanczos, on premultiplied alpha so edges do not fringe) to the requested size and composited
-on ``data.background``. Labels are the groups (``data.label_by="group"``, 8 classes without flags) or
+on ``data.background``, or, with ``data.background="transparent"``, kept as RGBA (straight alpha: 0
+around the glyph). Labels are the groups (``data.label_by="group"``, 8 classes without flags) or
 the subgroups; every picture keeps its name as a caption. Skin-tone variants and flags are out
 unless ``data.skin_tones`` / ``data.flags`` say otherwise. A fixed tenth of the emoji (by a hash of
 the code points, the same on every machine) is the ``test`` split. Rendered sets are cached under
@@ -28,7 +29,7 @@ import torch
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from ..cache import cache_root, key_of, read_npz, write_npz
-from ..config.data import DataConfig
+from ..config.data import TRANSPARENT, DataConfig
 from ..errors import UserError
 from .base import ImageDataset
 
@@ -108,12 +109,16 @@ def select(emoji: list[Emoji], skin_tones: bool = False, flags: bool = False) ->
 def render(
     emoji: list[Emoji], size: int, background: str = "white", font: Path | None = None
 ) -> tuple[np.ndarray, list[int]]:
-    """uint8 (N, 3, size, size) pictures of the glyphs the font has, and the indices of those it lacks."""
+    """uint8 (N, 3, size, size) pictures of the glyphs the font has, and the indices of those it lacks.
+
+    ``background="transparent"``: (N, 4, size, size) RGBA instead, straight alpha, nothing composited.
+    """
     path = font or font_path()
     if path is None or not path.exists():
         raise UserError(f"the Noto Color Emoji font is not installed; {INSTALL}")
     face = ImageFont.truetype(str(path), NATIVE_SIZE)
-    bg = ImageColor.getrgb(background)[:3]
+    keep_alpha = background == TRANSPARENT
+    bg = (0, 0, 0) if keep_alpha else ImageColor.getrgb(background)[:3]
     pictures, missing = [], []
     for i, e in enumerate(emoji):
         canvas = Image.new("RGBA", (NATIVE_SIZE * 3, NATIVE_SIZE * 2), (0, 0, 0, 0))
@@ -127,10 +132,13 @@ def render(
         square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
         square.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
         small = square.convert("RGBa").resize((size, size), Image.Resampling.LANCZOS).convert("RGBA")
+        if keep_alpha:
+            pictures.append(np.asarray(small).transpose(2, 0, 1))
+            continue
         flat = Image.new("RGB", (size, size), bg)
         flat.paste(small, mask=small.getchannel("A"))
         pictures.append(np.asarray(flat).transpose(2, 0, 1))
-    images = np.stack(pictures) if pictures else np.zeros((0, 3, size, size), np.uint8)
+    images = np.stack(pictures) if pictures else np.zeros((0, 4 if keep_alpha else 3, size, size), np.uint8)
     return images, missing
 
 

@@ -9,12 +9,18 @@ What is read
 How each image is decoded
     With Pillow: images over ``MAX_PIXELS`` are refused before any pixel is decoded (decompression
     bombs), the EXIF orientation is applied, palette images are expanded, and transparent images are
-    composited onto **white** (the way a transparent PNG or GIF looks on a web page or in a viewer; a
-    dark drawing on a transparent background would vanish on black). 16-bit grayscale is scaled to
-    8 bits. The image is then shaped to ``resolution`` x ``height or resolution`` (width x height;
-    ``resolution`` defaults to ``DEFAULT_RESOLUTION``) with Lanczos resampling: ``fit="crop"`` scales
-    the short side and center-crops, ``fit="pad"`` scales to fit inside and letterboxes with black.
-    Channels: ``cfg.channels`` when set; else 1 when every image is grayscale, 3 otherwise.
+    composited onto ``cfg.background``, **white** by default (the way a transparent PNG or GIF looks on
+    a web page or in a viewer; a dark drawing on a transparent background would vanish on black).
+    16-bit grayscale is scaled to 8 bits. The image is then shaped to ``resolution`` x ``height or
+    resolution`` (width x height; ``resolution`` defaults to ``DEFAULT_RESOLUTION``) with Lanczos
+    resampling: ``fit="crop"`` scales the short side and center-crops, ``fit="pad"`` scales to fit
+    inside and letterboxes with black. Channels: ``cfg.channels`` when set; else 1 when every image is
+    grayscale, 3 otherwise.
+
+    ``cfg.background="transparent"`` keeps the alpha instead: every image becomes RGBA (4 channels,
+    straight alpha; images without alpha are opaque, grey ones RGB), resized on premultiplied alpha
+    (Pillow's RGBA resampling, so transparent pixels' colours do not fringe the edges), and ``pad``
+    letterboxes with transparent pixels.
 
 Unreadable files
     Files that fail to decode are skipped and reported in one ``SkippedFilesWarning`` line per load
@@ -30,7 +36,8 @@ Cache
     arrays, read back with ``allow_pickle=False``), so a second run with the same files and options
     skips decoding. ``key`` hashes the cache format version, the folder's absolute path, each file's
     relative path, size and mtime_ns, and the decoding options (resolution, height, channels, fit,
-    labels): any changed, added or removed file, or any changed option, misses the cache. Writes are
+    labels, background, letterbox): any changed, added or removed file, or any changed option, misses
+    the cache. Writes are
     atomic (temporary file + ``os.replace``); an unreadable cache file is ignored, deleted and rebuilt;
     a successful write deletes the stale entries of the same folder and options.
 """
@@ -51,7 +58,7 @@ import torch
 from PIL import Image, ImageColor, ImageOps
 
 from ..cache import cache_root, discard, read_npz, write_npz
-from ..config.data import DataConfig
+from ..config.data import TRANSPARENT, DataConfig
 from ..errors import UserError
 from .base import ImageDataset
 
@@ -114,8 +121,9 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
 
 
-def _flatten(im: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> tuple[Image.Image, bool | None]:
-    """Any Pillow mode -> L or RGB (alpha composited onto ``background``, white unless data.background says).
+def _flatten(im: Image.Image, background: tuple[int, int, int] | None = BACKGROUND) -> tuple[Image.Image, bool | None]:
+    """Any Pillow mode -> L or RGB (alpha composited onto ``background``, white unless data.background says),
+    or, with ``background=None`` (data.background="transparent"), RGBA keeping the alpha (opaque if none).
 
     Returns the image and whether the source is grayscale (None: decide from the pixels, for palette
     images whose palette may be all greys).
@@ -128,6 +136,8 @@ def _flatten(im: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> 
         im = _to_8bit_gray(im)  # any tRNS transparency of 16-bit images is ignored
     elif mode == "1":
         im = im.convert("L")
+    if background is None:  # keep the alpha: every picture RGBA, grey or not
+        return im.convert("RGBA"), False
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         rgba = im.convert("RGBA")
         flat = Image.new("RGBA", rgba.size, (*background, 255))
@@ -143,7 +153,8 @@ def _flatten(im: Image.Image, background: tuple[int, int, int] = BACKGROUND) -> 
 
 def _fit(im: Image.Image, size: tuple[int, int], fit: str, letterbox: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
     """Scale ``im`` to exactly ``size`` (w, h): center-crop ("crop") or letterbox ("pad"; black for folders,
-    the background colour for sources of cut-out pictures such as clip art)."""
+    the background colour for sources of cut-out pictures such as clip art; transparent for RGBA ``im``).
+    Pillow resamples RGBA on premultiplied alpha (RGBa), so transparent pixels do not bleed into edges."""
     tw, th = size
     w, h = im.size
     if fit == "crop":
@@ -159,7 +170,13 @@ def _fit(im: Image.Image, size: tuple[int, int], fit: str, letterbox: tuple[int,
     small = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
     if (nw, nh) == (tw, th):
         return small
-    fill = letterbox if im.mode == "RGB" else round(0.299 * letterbox[0] + 0.587 * letterbox[1] + 0.114 * letterbox[2])
+    fill: int | tuple[int, ...] = (
+        (0, 0, 0, 0)
+        if im.mode == "RGBA"
+        else letterbox
+        if im.mode == "RGB"
+        else round(0.299 * letterbox[0] + 0.587 * letterbox[1] + 0.114 * letterbox[2])
+    )
     canvas = Image.new(im.mode, (tw, th), fill)
     canvas.paste(small, ((tw - nw) // 2, (th - nh) // 2))
     return canvas
@@ -170,11 +187,11 @@ def _decode(
     size: tuple[int, int],
     fit: str,
     channels: int | None,
-    background: tuple[int, int, int] = BACKGROUND,
+    background: tuple[int, int, int] | None = BACKGROUND,
     letterbox: tuple[int, int, int] = (0, 0, 0),
 ) -> tuple[np.ndarray, bool]:
-    """One image file -> (H, W, C) uint8 array (C = ``channels``, or 1/3 as the source is gray or not)
-    and whether the source is grayscale. Raises on anything unreadable."""
+    """One image file -> (H, W, C) uint8 array (C = ``channels``, or 1/3 as the source is gray or not;
+    4, RGBA, when ``background`` is None) and whether the source is grayscale. Raises on anything unreadable."""
     with Image.open(path) as f:
         im: Image.Image = f
         w, h = im.size
@@ -222,7 +239,7 @@ def _options(cfg: DataConfig, letterbox: tuple[int, int, int] = (0, 0, 0)) -> di
         "channels": cfg.channels,
         "fit": cfg.fit,
         "labels": cfg.labels,
-        "background": list(ImageColor.getrgb(cfg.background)[:3]),
+        "background": TRANSPARENT if cfg.transparent else list(ImageColor.getrgb(cfg.background)[:3]),
         "letterbox": list(letterbox),
     }
 
@@ -253,6 +270,7 @@ def _read_cache(path: Path, key: str, options: dict):
         class_names = tuple(str(c) for c in z["class_names"])
         skipped = [str(s) for s in z["skipped"]]
         c = images.shape[1] if images.ndim == 4 else 0
+        want = options["channels"] or (4 if options["background"] == TRANSPARENT else None)
         ok = (
             meta.get("version") == CACHE_VERSION
             and meta.get("key") == key
@@ -260,7 +278,7 @@ def _read_cache(path: Path, key: str, options: dict):
             and images.ndim == 4
             and len(images) > 0
             and images.shape[2:] == (options["height"], options["width"])
-            and (c == options["channels"] or (options["channels"] is None and c in (1, 3)))
+            and (c == want or (want is None and c in (1, 3)))
             and labels.dtype == np.int64
             and labels.ndim == 1
             and (len(labels) == len(images) if options["labels"] else len(labels) == 0)
@@ -331,7 +349,8 @@ def _classes(root: Path, rels: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
 
 def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None):
     size = (options["width"], options["height"])
-    colours = tuple(options["background"]), tuple(options["letterbox"])
+    keep_alpha = options["background"] == TRANSPARENT
+    colours = (None if keep_alpha else tuple(options["background"])), tuple(options["letterbox"])
     jobs = [(root / r, size, options["fit"], options["channels"], *colours) for r in rels]
     workers = max(1, min(16, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
@@ -346,7 +365,7 @@ def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None
         )
     channels = options["channels"]
     if channels is None:
-        channels = 1 if all(r[1] for r in results if r is not None) else 3
+        channels = 4 if keep_alpha else 1 if all(r[1] for r in results if r is not None) else 3
     images = np.empty((len(ok), channels, options["height"], options["width"]), np.uint8)
     for j, i in enumerate(ok):
         r = results[i]

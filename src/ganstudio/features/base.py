@@ -3,7 +3,9 @@
 An extractor turns images into feature vectors (and, when it is a classifier, class
 probabilities). Shapes at the boundary:
 
-    images  (N, C, H, W): uint8 in [0, 255] or float in [0, 1], any C in {1, 3}, any H, W
+    images  (N, C, H, W): uint8 in [0, 255] or float in [0, 1], any C in {1, 3, 4}, any H, W; RGBA
+            (4, straight alpha) is composited over white first (``fit_images``), so every extractor
+            sees grey or RGB pictures and metrics work on runs trained with transparent pictures
     feats   (N, D) float32 numpy
     probs   (N, K) float32 numpy softmax outputs, or None for extractors without classes
 
@@ -41,11 +43,22 @@ def to_unit_float(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return x.float()
 
 
+def composite(x: torch.Tensor, background: float = 1.0) -> torch.Tensor:
+    """Float (B, 4, H, W) RGBA in [0, 1] (straight alpha) -> (B, 3, H, W) RGB over a grey level (white);
+    any other channel count is returned as it is."""
+    if x.shape[1] != 4:
+        return x
+    alpha = x[:, 3:]
+    return x[:, :3] * alpha + background * (1 - alpha)
+
+
 def fit_images(x: torch.Tensor, channels: int | None, size: tuple[int, int] | None) -> torch.Tensor:
-    """Float (B, C, H, W) in [0, 1] -> (B, channels, *size): antialiased bilinear resize, then
-    grey -> RGB by repetition or RGB -> grey by ITU-R 601 luma. None keeps that property."""
+    """Float (B, C, H, W) in [0, 1] -> (B, channels, *size): RGBA composited over white, antialiased
+    bilinear resize, then grey -> RGB by repetition or RGB -> grey by ITU-R 601 luma. None keeps that
+    property (but RGBA always becomes RGB: no extractor reads alpha)."""
     if x.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(x.shape)}")
+    x = composite(x)
     if size is not None and tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=tuple(size), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
     c = x.shape[1]
