@@ -219,7 +219,7 @@ def test_init_from_copies_weights(tmp_path, tiny_config):
 
 
 @pytest.mark.parametrize(
-    "name", ["seed", "seed-case-study", "fashion-mnist", "folder-64", "folder-128-small-data", "pix2pix"]
+    "name", ["seed", "seed-case-study", "fashion-mnist", "folder-64", "emoji-64", "folder-128-small-data", "pix2pix"]
 )
 def test_every_preset_resolves_builds_and_round_trips(name):
     """The presets table is data: a typo in a field name or value would only surface when a user picks it.
@@ -235,6 +235,7 @@ def test_every_preset_resolves_builds_and_round_trips(name):
         "seed-case-study",
         "fashion-mnist",
         "folder-64",
+        "emoji-64",
         "folder-128-small-data",
         "pix2pix",
     }, "a preset was added or removed: list it above"

@@ -1,0 +1,140 @@
+"""Colour pictures per minute: emoji and clip art at 64/128 px on this CPU (issue 14's must-shows).
+
+Not a test: trains real models for minutes each and appends one JSON line per run to
+benchmarks/out/colour.jsonl, and a grid of 64 samples per run to benchmarks/out/grids/.
+
+    # preset against preset at equal wall time, 2 seeds each (FID etc. in the emoji-classifier features)
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py budget --presets emoji-64 folder-64 --minutes 10 --seeds 0 1
+    # a variant of a preset (screening): --set as in `ganstudio train --set`
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py budget --presets emoji-64 --minutes 3 \
+        --set train.batch_size=16 --tag b16
+    # few-shot: 300 clip-art pictures, D's self-supervised term on and off, 3 seeds x 5 minutes
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py fewshot --minutes 5 --seeds 0 1 2
+
+Scores: the evaluation's metrics against the training pictures (``reference="train"``: emoji's held-out
+156 glyphs are too few for FID; they are the real row), in the feature space of the classifier trained on
+the emoji groups (``ganstudio features train --data emoji``), and for conditional runs the share of
+samples the classifier puts in the requested group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+OUT = Path(__file__).parent / "out"
+RUNS = Path("/tmp/ganstudio-bench-runs")
+
+
+def cpu_flags() -> str:
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags |= {w for w in line.split() if w.startswith(("avx512", "amx"))}
+                break
+    return " ".join(sorted(flags)) or "no avx512/amx"
+
+
+def record(row: dict) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    row = {**row, "cpu": cpu_flags(), "threads": torch.get_num_threads(), "time": time.strftime("%Y-%m-%d %H:%M")}
+    with open(OUT / "colour.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+def train_and_score(
+    preset: str, data: str, minutes: float, seed: int, sets: list[str], tag: str, n: int, limit: int | None = None
+) -> dict:
+    from ganstudio import load, runs
+    from ganstudio.evaluation import evaluate
+    from ganstudio.media import save_grid
+    from ganstudio.training import train
+    from ganstudio.training.options import build_run_config
+
+    cfg = build_run_config(
+        data=data,
+        preset=preset,
+        limit=limit,
+        train={"minutes": minutes, "threads": torch.get_num_threads(), "seed": seed},
+        sets=sets,
+    )
+    t0 = time.monotonic()
+    run = train(cfg, out=RUNS, progress=False)
+    wall = time.monotonic() - t0
+    res = evaluate(run, n=n, features="emoji", reference="train", log=lambda m: None)
+    g = res["rows"]["generated"]
+    metrics = runs.read_metrics(run)
+    grid = OUT / "grids" / f"{data.replace('/', '_')}-{preset}-{tag or 'base'}-{minutes:g}min-seed{seed}.png"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(load(run)(n=64, seed=1234).images, grid, nrow=8)
+    keys = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
+    return {
+        "preset": preset,
+        "tag": tag,
+        "data": data,
+        "limit": limit,
+        "sets": sets,
+        "seed": seed,
+        "minutes": minutes,
+        "wall_s": round(wall),
+        "step": res["step"],
+        "images_seen": res["step"] * cfg.train.batch_size,
+        "images_per_s": round(res["step"] * cfg.train.batch_size / wall, 1),
+        **{k: (round(g[k], 5) if isinstance(g.get(k), float) else g.get(k)) for k in keys if k in g},
+        "real_row_fid": round(res["rows"]["real"]["fid"], 3),
+        "last_log": metrics[-1] if metrics else None,
+        "extractor": res["extractor_label"],
+        "run": str(run),
+        "grid": str(grid),
+    }
+
+
+def cmd_budget(a) -> None:
+    for seed in a.seeds:
+        for preset in a.presets:
+            record({"bench": "budget", **train_and_score(preset, a.data, a.minutes, seed, a.set, a.tag, a.n)})
+
+
+def cmd_fewshot(a) -> None:
+    """300 clip-art pictures: the same preset with and without D's self-supervised reconstruction term."""
+    arms = {"recon": [], "no-recon": ["model_config.recon_weight=0"]}
+    for seed in a.seeds:
+        for arm, sets in arms.items():
+            row = train_and_score(a.preset, "clipart", a.minutes, seed, sets + a.set, arm, a.n, limit=a.images)
+            record({"bench": "fewshot", "arm": arm, "images": a.images, **row})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("budget")
+    b.add_argument("--presets", nargs="+", default=["emoji-64", "folder-64"])
+    b.add_argument("--data", default="emoji")
+    b.add_argument("--minutes", type=float, default=10)
+    b.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    b.add_argument("--n", type=int, default=2000)
+    f = sub.add_parser("fewshot")
+    f.add_argument("--preset", default="emoji-64")
+    f.add_argument("--images", type=int, default=300)
+    f.add_argument("--minutes", type=float, default=5)
+    f.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    f.add_argument("--n", type=int, default=1000)
+    for q in (b, f):
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        q.add_argument("--tag", default="", help="a name for this variant in the results")
+    a = p.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    torch.set_num_threads(a.threads)
+    {"budget": cmd_budget, "fewshot": cmd_fewshot}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
