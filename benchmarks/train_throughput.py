@@ -15,11 +15,16 @@ alternating variant by variant, ``--runs`` times after a warm-up, median reporte
   autograd   ganstudio's simultaneous schedule through autograd (the fast path switched off)
   typical    idiomatic PyTorch for context: separate D and G passes, ``loss.backward()``, foreach Adam
 
-plus, in this process, the GEMM ceiling: ``torch.mm`` timed on exactly the GEMMs the seed's step
-runs (G forward; D forward on real and on fake; D's weight and input gradients for d_loss; the
-input-gradient chain through D and G's gradients for g_loss: 26 MFLOP per image), summed to a
-per-step time. Every variant is reported as images/s, as a fraction of that ceiling and as a ratio
-to TensorFlow. Same data (Fashion-MNIST), threads (``--threads``, default 2) and batch sizes.
+plus, in this process, the GEMM ceiling: every GEMM one fast step performs (``step_gemms``: the
+forward, data-gradient and weight-gradient GEMMs of each linear layer of G and D, B rows for G, 2B
+for D over [real; fake]; 22 GEMMs, 24.75 MFLOP per image) timed alone with the library the step
+uses (``torch.mm`` / ``torch.addmm`` with ``out=``, float32, the same ``.t()`` views, the same
+threads): warm-up, then ``--ceiling-repeats`` (30) repeats of 10-50 back-to-back calls, the best
+mean per call kept, before and after the variants (best of both). The ceiling is the sum of those
+best times: the step's time if it did nothing but its GEMMs, each at its best sustained rate.
+Every variant is reported as images/s, ms per step, as a fraction of that ceiling (ceiling time /
+step time; the other variants compute the same maths with more GEMM work, so they sit lower) and as
+a ratio to TensorFlow. Same data (Fashion-MNIST), threads (``--threads``, default 2) and batch sizes.
 
 Results go to stdout (a table) and ``benchmarks/out/train_throughput.json``.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import resource
 import statistics
@@ -196,55 +202,109 @@ def worker_typical(batch: int, steps: int, warmup: int, threads: int) -> dict:
     }
 
 
-def seed_gemms(b: int) -> list[tuple[int, int, int, str]]:
-    """(m, k, n, kind) of every GEMM in the seed's train_step at batch ``b`` (TensorFlow's graph)."""
+def step_gemms(b: int) -> list[dict]:
+    """Every GEMM of one fast seed step (``training/fast_mlp.py``) at batch ``b``, as that step calls it.
+
+    Each entry is ``torch.addmm(bias, A, B, out=C)`` (``bias``) or ``torch.mm(A, B, out=C)``, with C
+    (m, n), A (m, k) and B (k, n); ``ta`` / ``tb`` mark an operand passed as the ``.t()`` view of a
+    contiguous tensor, as the step passes it (A = ``E.t()`` of a (k, m) Jacobian or delta, B =
+    ``W.t()`` of an nn.Linear weight (n, k)); every other operand and every output is contiguous.
+    D runs once over [real; fake] (2B rows); one chain of per-sample Jacobians over those 2B rows
+    serves both losses, and D's input gradient is only formed for the B fake rows (it feeds G). The
+    rank-1 step through D's head (``expand`` of its (1, 256) weight) is not a GEMM. 22 GEMMs,
+    24.75 MFLOP per image.
+    """
     g = list(itertools.pairwise(G_SIZES))
     d = list(itertools.pairwise(D_SIZES))
-    out = [(b, i, o, "fwd") for i, o in g]  # G forward
-    out += [(b, i, o, "fwd") for i, o in d] * 2  # D on real, D on fake
-    out += [(i, b, o, "wgrad") for i, o in d] * 2  # disc tape: D weight grads, both branches
-    out += [(b, o, i, "igrad") for i, o in d[1:]] * 2  # disc tape: input grads above D's first layer
-    out += [(b, o, i, "igrad") for i, o in d]  # gen tape: through D on the fake branch, to the image
-    out += [(i, b, o, "wgrad") for i, o in g]  # G weight grads
-    out += [(b, o, i, "igrad") for i, o in g[1:]]  # G input grads above its first layer
+    out: list[dict] = []
+
+    def add(what: str, m: int, k: int, n: int, ta: bool = False, tb: bool = False, bias: bool = False) -> None:
+        out.append({"what": what, "m": m, "k": k, "n": n, "ta": ta, "tb": tb, "bias": bias})
+
+    for i, (fi, fo) in enumerate(g, 1):  # addmm(bias, h (B, in), W.t())
+        add(f"G{i} fwd", b, fi, fo, tb=True, bias=True)
+    for i, (fi, fo) in enumerate(d, 1):  # addmm(bias, a (2B, in), W.t()) over [real; fake]
+        add(f"D{i} fwd", 2 * b, fi, fo, tb=True, bias=True)
+    for i, (fi, fo) in enumerate(d, 1):  # mm(E.t(), a_in (2B, in)) -> D's weight gradient (out, in)
+        add(f"D{i} wgrad", fo, 2 * b, fi, ta=True)
+    for i, (fi, fo) in list(enumerate(d, 1))[:-1]:  # mm(E (rows, out), W (out, in)): the Jacobian chain
+        add(f"D{i} dgrad", b if i == 1 else 2 * b, fo, fi)  # layer 1: only the fake rows (G's input)
+    for i, (fi, fo) in enumerate(g, 1):  # mm(delta.t(), a_in (B, in)) -> G's weight gradient
+        add(f"G{i} wgrad", fo, b, fi, ta=True)
+    for i, (fi, fo) in list(enumerate(g, 1))[1:]:  # mm(delta (B, out), W (out, in)), not below G's input
+        add(f"G{i} dgrad", b, fo, fi)
     return out
 
 
-def gemm_ceiling(b: int, threads: int, reps: int = 7, inner: int = 20) -> dict:
-    """Per-step time of the seed step's GEMMs alone (torch.mm with out=), median of ``reps``."""
-    torch = _torch_setup(threads)
-    shapes = seed_gemms(b)
-    ops = []
-    for m, k, n, kind in shapes:
-        if kind == "fwd":  # activations (m, k) @ weight (k, n)
-            a, w = torch.randn(m, k), torch.randn(k, n)
-        elif kind == "wgrad":  # X^T @ dY with X (b, k=in) stored row-major: a transposed view
-            a, w = torch.randn(k, m).t(), torch.randn(k, n)
-        else:  # dY (m, k) @ W^T with W (n, k)... stored as (in, out) = (n, k): a transposed view
-            a, w = torch.randn(m, k), torch.randn(n, k).t()
-        ops.append((a, w, torch.empty(m, n)))
-    flops = sum(2 * m * k * n for m, k, n, _ in shapes)
+def time_gemm(torch, g: dict, repeats: int, min_calls: int = 10, max_calls: int = 50, target_s: float = 0.02) -> dict:
+    """Best sustained time of one GEMM: warm-up, then ``repeats`` runs of ``calls`` back-to-back calls;
+    the best mean per call is kept. ``calls`` is sized so one run takes about ``target_s``."""
+    m, k, n = g["m"], g["k"], g["n"]
+    a = torch.randn(k, m).t() if g["ta"] else torch.randn(m, k)
+    w = torch.randn(n, k).t() if g["tb"] else torch.randn(k, n)
+    c = torch.empty(m, n)
+    if g["bias"]:
+        bias = torch.randn(n)
 
-    def run():
-        for a, w, o in ops:
-            torch.mm(a, w, out=o)
+        def call():
+            torch.addmm(bias, a, w, out=c)
+    else:
+
+        def call():
+            torch.mm(a, w, out=c)
 
     for _ in range(5):
-        run()
-    times = []
-    for _ in range(reps):
+        call()
+    t0 = time.perf_counter()
+    for _ in range(5):
+        call()
+    est = (time.perf_counter() - t0) / 5
+    calls = max(min_calls, min(max_calls, math.ceil(target_s / max(est, 1e-9))))
+    best = math.inf
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        for _ in range(inner):
-            run()
-        times.append((time.perf_counter() - t0) / inner)
-    step_s = statistics.median(times)
+        for _ in range(calls):
+            call()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return {"best_s": best, "calls": calls}
+
+
+def gemm_ceiling(b: int, threads: int, repeats: int = 30, earlier: dict | None = None) -> dict:
+    """The GEMM ceiling of one fast seed step: each of its GEMMs timed alone with the library the step
+    uses (torch.mm / addmm, float32, same operand layouts, same threads), best of ``repeats``; the
+    ceiling is the sum of those best times, i.e. the step's time if it did nothing but its GEMMs, each
+    at its best sustained rate. ``earlier``: this function's result for the same batch from an earlier
+    session (before the variants ran); each GEMM keeps its best over all sessions (load only ever
+    makes a GEMM slower)."""
+    torch = _torch_setup(threads)
+    shapes = step_gemms(b)
+    session = [time_gemm(torch, g, repeats) for g in shapes]
+    rows = []
+    for j, g in enumerate(shapes):
+        times = [*(earlier["shapes"][j]["session_s"] if earlier else []), session[j]["best_s"]]
+        flop = 2 * g["m"] * g["k"] * g["n"]
+        rows.append(
+            {
+                **g,
+                "mflop": flop / 1e6,
+                "best_us": min(times) * 1e6,
+                "gflops": flop / min(times) / 1e9,
+                "calls": session[j]["calls"],
+                "session_s": times,
+            }
+        )
+    flops = sum(2 * g["m"] * g["k"] * g["n"] for g in shapes)
+    step_s = sum(r["best_us"] for r in rows) / 1e6
     return {
         "batch": b,
         "gemms": len(shapes),
+        "repeats": repeats,
         "mflop_per_image": flops / b / 1e6,
         "step_ms": step_s * 1e3,
+        "session_step_ms": [sum(r["session_s"][i] for r in rows) * 1e3 for i in range(len(rows[0]["session_s"]))],
         "gflops": flops / step_s / 1e9,
         "images_per_s": b / step_s,
+        "shapes": rows,
     }
 
 
@@ -308,6 +368,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=None, help="timed steps per run (default ~20k images)")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ceiling-repeats", type=int, default=30, help="GEMM ceiling: timed repeats per GEMM (best kept)")
     p.add_argument("--variants", nargs="+", default=["tf", "fast", "autograd", "typical"])
     p.add_argument("--no-tf", action="store_true", help="skip TensorFlow")
     p.add_argument("--no-install", action="store_true", help="do not install TensorFlow if it is missing")
@@ -362,7 +423,7 @@ def main() -> int:
     results: dict = {"threads": a.threads, "runs": a.runs, "cpu": _cpu_name(), "batches": {}}
     for b in [] if a.only_families else a.batch:
         steps = a.steps or max(50, 20000 // b)
-        ceiling = gemm_ceiling(b, a.threads)
+        ceiling = gemm_ceiling(b, a.threads, a.ceiling_repeats)
         got: dict[str, list[dict]] = {v: [] for v in variants}
         for r in range(a.runs):  # alternate: one run of each variant, then the next round
             for v in variants:
@@ -392,23 +453,17 @@ def main() -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-        ceiling_after = gemm_ceiling(b, a.threads)  # measured before and after: load drifts
-        ceil_ips = statistics.median([ceiling["images_per_s"], ceiling_after["images_per_s"]])
-        row = {
-            "ceiling": {
-                **ceiling,
-                "images_per_s_after": ceiling_after["images_per_s"],
-                "images_per_s_median": ceil_ips,
-            },
-            "variants": {},
-        }
+        # timed again after the variants (load drifts); each GEMM keeps its best of both sessions
+        ceiling = gemm_ceiling(b, a.threads, a.ceiling_repeats, earlier=ceiling)
+        row = {"ceiling": ceiling, "variants": {}}
         tf_ips = statistics.median([x["images_per_s"] for x in got["tf"]]) if "tf" in got else None
         for v, rs in got.items():
             ips = statistics.median([x["images_per_s"] for x in rs])
             row["variants"][v] = {
                 "images_per_s": ips,
+                "ms_per_step": b / ips * 1e3,
                 "all": [round(x["images_per_s"], 1) for x in rs],
-                "of_ceiling": ips / ceil_ips,
+                "of_ceiling": ips / ceiling["images_per_s"],  # = ceiling time / step time
                 "vs_tf": ips / tf_ips if tf_ips else None,
                 "maxrss_mib": max(x["maxrss_mib"] for x in rs),
             }
@@ -425,14 +480,24 @@ def main() -> int:
 
 def _print_table(b: int, row: dict) -> None:
     c = row["ceiling"]
+    sessions = " / ".join(f"{t:.2f}" for t in c["session_step_ms"])
     print(
-        f"\nbatch {b}: GEMM ceiling {c['images_per_s_median']:,.0f} img/s "
-        f"({c['mflop_per_image']:.1f} MFLOP/image, {c['gemms']} GEMMs, {c['gflops']:.0f} GFLOP/s)"
+        f"\nbatch {b}: GEMM ceiling {c['step_ms']:.2f} ms/step = {c['images_per_s']:,.0f} img/s "
+        f"({c['gemms']} GEMMs of the fast step, {c['mflop_per_image']:.2f} MFLOP/image, {c['gflops']:.0f} GFLOP/s; "
+        f"best of {c['repeats']} repeats per GEMM; sessions before / after the variants: {sessions} ms)"
     )
-    print(f"{'variant':<10}{'img/s':>10}{'of ceiling':>12}{'vs TF':>8}{'peak MiB':>10}   runs")
+    print(f"  {'GEMM':<10}{'call':<22}{'m x k x n':>18}{'MFLOP':>9}{'best us':>10}{'GFLOP/s':>9}")
+    for r in c["shapes"]:
+        call = f"{'addmm' if r['bias'] else 'mm'}({'A.t()' if r['ta'] else 'A'}, {'B.t()' if r['tb'] else 'B'})"
+        mkn = f"{r['m']}x{r['k']}x{r['n']}"
+        print(f"  {r['what']:<10}{call:<22}{mkn:>18}{r['mflop']:>9.2f}{r['best_us']:>10.1f}{r['gflops']:>9.1f}")
+    print(f"{'variant':<10}{'img/s':>10}{'ms/step':>9}{'of ceiling':>12}{'vs TF':>8}{'peak MiB':>10}   runs")
     for v, r in row["variants"].items():
         vs = f"{r['vs_tf']:.2f}x" if r["vs_tf"] else "-"
-        print(f"{v:<10}{r['images_per_s']:>10,.0f}{r['of_ceiling']:>11.0%}{vs:>8}{r['maxrss_mib']:>10.0f}   {r['all']}")
+        print(
+            f"{v:<10}{r['images_per_s']:>10,.0f}{r['ms_per_step']:>9.2f}{r['of_ceiling']:>11.0%}{vs:>8}"
+            f"{r['maxrss_mib']:>10.0f}   {r['all']}"
+        )
 
 
 def families_table(a) -> list[dict]:
