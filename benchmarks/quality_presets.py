@@ -71,18 +71,14 @@ def evaluate(run: Path, n: int = 5000, features: str = "classifier", checkpoint:
 
 
 def class_accuracy(run: Path, per_class: int = 200) -> float:
-    """Classifier accuracy on samples generated for each requested class."""
+    """Classifier accuracy on samples generated for each requested class (``evaluation.core.class_accuracy``:
+    class k from latent seeds 10,000 k on, judged by the classifier trained on the run's data)."""
     import ganstudio
+    from ganstudio.evaluation.core import class_accuracy as requested_accuracy
     from ganstudio.features.classifier import load_classifier
 
     pipe = ganstudio.load(run)
-    clf = load_classifier("fashion-mnist")
-    correct = 0
-    for k in range(pipe.num_classes):
-        imgs = pipe(n=per_class, seed=10_000 * k, classes=k).images
-        probs = clf.extract(imgs).probs
-        correct += int((probs.argmax(1) == k).sum())
-    return correct / (per_class * pipe.num_classes)
+    return requested_accuracy(pipe, load_classifier(pipe.config.data), per_class=per_class)["class_accuracy"]
 
 
 def cmd_budgets(a) -> None:

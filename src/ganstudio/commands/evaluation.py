@@ -18,16 +18,34 @@ def cmd_features_train(a: argparse.Namespace) -> int:
 
     data = DataConfig(name=a.data, resolution=a.resolution)
     path = train_classifier(
-        data, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, threads=a.threads, force=a.force
+        data,
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        widths=a.widths,
+        seed=a.seed,
+        threads=a.threads,
+        force=a.force,
+        augment=a.augment,
     )
     ext = load_classifier(path=path)
     print(f"classifier: {ext.label}")
     print(
         f"  accuracy: {100 * ext.meta['accuracy']:.2f} % on {ext.meta['accuracy_split']} "
-        f"({ext.meta['n_val']} images), {ext.meta['train_seconds']:.0f} s of training"
+        f"({ext.meta['n_val']} images), {ext.meta['train_seconds']:.0f} s of training, "
+        f"{ext.meta.get('augment', 'shift')} augmentation"
     )
     print(f"  folder:   {path}")
     return 0
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) <= 0:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers separated by commas, got {text!r}")
+    return widths
 
 
 def cmd_features_list(a: argparse.Namespace) -> int:
@@ -111,10 +129,27 @@ def register(sub) -> None:
 
     t = fsub.add_parser("train", help="train the classifier extractor on a labelled dataset (a few minutes)")
     t.add_argument(
-        "--data", required=True, help="fashion-mnist, mnist, digits, or a folder with one sub-folder per class"
+        "--data",
+        required=True,
+        help="fashion-mnist, mnist, digits, emoji, clipart, or a folder with one sub-folder per class",
     )
-    t.add_argument("--epochs", type=_positive_int, default=5)
+    t.add_argument(
+        "--epochs", type=_positive_int, default=None, help="default: the data's measured recipe (emoji 30), else 5"
+    )
     t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument(
+        "--widths",
+        type=_widths,
+        default=None,
+        help="conv channels per block, e.g. 16,32,64 (default: the data's recipe, else 16,32)",
+    )
+    t.add_argument(
+        "--augment",
+        choices=("shift", "shape", "none"),
+        default=None,
+        help="shift: 1-pixel shifts; shape: scale, shift, rotation, blur, flips, no hue change "
+        "(default: shape for colour data such as emoji, clipart and colour folders, else shift)",
+    )
     t.add_argument("--resolution", type=_positive_int, default=None, help="folders only: image size (default 64)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=_positive_int, default=None)
@@ -125,7 +160,7 @@ def register(sub) -> None:
     ls.set_defaults(func=cmd_features_list)
 
     c = fsub.add_parser("check", help="does an extractor's FID rise with blur, noise and dropped modes?")
-    c.add_argument("--features", default="folder-rcf", help="classifier, folder-rcf or onnx:PATH")
+    c.add_argument("--features", default="folder-rcf", help="classifier, emoji, folder-rcf or onnx:PATH")
     c.add_argument("--data", required=True, help="labelled data: a named dataset or a folder of class sub-folders")
     c.add_argument("--n", type=_positive_int, default=2000, help="images per side (default 2000)")
     c.add_argument("--resolution", type=_positive_int, default=None)
@@ -139,7 +174,7 @@ def register(sub) -> None:
     e.add_argument(
         "--features",
         default="auto",
-        help="auto (classifier if trained, else folder-rcf), classifier, folder-rcf, onnx:PATH",
+        help="auto (classifier if trained, else folder-rcf), classifier, emoji (colour pictures), folder-rcf, onnx:PATH",
     )
     e.add_argument(
         "--reference",

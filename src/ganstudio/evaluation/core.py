@@ -33,7 +33,7 @@ from ..features.cache import data_hash, load_npz, reference_root, save_npz
 from ..metrics import functional as M
 from ..pipeline import Pipeline, load
 from ..version import __version__
-from .builtin import METRICS_VERSION, originality
+from .builtin import METRICS_VERSION, originality, requested_class_accuracy
 from .reference import (
     DEFAULT_N,
     ORIGINALITY_N,
@@ -50,6 +50,7 @@ from .registry import Inputs, metrics
 from .results import write_result
 
 WORST_K = 8  # worst offenders shown in the originality panel
+SAMPLE_BATCH = 500  # images per generator call in ``sample_images`` (a conditional run's classes cycle per call)
 ORIGINALITY_DETAILS = (
     "copy_fraction",
     "num_flagged",
@@ -95,10 +96,13 @@ def compute_row(
     twin_pixels: np.ndarray,
     twin_self_nn: np.ndarray,
     top_k: int = WORST_K,
+    requested: np.ndarray | None = None,
 ) -> tuple[dict, dict]:
     """One set of images against the reference: (flat row of every registered metric that applies,
-    originality details)."""
-    x = Inputs(fake, fake_pixels, ref_feats, mu, sigma, class_ref, num_classes, twin_pixels, twin_self_nn, top_k)
+    originality details). ``requested``: the class each image was generated for (extractor's order)."""
+    x = Inputs(
+        fake, fake_pixels, ref_feats, mu, sigma, class_ref, num_classes, twin_pixels, twin_self_nn, top_k, requested
+    )
     row: dict[str, Any] = {"n": len(fake)}
     for m in metrics():
         row.update(m.values(x) or {})
@@ -176,9 +180,10 @@ def _uint8(images: torch.Tensor) -> torch.Tensor:
     return images if images.dtype == torch.uint8 else images.mul(255).round().clamp(0, 255).to(torch.uint8)
 
 
-def score(images: torch.Tensor, ref: Reference) -> tuple[dict, dict]:
+def score(images: torch.Tensor, ref: Reference, requested: np.ndarray | None = None) -> tuple[dict, dict]:
     """Metrics of generated ``images`` (N, C, H, W) float in [0, 1] or uint8 against ``ref``:
-    (flat row, originality details)."""
+    (flat row, originality details). ``requested`` (``requested_classes``): the class each image was
+    generated for, which enables the requested-class accuracy of conditional runs."""
     if tuple(images.shape[1:]) != tuple(ref.shape):
         raise UserError(f"generated images are {tuple(images.shape[1:])} but the data is {tuple(ref.shape)}")
     u8 = _uint8(images)
@@ -194,16 +199,65 @@ def score(images: torch.Tensor, ref: Reference) -> tuple[dict, dict]:
         ref.extractor.num_classes,
         ref.twin_pixels,
         ref.twin_self_nn,
+        requested=requested,
     )
 
 
-def sample_images(pipe: Pipeline, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+def sample_images(pipe: Pipeline, n: int, seed: int = 0, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
     """``n`` images from a Pipeline as uint8 (N, C, H, W): image i from latent seed ``seed + i``."""
     out = []
     for i in range(0, n, batch_size):
         b = min(batch_size, n - i)
         out.append(_uint8(pipe(n=b, seed=seed + i).images))
     return torch.cat(out)
+
+
+def same_classes(pipe: Pipeline, extractor: Extractor) -> bool:
+    """Whether the extractor judges the run's classes: a conditional run, the same class names in the same order."""
+    return (
+        pipe.num_classes >= 2
+        and extractor.num_classes == pipe.num_classes
+        and bool(pipe.class_names)
+        and tuple(extractor.class_names) == tuple(pipe.class_names)
+    )
+
+
+def requested_classes(
+    pipe: Pipeline, n: int, extractor: Extractor, batch_size: int = SAMPLE_BATCH
+) -> np.ndarray | None:
+    """(n,) the class index each image of ``sample_images(pipe, n, batch_size=batch_size)`` was
+    generated for, or None when the run is unconditional or the extractor's classes are not the run's."""
+    if not same_classes(pipe, extractor):
+        return None
+    out = []
+    for i in range(0, n, batch_size):
+        w = pipe.class_weights(None, min(batch_size, n - i))
+        assert w is not None  # a conditional run
+        out.append(w.argmax(1).numpy())
+    return np.concatenate(out)
+
+
+def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, seed: int = 0) -> dict:
+    """Requested-class accuracy of a conditional run: ``per_class`` images of each class k (latent seeds
+    ``seed + 10_000 k`` on), judged by ``extractor``, which must know the run's classes. Returns
+    ``builtin.requested_class_accuracy``'s dict plus ``class_names`` and ``per_class_n``."""
+    if pipe.num_classes < 2:
+        raise UserError("requested-class accuracy needs a class-conditional run (trained with --conditional)")
+    if not same_classes(pipe, extractor):
+        raise UserError(
+            f"{extractor.label} does not know this run's classes ({', '.join(pipe.class_names) or 'unnamed'}); "
+            "use the classifier trained on the run's data"
+        )
+    probs, requested = [], []
+    for k in range(pipe.num_classes):
+        images = _uint8(pipe(n=per_class, seed=seed + 10_000 * k, classes=k).images)
+        p = extractor.extract(images).probs
+        if p is None:
+            raise UserError(f"{extractor.label} gives no class probabilities")
+        probs.append(p)
+        requested.append(np.full(per_class, k))
+    res = requested_class_accuracy(np.concatenate(probs), np.concatenate(requested), extractor.num_classes)
+    return {**res, "class_names": list(pipe.class_names), "per_class_n": per_class}
 
 
 def originality_panel(images: torch.Tensor, ref: Reference, details: dict) -> np.ndarray:
@@ -297,7 +351,7 @@ def evaluate(
     t1 = time.monotonic()
     images = sample_images(pipe, n, seed)
     t2 = time.monotonic()
-    row, details = score(images, ref)
+    row, details = score(images, ref, requested_classes(pipe, n, extractor))
     t3 = time.monotonic()
     seconds = {"reference": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
     res = build_result(run_dir, pipe.step, n, seed, ref, row, details, seconds, images, panel=write)

@@ -44,6 +44,9 @@ class Inputs:
     twin_pixels: np.ndarray  # (T, C*H*W) training images searched for near-copies
     twin_self_nn: np.ndarray  # (T,) their distances to their own nearest neighbour
     top_k: int  # near-copies kept in the originality details
+    # (N,) the class each image was generated for, as an index into the extractor's classes; None when
+    # unknown (real rows, unconditional runs, an extractor whose classes are not the run's)
+    requested: np.ndarray | None = None
     _shared: dict = field(default_factory=dict, repr=False)
 
     def classes(self) -> tuple[np.ndarray, np.ndarray] | None:

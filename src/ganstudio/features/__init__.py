@@ -1,13 +1,19 @@
-"""Feature extractors by name: ``get_extractor("classifier" | "folder-rcf" | "onnx:PATH", data)``.
+"""Feature extractors by name: ``get_extractor("classifier" | "emoji" | "folder-rcf" | "onnx:PATH", data)``.
 
 ``EXTRACTORS`` is the registry: name -> ``ExtractorSpec(build, description, argument)``. A spec
 string is ``NAME`` or ``NAME:ARG``:
 
     classifier          the small CNN trained on the run's (labelled) data by
                         ``ganstudio features train --data X``; classifier:PATH picks a cached folder
+    emoji               the classifier trained on the emoji's Unicode groups (``ganstudio features
+                        train --data emoji``, shape augmentation): a colour feature space for any
+                        colour pictures, whatever the run's data; pictures of any size are resized
+                        to its 64 px (``fit_images``), grey ones repeated to RGB
     folder-rcf          fixed random-conv features + pixel statistics: any images, no training
     onnx:PATH           any network exported to ONNX, run with onnxruntime
-    auto                classifier when one is cached for the data, else folder-rcf
+    auto                classifier when one is cached for the data (for an emoji run that is the
+                        network ``emoji`` names), else emoji for an emoji run with other options
+                        when the emoji classifier is cached, else folder-rcf
 
 Every extractor reports ``name`` and ``id`` (a hash of its weights); numbers from different
 extractors are not comparable, and every result carries both.
@@ -48,6 +54,19 @@ def _classifier(arg: str | None, data: DataConfig | None) -> Extractor:
     return load_classifier(data=data, path=arg)
 
 
+def _emoji(arg: str | None, data: DataConfig | None) -> Extractor:
+    from .cache import features_root
+    from .classifier import find_classifier, load_classifier
+
+    found = find_classifier("emoji")
+    if found is None:
+        raise UserError(
+            f"no emoji classifier in {features_root()}; train it once with `ganstudio features train --data emoji` "
+            "(about 3 minutes on 2 CPU cores)"
+        )
+    return load_classifier(path=found)
+
+
 def _randconv(arg: str | None, data: DataConfig | None) -> Extractor:
     from .randconv import RandomConvExtractor
 
@@ -68,13 +87,17 @@ EXTRACTORS: dict[str, ExtractorSpec] = {
         "small CNN trained on the labelled data (classifier-FID)",
         "optional PATH of a cached classifier folder",
     ),
+    "emoji": ExtractorSpec(
+        _emoji, "the classifier trained on the emoji groups: a colour feature space for any colour pictures"
+    ),
     "folder-rcf": ExtractorSpec(_randconv, "fixed random-conv features + pixel statistics (any images)"),
     "onnx": ExtractorSpec(_onnx, "a feature network exported to ONNX (onnxruntime)", "PATH of the .onnx file"),
 }
 
 
 def resolve_spec(spec: str, data: DataConfig | None, log: Callable[[str], None] | None = None) -> str:
-    """``auto`` -> ``classifier`` when one is cached for ``data``, else ``folder-rcf`` (with a note)."""
+    """``auto`` -> ``classifier`` when one is cached for ``data``; for an emoji run with other options
+    (background, subgroups) ``emoji`` when that one is cached; else ``folder-rcf`` (with a note)."""
     if spec != "auto":
         return spec
     if data is not None:
@@ -87,6 +110,12 @@ def resolve_spec(spec: str, data: DataConfig | None, log: Callable[[str], None] 
             found = None
         if found is not None:
             return "classifier"
+        if data.name == "emoji":
+            try:
+                if find_classifier("emoji") is not None:
+                    return "emoji"
+            except UserError:
+                pass
         from ..data import SOURCES
 
         if data.name in SOURCES or data.labels:
