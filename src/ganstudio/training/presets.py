@@ -60,12 +60,14 @@ PRESETS: dict[str, dict] = {
             "guard": True,
         },
     },
-    # Emoji (or any few thousand colour pictures) at 64 px: the lightweight (FastGAN-style) family, hinge loss,
-    # adaptive DiffAugment, EMA. Chosen by measurement at equal minutes: benchmarks/README.md, "Colour pictures".
+    # Emoji (or other labelled colour pictures, e.g. clipart) at 64 px: the lightweight (FastGAN-style) family,
+    # class-conditional (the class also at G's input), a D with per-sample layer norm, hinge loss, adaptive
+    # DiffAugment, EMA. Chosen by measurement at equal minutes: benchmarks/README.md, "Colour pictures".
     "emoji-64": {
         "model": "lightweight",
+        "conditional": True,
         "data": {"resolution": 64},
-        "model_config": {"g_channels": 16, "d_channels": 16},
+        "model_config": {"g_channels": 16, "d_channels": 16, "d_norm": "layer", "class_input": True},
         "train": {
             "loss": "hinge",
             "schedule": "alternating",
@@ -111,9 +113,15 @@ PRESETS: dict[str, dict] = {
 
 
 # The preset that measured best per minute for each kind of data (benchmarks/README.md): the studio's Train
-# panel and `ganstudio datasets` start from it. Colour sources and folders of pictures get folder-64 until a
-# colour preset measures better.
-RECOMMENDED = {"fashion-mnist": "fashion-mnist", "mnist": "fashion-mnist", "digits": "fashion-mnist"}
+# panel and `ganstudio datasets` start from it. The labelled colour sources get emoji-64; folders and uploads
+# (maybe unlabelled) folder-64.
+RECOMMENDED = {
+    "fashion-mnist": "fashion-mnist",
+    "mnist": "fashion-mnist",
+    "digits": "fashion-mnist",
+    "emoji": "emoji-64",
+    "clipart": "emoji-64",
+}
 RECOMMENDED_FOR_PICTURES = "folder-64"
 
 
