@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ganstudio import evaluation
+from ganstudio import runs as run_folder
 from ganstudio.data import DataConfig, load_dataset
 from ganstudio.errors import UserError
 from ganstudio.evaluation.builtin import requested_class_accuracy
@@ -129,3 +130,17 @@ def test_class_accuracy_per_requested_class(runs, digits_classifier):
         class_accuracy(load(plain), digits_classifier, per_class=2)
     with pytest.raises(UserError, match="does not know this run's classes"):
         class_accuracy(pipe, get_extractor("folder-rcf"), per_class=2)
+
+
+def test_eval_hook_scores_requested_classes_during_training(digits_classifier, tmp_path, tiny_config):
+    """The hook that scores checkpoints while a conditional run trains reports the same requested-class
+    accuracy as ``evaluate`` does afterwards."""
+    from ganstudio.evaluation.hook import EvalHook
+
+    hook = EvalHook(every=10, n=N, features="classifier", log=lambda s: None)
+    cfg = dataclasses.replace(tiny_config(steps=10), conditional=True)
+    run = train(cfg, out=tmp_path, progress=False, extra_hooks=[hook])
+    (during,) = [r["eval"] for r in run_folder.read_metrics(run) if "eval" in r]
+    after = evaluation.evaluate(run, n=N, features="classifier", write=False, log=lambda s: None)
+    assert 0 <= during["class_accuracy"] <= 1
+    assert during["class_accuracy"] == after["rows"]["generated"]["class_accuracy"]

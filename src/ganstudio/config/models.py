@@ -180,7 +180,9 @@ class LightweightConfig:
     d_channels: int = 32  # D's channels after its first conv; doubled at each stage
     max_channels: int = 256  # cap on both
     spectral_norm: bool = True  # on every D conv/linear (FastGAN's D)
-    d_norm: str = "none"  # batch | instance | layer | none: D sees [real; fake] in one batch, so no BN by default
+    # layer (per sample): D sees [real; fake] in one batch, and BatchNorm there let D tell them apart by batch
+    # statistics; with no norm the spectral-norm D's logits started ~30x smaller than DCGAN's and D stayed at chance
+    d_norm: str = "layer"
     mbstd: bool = False  # minibatch std-dev channel before D's head (ProGAN)
     mbstd_group: int = 4
     conditioning: str = "projection"  # projection | acgan | both (used when num_classes > 0)

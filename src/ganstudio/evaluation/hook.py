@@ -36,7 +36,7 @@ import torch
 from .. import runs
 from ..features import Extractor, get_extractor
 from ..pipeline import Pipeline
-from .core import Reference, build_result, prepare_reference, sample_images, score
+from .core import Reference, build_result, prepare_reference, requested_classes, sample_images, score
 from .reference import Log, stderr_log
 from .registry import get, metrics
 from .results import write_result
@@ -142,7 +142,7 @@ class EvalHook:
         finally:
             G.train(was_training)
         t2 = time.monotonic()
-        row, details = score(images, self.ref)
+        row, details = score(images, self.ref, requested_classes(pipe, self.n, self.ref.extractor))
         t3 = time.monotonic()
         seconds = {"checkpoint": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
         res = build_result(run_dir, step, self.n, self.seed, self.ref, row, details, seconds, images)

@@ -6,7 +6,8 @@ G: z (B, z_dim) -> Linear -> (B, g0, h0, w0) -> k up-blocks [nearest x2, 3x3 con
    stage's channels (pool to 4x4, 4x4 conv, SiLU, 1x1 conv, sigmoid): a cheap long-range path that
    carries layout and style to the fine stages without the cost of a residual at full resolution.
 D: x (B, C, H, W) -> 4x4 stride-2 conv -> k-1 down-blocks (a strided 4x4 conv + 3x3 conv path averaged
-   with an avg-pool + 1x1 conv path) -> (B, d, h0, w0) [-> minibatch std] -> flatten = features
+   with an avg-pool + 1x1 conv path; per-sample layer norm by default) -> (B, d, h0, w0) [-> minibatch std]
+   -> flatten = features
    (B, F) -> linear head (+ projection / ACGAN) -> (B,) logits.
    Self-supervision: two small decoders reconstruct D's *real* inputs from D's own features: the
    whole picture (at 8 x base size, e.g. 32 px for 64 px pictures) from the 2 x base-size features,
