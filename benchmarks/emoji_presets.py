@@ -8,8 +8,13 @@ benchmarks/out/colour.jsonl, and a grid of 64 samples per run to benchmarks/out/
     # a variant of a preset (screening): --set as in `ganstudio train --set`
     OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py budget --presets emoji-64 --minutes 3 \
         --set train.batch_size=16 --tag b16
-    # few-shot: 300 clip-art pictures, D's self-supervised term on and off, 3 seeds x 5 minutes
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py fewshot --minutes 5 --seeds 0 1 2
+    # few-shot: 300 clip-art pictures, D's self-supervised term on and off, 3 seeds x 5 minutes; the two arms
+    # of a seed side by side, one core each (what benchmarks/README.md reports)
+    for s in 0 1 2; do
+      for arm in recon no-recon; do
+        OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py --threads 1 fewshot --arms $arm --seeds $s &
+      done; wait
+    done
 
 Scores: the evaluation's metrics against the training pictures (``reference="train"``: emoji's held-out
 156 glyphs are too few for FID; they are the real row), in the feature space of the classifier trained on
@@ -106,7 +111,7 @@ def cmd_fewshot(a) -> None:
     """300 clip-art pictures: the same preset with and without D's self-supervised reconstruction term."""
     arms = {"recon": [], "no-recon": ["model_config.recon_weight=0"]}
     for seed in a.seeds:
-        for arm, sets in arms.items():
+        for arm, sets in ((arm, arms[arm]) for arm in a.arms):
             row = train_and_score(a.preset, "clipart", a.minutes, seed, sets + a.set, arm, a.n, limit=a.images)
             record({"bench": "fewshot", "arm": arm, "images": a.images, **row})
 
@@ -127,6 +132,13 @@ def main() -> None:
     f.add_argument("--minutes", type=float, default=5)
     f.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     f.add_argument("--n", type=int, default=1000)
+    f.add_argument(
+        "--arms",
+        nargs="+",
+        choices=["recon", "no-recon"],
+        default=["recon", "no-recon"],
+        help="one arm per process runs the two side by side (--threads 1 each: equal conditions, paired by seed)",
+    )
     for q in (b, f):
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         q.add_argument("--tag", default="", help="a name for this variant in the results")
