@@ -2,6 +2,12 @@
 
     nice -n 10 python benchmarks/studio_screenshots.py [--runs DIR] [--minutes 2] [--out docs/screenshots]
 
+With ``--runs`` it uses the runs there (the newest ``lightweight`` run, else ``dcgan``, else ``mlp``, or
+``--gan NAME``; the newest ``pix2pix`` run for the Sketch panel). The shots in docs/screenshots/ were taken
+from the 30-minute ``emoji-64`` run of benchmarks/emoji_presets.py and a 3-minute sketch run:
+
+    python benchmarks/studio_screenshots.py --runs /tmp/shots --prompt "a bowl of ripe fruit" --expect "Food"
+
 Without ``--runs`` it first trains, each in its own ``ganstudio train`` process:
   - Fashion-MNIST, class-conditional DCGAN (``--preset fashion-mnist``) for ``--minutes``;
   - a Fashion-MNIST sketch -> garment pix2pix run (``--model pix2pix --set data.pairs=sketch``) for
@@ -74,6 +80,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sketch-minutes", type=float, default=1.5)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--no-prompt", action="store_true", help="skip the text-prompt shot (loads the sentence model)")
+    ap.add_argument("--prompt", default="a pair of leather ankle boots", help="the Create panel's text prompt")
+    ap.add_argument("--expect", default="ankle boots", help="text the prompt's note must show (its class)")
+    ap.add_argument("--gan", default=None, help="the run folder name for the noise-to-image shots (default: newest)")
     a = ap.parse_args(argv)
 
     runs = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="studio-shots-"))
@@ -89,7 +98,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     base, srv = serve(runs)
-    gan = newest(runs, "dcgan") or newest(runs, "mlp")
+    # the newest colour run first: the docs should show what artists bring, from a really trained run
+    gan = a.gan or newest(runs, "lightweight") or newest(runs, "dcgan") or newest(runs, "mlp")
     sketch = newest(runs, "pix2pix")
 
     with sync_playwright() as pw:
@@ -183,10 +193,10 @@ def main(argv=None) -> int:
             tab("create")
             page.fill("input[name=seed]", "")
             page.select_option("select[name=n]", "8")
-            page.fill("input[name=prompt]", "a pair of leather ankle boots")
+            page.fill("input[name=prompt]", a.prompt)
             page.click("#generate-btn")
             page.wait_for_function(
-                "document.querySelector('#create-note').textContent.includes('ankle boots')", timeout=300_000
+                f"document.querySelector('#create-note').textContent.includes({a.expect!r})", timeout=300_000
             )
             shot("create-prompt")
             page.fill("input[name=prompt]", "")
