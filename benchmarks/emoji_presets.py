@@ -8,6 +8,8 @@ benchmarks/out/colour.jsonl, and a grid of 64 samples per run to benchmarks/out/
     # a variant of a preset (screening): --set as in `ganstudio train --set`
     OMP_WAIT_POLICY=PASSIVE python benchmarks/emoji_presets.py budget --presets emoji-64 --minutes 3 \
         --set train.batch_size=16 --tag b16
+    # a run trained with frequent checkpoints, scored at the checkpoints nearest 2 and 10 minutes of wall time
+    python benchmarks/emoji_presets.py --threads 1 at /tmp/ganstudio-bench-runs/00001-lightweight-emoji
     # few-shot: 300 clip-art pictures, D's self-supervised term on and off, 3 seeds x 5 minutes; the two arms
     # of a seed side by side, one core each (what benchmarks/README.md reports)
     for s in 0 1 2; do
@@ -116,6 +118,37 @@ def cmd_fewshot(a) -> None:
             record({"bench": "fewshot", "arm": arm, "images": a.images, **row})
 
 
+def cmd_at(a) -> None:
+    """Score a run (trained with frequent checkpoints) at the checkpoints nearest some wall-clock times: the
+    30-minute run cut at 2 and 10 minutes is a 2- and a 10-minute run of the same config and seed."""
+    from ganstudio import load, runs
+    from ganstudio.evaluation import evaluate
+    from ganstudio.media import save_grid
+
+    wall = {r["step"]: r["wall_s"] for r in runs.read_metrics(a.run) if "wall_s" in r}
+    steps = [int(c.name) for c in runs.list_checkpoints(a.run) if int(c.name) in wall]
+    for target in a.seconds:
+        step = min(steps, key=lambda s: abs(wall[s] - target))
+        res = evaluate(a.run, checkpoint=step, n=a.n, features="emoji", reference="train", log=lambda m: None)
+        g = res["rows"]["generated"]
+        grid = OUT / "grids" / f"{Path(a.run).name}-at-{int(target)}s.png"
+        grid.parent.mkdir(parents=True, exist_ok=True)
+        save_grid(load(a.run, checkpoint=step)(n=64, seed=1234).images, grid, nrow=8)
+        keys = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
+        record(
+            {
+                "bench": "budget-from-run",
+                "run": str(a.run),
+                "target_s": target,
+                "step": step,
+                "wall_s": wall[step],
+                **{k: g.get(k) for k in keys},
+                "extractor": res["extractor_label"],
+                "grid": str(grid),
+            }
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
@@ -142,10 +175,14 @@ def main() -> None:
     for q in (b, f):
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         q.add_argument("--tag", default="", help="a name for this variant in the results")
+    t = sub.add_parser("at")
+    t.add_argument("run")
+    t.add_argument("--seconds", type=float, nargs="+", default=[120, 600])
+    t.add_argument("--n", type=int, default=2000)
     a = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch.set_num_threads(a.threads)
-    {"budget": cmd_budget, "fewshot": cmd_fewshot}[a.cmd](a)
+    {"budget": cmd_budget, "fewshot": cmd_fewshot, "at": cmd_at}[a.cmd](a)
 
 
 if __name__ == "__main__":
