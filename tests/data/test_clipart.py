@@ -59,3 +59,16 @@ def test_clipart_errors_and_the_real_folder(tree, monkeypatch):
         load_dataset(DataConfig(name="clipart"))
     monkeypatch.undo()
     assert SOURCES["clipart"].locate() == "/usr/share/openclipart/png"  # installed by `make data`
+
+
+@pytest.mark.parametrize("reference", ["test", "train"])
+def test_evaluation_halves_clipart_like_a_folder(tree, reference):
+    """clipart has no held-out split: the evaluation's real sets are two seeded halves (a run on clipart was
+    unscorable before: evaluate asked the source for split="test")."""
+    from ganstudio.evaluation.reference import load_real
+
+    assert SOURCES["clipart"].test_split is False and SOURCES["emoji"].test_split is True
+    Image.new("RGBA", (20, 20), (90, 60, 30, 255)).save(tree / "animals" / "brown_bear.png")  # 4: the minimum
+    real = load_real(DataConfig(name="clipart"), reference, n=10, default_resolution=16)
+    assert real.describe["reference_split"] == "folder-half"
+    assert len(real.reference) == len(real.held_out) == 2

@@ -43,6 +43,7 @@ class Source:
     native_resolution: int
     description: str
     alpha: bool = False  # its pictures can be transparent: data.background="transparent" keeps their alpha
+    test_split: bool = True  # it has a held-out split (split="test"); without one, evaluation halves it as a folder
 
 
 def _idx_source(src: mnist.IdxSource, what: str) -> Source:
@@ -77,6 +78,7 @@ SOURCES: dict[str, Source] = {
         "Open Clip Art Library pictures in colour (~8,100) on a background, classes = topic folders, titles "
         "as captions (Debian's openclipart-png)",
         alpha=True,
+        test_split=False,
     ),
 }
 

@@ -2,7 +2,8 @@
 
 With ``reference="test"`` generated images are compared with the test split and the real row is
 training images vs the test split; with ``reference="train"`` they are compared with (a subset of)
-the training split and the real row is the test split vs it. Image folders have no test split: they
+the training split and the real row is the test split vs it. Image folders (and sources without a
+held-out split, such as clipart) have no test split: they
 are cut into two seeded halves, the reference half (A) and the held-out half (B, the real row).
 Near-copies are searched among ``originality_n`` random training images (0 = all); the real row's
 twins are disjoint from it, so its copy rate is that of genuinely new images.
@@ -71,7 +72,7 @@ def load_real(
     perm = torch.randperm(len(train), generator=g)
     nt = len(train)
     k_twins = nt if originality_n <= 0 else min(originality_n, nt)
-    if data.name in SOURCES:
+    if data.name in SOURCES and SOURCES[data.name].test_split:
         test = load_dataset(dataclasses.replace(data, split="test", limit=None), default_resolution=default_resolution)
         test_perm = torch.randperm(len(test), generator=g)
         if reference == "test":
@@ -94,7 +95,7 @@ def load_real(
                 "reference": f"{len(ref)} random {data.name} training images",
                 "real_row": f"{len(held)} {data.name} test images vs the reference",
             }
-    else:  # a folder: no test split, two seeded halves
+    else:  # a folder (or a source without a held-out split, e.g. clipart): two seeded halves
         if nt < 4:
             raise UserError(f"{data.name} has {nt} images; evaluation needs at least 4")
         half = nt // 2
@@ -104,7 +105,7 @@ def load_real(
         twins_idx = perm[:k_twins]
         keep = ~torch.isin(twins_idx, held_idx)
         desc = {
-            "reference": f"half A of {data.name} ({len(ref)} images; folders have no test split)",
+            "reference": f"half A of {data.name} ({len(ref)} images; it has no test split)",
             "real_row": f"half B of {data.name} ({len(held)} images) vs half A",
         }
         reference = "folder-half"

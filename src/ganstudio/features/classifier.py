@@ -182,7 +182,7 @@ def _train_and_val(cfg: DataConfig) -> tuple[ImageDataset, ImageDataset, str]:
             f"{cfg.name} has no class labels (need >= 2 classes; for a folder, one sub-folder "
             "per class); use --features folder-rcf for unlabelled data"
         )
-    if cfg.name in SOURCES:
+    if cfg.name in SOURCES and SOURCES[cfg.name].test_split:
         return train, load_dataset(dataclasses.replace(cfg, split="test")), "test"
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(len(train), generator=g)
