@@ -6,7 +6,7 @@ With ``--runs`` it uses the runs there (the newest ``lightweight`` run, else ``d
 ``--gan NAME``; the newest ``pix2pix`` run for the Sketch panel). The shots in docs/screenshots/ were taken
 from the 30-minute ``emoji-64`` run of benchmarks/emoji_presets.py and a 3-minute sketch run:
 
-    python benchmarks/studio_screenshots.py --runs /tmp/shots --prompt "a bowl of ripe fruit" --expect "ripe fruit"
+    python benchmarks/studio_screenshots.py --runs /tmp/shots --prompt "a smiling face" --expect "Smileys"
 
 Without ``--runs`` it first trains, each in its own ``ganstudio train`` process:
   - Fashion-MNIST, class-conditional DCGAN (``--preset fashion-mnist``) for ``--minutes``;
