@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 # Tests never touch the network or the user's cache.
 os.environ.setdefault("GANSTUDIO_OFFLINE", "1")
@@ -190,3 +191,20 @@ def _boxes(n: int, side: int = 32, seed: int = 0) -> torch.Tensor:
 def boxes():
     """``boxes(n, side=32, seed=0)``: uint8 (n, 1, side, side) images, a bright filled rectangle on black each."""
     return _boxes
+
+
+@pytest.fixture(scope="session")
+def make_rgba_folder():
+    """``make(root, n, seed) -> root``: n 16 px transparent PNGs (0.png ...), each a coloured disc at a seeded
+    place on fully transparent pixels: a folder of cut-out pictures for the RGBA tests."""
+
+    def make(root, n: int, seed: int):
+        rng = np.random.default_rng(seed)
+        for i in range(n):
+            im = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
+            x, y = rng.integers(0, 6, 2)
+            ImageDraw.Draw(im).ellipse((x, y, x + 9, y + 9), fill=(*map(int, rng.integers(0, 256, 3)), 255))
+            im.save(root / f"{i}.png")
+        return root
+
+    return make

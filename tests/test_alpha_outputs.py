@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import ganstudio
 from ganstudio import media, media_video
@@ -20,15 +20,9 @@ from ganstudio.generate import generate_to_files
 
 
 @pytest.fixture(scope="module")
-def rgba_run(tmp_path_factory, cache_env):
+def rgba_run(tmp_path_factory, cache_env, make_rgba_folder):
     """A tiny MLP trained 4 steps on twelve 16 px transparent PNGs."""
-    root = tmp_path_factory.mktemp("rgba")
-    rng = np.random.default_rng(1)
-    for i in range(12):
-        im = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
-        x, y = rng.integers(0, 6, 2)
-        ImageDraw.Draw(im).ellipse((x, y, x + 9, y + 9), fill=(*map(int, rng.integers(0, 256, 3)), 255))
-        im.save(root / f"{i}.png")
+    root = make_rgba_folder(tmp_path_factory.mktemp("rgba"), 12, seed=1)
     cfg = {
         "model": "mlp",
         "model_config": {"g_hidden": [32, 64], "d_hidden": [64, 32]},

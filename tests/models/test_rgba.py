@@ -3,10 +3,9 @@ pictures (``data.background="transparent"``); pix2pix refuses RGBA in one clear 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ganstudio.config import RunConfig
 from ganstudio.errors import UserError
@@ -18,16 +17,9 @@ NOISE_FAMILIES = sorted(n for n, f in FAMILIES.items() if f.task.name == "noise-
 
 
 @pytest.fixture(scope="module")
-def rgba_folder(tmp_path_factory):
+def rgba_folder(tmp_path_factory, make_rgba_folder):
     """Eight 16 px transparent PNGs: a coloured disc each, somewhere on transparent pixels."""
-    root = tmp_path_factory.mktemp("rgba")
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        im = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
-        x, y = rng.integers(0, 6, 2)
-        ImageDraw.Draw(im).ellipse((x, y, x + 9, y + 9), fill=(*map(int, rng.integers(0, 256, 3)), 255))
-        im.save(root / f"{i}.png")
-    return root
+    return make_rgba_folder(tmp_path_factory.mktemp("rgba"), 8, seed=0)
 
 
 def rgba_config(name: str, folder, steps: int = 1) -> RunConfig:
