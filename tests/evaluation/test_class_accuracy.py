@@ -14,9 +14,9 @@ from ganstudio import evaluation
 from ganstudio import runs as run_folder
 from ganstudio.data import DataConfig, load_dataset
 from ganstudio.errors import UserError
-from ganstudio.evaluation.builtin import requested_class_accuracy
 from ganstudio.evaluation.core import class_accuracy, requested_classes, same_classes
 from ganstudio.features import get_extractor
+from ganstudio.metrics import requested_class_accuracy
 from ganstudio.pipeline import load
 from ganstudio.training import train
 

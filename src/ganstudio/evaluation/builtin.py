@@ -7,8 +7,6 @@ one and bump ``METRICS_VERSION`` (it keys the cached real rows).
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..metrics import functional as M
 from .registry import Inputs, metric
 
@@ -95,38 +93,6 @@ def _classes_covered(x: Inputs) -> dict | None:
     return {"classes_covered": cc["classes_covered"], "num_classes": cc["num_classes"], "class_kl": cc["kl_to_data"]}
 
 
-def requested_class_accuracy(probs: np.ndarray, requested: np.ndarray, num_classes: int) -> dict:
-    """How often a conditional generator draws what was asked for, judged by a classifier.
-
-    probs: (N, K) class probabilities of the generated images; requested: (N,) the class index each
-    was generated for (in the classifier's class order). A sample counts as correct when its argmax
-    class is the requested one. Returns {"class_accuracy": share of all samples that are correct,
-    "class_accuracy_min": the lowest per-class share among the requested classes, "per_class": K
-    shares (None for a class never requested), "worst_class": the index of that lowest one}.
-    """
-    probs, requested = np.asarray(probs), np.asarray(requested).astype(np.int64)
-    if probs.ndim != 2 or probs.shape[1] != num_classes:
-        raise ValueError(f"probs must be (N, {num_classes}), got {probs.shape}")
-    if requested.shape != (len(probs),):
-        raise ValueError(f"requested must be ({len(probs)},) class indices, got {requested.shape}")
-    if len(probs) == 0:
-        raise ValueError("need at least one sample")
-    if requested.min() < 0 or requested.max() >= num_classes:
-        raise ValueError(f"requested classes must be in 0..{num_classes - 1}")
-    correct = probs.argmax(1) == requested
-    asked = np.bincount(requested, minlength=num_classes)
-    hits = np.bincount(requested, weights=correct, minlength=num_classes)
-    per_class = [float(h / a) if a else None for h, a in zip(hits, asked)]
-    shares = np.where(asked > 0, hits / np.maximum(asked, 1), np.inf)
-    worst = int(np.argmin(shares))
-    return {
-        "class_accuracy": float(correct.mean()),
-        "class_accuracy_min": float(shares[worst]),
-        "per_class": per_class,
-        "worst_class": worst,
-    }
-
-
 @metric(
     "class_accuracy",
     label="req. class",
@@ -138,7 +104,7 @@ def _class_accuracy(x: Inputs) -> dict | None:
     """Conditional runs: the share of samples the classifier assigns to the class they were generated for."""
     if x.requested is None or x.fake.probs is None or x.num_classes < 2:
         return None
-    ca = requested_class_accuracy(x.fake.probs, x.requested, x.num_classes)
+    ca = M.requested_class_accuracy(x.fake.probs, x.requested, x.num_classes)
     return {"class_accuracy": ca["class_accuracy"], "class_accuracy_min": ca["class_accuracy_min"]}
 
 

@@ -33,7 +33,7 @@ from ..features.cache import data_hash, load_npz, reference_root, save_npz
 from ..metrics import functional as M
 from ..pipeline import Pipeline, load
 from ..version import __version__
-from .builtin import METRICS_VERSION, originality, requested_class_accuracy
+from .builtin import METRICS_VERSION, originality
 from .reference import (
     DEFAULT_N,
     ORIGINALITY_N,
@@ -240,7 +240,7 @@ def requested_classes(
 def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, seed: int = 0) -> dict:
     """Requested-class accuracy of a conditional run: ``per_class`` images of each class k (latent seeds
     ``seed + 10_000 k`` on), judged by ``extractor``, which must know the run's classes. Returns
-    ``builtin.requested_class_accuracy``'s dict plus ``class_names`` and ``per_class_n``."""
+    ``metrics.functional.requested_class_accuracy``'s dict plus ``class_names`` and ``per_class_n``."""
     if pipe.num_classes < 2:
         raise UserError("requested-class accuracy needs a class-conditional run (trained with --conditional)")
     if not same_classes(pipe, extractor):
@@ -256,7 +256,7 @@ def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, s
             raise UserError(f"{extractor.label} gives no class probabilities")
         probs.append(p)
         requested.append(np.full(per_class, k))
-    res = requested_class_accuracy(np.concatenate(probs), np.concatenate(requested), extractor.num_classes)
+    res = M.requested_class_accuracy(np.concatenate(probs), np.concatenate(requested), extractor.num_classes)
     return {**res, "class_names": list(pipe.class_names), "per_class_n": per_class}
 
 

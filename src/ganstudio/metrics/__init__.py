@@ -19,6 +19,7 @@ from .functional import (
     nearest_neighbours,
     originality,
     precision_recall,
+    requested_class_accuracy,
 )
 from .paired import l1, psnr, ssim
 
@@ -38,5 +39,6 @@ __all__ = [
     "originality",
     "precision_recall",
     "psnr",
+    "requested_class_accuracy",
     "ssim",
 ]

@@ -397,6 +397,38 @@ def _as_labels(x: ArrayLike, num_classes: int, name: str) -> np.ndarray:
     return lab
 
 
+def requested_class_accuracy(probs: np.ndarray, requested: np.ndarray, num_classes: int) -> dict:
+    """How often a conditional generator draws what was asked for, judged by a classifier.
+
+    probs: (N, K) class probabilities of the generated images; requested: (N,) the class index each
+    was generated for (in the classifier's class order). A sample counts as correct when its argmax
+    class is the requested one. Returns {"class_accuracy": share of all samples that are correct,
+    "class_accuracy_min": the lowest per-class share among the requested classes, "per_class": K
+    shares (None for a class never requested), "worst_class": the index of that lowest one}.
+    """
+    probs, requested = np.asarray(probs), np.asarray(requested).astype(np.int64)
+    if probs.ndim != 2 or probs.shape[1] != num_classes:
+        raise ValueError(f"probs must be (N, {num_classes}), got {probs.shape}")
+    if requested.shape != (len(probs),):
+        raise ValueError(f"requested must be ({len(probs)},) class indices, got {requested.shape}")
+    if len(probs) == 0:
+        raise ValueError("need at least one sample")
+    if requested.min() < 0 or requested.max() >= num_classes:
+        raise ValueError(f"requested classes must be in 0..{num_classes - 1}")
+    correct = probs.argmax(1) == requested
+    asked = np.bincount(requested, minlength=num_classes)
+    hits = np.bincount(requested, weights=correct, minlength=num_classes)
+    per_class = [float(h / a) if a else None for h, a in zip(hits, asked)]
+    shares = np.where(asked > 0, hits / np.maximum(asked, 1), np.inf)
+    worst = int(np.argmin(shares))
+    return {
+        "class_accuracy": float(correct.mean()),
+        "class_accuracy_min": float(shares[worst]),
+        "per_class": per_class,
+        "worst_class": worst,
+    }
+
+
 def class_coverage(
     probs_fake: ArrayLike,
     labels_real_or_probs_real: ArrayLike,
@@ -534,4 +566,5 @@ __all__ = [
     "nearest_neighbours",
     "originality",
     "precision_recall",
+    "requested_class_accuracy",
 ]
