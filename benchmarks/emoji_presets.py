@@ -56,12 +56,33 @@ def record(row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
+KEYS = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
+
+
+def score(run, checkpoint: str | int, n: int, grid: Path) -> dict:
+    """The metrics (``KEYS``) of one checkpoint in the emoji features against the training pictures, and a grid
+    of 64 samples (column k = class k for conditional runs) written to ``grid``."""
+    from ganstudio import load
+    from ganstudio.evaluation import evaluate
+    from ganstudio.media import save_grid
+
+    res = evaluate(run, checkpoint=checkpoint, n=n, features="emoji", reference="train", log=lambda m: None)
+    g = res["rows"]["generated"]
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(load(run, checkpoint=checkpoint)(n=64, seed=1234).images, grid, nrow=8)
+    return {
+        "step": res["step"],
+        **{k: (round(g[k], 5) if isinstance(g.get(k), float) else g.get(k)) for k in KEYS if k in g},
+        "real_row_fid": round(res["rows"]["real"]["fid"], 3),
+        "extractor": res["extractor_label"],
+        "grid": str(grid),
+    }
+
+
 def train_and_score(
     preset: str, data: str, minutes: float, seed: int, sets: list[str], tag: str, n: int, limit: int | None = None
 ) -> dict:
-    from ganstudio import load, runs
-    from ganstudio.evaluation import evaluate
-    from ganstudio.media import save_grid
+    from ganstudio import runs
     from ganstudio.training import train
     from ganstudio.training.options import build_run_config
 
@@ -75,13 +96,9 @@ def train_and_score(
     t0 = time.monotonic()
     run = train(cfg, out=RUNS, progress=False)
     wall = time.monotonic() - t0
-    res = evaluate(run, n=n, features="emoji", reference="train", log=lambda m: None)
-    g = res["rows"]["generated"]
     metrics = runs.read_metrics(run)
     grid = OUT / "grids" / f"{data.replace('/', '_')}-{preset}-{tag or 'base'}-{minutes:g}min-seed{seed}.png"
-    grid.parent.mkdir(parents=True, exist_ok=True)
-    save_grid(load(run)(n=64, seed=1234).images, grid, nrow=8)
-    keys = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
+    scores = score(run, "latest", n, grid)
     return {
         "preset": preset,
         "tag": tag,
@@ -91,15 +108,11 @@ def train_and_score(
         "seed": seed,
         "minutes": minutes,
         "wall_s": round(wall),
-        "step": res["step"],
-        "images_seen": res["step"] * cfg.train.batch_size,
-        "images_per_s": round(res["step"] * cfg.train.batch_size / wall, 1),
-        **{k: (round(g[k], 5) if isinstance(g.get(k), float) else g.get(k)) for k in keys if k in g},
-        "real_row_fid": round(res["rows"]["real"]["fid"], 3),
+        "images_seen": scores["step"] * cfg.train.batch_size,
+        "images_per_s": round(scores["step"] * cfg.train.batch_size / wall, 1),
+        **scores,
         "last_log": metrics[-1] if metrics else None,
-        "extractor": res["extractor_label"],
         "run": str(run),
-        "grid": str(grid),
     }
 
 
@@ -121,32 +134,15 @@ def cmd_fewshot(a) -> None:
 def cmd_at(a) -> None:
     """Score a run (trained with frequent checkpoints) at the checkpoints nearest some wall-clock times: the
     30-minute run cut at 2 and 10 minutes is a 2- and a 10-minute run of the same config and seed."""
-    from ganstudio import load, runs
-    from ganstudio.evaluation import evaluate
-    from ganstudio.media import save_grid
+    from ganstudio import runs
 
     wall = {r["step"]: r["wall_s"] for r in runs.read_metrics(a.run) if "wall_s" in r}
     steps = [int(c.name) for c in runs.list_checkpoints(a.run) if int(c.name) in wall]
     for target in a.seconds:
         step = min(steps, key=lambda s: abs(wall[s] - target))
-        res = evaluate(a.run, checkpoint=step, n=a.n, features="emoji", reference="train", log=lambda m: None)
-        g = res["rows"]["generated"]
         grid = OUT / "grids" / f"{Path(a.run).name}-at-{int(target)}s.png"
-        grid.parent.mkdir(parents=True, exist_ok=True)
-        save_grid(load(a.run, checkpoint=step)(n=64, seed=1234).images, grid, nrow=8)
-        keys = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
-        record(
-            {
-                "bench": "budget-from-run",
-                "run": str(a.run),
-                "target_s": target,
-                "step": step,
-                "wall_s": wall[step],
-                **{k: g.get(k) for k in keys},
-                "extractor": res["extractor_label"],
-                "grid": str(grid),
-            }
-        )
+        scores = score(a.run, step, a.n, grid)
+        record({"bench": "budget-from-run", "run": str(a.run), "target_s": target, "wall_s": wall[step], **scores})
 
 
 def main() -> None:
