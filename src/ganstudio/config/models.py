@@ -74,6 +74,12 @@ def check_common(cfg: Any) -> None:
     base_grid(cfg.resolution, cfg.height or cfg.resolution)  # raises a clear message for bad sizes
 
 
+def check_leaky_d(cfg: Any) -> None:
+    """Validation shared by the LeakyReLU discriminators with a choice of norm (dcgan, lightweight)."""
+    check(cfg.d_norm in D_NORM_NAMES, f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {cfg.d_norm!r}")
+    check(0 <= cfg.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {cfg.negative_slope}")
+
+
 @dataclass(frozen=True)
 class Conditioning:
     projection: bool  # D: logit += <embed(y), features>  (Miyato & Koyama 2018)
@@ -133,10 +139,7 @@ class DCGANConfig:
             self.g_upsample in G_UPSAMPLE_NAMES,
             f"model.g_upsample must be one of {', '.join(G_UPSAMPLE_NAMES)}, got {self.g_upsample!r}",
         )
-        check(
-            self.d_norm in D_NORM_NAMES, f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}"
-        )
-        check(0 <= self.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {self.negative_slope}")
+        check_leaky_d(self)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -194,13 +197,10 @@ class LightweightConfig:
 
     def __post_init__(self) -> None:
         check_common(self)
-        check(
-            self.d_norm in D_NORM_NAMES, f"model.d_norm must be one of {', '.join(D_NORM_NAMES)}, got {self.d_norm!r}"
-        )
+        check_leaky_d(self)
         check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
         check(self.decoder_channels > 0, f"model.decoder_channels must be positive, got {self.decoder_channels}")
-        check(0 <= self.negative_slope < 1, f"model.negative_slope must be in [0, 1), got {self.negative_slope}")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
