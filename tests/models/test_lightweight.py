@@ -1,5 +1,6 @@
 """The lightweight (FastGAN-style) family's own parts: skip-layer excitation, the per-sample quadrant crop,
-the self-supervised reconstruction that only real rows feed, and that one training step trains the decoders."""
+the self-supervised reconstruction that only real rows feed, that one training step trains the decoders, and
+"draw small, enlarge with learned detail" (upscale): what D judges, what the detail stage learns from, resume."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
 
+import ganstudio
+from ganstudio import runs
 from ganstudio.config import LightweightConfig, RunConfig
 from ganstudio.errors import UserError
 from ganstudio.models import build
-from ganstudio.models.lightweight import quadrants
-from ganstudio.training import Trainer, prepare
+from ganstudio.models.lightweight import DetailStage, quadrants
+from ganstudio.training import Trainer, prepare, train
 
 TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4}
 
@@ -95,3 +100,107 @@ def test_one_step_trains_the_decoders_and_the_weight_scales_the_term():
     assert "recon" not in t0.train_step()
     w = "stem.0.parametrizations.weight.original"
     assert not torch.equal(t0.D.state_dict()[w], after[w])
+
+
+# ---- upscale: draw small, enlarge with learned detail ----------------------------------------------------------
+EPS32 = torch.finfo(torch.float32).eps
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_detail_stage_adds_detail_that_pools_back_to_its_input(scale):
+    torch.manual_seed(0)
+    stage = DetailStage(3, scale, width=8)
+    x = torch.rand(2, 3, 6, 5) * 2 - 1
+    with torch.no_grad():
+        out = stage(x)
+        r = stage.residual(x)
+    assert out.shape == (2, 3, 6 * scale, 5 * scale)
+    assert r.abs().max() > 1e-3  # there is detail...
+    # ...whose s x s block means vanish: pooling returns x up to float32 rounding of the few sums involved
+    # (each block mean and its subtraction: a handful of roundings of values of size |x| + |r|)
+    bound = 4 * scale * scale * EPS32 * float(x.abs().max() + r.abs().max())
+    assert (F.avg_pool2d(out, scale) - x).abs().max() <= bound
+
+
+def test_upscale_g_draws_small_and_d_judges_the_pooled_drawing():
+    cfg = LightweightConfig(resolution=32, upscale=2, **TINY)
+    G, D = build("lightweight", cfg)
+    assert cfg.drawn_shape == (3, 16, 16) and G.out_shape == (3, 32, 32) and G.learns_detail
+    z = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        shown = G(z)  # training mode: the drawing, each pixel repeated 2 x 2 (what D pools back exactly)
+        drawing = F.avg_pool2d(shown, 2)
+        assert torch.equal(shown, F.interpolate(drawing, scale_factor=2, mode="nearest"))
+        G.eval()
+        sampled = G(z)  # sampling: the detail stage enlarges the same drawing (BatchNorm now uses running stats)
+        assert sampled.shape == (4, 3, 32, 32) and sampled.abs().max() <= 1
+        assert not torch.equal(sampled, F.interpolate(F.avg_pool2d(sampled, 2), scale_factor=2, mode="nearest"))
+        # D judges the drawing: a picture and its 2x2-repeated pooling get the same logits
+        x = torch.rand(4, 3, 32, 32) * 2 - 1
+        flat = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+        torch.testing.assert_close(D(x), D(flat), rtol=0, atol=1e-5)
+
+
+def test_detail_loss_trains_only_the_detail_stage_and_the_adversarial_path_skips_it():
+    G, _ = build("lightweight", LightweightConfig(resolution=32, upscale=2, **TINY))
+    detail = {n for n, _ in G.named_parameters() if n.startswith("detail.")}
+    assert detail
+    G.detail_loss(torch.rand(3, 3, 32, 32) * 2 - 1).backward()
+    got = {n for n, p in G.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert got == detail
+    G.zero_grad(set_to_none=True)
+    G(torch.randn(3, 8)).square().mean().backward()  # what D's loss reaches in training mode
+    assert all(p.grad is None for n, p in G.named_parameters() if n in detail)
+    G1, _ = build("lightweight", LightweightConfig(resolution=32, **TINY))
+    assert not G1.learns_detail and G1.detail is None
+    with pytest.raises(ValueError, match="upscale 1"):
+        G1.detail_loss(torch.zeros(1, 3, 32, 32))
+
+
+def test_config_refuses_an_upscale_it_cannot_build():
+    with pytest.raises(UserError, match="upscale must be one of"):
+        LightweightConfig(resolution=64, upscale=3)
+    with pytest.raises(UserError, match="must divide the size"):
+        LightweightConfig(resolution=24, height=18, upscale=4)
+    with pytest.raises(UserError, match="cannot be built"):  # 16 px / 4 = a 4 px drawing
+        LightweightConfig(resolution=16, upscale=4)
+
+
+def _upscale_run(steps: int) -> RunConfig:
+    return RunConfig.from_dict(
+        {
+            "model": "lightweight",
+            "model_config": {**TINY, "upscale": 2},
+            "data": {"name": "digits", "resolution": 32, "limit": 32},
+            "train": {
+                "steps": steps,
+                "batch_size": 8,
+                "threads": 1,
+                "device": "cpu",
+                "seed": 3,
+                "loss": "hinge",
+                "ema_beta": 0.9,
+                "checkpoint_every": 2,
+                "keep_checkpoints": 10,
+            },
+        }
+    )
+
+
+def test_upscale_run_logs_detail_resumes_bit_exactly_and_samples_full_size(tmp_path):
+    cfg, ds = prepare(_upscale_run(1))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    assert t.ctx.learns_detail
+    before = {n: p.detach().clone() for n, p in t.G.named_parameters() if n.startswith("detail.")}
+    out = t.train_step()
+    assert out["detail"] > 0 and "g_loss" in out
+    assert all(not torch.equal(p, before[n]) for n, p in t.G.named_parameters() if n in before)
+    one = train(_upscale_run(4), out=tmp_path / "one", progress=False)
+    part = train(_upscale_run(2), out=tmp_path / "two", progress=False)
+    train(resume=part, overrides={"steps": 4}, progress=False)
+    a, b = runs.find_checkpoint(one), runs.find_checkpoint(part)
+    for f in sorted(p.name for p in a.path.glob("*.safetensors")):
+        ta, tb = load_file(str(a.path / f)), load_file(str(b.path / f))
+        assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta), f
+    images = ganstudio.load(one)(n=2, seed=0).images
+    assert images.shape[-2:] == (32, 32)

@@ -170,6 +170,9 @@ class ResNetConfig:
         return (self.channels, self.height or self.resolution, self.resolution)
 
 
+UPSCALES = (1, 2, 4)  # lightweight's super-resolution factors
+
+
 @dataclass(frozen=True)
 class LightweightConfig:
     """FastGAN (Liu et al., ICLR 2021) sized for a CPU: see ``models.lightweight``."""
@@ -193,6 +196,11 @@ class LightweightConfig:
     sle_gap: int = 3  # skip-layer excitation: the stage 2^gap times coarser gates each fine stage; 0 = off
     recon_weight: float = 1.0  # D's self-supervised auto-encoding loss on real inputs; 0 = off (the ablation)
     decoder_channels: int = 32  # width of D's small reconstruction decoders
+    # Draw small, enlarge with learned detail: G draws at resolution / upscale and D judges that drawing; a
+    # super-resolution stage trained on the real pictures (never by D) enlarges it. Training then costs about
+    # what the small size costs (measured: benchmarks/README.md, "Colour pictures"). 1 = off.
+    upscale: int = 1
+    detail_channels: int = 32  # width of the super-resolution stage (its convs run at the drawn size)
     negative_slope: float = 0.2
 
     def __post_init__(self) -> None:
@@ -201,10 +209,27 @@ class LightweightConfig:
         check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
         check(self.decoder_channels > 0, f"model.decoder_channels must be positive, got {self.decoder_channels}")
+        check(self.detail_channels > 0, f"model.detail_channels must be positive, got {self.detail_channels}")
+        check(
+            self.upscale in UPSCALES,
+            f"model.upscale must be one of {', '.join(map(str, UPSCALES))}, got {self.upscale}",
+        )
+        h = self.height or self.resolution
+        check(
+            self.resolution % self.upscale == 0 and h % self.upscale == 0,
+            f"model.upscale {self.upscale} must divide the size {self.resolution}x{h}; choose a smaller upscale",
+        )
+        base_grid(self.resolution // self.upscale, h // self.upscale)  # the drawn size must be buildable too
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.channels, self.height or self.resolution, self.resolution)
+
+    @property
+    def drawn_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of what G draws and D judges: the picture's size divided by ``upscale``."""
+        c, h, w = self.image_shape
+        return (c, h // self.upscale, w // self.upscale)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,14 @@ D: x (B, C, H, W) -> 4x4 stride-2 conv -> k-1 down-blocks (a strided 4x4 conv + 
    added to D's loss (``recon_weight``), so D must keep a description of the picture, not just the
    few cues that tell real from fake: that is what lets FastGAN train on a few hundred pictures.
 
+Draw small, enlarge with learned detail (``upscale`` = s > 1): G draws at the picture's size / s and D
+judges that drawing (D average-pools its input by s first); ``DetailStage``, a small super-resolution
+net trained only on the real pictures (``detail_loss``: pool a real picture by s, predict it back),
+enlarges G's drawing. Its residual has zero mean in every s x s block, so pooling the enlarged picture
+gives back exactly what D judged: the detail can sharpen edges and add texture, never change the
+drawing. In training mode G returns its drawing enlarged by repetition (what D pools back exactly) and
+skips the stage; sampling (eval mode: EMA, previews, evaluation, export) includes it.
+
 Sizes: any size ``config.base_grid`` accepts (16-256 px and non-square such as 64x48). Conditioning
 (num_classes > 0) as in ``dcgan``: class-conditional BatchNorms in G (+ ``class_input``), projection /
 ACGAN in D's head.
@@ -93,14 +101,48 @@ class SkipExcitation(nn.Module):
         return self.net(x)
 
 
+class DetailStage(nn.Module):
+    """(B, C, h, w) in [-1, 1] -> (B, C, s*h, s*w): each pixel repeated s x s times plus a learned residual
+    whose mean over every s x s block is zero, so ``avg_pool2d(out, s)`` returns the input (up to rounding).
+    Its convs run at the small size and end in a pixel shuffle (ESPCN), so it costs little."""
+
+    def __init__(self, channels: int, scale: int, width: int, depth: int = 4):
+        super().__init__()
+        self.scale = scale
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, 1, 1), nn.LeakyReLU(0.2)]
+        layers.append(nn.Conv2d(width, channels * scale * scale, 3, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def residual(self, x: Tensor) -> Tensor:
+        s = self.scale
+        r = F.pixel_shuffle(self.net(x), s)
+        return r - F.interpolate(F.avg_pool2d(r, s), scale_factor=s, mode="nearest")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest") + self.residual(x)
+
+    def detail_loss(self, real: Tensor) -> Tensor:
+        """Mean absolute error of enlarging real pictures (B, C, H, W) pooled by s: the stage's whole training
+        signal (L1: sharp edges rather than L2's average of the possible ones)."""
+        small = F.avg_pool2d(real, self.scale)
+        target = real - F.interpolate(small, scale_factor=self.scale, mode="nearest")
+        return F.l1_loss(self.residual(small).float(), target.float())
+
+
 class LightweightGenerator(nn.Module):
-    """(B, z_dim), (B, K) class weights or None -> (B, C, H, W) in [-1, 1]."""
+    """(B, z_dim), (B, K) class weights or None -> (B, C, H, W) in [-1, 1].
+
+    With ``upscale`` s > 1 it offers ``detail_loss(real)`` (``learns_detail``): the schedules add it to G's
+    loss; see the module docstring for what training mode returns."""
 
     def __init__(self, cfg: LightweightConfig):
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = cfg.z_dim, cfg.num_classes, cfg.image_shape
         self.class_input = bool(cfg.class_input and cfg.num_classes)
-        stages, self.base_h, self.base_w = base_grid(cfg.resolution, cfg.height or cfg.resolution)
+        _, drawn_h, drawn_w = cfg.drawn_shape
+        stages, self.base_h, self.base_w = base_grid(drawn_w, drawn_h)
         ch = widths(cfg.g_channels, stages + 1, cfg.max_channels)  # base grid .. full size; ch[-1] = g_channels
         self.project = nn.Linear(g_input_dim(cfg), 2 * ch[0] * self.base_h * self.base_w, bias=False)
         self.norm0 = ClassBatchNorm2d(2 * ch[0], cfg.num_classes)
@@ -113,6 +155,16 @@ class LightweightGenerator(nn.Module):
         self.sle = nn.ModuleDict({f"{s}_{t}": SkipExcitation(ch[s], ch[t]) for t, s in self.gated_by.items()})
         self.to_image = nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1)
         dcgan_init(self)
+        # after dcgan_init: the detail stage keeps PyTorch's default init (its N(0, 0.02) one starts it near zero
+        # detail too, but slower to learn; it is a plain regression net)
+        self.detail = DetailStage(cfg.channels, cfg.upscale, cfg.detail_channels) if cfg.upscale > 1 else None
+        self.learns_detail = self.detail is not None
+
+    def detail_loss(self, real: Tensor) -> Tensor:
+        """The detail stage's loss on real pictures (B, C, H, W); only with ``upscale`` > 1."""
+        if self.detail is None:
+            raise ValueError("LightweightGenerator: built with upscale 1, it has no detail stage")
+        return self.detail.detail_loss(real)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if self.num_classes:
@@ -125,7 +177,12 @@ class LightweightGenerator(nn.Module):
                 s = self.gated_by[t]
                 h = h * self.sle[f"{s}_{t}"](feats[s])
             feats.append(h)
-        return torch.tanh(self.to_image(feats[-1]))
+        drawn = torch.tanh(self.to_image(feats[-1]))
+        if self.detail is None:
+            return drawn
+        if self.training:  # D pools this back to the drawing exactly; the detail stage learns from reals only
+            return F.interpolate(drawn, scale_factor=self.detail.scale, mode="nearest")
+        return self.detail(drawn).clamp(-1, 1)
 
 
 class DownBlock(nn.Module):
@@ -192,8 +249,9 @@ class LightweightDiscriminator(FeatureDiscriminator):
     def __init__(self, cfg: LightweightConfig):
         super().__init__()
         self.num_classes, self.in_shape = cfg.num_classes, cfg.image_shape
-        height = cfg.height or cfg.resolution
-        stages, bh, bw = base_grid(cfg.resolution, height)
+        self.pool = cfg.upscale  # D judges G's drawing: pictures are average-pooled to the drawn size first
+        _, height, width = cfg.drawn_shape
+        stages, bh, bw = base_grid(width, height)
         ch = widths(cfg.d_channels, stages, cfg.max_channels)[::-1]  # finest first; ch[0] = d_channels
         slope = cfg.negative_slope
         self.stem = nn.Sequential(nn.Conv2d(cfg.channels, ch[0], 4, 2, 1), nn.LeakyReLU(slope))
@@ -205,7 +263,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
         # Decoders: the whole picture from the 2 x base features, a quadrant from the 4 x base features
         # (the same map when D has only two); both reconstruct at 8 x base size (the picture itself when smaller).
         shrink = max(0, stages - 3)
-        self.recon_hw = (height >> shrink, cfg.resolution >> shrink)
+        self.recon_hw = (height >> shrink, width >> shrink)
         ups = min(2, stages)
         self.whole_at = len(ch) - 2 if stages >= 2 else 0
         self.part_at = len(ch) - 3 if stages >= 3 else self.whole_at
@@ -218,9 +276,13 @@ class LightweightDiscriminator(FeatureDiscriminator):
         if cfg.spectral_norm:
             apply_spectral_norm(self)  # after init: the parametrization wraps the initialised weights
 
-    def _maps(self, x: Tensor) -> list[Tensor]:
-        """D's feature maps, finest first: [(B, ch[0], H/2, W/2), ..., (B, ch[-1], h0, w0)]."""
+    def _drawn(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) pictures -> (B, C, H/s, W/s): what D judges (the pictures themselves when s = 1)."""
         check_image(x, self.in_shape, "LightweightDiscriminator")
+        return F.avg_pool2d(x, self.pool) if self.pool > 1 else x
+
+    def _maps(self, x: Tensor) -> list[Tensor]:
+        """D's feature maps of drawn-size pictures, finest first: [(B, ch[0], h/2, w/2), ..., (B, ch[-1], h0, w0)]."""
         maps = [self.stem(x)]
         for block in self.blocks:
             maps.append(block(maps[-1]))
@@ -230,10 +292,10 @@ class LightweightDiscriminator(FeatureDiscriminator):
         return (self.mbstd(last) if self.mbstd is not None else last).flatten(1)
 
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self._flatten(self._maps(x)[-1])
+        return self._flatten(self._maps(self._drawn(x))[-1])
 
     def reconstruction_loss(self, x: Tensor, maps: list[Tensor], generator: torch.Generator | None) -> Tensor:
-        """Mean squared error of both decoders on real pictures ``x`` (N, C, H, W) from their maps (rows 0..N)."""
+        """Mean squared error of both decoders on real drawn-size pictures ``x`` (N, C, h, w) from their maps."""
         n = len(x)
         whole = self.decode_whole(maps[self.whole_at][:n])
         q = torch.randint(4, (n,), device=x.device, generator=generator)  # a quadrant per picture
@@ -249,6 +311,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
             raise ValueError("LightweightDiscriminator: built with recon_weight 0, it has no decoders")
         if self.num_classes and y is not None:
             check_y(y, len(x), self.num_classes, "LightweightDiscriminator")
+        x = self._drawn(x)
         maps = self._maps(x)
         logits, aux = self.head(self._flatten(maps[-1]), y)
         return logits, aux, self.reconstruction_loss(x[:n_real], maps, generator)

@@ -65,25 +65,36 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
     return d_loss, real_l, fake_l, None if aux is None else aux[b:], recon
 
 
-def _g_loss(ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake) -> torch.Tensor:
-    """G's loss from D's logits on its fakes, plus ACGAN's class term and feature matching when on."""
+def _g_loss(
+    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """G's loss from D's logits on its fakes, plus ACGAN's class term and feature matching when on, and the
+    super-resolution stage's loss on the (unaugmented) real batch when G has one -> (g_loss, that loss or None).
+    """
     g_loss = ctx.loss.g(fake_l)
     if fake_aux is not None:
         g_loss = g_loss + ctx.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
     if ctx.cfg.feature_matching:
         g_loss = g_loss + ctx.cfg.feature_matching * regularizers.feature_matching(ctx, real, y_real, fake, y_fake)
-    return g_loss
+    detail = None
+    if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage
+        with ctx.autocast():
+            detail = cast(Callable, ctx.G.detail_loss)(real).float()
+        g_loss = g_loss + detail
+    return g_loss, detail
 
 
-def _outputs(ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None) -> dict[str, torch.Tensor]:
+def _outputs(ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, detail=None) -> dict[str, torch.Tensor]:
     out = {
         "d_loss": d_loss.detach(),
-        "g_loss": g_loss.detach(),
+        "g_loss": (g_loss if detail is None else g_loss - detail).detach(),  # the adversarial part; detail apart
         "d_real": torch.sigmoid(real_l.detach()).mean(),
         "d_fake": torch.sigmoid(fake_l.detach()).mean(),
     }
     if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
         out["recon"] = recon.detach()
+    if detail is not None:  # G's super-resolution error on real pictures (lightweight, upscale > 1)
+        out["detail"] = detail.detach()
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log
         out["ada_p"] = ctx.augmenter.p.clone()
     return out
@@ -108,7 +119,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
     d_loss, real_l, fake_l, fake_aux, recon = _d_pass(ctx, real, y_real, fake, y_fake)
-    g_loss = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
+    g_loss, detail = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
     d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake.detach(), y_fake, ctx.d_steps + 1)
@@ -117,7 +128,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -139,13 +150,13 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
     fake_l, fake_aux, _ = _d_forward(ctx, fake, y_fake)
-    g_loss = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
+    g_loss, detail = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     ctx.sync_grads(ctx.g_params)
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail)
 
 
 SCHEDULES: dict[str, Schedule] = {}

@@ -125,6 +125,9 @@ class StepContext:
     # D's self-supervised reconstruction of its real inputs (``lightweight``): its weight in D's loss,
     # 0 when off; D then offers ``forward_and_reconstruct(x, y, n_real, generator)``.
     recon_weight: float = 0.0
+    # G's super-resolution stage (``lightweight`` with upscale > 1): trained on real pictures by adding
+    # ``G.detail_loss(real)`` to G's loss (D never sees the stage, so this is its only signal).
+    learns_detail: bool = False
     grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
     bf16: bool = False
     d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)

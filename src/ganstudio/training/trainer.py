@@ -224,6 +224,7 @@ class Trainer:
             recon_weight=float(getattr(cfg.model_config, "recon_weight", 0.0))
             if getattr(self.D, "reconstructs", False)
             else 0.0,
+            learns_detail=bool(getattr(self.G, "learns_detail", False)),
             grad_sync=None if dist is None else distributed.GradAverager(world),
             bf16=bf16,
         )
