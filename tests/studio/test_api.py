@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from ganstudio.studio import create_app
 
 BASE = "http://127.0.0.1"
+WS = "ws://127.0.0.1"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -421,6 +422,53 @@ def test_walk_is_continuous_and_steerable(client, run):
     assert client.post("/api/walk", json={"run": run, "count": 1000}).status_code == 422
 
 
+def exhibition_frames(ws, until, n: int = 90):
+    """Frame headers from an exhibition WebSocket until ``until(values)`` holds (at most ``n`` frames)."""
+    from ganstudio.live.frames import decode
+
+    for _ in range(n):
+        header, _ = decode(ws.receive_bytes())
+        if until(header["values"]):
+            return header
+    raise AssertionError(f"no frame satisfied the condition in {n} frames; last: {header['values']}")
+
+
+def test_exhibition_is_a_live_show_moved_by_the_bus_and_osc(studio_runs, client, run):
+    """The Exhibition panel's WebSocket: a live session walking the favourites, moved by the page's messages
+    and by OSC; the last page out stops it; another site's page and an unknown run are refused."""
+    pytest.importorskip("pythonosc")
+    from pythonosc.udp_client import SimpleUDPClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from ganstudio.live.osc import bind_udp
+
+    osc = bind_udp("127.0.0.1", 0)
+    app = create_app(studio_runs, osc_sock=osc)
+    c = TestClient(app, base_url=BASE)
+    with c.websocket_connect(f"{WS}/api/exhibition?run={run}", headers={"origin": BASE}) as ws:
+        hello = ws.receive_json()
+        params = {p["name"]: p for p in hello["params"]}
+        assert hello["type"] == "hello" and hello["osc"] == "{}:{}".format(*osc.getsockname()[:2])
+        assert params["path"]["default"] == 1 and params["speed"]["default"] == 10  # drift through the keyframes
+        exhibition_frames(ws, lambda v: v["speed"] == 10)
+        ws.send_text(json.dumps({"set": {"truncation": 0.4, "speed": 30}}))  # what installation mode sends
+        exhibition_frames(ws, lambda v: abs(v["truncation"] - 0.4) < 0.02 and abs(v["speed"] - 30) < 0.5)
+        SimpleUDPClient(*osc.getsockname()[:2]).send_message("/ganstudio/truncation", 0.9)
+        exhibition_frames(ws, lambda v: abs(v["truncation"] - 0.9) < 0.02)
+        (session,) = app.state.studio.exhibitions._shows.values()
+        assert session.show.walk.keys is not None and len(session.show.walk.keys.z) >= 2  # favourites + seeds
+    end = time.monotonic() + 5
+    while app.state.studio.exhibitions._shows and time.monotonic() < end:  # the page's leaving is asynchronous
+        time.sleep(0.02)
+    assert app.state.studio.exhibitions._shows == {}  # nobody watches: nothing renders
+    with c.websocket_connect(f"{WS}/api/exhibition?run=00099-nothing") as ws:
+        assert ws.receive_json()["type"] == "error"
+    evil = {"origin": "http://evil.example"}
+    with pytest.raises(WebSocketDisconnect), c.websocket_connect(f"{WS}/api/exhibition?run={run}", headers=evil):
+        pass
+    osc.close()
+
+
 @pytest.mark.parametrize("fmt,mime", [("gif", "image/gif"), ("mp4", "video/mp4")])
 def test_animation_render_with_progress(client, run, fmt, mime):
     keys = [{"seed": 1}, {"seed": 2}, {"seed": 3}]
@@ -644,6 +692,22 @@ def test_serve_makes_a_token_for_non_loopback(monkeypatch, tmp_path, capsys):
     assert "?token=" in out and seen["host"] == "0.0.0.0" and seen["app"].state.token in out
     studio_app.serve(tmp_path / "runs", host="127.0.0.1", port=8123)
     assert "token" not in capsys.readouterr().out.split("(")[0]
+
+
+def test_serve_listens_for_osc_on_loopback_when_asked(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("pythonosc")
+    import uvicorn
+
+    from ganstudio.cli import main
+    from ganstudio.studio import app as studio_app
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    studio_app.serve(tmp_path / "runs", host="127.0.0.1", port=8123, osc_port=0)
+    sock = seen["app"].state.studio.exhibitions.osc_sock
+    assert "OSC in:  udp 127.0.0.1:" in capsys.readouterr().out and sock.fileno() == -1  # closed on exit
+    assert main(["studio", "--osc-port", "70000"]) == 2
+    assert "--osc-port" in capsys.readouterr().err
 
 
 # ---- the schema --------------------------------------------------------------------------------------------------

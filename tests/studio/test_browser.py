@@ -91,7 +91,16 @@ def server(tmp_path_factory, tiny_config):
     root = tmp_path_factory.mktemp("browser-runs")
     sketch_run = tiny_pix2pix(root)  # first, so that the digits run is the newest (opened by default)
     train(tiny_config(steps=20, threads=1), out=root, progress=False)
-    app = create_app(root)
+    osc = None
+    try:  # the exhibition listens for OSC, as with `ganstudio studio --osc-port` (needs the live extra)
+        import pythonosc  # noqa: F401
+
+        from ganstudio.live.osc import bind_udp
+
+        osc = bind_udp("127.0.0.1", 0)
+    except ImportError:
+        pass
+    app = create_app(root, osc_sock=osc)
     app.state.sketch_run = sketch_run and sketch_run.name
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -111,6 +120,8 @@ def server(tmp_path_factory, tiny_config):
         time.sleep(0.3)
     srv.should_exit = True
     th.join(10)
+    if osc is not None:
+        osc.close()
     torch.set_num_threads(threads)
 
 
@@ -296,7 +307,8 @@ def test_click_through_every_panel(server, page, tmp_path):
     shot(page, "animate")
     violations["animate"] = axe(page)
 
-    # Exhibition, installation mode: Chromium's fake camera steers the walk; only numbers leave the page.
+    # Exhibition, installation mode: a live show on the control bus. Chromium's fake camera steers the walk
+    # (only numbers leave the page: the live walk speed), and OSC moves the same show's parameters.
     tab(page, "exhibition")
     violations["exhibition"] = axe(page)
     page.click("#exhibit-camera")
@@ -304,11 +316,23 @@ def test_click_through_every_panel(server, page, tmp_path):
     page.wait_for_function("+(document.querySelector('#exhibit-img').dataset.shown || 0) >= 5", timeout=30000)
     page.wait_for_function("document.querySelector('#motion-readout').dataset.speed !== undefined", timeout=15000)
     assert "speed" in page.text_content("#motion-readout")
+    page.wait_for_function("S.exhibit.values.speed > 10.01", timeout=5000)  # the camera's motion, through the bus
+    osc = app.state.studio.exhibitions.osc_sock
+    if osc is not None:
+        from pythonosc.udp_client import SimpleUDPClient
+
+        assert "OSC: udp 127.0.0.1:" in page.text_content("#exhibit-caption")
+        SimpleUDPClient(*osc.getsockname()[:2]).send_message("/ganstudio/truncation", 0.3)
+        page.wait_for_function("Math.abs(S.exhibit.values.truncation - 0.3) < 0.02", timeout=5000)
     time.sleep(0.5)
     shot(page, "exhibition")
     page.click("#exhibit-stop")
     page.wait_for_selector("#exhibit", state="hidden")
     assert page.evaluate("S.exhibit") is None
+    end = time.monotonic() + 5
+    while app.state.studio.exhibitions._shows and time.monotonic() < end:  # the last page out stops the show
+        time.sleep(0.05)
+    assert not app.state.studio.exhibitions._shows
 
     # Train: upload a zip (a non-picture is reported by name), start a training in its own process.
     tab(page, "train")

@@ -19,7 +19,14 @@ def cmd_studio(a: argparse.Namespace) -> int:
         ) from None
     if not 0 < a.port < 65536:
         raise UserError(f"--port must be between 1 and 65535, got {a.port}")
-    serve(a.runs_dir, host=a.host, port=a.port, token=a.token, open_browser=a.open)
+    if a.osc_port is not None:
+        if not 0 <= a.osc_port < 65536:
+            raise UserError(f"--osc-port must be between 0 and 65535, got {a.osc_port}")
+        try:
+            import pythonosc  # noqa: F401
+        except ImportError:
+            raise UserError("--osc-port needs python-osc: pip install 'ganstudio[live]'") from None
+    serve(a.runs_dir, host=a.host, port=a.port, token=a.token, open_browser=a.open, osc_port=a.osc_port)
     return 0
 
 
@@ -34,4 +41,10 @@ def register(sub) -> None:
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     s.add_argument("--token", default=None, help="access token (made and printed when --host is not loopback)")
     s.add_argument("--open", action="store_true", help="open the studio in the web browser")
+    s.add_argument(
+        "--osc-port",
+        type=int,
+        default=None,
+        help="listen for OSC on udp 127.0.0.1:PORT: /ganstudio/<param> value moves the Exhibition panel's show",
+    )
     s.set_defaults(func=cmd_studio)

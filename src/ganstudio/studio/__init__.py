@@ -1,13 +1,14 @@
 """The web studio: ``ganstudio studio [RUNS_DIR]`` or ``ganstudio.studio.serve(runs_dir)``.
 
-The web side: ``app.create_app`` assembles the FastAPI app from ``security`` (Host, Origin and token
-checks), ``errors`` (one-line JSON errors) and ``routes/`` (one router per panel, each route only
-translating HTTP), over the request models of ``schemas``.
+The web side: ``app.create_app`` assembles the FastAPI app from ``security`` (``ganstudio.webaccess``'s
+Host, Origin and token checks), ``errors`` (one-line JSON errors) and ``routes/`` (one router per
+panel, each route only translating HTTP or a WebSocket), over the request models of ``schemas``.
 
 The library side, which the routes call (no HTTP in it): ``state.Studio`` holds the parts;
 ``run_index`` (the cached run listing), ``catalog`` (run summaries, metrics, ETAs), ``engine``
 (models, directions, latents -> pictures), ``gallery`` (pictures shown, rated, bred, stored),
-``creative_bridge`` (calls into ``ganstudio.creative``), ``tasks`` (animation renders), ``jobs``
+``creative_bridge`` (calls into ``ganstudio.creative``), ``tasks`` (animation renders), ``exhibition``
+(the Exhibition panel's shows: ``ganstudio.live`` sessions over the favourites), ``jobs``
 (training subprocesses, configs from ``training.options.build_run_config``), ``uploads`` (checked
 pictures from the browser) and ``store`` (SQLite). The page is ``static/``: ``index.html`` and
 native ES modules under ``static/js/`` (no build step).

@@ -2,20 +2,22 @@
 
 ``create_app(runs_dir)`` assembles it: the shared ``state.Studio``, the security middleware
 (``security``), the error handlers (``errors``), one router per panel (``routes``) and the static
-files; ``serve(...)`` runs it with uvicorn.
+files; ``serve(...)`` runs it with uvicorn (and binds the exhibition's OSC socket when asked).
 """
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
-import secrets
+import socket
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
+from .. import __version__, webaccess
 from . import errors, security
 from .routes import ROUTERS
 from .routes.page import STATIC
@@ -33,10 +35,19 @@ def create_app(
     host: str = "127.0.0.1",
     limits: Limits | None = None,
     extra_hosts: tuple[str, ...] = (),
+    osc_sock: socket.socket | None = None,
 ) -> FastAPI:
     """The studio app over ``runs_dir``. Requests must name this host (or a loopback name, or one of
-    ``extra_hosts``) in their Host header; with ``token`` every request must carry it."""
+    ``extra_hosts``) in their Host header; with ``token`` every request must carry it. ``osc_sock``: a
+    bound UDP socket (``live.osc.bind_udp``) whose OSC messages move the Exhibition panel's show."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.studio.exhibitions.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ganstudio studio",
         version=__version__,
         docs_url=None,
@@ -44,7 +55,7 @@ def create_app(
         description="The web studio's JSON API: runs, generation, exploration, breeding, "
         "animation, favourites, exhibition and training jobs.",
     )
-    app.state.studio = Studio(Path(runs_dir), limits or Limits())
+    app.state.studio = Studio(Path(runs_dir), limits or Limits(), osc_sock)
     app.state.token = token
     security.install(app, token, host, extra_hosts)
     errors.install(app)
@@ -60,21 +71,38 @@ def serve(
     port: int = 8000,
     token: str | None = None,
     open_browser: bool = False,
+    osc_port: int | None = None,
 ) -> None:
-    """Run the studio with uvicorn until Ctrl-C. A non-loopback host requires a token (one is made)."""
+    """Run the studio with uvicorn until Ctrl-C. A non-loopback host requires a token (one is made).
+    ``osc_port``: listen for OSC on 127.0.0.1 at that port (0: any free one) for the Exhibition panel."""
     import uvicorn
 
-    if not security.is_loopback(host) and token is None:
-        token = secrets.token_urlsafe(18)
-    app = create_app(runs_dir, token=token, host=host)
+    if webaccess.needs_token(host) and token is None:
+        token = webaccess.make_token()
+    osc_sock = None
+    if osc_port is not None:
+        from ..live.osc import bind_udp
+
+        osc_sock = bind_udp("127.0.0.1", osc_port)
+    app = create_app(runs_dir, token=token, host=host, osc_sock=osc_sock)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown if ':' not in shown else '[' + shown + ']'}:{port}/" + (f"?token={token}" if token else "")
     print(
         f"ganstudio studio: {url}  (runs: {Path(runs_dir).resolve()}; Ctrl-C stops the studio, not the trainings)",
         flush=True,
     )
+    if osc_sock is not None:
+        print(
+            "  OSC in:  udp {}:{}  /ganstudio/<param> value  (the Exhibition panel's show)".format(
+                *osc_sock.getsockname()[:2]
+            )
+        )
     if open_browser:
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if osc_sock is not None:
+            osc_sock.close()

@@ -227,6 +227,12 @@ class Engine:
                 out[i] = im
         return torch.stack(out)  # type: ignore[arg-type]
 
+    def latents(self, run: str, checkpoint: str, items: Sequence[LatentLike]) -> list[L.Latent]:
+        """Request or stored latents as ``Latent`` objects of a run's checkpoint (nothing rendered)."""
+        pipe, lock = self.pipeline(run, checkpoint)
+        with lock:
+            return [self.resolve(pipe, run, it) for it in items]
+
     def images(
         self, run: str, checkpoint: str, items: Sequence[LatentLike], exact: bool = True, restamp: bool = True
     ) -> Rendered:

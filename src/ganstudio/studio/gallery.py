@@ -208,14 +208,18 @@ class Gallery:
     ) -> tuple[list[Image.Image], int, int]:
         """Frames of the endless walk through ``keys``, or through the run's favourites (topped up
         with seeds) when none are given; returns (frames, step, number of keyframes)."""
-        loop: list[LatentLike] = list(keys)
-        if not loop:
-            liked = [i["latent"] for i in self.store.rated(run, 1, limit=WALK_FAVOURITES) if i["latent"]]
-            loop = [stored_latent(d) for d in reversed(liked)]
-        if len(loop) < 2:
-            loop += [Latent.model_validate({"seed": s}) for s in range(1, WALK_MIN_KEYS + 1 - len(loop))]
+        loop = list(keys) or self.walk_keys(run)
         frames, step = self.engine.walk(run, checkpoint, loop, ts, steer)
         return frames, step, len(loop)
+
+    def walk_keys(self, run: str) -> list[LatentLike]:
+        """The keyframes of the exhibition's walk: the run's newest favourites, oldest first, topped up
+        with seeds 1, 2, ... while there are fewer than two."""
+        liked = [i["latent"] for i in self.store.rated(run, 1, limit=WALK_FAVOURITES) if i["latent"]]
+        loop: list[LatentLike] = [stored_latent(d) for d in reversed(liked)]
+        if len(loop) < 2:
+            loop += [Latent.model_validate({"seed": s}) for s in range(1, WALK_MIN_KEYS + 1 - len(loop))]
+        return loop
 
     # ---- sketch paintings ----------------------------------------------------------------------
     def translate(self, run: str, checkpoint: str, drawing: Image.Image) -> tuple[str, bytes]:

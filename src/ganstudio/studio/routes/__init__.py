@@ -3,12 +3,13 @@
 
 Endpoints are plain ``def`` functions, so FastAPI runs them in its thread pool: image generation
 never blocks the event loop, and each model has its own lock (see ``engine.Engine``). Only the
-multipart uploads are ``async``, to read the request body.
+multipart uploads are ``async``, to read the request body, and the exhibition's WebSocket, which
+loads its show in the thread pool.
 """
 
 from __future__ import annotations
 
-from . import animate, breed, create, explore, favourites, page, project, runs, sketch, train
+from . import animate, breed, create, exhibition, explore, favourites, page, project, runs, sketch, train
 
 ROUTERS = [
     page.router,
@@ -20,6 +21,7 @@ ROUTERS = [
     project.router,
     sketch.router,
     animate.router,
+    exhibition.router,
     train.router,
 ]
 

@@ -1,4 +1,5 @@
-"""Animate and Exhibition panels: frames of the endless walk and of a loop, rendered GIFs and MP4s."""
+"""Animate panel: frames of a loop, rendered GIFs and MP4s; and frames of the endless walk between
+favourites over HTTP (``/api/walk``, for scripts: the Exhibition panel itself is a live show, ``exhibition``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,68 @@
+"""Prompts on the control bus: a sentence -> class mix and named direction edits, off the frame loop.
+
+``creative.prompt.interpret`` embeds the sentence (the offline model of the ``text`` extra loads once,
+in seconds), so it runs on this worker thread. The worker keeps only the newest prompt; when it is
+resolved, its class weights and edits are posted as ordinary parameter targets (``class/<i>``,
+``dir/<i>``) and slew there like any other input.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from ..creative.prompt import interpret
+from .bus import ControlBus
+
+
+class PromptWorker:
+    def __init__(
+        self,
+        bus: ControlBus,
+        class_names: Sequence[str],
+        direction_names: dict[int, str],
+        embedder: Callable | None = None,
+    ):
+        self.bus, self.class_names, self.direction_names = bus, tuple(class_names), dict(direction_names)
+        self.embedder = embedder
+        self._cond = threading.Condition()
+        self._pending: str | None = None
+        self._stop = False
+        self.resolved = 0
+        self._thread = threading.Thread(target=self._run, name="ganstudio-live-prompt", daemon=True)
+        self._thread.start()
+
+    def submit(self, text: str) -> None:
+        with self._cond:
+            self._pending = text
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(2)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                text: str = self._pending  # type: ignore[assignment]  # not None: the loop above waited for it
+                self._pending = None
+            try:
+                self.apply(text)
+            except Exception as e:  # no text model, no match: said in the counters, the show goes on
+                self.bus.stats.error("errors", f"prompt {text[:60]!r}: {e}")
+
+    def apply(self, text: str) -> None:
+        match = interpret(text, self.class_names, self.direction_names, self.embedder)
+        if match.classes is not None:
+            for i, w in enumerate(match.classes):
+                self.bus.set(f"class/{i}", float(w), "prompt")
+        amounts = dict(match.edits)
+        for i in self.direction_names:
+            self.bus.set(f"dir/{i}", float(amounts.get(i, 0.0)), "prompt")
+        self.resolved += 1
