@@ -199,7 +199,13 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         p = run_dir / latest["originality"]["panel"]
         if p.is_file():
             originality_png = p.read_bytes()
-    caption = "Closest to a training image: generated (top) above its nearest training image (bottom)"
+    fitted = bool(latest and latest.get("originality", {}).get("generated", {}).get("invariance"))
+    caption = (
+        "Closest to a training image: generated (top), its nearest training image as the search fitted it "
+        "(moved, mirrored or zoomed; middle) and as it is in the data (bottom)"
+        if fitted
+        else "Closest to a training image: generated (top) above its nearest training image (bottom)"
+    )
     sections.append(("Originality", [("originality", caption, originality_png)] if originality_png else []))
 
     plot_dir = run_dir / "report"
@@ -226,10 +232,18 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         parts.append("<h2>Latest evaluation</h2>" + _table_html(latest))
         orig = latest.get("originality", {}).get("generated", {})
         if orig:
+            inv = orig.get("invariance")
+            space = (
+                f"pixels, forgiving moves of up to {inv['max_shift']} px"
+                + (", mirrors" if inv.get("flips") else "")
+                + (f" and crops to {inv['min_crop']:.0%}" if inv.get("min_crop", 1) < 1 else "")
+                if inv
+                else "pixel space"
+            )
             parts.append(
-                f"<p>Originality (pixel space): {orig.get('copy_fraction', 0):.2%} of samples are near-copies "
-                f"(threshold {orig.get('threshold', 0):.3f}); median distance ratio to the nearest training "
-                f"image {orig.get('median_ratio', 0):.3f} (about 1 for new images from the data "
+                f"<p>Originality ({html.escape(space)}): {orig.get('copy_fraction', 0):.2%} of samples are "
+                f"near-copies (threshold {orig.get('threshold', 0):.3f}); median distance ratio to the nearest "
+                f"training image {orig.get('median_ratio', 0):.3f} (about 1 for new images from the data "
                 f"distribution, far below 1 for copies).</p>"
             )
     else:

@@ -187,7 +187,8 @@ def register(sub) -> None:
         "--originality-train",
         type=_nonneg_int,
         default=10_000,
-        help="training images searched for near-copies (default 10000; 0 = all)",
+        help="training images searched for near-copies, which may be moved up to 3 px, mirrored or cropped "
+        "to 90%% (default 10000; 0 = all)",
     )
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")

@@ -12,7 +12,15 @@ from .registry import Inputs, metric
 
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 PR_K, DC_K = 3, 5
-METRICS_VERSION = 2  # bump when a metric's definition or parameters change (invalidates cached real rows)
+# near-copies: a training image moved by up to 3 px, mirrored or cropped to 90 % still counts (the
+# shift is lowered for small pictures, ``CopyInvariance.fitted``)
+COPY_INVARIANCE = M.DEFAULT_INVARIANCE
+METRICS_VERSION = 3  # bump when a metric's definition or parameters change (invalidates cached real rows)
+
+
+def copy_invariance(shape: tuple[int, ...]) -> M.CopyInvariance:
+    """The near-copy invariance for pictures of ``shape`` (..., H, W)."""
+    return COPY_INVARIANCE.fitted(shape[-2], shape[-1])
 
 
 def _precision_recall(x: Inputs) -> dict:
@@ -27,8 +35,24 @@ def _density_coverage(x: Inputs) -> dict:
 
 def originality(x: Inputs) -> dict:
     """``metrics.functional.originality`` of the images' pixels against the twins, once per Inputs
-    (the row's copy metrics and the result's originality details read it)."""
-    return x.shared("originality", lambda: M.originality(x.fake_pixels, x.twin_pixels, x.twin_self_nn, top_k=x.top_k))
+    (the row's copy metrics and the result's originality details read it): the invariant rule
+    (``copy_invariance``, plus the pixel rule for noisy unmoved copies) when the pixels' shape is
+    known, else the plain pixel rule."""
+
+    def compute() -> dict:
+        if x.pixel_shape is None:
+            ref = x.twin_self_nn[:, 1] if x.twin_self_nn.ndim == 2 else x.twin_self_nn  # the pixel column
+            return M.originality(x.fake_pixels, x.twin_pixels, ref, top_k=x.top_k)
+        shape = (-1, *x.pixel_shape)
+        return M.originality(
+            x.fake_pixels.reshape(shape),
+            x.twin_pixels.reshape(shape),
+            x.twin_self_nn,
+            top_k=x.top_k,
+            invariance=copy_invariance(x.pixel_shape),
+        )
+
+    return x.shared("originality", compute)
 
 
 @metric("fid", label="FID", cell="{fid:.3f}", lower_is_better=True, curve="log")

@@ -10,7 +10,8 @@ The real row is cached whole in ``$GANSTUDIO_CACHE/features/reference/``, keyed 
 the images, ``METRICS_VERSION`` and the registered metrics, so repeated evaluations only pay for the
 generated images. Results go to ``RUN_DIR/eval/<step:09d>.json`` (``results.write_result``) plus
 ``<step:09d>-originality.png``: the generated images closest to a training image, each above its
-training twin.
+training twin. "Closest" forgives moves of a few pixels, mirrors and light crops
+(``builtin.copy_invariance``); each twin in the JSON says how it was moved, mirrored or zoomed.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..features.cache import data_hash, load_npz, reference_root, save_npz
 from ..metrics import functional as M
 from ..pipeline import Pipeline, load
 from ..version import __version__
-from .builtin import METRICS_VERSION, originality
+from .builtin import METRICS_VERSION, copy_invariance, originality
 from .reference import (
     DEFAULT_N,
     ORIGINALITY_N,
@@ -63,6 +64,12 @@ ORIGINALITY_DETAILS = (
     "worst_indices",
     "worst_train_indices",
     "worst_distances",
+    "rule",
+    "invariance",
+    "worst_transforms",
+    "pixel_threshold",
+    "num_flagged_invariant",
+    "num_flagged_pixel",
 )
 
 
@@ -76,7 +83,7 @@ class Reference:
     mu: np.ndarray  # (D,)
     sigma: np.ndarray  # (D, D)
     twin_pixels: np.ndarray  # (T, C*H*W) float32 in [0, 1]
-    twin_self_nn: np.ndarray  # (T,)
+    twin_self_nn: np.ndarray  # (T, 2): the twins' NN distances, invariant and pixel (reference.cached_self_nn)
     real_row: dict  # flat metrics of the real row
     real_originality: dict
 
@@ -97,17 +104,31 @@ def compute_row(
     twin_self_nn: np.ndarray,
     top_k: int = WORST_K,
     requested: np.ndarray | None = None,
+    pixel_shape: tuple[int, int, int] | None = None,
 ) -> tuple[dict, dict]:
     """One set of images against the reference: (flat row of every registered metric that applies,
-    originality details). ``requested``: the class each image was generated for (extractor's order)."""
+    originality details). ``requested``: the class each image was generated for (extractor's order).
+    ``pixel_shape``: (C, H, W) of the flattened pixels, for the invariant near-copy rule (None: the
+    pixel rule; ``twin_self_nn`` must then be plain pixel distances)."""
     x = Inputs(
-        fake, fake_pixels, ref_feats, mu, sigma, class_ref, num_classes, twin_pixels, twin_self_nn, top_k, requested
+        fake,
+        fake_pixels,
+        ref_feats,
+        mu,
+        sigma,
+        class_ref,
+        num_classes,
+        twin_pixels,
+        twin_self_nn,
+        top_k,
+        requested,
+        pixel_shape=pixel_shape,
     )
     row: dict[str, Any] = {"n": len(fake)}
     for m in metrics():
         row.update(m.values(x) or {})
     o = originality(x)
-    details = {k: o[k] for k in ORIGINALITY_DETAILS}
+    details = {k: o[k] for k in ORIGINALITY_DETAILS if k in o}
     dist = np.asarray(o["nn_distance"])
     details["nn_distance_quantiles"] = {q: float(np.quantile(dist, float(q))) for q in ("0.01", "0.1", "0.5")}
     return {k: _plain(v) for k, v in row.items()}, details
@@ -133,6 +154,7 @@ def prepare_reference(
     ref_f = cached_features(extractor, real.reference.images, real.reference.labels, log, "reference images")
     mu, sigma = M.feature_stats(ref_f.feats)
     twin_px = pixels(real.twins.images)
+    shape = real.twins.shape
     self_nn = cached_self_nn(real.twins.images, log)
     class_ref = class_reference(ref_f, real.reference, extractor)
     # the real row, cached as a whole
@@ -159,7 +181,7 @@ def prepare_reference(
             held_nn = self_nn
         else:
             log(f"  nearest-neighbour distances within {len(held_twins)} training images (real row)")
-            held_nn = M.nearest_neighbours(pixels(held_twins), pixels(held_twins), exclude_self=True)[0]
+            held_nn = M.copy_calibration(pixels(held_twins).reshape(held_twins.shape), copy_invariance(shape))
         log("  scoring the real row (cached for next time)")
         real_row, real_orig = compute_row(
             held_f,
@@ -171,6 +193,7 @@ def prepare_reference(
             extractor.num_classes,
             pixels(held_twins),
             held_nn,
+            pixel_shape=shape,
         )
         save_npz(path, {}, {"key": key, "row": real_row, "originality": real_orig})
     return Reference(extractor, real, ref_f, mu, sigma, twin_px, self_nn, real_row, real_orig)
@@ -200,6 +223,7 @@ def score(images: torch.Tensor, ref: Reference, requested: np.ndarray | None = N
         ref.twin_pixels,
         ref.twin_self_nn,
         requested=requested,
+        pixel_shape=ref.shape,
     )
 
 
@@ -261,14 +285,25 @@ def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, s
 
 
 def originality_panel(images: torch.Tensor, ref: Reference, details: dict) -> np.ndarray:
-    """uint8 grid: the worst offenders (top row) above their training twins (bottom row)."""
+    """uint8 grid: the worst offenders (top row) above their training twins, first as the search
+    found them (moved, mirrored, zoomed: the middle row, when the rule is the invariant one), then as
+    they are in the data (bottom row)."""
     worst = details["worst_indices"]
     twins = details["worst_train_indices"]
     if not worst:
         return media.make_grid(images[:1])
     top = _uint8(images)[torch.tensor(worst)]
     bottom = ref.real.twins.images[torch.tensor(twins)]
-    return media.make_grid(torch.cat([top, bottom]), nrow=len(worst))
+    rows = [top, bottom]
+    if details.get("worst_transforms"):
+        fitted = M.apply_copy_transform(bottom.float() / 255, details["worst_transforms"])
+        rows.insert(1, _uint8(fitted.clamp(0, 1)))
+    return media.make_grid(torch.cat(rows), nrow=len(worst))
+
+
+def _edit(t: list) -> dict:
+    """[mirrored, zoom, move y, move x] -> how the training twin becomes the sample, for the JSON."""
+    return {"mirrored": bool(t[0]), "zoom": float(t[1]), "move_px": [float(t[2]), float(t[3])]}
 
 
 def build_result(
@@ -289,9 +324,18 @@ def build_result(
         grid = originality_panel(images, ref, details)
         media.save_image(grid, Path(run_dir) / panel_rel, scale=max(1, 192 // max(1, grid.shape[0])))
     twins_idx = ref.real.twins_index
+    transforms = details.get("worst_transforms") or [None] * len(details["worst_indices"])
     worst = [
-        {"sample": int(i), "seed": seed + int(i), "train_index": int(twins_idx[j]), "distance": float(d)}
-        for i, j, d in zip(details["worst_indices"], details["worst_train_indices"], details["worst_distances"])
+        {
+            "sample": int(i),
+            "seed": seed + int(i),
+            "train_index": int(twins_idx[j]),
+            "distance": float(d),
+            **({"twin_edit": _edit(t)} if t is not None else {}),
+        }
+        for i, j, d, t in zip(
+            details["worst_indices"], details["worst_train_indices"], details["worst_distances"], transforms
+        )
     ]
     return {
         "run": str(run_dir),
@@ -307,8 +351,10 @@ def build_result(
             "generated": {**{k: v for k, v in details.items() if not k.startswith("worst_")}, "worst": worst},
             "real": {k: v for k, v in ref.real_originality.items() if not k.startswith("worst_")},
             "panel": panel_rel if panel else None,
-            "space": "pixels in [0, 1]; near-copy: NN distance < alpha * quantile_q of the "
-            "training images' own NN distances",
+            "space": "pixels in [0, 1]; distance: central region, the twin moved, mirrored or zoomed to fit "
+            "best (invariance); near-copy: that distance < alpha * quantile_q of the training images' own NN "
+            "distances in it (threshold), or the plain pixel distance < the same in plain pixels "
+            "(pixel_threshold: noisy, unmoved copies)",
         },
         "seconds": seconds,
         "ganstudio_version": __version__,

@@ -6,10 +6,12 @@ the training split and the real row is the test split vs it. Image folders (and 
 held-out split, such as clipart) have no test split: they
 are cut into two seeded halves, the reference half (A) and the held-out half (B, the real row).
 Near-copies are searched among ``originality_n`` random training images (0 = all); the real row's
-twins are disjoint from it, so its copy rate is that of genuinely new images.
+twins are disjoint from it, so its copy rate is that of genuinely new images. The near-copy distance
+forgives moves of a few pixels, mirrors and light crops (``builtin.copy_invariance``).
 
-Real-data features and the training images' self-nearest-neighbour distances are cached in
-``$GANSTUDIO_CACHE/features/reference/`` (npz, keyed by the extractor id and a hash of the images).
+Real-data features and the training images' self-nearest-neighbour distances (in that distance) are
+cached in ``$GANSTUDIO_CACHE/features/reference/`` (npz, keyed by the extractor id or the invariance,
+and a hash of the images).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..features import Extractor, Features
 from ..features.base import to_unit_float
 from ..features.cache import data_hash, load_npz, reference_root, save_npz
 from ..metrics import functional as M
+from .builtin import METRICS_VERSION, copy_invariance
 
 DEFAULT_N = 10_000
 ORIGINALITY_N = 10_000  # training images searched for twins (the near-copy rule's calibration size)
@@ -110,7 +113,10 @@ def load_real(
         }
         reference = "folder-half"
     twins = train.subset(twins_idx)
-    desc["twins"] = f"{len(twins)} of {nt} training images (pixel space)"
+    inv = copy_invariance(twins.shape)
+    edits = f"moved up to {inv.max_shift} px" + (", mirrored" if inv.flips else "")
+    edits += f", cropped to {inv.min_crop:.0%}" if inv.min_crop < 1 else ""
+    desc["twins"] = f"{len(twins)} of {nt} training images (pixels; a twin may be {edits})"
     desc["reference_split"] = reference
     return RealData(ref, held, twins, twins_idx, torch.nonzero(keep).flatten(), desc)
 
@@ -142,14 +148,22 @@ def pixels(images: torch.Tensor) -> np.ndarray:
 
 
 def cached_self_nn(images: torch.Tensor, log: Log | None = None) -> np.ndarray:
-    """Each training image's distance to its nearest other one (pixel space), cached by image hash."""
-    path = reference_root() / f"selfnn-{data_hash(images)[:24]}.npz"
-    hit = load_npz(path, {"n": len(images)})
+    """The near-copy rule's calibration for these training images, cached by image hash and the
+    invariance's settings: (N, 2) distances of each to its nearest other one, in the invariant
+    distance (``builtin.copy_invariance``: pixels in [0, 1] forgiving small moves, mirrors and light
+    crops) and in plain pixels (``metrics.functional.copy_calibration``)."""
+    inv = copy_invariance(tuple(images.shape))
+    tag = f"{METRICS_VERSION}-{inv.cache_tag}"
+    path = reference_root() / f"selfnn-inv{tag}-{data_hash(images)[:24]}.npz"
+    hit = load_npz(path, {"n": len(images), "invariance": tag})
     if hit is not None:
         return hit[0]["dist"]
-    (log or stderr_log)(f"  nearest-neighbour distances within {len(images)} training images (cached for next time)")
-    d, _ = M.nearest_neighbours(pixels(images), pixels(images), exclude_self=True)
-    save_npz(path, {"dist": d}, {"n": len(images)})
+    (log or stderr_log)(
+        f"  nearest-neighbour distances within {len(images)} training images, forgiving moves, mirrors "
+        "and crops (cached for next time)"
+    )
+    d = M.copy_calibration(to_unit_float(images), inv)
+    save_npz(path, {"dist": d}, {"n": len(images), "invariance": tag})
     return d
 
 

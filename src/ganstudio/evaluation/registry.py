@@ -42,11 +42,15 @@ class Inputs:
     class_ref: np.ndarray | None  # what class histograms are compared with (labels or probs), or None
     num_classes: int  # the extractor's classes (0 or 1: no class metrics)
     twin_pixels: np.ndarray  # (T, C*H*W) training images searched for near-copies
-    twin_self_nn: np.ndarray  # (T,) their distances to their own nearest neighbour
+    # distances of (some of) the twins to their own nearest other twin: (T, 2) invariant and pixel
+    # (metrics.functional.copy_calibration), or (T,) plain pixel distances for the pixel rule
+    twin_self_nn: np.ndarray
     top_k: int  # near-copies kept in the originality details
     # (N,) the class each image was generated for, as an index into the extractor's classes; None when
     # unknown (real rows, unconditional runs, an extractor whose classes are not the run's)
     requested: np.ndarray | None = None
+    # (C, H, W) of the pixels: enables the shift/mirror/crop-invariant near-copy rule; None = the pixel rule
+    pixel_shape: tuple[int, int, int] | None = None
     _shared: dict = field(default_factory=dict, repr=False)
 
     def classes(self) -> tuple[np.ndarray, np.ndarray] | None:
