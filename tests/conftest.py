@@ -208,3 +208,19 @@ def make_rgba_folder():
         return root
 
     return make
+
+
+def _move(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+@pytest.fixture(scope="session")
+def move():
+    """``move(x, dy, dx)``: pictures (..., H, W) moved by (dy, dx) px, the uncovered band filled with 0 (the
+    background of the near-copy tests' pictures): the made copies that the copy check must catch."""
+    return _move

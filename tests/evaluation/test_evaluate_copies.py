@@ -17,16 +17,6 @@ from ganstudio.metrics import functional as M
 DATA = DataConfig(name="digits", resolution=16)
 
 
-def _move(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """uint8 pictures moved by (dy, dx) px; the uncovered band is black (the digits' background)."""
-    h, w = x.shape[-2:]
-    out = torch.zeros_like(x)
-    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
-        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-    ]
-    return out
-
-
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
@@ -36,10 +26,10 @@ def ref(tmp_path_factory):
         )
 
 
-def test_moved_and_mirrored_twins_are_flagged_and_the_json_says_how(ref, tmp_path):
+def test_moved_and_mirrored_twins_are_flagged_and_the_json_says_how(ref, tmp_path, move):
     twins = ref.real.twins.images
     moves = [(1, 0), (0, -2), (-3, 1), (2, 2), (-1, -3), (3, -1)]
-    copies = torch.cat([_move(twins[i : i + 1], dy, dx) for i, (dy, dx) in enumerate(moves)] + [twins[6:8].flip(-1)])
+    copies = torch.cat([move(twins[i : i + 1], dy, dx) for i, (dy, dx) in enumerate(moves)] + [twins[6:8].flip(-1)])
     fresh = ref.real.held_out.images[:30]  # real training pictures that are not twins
     row, details = evaluation.score(torch.cat([copies, fresh]), ref)
     assert details["rule"] == "invariant+pixel" and details["invariance"]["max_shift"] == 3
@@ -74,9 +64,9 @@ def test_moved_and_mirrored_twins_are_flagged_and_the_json_says_how(ref, tmp_pat
     assert np.abs(cell(0, col) - cell(2, col))[3:-3, 3:-3].max() > 50
 
 
-def test_the_pixel_rule_when_the_shape_is_unknown(ref):
+def test_the_pixel_rule_when_the_shape_is_unknown(ref, move):
     twins = ref.real.twins.images
-    copies = torch.cat([_move(twins[i : i + 1], 2, -2) for i in range(8)])
+    copies = torch.cat([move(twins[i : i + 1], 2, -2) for i in range(8)])
     fake = Features(np.random.default_rng(0).normal(size=(8, ref.feats.feats.shape[1])), None)
     px = reference.pixels(twins)
     args = (fake, reference.pixels(copies), ref.feats, ref.mu, ref.sigma, None, 0, px)

@@ -29,16 +29,6 @@ def _textured(rng: np.random.Generator, n: int, size: int = 24) -> torch.Tensor:
     return torch.from_numpy(np.clip(out, 0, 1)).float()[:, None]
 
 
-def _move(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Pictures moved by (dy, dx) px, the uncovered band filled with the background (0)."""
-    h, w = x.shape[-2:]
-    out = torch.zeros_like(x)
-    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
-        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-    ]
-    return out
-
-
 def _crop(x: torch.Tensor, frac: float, y0: int, x0: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     ch, cw = round(h * frac), round(w * frac)
@@ -53,12 +43,12 @@ def data():
     return train, fresh, cal, rng
 
 
-def test_moved_mirrored_and_cropped_copies_are_flagged_fresh_pictures_are_not(data):
+def test_moved_mirrored_and_cropped_copies_are_flagged_fresh_pictures_are_not(data, move):
     train, fresh, cal, rng = data
     src = rng.choice(len(train), 24, replace=False)
     moved = torch.cat(
         [
-            _move(train[i : i + 1], a * m, b * m)
+            move(train[i : i + 1], a * m, b * m)
             for k, i in enumerate(src)
             for a, b in [DIRECTIONS[k % 8]]
             for m in [1 + k % 3]
@@ -93,10 +83,10 @@ def test_noisy_unmoved_copies_stay_flagged_through_the_pixel_part(data):
     assert alone["num_flagged"] == o["num_flagged_invariant"]
 
 
-def test_the_transform_says_how_the_twin_became_the_sample(data):
+def test_the_transform_says_how_the_twin_became_the_sample(data, move):
     train, _, _, _ = data
     t = train[:3]
-    d, idx, tf = M.invariant_nearest(torch.cat([_move(t[:1], 2, -1), t[1:2].flip(-1), _crop(t[2:3], 0.9, 1, 1)]), train)
+    d, idx, tf = M.invariant_nearest(torch.cat([move(t[:1], 2, -1), t[1:2].flip(-1), _crop(t[2:3], 0.9, 1, 1)]), train)
     assert idx.tolist() == [0, 1, 2]
     assert d[:2] == pytest.approx([0, 0], abs=1e-3)
     np.testing.assert_allclose(tf[0], [0, 1, 2, -1], atol=1e-3)  # moved down 2, left 1
@@ -105,7 +95,7 @@ def test_the_transform_says_how_the_twin_became_the_sample(data):
     # the transform applied to the twin reproduces the sample (central region, bilinear resampling)
     fitted = M.apply_copy_transform(train[idx], tf)
     s = INV.max_shift
-    q = torch.cat([_move(t[:1], 2, -1), t[1:2].flip(-1), _crop(t[2:3], 0.9, 1, 1)])
+    q = torch.cat([move(t[:1], 2, -1), t[1:2].flip(-1), _crop(t[2:3], 0.9, 1, 1)])
     err = (fitted - q)[..., s:-s, s:-s].abs().amax((1, 2, 3))
     assert err[:2].max() < 1e-4 and err[2] < 0.1, err
 
@@ -120,9 +110,9 @@ def test_without_invariance_it_is_the_plain_pixel_distance(data):
     assert np.all(tf == [0, 1, 0, 0])
 
 
-def test_flags_do_not_depend_on_the_pixel_scale(data):
+def test_flags_do_not_depend_on_the_pixel_scale(data, move):
     train, fresh, _, _ = data
-    gen = torch.cat([fresh[:10], _move(train[:5], 1, 1), train[5:10].flip(-1)])
+    gen = torch.cat([fresh[:10], move(train[:5], 1, 1), train[5:10].flip(-1)])
     res = []
     for scale, offset in ((1, 0), (2, -1), (255, 0)):  # [0, 1], [-1, 1], the uint8 scale
         t = train * scale + offset

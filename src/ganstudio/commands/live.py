@@ -4,27 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..argtypes import positive_float, positive_int
-
-
-def _port(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {s!r}") from None
-    if not 0 <= v < 65536:
-        raise argparse.ArgumentTypeError(f"must be a port 0-65535, got {v}")
-    return v
-
-
-def _seconds(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {s!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {s}")
-    return v
+from ..argtypes import nonneg_float, port, positive_float, positive_int
 
 
 def cmd_live(a: argparse.Namespace) -> int:
@@ -144,7 +124,7 @@ def _replay(a: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("live", help="a run as a live piece: OSC, MIDI and browser control, full-screen output")
     p.add_argument("run_dir", metavar="RUN")
-    p.add_argument("--osc-port", type=_port, default=9000, help="UDP port for OSC input (default 9000; 0: any free)")
+    p.add_argument("--osc-port", type=port, default=9000, help="UDP port for OSC input (default 9000; 0: any free)")
     p.add_argument(
         "--osc-host",
         default="127.0.0.1",
@@ -157,7 +137,7 @@ def register(sub) -> None:
     p.add_argument(
         "--mapping", default=None, metavar="FILE.json", help="input -> parameter mapping (MIDI-learn saves here)"
     )
-    p.add_argument("--port", type=_port, default=8765, help="HTTP port of the live page (default 8765; 0: any free)")
+    p.add_argument("--port", type=port, default=8765, help="HTTP port of the live page (default 8765; 0: any free)")
     p.add_argument(
         "--host", default="127.0.0.1", help="address of the live page (default 127.0.0.1); others need the token"
     )
@@ -169,7 +149,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=positive_int, default=1, help="CPU threads for the generator (default 1: batch 1)")
     p.add_argument(
         "--attract-after",
-        type=_seconds,
+        type=nonneg_float,
         default=60.0,
         metavar="SECONDS",
         help="attract mode after this much silence (0: never)",
