@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	touch $@
 
 # Front-end packages for the browser tests (axe-core, onnxruntime-web), served locally, never from a CDN.
-NPM_DIRS := tests/js examples/onnx-web
+NPM_DIRS := tests/js examples/onnx-web web/xr
 npm:
 	@if command -v npm >/dev/null 2>&1; then \
 	  for d in $(NPM_DIRS); do [ -f $$d/package.json ] && npm install --prefix $$d --no-audit --no-fund --silent || true; done; \

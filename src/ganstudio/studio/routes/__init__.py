@@ -9,7 +9,7 @@ loads its show in the thread pool.
 
 from __future__ import annotations
 
-from . import animate, breed, create, exhibition, explore, favourites, page, project, runs, sketch, train
+from . import animate, breed, create, exhibition, explore, favourites, page, project, runs, sketch, train, xr
 
 ROUTERS = [
     page.router,
@@ -23,6 +23,7 @@ ROUTERS = [
     animate.router,
     exhibition.router,
     train.router,
+    xr.router,
 ]
 
 __all__ = ["ROUTERS"]
