@@ -1,0 +1,555 @@
+"""Was this picture made by a GAN? A provenance detector after Wang et al. (CVPR 2020).
+
+A small CNN (or the frequency-spectrum baseline, ``spectrum``) is trained on real pictures (label 0) against
+the pictures of ONE generator (label 1), with Wang's augmentation (random blur, random JPEG, p = 0.5 each,
+``perturb.augment``), then judged on generators it never saw and after JPEG, blur and resizing.
+
+After training, on held-out validation pictures (clean plus one augmented copy, the conditions it was
+trained for) it fits a temperature ``T`` (probability = sigmoid(logit / T), so that a probability means
+what it says) and chooses the decision ``threshold`` on that probability that maximises balanced accuracy;
+Wang et al. kept 0.5 and lost up to 29 points of accuracy on unseen generators while their AP stayed high.
+
+Shapes at the boundary: pictures are uint8 (N, C, H, W) with the detector's C (1 or 3) and size (see
+``shape_pictures``); probabilities are float (N,), the probability that each picture is generated.
+
+A detector folder holds ``detector.safetensors`` (the weights) and ``detector.json`` (``DetectorConfig``,
+threshold, temperature, what it was trained on, its validation scores); nothing is pickled.
+
+Scores (``average_precision``, ``balanced_accuracy``, ``expected_calibration_error``) follow the usual
+definitions: AP as scikit-learn's ``average_precision_score`` (sum over thresholds of recall gain times
+precision, tied scores grouped), ECE as Guo et al. (2017) on the confidence of the predicted class with
+equal-width bins over [0.5, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config.base import check, from_dict, to_dict
+from ..errors import UserError
+from . import perturb
+from .spectrum import SpectrumClassifier
+
+__all__ = [
+    "KINDS",
+    "Detector",
+    "DetectorConfig",
+    "average_precision",
+    "balanced_accuracy",
+    "best_threshold",
+    "expected_calibration_error",
+    "load_detector",
+    "shape_pictures",
+    "train_detector",
+]
+
+FORMAT = "ganstudio-detector"
+VERSION = 1
+WEIGHTS = "detector.safetensors"
+CONFIG = "detector.json"
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How a detector is built and trained.
+
+    kind: ``cnn`` (the detector), ``spectrum-radial`` or ``spectrum-fourier`` (the baseline, see ``spectrum``).
+    channels, resolution, height: the pictures it reads (others are shaped to them by ``shape_pictures``).
+    width: the CNN's channels after its first conv (doubled at each of its two strided convs).
+    epochs, batch_size, lr: CNN training (Adam); l2: the baseline's logistic-regression penalty.
+    p_blur, p_jpeg, blur_sigma_max, jpeg_quality_min: Wang's augmentation (``perturb.augment``).
+    val_fraction: share of each class held out to choose the threshold and the temperature.
+    """
+
+    kind: str = "cnn"
+    channels: int = 1
+    resolution: int = 28
+    height: int | None = None
+    width: int = 16
+    epochs: int = 4
+    batch_size: int = 64
+    lr: float = 1e-3
+    l2: float = 1e-3
+    p_blur: float = 0.5
+    p_jpeg: float = 0.5
+    blur_sigma_max: float = 1.0
+    jpeg_quality_min: int = 30
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.kind in KINDS, f"detector kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        check(self.channels in (1, 3), f"detector channels must be 1 or 3, got {self.channels}")
+        check(self.resolution >= 8 and (self.height or 8) >= 8, "detector pictures must be at least 8 px a side")
+        for name in ("width", "epochs", "batch_size"):
+            check(getattr(self, name) > 0, f"detector {name} must be positive, got {getattr(self, name)}")
+        check(self.lr > 0 and self.l2 >= 0, f"detector lr must be > 0 and l2 >= 0, got {self.lr}, {self.l2}")
+        for name in ("p_blur", "p_jpeg"):
+            check(0 <= getattr(self, name) <= 1, f"detector {name} must be in [0, 1], got {getattr(self, name)}")
+        check(self.blur_sigma_max >= 0, f"detector blur_sigma_max must be >= 0, got {self.blur_sigma_max}")
+        check(1 <= self.jpeg_quality_min <= 100, f"jpeg_quality_min must be 1-100, got {self.jpeg_quality_min}")
+        check(0 < self.val_fraction < 1, f"detector val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the pictures it reads."""
+        return (self.height or self.resolution, self.resolution)
+
+
+# ---------------------------------------------------------------------------------------------
+# scores
+
+
+def _as_numpy(a: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def average_precision(scores, labels) -> float:
+    """AP of ranking ``labels`` == 1 first by ``scores`` (higher = more likely positive): the sum over
+    distinct score thresholds of (recall gain) * precision, as scikit-learn computes it. NaN without positives."""
+    s, y = _as_numpy(scores).astype(np.float64), _as_numpy(labels).astype(bool)
+    if not y.any():
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # the last index of each group of tied scores
+    tp = np.cumsum(y)[last]
+    precision = tp / (last + 1)
+    recall = tp / y.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def balanced_accuracy(probs, labels, threshold: float) -> float:
+    """Mean of the accuracy on positives (prob > threshold) and on negatives (prob <= threshold)."""
+    p, y = _as_numpy(probs), _as_numpy(labels).astype(bool)
+    accs = [float(np.mean(p[y] > threshold))] if y.any() else []
+    accs += [float(np.mean(p[~y] <= threshold))] if (~y).any() else []
+    return float(np.mean(accs))
+
+
+def best_threshold(probs, labels) -> float:
+    """The threshold (predict positive when prob > threshold) with the highest balanced accuracy on these
+    scores: midway between two neighbouring distinct scores (the first of equal best ones, lowest)."""
+    p, y = _as_numpy(probs).astype(np.float64), _as_numpy(labels).astype(bool)
+    if not y.any() or y.all():
+        raise ValueError("choosing a threshold needs both real and generated pictures")
+    u = np.unique(p)
+    cands = np.r_[u[0] - 1e-6, (u[:-1] + u[1:]) / 2, u[-1]]  # everything positive ... nothing positive
+    pos, neg = np.sort(p[y]), np.sort(p[~y])
+    tpr = 1.0 - np.searchsorted(pos, cands, side="right") / len(pos)
+    tnr = np.searchsorted(neg, cands, side="right") / len(neg)
+    return float(cands[int(np.argmax(tpr + tnr))])
+
+
+def expected_calibration_error(probs, labels, bins: int = 15) -> float:
+    """ECE (Guo et al. 2017) of binary predictions: confidence c = max(p, 1 - p), prediction p > 0.5;
+    sum over equal-width bins of c in [0.5, 1] of (share of pictures) * |accuracy - mean confidence|."""
+    p, y = _as_numpy(probs).astype(np.float64), _as_numpy(labels).astype(bool)
+    conf = np.maximum(p, 1 - p)
+    correct = (p > 0.5) == y
+    idx = np.clip(np.floor((conf - 0.5) * 2 * bins).astype(int), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+# ---------------------------------------------------------------------------------------------
+# pictures
+
+
+def shape_pictures(x: torch.Tensor, channels: int, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 (N, C, H, W), C in {1, 3, 4} -> uint8 (N, channels, *size): alpha composited over white,
+    grey <-> colour converted (ITU-R 601 luma), resized with antialiased bilinear when the size differs."""
+    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3, 4):
+        raise ValueError(f"expected uint8 pictures (N, 1/3/4, H, W), got {x.dtype} {tuple(x.shape)}")
+    if x.shape[1] == 4:
+        from ..media import flatten
+
+        x = torch.from_numpy(flatten(x.numpy()))
+    if x.shape[1] != channels:
+        if channels == 3:
+            x = x.expand(-1, 3, -1, -1).contiguous()
+        else:
+            luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * luma).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    if tuple(x.shape[2:]) != size and len(x):
+        u = F.interpolate(x.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        x = u.round().clamp(0, 255).to(torch.uint8)
+    return x
+
+
+def _to_input(x: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float in [0, 1], what every detector kind reads."""
+    return x.float().div_(255.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# kinds
+
+
+class CNN(nn.Module):
+    """Five 3x3 convs (two strided) at full resolution first, where upsampling traces live, then global
+    average + max pooling and a linear logit. float (N, C, H, W) in [0, 1] -> logits (N,)."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        w = width
+        act = nn.LeakyReLU(0.2)
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, w, 3, padding=1),
+            act,
+            nn.Conv2d(w, w, 3, padding=1),
+            act,
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+            act,
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+            act,
+            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1),
+            act,
+        )
+        self.head = nn.Linear(8 * w, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x * 2 - 1)
+        return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).squeeze(1)
+
+
+Progress = Callable[[str], None]
+
+
+def _augment(x: torch.Tensor, cfg: DetectorConfig, g: torch.Generator) -> torch.Tensor:
+    return perturb.augment(x, g, cfg.p_blur, cfg.p_jpeg, cfg.blur_sigma_max, cfg.jpeg_quality_min)
+
+
+def _fit_cnn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorConfig, progress: Progress) -> None:
+    """Adam on binary cross-entropy; every batch freshly augmented (Wang's Blur+JPEG)."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    steps = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
+    model.train()
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(len(x), generator=g)
+        total, seen = 0.0, 0
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            xb = _to_input(_augment(x[idx], cfg, g))
+            loss = F.binary_cross_entropy_with_logits(model(xb), y[idx].float())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, seen = total + loss.item() * len(idx), seen + len(idx)
+        progress(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.4f}")
+    model.eval()
+
+
+def _fit_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorConfig, progress: Progress) -> None:
+    """One augmented copy of the training set (the same augmentation as the CNN), then L-BFGS."""
+    assert isinstance(model, SpectrumClassifier)
+    g = torch.Generator().manual_seed(cfg.seed)
+    loss = model.fit(_to_input(_augment(x, cfg, g)), y, l2=cfg.l2)
+    progress(f"logistic regression on {model.kind} spectra: loss {loss:.4f}")
+    model.eval()
+
+
+@dataclass(frozen=True)
+class Kind:
+    build: Callable[[DetectorConfig], nn.Module]
+    fit: Callable[[nn.Module, torch.Tensor, torch.Tensor, DetectorConfig, Progress], None]
+    description: str
+
+
+KINDS: dict[str, Kind] = {
+    "cnn": Kind(lambda c: CNN(c.channels, c.width), _fit_cnn, "a small CNN (Wang et al.)"),
+    "spectrum-radial": Kind(
+        lambda c: SpectrumClassifier("radial", *c.size),
+        _fit_spectrum,
+        "azimuthal log power spectrum + logistic regression (Durall et al.)",
+    ),
+    "spectrum-fourier": Kind(
+        lambda c: SpectrumClassifier("fourier", *c.size),
+        _fit_spectrum,
+        "whole log-magnitude spectrum + logistic regression (Frank et al.)",
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the detector
+
+
+class Detector:
+    """A trained detector: ``probability(pictures)`` and ``is_generated(pictures)``; ``save``/``load_detector``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: DetectorConfig,
+        threshold: float = 0.5,
+        temperature: float = 1.0,
+        info: dict | None = None,
+    ):
+        self.model, self.config = model.eval(), config
+        self.threshold, self.temperature = threshold, temperature
+        self.info = info or {}  # what it was trained on, validation scores: recorded, never read back as code
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """uint8 pictures (N, C, H, W), any C/size (shaped first) -> raw logits (N,)."""
+        x = shape_pictures(x, self.config.channels, self.config.size)
+        out = [self.model(_to_input(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return torch.cat(out) if out else torch.empty(0)
+
+    def probability(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pictures (N, C, H, W) -> (N,) calibrated probability that each is generated."""
+        return torch.sigmoid(self.logits(x) / self.temperature)
+
+    def is_generated(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pictures (N, C, H, W) -> (N,) bool, at the threshold chosen on validation data."""
+        return self.probability(x) > self.threshold
+
+    def scores(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+        """AP, balanced accuracy at the chosen threshold and at 0.5, ECE, and each class's accuracy."""
+        p = torch.cat([self.probability(real), self.probability(fake)])
+        y = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))])
+        t = self.threshold
+        return {
+            "ap": average_precision(p, y),
+            "accuracy": balanced_accuracy(p, y, t),
+            "accuracy_at_0.5": balanced_accuracy(p, y, 0.5),
+            "real_accuracy": float((p[: len(real)] <= t).float().mean()) if len(real) else float("nan"),
+            "fake_accuracy": float((p[len(real) :] > t).float().mean()) if len(fake) else float("nan"),
+            "ece": expected_calibration_error(p, y),
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        from ..fsutil import atomic_file, atomic_write_json
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+        with atomic_file(folder / WEIGHTS) as tmp:
+            save_file(state, str(tmp))
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "config": to_dict(self.config),
+            "threshold": self.threshold,
+            "temperature": self.temperature,
+            **self.info,
+        }
+        atomic_write_json(folder / CONFIG, meta)
+        return folder
+
+
+def load_detector(folder: str | Path) -> Detector:
+    """A detector folder (``detector.json`` + ``detector.safetensors``) -> Detector; one-line UserError otherwise."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    meta_path, weights = folder / CONFIG, folder / WEIGHTS
+    if not folder.is_dir():
+        raise UserError(f"detector folder {folder} does not exist; train one with `ganstudio detector train`")
+    if not meta_path.is_file() or not weights.is_file():
+        raise UserError(f"{folder} is not a detector folder (needs {CONFIG} and {WEIGHTS}): `ganstudio detector train`")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read {meta_path}: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise UserError(f"{meta_path} is not a ganstudio detector config (format {FORMAT!r} missing)")
+    if meta.get("version") != VERSION:
+        raise UserError(
+            f"{meta_path} has detector format version {meta.get('version')}; this ganstudio reads {VERSION}"
+        )
+    cfg = from_dict(DetectorConfig, meta.get("config", {}), f"{meta_path} config")
+    model = KINDS[cfg.kind].build(cfg)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except (SafetensorError, RuntimeError, OSError) as e:
+        raise UserError(f"{weights} does not match its {CONFIG} ({str(e).splitlines()[0]})") from None
+    threshold, temperature = meta.get("threshold"), meta.get("temperature")
+    if not isinstance(threshold, (int, float)) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise UserError(f"{meta_path}: threshold and temperature (> 0) must be numbers")
+    info = {k: v for k, v in meta.items() if k not in ("format", "version", "config", "threshold", "temperature")}
+    return Detector(model, cfg, float(threshold), float(temperature), info)
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def _fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The T > 0 minimising the cross-entropy of sigmoid(logits / T) (Guo et al.'s temperature scaling)."""
+    log_t = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(logits / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    t = float(log_t.detach().exp())
+    return t if math.isfinite(t) and t > 0 else 1.0
+
+
+def _split(n: int, fraction: float, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=g)
+    k = max(1, round(n * fraction))
+    return order[k:], order[:k]
+
+
+def train_detector(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    cfg: DetectorConfig,
+    info: dict | None = None,
+    progress: Progress | None = None,
+) -> Detector:
+    """Train on uint8 real (N, C, H, W) vs fake (M, C, H, W) pictures (shaped to ``cfg`` first), then
+    choose the temperature and the threshold on the held-out ``cfg.val_fraction`` of each."""
+    say: Progress = progress or (lambda s: None)
+    if len(real) < 2 or len(fake) < 2:
+        raise UserError(f"a detector needs at least 2 real and 2 generated pictures, got {len(real)} and {len(fake)}")
+    real = shape_pictures(real, cfg.channels, cfg.size)
+    fake = shape_pictures(fake, cfg.channels, cfg.size)
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    r_tr, r_val = _split(len(real), cfg.val_fraction, g)
+    f_tr, f_val = _split(len(fake), cfg.val_fraction, g)
+    x = torch.cat([real[r_tr], fake[f_tr]])
+    y = torch.cat([torch.zeros(len(r_tr), dtype=torch.long), torch.ones(len(f_tr), dtype=torch.long)])
+    torch.manual_seed(cfg.seed)
+    model = KINDS[cfg.kind].build(cfg)
+    KINDS[cfg.kind].fit(model, x, y, cfg, say)
+    # Validation: the held-out pictures clean and once augmented, the conditions the detector was trained for.
+    xv = torch.cat([real[r_val], fake[f_val]])
+    yv = torch.cat([torch.zeros(len(r_val)), torch.ones(len(f_val))])
+    xv = torch.cat([xv, _augment(xv, cfg, torch.Generator().manual_seed(cfg.seed + 2))])
+    yv = torch.cat([yv, yv])
+    det = Detector(model, cfg, info=dict(info or {}))
+    logits = det.logits(xv)
+    det.temperature = _fit_temperature(logits, yv)
+    probs = torch.sigmoid(logits / det.temperature)
+    det.threshold = best_threshold(probs, yv)
+    det.info["validation"] = {
+        "n": len(yv),
+        "ap": average_precision(probs, yv),
+        "accuracy": balanced_accuracy(probs, yv, det.threshold),
+        "ece": expected_calibration_error(probs, yv),
+    }
+    say(
+        f"validation: AP {det.info['validation']['ap']:.4f}, accuracy {det.info['validation']['accuracy']:.4f} "
+        f"at threshold {det.threshold:.3f}, temperature {det.temperature:.3f}"
+    )
+    return det
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+def evaluate(
+    det: Detector,
+    real: torch.Tensor,
+    fakes: dict[str, torch.Tensor],
+    perturbations: Iterable[str] = tuple(perturb.PERTURBATIONS),
+) -> list[dict]:
+    """Scores of ``det`` on ``real`` vs each named set of generated pictures, under each perturbation.
+
+    Every input is uint8 (N, C, H, W); the perturbation applies to real and generated pictures alike (a
+    JPEG'd real picture must stay real). One row per (fake set, perturbation): the names plus ``scores``'s.
+    """
+    names = list(perturbations)
+    unknown = [p for p in names if p not in perturb.PERTURBATIONS]
+    if unknown:
+        raise UserError(f"unknown perturbation(s) {', '.join(unknown)}; choose from {', '.join(perturb.PERTURBATIONS)}")
+    cfg = det.config
+    real = shape_pictures(real, cfg.channels, cfg.size)
+    rows = []
+    for pname in names:
+        fn = perturb.PERTURBATIONS[pname]
+        r = fn(real)
+        for fname, fake in fakes.items():
+            f = fn(shape_pictures(fake, cfg.channels, cfg.size))
+            rows.append({"fake": fname, "perturbation": pname, "n_real": len(r), "n_fake": len(f), **det.scores(r, f)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# where pictures come from: files, datasets, run folders
+
+
+def picture_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and the picture files (by extension, sorted) inside folders; UserError if none."""
+    from ..data.folder import EXTENSIONS
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in EXTENSIONS and not any(s.startswith(".") for s in f.parts)
+            )
+            if not found:
+                raise UserError(f"no picture files ({', '.join(sorted(EXTENSIONS))}) in folder {p}")
+            out += found
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UserError(f"{p} does not exist; give picture files or folders")
+    return out
+
+
+def read_picture(path: str | Path) -> torch.Tensor:
+    """One picture file -> uint8 (C, H, W), C = 1 (grey), 3 (colour) or 4 (with alpha); UserError if unreadable."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from ..data.folder import MAX_PIXELS
+
+    try:
+        with Image.open(path) as f:
+            if f.width * f.height > MAX_PIXELS:
+                raise UserError(f"{path}: {f.width}x{f.height} pixels is over the {MAX_PIXELS:,} pixel limit")
+            im = ImageOps.exif_transpose(f)
+            mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGBA" if "A" in im.getbands() else "RGB"
+            a = np.array(im.convert(mode))  # a writable copy (torch warns on read-only arrays)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise UserError(
+            f"{path} is not a picture Pillow can read ({type(e).__name__}); give a PNG, JPEG or WebP"
+        ) from None
+    return torch.from_numpy(np.ascontiguousarray(a[None] if a.ndim == 2 else a.transpose(2, 0, 1)))
+
+
+def pictures_from(spec: str, n: int, seed: int = 0, split: str = "train", checkpoint: str = "latest") -> torch.Tensor:
+    """uint8 pictures (n, C, H, W) from a run folder (samples with seeds seed..seed+n-1, rounded to uint8 as
+    a saved PNG would be), or a dataset name / picture folder (a seeded subset of n; fewer if it has fewer)."""
+    from ..data import DataConfig, load_dataset
+    from ..pipeline import load
+
+    if (Path(spec) / "config.json").is_file():
+        pipe = load(spec, checkpoint=checkpoint)
+        images = [pipe(n=min(256, n - i), seed=seed + i).images for i in range(0, n, 256)]
+        return torch.cat(images).mul(255).round().clamp(0, 255).to(torch.uint8)  # float [0, 1] -> uint8
+    ds = load_dataset(DataConfig(name=spec, split=split))
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+    return ds.images[idx]

@@ -1,0 +1,240 @@
+"""The provenance detector: scores with known values, a tiny detector trained end to end, its folder, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganstudio import cli
+from ganstudio.errors import UserError
+from ganstudio.robustness import detector as D
+
+# ---- scores on constructed cases --------------------------------------------------------------
+
+
+def test_average_precision_known_values():
+    assert D.average_precision([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]) == 1.0
+    # scikit-learn's documented example: ranks 1, 0, 1 after the top -> (1/2)(1) + (1/2)(2/3) = 0.8333...
+    assert D.average_precision([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(5 / 6)
+    # Worst ranking: positives last, at ranks 3 and 4 -> (1/2)(1/3) + (1/2)(2/4).
+    assert D.average_precision([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == pytest.approx(5 / 12)
+    # All scores tied: one threshold, precision = the share of positives.
+    assert D.average_precision([0.5] * 5, [1, 0, 0, 1, 0]) == pytest.approx(2 / 5)
+    assert np.isnan(D.average_precision([0.2, 0.3], [0, 0]))
+
+
+def test_expected_calibration_error_known_values():
+    # 10 pictures all at p = 0.8 with 8 generated: confidence 0.8, accuracy 0.8 -> 0.
+    y = [1] * 8 + [0] * 2
+    assert D.expected_calibration_error([0.8] * 10, y) == pytest.approx(0.0)
+    # All at 0.9, half generated: confidence 0.9, accuracy 0.5 -> 0.4.
+    assert D.expected_calibration_error([0.9] * 10, [1, 0] * 5) == pytest.approx(0.4)
+    # Two bins: 4 at p = 0.1 (confidence 0.9), all real (accuracy 1), and 4 at p = 0.7, 2 generated
+    # (confidence 0.7, accuracy 0.5): (4/8) * 0.1 + (4/8) * 0.2 = 0.15.
+    assert D.expected_calibration_error([0.1] * 4 + [0.7] * 4, [0] * 4 + [1, 1, 0, 0]) == pytest.approx(0.15)
+    assert D.expected_calibration_error([0.0, 1.0], [0, 1]) == pytest.approx(0.0)
+
+
+def test_balanced_accuracy_and_threshold_choice():
+    probs = [0.05, 0.1, 0.2, 0.3, 0.32, 0.35, 0.4]
+    labels = [0, 0, 0, 0, 1, 1, 1]
+    t = D.best_threshold(probs, labels)
+    assert 0.3 < t < 0.32  # the only perfect cut; 0.5 would call every picture real
+    assert D.balanced_accuracy(probs, labels, t) == 1.0
+    assert D.balanced_accuracy(probs, labels, 0.5) == 0.5
+    # Unbalanced classes weigh equally: 3 of 4 real right, 1 of 3 generated right -> (0.75 + 1/3) / 2.
+    assert D.balanced_accuracy([0.1, 0.2, 0.3, 0.9, 0.8, 0.2, 0.1], [0, 0, 0, 0, 1, 1, 1], 0.5) == pytest.approx(
+        (0.75 + 1 / 3) / 2
+    )
+    with pytest.raises(ValueError, match="both"):
+        D.best_threshold([0.1, 0.2], [1, 1])
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(8000, generator=g) * 2
+    y = (torch.rand(8000, generator=g) < torch.sigmoid(z)).float()  # labels drawn from calibrated sigmoid(z)
+    t = D._fit_temperature(3 * z, y)  # over-confident logits: the best temperature is 3
+    # The maximum-likelihood T has a relative standard error of 1 / sqrt(Fisher information) = 2.3 % here (n = 8000); 8 % is 3.5 of them.
+    assert t == pytest.approx(3.0, rel=0.08)
+
+
+def test_shape_pictures_converts_channels_alpha_and_size():
+    rgba = torch.zeros(2, 4, 10, 10, dtype=torch.uint8)
+    rgba[:, 0] = 255  # red, fully transparent: becomes the white background
+    x = D.shape_pictures(rgba, 1, (8, 8))
+    assert x.shape == (2, 1, 8, 8) and (x == 255).all()
+    grey = torch.full((1, 1, 8, 8), 70, dtype=torch.uint8)
+    assert torch.equal(D.shape_pictures(grey, 3, (8, 8)), grey.expand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="uint8"):
+        D.shape_pictures(grey.float(), 1, (8, 8))
+
+
+def test_config_refuses_bad_values():
+    with pytest.raises(UserError, match="kind"):
+        D.DetectorConfig(kind="resnet50")
+    with pytest.raises(UserError, match="p_jpeg"):
+        D.DetectorConfig(p_jpeg=1.5)
+
+
+# ---- a tiny detector, trained end to end -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pictures(run):
+    """(real, generated): 96 digits and 96 samples of a 30-step MLP run, uint8 (96, 1, 8, 8)."""
+    real = D.shape_pictures(D.pictures_from("digits", 96, seed=0), 1, (8, 8))
+    fake = D.pictures_from(str(run), 96, seed=0)
+    assert real.shape == fake.shape == (96, 1, 8, 8) and fake.dtype == torch.uint8
+    return real, fake
+
+
+@pytest.fixture(scope="module")
+def trained(pictures, tmp_path_factory):
+    real, fake = pictures
+    cfg = D.DetectorConfig(resolution=8, width=8, epochs=6, batch_size=16, lr=3e-3, val_fraction=0.25)
+    det = D.train_detector(real, fake, cfg, {"trained_on": {"fake": "tiny"}})
+    return det, det.save(tmp_path_factory.mktemp("det") / "tiny")
+
+
+def test_a_tiny_detector_tells_an_untrained_generator_from_digits(pictures, trained):
+    det, _ = trained
+    real, fake = pictures
+    s = det.scores(real, fake)
+    assert s["ap"] > 0.9 and s["accuracy"] > 0.8
+    assert 0 <= s["ece"] <= 1 and det.temperature > 0 and 0 <= det.threshold <= 1
+    assert det.info["validation"]["n"] == 2 * (24 + 24)  # clean + augmented copy of a quarter of each class
+    p = det.probability(fake)
+    assert p.shape == (96,) and ((p >= 0) & (p <= 1)).all()
+    assert torch.equal(det.is_generated(fake), p > det.threshold)
+
+
+def test_a_detector_folder_round_trips_exactly(pictures, trained):
+    det, folder = trained
+    assert sorted(f.name for f in folder.iterdir()) == ["detector.json", "detector.safetensors"]
+    back = D.load_detector(folder)
+    _, fake = pictures
+    assert torch.equal(back.probability(fake), det.probability(fake))
+    assert back.threshold == det.threshold and back.temperature == det.temperature
+    assert back.info["trained_on"] == {"fake": "tiny"} and back.config == det.config
+
+
+@pytest.mark.parametrize("kind", ["spectrum-radial", "spectrum-fourier"])
+def test_the_spectrum_baseline_trains_saves_and_loads(pictures, kind, tmp_path):
+    real, fake = pictures
+    det = D.train_detector(real, fake, D.DetectorConfig(kind=kind, resolution=8, val_fraction=0.25))
+    back = D.load_detector(det.save(tmp_path / kind))
+    torch.testing.assert_close(back.probability(real), det.probability(real), rtol=0, atol=0)
+    assert det.scores(real, fake)["ap"] > 0.7
+
+
+def test_evaluate_returns_one_row_per_fake_set_and_perturbation(pictures, trained):
+    det, _ = trained
+    real, fake = pictures
+    rows = D.evaluate(det, real[:32], {"a": fake[:32], "b": fake[32:64]}, ["clean", "jpeg75"])
+    assert [(r["fake"], r["perturbation"]) for r in rows] == [
+        ("a", "clean"),
+        ("b", "clean"),
+        ("a", "jpeg75"),
+        ("b", "jpeg75"),
+    ]
+    assert all(r["n_real"] == r["n_fake"] == 32 for r in rows)
+    with pytest.raises(UserError, match="perturbation"):
+        D.evaluate(det, real, {"a": fake}, ["jpeg10"])
+
+
+def test_broken_detector_folders_give_one_line_errors(trained, tmp_path):
+    _, folder = trained
+    with pytest.raises(UserError, match="does not exist"):
+        D.load_detector(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="not a detector folder"):
+        D.load_detector(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "detector.safetensors").write_bytes((folder / "detector.safetensors").read_bytes())
+    meta = json.loads((folder / "detector.json").read_text())
+    (bad / "detector.json").write_text("{not json")
+    with pytest.raises(UserError, match="cannot read"):
+        D.load_detector(bad)
+    (bad / "detector.json").write_text(json.dumps({**meta, "config": {**meta["config"], "colour": 1}}))
+    with pytest.raises(UserError, match="unknown field"):
+        D.load_detector(bad)
+    (bad / "detector.json").write_text(json.dumps({**meta, "config": {**meta["config"], "width": 4}}))
+    with pytest.raises(UserError, match="does not match"):
+        D.load_detector(bad)
+    (bad / "detector.safetensors").write_bytes(b"garbage")
+    (bad / "detector.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="does not match"):
+        D.load_detector(bad)
+
+
+# ---- the command line ------------------------------------------------------------------------------
+
+
+def _png(path, array):
+    Image.fromarray(array).save(path)
+    return path
+
+
+def test_detect_prints_a_probability_per_file(pictures, trained, tmp_path, capsys):
+    det, folder = trained
+    real, fake = pictures
+    a = _png(tmp_path / "real.png", real[0, 0].numpy())
+    b = _png(tmp_path / "sub" / "fake.png", fake[0, 0].numpy()) if (tmp_path / "sub").mkdir() is None else None
+    assert cli.main(["detect", str(a), str(tmp_path / "sub"), "--detector", str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("real.png") and out[1].endswith("fake.png")
+    assert float(out[0].split()[0]) == pytest.approx(float(det.probability(real[:1])[0]), abs=5e-5)
+    assert float(out[1].split()[0]) == pytest.approx(float(det.probability(fake[:1])[0]), abs=5e-5)
+    assert cli.main(["detect", str(b), "--detector", str(folder), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["pictures"]
+    assert rows[0]["file"] == str(b) and rows[0]["resized"] is False
+
+
+def test_detect_reads_a_larger_colour_picture_and_says_it_resized(trained, tmp_path, capsys):
+    _, folder = trained
+    p = _png(tmp_path / "big.png", np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    assert cli.main(["detect", str(p), "--detector", str(folder)]) == 0
+    assert "resized to 8x8" in capsys.readouterr().out
+
+
+def test_detect_errors_are_one_line(trained, tmp_path, capsys):
+    _, folder = trained
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    assert cli.main(["detect", str(text), "--detector", str(folder)]) == 2
+    assert "is not a picture" in capsys.readouterr().err
+    assert cli.main(["detect", str(tmp_path / "missing.png"), "--detector", str(folder)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    good = _png(tmp_path / "ok.png", np.zeros((8, 8), np.uint8))
+    assert cli.main(["detect", str(good)]) == 2
+    assert "--detector" in capsys.readouterr().err
+    assert cli.main(["detect", str(good), "--detector", str(tmp_path / "no-detector")]) == 2
+    err = capsys.readouterr().err
+    assert "detector train" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "nopics").mkdir()
+    assert cli.main(["detect", str(tmp_path / "nopics"), "--detector", str(folder)]) == 2
+    assert "no picture files" in capsys.readouterr().err
+
+
+def test_detector_train_and_evaluate_commands(run, tmp_path, capsys):
+    out = tmp_path / "det"
+    args = ["detector", "train", "--real", "digits", "--fake", str(run), "--out", str(out), "--n", "48"]
+    assert cli.main([*args, "--fake", str(run), "--epochs", "1", "--width", "4", "--kind", "cnn"]) == 0
+    assert (out / "detector.safetensors").is_file() and "ganstudio detect" in capsys.readouterr().out
+    assert D.load_detector(out).info["trained_on"]["fake"] == [str(run), str(run)]  # --fake repeats
+    res = tmp_path / "eval.json"
+    ev = ["detector", "evaluate", str(out), "--real", "digits", "--fake", str(run), "--n", "16"]
+    assert cli.main([*ev, "--perturb", "clean,jpeg50", "--json", str(res)]) == 0
+    rows = json.loads(res.read_text())["rows"]
+    assert [r["perturbation"] for r in rows] == ["clean", "jpeg50"]
+    assert "jpeg50" in capsys.readouterr().out
+    assert cli.main([*args, "--kind", "resnet50"]) == 2
+    assert "--kind must be one of cnn" in capsys.readouterr().err
+    assert cli.main([*ev, "--perturb", "jpeg10"]) == 2
+    assert "unknown perturbation" in capsys.readouterr().err
