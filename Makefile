@@ -31,10 +31,12 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 # Debian's real data, when missing and apt-get is usable: Fashion-MNIST, the colour emoji (the Noto Color
-# Emoji font and Unicode's emoji list) and the Open Clip Art pictures; otherwise say why and go on.
+# Emoji font and Unicode's emoji list), the Open Clip Art pictures, and the sound sources (FluidSynth with a
+# General MIDI soundfont for gm-notes, espeak-ng for spoken-digits); otherwise say why and go on.
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 EMOJI_LIST := /usr/share/unicode/emoji/emoji-test.txt
 CLIPART    := /usr/share/openclipart/png
+SOUNDFONT  := /usr/share/sounds/sf2/TimGM6mb.sf2
 data:
 	@missing=""; \
 	if ls $(FASHION)/train-images-idx3-ubyte* >/dev/null 2>&1 || ls $${GANSTUDIO_DATA:-/nonexistent}/fashion-mnist/train-images-idx3-ubyte* >/dev/null 2>&1; then \
@@ -42,10 +44,13 @@ data:
 	if [ -f $(EMOJI_FONT) ] && [ -f $(EMOJI_LIST) ]; then echo "data: emoji found"; \
 	else missing="$$missing fonts-noto-color-emoji unicode-data"; fi; \
 	if [ -d $(CLIPART) ]; then echo "data: clip art found"; else missing="$$missing openclipart-png"; fi; \
+	if command -v fluidsynth >/dev/null 2>&1 && [ -f $(SOUNDFONT) ]; then echo "data: fluidsynth + GM soundfont found"; \
+	else missing="$$missing fluidsynth timgm6mb-soundfont"; fi; \
+	if command -v espeak-ng >/dev/null 2>&1; then echo "data: espeak-ng found"; else missing="$$missing espeak-ng"; fi; \
 	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  echo "data: installing Debian's$$missing"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
 	    || echo "data: apt-get could not install$$missing; the demo will use what it can find"; \
 	else \
 	  echo "data:$$missing not found and apt-get is not usable (need root); the demo will fall back"; \

@@ -98,12 +98,15 @@ def cmd_train(a: argparse.Namespace) -> int:
 NEXT_COMMAND = {
     "noise-to-image": "ganstudio generate {run} --n 64 --seed 7 --grid {run}/grid.png",
     "image-to-image": "ganstudio translate {run} my-sketch.png --out painted.png",
+    "noise-to-sound": "ganstudio generate {run} --n 16 --seed 7 --grid {run}/notes.png  (notes.wav beside it)",
 }
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from .generate import generate_to_files
+    from .generate import generate_to_files, prompt_mode
 
+    if a.prompt and not a.from_:
+        print(prompt_mode(a.run_dir), file=sys.stderr)
     paths = generate_to_files(
         a.run_dir,
         n=a.n,
@@ -218,7 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--edit", default=None, metavar="K:AMOUNT,...", help="move along directions, e.g. 0:+2.5,dark:-1")
     g.add_argument("--directions", default=None, help="pca, sefa or a directions file (default: the run's pca)")
-    g.add_argument("--prompt", default=None, help='text, e.g. "a dark long-sleeved coat": class + named directions')
+    g.add_argument(
+        "--prompt",
+        default=None,
+        help='text, e.g. "a smiling cat": what a run that reads text draws; other runs: nearest class + named directions',
+    )
     g.add_argument(
         "--curate",
         type=_positive_int,

@@ -4,6 +4,10 @@ Per-image files are named by seed (``seed000007.png`` + ``seed000007.json``); ed
 latents that are not plain seeds are named by seed and latent id, or by id. A grid ``g.png`` gets
 its latents as a batch in ``g.npz``. Any of those files given back to ``--from`` remakes the same
 pixels (same PNG bytes): every path renders through ``latents.render``.
+
+Sound runs (task noise-to-sound) write the same files with sound beside them: the grid is the
+spectrograms as pictures (magma colours, low frequencies at the bottom) plus ``g.wav`` (every note in
+turn, 0.2 s apart); per-item files are ``seed000007.wav`` + its spectrogram ``.png`` + ``.json``.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from . import latents as L
 from . import media
 from .errors import UserError
+from .media_audio import spectrogram_picture, write_wav
 from .pipeline import load
 
 
@@ -31,8 +39,9 @@ def build_latents(
     run_dir: str | Path | None = None,
     embedder=None,
 ):
-    """The latents a ``generate`` call draws: seeds, optional prompt (class blend + named edits),
-    edits, and curation. Returns (latents, directions or None)."""
+    """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
+    directions or None). A run that reads text draws from the prompt itself (its embedding conditions G);
+    other runs map it to a class blend + named edits (``creative.prompt``)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
     edit_list = L.parse_edits(edits) if isinstance(edits, str) or edits is None else list(edits)
     dirs = None
@@ -40,7 +49,10 @@ def build_latents(
         from .creative import directions as D
 
         dirs = D.find(run_dir, directions, pipe.step)
-    if prompt:
+    text_prompt = prompt if prompt and getattr(pipe, "reads_text", False) else None
+    if text_prompt is not None and classes is not None:
+        raise UserError("give either --class or --prompt, not both")
+    if prompt and text_prompt is None:
         from .creative import prompt as P
 
         if classes is not None:
@@ -67,9 +79,20 @@ def build_latents(
 
         if curate < n:
             raise UserError(f"--curate must be at least --n ({n}), got {curate}")
-        pool = L.from_seeds(pipe, curate, seed, classes, truncation, resolved, ref)
+        pool = L.from_seeds(pipe, curate, seed, classes, truncation, resolved, ref, text_prompt)
         return C.select(pipe, pool, n, dirs), dirs
-    return L.from_seeds(pipe, n, seed, classes, truncation, resolved, ref), dirs
+    return L.from_seeds(pipe, n, seed, classes, truncation, resolved, ref, text_prompt), dirs
+
+
+def prompt_mode(run_dir: str | Path) -> str:
+    """One line saying what a prompt does with this run: its generator reads the text, or the prompt is mapped
+    to the nearest class (and named directions)."""
+    from . import runs
+
+    mc = runs.read_config_dict(runs.require_run(run_dir)).get("model_config", {})
+    if mc.get("text_dim"):
+        return f"this run reads text: the generator draws from the prompt's {mc.get('text_model')} embedding"
+    return "this run does not read text: the prompt is mapped to its nearest class and named directions"
 
 
 def _named_directions(run_dir, step):
@@ -162,6 +185,10 @@ def generate_to_files(
         pipe = load(run_dir, checkpoint=checkpoint, device=device)
         lats, dirs = build_latents(pipe, n, seed, truncation, classes, edits, directions, prompt, curate, run_dir)
     images = L.render(pipe, lats, dirs)
+    waves = None
+    if pipe.is_sound:  # what gets written as pictures is the spectrogram, drawn for eyes; the sound beside it
+        waves = pipe.to_audio(images)
+        images = torch.from_numpy(spectrogram_picture(images.mul(2).sub(1).numpy())).float().div(255)
     written: list[Path] = []
     if grid is None and out_dir is None:
         tag = (
@@ -174,6 +201,17 @@ def generate_to_files(
         h = images.shape[-2]
         written.append(media.save_grid(images, grid, scale=max(1, 96 // h)))
         written.append(L.save_batch(lats, L.sidecar(grid, batch=True)))
+        if waves is not None:
+            written.append(_write_sequence(waves, pipe.sample_rate, Path(grid).with_suffix(".wav")))
     if out_dir is not None:
-        written += L.save_with_latents(images, lats, out_dir, [file_stem(lat) for lat in lats])
+        stems = [file_stem(lat) for lat in lats]
+        written += L.save_with_latents(images, lats, out_dir, stems)
+        if waves is not None:
+            written += [write_wav(Path(out_dir) / f"{s}.wav", w, pipe.sample_rate) for s, w in zip(stems, waves)]
     return written
+
+
+def _write_sequence(waves, sample_rate: int, path: Path) -> Path:
+    """(N, samples) notes one after another, 0.2 s of silence after each, as one WAV."""
+    gap = np.zeros((len(waves), int(0.2 * sample_rate)), np.float32)
+    return write_wav(path, np.concatenate([waves, gap], axis=1).reshape(-1), sample_rate)

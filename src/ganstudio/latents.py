@@ -11,6 +11,11 @@ How a latent becomes an image (``effective_z`` then ``render``), identical on ev
           + sum_k amount_k * u_k                    # edits: u_k = unit direction k of the directions file
     image = G(z_eff, class_weights)                 # one row at a time (see ``render``)
 
+A run that reads text keeps the prompt instead of class weights: ``prompt`` and ``text_hash`` (the
+fingerprint of its sentence embedding, ``textembed.fingerprint``). ``render`` embeds the prompt again with
+the run's text model (cached, and each text encoded alone, so the same vector) and refuses, naming both
+hashes, when the vector is not the one the picture was made from.
+
 Edits are applied after truncation, so ``--truncation`` never weakens an edit. Edit amounts are
 in standard deviations of z along the direction: z ~ N(0, I) and directions are unit vectors, so
 ``+2.5`` moves 2.5 sigma, as far as 1 sample in ~160 goes on its own.
@@ -32,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import runs
+from . import runs, textembed
 from .errors import UserError
 
 FORMAT = "ganstudio.latent/1"
@@ -55,6 +60,8 @@ class Latent:
     origin: dict = field(default_factory=dict, compare=False)  # how it was made, e.g. {"op": "seed", "seed": 7}
     run: str | None = None  # run folder name
     step: int | None = None  # checkpoint step
+    prompt: str | None = None  # runs that read text: the text G drew from
+    text_hash: str | None = None  # the fingerprint of the prompt's embedding (``textembed.fingerprint``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", _floats(self.z))
@@ -67,6 +74,8 @@ class Latent:
             raise UserError(f"truncation must be in (0, 2], got {self.truncation}")
         if self.edits and not self.directions:
             raise UserError("a latent with edits must name its directions file")
+        if (self.prompt is None) != (self.text_hash is None):
+            raise UserError("a latent with a prompt must carry its embedding hash (text_hash), and only then")
 
     @property
     def id(self) -> str:
@@ -76,6 +85,8 @@ class Latent:
         if self.classes is not None:
             h.update(b"c" + np.asarray(self.classes, np.float32).tobytes())
         h.update(json.dumps([self.truncation, self.edits, self.directions, self.parents, self.run, self.step]).encode())
+        if self.prompt is not None:  # only then: the ids of latents without text stay what they were
+            h.update(json.dumps(["prompt", self.prompt, self.text_hash]).encode())
         return h.hexdigest()[:12]
 
     @property
@@ -103,6 +114,7 @@ class Latent:
             "origin": self.origin,
             "run": self.run,
             "step": self.step,
+            **({"prompt": self.prompt, "text_hash": self.text_hash} if self.prompt is not None else {}),
         }
 
     @classmethod
@@ -123,6 +135,8 @@ class Latent:
                 origin=dict(d.get("origin") or {}),
                 run=d.get("run"),
                 step=d.get("step"),
+                prompt=d.get("prompt"),
+                text_hash=d.get("text_hash"),
             )
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({e})") from None
@@ -232,10 +246,13 @@ def from_seeds(
     truncation: float = 1.0,
     edits: Sequence[tuple[int, float]] = (),
     directions: str | None = None,
+    prompt: str | None = None,
 ) -> list[Latent]:
-    """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding)."""
+    """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding); with ``prompt``
+    (a run that reads text) each carries the prompt and its embedding's fingerprint instead of classes."""
     z = pipe.latents(n, seed)
-    y = pipe.class_weights(classes, n)
+    text, text_hash = text_fields(pipe, prompt)
+    y = None if prompt is not None else pipe.class_weights(classes, n)
     return [
         Latent(
             z=tuple(z[i].tolist()),
@@ -246,9 +263,19 @@ def from_seeds(
             origin={"op": "seed", "seed": seed + i},
             run=run_name(pipe),
             step=pipe.step,
+            prompt=text,
+            text_hash=text_hash,
         )
         for i in range(n)
     ]
+
+
+def text_fields(pipe, prompt: str | None) -> tuple[str | None, str | None]:
+    """(prompt, its embedding's fingerprint) for a latent drawn from ``prompt`` by ``pipe`` ((None, None) without)."""
+    if prompt is None:
+        return None, None
+    e = pipe.embed_prompt(prompt)
+    return prompt.strip(), textembed.fingerprint(e.numpy())
 
 
 def from_arrays(
@@ -328,6 +355,11 @@ def check_compatible(latents: Sequence[Latent], pipe, directions=None, exact: bo
                 f"latent {lat.id} has {len(lat.z)} dimensions but this run's G takes {pipe.z_dim}; "
                 f"it was made by run {lat.run or '?'}"
             )
+        if lat.prompt is not None and not getattr(pipe, "reads_text", False):
+            raise UserError(
+                f"latent {lat.id} was drawn from the prompt {lat.prompt!r} by a run that reads text; this run "
+                f"does not; it was made by run {lat.run or '?'}"
+            )
         k = len(lat.classes) if lat.classes is not None else 0
         if k != pipe.num_classes:
             raise UserError(
@@ -385,13 +417,42 @@ def class_matrix(latents: Sequence[Latent]) -> torch.Tensor | None:
     return torch.tensor([l.classes for l in latents], dtype=torch.float32)
 
 
+def text_matrix(pipe, latents: Sequence[Latent]) -> torch.Tensor | None:
+    """(N, text_dim) prompt embeddings for a run that reads text (zeros, the empty caption, for latents without
+    a prompt), or None when no latent has a prompt. Refuses an embedding whose fingerprint is not the stored one."""
+    if all(l.prompt is None for l in latents):
+        return None
+    rows = []
+    for lat in latents:
+        if lat.prompt is None:
+            rows.append(torch.zeros(pipe.text_dim))
+            continue
+        e = pipe.embed_prompt(lat.prompt)
+        got = textembed.fingerprint(e.numpy())
+        if got != lat.text_hash:
+            raise UserError(
+                f"latent {lat.id}: the text model now embeds {lat.prompt!r} as {got}, not {lat.text_hash} as when "
+                "the picture was made (another machine or model version); it cannot be remade exactly"
+            )
+        rows.append(e)
+    return torch.stack(rows)
+
+
+def condition_matrix(pipe, latents: Sequence[Latent]) -> torch.Tensor | None:
+    """What G reads beside z: prompt embeddings (runs that read text) or class weights (or None)."""
+    return text_matrix(pipe, latents) if getattr(pipe, "reads_text", False) else class_matrix(latents)
+
+
 def render(pipe, latents: Sequence[Latent], directions=None, exact: bool = True) -> torch.Tensor:
     """Images (N, C, H, W) in [0, 1] for latents, one G row at a time (so remakes are bit-exact)."""
     check_compatible(latents, pipe, directions, exact=exact)
-    return pipe.generate(effective_z(latents, directions), class_matrix(latents), truncation=1.0, batch_size=1)
+    return pipe.generate(
+        effective_z(latents, directions), condition_matrix(pipe, latents), truncation=1.0, batch_size=1
+    )
 
 
 def render_fast(pipe, latents: Sequence[Latent], directions=None, batch_size: int = 256) -> torch.Tensor:
     """Like ``render`` but batched: for previews, videos and scoring, where last-bit equality does not matter."""
     check_compatible(latents, pipe, directions, exact=False)
-    return pipe.generate(effective_z(latents, directions), class_matrix(latents), truncation=1.0, batch_size=batch_size)
+    y = condition_matrix(pipe, latents)
+    return pipe.generate(effective_z(latents, directions), y, truncation=1.0, batch_size=batch_size)

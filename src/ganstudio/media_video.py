@@ -161,3 +161,31 @@ def count_frames(path: str | Path) -> int:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.count_frames_and_secs(str(p))[0]
+
+
+def mux_audio(video: str | Path, audio: str | Path, out: str | Path, duration: float | None = None) -> Path:
+    """``out``: ``video``'s H.264 stream (copied, not re-encoded) plus ``audio`` (any file ffmpeg reads) as
+    AAC, cut or padded with silence to ``duration`` seconds (default: the video's), so both streams end
+    together and the video stays frame-accurate. Atomic, like the writers above."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    if duration is None:  # frames / fps: the container's own duration is rounded to 10 ms
+        reader = imageio_ffmpeg.read_frames(str(video))
+        fps = float(next(reader)["fps"])
+        reader.close()
+        duration = imageio_ffmpeg.count_frames_and_secs(str(video))[0] / fps
+    with atomic_file(Path(out), suffix=".mp4") as tmp:
+        cmd = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(video), "-i", str(audio),
+            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
+            "-af", "apad", "-t", f"{duration:.6f}", "-movflags", "+faststart", str(tmp),
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+            raise UserError(
+                f"cannot add the sound {Path(audio).name} to the video ({last}); give a WAV, FLAC or OGG file"
+            )
+    return Path(out)

@@ -5,6 +5,14 @@ picture is identified by one integer: ``pipe(n=1, seed=s+i)`` remakes it exactly
 Outputs: float images in [0, 1] shaped (N, C, H, W), plus PIL images on request. A run trained with
 ``data.background="transparent"`` makes RGBA (C = 4, straight alpha): its PIL images are RGBA and
 ``Output.save`` writes RGBA PNGs (a JPEG gets the pictures over white).
+
+A run that reads text (``reads_text``: the model config's ``text_dim`` > 0) draws from a prompt:
+``pipe(n=4, prompt="a red apple")`` conditions G on the prompt's sentence embedding (``textembed``, the
+run's own text model); the noise keeps the variety. Without a prompt it draws from the empty caption.
+
+Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: log magnitude + IF, or 1),
+``Pipeline.to_audio`` turns them into waveforms (G's ``codec``), ``Output.audio`` holds them, and
+``render_note(pipe_or_run, pitch, z, velocity)`` is the one call that plays a note through a run.
 """
 
 from __future__ import annotations
@@ -13,15 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import media, runs
+from . import media, runs, textembed
 from .config import RunConfig
 from .errors import UserError
-from .latents import truncate
+from .latents import Latent, truncate
+from .media_audio import SpecCodec, peak_normalize
 from .models import build
+from .models.tasks import sound_codec
 
 
 @dataclass
@@ -30,6 +41,9 @@ class Output:
     z: torch.Tensor  # (N, z_dim) latents before truncation
     seeds: list[int]
     classes: torch.Tensor | None  # (N, num_classes) class weights, or None
+    audio: np.ndarray | None = None  # sound runs: float32 (N, samples) waveforms, each peak-normalised to 0.9
+    sample_rate: int = 0  # sound runs: the waveforms' rate in Hz
+    prompt: str | None = None  # runs that read text: the prompt the pictures were drawn from (classes: its embedding)
 
     @property
     def pil(self) -> list[Image.Image]:
@@ -61,6 +75,56 @@ class Pipeline:
         self.z_dim = cast(int, G.z_dim)  # every family's G sets z_dim (an int) in its __init__
         self.num_classes: int = config.model_config.num_classes
         self.class_names = class_names
+        self.text_dim: int = int(getattr(config.model_config, "text_dim", 0) or 0)
+        self.text_model: str = str(getattr(config.model_config, "text_model", textembed.DEFAULT_MODEL))
+
+    @property
+    def reads_text(self) -> bool:
+        """G draws from a prompt's sentence embedding (a text-conditioned run), not from classes."""
+        return self.text_dim > 0
+
+    def embed_prompt(self, prompt: str) -> torch.Tensor:
+        """(text_dim,) float32: the prompt's embedding with the run's text model (cached on disk)."""
+        if not self.reads_text:
+            raise UserError(
+                "this run does not read text; `ganstudio generate RUN --prompt ...` maps a prompt to its nearest "
+                "class instead (class-conditional runs), or train one that reads text with --preset emoji-text"
+            )
+        prompt = (prompt or "").strip()
+        if not prompt:
+            raise UserError("the prompt is empty; describe a picture, e.g. --prompt 'a red apple'")
+        e = torch.from_numpy(textembed.embed([prompt], self.text_model)[0].copy())
+        if e.shape != (self.text_dim,):
+            raise UserError(f"the text model {self.text_model} gives {tuple(e.shape)}, this run reads {self.text_dim}")
+        return e
+
+    @property
+    def is_sound(self) -> bool:
+        """Whether G draws spectrograms (task noise-to-sound) that ``to_audio`` turns into waveforms."""
+        return sound_codec(self.G) is not None
+
+    @property
+    def codec(self) -> SpecCodec:
+        """A sound run's spectrogram <-> waveform mapping (UserError for a picture run)."""
+        codec = sound_codec(self.G)
+        if codec is None:
+            raise UserError(f"run {self.run_dir} makes pictures, not sound; use a sound run (e.g. --model specgan)")
+        return codec
+
+    @property
+    def sample_rate(self) -> int:
+        """The waveforms' sample rate in Hz for a sound run, 0 otherwise."""
+        codec = sound_codec(self.G)
+        return codec.sample_rate if codec is not None else 0
+
+    @torch.no_grad()
+    def to_audio(self, images: torch.Tensor, peak: float = 0.9) -> np.ndarray:
+        """Sound runs: spectrogram pictures (N, C, H, W) in [0, 1] (what ``generate`` returns) -> float32
+        (N, samples) waveforms, each scaled so its largest sample is ``peak`` (silence stays silence)."""
+        codec = self.codec
+        waves = [codec.decode(images[i : i + 64].float().mul(2).sub(1)) for i in range(0, len(images), 64)]
+        out = torch.cat(waves).cpu().numpy() if waves else np.zeros((0, codec.length), np.float32)
+        return peak_normalize(out, peak)
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """(n, z_dim) standard normal latents, latent i from a generator seeded ``seed + i``."""
@@ -106,12 +170,24 @@ class Pipeline:
             out.append(self.G(zb, yb).float().add(1).mul(0.5).clamp(0, 1).cpu())
         return torch.cat(out) if out else torch.empty(0)
 
-    def __call__(self, n: int = 1, seed: int = 0, truncation: float = 1.0, classes=None) -> Output:
+    def __call__(
+        self, n: int = 1, seed: int = 0, truncation: float = 1.0, classes=None, prompt: str | None = None
+    ) -> Output:
         if n <= 0:
             raise UserError(f"n must be positive, got {n}")
         z = self.latents(n, seed)
-        y = self.class_weights(classes, n)
-        return Output(self.generate(z, y, truncation), z, list(range(seed, seed + n)), y)
+        if prompt is not None:
+            if classes is not None:
+                raise UserError("give either classes or a prompt, not both")
+            y: torch.Tensor | None = self.embed_prompt(prompt).expand(n, -1).clone()
+        else:
+            y = self.class_weights(classes, n)
+        images = self.generate(z, y, truncation)
+        if prompt is not None:
+            return Output(images, z, list(range(seed, seed + n)), y, prompt=prompt.strip())
+        if self.is_sound:
+            return Output(images, z, list(range(seed, seed + n)), y, self.to_audio(images), self.sample_rate)
+        return Output(images, z, list(range(seed, seed + n)), y)
 
 
 def load(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Pipeline:
@@ -131,3 +207,66 @@ def load(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "c
     except RuntimeError as e:
         raise UserError(f"checkpoint {ckpt.path} does not match the run's model ({str(e).splitlines()[0]})") from None
     return Pipeline(G.to(dev), cfg, run_dir, ckpt.step, dev, cfg.class_names)
+
+
+def pitch_class(pipe: Pipeline, pitch: int) -> int:
+    """The class index of MIDI ``pitch`` in a pitch-conditioned sound run (class names "C2".."C6"); a UserError
+    naming the run's range when it cannot play that pitch."""
+    from .data.gm_notes import pitch_name
+
+    names = [n.lower() for n in pipe.class_names]
+    name = pitch_name(int(pitch)).lower()
+    if name not in names:
+        span = f"{pipe.class_names[0]}..{pipe.class_names[-1]}" if pipe.class_names else "none (not pitch-conditioned)"
+        raise UserError(f"MIDI pitch {pitch} ({pitch_name(int(pitch))}) is outside this run's pitches ({span})")
+    return names.index(name)
+
+
+def render_notes(
+    run_or_pipe: str | Path | Pipeline,
+    pitches,
+    z: torch.Tensor | np.ndarray | Latent | None = None,
+    velocities=127,
+    seed: int = 0,
+) -> np.ndarray:
+    """Notes through a sound run: MIDI ``pitches`` (n,) -> float32 (n, samples) mono at ``pipe.sample_rate``.
+
+    ``z``: one latent (z_dim,) shared by every note (one instrument), (n, z_dim) one each, a ``Latent`` (its z,
+    truncated; its class is replaced by the pitch; its edits are not applied), or None: the latent seeded ``seed``. ``velocities`` (MIDI 1..127, one or n): loudness only (the run is not conditioned on it),
+    by General MIDI's curve, amplitude (v / 127)^2 on a note peak-normalised to 0.9."""
+    pipe = run_or_pipe if isinstance(run_or_pipe, Pipeline) else load(run_or_pipe)
+    if not pipe.is_sound:
+        raise UserError(f"run {pipe.run_dir} makes pictures, not sound; give a sound run (e.g. --model specgan)")
+    pitches = np.atleast_1d(np.asarray(pitches, dtype=np.int64))
+    n = len(pitches)
+    vel = np.broadcast_to(np.asarray(velocities, dtype=np.float64), (n,))
+    if np.any((vel < 0) | (vel > 127)):
+        raise UserError(f"velocities must be MIDI 0..127, got {vel.min():g}..{vel.max():g}")
+    if isinstance(z, Latent):
+        zt = truncate(torch.tensor(z.z, dtype=torch.float32), z.truncation)
+    else:
+        zt = pipe.latents(1, seed) if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32)
+    if zt.ndim == 1:
+        zt = zt[None]
+    if zt.shape[-1] != pipe.z_dim or len(zt) not in (1, n):
+        raise UserError(f"z must be ({pipe.z_dim},) or ({n}, {pipe.z_dim}), got {tuple(zt.shape)}")
+    zt = zt.expand(n, -1)
+    y = None
+    if pipe.num_classes:
+        idx = torch.tensor([pitch_class(pipe, int(p)) for p in pitches])
+        y = F.one_hot(idx, pipe.num_classes).float()
+    waves = pipe.to_audio(pipe.generate(zt, y))
+    return (waves * ((vel / 127.0) ** 2)[:, None]).astype(np.float32)
+
+
+def render_note(
+    run_or_pipe: str | Path | Pipeline,
+    pitch: int,
+    z: torch.Tensor | np.ndarray | Latent | None = None,
+    velocity: int = 127,
+    seed: int = 0,
+) -> np.ndarray:
+    """One note through a sound run: float32 (samples,) mono at the run's ``sample_rate`` (1 s for gm-notes
+    runs); see ``render_notes`` (z: (z_dim,), a Latent, or None for the latent seeded ``seed``; velocity MIDI
+    0..127, loudness only)."""
+    return render_notes(run_or_pipe, [pitch], z, velocity, seed)[0]

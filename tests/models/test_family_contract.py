@@ -50,7 +50,7 @@ def contract_config(name: str, steps: int) -> RunConfig:
 def _sample(run) -> torch.Tensor:
     """What the run makes through its task's sampling surface, (N, C, H, W) in [0, 1]."""
     task = FAMILIES[runs.read_config_dict(run)["model"]].task.name
-    if task == "noise-to-image":
+    if task in ("noise-to-image", "noise-to-sound"):  # sound: the spectrogram pictures
         return ganstudio.load(run)(n=2, seed=0).images
     if task == "image-to-image":
         tr = load_translator(run)

@@ -22,7 +22,10 @@ def test_one_step_preview_and_wrong_schedule(cache_env, tiny_p2p):
     assert grid.shape == (24, 1, 8, 8) and grid.dtype == torch.uint8 and preview.nrow == 8
     fixed = torch.randperm(len(ds.images), generator=torch.Generator().manual_seed(1234))[:8]
     assert torch.equal(grid[16:], ds.images[fixed]) and torch.equal(grid[:8], ds.inputs[fixed])
-    with pytest.raises(UserError, match="schedule 'simultaneous' trains noise-to-image models"):
+    with pytest.raises(
+        UserError,
+        match="schedule 'simultaneous' trains noise-to-image / noise-to-sound models, but 'pix2pix' is image-to-image",
+    ):
         Trainer(cfg.replace_train(schedule="simultaneous"), ds, torch.device("cpu"), None)
 
 

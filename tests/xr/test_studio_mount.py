@@ -61,6 +61,7 @@ def test_a_gallery_served_by_the_studio_runs_its_living_painting_in_chromium(bui
     if not Path(chromium).exists():
         pytest.skip("chromium not installed (make browser)")
     from ganstudio.studio.app import create_app
+
     runs = tmp_path / "runs"
     shutil.copytree(built_gallery.out, runs / "galleries" / "show")
     app = create_app(runs)

@@ -28,9 +28,10 @@ def cmd_animate(a: argparse.Namespace) -> int:
 
     from ..creative.animate import animate_run
 
-    if not a.seeds and not a.from_ and a.mode == "keyframes":
+    if not a.seeds and not a.from_ and a.mode == "keyframes" and not a.audio:
         raise UserError("give keyframes with --seeds 1,5,9 or --from a.json,b.json (or use --mode circle)")
-    out = a.out or str(Path(a.run_dir) / "animations" / f"walk-{'-'.join(map(str, a.seeds or [a.seed]))}.mp4")
+    name = f"audio-{Path(a.audio).stem}" if a.audio else f"walk-{'-'.join(map(str, a.seeds or [a.seed]))}"
+    out = a.out or str(Path(a.run_dir) / "animations" / f"{name}.mp4")
     return _print(
         animate_run(
             a.run_dir,
@@ -51,6 +52,8 @@ def cmd_animate(a: argparse.Namespace) -> int:
             seed=a.seed,
             device=a.device,
             progress=not a.quiet,
+            audio=a.audio,
+            audio_map=a.audio_map,
         )
     )
 
@@ -142,6 +145,19 @@ def register(sub) -> None:
     an.add_argument("--truncation", type=float, default=1.0)
     an.add_argument("--class", dest="class_", default=None, help="class for --seeds keyframes (conditional runs)")
     an.add_argument("--quiet", action="store_true", help="no progress bar")
+    an.add_argument(
+        "--audio",
+        default=None,
+        metavar="FILE",
+        help="a WAV/FLAC/OGG the walk follows (loudness: speed, onsets: pulses, chroma: direction); "
+        "its length sets the frames; an MP4 gets it as sound",
+    )
+    an.add_argument(
+        "--audio-map",
+        default=None,
+        metavar="JSON",
+        help="with --audio: how sound drives the walk, a JSON file or inline JSON, e.g. '{\"onset_jump\": 0.5}'",
+    )
     an.set_defaults(func=cmd_animate)
 
     d = sub.add_parser("directions", help="find meaningful latent directions (GANSpace PCA, SeFa); name them")

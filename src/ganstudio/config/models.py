@@ -202,6 +202,10 @@ class LightweightConfig:
     upscale: int = 1
     detail_channels: int = 32  # width of the super-resolution stage (its convs run at the drawn size)
     negative_slope: float = 0.2
+    # Text conditioning (DF-GAN-style): the frozen sentence embedding of a caption (``text_model``'s, of width
+    # ``text_dim``) modulates every G block and meets D's features by projection; 0 = off. Excludes classes.
+    text_dim: int = 0
+    text_model: str = "all-MiniLM-L6-v2"
 
     def __post_init__(self) -> None:
         check_common(self)
@@ -220,6 +224,11 @@ class LightweightConfig:
             f"model.upscale {self.upscale} must divide the size {self.resolution}x{h}; choose a smaller upscale",
         )
         base_grid(self.resolution // self.upscale, h // self.upscale)  # the drawn size must be buildable too
+        check(self.text_dim >= 0, f"model.text_dim must be >= 0 (0 turns text conditioning off), got {self.text_dim}")
+        check(
+            not (self.text_dim and self.num_classes),
+            "a run reads either text (model.text_dim) or classes (--conditional), not both; drop one",
+        )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -230,6 +239,11 @@ class LightweightConfig:
         """(C, H, W) of what G draws and D judges: the picture's size divided by ``upscale``."""
         c, h, w = self.image_shape
         return (c, h // self.upscale, w // self.upscale)
+
+    @property
+    def cond_dim(self) -> int:
+        """Width of the conditioning vector G and D read: class weights or a sentence embedding (or 0)."""
+        return self.text_dim or self.num_classes
 
 
 @dataclass(frozen=True)
@@ -302,10 +316,60 @@ class Pix2PixConfig:
         return max(1, min(3, int(math.log2(side)) - 4, int(math.log2(side / 3))))
 
 
+@dataclass(frozen=True)
+class SpecGANConfig(DCGANConfig):
+    """GANSynth-style spectrogram GAN (see ``models.specgan``): DCGAN's G and D over (C, mel bins, frames)
+    spectrogram pictures. ``channels`` (from the data) picks the inversion: 2 = log magnitude + instantaneous
+    frequency (phase by integrating it, no vocoder), 1 = log magnitude only (Griffin-Lim, the baseline).
+    The audio fields say how the pictures map back to sound; they must match the data's (``data.audio``)."""
+
+    z_dim: int = 128
+    resolution: int = 64  # frames (64 x 250-sample hops = 1 s at 16 kHz)
+    height: int | None = 128  # mel bins
+    channels: int = 2
+    g_channels: int = 32
+    d_channels: int = 32
+    max_channels: int = 256
+    g_upsample: str = "nearest"  # transposed convs' checkerboard is an audible comb in a spectrogram
+    d_norm: str = "none"
+    spectral_norm: bool = True
+    conditioning: str = "both"  # pitch: projection + an auxiliary pitch classifier (GANSynth's D has one)
+    class_input: bool = True
+    sample_rate: int = 16000
+    n_fft: int = 1000
+    hop: int = 250
+    gl_iterations: int = 32  # Griffin-Lim iterations for 1-channel (magnitude-only) runs
+
+    def __post_init__(self) -> None:
+        check(
+            self.channels in (1, 2),
+            f"specgan draws spectrograms with 2 channels (magnitude + IF) or 1 (magnitude), got {self.channels}: "
+            "train it on sound data (gm-notes, spoken-digits or a folder of sounds)",
+        )
+        check(
+            self.sample_rate > 0 and 0 < self.hop <= self.n_fft,
+            f"model.sample_rate/n_fft/hop must be positive with hop <= n_fft, got {self.sample_rate}/{self.n_fft}/{self.hop}",
+        )
+        check(self.gl_iterations >= 0, f"model.gl_iterations must be >= 0, got {self.gl_iterations}")
+        check_common(_AsImage(self))
+        check_leaky_d(self)
+
+
+class _AsImage:
+    """A config seen with a picture's channel count, so the shared checks can run on a spectrogram config."""
+
+    def __init__(self, cfg: Any):
+        self._cfg = cfg
+
+    def __getattr__(self, name: str) -> Any:
+        return 1 if name == "channels" else getattr(self._cfg, name)
+
+
 MODEL_CONFIGS: dict[str, type] = {
     "mlp": MLPConfig,
     "dcgan": DCGANConfig,
     "resnet": ResNetConfig,
     "pix2pix": Pix2PixConfig,
     "lightweight": LightweightConfig,
+    "specgan": SpecGANConfig,
 }

@@ -22,6 +22,7 @@ import torch
 from .. import latents as L
 from .. import media_video
 from ..errors import UserError
+from . import audio_react as AR
 from . import interpolate as I
 
 
@@ -116,8 +117,13 @@ def animate(
     seed: int = 0,
     directions=None,
     progress: bool = True,
+    audio: str | Path | None = None,
+    audio_map: AR.AudioMap | None = None,
 ) -> list[Path]:
-    """Render a walk and write it (.mp4/.gif/folder) plus its latents. Returns the written paths."""
+    """Render a walk and write it (.mp4/.gif/folder) plus its latents. Returns the written paths.
+
+    With ``audio`` (a sound file) the walk follows the sound (``audio_react``; ``frames`` and ``mode`` are
+    then unused: the sound's length sets the frame count) and an MP4 gets the sound as its audio track."""
     if mode not in WALKS:
         raise UserError(f"unknown walk {mode!r}; choose one of {', '.join(WALKS)}")
     if frames < 2:
@@ -125,9 +131,22 @@ def animate(
     if fps <= 0:
         raise UserError(f"--fps must be positive, got {fps}")
     L.check_compatible(keyframes, pipe, directions, exact=False)
-    lats = WALKS[mode](pipe, keyframes, frames, loop=loop, method=method, easing=easing, seed=seed)
+    if audio is not None:
+        amap = audio_map or AR.AudioMap()
+        feats = AR.load_features(audio, fps, amap)
+        lats = AR.walk_latents(pipe, keyframes, feats, amap, seed, Path(audio).name)
+    else:
+        lats = WALKS[mode](pipe, keyframes, frames, loop=loop, method=method, easing=easing, seed=seed)
     video = render_frames(pipe, lats, directions, size, resample, progress=progress)
-    path = media_video.write_frames(video, out, fps=fps)
+    if audio is not None and Path(out).suffix.lower() == ".mp4":
+        silent = Path(out).with_name(f".{Path(out).name}.silent.mp4")
+        try:  # the picture first, then the sound beside it, cut or padded to the frames' length
+            media_video.write_frames(video, silent, fps=fps)
+            path = media_video.mux_audio(silent, audio, out, duration=len(video) / fps)
+        finally:
+            silent.unlink(missing_ok=True)
+    else:
+        path = media_video.write_frames(video, out, fps=fps)
     return [path, L.save_batch(lats, latents_path(path))]
 
 
@@ -150,11 +169,17 @@ def animate_run(
     seed: int = 0,
     device: str = "cpu",
     progress: bool = True,
+    audio: str | Path | None = None,
+    audio_map: str | None = None,
 ) -> list[Path]:
-    """CLI entry: keyframes from ``seeds`` and/or latent files, or a circle loop when neither is given."""
+    """CLI entry: keyframes from ``seeds`` and/or latent files, or a circle loop when neither is given;
+    with ``audio``, a walk that follows the sound (``audio_map``: a JSON file or inline JSON)."""
     from ..pipeline import load
     from . import directions as D
 
+    amap = AR.load_map(audio_map) if audio is not None else None
+    if audio is None and audio_map:
+        raise UserError("--audio-map needs --audio (the sound the walk follows)")
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     keys: list[L.Latent] = []
     if latent_files:
@@ -163,7 +188,9 @@ def animate_run(
         for s in seeds:
             keys += L.from_seeds(pipe, 1, s, classes, truncation)
     mode = mode or ("keyframes" if len(keys) >= 2 else "circle")
-    if mode == "circle" and not keys:
+    if (mode == "circle" or audio is not None) and not keys:
         keys = L.from_seeds(pipe, 1, seed, classes, truncation)
     dirs = D.for_latents(run_dir, {k.directions for k in keys})
-    return animate(pipe, keys, out, frames, fps, loop, mode, method, easing, size, resample, seed, dirs, progress)
+    return animate(
+        pipe, keys, out, frames, fps, loop, mode, method, easing, size, resample, seed, dirs, progress, audio, amap
+    )

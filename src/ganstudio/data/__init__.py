@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..config.data import DataConfig
 from ..errors import UserError
-from . import clipart, digits, emoji, mnist
+from . import audio, clipart, digits, emoji, gm_notes, mnist, spoken_digits
 from .base import ImageDataset, to_float, to_uint8
 
 __all__ = [
@@ -44,6 +44,7 @@ class Source:
     description: str
     alpha: bool = False  # its pictures can be transparent: data.background="transparent" keeps their alpha
     test_split: bool = True  # it has a held-out split (split="test"); without one, evaluation halves it as a folder
+    native_height: int | None = None  # non-square sources (spectrograms: mel bins); None = square
 
 
 def _idx_source(src: mnist.IdxSource, what: str) -> Source:
@@ -80,7 +81,33 @@ SOURCES: dict[str, Source] = {
         alpha=True,
         test_split=False,
     ),
+    # Sounds as spectrogram pictures (data.audio): width = frames (64 = 1 s), height = mel bins.
+    "gm-notes": Source(
+        audio.load_gm_notes,
+        gm_notes.locate,
+        audio.NATIVE_FRAMES,
+        "instrument notes from a General MIDI soundfont via FluidSynth: 112 programs x MIDI 36-84 x 3 velocities, "
+        "1 s at 16 kHz, classes = pitch; test = 14 held-out instruments (Debian's fluidsynth + timgm6mb-soundfont)",
+        native_height=audio.NATIVE_HEIGHT,
+    ),
+    "spoken-digits": Source(
+        audio.load_spoken_digits,
+        spoken_digits.locate,
+        audio.NATIVE_FRAMES,
+        "the words zero..nine spoken by espeak-ng over voices, speeds and pitches, 1 s at 16 kHz, classes = "
+        "digit; test = held-out voice variants (Debian's espeak-ng)",
+        native_height=audio.NATIVE_HEIGHT,
+    ),
 }
+
+
+AUDIO_FOLDER = Source(
+    lambda cfg, size: audio.load_folder(Path(cfg.name), cfg, size),
+    lambda: None,
+    audio.NATIVE_FRAMES,
+    "a folder of WAV/FLAC/OGG sounds",
+    native_height=audio.NATIVE_HEIGHT,
+)  # not a named source: what a folder of sounds loads as
 
 
 def available() -> list[dict]:
@@ -160,14 +187,20 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
         ds = pairs.load_folder_pairs(Path(cfg.name).expanduser(), target)
     elif src is not None:
         ds = src.loader(cfg, cfg.resolution or default_resolution)
+    elif Path(cfg.name).expanduser().is_dir() and audio.is_audio_folder(Path(cfg.name).expanduser()):
+        ds = audio.load_folder(Path(cfg.name).expanduser(), cfg, cfg.resolution or audio.NATIVE_FRAMES)
+        src = AUDIO_FOLDER
     elif Path(cfg.name).expanduser().is_dir():
-        from . import folder  # imported lazily: only folder runs need it
+        from . import captions, folder  # imported lazily: only folder runs need them
 
         # Decode straight to the model's size so the folder is resized once, not twice.
         target = (
             cfg if cfg.resolution or not default_resolution else dataclasses.replace(cfg, resolution=default_resolution)
         )
-        ds = folder.load(Path(cfg.name).expanduser(), target)
+        caps = captions.folder_captions(Path(cfg.name))  # sidecar .txt files or a manifest, else None
+        ds = folder.load(Path(cfg.name).expanduser(), target, caption=caps)
+        if caps is not None:
+            caps.warn(len(ds))
     else:
         raise UserError(
             f"unknown dataset {cfg.name!r}: use one of {', '.join(SOURCES)} or a folder of images "
@@ -176,6 +209,8 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
     if cfg.limit is not None and cfg.limit < len(ds):
         g = torch.Generator().manual_seed(cfg.subset_seed)
         ds = ds.subset(torch.randperm(len(ds), generator=g)[: cfg.limit])
+    if src is not None and src.native_height is not None:  # spectrograms: made at their size, never resized
+        return ds
     ds = _reshape(ds, cfg.resolution or default_resolution, cfg.channels, cfg.height)
     if cfg.pairs is not None and ds.inputs is None:  # inputs made from the shaped targets (sketch, grayscale)
         from . import pairs

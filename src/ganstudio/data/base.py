@@ -26,7 +26,9 @@ class ImageDataset:
     class_names: tuple[str, ...] = ()
     source: str = ""
     inputs: torch.Tensor | None = None  # uint8 (N, Cin, H, W): paired data's inputs; images are the targets
-    captions: tuple[str, ...] = ()  # one text per picture where the source has them (emoji names), else ()
+    # one text per picture where the source has them (emoji names, sidecar .txt files), else (); its lines are
+    # that picture's several captions (``data.captions``: their embeddings for text-conditioned runs)
+    captions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         assert self.images.dtype == torch.uint8 and self.images.ndim == 4, self.images.shape

@@ -82,7 +82,7 @@ class OnnxRenderer:
     def render(self, latent: L.Latent) -> np.ndarray:
         L.check_compatible([latent], self.pipe, self.directions, exact=False)
         feeds = {"z": L.effective_z([latent], self.directions).numpy()}
-        y = L.class_matrix([latent])
+        y = L.condition_matrix(self.pipe, [latent])
         if "y" in self.inputs and y is not None:
             feeds["y"] = y.numpy()
         return to_frame(self.session.run(["images"], feeds)[0])

@@ -59,7 +59,7 @@ class Keys:
             dirs = None if ref is None else files[ref]
             L.check_compatible([lat], pipe, dirs, exact=False)
             zs.append(L.effective_z([lat], dirs)[0])
-        return cls(torch.stack(zs), L.class_matrix(latents))
+        return cls(torch.stack(zs), L.condition_matrix(pipe, latents))
 
     def to_dict(self) -> dict[str, Any]:
         return {"z": self.z.tolist(), "y": None if self.y is None else self.y.tolist()}

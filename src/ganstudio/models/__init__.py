@@ -83,4 +83,5 @@ from . import mlp  # noqa: E402,F401  (registers the seed family)
 from . import dcgan, resnet  # noqa: E402,F401  (register the conv families)
 from . import pix2pix  # noqa: E402,F401  (registers the paired image-to-image family)
 from . import lightweight  # noqa: E402,F401  (registers the few-shot FastGAN-style family)
+from . import specgan  # noqa: E402,F401  (registers the spectrogram (noise-to-sound) family)
 # isort: on

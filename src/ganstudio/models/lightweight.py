@@ -26,6 +26,13 @@ skips the stage; sampling (eval mode: EMA, previews, evaluation, export) include
 Sizes: any size ``config.base_grid`` accepts (16-256 px and non-square such as 64x48). Conditioning
 (num_classes > 0) as in ``dcgan``: class-conditional BatchNorms in G (+ ``class_input``), projection /
 ACGAN in D's head.
+
+Text (``text_dim`` > 0, DF-GAN's fusion): y is a caption's frozen sentence embedding (B, text_dim) instead
+of class weights, through the same parts: every G block's BatchNorm is modulated by it (FiLM:
+``BN(h) * (1 + W_g e) + W_b e``, with a 2-layer MLP ``text_mlp`` in front so the gains need not be linear
+in the sentence space), ``class_input`` feeds it to G's first layer too, and D adds the projection
+``<W e, features>``, which is what makes a matching-aware D possible (a real picture with a wrong caption
+is a negative: ``training.schedules``). ``y = None`` to a text G means the empty caption (zeros).
 """
 
 from __future__ import annotations
@@ -139,15 +146,22 @@ class LightweightGenerator(nn.Module):
 
     def __init__(self, cfg: LightweightConfig):
         super().__init__()
-        self.z_dim, self.num_classes, self.out_shape = cfg.z_dim, cfg.num_classes, cfg.image_shape
-        self.class_input = bool(cfg.class_input and cfg.num_classes)
+        self.z_dim, self.out_shape = cfg.z_dim, cfg.image_shape
+        self.text_dim = cfg.text_dim
+        self.num_classes = cond = cfg.cond_dim  # the width of y: class weights, or a sentence embedding
+        self.class_input = bool(cfg.class_input and cond)
         _, drawn_h, drawn_w = cfg.drawn_shape
         stages, self.base_h, self.base_w = base_grid(drawn_w, drawn_h)
         ch = widths(cfg.g_channels, stages + 1, cfg.max_channels)  # base grid .. full size; ch[-1] = g_channels
-        self.project = nn.Linear(g_input_dim(cfg), 2 * ch[0] * self.base_h * self.base_w, bias=False)
-        self.norm0 = ClassBatchNorm2d(2 * ch[0], cfg.num_classes)
+        # text: a small MLP re-encodes the frozen embedding once; every block's FiLM reads its output
+        self.text_mlp = (
+            nn.Sequential(nn.Linear(cond, cond), nn.LeakyReLU(0.2), nn.Linear(cond, cond)) if cfg.text_dim else None
+        )
+        in_dim = g_input_dim(cfg) + (cond if self.class_input and cfg.text_dim else 0)
+        self.project = nn.Linear(in_dim, 2 * ch[0] * self.base_h * self.base_w, bias=False)
+        self.norm0 = ClassBatchNorm2d(2 * ch[0], cond)
         # FastGAN alternates two-conv and one-conv blocks, starting with two at the coarsest (cheapest) stage.
-        self.ups = nn.ModuleList(UpBlock(ch[i], ch[i + 1], cfg.num_classes, double=i % 2 == 0) for i in range(stages))
+        self.ups = nn.ModuleList(UpBlock(ch[i], ch[i + 1], cond, double=i % 2 == 0) for i in range(stages))
         # stage index t (0 = base grid, stages = full size) is gated by stage t - gap, for t >= max(gap, 3):
         # the gates act where the fine detail is drawn (32 px and up from a 4 px base).
         gap = cfg.sle_gap
@@ -167,8 +181,13 @@ class LightweightGenerator(nn.Module):
         return self.detail.detail_loss(real)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.text_dim and y is None:  # no caption: the empty one
+            y = z.new_zeros(len(z), self.text_dim)
         if self.num_classes:
             check_y(y, len(z), self.num_classes, "LightweightGenerator")
+        if self.text_mlp is not None:
+            assert y is not None
+            y = y + self.text_mlp(y)  # residual: the raw embedding still reaches every block
         h = self.project(g_input(z, y, self.class_input)).view(len(z), -1, self.base_h, self.base_w)
         feats = [F.glu(self.norm0(h, y), 1)]  # feats[t]: stage t's output, t = 0 the base grid
         for t, up in enumerate(self.ups, start=1):
@@ -248,7 +267,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
 
     def __init__(self, cfg: LightweightConfig):
         super().__init__()
-        self.num_classes, self.in_shape = cfg.num_classes, cfg.image_shape
+        self.num_classes, self.in_shape = cfg.cond_dim, cfg.image_shape  # y: class weights or a sentence embedding
         self.pool = cfg.upscale  # D judges G's drawing: pictures are average-pooled to the drawn size first
         _, height, width = cfg.drawn_shape
         stages, bh, bw = base_grid(width, height)
@@ -258,7 +277,10 @@ class LightweightDiscriminator(FeatureDiscriminator):
         self.blocks = nn.ModuleList(DownBlock(ch[i], ch[i + 1], cfg.d_norm, slope) for i in range(stages - 1))
         self.mbstd = MinibatchStdDev(cfg.mbstd_group) if cfg.mbstd else None
         self.feature_dim = (ch[-1] + cfg.mbstd) * bh * bw
-        self.head = DiscriminatorHead(self.feature_dim, cfg.num_classes, cfg.conditioning)
+        # text: projection only (an ACGAN head would classify sentence embeddings, which are not classes)
+        self.head = DiscriminatorHead(
+            self.feature_dim, cfg.cond_dim, "projection" if cfg.text_dim else cfg.conditioning
+        )
         self.has_aux = self.head.aux is not None
         # Decoders: the whole picture from the 2 x base features, a quadrant from the 4 x base features
         # (the same map when D has only two); both reconstruct at 8 x base size (the picture itself when smaller).
@@ -324,9 +346,9 @@ register(
         LightweightGenerator,
         LightweightDiscriminator,
         NOISE_TO_IMAGE,
-        conditioning=("class",),
+        conditioning=("class", "text"),
         default_schedule="alternating",  # FastGAN's: D on detached fakes, then G
         description="FastGAN-style: skip-layer excitation in G, a self-supervised auto-encoding D; few pictures, "
-        "16-256 px, non-square, conditional",
+        "16-256 px, non-square, conditional on classes or text (model.text_dim)",
     )
 )

@@ -8,6 +8,7 @@ training preview is drawn and how it is written.
 |------------------|---------------------|---------|----------------------------|------------------|
 | noise-to-image   | z (+ class weights) | picture | pictures (+ labels)        | simultaneous     |
 | image-to-image   | a picture           | picture | (input, target) pairs      | pix2pix          |
+| noise-to-sound   | z (+ pitch weights) | sound   | spectrograms (+ pitch)     | simultaneous     |
 
 A new kind (noise + text -> picture, noise -> sound) is one more ``Task``: its inputs name what G
 reads ("z", "image", "text"), ``output`` what it makes ("image" or "audio"), and its ``preview`` /
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import media
+from ..media_audio import SpecCodec, spectrogram_picture, write_wav
 from ..pixels import to_float, to_uint8
 
 Tensor = torch.Tensor
@@ -50,10 +52,13 @@ class PreviewInputs:
 
 @dataclass(frozen=True)
 class Preview:
-    """A preview's pictures, uint8 (N, C, H, W) on the CPU, and how many go in a row of the grid."""
+    """A preview's pictures, uint8 (N, C, H, W) on the CPU, and how many go in a row of the grid; for sound,
+    also ``audio`` float (n, samples) in [-1, 1] at ``sample_rate`` (the first notes, as waveforms)."""
 
     images: Tensor
     nrow: int
+    audio: Tensor | None = None
+    sample_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,4 +138,49 @@ IMAGE_TO_IMAGE = Task(
     write_preview=write_image_grid,
 )
 
-TASKS: dict[str, Task] = {t.name: t for t in (NOISE_TO_IMAGE, IMAGE_TO_IMAGE)}
+
+def sound_codec(G: nn.Module) -> SpecCodec | None:
+    """The spectrogram codec a noise-to-sound G carries (``SpecGANGenerator.codec``), or None for a picture G."""
+    codec = getattr(getattr(G, "module", G), "codec", None)  # (through a DDP wrapper)
+    return codec if isinstance(codec, SpecCodec) else None
+
+
+def _sound_preview(G: nn.Module, fx: PreviewInputs) -> Preview:
+    """The spectrograms as pictures (like noise-to-image), and the first row's notes as waveforms through
+    G's ``codec`` (``media_audio.SpecCodec``: every noise-to-sound G carries the one its data was made with)."""
+    x = G(fx.z, fx.y)
+    codec = sound_codec(G)
+    assert codec is not None, "a noise-to-sound family's G must carry its SpecCodec as .codec"
+    audio = codec.decode(x[:8].float()).cpu()
+    audio = audio / audio.abs().amax(dim=1, keepdim=True).clamp_min(1e-8) * 0.9
+    return Preview(to_uint8(x).cpu(), 8, audio=audio, sample_rate=codec.sample_rate)
+
+
+def write_sound_preview(preview: Preview, path: Path) -> list[Path]:
+    """``path``.png: the spectrograms as a grid (magma colours, low frequencies at the bottom); ``path``.wav:
+    the preview's notes one after another, 0.2 s apart."""
+    spec = preview.images.float().div(127.5).sub(1).numpy()
+    pictures = torch.from_numpy(spectrogram_picture(spec))
+    grid = media.make_grid(pictures, nrow=preview.nrow)
+    scale = max(1, 256 // grid.shape[0])
+    files = [media.save_image(grid, path.with_name(path.name + ".png"), scale=scale)]
+    if preview.audio is not None and preview.sample_rate:
+        gap = torch.zeros(len(preview.audio), int(0.2 * preview.sample_rate))
+        wave = torch.cat([preview.audio, gap], dim=1).flatten().numpy()
+        files.append(write_wav(path.with_name(path.name + ".wav"), wave, preview.sample_rate))
+    return files
+
+
+NOISE_TO_SOUND = Task(
+    "noise-to-sound",
+    inputs=("z",),
+    output="audio",
+    default_schedule="simultaneous",
+    paired_data=False,
+    default_pairs=None,
+    preview_inputs=_noise_inputs,
+    preview=_sound_preview,
+    write_preview=write_sound_preview,
+)
+
+TASKS: dict[str, Task] = {t.name: t for t in (NOISE_TO_IMAGE, IMAGE_TO_IMAGE, NOISE_TO_SOUND)}

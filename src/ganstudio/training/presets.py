@@ -62,10 +62,10 @@ PRESETS: dict[str, dict] = {
     },
     # Emoji (or other labelled colour pictures, e.g. clipart) at 64 px: the lightweight (FastGAN-style) family
     # drawing at 32 px (D judges the drawing) and enlarging it with a super-resolution stage learned from the real
-    # pictures, class-conditional (the class also at G's input), a D with per-sample layer norm, hinge loss,
-    # adaptive DiffAugment, EMA. Measured on emoji (benchmarks/README.md, "Colour pictures"): 0.75x folder-64's FID
-    # at 10 minutes (281/291 vs 376/388) with 2.5-3x its recall, 35 % in the requested group; drawing at 64 px
-    # scored 400/361 there; 30 minutes: FID 271, 47 % in the requested group.
+    # pictures, class-conditional (the class also at G's input; D both projects the class and classifies, ACGAN's
+    # auxiliary head), a D with per-sample layer norm, hinge loss, adaptive DiffAugment, EMA. Measured on emoji
+    # (benchmarks/README.md, "Colour pictures"): 10 minutes FID 235 vs folder-64's 376, 63 % in the requested
+    # group; projection alone scored 281 and 36 % (at 1,300 equal steps: 236 / 62 % vs 281 / 36 %).
     "emoji-64": {
         "model": "lightweight",
         "conditional": True,
@@ -75,6 +75,7 @@ PRESETS: dict[str, dict] = {
             "d_channels": 32,
             "d_norm": "layer",
             "class_input": True,
+            "conditioning": "both",
             "upscale": 2,
             "detail_channels": 16,
         },
@@ -90,6 +91,38 @@ PRESETS: dict[str, dict] = {
             "augment": ["color", "translation", "cutout"],
             "ada": True,
             "guard": True,
+        },
+    },
+    # Text to picture on captioned pictures (emoji names + keywords, clip-art titles, a folder with sidecar
+    # .txt files or a captions.jsonl): the lightweight family at 32 px reading the frozen MiniLM embedding of a
+    # caption (FiLM in every G block, also at G's input; projection in D), a matching-aware D (a real picture
+    # with a wrong caption is a negative), hinge loss, DiffAugment without colour ops (colour is in the
+    # captions: "red apple" vs "green apple"), EMA. Measured: benchmarks/text_README.md.
+    "emoji-text": {
+        "model": "lightweight",
+        "data": {"resolution": 32},
+        "model_config": {
+            "g_channels": 32,
+            "d_channels": 32,
+            "d_norm": "layer",
+            "class_input": True,
+            "text_dim": 384,
+            "text_model": "all-MiniLM-L6-v2",
+        },
+        "train": {
+            "loss": "hinge",
+            "schedule": "alternating",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "beta1": 0.5,
+            "eps": 1e-8,
+            "batch_size": 16,
+            "ema_beta": 0.999,
+            "augment": ["translation", "cutout"],
+            "ada": True,
+            # no divergence guard: its mode-collapse check measures the training preview, drawn without text
+            # (the empty caption), and rolled a healthy run back twice in its first 400 steps
+            "guard": False,
         },
     },
     # A few hundred pictures at 128 px: SNGAN-style ResNet, ADA, lazy R1, EMA, the divergence guard.
@@ -119,6 +152,34 @@ PRESETS: dict[str, dict] = {
         "data": {"pairs": "sketch"},
         "train": {"schedule": "pix2pix", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "eps": 1e-8, "batch_size": 32},
     },
+    # Instrument notes (gm-notes; any pitch-labelled sound data): the GANSynth-style spectrogram GAN, log-mel
+    # magnitude + instantaneous frequency (2 x 128 mels x 64 frames), conditioned on pitch at G's input and
+    # BatchNorms and in D by projection + an auxiliary pitch classifier; fashion-mnist's recipe otherwise
+    # (measured: benchmarks/audio_README.md). 16 channels (capped at 128): at 32 a CPU step took ~3x longer,
+    # and a CPU budget buys hundreds of steps, not thousands, so the EMA is short (0.99). No augmentation:
+    # a shifted or recoloured spectrogram is another pitch or another sound.
+    "gm-notes": {
+        "model": "specgan",
+        "conditional": True,
+        "model_config": {
+            "g_channels": 16,
+            "d_channels": 16,
+            "max_channels": 128,
+            "conditioning": "both",
+            "class_input": True,
+        },
+        "train": {
+            "loss": "ns",
+            "schedule": "simultaneous",
+            "lr_g": 5e-4,
+            "lr_d": 5e-4,
+            "beta1": 0.5,
+            "beta2": 0.999,
+            "eps": 1e-8,
+            "batch_size": 32,
+            "ema_beta": 0.99,
+        },
+    },
 }
 
 
@@ -131,6 +192,8 @@ RECOMMENDED = {
     "digits": "fashion-mnist",
     "emoji": "emoji-64",
     "clipart": "emoji-64",
+    "gm-notes": "gm-notes",
+    "spoken-digits": "gm-notes",
 }
 RECOMMENDED_FOR_PICTURES = "folder-64"
 

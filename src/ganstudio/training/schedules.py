@@ -50,19 +50,39 @@ def _aux_loss(aux: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor 
     return torch.sum(-y * F.log_softmax(aux, 1), 1).mean()  # soft-label cross-entropy
 
 
+def mismatched(y: torch.Tensor) -> torch.Tensor:
+    """(B, D) captions of a real batch -> each picture paired with the next picture's caption (a wrong one)."""
+    return y.roll(1, 0)
+
+
+def matching_d_loss(ctx: StepContext, real_l, fake_l, wrong_l) -> torch.Tensor:
+    """The matching-aware D loss of text-to-image GANs (Reed et al. 2016; DF-GAN's weights): real pictures with
+    their own captions are positives; fakes and real pictures with a *wrong* caption are negatives, half each:
+    ``(loss.d(real, fake) + loss.d(real, wrong)) / 2``."""
+    s = ctx.cfg.label_smoothing
+    return 0.5 * (ctx.loss.d(real_l, fake_l, s) + ctx.loss.d(real_l, wrong_l, s))
+
+
 def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):
-    """One D pass over [real; fake] (B each) -> (d_loss, real logits (B,), fake logits (B,), the fakes'
-    ACGAN class logits (B, K) or None, D's reconstruction loss () or None)."""
+    """One D pass over [real; fake] (B each; for a run that reads text, also the real pictures with wrong
+    captions) -> (d_loss, real logits (B,), fake logits (B,), the fakes' ACGAN class logits (B, K) or None,
+    D's reconstruction loss () or None, the wrong-caption logits (B,) or None)."""
     b = real.shape[0]
-    y = None if y_real is None else torch.cat([y_real, y_fake])
-    logits, aux, recon = _d_forward(ctx, torch.cat([real, fake]), y, n_real=b)
-    real_l, fake_l = logits[:b], logits[b:]
-    d_loss = ctx.loss.d(real_l, fake_l, ctx.cfg.label_smoothing)
+    text = ctx.reads_text and y_real is not None
+    y = None if y_real is None else torch.cat([y_real, y_fake] + ([mismatched(y_real)] if text else []))
+    x = torch.cat([real, fake, real] if text else [real, fake])
+    logits, aux, recon = _d_forward(ctx, x, y, n_real=b)
+    real_l, fake_l = logits[:b], logits[b : 2 * b]
+    wrong_l = logits[2 * b :] if text else None
+    if wrong_l is not None:
+        d_loss = matching_d_loss(ctx, real_l, fake_l, wrong_l)
+    else:
+        d_loss = ctx.loss.d(real_l, fake_l, ctx.cfg.label_smoothing)
     if aux is not None:
         d_loss = d_loss + ctx.cfg.aux_weight * _aux_loss(aux, y)
     if recon is not None:
         d_loss = d_loss + ctx.recon_weight * recon
-    return d_loss, real_l, fake_l, None if aux is None else aux[b:], recon
+    return d_loss, real_l, fake_l, None if aux is None else aux[b : 2 * b], recon, wrong_l
 
 
 def _g_loss(
@@ -84,13 +104,17 @@ def _g_loss(
     return g_loss, detail
 
 
-def _outputs(ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, detail=None) -> dict[str, torch.Tensor]:
+def _outputs(
+    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, detail=None, wrong_l=None
+) -> dict[str, torch.Tensor]:
     out = {
         "d_loss": d_loss.detach(),
         "g_loss": (g_loss if detail is None else g_loss - detail).detach(),  # the adversarial part; detail apart
         "d_real": torch.sigmoid(real_l.detach()).mean(),
         "d_fake": torch.sigmoid(fake_l.detach()).mean(),
     }
+    if wrong_l is not None:  # text: D on real pictures with wrong captions (falls as D learns to match)
+        out["d_wrong"] = torch.sigmoid(wrong_l.detach()).mean()
     if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
         out["recon"] = recon.detach()
     if detail is not None:  # G's super-resolution error on real pictures (lightweight, upscale > 1)
@@ -118,7 +142,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     b = real.shape[0]
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
-    d_loss, real_l, fake_l, fake_aux, recon = _d_pass(ctx, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l, fake_aux, recon, wrong_l = _d_pass(ctx, real, y_real, fake, y_fake)
     g_loss, detail = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
     d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
@@ -128,7 +152,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -139,7 +163,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             z, y_fake = ctx.sample_latents(b)
             fake = _g_forward(ctx, z, y_fake)
-        d_loss, real_l, fake_l, _, recon = _d_pass(ctx, real, y_real, fake, y_fake)
+        d_loss, real_l, fake_l, _, recon, wrong_l = _d_pass(ctx, real, y_real, fake, y_fake)
         d_grads = torch.autograd.grad(d_loss, ctx.d_params)
         d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
         apply_grads(ctx.d_params, d_grads)
@@ -156,7 +180,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l)
 
 
 SCHEDULES: dict[str, Schedule] = {}
@@ -171,7 +195,7 @@ register(
     Schedule(
         "simultaneous",
         simultaneous,
-        tasks=("noise-to-image",),
+        tasks=("noise-to-image", "noise-to-sound"),
         d_updates=lambda cfg, mc: 1,
         description="the seed's step: one forward, both gradients from it, both updates",
     )
@@ -180,7 +204,7 @@ register(
     Schedule(
         "alternating",
         alternating,
-        tasks=("noise-to-image",),
+        tasks=("noise-to-image", "noise-to-sound"),
         d_updates=lambda cfg, mc: cfg.n_dis,
         description="n_dis D updates on detached fakes, then one G update",
     )

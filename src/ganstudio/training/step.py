@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..data.base import ImageDataset, to_float
+from ..data.captions import CaptionTable, caption_table
 from ..errors import UserError
 from ..losses import Loss
 from .components import EMA, Augmenter
@@ -38,6 +39,11 @@ Params = list[torch.nn.Parameter]
 class Batches:
     """Where a step's data and noise come from: the seeded, checkpointed data order (``sampler``), the
     checkpointed noise generator, and the dataset held on the device.
+
+    A run that reads text (the model config's ``text_dim`` > 0; ``StepContext`` calls ``read_text``): y is
+    a caption's sentence embedding (B, text_dim) instead of class weights. ``next_real`` draws one of each
+    picture's captions, ``sample_latents`` a random picture's caption, both from the checkpointed noise
+    generator (so resumes stay bit-exact); the embeddings are computed once (``data.captions``, cached).
 
     Under torchrun (``world`` > 1) each process takes its slice of each global batch of data (the
     sampler's job) and of latents: every process draws the *global* batch of latents from the same
@@ -62,6 +68,32 @@ class Batches:
         self.images = dataset.images.to(device)
         self.inputs = None if dataset.inputs is None else dataset.inputs.to(device)  # paired data's inputs
         self.labels = None if dataset.labels is None or not num_classes else dataset.labels.to(device)
+        self.dataset = dataset
+        self.captions: CaptionTable | None = None  # set by ``read_text`` for a run that reads text
+
+    def read_text(self, text_dim: int, model: str) -> None:
+        """Carry the dataset's caption embeddings: y becomes a caption's (B, text_dim) embedding."""
+        table = caption_table(self.dataset, model)
+        if table.embeddings.shape[1] != text_dim:
+            raise UserError(
+                f"model.text_dim is {text_dim} but the text model {model} gives {table.embeddings.shape[1]} "
+                f"dimensions; set model.text_dim={table.embeddings.shape[1]}"
+            )
+        self.captions = CaptionTable(
+            table.embeddings.to(self.device),
+            table.start.to(self.device),
+            table.count.to(self.device),
+            table.texts,
+            table.model,
+        )
+
+    def _caption_of(self, pictures: Tensor, u: Tensor) -> Tensor:
+        """(B,) picture indices, (B,) uniform numbers -> (B, D) the embedding of one caption of each."""
+        assert self.captions is not None
+        c = self.captions
+        count = c.count[pictures]
+        pick = c.start[pictures] + (u * count).long().clamp_(max=count - 1)
+        return c.embeddings[pick]
 
     def next_real(self) -> tuple[Tensor, Tensor | None]:
         """Real images (B, C, H, W) in [-1, 1] (flipped when --flip) and their one-hot labels (B, K) or None."""
@@ -69,6 +101,9 @@ class Batches:
         x = to_float(self.images[idx])
         if self.augmenter is not None:
             x = self.augmenter.flip(x)
+        if self.captions is not None:  # one of each picture's captions, the same stream whatever the world size
+            u = torch.rand(len(idx) * self.world, device=self.device, generator=self.noise)
+            return x, self._caption_of(idx, u[self.rank * len(idx) : (self.rank + 1) * len(idx)])
         y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
         return x, y
 
@@ -91,6 +126,10 @@ class Batches:
         n = b * self.world
         z = torch.randn(n, self.z_dim, device=self.device, generator=self.noise)
         rows = slice(self.rank * b, (self.rank + 1) * b)
+        if self.captions is not None:  # captions of random training pictures
+            pics = torch.randint(len(self.captions.start), (n,), device=self.device, generator=self.noise)
+            u = torch.rand(n, device=self.device, generator=self.noise)
+            return z[rows], self._caption_of(pics[rows], u[rows])
         if not self.num_classes:
             return z[rows], None
         c = torch.randint(self.num_classes, (n,), device=self.device, generator=self.noise)
@@ -131,6 +170,17 @@ class StepContext:
     grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
     bf16: bool = False
     d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)
+
+    def __post_init__(self) -> None:
+        # Where the model config meets the data: a run that reads text gets caption embeddings as y.
+        text_dim = int(getattr(self.model_config, "text_dim", 0) or 0)
+        if text_dim:
+            self.batches.read_text(text_dim, self.model_config.text_model)
+
+    @property
+    def reads_text(self) -> bool:
+        """y is a sentence embedding: the D pass adds the matching-aware term (real picture, wrong caption)."""
+        return self.batches.captions is not None
 
     def augment(self, x: Tensor) -> Tensor:
         """DiffAugment on D's inputs (real and fake alike); the identity when no ops are configured."""

@@ -104,7 +104,13 @@ def collect(
     keys = [w.latent for w in works[:LIVING_KEYFRAMES]]
     dirs = D.for_latents(run_dir, {l.directions for l in keys})
     return RunWorks(
-        run_dir, key, runs.read_config_dict(run_dir), pipe, works, L.effective_z(keys, dirs), L.class_matrix(keys)
+        run_dir,
+        key,
+        runs.read_config_dict(run_dir),
+        pipe,
+        works,
+        L.effective_z(keys, dirs),
+        L.condition_matrix(pipe, keys),
     )
 
 

@@ -1,0 +1,219 @@
+"""Text to picture, measured: R-precision with an independent matching model, group accuracy, a prompt grid.
+
+    OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE python benchmarks/text_bench.py \\
+        --run RUN_THAT_READS_TEXT --class-run EMOJI_GROUP_RUN [--grid docs/showcase/text-prompts.png]
+
+The judge (``features.text_match``): a small CNN + the frozen MiniLM embedding, trained contrastively on the
+REAL emoji (train and held-out splits, 32 px, names + keyword captions; never a generated picture). For each
+prompt, the picture must rank the prompt first among itself + 99 random emoji names (R-precision), scored for:
+
+  real      the real emoji picture of the prompt's target (the ceiling)
+  class     today's nearest-class mapping on a class-conditional emoji run (the prompt -> its best Unicode
+            group by ``creative.prompt`` with no threshold, then a picture of that group)
+  text      the run that reads text, drawing from the prompt itself
+
+on three prompt sets: ``train`` (200 names of training emoji), ``held-out`` (every held-out emoji name: the
+generator never saw these pictures or names) and ``paraphrase`` (PARAPHRASES below, words the captions
+never use, about training emoji; their own names are scored beside them as ``paraphrase-names``).
+Group accuracy: the ``emoji`` classifier (features registry) names the Unicode group of each picture; a hit
+when it is the target emoji's group. Each prompt is drawn with ``--seeds`` seeds (the rates average them).
+Writes a JSON of every number to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganstudio import media
+from ganstudio.creative import prompt as P
+from ganstudio.data import DataConfig, ImageDataset, load_dataset
+from ganstudio.data import emoji as E
+from ganstudio.features import get_extractor
+from ganstudio.features.text_match import MatchConfig, r_precision, train_matcher
+from ganstudio.pipeline import load
+
+# (paraphrase, the emoji name it describes): words the emoji names and keyword captions do not use
+PARAPHRASES = [
+    ("a crimson apple", "red apple"),
+    ("a happy kitty", "grinning cat"),
+    ("a yellow banana fruit", "banana"),
+    ("a blazing fire", "fire"),
+    ("a frozen snowman", "snowman"),
+    ("a spaceship launching", "rocket"),
+    ("a cute puppy face", "dog face"),
+    ("a sad crying face with tears", "loudly crying face"),
+    ("a red love heart", "red heart"),
+    ("a shining yellow star", "star"),
+    ("a slice of pizza", "pizza"),
+    ("a cheeseburger", "hamburger"),
+    ("a glass of red wine", "wine glass"),
+    ("a hot cup of coffee", "hot beverage"),
+    ("a bright sun", "sun"),
+    ("a rain cloud with rain", "cloud with rain"),
+    ("a lightning bolt", "high voltage"),
+    ("a green tree", "deciduous tree"),
+    ("a pink flower blossom", "cherry blossom"),
+    ("a ghost spooky", "ghost"),
+    ("a skull and bones", "skull"),
+    ("a pile of poop", "pile of poo"),
+    ("a car automobile", "automobile"),
+    ("an aeroplane", "airplane"),
+    ("a house home", "house"),
+    ("a soccer ball football", "soccer ball"),
+    ("a birthday cake", "birthday cake"),
+    ("a winking face", "winking face"),
+    ("a laughing face with tears of joy", "face with tears of joy"),
+    ("a monkey covering its eyes", "see-no-evil monkey"),
+    ("an angry red face", "enraged face"),
+    ("a thumbs up hand", "thumbs up"),
+    ("a juicy strawberry", "strawberry"),
+    ("a orange carrot vegetable", "carrot"),
+    ("a red chili pepper", "hot pepper"),
+    ("a snake serpent", "snake"),
+    ("a fish swimming", "fish"),
+    ("a turtle tortoise", "turtle"),
+    ("a unicorn horse", "unicorn"),
+    ("a clown", "clown face"),
+]
+
+
+def emoji_sets(size: int) -> tuple[ImageDataset, ImageDataset, dict[str, str]]:
+    train = load_dataset(DataConfig(name="emoji", split="train", resolution=size), size)
+    test = load_dataset(DataConfig(name="emoji", split="test", resolution=size), size)
+    listing = E.list_path()
+    assert listing is not None
+    parsed = E.parse(listing.read_text(encoding="utf-8"))
+    return train, test, {e.name: e.group for e in parsed}
+
+
+def picture_of(ds: ImageDataset, name: str) -> torch.Tensor:
+    return ds.images[ds.captions.index(name)]
+
+
+def generate_text(pipe, prompts: list[str], seeds: int) -> torch.Tensor:
+    """(len(prompts) * seeds, C, H, W) float in [0, 1]: prompt-major, seed-minor."""
+    return torch.cat([pipe(n=seeds, seed=0, prompt=p).images for p in prompts])
+
+
+def generate_class(pipe, prompts: list[str], seeds: int) -> tuple[torch.Tensor, list[str]]:
+    """Today's mapping: each prompt -> the best class (no threshold) -> ``seeds`` pictures of it."""
+    out, chosen = [], []
+    for p in prompts:
+        s = P.class_scores(p, pipe.class_names, P.default_embedder)
+        w = torch.from_numpy(P.class_weights(s)).float()
+        chosen.append(pipe.class_names[int(s.argmax())])
+        out.append(pipe(n=seeds, seed=0, classes=w).images)
+    return torch.cat(out), chosen
+
+
+def to32(x: torch.Tensor) -> torch.Tensor:
+    return F.adaptive_avg_pool2d(x, 32) if x.shape[-1] != 32 else x
+
+
+def group_accuracy(clf, images: torch.Tensor, groups: list[str]) -> float:
+    probs = clf.extract(images).probs
+    pred = [clf.class_names[int(i)] for i in np.asarray(probs).argmax(1)]
+    return float(np.mean([p == g for p, g in zip(pred, groups)]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default=None, help="a run that reads text (--preset emoji-text)")
+    ap.add_argument("--judge-only", action="store_true", help="only train (and cache) the matching model")
+    ap.add_argument("--class-run", default=None, help="a class-conditional emoji run (groups) for today's mapping")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--train-prompts", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None, help="at most this many prompts per set (smoke tests)")
+    ap.add_argument("--out", default="benchmarks/results/text.json")
+    ap.add_argument("--grid", default=None, help="write a prompt grid (one row per prompt) here")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    t0 = time.monotonic()
+    train, test, group = emoji_sets(32)
+    both = ImageDataset("emoji", torch.cat([train.images, test.images]), None, captions=train.captions + test.captions)
+    matcher = train_matcher(both, MatchConfig(), log=print)
+    print(f"judge ready ({matcher.meta['seconds']} s to train, final loss {matcher.meta['final_loss']:.3f})")
+    if a.judge_only:
+        return
+    if a.run is None:
+        ap.error("--run is required (a run that reads text)")
+    pool = list(train.captions + test.captions)  # distractors: emoji names
+    rng = np.random.default_rng(0)
+    train_names = [train.captions[i] for i in rng.choice(len(train), a.train_prompts, replace=False)]
+    held = list(test.captions)
+    para = [(p, n) for p, n in PARAPHRASES if n in train.captions]
+    sets = {
+        "train": (train_names, train_names, train),
+        "held-out": (held, held, test),
+        "paraphrase": ([p for p, _ in para], [n for _, n in para], train),
+        "paraphrase-names": ([n for _, n in para], [n for _, n in para], train),
+    }
+    text_pipe = load(a.run)
+    class_pipe = load(a.class_run) if a.class_run else None
+    clf = get_extractor("emoji")
+    results: dict = {
+        "run": str(a.run),
+        "step": text_pipe.step,
+        "class_run": a.class_run,
+        "class_step": None if class_pipe is None else class_pipe.step,
+        "judge": {k: v for k, v in matcher.meta.items() if k != "data_hash"},
+        "seeds": a.seeds,
+        "sets": {},
+    }
+    for name, (prompts, targets, ds) in sets.items():
+        prompts, targets = prompts[: a.limit], targets[: a.limit]
+        row: dict = {"prompts": len(prompts)}
+        groups = [group[t] for t in targets]
+        real = torch.stack([picture_of(ds, t) for t in targets])
+        row["real"], _ = r_precision(matcher, real, prompts, pool)
+        row["real_group_acc"] = group_accuracy(clf, real.float() / 255, groups)
+        rep = [p for p in prompts for _ in range(a.seeds)]
+        g_rep = [g for g in groups for _ in range(a.seeds)]
+        x = generate_text(text_pipe, prompts, a.seeds)
+        row["text"], _ = r_precision(matcher, to32(x), rep, pool)
+        row["text_group_acc"] = group_accuracy(clf, x, g_rep)
+        if class_pipe is not None:
+            xc, chosen = generate_class(class_pipe, prompts, a.seeds)
+            row["class"], _ = r_precision(matcher, to32(xc), rep, pool)
+            row["class_group_acc"] = group_accuracy(clf, xc, g_rep)
+            row["class_mapping_right_group"] = float(np.mean([c == g for c, g in zip(chosen, groups)]))
+        results["sets"][name] = row
+        print(name, {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+    s = results["sets"]
+    results["paraphrase_drop_points"] = 100 * (s["paraphrase-names"]["text"] - s["paraphrase"]["text"])
+    results["seconds"] = round(time.monotonic() - t0, 1)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(results, indent=2))
+    print("wrote", a.out)
+    if a.grid:
+        grid_prompts = [
+            "red apple",
+            "a crimson apple",
+            "a happy kitty",
+            "rocket",
+            "fire",
+            "a frozen snowman",
+            "red heart",
+            "a green tree",
+        ]
+        held_some = held[:4]
+        rows = grid_prompts + held_some
+        x = torch.cat([text_pipe(n=8, seed=0, prompt=p).images for p in rows])
+        media.save_grid(x, a.grid, nrow=8, scale=3)
+        Path(a.grid).with_suffix(".txt").write_text(
+            "\n".join(f"row {i + 1}: {p}" + (" (held-out emoji)" if p in held_some else "") for i, p in enumerate(rows))
+            + "\n"
+        )
+        print("wrote", a.grid)
+
+
+if __name__ == "__main__":
+    main()

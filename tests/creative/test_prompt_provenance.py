@@ -1,0 +1,76 @@
+"""A picture drawn from a prompt keeps the prompt and its embedding's fingerprint in its latent, and remakes
+bit for bit from it; a changed embedding is refused by name; class-conditional runs keep today's mapping and
+say so."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+import ganstudio
+from ganstudio import latents as L
+from ganstudio import textembed
+from ganstudio.config import RunConfig
+from ganstudio.errors import UserError
+from ganstudio.generate import generate_to_files, prompt_mode
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("captioned")
+    colours = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
+    for i in range(8):
+        name, rgb = list(colours.items())[i % 4]
+        Image.new("RGB", (16, 16), rgb).save(root / f"{i}.png")
+        (root / f"{i}.txt").write_text(f"a {name} square")
+    cfg = RunConfig.from_dict(
+        {
+            "model": "lightweight",
+            "model_config": {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4}
+            | {"text_dim": 64, "text_model": "words-64", "class_input": True},
+            "data": {"name": str(root), "resolution": 16},
+            "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "checkpoint_every": 2},
+        }
+    )
+    return ganstudio.train(cfg, out=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+def test_prompt_and_hash_are_stored_and_remake_the_same_bytes(text_run, tmp_path):
+    written = generate_to_files(text_run, n=2, seed=3, prompt="a red square", out_dir=tmp_path / "a")
+    js = sorted(p for p in written if p.suffix == ".json")
+    d = json.loads(js[0].read_text())
+    e = textembed.embed(["a red square"], "words-64")[0]
+    assert d["prompt"] == "a red square" and d["text_hash"] == textembed.fingerprint(e) and d["classes"] is None
+    again = generate_to_files(text_run, from_latent=str(js[0]), out_dir=tmp_path / "b")
+    png = next(p for p in again if p.suffix == ".png")
+    assert png.read_bytes() == js[0].with_suffix(".png").read_bytes()
+    # the grid's batch file carries the prompt too, and remakes the grid exactly
+    grid = generate_to_files(text_run, n=2, seed=3, prompt="a red square", grid=tmp_path / "g.png")
+    lats = L.load_latents(grid[1])
+    assert [l.prompt for l in lats] == ["a red square"] * 2
+    assert lats[0].id == L.load_latents(js[0])[0].id  # the same recipe, whichever file it came from
+
+
+def test_the_prompt_is_part_of_the_latent_id_and_a_changed_embedding_is_refused(text_run, tmp_path):
+    pipe = ganstudio.load(text_run)
+    red, blue = L.from_seeds(pipe, 1, 0, prompt="a red square")[0], L.from_seeds(pipe, 1, 0, prompt="a blue square")[0]
+    assert red.z == blue.z and red.id != blue.id
+    assert L.Latent.from_dict(red.to_dict()) == red
+    forged = red.with_(text_hash="0" * 16)
+    with pytest.raises(UserError, match="cannot be remade exactly"):
+        L.render(pipe, [forged])
+    with pytest.raises(UserError, match="embedding hash"):
+        L.Latent(z=red.z, prompt="a red square")
+
+
+def test_class_runs_keep_the_nearest_class_mapping_and_say_so(text_run, run):
+    assert "reads text" in prompt_mode(text_run)
+    assert "nearest class" in prompt_mode(run)
+    with pytest.raises(UserError, match="does not read text"):
+        ganstudio.load(run)(n=1, prompt="a red square")
+    other = ganstudio.load(run)
+    lat = L.from_seeds(ganstudio.load(text_run), 1, 0, prompt="a red square")[0].with_(z=(0.0,) * other.z_dim)
+    with pytest.raises(UserError, match="reads text"):
+        L.check_compatible([lat], other, exact=False)

@@ -1,0 +1,135 @@
+"""The lightweight family reading text (``model.text_dim``): G and D take a caption's sentence embedding as y
+(shapes, and the text changes the picture), one training step, a bit-exact resume with text on, a run that
+loads back and draws from a prompt, and the refusals (text and classes together, text on uncaptioned data)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import ganstudio
+from ganstudio import runs
+from ganstudio.config import LightweightConfig, RunConfig
+from ganstudio.errors import UserError
+from ganstudio.models import FAMILIES
+from ganstudio.training import Trainer, prepare, train
+
+TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4, "class_input": True}
+SHAPES = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
+
+
+@pytest.fixture(scope="module")
+def captioned(tmp_path_factory):
+    """16 pictures of coloured squares at 16 px, each with a two-line sidecar caption."""
+    root = tmp_path_factory.mktemp("captioned")
+    for i in range(16):
+        name, rgb = list(SHAPES.items())[i % 4]
+        im = Image.new("RGB", (16, 16), (255, 255, 255))
+        im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
+        im.save(root / f"{i:02d}.png")
+        (root / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
+    return root
+
+
+def text_config(folder, steps: int, **model) -> RunConfig:
+    return RunConfig.from_dict(
+        {
+            "model": "lightweight",
+            "model_config": {**TINY, "text_dim": 64, "text_model": "words-64", **model},
+            "data": {"name": str(folder), "resolution": 16},
+            "train": {
+                "steps": steps,
+                "batch_size": 8,
+                "threads": 1,
+                "device": "cpu",
+                "seed": 5,
+                "log_every": 1,
+                "checkpoint_every": 2,
+                "keep_checkpoints": 10,
+                "schedule": "alternating",
+                "loss": "hinge",
+                "ema_beta": 0.9,
+            },
+        }
+    )
+
+
+def test_family_declares_text_conditioning():
+    assert "text" in FAMILIES["lightweight"].conditioning
+
+
+def test_g_and_d_read_a_sentence_embedding(captioned):
+    cfg, ds = prepare(text_config(captioned, 1))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    z, y = t.ctx.sample_latents(3)
+    assert y is not None and y.shape == (3, 64)
+    assert torch.allclose(y.norm(dim=1), torch.ones(3), atol=1e-5)  # training captions' unit embeddings
+    x = t.G(z, y)
+    assert x.shape == (3, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
+    assert t.D(x, y).shape == (3,)
+    assert t.G(z, None).shape == (3, 3, 16, 16)  # no text: the empty caption
+    t.G.eval()
+    other = torch.roll(y, 1, 0)
+    assert not torch.equal(t.G(z, y), t.G(z, other))  # the text changes the picture
+    assert not torch.equal(t.D(x, y), t.D(x, other))  # and D's verdict (projection)
+    real, y_real = t.ctx.next_real()
+    assert real.shape == (8, 3, 16, 16) and y_real is not None and y_real.shape == (8, 64)
+    with pytest.raises(ValueError, match=r"y must have shape \(3, 64\)"):
+        t.G(z, y[:, :10])
+
+
+def test_one_step_logs_the_wrong_caption_term_and_changes_g(captioned):
+    cfg, ds = prepare(text_config(captioned, 1))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    before = [p.detach().clone() for p in t.g_params]
+    out = t.train_step()
+    assert {"d_loss", "g_loss", "d_wrong"} <= out.keys() and all(torch.isfinite(v) for v in out.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, t.g_params))
+
+
+def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, tmp_path):
+    one = train(text_config(captioned, 4), out=tmp_path / "one", progress=False)
+    part = train(text_config(captioned, 2), out=tmp_path / "two", progress=False)
+    train(resume=part, overrides={"steps": 4}, progress=False)
+    a, b = runs.find_checkpoint(one), runs.find_checkpoint(part)
+    assert a.step == b.step == 4
+    files = sorted(p.name for p in a.path.glob("*.safetensors"))
+    assert files == sorted(p.name for p in b.path.glob("*.safetensors")) and "train_state.safetensors" in files
+    for f in files:
+        ta, tb = load_file(str(a.path / f)), load_file(str(b.path / f))
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]), f"{f}:{k}"
+    pipe = ganstudio.load(one)
+    assert pipe.reads_text
+    out = pipe(n=2, seed=0, prompt="a red square")
+    assert out.images.shape == (2, 3, 16, 16) and out.prompt == "a red square" and out.classes.shape == (2, 64)
+    assert not torch.equal(out.images, pipe(n=2, seed=0, prompt="a blue square").images)
+    assert torch.equal(out.images, pipe(n=2, seed=0, prompt=" a red square ").images)
+
+
+def test_text_and_classes_together_are_refused():
+    with pytest.raises(UserError, match="either text"):
+        LightweightConfig(text_dim=64, num_classes=3)
+
+
+def test_text_on_uncaptioned_data_is_refused_before_anything_is_written(tmp_path):
+    cfg = RunConfig.from_dict(
+        {
+            "model": "lightweight",
+            "model_config": {**TINY, "text_dim": 64, "text_model": "words-64"},
+            "data": {"name": "digits", "resolution": 16, "limit": 16},
+            "train": {"steps": 1, "batch_size": 8, "threads": 1, "device": "cpu"},
+        }
+    )
+    with pytest.raises(UserError, match="no captions"):
+        train(cfg, out=tmp_path / "runs", progress=False)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_text_dim_must_match_the_text_model(captioned):
+    cfg, ds = prepare(text_config(captioned, 1, text_dim=32))
+    with pytest.raises(UserError, match="text_dim=64"):
+        Trainer(cfg, ds, torch.device("cpu"), None)

@@ -1,0 +1,74 @@
+"""The matching-aware D loss of a run that reads text: a real picture with a wrong caption is a negative.
+
+One D pass over [real; fake; real with the next picture's caption]; the loss is ``(d(real, fake) + d(real,
+wrong)) / 2``, so raising D's score of mismatched pairs raises its loss (the right sign)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from ganstudio.config import RunConfig
+from ganstudio.losses import LOSSES
+from ganstudio.training import Trainer, prepare
+from ganstudio.training.schedules import _d_pass, matching_d_loss, mismatched
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("captioned")
+    colours = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
+    for i in range(8):
+        name, rgb = list(colours.items())[i % 4]
+        Image.new("RGB", (16, 16), rgb).save(root / f"{i}.png")
+        (root / f"{i}.txt").write_text(f"a {name} square")
+    cfg = RunConfig.from_dict(
+        {
+            "model": "lightweight",
+            "model_config": {
+                "z_dim": 8,
+                "g_channels": 4,
+                "d_channels": 4,
+                "max_channels": 16,
+                "decoder_channels": 4,
+                "text_dim": 64,
+                "text_model": "words-64",
+            },
+            "data": {"name": str(root), "resolution": 16},
+            "train": {"steps": 1, "batch_size": 8, "threads": 1, "device": "cpu", "loss": "hinge", "seed": 1},
+        }
+    )
+    cfg, ds = prepare(cfg)
+    return Trainer(cfg, ds, torch.device("cpu"), None)
+
+
+def test_mismatched_pairs_each_picture_with_another_pictures_caption():
+    y = torch.eye(4)
+    w = mismatched(y)
+    assert all(not torch.equal(w[i], y[i]) for i in range(4)) and sorted(w.argmax(1).tolist()) == [0, 1, 2, 3]
+
+
+def test_wrong_caption_term_has_the_right_sign(trainer):
+    ctx = trainer.ctx
+    real_l, fake_l = torch.tensor([1.5, 0.2]), torch.tensor([-0.5, 0.3])
+    wrong = torch.tensor([0.0, 0.1], requires_grad=True)
+    loss = matching_d_loss(ctx, real_l, fake_l, wrong)
+    (grad,) = torch.autograd.grad(loss, wrong)
+    assert (grad >= 0).all() and grad.sum() > 0  # D lowers its score of a real picture with a wrong caption
+    d = LOSSES["hinge"].d
+    assert torch.allclose(loss, 0.5 * (d(real_l, fake_l, 0.0) + d(real_l, wrong.detach(), 0.0)))
+
+
+def test_one_d_pass_includes_the_wrong_caption_rows(trainer):
+    ctx = trainer.ctx
+    assert ctx.reads_text
+    real, y_real = ctx.next_real()
+    z, y_fake = ctx.sample_latents(len(real))
+    with torch.no_grad():
+        fake = ctx.G(z, y_fake)
+        d_loss, real_l, fake_l, _, recon, wrong_l = _d_pass(ctx, real, y_real, fake, y_fake)
+    assert wrong_l is not None and wrong_l.shape == real_l.shape == fake_l.shape == (len(real),)
+    expected = matching_d_loss(ctx, real_l, fake_l, wrong_l) + ctx.recon_weight * recon
+    assert torch.allclose(d_loss, expected)
+    assert not torch.equal(wrong_l, real_l)  # the same pictures, other captions: D sees the difference
