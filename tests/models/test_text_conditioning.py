@@ -133,3 +133,33 @@ def test_text_dim_must_match_the_text_model(captioned):
     cfg, ds = prepare(text_config(captioned, 1, text_dim=32))
     with pytest.raises(UserError, match="text_dim=64"):
         Trainer(cfg, ds, torch.device("cpu"), None)
+
+
+def test_preview_of_a_text_run_draws_training_captions_one_per_column(captioned):
+    """The preview reads a fixed set of training captions (not the empty one): each column is one caption, the
+    columns differ, and two runs with the same seed draw the same captions and the same grid."""
+    from ganstudio.models.tasks import PREVIEW_CAPTIONS
+    from ganstudio.pixels import to_uint8
+
+    cfg, ds = prepare(text_config(captioned, 1))
+    a, b = Trainer(cfg, ds, torch.device("cpu"), None), Trainer(cfg, ds, torch.device("cpu"), None)
+    fx = a.preview_inputs
+    texts = {f"a {n} square" for n in SHAPES} | {f"{n} box" for n in SHAPES}
+    assert len(fx.captions) == PREVIEW_CAPTIONS == len(set(fx.captions)) and set(fx.captions) <= texts
+    assert fx.captions == b.preview_inputs.captions
+    c = len(fx.captions)
+    assert fx.y is not None and fx.y.shape == (64, 64)
+    table = a.batches.captions
+    assert table is not None
+    for j, text in enumerate(fx.captions):  # column j: caption j's embedding in every row
+        assert torch.equal(fx.y[j::c], table.embeddings[table.texts.index(text)].expand(len(fx.y[j::c]), -1))
+    pa, pb = a.preview(), b.preview()
+    assert pa.nrow == c and pa.images.shape == (64, 3, 16, 16)
+    assert torch.equal(pa.images, pb.images)  # same seed: the same preview
+    # columns differ: with the same noise, caption j and caption k draw different pictures
+    G = a.sampling_generator().eval()
+    z0 = fx.z[:1].expand(c, -1)
+    cols = G(z0, fx.y[:c])
+    assert all(not torch.equal(cols[j], cols[k]) for j in range(c) for k in range(j + 1, c))
+    assert all(not torch.equal(pa.images[j], pa.images[k]) for j in range(c) for k in range(j + 1, c))
+    assert not torch.equal(pa.images[:c], to_uint8(G(fx.z[:c], None)))  # not the empty caption's pictures

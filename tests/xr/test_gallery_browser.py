@@ -80,9 +80,9 @@ def test_vr_select_opens_the_panel_and_ar_hit_test_places_a_work(browser_page, s
     # the next XR frames carry the controller's new pose into the scene; wait until its ray is on the work
     poll(page, f"{G}.pointedAt().some(p => p && p.id === '{target}')")
     page.evaluate(f"{G}.device.remote.dispatch('select', {{device: 'controller-right'}})")
-    poll(page, f"{G}.state.panel")
+    # the panel is marked open once its variations' textures have loaded (an await after state.panel is set)
+    poll(page, f"{G}.state.panel && document.body.dataset.panel === 'open'")
     assert page.evaluate(f"{G}.state.selected") == target
-    assert page.evaluate("document.body.dataset.panel") == "open"
     assert page.evaluate(f"{G}.state.lastRay.hit.id") == target
 
     page.evaluate(f"{G}.exit()")

@@ -2,6 +2,9 @@
 
 For one checkpoint, ``n`` images are sampled (image i from seed ``seed + i``, as ``ganstudio
 generate`` does) and compared with real data under one feature extractor (``ganstudio.features``).
+A run that reads text draws image i from a caption of the reference pictures (``caption_embeddings``,
+seeded like the latents) instead of the empty caption, so the scores measure the text-conditioned generator;
+class-conditional and unconditional runs sample exactly as ``ganstudio generate`` does.
 Two rows come out, ``generated`` and ``real``: every registered metric (``evaluation.registry``)
 for the generated images and for real images the generator never saw ("as good as the data": a
 perfect generator would score about this). ``reference.py`` picks the real sets.
@@ -27,7 +30,7 @@ import torch
 
 from .. import media, runs
 from ..cache import key_of
-from ..data import DataConfig
+from ..data import DataConfig, captions
 from ..errors import UserError
 from ..features import Extractor, Features, get_extractor
 from ..features.cache import data_hash, load_npz, reference_root, save_npz
@@ -227,13 +230,42 @@ def score(images: torch.Tensor, ref: Reference, requested: np.ndarray | None = N
     )
 
 
-def sample_images(pipe: Pipeline, n: int, seed: int = 0, batch_size: int = SAMPLE_BATCH) -> torch.Tensor:
-    """``n`` images from a Pipeline as uint8 (N, C, H, W): image i from latent seed ``seed + i``."""
+def sample_images(
+    pipe: Pipeline, n: int, seed: int = 0, batch_size: int = SAMPLE_BATCH, text: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``n`` images from a Pipeline as uint8 (N, C, H, W): image i from latent seed ``seed + i``; with ``text``
+    (N, text_dim) (a run that reads text, ``caption_embeddings``) image i draws from caption embedding i."""
     out = []
     for i in range(0, n, batch_size):
         b = min(batch_size, n - i)
-        out.append(_uint8(pipe(n=b, seed=seed + i).images))
+        if text is None:
+            out.append(_uint8(pipe(n=b, seed=seed + i).images))
+        else:
+            out.append(_uint8(pipe.generate(pipe.latents(b, seed + i), text[i : i + b])))
     return torch.cat(out)
+
+
+def caption_embeddings(pipe: Pipeline, ref: Reference, n: int, seed: int = 0) -> torch.Tensor | None:
+    """(n, text_dim) what a run that reads text is evaluated on (None for any other run): captions of the
+    reference pictures, so the generated set answers the same texts the real set shows. Image i draws from
+    reference picture ``perm[i % R]`` (a permutation seeded ``seed``: every picture once before any twice) and
+    one of its captions, picked with the same generator. A reference without captions (a test split that has
+    none) falls back to the training pictures searched for twins."""
+    if not pipe.reads_text:
+        return None
+    ds = ref.real.reference if any(captions.lines(c) for c in ref.real.reference.captions) else ref.real.twins
+    table = captions.caption_table(ds, pipe.text_model)
+    if table.embeddings.shape[1] != pipe.text_dim:
+        raise UserError(
+            f"the text model {pipe.text_model} gives {table.embeddings.shape[1]} dimensions, this run reads "
+            f"{pipe.text_dim}"
+        )
+    g = torch.Generator().manual_seed(seed)
+    pics = torch.randperm(len(table.start), generator=g)[torch.arange(n) % len(table.start)]
+    u = torch.rand(n, generator=g)
+    count = table.count[pics]
+    rows = table.start[pics] + (u * count).long().clamp(max=count - 1)
+    return table.embeddings[rows]
 
 
 def same_classes(pipe: Pipeline, extractor: Extractor) -> bool:
@@ -395,7 +427,7 @@ def evaluate(
         log=log,
     )
     t1 = time.monotonic()
-    images = sample_images(pipe, n, seed)
+    images = sample_images(pipe, n, seed, text=caption_embeddings(pipe, ref, n, seed))
     t2 = time.monotonic()
     row, details = score(images, ref, requested_classes(pipe, n, extractor))
     t3 = time.monotonic()

@@ -36,7 +36,15 @@ import torch
 from .. import runs
 from ..features import Extractor, get_extractor
 from ..pipeline import Pipeline
-from .core import Reference, build_result, prepare_reference, requested_classes, sample_images, score
+from .core import (
+    Reference,
+    build_result,
+    caption_embeddings,
+    prepare_reference,
+    requested_classes,
+    sample_images,
+    score,
+)
 from .reference import Log, stderr_log
 from .registry import get, metrics
 from .results import write_result
@@ -138,7 +146,8 @@ class EvalHook:
         try:
             with torch.random.fork_rng(devices=devices):
                 pipe = Pipeline(G, t.run_cfg, run_dir, step, t.device, t.run_cfg.class_names)  # sets eval()
-                images = sample_images(pipe, self.n, self.seed)
+                text = caption_embeddings(pipe, self.ref, self.n, self.seed)  # a text run: reference captions
+                images = sample_images(pipe, self.n, self.seed, text=text)
         finally:
             G.train(was_training)
         t2 = time.monotonic()

@@ -40,7 +40,8 @@ PREVIEW_SEED = 1234  # the same preview noise (and preview pairs) for every run:
 class PreviewInputs:
     """What a training preview is drawn from, fixed for the whole run.
 
-    noise-to-image: ``z`` (N, z_dim) and ``y`` (N, K) class weights or None.
+    noise-to-image: ``z`` (N, z_dim) and ``y`` (N, K) class weights or None; for a run that reads text
+    (``with_captions``) ``y`` is (N, text_dim) caption embeddings and ``captions`` the column captions.
     image-to-image: ``inputs`` uint8 (8, Cin, H, W) training inputs and their ``targets`` uint8 (8, C, H, W).
     """
 
@@ -48,6 +49,7 @@ class PreviewInputs:
     y: Tensor | None = None
     inputs: Tensor | None = None
     targets: Tensor | None = None
+    captions: tuple[str, ...] = ()  # a text run: the caption of each grid column (cell i draws caption i % len)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,38 @@ def _noise_inputs(dataset: Any, z_dim: int, num_classes: int, device: torch.devi
     return PreviewInputs(z=z, y=y)
 
 
+PREVIEW_CAPTIONS = 8  # a text run's preview: up to 8 training captions, one per column of the grid
+
+
+def with_captions(fx: PreviewInputs, embeddings: Tensor, texts: tuple[str, ...]) -> PreviewInputs:
+    """A text run's preview: ``fx`` (noise-to-image inputs) drawn from a fixed set of training captions instead of
+    the empty one, so the grid (and the guard's diversity check) shows what the run learns.
+
+    ``embeddings`` (M, D): every training caption's embedding, ``texts`` their M texts (``data.captions.
+    CaptionTable``). Up to ``PREVIEW_CAPTIONS`` distinct non-empty texts are picked in an order drawn with
+    ``PREVIEW_SEED`` (the same for every run on the same data); cell i of the grid draws caption ``i % c``, so,
+    like classes in a class run, each column is one caption and each row one noise vector per column."""
+    order = torch.randperm(len(texts), generator=torch.Generator().manual_seed(PREVIEW_SEED)).tolist()
+    rows: dict[str, int] = {}
+    for r in order:
+        if texts[r].strip() and texts[r] not in rows:
+            rows[texts[r]] = r
+            if len(rows) == PREVIEW_CAPTIONS:
+                break
+    if not rows:  # no caption at all: keep the empty-caption preview
+        return fx
+    assert fx.z is not None
+    pick = torch.tensor(list(rows.values()))
+    cells = torch.arange(len(fx.z)) % len(pick)
+    y = embeddings[pick.to(embeddings.device)][cells.to(embeddings.device)].to(fx.z.device)
+    return PreviewInputs(z=fx.z, y=y, captions=tuple(rows))
+
+
 def _noise_preview(G: nn.Module, fx: PreviewInputs) -> Preview:
     images = to_uint8(G(fx.z, fx.y)).cpu()
+    if fx.captions:  # a text run: one column per caption, full rows only
+        c = len(fx.captions)
+        return Preview(images[: c * (len(images) // c)], c)
     k = 0 if fx.y is None else fx.y.shape[1]
     if 2 <= k <= 16:  # the fixed labels cycle 0..k-1, so k columns = one column per class, full rows only
         return Preview(images[: k * (len(images) // k)], k)

@@ -120,9 +120,10 @@ PRESETS: dict[str, dict] = {
             "ema_beta": 0.999,
             "augment": ["translation", "cutout"],
             "ada": True,
-            # no divergence guard: its mode-collapse check measures the training preview, drawn without text
-            # (the empty caption), and rolled a healthy run back twice in its first 400 steps
-            "guard": False,
+            # the divergence guard: its mode-collapse check measures the training preview, which draws 8 training
+            # captions (one per column); measured at step 400: diversity 16.6 vs the 0.78 threshold, 0 rollbacks
+            # (the empty-caption preview it read before scored 0.47 and rolled healthy runs back)
+            "guard": True,
         },
     },
     # A few hundred pictures at 128 px: SNGAN-style ResNet, ADA, lazy R1, EMA, the divergence guard.

@@ -26,7 +26,7 @@ from ..devices import auto_precision, bf16_kind, cpu_capability
 from ..errors import UserError
 from ..losses import LOSSES
 from ..models import build, get_family
-from ..models.tasks import Preview
+from ..models.tasks import Preview, with_captions
 from . import distributed, fast_mlp
 from .components import EMA, Augmenter
 from .distributed import DistInfo
@@ -238,6 +238,9 @@ class Trainer:
             self.agree_stop = distributed.agree_stop
             distributed.broadcast_weights(self)
         self.preview_inputs = self.family.task.preview_inputs(dataset, self.z_dim, self.num_classes, device)
+        captions = self.batches.captions
+        if captions is not None:  # a text run previews a fixed set of training captions, not the empty one
+            self.preview_inputs = with_captions(self.preview_inputs, captions.embeddings, captions.texts)
 
     @property
     def d_steps(self) -> int:
