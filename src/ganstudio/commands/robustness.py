@@ -262,8 +262,10 @@ def register(sub) -> None:
     tr.add_argument("--eps", type=positive_float, default=0.1, help="L-inf budget, pixels in [0, 1]")
     tr.add_argument("--steps", type=positive_int, default=7, help="PGD steps per training batch")
     tr.add_argument("--epochs", type=positive_int, default=4)
-    tr.add_argument("--clean-weight", type=float, default=0.0, help="share of clean loss (0: Madry's PGD loss only)")
-    tr.add_argument("--hidden", type=positive_int, default=128, help="features of the CNN's hidden layer")
+    tr.add_argument(
+        "--clean-weight", type=float, default=0.5, help="share of clean loss (default 0.5; 0: Madry's PGD loss only)"
+    )
+    tr.add_argument("--hidden", type=positive_int, default=256, help="features of the CNN's hidden layer (default 256)")
     tr.add_argument("--minutes", type=positive_float, default=None, help="stop (resumably) after this long")
     tr.add_argument("--eval-n", type=positive_int, default=1000, help="test pictures for the final PGD-20 check")
     tr.add_argument("--seed", type=int, default=0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import runs
 from ..errors import UserError
+from ..generate import prompt_mode
 from .errors import NotFound
 from .jobs import Jobs
 from .run_index import RunIndex
@@ -77,6 +78,9 @@ def summary(p: Path, jobs: list[dict]) -> dict:
         "training": job["id"] if job else None,
         "init_from": cfg.get("init_from") and Path(cfg["init_from"]).name,
         "sketch": cfg.get("model") == "pix2pix",
+        # the Create panel's text box: a run that reads text draws from it, others map it to a class
+        "reads_text": bool(mc.get("text_dim")),
+        "prompt_mode": prompt_mode(p) if cfg else None,
     }
 
 

@@ -253,19 +253,25 @@ class Engine:
         class_: int | None = None,
         prompt: str | None = None,
     ) -> Rendered:
-        """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or of the
-        classes and named directions a text prompt picks (``creative.prompt``)."""
+        """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
+        text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
+        embedding's hash), other runs from the classes and named directions it picks (``creative.prompt``)."""
         if prompt and class_ is not None:
             raise UserError("give either a class or a text prompt, not both")
-        if prompt:
-            cb.check_sentence_model()
         first = seed if seed is not None else secrets.randbelow(MAX_SEED - n)
         pipe, lock = self.pipeline(run, checkpoint)
+        reads_text = bool(getattr(pipe, "reads_text", False))
+        if prompt and not reads_text:
+            cb.check_sentence_model()  # only the nearest-class mapping needs it; a text run has its own text model
         note = None
         with lock:
             classes: Any = None
             edits: list[tuple[int, float]] = []
             ref = None
+            if prompt and reads_text:
+                lats = L.from_seeds(pipe, n, first, None, truncation, prompt=prompt)
+                note = f"“{prompt.strip()}”: drawn from the text"
+                return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
             if prompt:
                 dirs = self.directions(run, pipe)
                 match = cb.interpret(pipe, prompt, dirs.names)

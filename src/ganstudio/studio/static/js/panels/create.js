@@ -30,12 +30,21 @@ async function moreLike() {
   } catch (e) { fail(e); }
 }
 
+// a run that reads text draws from the description itself; others map the text to their nearest class
+function showPromptMode() {
+  const text = !!(S.info && S.info.reads_text);
+  $("#prompt-label").textContent = text ? "Describe the picture" : "Text prompt";
+  $("#create-form").prompt.placeholder = text ? "e.g. a red apple" : "optional, e.g. a striped shirt";
+  $("#prompt-mode").textContent = (S.info && S.info.prompt_mode) || "";
+}
+
 export function wire() {
   $("#create-form").addEventListener("submit", generate);
   $("#create-form").truncation.addEventListener("input", (e) => { $("#create-form")["trunc-out"].value = (+e.target.value).toFixed(2); });
   $("#more-like-btn").addEventListener("click", moreLike);
   // a newly picked run shows its pictures at once, when the Create panel is open
   onRunChange(({ changed, quiet, sketch }) => {
+    showPromptMode();
     if (changed && !quiet && !sketch && S.info && S.info.step !== null && !$("#panel-create").hidden) generate();
   });
 }
