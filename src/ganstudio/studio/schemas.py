@@ -41,7 +41,8 @@ class Latent(Strict):
 
     - a ``ganstudio.latents.Latent`` JSON (``format``, ``id``, ``z``, ``classes``, ``truncation``,
       ``edits`` as ``[[index, amount]]`` of the ``directions`` file, ``parents``, ``origin``, ``run``,
-      ``step``): what every response carries and what ``ganstudio generate RUN --from`` reads;
+      ``step``, and for runs that read text ``prompt`` + ``text_hash``): what every response carries and
+      what ``ganstudio generate RUN --from`` reads;
     - a short form the page builds by hand: ``seed`` (instead of ``z``), ``class`` (an index),
       ``edits`` as ``{"<index>": amount}`` of the run's current directions file.
     """
@@ -61,6 +62,9 @@ class Latent(Strict):
     origin: dict | None = None
     run: RunName | None = None
     step: int | None = Field(None, ge=0, le=10**12)
+    # runs that read text: the prompt G drew from and its embedding's fingerprint (``textembed.fingerprint``)
+    prompt: str | None = Field(None, max_length=200)
+    text_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> Latent:
@@ -116,6 +120,8 @@ class Latent(Strict):
             origin=dict(origin),
             run=self.run,
             step=self.step,
+            prompt=self.prompt,
+            text_hash=self.text_hash,
         )
         if self.id and self.id != lat.id:
             raise UserError(

@@ -1,0 +1,157 @@
+"""The Create panel with a run that reads text: the run listing says so, and a prompt posted to
+/api/generate conditions the generator itself (the prompt is kept in each picture's latent), while a
+class-conditional run keeps mapping prompts to classes (tests/studio/test_api.py)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from ganstudio.config import RunConfig
+from ganstudio.studio import create_app
+from ganstudio.training import train
+
+BASE = "http://127.0.0.1"
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
+TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4, "class_input": True}
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, tiny_config) -> Iterator[tuple[TestClient, str, str]]:
+    """A runs folder with a 2-step tiny text run (16 captioned coloured squares, the ``words-64`` text
+    model: no download) and a 2-step class-conditional run; (client, text run, class run)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("create-text-cache")))
+        data = tmp_path_factory.mktemp("captioned")
+        for i in range(16):
+            name, rgb = list(COLOURS.items())[i % 4]
+            im = Image.new("RGB", (16, 16), (255, 255, 255))
+            im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
+            im.save(data / f"{i:02d}.png")
+            (data / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
+        root = tmp_path_factory.mktemp("studio-text-runs")
+        cfg = RunConfig.from_dict(
+            {
+                "model": "lightweight",
+                "model_config": {**TINY, "text_dim": 64, "text_model": "words-64"},
+                "data": {"name": str(data), "resolution": 16},
+                "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "checkpoint_every": 2},
+            }
+        )
+        text_run = train(cfg, out=root, progress=False).name
+        class_run = train(
+            dataclasses.replace(tiny_config(steps=2, threads=1), conditional=True), out=root, progress=False
+        ).name
+        yield TestClient(create_app(root), base_url=BASE), text_run, class_run
+    torch.set_num_threads(before)
+
+
+def test_run_listing_says_which_runs_read_text(studio):
+    c, text_run, class_run = studio
+    runs = {r["name"]: r for r in c.get("/api/runs").json()}
+    assert runs[text_run]["reads_text"] is True
+    assert runs[text_run]["prompt_mode"].startswith("this run reads text")
+    assert runs[class_run]["reads_text"] is False
+    assert runs[class_run]["prompt_mode"].startswith("this run does not read text")
+    assert c.get(f"/api/runs/{text_run}").json()["reads_text"] is True
+    page = c.get("/").text  # the Create panel's text box and its prompt-mode line, filled by panels/create.js
+    assert 'id="prompt-label"' in page and 'id="prompt-mode"' in page
+
+
+def generate(c: TestClient, run: str, prompt: str, seed: int = 3) -> list[dict]:
+    r = c.post("/api/generate", json={"run": run, "n": 2, "seed": seed, "prompt": prompt})
+    assert r.status_code == 200, r.text
+    return r.json()["images"]
+
+
+def test_a_prompt_conditions_a_text_run_and_is_kept_in_the_latents(studio):
+    c, text_run, _ = studio
+    red = generate(c, text_run, "a red square")
+    assert all(p["latent"]["prompt"] == "a red square" and p["latent"]["text_hash"] for p in red)
+    assert all(p["latent"].get("classes") is None for p in red)
+    again = generate(c, text_run, "a red square")
+    assert [p["image"] for p in again] == [p["image"] for p in red]  # same prompt + seed: the same pixels
+    assert [p["latent"]["z"] for p in again] == [p["latent"]["z"] for p in red]
+    blue = generate(c, text_run, "a blue box")
+    assert [p["latent"]["z"] for p in blue] == [p["latent"]["z"] for p in red]  # same seeds, same noise...
+    assert all(b["image"] != r["image"] for b, r in zip(blue, red, strict=True))  # ...other text, other pictures
+    assert blue[0]["latent"]["text_hash"] != red[0]["latent"]["text_hash"]
+
+
+def test_a_text_runs_latent_remakes_its_picture(studio):
+    """The latent JSON is the picture's provenance: rendering it again gives the same PNG."""
+    c, text_run, _ = studio
+    (pic,) = generate(c, text_run, "a green square")[:1]
+    r = c.post("/api/render", json={"run": text_run, "latent": pic["latent"], "size": 0})
+    assert r.status_code == 200, r.text
+    assert b"a green square" in r.content  # the latent JSON embedded in the download names its prompt
+    shown = Image.open(io.BytesIO(base64.b64decode(pic["image"].split(",", 1)[1])))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), np.asarray(shown))
+
+
+def test_text_run_prompt_refusals_are_clear(studio):
+    c, text_run, _ = studio
+    both = c.post("/api/generate", json={"run": text_run, "n": 2, "prompt": "a red square", "class": 0})
+    assert both.status_code in (400, 422) and "not both" in both.text
+
+
+def test_create_panel_labels_the_text_box_by_what_the_run_does(studio):
+    """In real headless Chromium: the text run's box asks for a description and its prompt draws pictures;
+    the class run's box stays a text prompt; the line under the form is the run's prompt mode."""
+    import uvicorn
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium not installed (make browser)")
+    c, text_run, class_run = studio
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(c.app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    end = time.monotonic() + 20
+    while not srv.started and time.monotonic() < end:
+        time.sleep(0.05)
+    assert srv.started
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    args += ["--disable-component-update", "--disable-sync", "--no-first-run"]
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=args)
+            page = browser.new_context(bypass_csp=True).new_page()  # the test itself evaluates JS
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("body[data-ready=true]")
+            page.select_option("#run-select", text_run)
+            page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
+            assert page.text_content("#prompt-mode").startswith("this run reads text")
+            page.fill("input[name=seed]", "3")
+            page.fill("input[name=prompt]", "a red square")
+            page.click("#generate-btn")
+            page.wait_for_function("document.querySelector('#create-note').textContent.includes('drawn from the text')")
+            assert page.locator("#create-grid .card").count() == 8
+            page.select_option("#run-select", class_run)
+            page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Text prompt'")
+            assert page.text_content("#prompt-mode").startswith("this run does not read text")
+            assert errors == []
+            browser.close()
+    finally:
+        srv.should_exit = True
+        th.join(10)
