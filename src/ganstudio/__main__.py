@@ -1,7 +1,5 @@
 """``python -m ganstudio`` (and ``torchrun -m ganstudio``) = the ``ganstudio`` command."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -282,5 +283,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The ``ganstudio`` console script and ``python -m ganstudio``: ``main`` then exit with its code.
+
+    A process started by torchrun (WORLD_SIZE > 1) leaves with ``os._exit`` once its output is flushed:
+    torch 2.13's gloo threads can abort the interpreter's own shutdown ("terminate called without an active
+    exception", SIGABRT; pytorch/pytorch#190489), seen here in 1 of 20 two-process runs on a loaded machine
+    even after the process group was destroyed. Every file is written and closed before ``main`` returns,
+    so skipping the interpreter's finalisation loses nothing."""
+    rc = main()
+    if int(os.environ.get("WORLD_SIZE", "1") or "1") > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    sys.exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -12,6 +12,7 @@ and axe-core from npm in tests/js/node_modules (`npm install --prefix tests/js`)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -168,6 +169,15 @@ def axe(page) -> list[str]:
 def tab(page, name: str) -> None:
     page.click(f"#tab-{name}")
     page.wait_for_selector(f"#panel-{name}:not([hidden])")
+
+
+def _wait_value(page, selector: str, want: str, timeout_ms: int = 10_000) -> None:
+    """Wait until the form field shows ``want``; then assert it (a clear failure names what it shows)."""
+    with contextlib.suppress(sync_api.TimeoutError):  # the assert below says what the field shows instead
+        page.wait_for_function(
+            "([sel, want]) => document.querySelector(sel).value === want", arg=[selector, want], timeout=timeout_ms
+        )
+    assert page.input_value(selector) == want
 
 
 def digits_zip() -> bytes:
@@ -343,10 +353,11 @@ def test_click_through_every_panel(server, page, tmp_path):
     report = page.text_content("#upload-report")
     assert "40 pictures ready" in report and "notes.txt" in report
     # the recipe follows the data: folder-64 for one's own pictures, the measured best for Fashion-MNIST-likes
-    assert page.input_value("#train-preset") == "folder-64"
+    # (the data menu gains the upload and picks its preset after the report is drawn: wait, then check)
+    _wait_value(page, "#train-preset", "folder-64")
     upload_id = page.input_value("#train-data")
     page.select_option("#train-data", "digits")
-    assert page.input_value("#train-preset") == "fashion-mnist"
+    _wait_value(page, "#train-preset", "fashion-mnist")
     page.select_option("#train-data", upload_id)
     page.select_option("#train-preset", "seed")  # the article's MLP: the quickest job to start and stop here
     page.select_option("#train-res", "8")
