@@ -16,6 +16,12 @@ fingerprint of its sentence embedding, ``textembed.fingerprint``). ``render`` em
 the run's text model (cached, and each text encoded alone, so the same vector) and refuses, naming both
 hashes, when the vector is not the one the picture was made from.
 
+Between prompts (a walk from "an apple" to "a rocket", a child of two prompted pictures) a latent keeps a
+``text_mix`` instead: ``((prompt, text_hash, weight), ...)``, and G reads exactly ``sum_i weight_i * e_i``
+(each ``e_i`` embedded again and checked against its hash, summed in that order in float32). The creative
+tools choose the weights (``interpolate.slerp_weights``: slerp of the embeddings; ``breed``: the parents'
+weights, rescaled to unit length, like every caption's embedding), so a mix remakes exactly too.
+
 Edits are applied after truncation, so ``--truncation`` never weakens an edit. Edit amounts are
 in standard deviations of z along the direction: z ~ N(0, I) and directions are unit vectors, so
 ``+2.5`` moves 2.5 sigma, as far as 1 sample in ~160 goes on its own.
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -62,6 +68,7 @@ class Latent:
     step: int | None = None  # checkpoint step
     prompt: str | None = None  # runs that read text: the text G drew from
     text_hash: str | None = None  # the fingerprint of the prompt's embedding (``textembed.fingerprint``)
+    text_mix: tuple[tuple[str, str, float], ...] = ()  # between prompts: (prompt, text_hash, weight) per part
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", _floats(self.z))
@@ -76,6 +83,38 @@ class Latent:
             raise UserError("a latent with edits must name its directions file")
         if (self.prompt is None) != (self.text_hash is None):
             raise UserError("a latent with a prompt must carry its embedding hash (text_hash), and only then")
+        try:
+            mix = tuple((str(p), str(h), float(w)) for p, h, w in self.text_mix)
+        except (TypeError, ValueError):
+            raise UserError("text_mix must be a list of [prompt, text_hash, weight]") from None
+        object.__setattr__(self, "text_mix", mix)
+        if mix and self.prompt is not None:
+            raise UserError("a latent has either one prompt or a text_mix of several, not both")
+        if mix and (len(mix) < 2 or not all(np.isfinite(w) for _, _, w in mix)):
+            raise UserError("a text_mix needs at least two [prompt, text_hash, weight] parts with finite weights")
+
+    @property
+    def has_text(self) -> bool:
+        """Whether G reads text for this latent: one prompt, or a mix of several."""
+        return self.prompt is not None or bool(self.text_mix)
+
+    @property
+    def text_parts(self) -> tuple[tuple[str, str, float], ...]:
+        """The text G reads, as (prompt, text_hash, weight) parts: one part of weight 1 for a prompt, the mix, or ()."""
+        if self.prompt is not None:
+            assert self.text_hash is not None  # __post_init__ holds them together
+            return ((self.prompt, self.text_hash, 1.0),)
+        return self.text_mix
+
+    @property
+    def text_label(self) -> str | None:
+        """The text in words: the prompt, or the mix as "70% an apple + 30% a rocket" (None without text)."""
+        if self.prompt is not None:
+            return self.prompt
+        if not self.text_mix:
+            return None
+        total = sum(abs(w) for _, _, w in self.text_mix) or 1.0
+        return " + ".join(f"{round(100 * abs(w) / total)}% {p}" for p, _, w in self.text_mix)
 
     @property
     def id(self) -> str:
@@ -87,6 +126,8 @@ class Latent:
         h.update(json.dumps([self.truncation, self.edits, self.directions, self.parents, self.run, self.step]).encode())
         if self.prompt is not None:  # only then: the ids of latents without text stay what they were
             h.update(json.dumps(["prompt", self.prompt, self.text_hash]).encode())
+        if self.text_mix:
+            h.update(json.dumps(["text_mix", [list(m) for m in self.text_mix]]).encode())
         return h.hexdigest()[:12]
 
     @property
@@ -115,6 +156,7 @@ class Latent:
             "run": self.run,
             "step": self.step,
             **({"prompt": self.prompt, "text_hash": self.text_hash} if self.prompt is not None else {}),
+            **({"text_mix": [list(m) for m in self.text_mix]} if self.text_mix else {}),
         }
 
     @classmethod
@@ -137,6 +179,7 @@ class Latent:
                 step=d.get("step"),
                 prompt=d.get("prompt"),
                 text_hash=d.get("text_hash"),
+                text_mix=tuple(tuple(m) for m in d.get("text_mix") or ()),
             )
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({e})") from None
@@ -246,12 +289,19 @@ def from_seeds(
     truncation: float = 1.0,
     edits: Sequence[tuple[int, float]] = (),
     directions: str | None = None,
-    prompt: str | None = None,
+    prompt: str | Mapping[str, float] | None = None,
 ) -> list[Latent]:
     """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding); with ``prompt``
-    (a run that reads text) each carries the prompt and its embedding's fingerprint instead of classes."""
+    (a run that reads text) each carries the prompt and its embedding's fingerprint instead of classes; a
+    ``{prompt: weight}`` mapping of several prompts gives a ``text_mix`` (``mix_prompts``)."""
     z = pipe.latents(n, seed)
-    text, text_hash = text_fields(pipe, prompt)
+    mix: tuple[tuple[str, str, float], ...] = ()
+    if isinstance(prompt, Mapping):
+        mix = mix_prompts(pipe, prompt)
+        text, text_hash = (mix[0][0], mix[0][1]) if len(mix) == 1 else (None, None)
+        mix = mix if len(mix) > 1 else ()
+    else:
+        text, text_hash = text_fields(pipe, prompt)
     y = None if prompt is not None else pipe.class_weights(classes, n)
     return [
         Latent(
@@ -265,9 +315,55 @@ def from_seeds(
             step=pipe.step,
             prompt=text,
             text_hash=text_hash,
+            text_mix=mix,
         )
         for i in range(n)
     ]
+
+
+def mix_prompts(pipe, weights: Mapping[str, float]) -> tuple[tuple[str, str, float], ...]:
+    """``{"an apple": 0.7, "a rocket": 0.3}`` -> the text_mix whose embedding is the weighted sum of the prompts'
+    embeddings scaled to unit length (as every caption's is): weights need not add up to 1, and must not
+    cancel out. One prompt gives one part of weight 1."""
+    items = [(str(p).strip(), float(w)) for p, w in weights.items()]
+    if not items or any(not p for p, _ in items):
+        raise UserError("give at least one non-empty prompt to mix, e.g. {'an apple': 0.7, 'a rocket': 0.3}")
+    if any(not np.isfinite(w) or w < 0 for _, w in items) or sum(w for _, w in items) <= 0:
+        raise UserError(f"prompt weights must be >= 0 and not all 0, got {[w for _, w in items]}")
+    items = [(p, w) for p, w in items if w > 0]
+    parts = tuple((p, str(text_fields(pipe, p)[1]), w) for p, w in items)
+    if len(parts) == 1:
+        return ((parts[0][0], parts[0][1], 1.0),)
+    return scale_to_unit(pipe, parts)
+
+
+def scale_to_unit(pipe, parts: Sequence[tuple[str, str, float]]) -> tuple[tuple[str, str, float], ...]:
+    """The same mix with its weights scaled so that the mixed embedding has length 1 (refused when it is ~0)."""
+    e = mix_embedding(pipe, parts)
+    n = float(e.double().norm())
+    if n < 1e-6:
+        raise UserError("these prompts' embeddings cancel out at these weights; change the weights")
+    return tuple((p, h, w / n) for p, h, w in parts)
+
+
+def merge_parts(groups: Sequence[tuple[Sequence[tuple[str, str, float]], float]]) -> tuple[tuple[str, str, float], ...]:
+    """Linear combination of text mixes: [(parts, coefficient), ...] -> parts, one per distinct (prompt, hash)
+    in order of first appearance, weight = sum of coefficient * weight (zero weights dropped)."""
+    acc: dict[tuple[str, str], float] = {}
+    for parts, c in groups:
+        for p, h, w in parts:
+            acc[(p, h)] = acc.get((p, h), 0.0) + float(c) * float(w)
+    return tuple((p, h, w) for (p, h), w in acc.items() if w != 0.0)
+
+
+def with_text(latent: Latent, parts: Sequence[tuple[str, str, float]]) -> Latent:
+    """``latent`` reading ``parts``: a single part of weight 1 becomes a plain prompt, several a text_mix."""
+    parts = tuple(parts)
+    if len(parts) == 1 and abs(parts[0][2] - 1.0) < 1e-6:  # one prompt at full weight (up to rounding): itself
+        return replace(latent, prompt=parts[0][0], text_hash=parts[0][1], text_mix=())
+    if len(parts) == 1:
+        raise UserError(f"a text mix of one prompt ({parts[0][0]!r}) needs weight 1, got {parts[0][2]}")
+    return replace(latent, prompt=None, text_hash=None, text_mix=parts)
 
 
 def text_fields(pipe, prompt: str | None) -> tuple[str | None, str | None]:
@@ -355,9 +451,9 @@ def check_compatible(latents: Sequence[Latent], pipe, directions=None, exact: bo
                 f"latent {lat.id} has {len(lat.z)} dimensions but this run's G takes {pipe.z_dim}; "
                 f"it was made by run {lat.run or '?'}"
             )
-        if lat.prompt is not None and not getattr(pipe, "reads_text", False):
+        if lat.has_text and not getattr(pipe, "reads_text", False):
             raise UserError(
-                f"latent {lat.id} was drawn from the prompt {lat.prompt!r} by a run that reads text; this run "
+                f"latent {lat.id} was drawn from the prompt {lat.text_label!r} by a run that reads text; this run "
                 f"does not; it was made by run {lat.run or '?'}"
             )
         k = len(lat.classes) if lat.classes is not None else 0
@@ -417,24 +513,41 @@ def class_matrix(latents: Sequence[Latent]) -> torch.Tensor | None:
     return torch.tensor([l.classes for l in latents], dtype=torch.float32)
 
 
+def checked_embedding(pipe, prompt: str, text_hash: str, where: str = "latent") -> torch.Tensor:
+    """The prompt's embedding with the run's text model, refused (naming both hashes) when it is not the stored one."""
+    e = pipe.embed_prompt(prompt)
+    got = textembed.fingerprint(e.numpy())
+    if got != text_hash:
+        raise UserError(
+            f"{where}: the text model now embeds {prompt!r} as {got}, not {text_hash} as when "
+            "the picture was made (another machine or model version); it cannot be remade exactly"
+        )
+    return e
+
+
+def mix_embedding(pipe, parts: Sequence[tuple[str, str, float]], where: str = "latent") -> torch.Tensor:
+    """(text_dim,) float32: ``sum_i w_i * e_i`` over (prompt, text_hash, weight) parts, in order (one part of
+    weight 1: the prompt's embedding itself, bit for bit). Each embedding is checked against its hash."""
+    if len(parts) == 1 and parts[0][2] == 1.0:
+        return checked_embedding(pipe, parts[0][0], parts[0][1], where)
+    e = torch.zeros(pipe.text_dim, dtype=torch.float32)
+    for p, h, w in parts:
+        e = e + torch.tensor(w, dtype=torch.float32) * checked_embedding(pipe, p, h, where)
+    return e
+
+
 def text_matrix(pipe, latents: Sequence[Latent]) -> torch.Tensor | None:
     """(N, text_dim) prompt embeddings for a run that reads text (zeros, the empty caption, for latents without
-    a prompt), or None when no latent has a prompt. Refuses an embedding whose fingerprint is not the stored one."""
-    if all(l.prompt is None for l in latents):
+    a prompt; the weighted sum for a text_mix), or None when no latent has text. Refuses an embedding whose
+    fingerprint is not the stored one."""
+    if not any(l.has_text for l in latents):
         return None
     rows = []
     for lat in latents:
-        if lat.prompt is None:
+        if not lat.has_text:
             rows.append(torch.zeros(pipe.text_dim))
             continue
-        e = pipe.embed_prompt(lat.prompt)
-        got = textembed.fingerprint(e.numpy())
-        if got != lat.text_hash:
-            raise UserError(
-                f"latent {lat.id}: the text model now embeds {lat.prompt!r} as {got}, not {lat.text_hash} as when "
-                "the picture was made (another machine or model version); it cannot be remade exactly"
-            )
-        rows.append(e)
+        rows.append(mix_embedding(pipe, lat.text_parts, f"latent {lat.id}"))
     return torch.stack(rows)
 
 

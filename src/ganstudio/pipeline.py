@@ -9,6 +9,8 @@ Outputs: float images in [0, 1] shaped (N, C, H, W), plus PIL images on request.
 A run that reads text (``reads_text``: the model config's ``text_dim`` > 0) draws from a prompt:
 ``pipe(n=4, prompt="a red apple")`` conditions G on the prompt's sentence embedding (``textembed``, the
 run's own text model); the noise keeps the variety. Without a prompt it draws from the empty caption.
+``pipe(n=4, prompt={"an apple": 0.7, "a rocket": 0.3})`` draws from a blend of prompts (``latents.mix_prompts``:
+the weighted sum of their embeddings, at unit length), the same blend a walk between them passes through.
 
 Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: log magnitude + IF, or 1),
 ``Pipeline.to_audio`` turns them into waveforms (G's ``codec``), ``Output.audio`` holds them, and
@@ -17,6 +19,7 @@ Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -29,7 +32,7 @@ from PIL import Image
 from . import media, runs, textembed
 from .config import RunConfig
 from .errors import UserError
-from .latents import Latent, truncate
+from .latents import Latent, mix_embedding, mix_prompts, truncate
 from .media_audio import SpecCodec, peak_normalize
 from .models import build
 from .models.tasks import sound_codec
@@ -171,20 +174,34 @@ class Pipeline:
         return torch.cat(out) if out else torch.empty(0)
 
     def __call__(
-        self, n: int = 1, seed: int = 0, truncation: float = 1.0, classes=None, prompt: str | None = None
+        self,
+        n: int = 1,
+        seed: int = 0,
+        truncation: float = 1.0,
+        classes=None,
+        prompt: str | Mapping[str, float] | None = None,
     ) -> Output:
+        """``n`` samples from seeds ``seed..seed+n-1``; ``prompt``: a text (runs that read text) or a
+        ``{prompt: weight}`` blend of several."""
         if n <= 0:
             raise UserError(f"n must be positive, got {n}")
         z = self.latents(n, seed)
+        label = None
         if prompt is not None:
             if classes is not None:
                 raise UserError("give either classes or a prompt, not both")
-            y: torch.Tensor | None = self.embed_prompt(prompt).expand(n, -1).clone()
+            if isinstance(prompt, Mapping):
+                parts = mix_prompts(self, prompt)
+                e = mix_embedding(self, parts)
+                label = parts[0][0] if len(parts) == 1 else Latent(z=(0.0,), text_mix=parts).text_label
+            else:
+                e, label = self.embed_prompt(prompt), prompt.strip()
+            y: torch.Tensor | None = e.expand(n, -1).clone()
         else:
             y = self.class_weights(classes, n)
         images = self.generate(z, y, truncation)
         if prompt is not None:
-            return Output(images, z, list(range(seed, seed + n)), y, prompt=prompt.strip())
+            return Output(images, z, list(range(seed, seed + n)), y, prompt=label)
         if self.is_sound:
             return Output(images, z, list(range(seed, seed + n)), y, self.to_audio(images), self.sample_rate)
         return Output(images, z, list(range(seed, seed + n)), y)

@@ -24,18 +24,19 @@ def _print(paths) -> int:
 
 
 def cmd_animate(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..creative.animate import animate_run
 
-    if not a.seeds and not a.from_ and a.mode == "keyframes" and not a.audio:
-        raise UserError("give keyframes with --seeds 1,5,9 or --from a.json,b.json (or use --mode circle)")
-    name = f"audio-{Path(a.audio).stem}" if a.audio else f"walk-{'-'.join(map(str, a.seeds or [a.seed]))}"
-    out = a.out or str(Path(a.run_dir) / "animations" / f"{name}.mp4")
+    if not a.seeds and not a.from_ and not a.prompts and a.mode == "keyframes" and not a.audio:
+        raise UserError(
+            "give keyframes with --seeds 1,5,9, --from a.json,b.json or --prompts 'an apple' 'a rocket' "
+            "(or use --mode circle)"
+        )
+    if a.prompts and a.mode == "keyframes" and len(a.prompts) < 2:
+        raise UserError("a walk between prompts needs at least two: --prompts 'an apple' 'a rocket'")
     return _print(
         animate_run(
             a.run_dir,
-            out,
+            a.out,
             seeds=a.seeds or (),
             latent_files=a.from_,
             frames=a.frames,
@@ -54,6 +55,7 @@ def cmd_animate(a: argparse.Namespace) -> int:
             progress=not a.quiet,
             audio=a.audio,
             audio_map=a.audio_map,
+            prompts=a.prompts or (),
         )
     )
 
@@ -79,7 +81,18 @@ def cmd_breed(a: argparse.Namespace) -> int:
     from ..creative.breed import breed_run
 
     return _print(
-        breed_run(a.run_dir, a.parents, a.children, a.mode, a.mutation, a.seed, a.out_dir, a.checkpoint, a.device)
+        breed_run(
+            a.run_dir,
+            a.parents,
+            a.children,
+            a.mode,
+            a.mutation,
+            a.seed,
+            a.out_dir,
+            a.checkpoint,
+            a.device,
+            pitch=a.class_,
+        )
     )
 
 
@@ -122,14 +135,34 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    an = sub.add_parser("animate", help="latent walks as MP4 / GIF / PNG frames")
+    an = sub.add_parser(
+        "animate", help="latent walks as MP4 / GIF / PNG frames (a sound run: a WAV of the morph + spectrogram strip)"
+    )
     _common(an)
-    an.add_argument("--seeds", type=_ints, default=None, help="keyframe seeds, e.g. 1,5,9")
+    an.add_argument("--seeds", type=_ints, default=None, help="keyframe seeds, e.g. 1,5,9 (with --prompts: noise)")
+    an.add_argument(
+        "--prompts",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
+        help="keyframes from prompts, e.g. --prompts 'an apple' 'a rocket' (runs that read text walk the text "
+        "embedding too; class runs map each prompt to its nearest class); one noise: --seed, or --seeds one each",
+    )
     an.add_argument(
         "--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json"
     )
-    an.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
-    an.add_argument("--fps", type=float, default=30)
+    an.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="number of frames (default 120; sound runs: notes, 8 per keyframe step)",
+    )
+    an.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frames per second (default 30; sound runs: notes per second, default one note right after another)",
+    )
     an.add_argument("--loop", action="store_true", help="walk back to the first keyframe (seamless loop)")
     an.add_argument(
         "--mode",
@@ -139,11 +172,16 @@ def register(sub) -> None:
     )
     an.add_argument("--interp", choices=("slerp", "lerp"), default="slerp")
     an.add_argument("--easing", choices=("cosine", "smoothstep", "linear"), default="cosine")
-    an.add_argument("--out", default=None, help="walk.mp4, walk.gif, or a folder for PNG frames")
+    an.add_argument("--out", default=None, help="walk.mp4, walk.gif, or a folder for PNG frames (sound runs: walk.wav)")
     an.add_argument("--size", type=int, default=256, help="longer side in pixels (0 = native)")
     an.add_argument("--resample", choices=("lanczos", "bicubic", "bilinear", "nearest"), default="lanczos")
     an.add_argument("--truncation", type=float, default=1.0)
-    an.add_argument("--class", dest="class_", default=None, help="class for --seeds keyframes (conditional runs)")
+    an.add_argument(
+        "--class",
+        dest="class_",
+        default=None,
+        help="class for --seeds keyframes (conditional runs); sound runs: the pitch every note plays, e.g. C4",
+    )
     an.add_argument("--quiet", action="store_true", help="no progress bar")
     an.add_argument(
         "--audio",
@@ -176,13 +214,23 @@ def register(sub) -> None:
     )
     d.set_defaults(func=cmd_directions)
 
-    b = sub.add_parser("breed", help="children of two or more latents (crossover or blend, plus mutation)")
+    b = sub.add_parser(
+        "breed",
+        help="children of two or more latents (crossover or blend, plus mutation); prompted parents mix their "
+        "prompts; sound runs write each child as a WAV",
+    )
     _common(b)
     b.add_argument("--parents", required=True, metavar="FILES", help="parent latent files a.json,b.json")
     b.add_argument("--children", type=int, default=8)
     b.add_argument("--mutation", type=float, default=0.3, help="0 (none) .. 1 (fresh random latent)")
     b.add_argument("--mode", choices=("crossover", "blend"), default="crossover")
     b.add_argument("--out-dir", default=None)
+    b.add_argument(
+        "--class",
+        dest="class_",
+        default=None,
+        help="sound runs: the pitch parents and children play, e.g. C4 (default: the first parent's)",
+    )
     b.set_defaults(func=cmd_breed)
 
     p = sub.add_parser("project", help="find the latent whose image best matches a picture")

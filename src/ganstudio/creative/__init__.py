@@ -9,4 +9,5 @@ with a thin CLI in ``ganstudio.commands.creative``.
 - ``prompt``: text -> class (blend) + named direction edits
 - ``curate``: keep the samples the run's discriminator finds most realistic
 - ``taste``: learn likes/dislikes, suggest more like them
+- ``sound``: the tools on sound runs: one pitch per walk or brood, notes as a WAV, spectrogram strips
 """

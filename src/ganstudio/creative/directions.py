@@ -448,7 +448,7 @@ def compute_and_save(
                 dirs = replace(dirs, names=prev.names)
         written.append(save(dirs, run_dir))
         if preview_rows:
-            written.append(save_preview(pipe, dirs, run_dir, preview_rows, seed))
+            written += save_preview(pipe, dirs, run_dir, preview_rows, seed)
     if failed and not written:
         raise UserError("no directions could be computed (" + "; ".join(failed) + ")")
     for f in failed:
@@ -456,15 +456,24 @@ def compute_and_save(
     return written
 
 
-def save_preview(pipe, dirs: Directions, run_dir: str | Path, rows: int = 10, seed: int = 0) -> Path:
+def save_preview(pipe, dirs: Directions, run_dir: str | Path, rows: int = 10, seed: int = 0) -> list[Path]:
+    """``<method>-<step>-preview.png``: row i walks direction i from -3 to +3 sigma. A sound run's rows are the
+    notes' spectrograms, and ``-preview.wav`` plays them row by row (7 notes a direction, 0.2 s apart)."""
     from .. import media
 
     amounts = (-3, -2, -1, 0, 1, 2, 3)
     imgs = preview(pipe, dirs, rows, amounts, seed)
+    path = directions_dir(run_dir) / f"{dirs.method}-{dirs.step}-preview.png"
+    waves = None
+    if pipe.is_sound:
+        from . import sound as S
+
+        waves = pipe.to_audio(imgs)
+        imgs = S.strip_pictures(imgs).float() / 255
     h = imgs.shape[-2]
-    return media.save_grid(
-        imgs,
-        directions_dir(run_dir) / f"{dirs.method}-{dirs.step}-preview.png",
-        nrow=len(amounts),
-        scale=max(1, 64 // h),
-    )
+    out = [media.save_grid(imgs, path, nrow=len(amounts), scale=max(1, 64 // h))]
+    if waves is not None:
+        from . import sound as S
+
+        out.append(S.write_notes(path.with_suffix(".wav"), waves, pipe.sample_rate, gap=0.2))
+    return out

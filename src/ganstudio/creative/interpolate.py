@@ -4,6 +4,13 @@
 linearly, so the norm along the path is exactly ``(1 - t)|a| + t|b|`` (equal norms stay equal) and
 the path never cuts through the low-density centre of the Gaussian the way ``lerp`` does.
 Class weights are always interpolated linearly (they live on the simplex; lerp keeps them there).
+
+Text (runs that read text): the prompts' sentence embeddings are interpolated too, by the same method as z,
+and recorded as a ``text_mix`` of the keyframes' prompts whose weights give that embedding exactly
+(``slerp_weights``: slerp written as ``ca * a + cb * b``), so a frame between "an apple" and "a rocket"
+remakes bit for bit. Slerp needs the embeddings: pass ``text_embed`` (parts -> vector, e.g.
+``lambda parts: latents.mix_embedding(pipe, parts)``); without it the text moves in a straight line (weights
+1 - t, t), which passes closer to the origin than any caption's embedding.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ..errors import UserError
-from ..latents import Latent
+from ..latents import Latent, merge_parts, with_text
+
+TextEmbed = Callable[[Sequence[tuple[str, str, float]]], torch.Tensor]
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t) -> torch.Tensor:
@@ -71,16 +80,41 @@ def get_easing(name: str) -> Callable[[float], float]:
         raise UserError(f"unknown easing {name!r}; choose one of {', '.join(EASINGS)}") from None
 
 
-def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp") -> Latent:
-    """The latent a fraction ``t`` of the way from a to b (z by ``method``, the rest linearly)."""
+def slerp_weights(a: torch.Tensor, b: torch.Tensor, t: float, method: str = "slerp") -> tuple[float, float]:
+    """(ca, cb) with ``ca * a + cb * b`` equal to ``slerp(a, b, t)`` (or ``lerp``): the same path, written as
+    weights of the two ends (computed in float64)."""
+    if method == "lerp":
+        return 1.0 - t, float(t)
+    get_interpolator(method)
+    a64, b64 = a.double(), b.double()
+    na, nb = float(a64.norm()), float(b64.norm())
+    if na < 1e-12 or nb < 1e-12:
+        return 1.0 - t, float(t)
+    ua, ub = a64 / na, b64 / nb
+    omega = math.acos(max(-1.0, min(1.0, float((ua * ub).sum()))))
+    so = math.sin(omega)
+    wa, wb = (1 - t, t) if abs(so) < 1e-4 else (math.sin((1 - t) * omega) / so, math.sin(t * omega) / so)
+    u = float((wa * ua + wb * ub).norm())
+    s = (na + t * (nb - na)) / max(u, 1e-12)
+    return wa * s / na, wb * s / nb
+
+
+def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp", text_embed: TextEmbed | None = None) -> Latent:
+    """The latent a fraction ``t`` of the way from a to b (z by ``method``, the rest linearly; text by
+    ``method`` too, through ``text_embed``)."""
     if len(a.z) != len(b.z) or (a.classes is None) != (b.classes is None):
         raise UserError(f"latents {a.id} and {b.id} come from different kinds of run; cannot interpolate")
+    if a.has_text != b.has_text:
+        raise UserError(
+            f"latent {(a if a.has_text else b).id} has a prompt and {(b if a.has_text else a).id} has none; "
+            "give every keyframe of a text run a prompt"
+        )
     f = get_interpolator(method)
     z = a.z_tensor if t <= 0 else b.z_tensor if t >= 1 else f(a.z_tensor, b.z_tensor, t)  # exact keyframes
     ca, cb = a.classes_tensor, b.classes_tensor
     classes = None if ca is None or cb is None else lerp(ca, cb, t)
     edits, directions = blend_edits([a, b], [1 - t, t])
-    return Latent(
+    lat = Latent(
         z=tuple(z.tolist()),
         classes=None if classes is None else tuple(classes.tolist()),
         truncation=a.truncation + t * (b.truncation - a.truncation),
@@ -91,6 +125,23 @@ def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp") -> Latent
         run=a.run,
         step=a.step,
     )
+    return with_text(lat, interpolate_text(a, b, t, method, text_embed)) if a.has_text else lat
+
+
+def interpolate_text(
+    a: Latent, b: Latent, t: float, method: str = "slerp", text_embed: TextEmbed | None = None
+) -> tuple[tuple[str, str, float], ...]:
+    """The text parts a fraction ``t`` of the way from a's text to b's: a's or b's own at the ends or when they
+    read the same text, else a mix of both whose embedding is ``method`` between theirs."""
+    pa, pb = a.text_parts, b.text_parts
+    if t <= 0 or pa == pb:
+        return pa
+    if t >= 1:
+        return pb
+    if text_embed is None:  # without the embeddings: the straight line between them (still exact to remake)
+        return merge_parts([(pa, 1.0 - t), (pb, float(t))])
+    ca, cb = slerp_weights(text_embed(pa), text_embed(pb), float(t), method)
+    return merge_parts([(pa, ca), (pb, cb)])
 
 
 def blend_edits(
@@ -110,7 +161,12 @@ def blend_edits(
 
 
 def path(
-    keyframes: Sequence[Latent], frames: int, loop: bool = False, method: str = "slerp", easing: str = "cosine"
+    keyframes: Sequence[Latent],
+    frames: int,
+    loop: bool = False,
+    method: str = "slerp",
+    easing: str = "cosine",
+    text_embed: TextEmbed | None = None,
 ) -> list[Latent]:
     """``frames`` latents walking through the keyframes in order (and back to the first when ``loop``).
 
@@ -128,5 +184,5 @@ def path(
     for f in range(frames):
         u = f / frames * segments if loop else f / (frames - 1) * segments
         s = min(int(u), segments - 1)
-        out.append(interpolate(keys[s], keys[s + 1], ease(u - s), method))
+        out.append(interpolate(keys[s], keys[s + 1], ease(u - s), method, text_embed))
     return out

@@ -106,22 +106,22 @@ def suggest(
                 classes = tuple(torch.nn.functional.one_hot(torch.randint(k, (), generator=gen), k).float().tolist())
             p = -1
             parents: tuple[str, ...] = ()
+            text = ref.text_parts  # a text run: fresh noise for the first liked picture's prompt
         else:
             p = int(torch.randint(len(liked), (), generator=gen))
             par = liked[p]
             z = math.sqrt(1 - diversity**2) * par.z_tensor + diversity * torch.randn(z_dim, generator=gen)
-            classes, parents = par.classes, (par.id,)
-        cands.append(
-            L.Latent(
-                z=tuple(z.tolist()),
-                classes=classes,
-                truncation=ref.truncation,
-                parents=parents,
-                origin={"op": "taste", "diversity": diversity, "seed": seed},
-                run=run or ref.run,
-                step=step if step is not None else ref.step,
-            )
+            classes, parents, text = par.classes, (par.id,), par.text_parts
+        cand = L.Latent(
+            z=tuple(z.tolist()),
+            classes=classes,
+            truncation=ref.truncation,
+            parents=parents,
+            origin={"op": "taste", "diversity": diversity, "seed": seed},
+            run=run or ref.run,
+            step=step if step is not None else ref.step,
         )
+        cands.append(L.with_text(cand, text) if text else cand)  # children keep their parent's prompt
         parent_of.append(p)
     scores = taste.score(cands)
     cap = max(1, math.ceil(2 * n / len(liked)))
