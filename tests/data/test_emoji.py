@@ -164,3 +164,31 @@ def test_datasets_lists_emoji_and_a_conditional_run_trains_on_it(excerpt, tmp_pa
     run = next((tmp_path / "runs").iterdir())
     assert run.name.endswith("-dcgan-emoji") and (run / "samples" / "latest.png").exists()
     assert main(["generate", str(run), "--class", "Food & Drink", "--n", "2", "--grid", str(tmp_path / "g.png")]) == 0
+
+
+def test_subgroups_map_to_their_groups_for_a_judge_of_groups(excerpt, tmp_path, monkeypatch):
+    from ganstudio.data import coarse_classes
+
+    assert coarse_classes(("food-fruit", "animal-mammal", "food-vegetable")) == (
+        "Food & Drink",
+        "Animals & Nature",
+        "Food & Drink",
+    )
+    assert coarse_classes(("food-fruit", "T-shirt")) is None  # not all subgroups: no hierarchy to use
+    monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(tmp_path / "absent.txt"))
+    assert coarse_classes(("food-fruit",)) is None
+
+
+def test_a_subgroup_run_is_judged_in_the_group_classifiers_classes(excerpt):
+    """evaluation.core.judged_classes: the run's class k -> the extractor's class of its group."""
+    from types import SimpleNamespace
+
+    from ganstudio.evaluation.core import judged_classes
+
+    groups = SimpleNamespace(num_classes=3, class_names=("Smileys & Emotion", "Animals & Nature", "Food & Drink"))
+    run = SimpleNamespace(num_classes=3, class_names=("food-vegetable", "face-smiling", "food-fruit"))
+    assert judged_classes(run, groups).tolist() == [2, 0, 2]
+    same = SimpleNamespace(num_classes=3, class_names=groups.class_names)
+    assert judged_classes(same, groups).tolist() == [0, 1, 2]
+    other = SimpleNamespace(num_classes=2, class_names=("T-shirt", "Trouser"))
+    assert judged_classes(other, groups) is None

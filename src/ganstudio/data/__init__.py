@@ -110,6 +110,12 @@ AUDIO_FOLDER = Source(
 )  # not a named source: what a folder of sounds loads as
 
 
+def coarse_classes(class_names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Each class's coarser class where a source has a hierarchy (emoji subgroups -> their Unicode groups), else
+    None. Lets a judge trained on the coarse classes (the emoji features' 8 groups) score a finer-conditioned run."""
+    return emoji.group_of_subgroups(tuple(class_names))
+
+
 def available() -> list[dict]:
     """One row per named dataset: name, where it was found (or None), description."""
     return [{"name": n, "found": s.locate(), "description": s.description} for n, s in SOURCES.items()]

@@ -95,6 +95,18 @@ def parse(text: str) -> list[Emoji]:
     return out
 
 
+def group_of_subgroups(subgroups: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Each subgroup's group ("food-fruit" -> "Food & Drink") from the installed list, or None when the list is
+    absent or a name is not a subgroup there (then the names were not emoji subgroups)."""
+    names = list_path()
+    if names is None or not names.exists():
+        return None
+    parent = {e.subgroup: e.group for e in parse(names.read_text(encoding="utf-8"))}
+    if not subgroups or any(s not in parent for s in subgroups):
+        return None
+    return tuple(parent[s] for s in subgroups)
+
+
 def select(emoji: list[Emoji], skin_tones: bool = False, flags: bool = False) -> list[Emoji]:
     """Drop the skin-tone variants and the flags unless asked for (and the 'Component' swatches always)."""
     return [
