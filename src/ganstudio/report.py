@@ -10,6 +10,11 @@ registered metric (``ganstudio.evaluation.registry``). The same plots are writte
 
 Evaluations come from ``eval/*.json`` (``ganstudio evaluate`` and ``--eval-every``) and the
 ``{"step", "eval"}`` rows of metrics.jsonl.
+
+``build_robustness_report(run_dir, detector=...) -> Path`` writes the robustness and originality page
+(``RUN_DIR/robustness.html``, as self-contained): the provenance detector's verdicts on the run's samples,
+the shift-invariant near-copy check of the latest evaluation, FID fragility and the attack / purification
+results found in ``RUN_DIR/robustness/`` (``ganstudio robustness report``).
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import html
 import io
 from pathlib import Path
 
+import numpy as np
+
 from . import media, runs
 from .errors import UserError
 from .evaluation import read_evals
-from .evaluation.registry import metrics, panels, shown
-from .evaluation.table import table_rows
+from .evaluation.registry import metrics, panels
+from .evaluation.table import table_columns
 from .fsutil import atomic_write_bytes
 
 MAX_GRIDS = 8  # sample grids shown over time
@@ -164,12 +171,11 @@ def _samples_plot(run_dir: Path) -> bytes | None:
 
 
 def _table_html(ev: dict) -> str:
-    rows = table_rows(ev)
-    cols = shown(r for _, r in rows)
-    head = "".join(f"<th>{html.escape(m.label)}</th>" for m in cols)
+    header, lines = table_columns(ev)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header[1:])
     body = "".join(
-        f"<tr><th>{html.escape(title)}</th>" + "".join(f"<td>{html.escape(m.format(r))}</td>" for m in cols) + "</tr>"
-        for title, r in rows
+        f"<tr><th>{html.escape(line[0])}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in line[1:]) + "</tr>"
+        for line in lines
     )
     ext = ev["extractor"]
     return (
@@ -275,4 +281,447 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     return path
 
 
-__all__ = ["build_report"]
+# ---------------------------------------------------------------------------------------------
+# the robustness and originality page: ``build_robustness_report``
+
+ROBUSTNESS_PAGE = "robustness.html"
+STRIP = 8  # samples shown with the detector's verdict
+VERDICT_PERTURBATIONS = ("clean", "jpeg75", "jpeg50")  # conditions the detector's verdicts are reported under
+
+
+def result_kind(d: object) -> str | None:
+    """Which robustness result a JSON document is: ``attack`` (``ganstudio robustness attack``: accuracy vs
+    eps), ``prompt`` (the typo attack), ``purify``, ``fragility`` (``robustness fragility``), ``detector``
+    (``detector evaluate --json``), or None."""
+    if not isinstance(d, dict):
+        return None
+    rows = d.get("rows")
+    if d.get("judge") == "prompt" and "flip_rate" in d:
+        return "prompt"
+    if isinstance(d.get("projection"), dict) and isinstance(d.get("accuracy"), dict):
+        return "purify"
+    if not isinstance(rows, list):
+        return None
+    if isinstance(d.get("clean"), dict) and all(isinstance(r, dict) and "mode" in r for r in rows):
+        return "fragility"
+    if isinstance(d.get("attack"), str) and "clean_accuracy" in d:
+        return "attack"
+    if "threshold" in d and all(isinstance(r, dict) and "ap" in r for r in rows):
+        return "detector"
+    return None
+
+
+def _read_result(path: Path, given: bool) -> tuple[str, dict] | None:
+    """(kind, document) of a result file; a file the user named must be one (UserError), a found one may not."""
+    import json
+
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        if given:
+            raise UserError(
+                f"cannot read --results {path}: {type(e).__name__}; give a JSON file a robustness command wrote"
+            ) from None
+        return None
+    kind = result_kind(d)
+    if kind is None and given:
+        raise UserError(
+            f"{path} is not a robustness result; give the JSON of `ganstudio robustness attack|purify|fragility` "
+            "or `ganstudio detector evaluate --json`"
+        )
+    return (kind, d) if kind else None
+
+
+def robustness_results(run_dir: str | Path, extra: list[str | Path] | tuple = ()) -> list[tuple[str, Path, dict]]:
+    """Every robustness result of a run: ``RUN/robustness/*.json``, ``RUN/eval/fragility-*.json`` and the
+    ``extra`` files (which must be results). Returns (kind, path, document), found files first, sorted."""
+    run_dir = Path(run_dir)
+    named = [Path(p) for p in extra]
+    for p in named:
+        if not p.is_file():
+            raise UserError(f"--results {p} does not exist; give a JSON file a robustness command wrote")
+    out = []
+    found = sorted((run_dir / "robustness").glob("*.json")) + sorted((run_dir / "eval").glob("fragility-*.json"))
+    seen = set()
+    for p, given in [*((p, False) for p in found), *((p, True) for p in named)]:
+        key = p.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        got = _read_result(p, given)
+        if got:
+            out.append((got[0], p, got[1]))
+    return out
+
+
+def _esc(v: object) -> str:
+    return html.escape(str(v))
+
+
+def _pct(v: object) -> str:
+    return f"{100 * v:.1f} %" if isinstance(v, (int, float)) and v == v else "-"
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _png_uri(array: np.ndarray, scale: int = 1) -> str:
+    """A uint8 (H, W) or (H, W, C) picture, enlarged ``scale`` times with crisp pixels, as an inline data: URI."""
+    im = media.to_pil(array, scale)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _detector_section(run_dir: Path, det, det_path: str, n: int, seed: int, checkpoint: str) -> str:
+    """Measure the detector on the run's samples and real pictures of its data; the HTML of the result."""
+    from dataclasses import replace
+
+    import torch
+
+    from .config import RunConfig
+    from .data import SOURCES, load_dataset
+    from .robustness import detector as D
+
+    cfg = RunConfig.from_dict(runs.read_config_dict(run_dir))
+    fake = D.pictures_from(str(run_dir), n, seed=seed, checkpoint=checkpoint)
+    src = SOURCES.get(cfg.data.name)
+    split = "test" if src is not None and src.test_split else "train"
+    ds = load_dataset(replace(cfg.data, split=split))
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+    real = ds.images[idx]
+    rows = D.evaluate(det, real, {run_dir.name: fake}, VERDICT_PERTURBATIONS)
+    probs = det.probability(fake)
+    called = int((probs > det.threshold).sum())
+    strip = []
+    shown_pics = D.shape_pictures(fake[:STRIP], 1 if fake.shape[1] == 1 else 3, (fake.shape[2], fake.shape[3]))
+    for i, pic in enumerate(shown_pics):
+        a = media.hwc(pic.numpy())
+        uri = _png_uri(a, scale=max(1, 64 // max(a.shape[:2])))
+        verdict = "generated" if float(probs[i]) > det.threshold else "real"
+        strip.append(
+            f'<figure class="pic"><img alt="sample seed {seed + i}" src="{uri}">'
+            f"<figcaption>seed {seed + i}<br>{float(probs[i]):.3f} {verdict}</figcaption></figure>"
+        )
+    table = _html_table(
+        ["condition", "AP", "accuracy", "real called real", "samples called generated", "calibration error"],
+        [
+            [
+                r["perturbation"],
+                _pct(r["ap"]),
+                _pct(r["accuracy"]),
+                _pct(r["real_accuracy"]),
+                _pct(r["fake_accuracy"]),
+                f"{r['ece']:.3f}",
+            ]
+            for r in rows
+        ],
+    )
+    info = det.info
+    trained = info.get("trained_on", {})
+    rob = info.get("validation", {}).get("robust")
+    adv = (
+        f" It was adversarially trained (PGD at eps {det.config.adv_eps:.4g}); on its validation pictures "
+        f"PGD-{rob['steps']} at that eps leaves {_pct(rob['accuracy'])} accuracy (clean {_pct(rob['clean_accuracy'])})."
+        if rob
+        else ""
+    )
+    return (
+        f"<p>Detector <code>{_esc(det_path)}</code>, {_esc(D.KINDS[det.config.kind].description)}, trained on "
+        f"{_esc(trained.get('real', '?'))} vs {_esc(', '.join(map(str, trained.get('fake', []))) or '?')}; it calls "
+        f"a picture generated above probability {det.threshold:.3f}.{_esc(adv)}</p>"
+        f"<p><b>{called} of {len(fake)}</b> samples of this run (seeds {seed}..{seed + len(fake) - 1}) are called "
+        f"generated; {len(real)} real pictures of {_esc(cfg.data.name)} ({split} split) are the other side of the "
+        f"table.</p>{table}<div class='strip'>{''.join(strip)}</div>"
+        f"<p>One picture file: <code>ganstudio detect picture.png --detector {_esc(det_path)}</code>.</p>"
+    )
+
+
+def _originality_section(run_dir: Path, latest: dict | None) -> str:
+    if not latest or not latest.get("originality", {}).get("generated"):
+        return _missing(f"ganstudio evaluate {run_dir}")
+    o = latest["originality"]
+    gen, real = o["generated"], o.get("real", {})
+    inv = gen.get("invariance")
+    forgives = (
+        f"moved by up to {inv['max_shift']} px"
+        + (", mirrored" if inv.get("flips") else "")
+        + (f" or cropped to {inv['min_crop']:.0%}" if inv.get("min_crop", 1) < 1 else "")
+        if inv
+        else "no moves (plain pixel distance)"
+    )
+    parts = [
+        f"<p>Step {latest['step']}, {latest['n']} samples searched against {_esc(latest['data'].get('twins', 'training pictures'))}, "
+        f"forgiving a training picture {_esc(forgives)}.</p>",
+        _html_table(
+            ["pictures", "near-copies", "share", "median distance ratio"],
+            [
+                [
+                    "generated",
+                    str(gen.get("num_flagged", "-")),
+                    _pct(gen.get("copy_fraction")),
+                    f"{gen.get('median_ratio', float('nan')):.3f}",
+                ],
+                [
+                    "real, held out (false alarms)",
+                    str(real.get("num_flagged", "-")),
+                    _pct(real.get("copy_fraction")),
+                    f"{real.get('median_ratio', float('nan')):.3f}",
+                ],
+            ],
+        ),
+    ]
+    worst = [w for w in gen.get("worst", []) if "twin_edit" in w][:4]
+    if worst:
+        parts.append(
+            "<p>Closest samples and how their training twin was fitted: "
+            + "; ".join(
+                f"seed {w['seed']} ~ training picture {w['train_index']} "
+                f"({'mirrored, ' if w['twin_edit']['mirrored'] else ''}moved {w['twin_edit']['move_px'][0]:g}, "
+                f"{w['twin_edit']['move_px'][1]:g} px, zoom {w['twin_edit']['zoom']:.2f})"
+                for w in worst
+            )
+            + "</p>"
+        )
+    panel = o.get("panel")
+    if panel and (run_dir / panel).is_file():
+        uri = "data:image/png;base64," + base64.b64encode((run_dir / panel).read_bytes()).decode()
+        parts.append(
+            f'<figure><img alt="originality panel" src="{uri}"><figcaption>The samples closest to a training '
+            "picture (top) above their training twins (fitted, then as in the data)</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+def _fragility_section(latest: dict | None, results: list[tuple[str, Path, dict]]) -> str:
+    parts = []
+    f = latest.get("fragility") if latest else None
+    if latest and f:
+        parts.append(
+            f"<p>Evaluation at step {latest['step']} ({_esc(latest['extractor_label'])}): FID {f['clean_fid']:.3f}; "
+            f"changes of at most {f['eps_255']:g}/255 per pixel reach "
+            + ", ".join(
+                f"{name} {f[key]:.3f}"
+                for key, name in (("fid_down", "down"), ("fid_random", "random"), ("fid_up", "up"))
+                if f.get(key) is not None
+            )
+            + ".</p>"
+        )
+    for _, path, d in (r for r in results if r[0] == "fragility"):
+        c = d["clean"]
+        parts.append(
+            f"<p><code>{_esc(path.name)}</code>: features {_esc(d['extractor'].get('name'))}, {d['n_fake']} samples vs "
+            f"{d['n_real']} real pictures, clean FID {c['fid']:.3f}.</p>"
+        )
+        parts.append(
+            _html_table(
+                ["change (x/255)", "pushed", "FID", "change"],
+                [
+                    [
+                        f"{r['eps_255']:g}",
+                        r["mode"],
+                        f"{r['fid']:.3f}",
+                        f"{r['fid_change']:+.3f}"
+                        + (f" ({100 * r['fid_change_rel']:+.1f} %)" if r.get("fid_change_rel") is not None else ""),
+                    ]
+                    for r in d["rows"]
+                ],
+            )
+        )
+    return "".join(parts) or _missing("ganstudio evaluate RUN --fragility 2/255", "ganstudio robustness fragility RUN")
+
+
+def _attacks_section(results: list[tuple[str, Path, dict]]) -> str:
+    parts = []
+    for kind, path, d in results:
+        if kind == "attack":
+            judge = d.get("judge", {})
+            name = judge.get("judge") or judge.get("name") or judge.get("label") or "?"
+            checks = (
+                "accuracy never rises with eps"
+                if d.get("monotone")
+                else "accuracy ROSE with eps somewhere: the attack is too weak there"
+            ) + ("; eps 0 gives the clean accuracy" if d.get("eps0_equals_clean") else "")
+            parts.append(
+                f"<h3>{_esc(d['attack'])} against the {_esc(name)} judge"
+                + (f" <code>{_esc(Path(str(judge['path'])).name)}</code>" if judge.get("path") else "")
+                + "</h3>"
+                f"<p><code>{_esc(path.name)}</code>: "
+                f"{d['n']} {_esc(d.get('data', ''))} pictures, {d['steps']} steps, clean accuracy {_pct(d['clean_accuracy'])}; "
+                f"{_esc(checks)}.</p>"
+            )
+            parts.append(
+                _html_table(
+                    ["eps (pixels in [0, 1])", "x/255", "accuracy under attack"],
+                    [[f"{r['eps']:.4g}", f"{255 * r['eps']:.3g}", _pct(r["accuracy"])] for r in d["rows"]],
+                )
+            )
+        elif kind == "purify":
+            a, acc = d["attack"], d["accuracy"]
+            parts.append(
+                f"<h3>Purification by projection onto the generator</h3><p><code>{_esc(path.name)}</code>: {a['kind']} at eps "
+                f"{a['eps']:.4g}, {d['n']} pictures. The adaptive attack (BPDA + EOT) is the honest number; the naive one "
+                "only shows what an attacker who ignores the defence would get.</p>"
+            )
+            parts.append(
+                _html_table(
+                    ["setting", "accuracy"],
+                    [
+                        ["classifier, clean", _pct(acc["classifier_clean"])],
+                        ["classifier, attacked", _pct(acc["classifier_pgd"])],
+                        ["purified, clean", _pct(acc["purified_clean"])],
+                        ["purified, naive attack", _pct(acc["purified_naive"])],
+                        ["purified, adaptive attack (BPDA + EOT)", _pct(acc["purified_bpda_eot"])],
+                    ],
+                )
+            )
+        elif kind == "prompt":
+            parts.append(
+                f"<h3>One-typo attack on the prompt to class mapping</h3><p><code>{_esc(path.name)}</code>: "
+                f"{_pct(d['flip_rate'])} of {d['n']} prompts change meaning with one typo "
+                f"({_pct(d['wrong_class_rate'])} to another class, {_pct(d['refused_rate'])} refused).</p>"
+            )
+        elif kind == "detector":
+            parts.append(
+                f"<h3>Detector evaluation</h3><p><code>{_esc(path.name)}</code>: detector {_esc(d.get('detector', '?'))}, "
+                f"threshold {d['threshold']:.3f}.</p>"
+            )
+            parts.append(
+                _html_table(
+                    ["generated by", "condition", "AP", "accuracy", "calibration error"],
+                    [
+                        [
+                            Path(str(r.get("fake", "?"))).name,
+                            r.get("perturbation", "?"),
+                            _pct(r["ap"]),
+                            _pct(r.get("accuracy")),
+                            f"{r.get('ece', float('nan')):.3f}",
+                        ]
+                        for r in d["rows"]
+                    ],
+                )
+            )
+    return "".join(parts) or _missing(
+        "ganstudio robustness attack --judge classifier --data DATA --eps 0,2/255,0.1 --out RUN/robustness/attack.json",
+        "ganstudio robustness purify RUN",
+    )
+
+
+def _missing(*commands: str) -> str:
+    return "<p class='missing'>Not measured yet: " + " or ".join(f"<code>{_esc(c)}</code>" for c in commands) + ".</p>"
+
+
+EXPLAIN = {
+    "provenance": (
+        "A detector trained on real pictures against generated ones gives each picture the probability that "
+        "a GAN made it. AP (average precision) is 100 % when it ranks every generated picture above every real "
+        "one and about 50 % for a coin toss; accuracy is at the threshold it chose on its own validation "
+        "pictures. JPEG 75 and 50 are what a picture goes through when it is shared online: a detector that only "
+        "works on pristine files says little about pictures found in the wild."
+    ),
+    "originality": (
+        "Each sample is compared with the training pictures, forgiving small moves, mirroring and light crops, "
+        "so a shifted copy still counts as a copy. A sample is flagged when it is closer to a training picture "
+        "than training pictures are to each other. The same rule applied to real pictures the generator never "
+        "saw gives the false-alarm rate: the generated share means something only well above it. A median "
+        "distance ratio near 1 means new pictures from the same world; far below 1 means copies."
+    ),
+    "fragility": (
+        "FID, the usual quality score (lower is better), compares the statistics of features of generated and "
+        "real pictures. Here every generated picture is changed by at most a few grey levels per pixel, "
+        "invisible to a viewer, either at random or steered to push the score down or up. Differences between "
+        "two models smaller than these swings are not evidence that one is better."
+    ),
+    "attacks": (
+        "The classifiers behind our metrics, prompts and the detector are judges. An attack searches for the "
+        "smallest change of a picture (at most eps per pixel) that makes a judge answer wrongly; accuracy under "
+        "attack says how much of its judgement survives. The checks beside each table (accuracy never rises "
+        "with eps, eps 0 gives the clean accuracy) catch a broken attack; a defence is only credited against an "
+        "attack that knows about it (adaptive: BPDA + EOT)."
+    ),
+}
+
+
+def build_robustness_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    detector: str | Path | None = None,
+    n: int = 200,
+    results: list[str | Path] | tuple = (),
+    seed: int = 1_000_000,
+    checkpoint: str = "latest",
+) -> Path:
+    """Write one self-contained HTML page (default ``RUN_DIR/robustness.html``; inline PNGs, no scripts, no
+    external files) of what has been measured about a run's robustness and originality, with short
+    explanations for curators: the detector's verdicts on ``n`` of its samples (seeds ``seed``.., unseen by a
+    detector trained with the default seeds) and on as many real pictures, clean and after JPEG 75/50, when
+    ``detector`` (a folder) is given; the near-copy check of the latest evaluation (shift/mirror/crop
+    invariant, with the real pictures' false-alarm rate); FID fragility (``evaluate --fragility`` and
+    ``robustness fragility``); attack, purification and detector-evaluation results found in
+    ``RUN_DIR/robustness/*.json`` or named in ``results``. Every input is checked before anything is
+    measured or written. Returns the page's path."""
+    run_dir = runs.require_run(run_dir)
+    path = Path(out) if out is not None else run_dir / ROBUSTNESS_PAGE
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"--out must name an .html file, got {path}")
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder; name an .html file")
+    if n < 2:
+        raise UserError(f"--n must be at least 2 (the detector's scores need pictures of both kinds), got {n}")
+    det = None
+    if detector is not None:
+        from .robustness.detector import load_detector
+
+        det = load_detector(detector)
+    found = robustness_results(run_dir, list(results))
+    evals = read_evals(run_dir)
+    latest = evals[-1] if evals else None
+    with_fragility = [e for e in evals if e.get("fragility")]
+    latest_frag = with_fragility[-1] if with_fragility else None
+
+    provenance = (
+        _detector_section(run_dir, det, str(detector), n, seed, checkpoint)
+        if det is not None
+        else _missing(f"ganstudio robustness report {run_dir} --detector DIR")
+    )
+    sections = [
+        ("provenance", "Was it made by a GAN? (provenance detector)", provenance),
+        ("originality", "Is it a copy of a training picture? (originality)", _originality_section(run_dir, latest)),
+        ("fragility", "How fragile is the quality score? (metric fragility)", _fragility_section(latest_frag, found)),
+        ("attacks", "How easily are the judges fooled? (attacks and defences)", _attacks_section(found)),
+    ]
+    parts = [
+        f"<h1>Robustness and originality: {_esc(run_dir.name)}</h1>",
+        "<p>What has been measured about this run: whether its pictures can be told from real ones, whether "
+        "they copy training pictures, and how far the numbers that judge them can be trusted. Each section says "
+        "how to measure what is missing. Pixels are in [0, 1]: eps 1/255 is one grey level of an 8-bit file.</p>",
+    ]
+    for key, title, body in sections:
+        parts.append(
+            f"<section id='{key}'><h2>{_esc(title)}</h2><p class='explain'>{_esc(EXPLAIN[key])}</p>{body}</section>"
+        )
+    sources = [str(p) for _, p, _ in found]
+    if sources:
+        parts.append(
+            "<p class='sources'>Results read: " + ", ".join(f"<code>{_esc(s)}</code>" for s in sources) + "</p>"
+        )
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222;line-height:1.4}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "td:first-child{text-align:left}.explain{background:#f4f4f0;padding:.6em .8em;border-left:4px solid #888}"
+        ".missing{color:#8a4b00}.strip{display:flex;flex-wrap:wrap;gap:8px}.pic{margin:0;text-align:center}"
+        "figure{margin:1em 0}img{max-width:100%;image-rendering:pixelated}figcaption{font-size:85%;color:#555}"
+        ".sources{font-size:85%;color:#555}"
+    )
+    doc = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_esc(run_dir.name)}: robustness and "
+        f"originality</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
+    atomic_write_bytes(path, doc.encode())
+    return path
+
+
+__all__ = ["build_report", "build_robustness_report", "result_kind", "robustness_results"]

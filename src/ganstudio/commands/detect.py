@@ -7,6 +7,7 @@ import argparse
 import json
 
 from ..argtypes import nonneg_int, positive_int
+from .robustness import one_eps
 
 
 def cmd_detect(a: argparse.Namespace) -> int:
@@ -49,6 +50,8 @@ def cmd_detector_train(a: argparse.Namespace) -> int:
 
     if a.kind not in KINDS:  # before minutes of loading and sampling
         raise UserError(f"--kind must be one of {', '.join(KINDS)}, got {a.kind!r}")
+    if a.adv_eps and a.kind != "cnn":
+        raise UserError(f"--adv-eps trains the cnn detector adversarially; drop it or use --kind cnn (got {a.kind})")
     torch.set_num_threads(a.threads)
     real = pictures_from(a.real, a.n, seed=a.seed, split="train")
     # Several --fake sources share the n generated pictures evenly (one source: Wang's setting).
@@ -62,6 +65,8 @@ def cmd_detector_train(a: argparse.Namespace) -> int:
         epochs=a.epochs,
         width=a.width,
         seed=a.seed,
+        adv_eps=a.adv_eps,
+        adv_steps=a.adv_steps,
     )
     info = {"trained_on": {"real": a.real, "fake": a.fake, "n": a.n}}
     det = train_detector(real, fake, cfg, info, progress=print)
@@ -124,6 +129,14 @@ def register(sub) -> None:
     t.add_argument("--n", type=positive_int, default=10000, help="pictures of each kind (default 10000)")
     t.add_argument("--epochs", type=positive_int, default=4, help="CNN epochs (default 4)")
     t.add_argument("--width", type=positive_int, default=16, help="CNN channels after its first conv (default 16)")
+    t.add_argument(
+        "--adv-eps",
+        type=one_eps,
+        default=0.0,
+        metavar="EPS",
+        help="PGD adversarial training at this L-inf budget (pixels in [0, 1], e.g. 2/255; default 0: off)",
+    )
+    t.add_argument("--adv-steps", type=positive_int, default=5, help="PGD steps per training batch (default 5)")
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")
     t.set_defaults(func=cmd_detector_train)

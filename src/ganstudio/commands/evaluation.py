@@ -10,6 +10,7 @@ import json
 
 from ..argtypes import nonneg_int as _nonneg_int
 from ..argtypes import positive_int as _positive_int
+from .robustness import one_eps
 
 
 def cmd_features_train(a: argparse.Namespace) -> int:
@@ -109,6 +110,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         seed=a.seed,
         originality_n=a.originality_train,
         device=a.device,
+        fragility=a.fragility,
+        fragility_steps=a.fragility_steps,
     )
     print(json.dumps(res, indent=2) if a.json else format_table(res))
     return 0
@@ -190,6 +193,15 @@ def register(sub) -> None:
         help="training images searched for near-copies, which may be moved up to 3 px, mirrored or cropped "
         "to 90%% (default 10000; 0 = all)",
     )
+    e.add_argument(
+        "--fragility",
+        type=one_eps,
+        default=None,
+        metavar="EPS",
+        help="also show how far FID moves when every generated picture changes by at most EPS per pixel "
+        "(pixels in [0, 1]: 1/255 is one grey level; e.g. 2/255): a column next to FID",
+    )
+    e.add_argument("--fragility-steps", type=_positive_int, default=5, help="gradient steps per direction (default 5)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
     e.set_defaults(func=cmd_evaluate)

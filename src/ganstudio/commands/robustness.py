@@ -1,7 +1,8 @@
-"""CLI: ``ganstudio robustness attack|train-robust|fragility|purify`` (``ganstudio.robustness``).
+"""CLI: ``ganstudio robustness attack|train-robust|fragility|purify|report`` (``ganstudio.robustness``).
 
 Argument parsing, then one library call; each writes a JSON result and a markdown table beside it
-and prints the table. Pixels are in [0, 1] everywhere: eps 0.1 is 25.5 / 255; eps may be written as
+and prints the table (results about a run go to ``RUN/robustness/`` or ``RUN/eval/`` by default, where
+``report`` gathers them into one HTML page). Pixels are in [0, 1] everywhere: eps 0.1 is 25.5 / 255; eps may be written as
 a fraction (``1/255``).
 """
 
@@ -58,8 +59,18 @@ def _check_out(path: str) -> Path:
     return out
 
 
+def _run_out(run: str | None, name: str, fallback: str) -> str:
+    """Where a result goes by default: ``RUN/robustness/<name>.json`` when it is about a run (the robustness
+    report gathers it from there), else ``fallback`` in the current folder."""
+    from ..runs import slug
+
+    return str(Path(run) / "robustness" / f"{slug(name)}.json") if run else fallback
+
+
 def cmd_attack(a: argparse.Namespace) -> int:
-    out = _check_out(a.out)
+    out = _check_out(
+        a.out or _run_out(a.run, f"attack-{a.judge.partition(':')[0]}-{a.attack}", "robustness-attack.json")
+    )
     if a.judge == "prompt":
         return _prompt_attack(a, out)
     import torch
@@ -223,12 +234,25 @@ def cmd_purify(a: argparse.Namespace) -> int:
     from ..robustness.attacks import AttackConfig
     from ..robustness.defences import ProjectionConfig, purification_table, purify_run
 
-    out = _check_out(a.out)
+    out = _check_out(a.out or _run_out(a.run_dir, f"purify-{a.judge.partition(':')[0]}", ""))
     torch.set_num_threads(a.threads)
     acfg = AttackConfig("pgd-linf", a.eps, a.steps, seed=a.seed)
     pcfg = ProjectionConfig(steps=a.projection_steps, restarts=a.restarts, seed=a.seed)
     res = purify_run(a.run_dir, a.judge, a.n, acfg, pcfg, a.eot, a.checkpoint)
     _write(out, res, purification_table(res))
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    import torch
+
+    from ..report import build_robustness_report
+
+    torch.set_num_threads(a.threads)
+    path = build_robustness_report(
+        a.run_dir, out=a.out, detector=a.detector, n=a.n, results=a.results, seed=a.seed, checkpoint=a.checkpoint
+    )
+    print(f"robustness report: {path}")
     return 0
 
 
@@ -254,7 +278,12 @@ def register(sub) -> None:
     at.add_argument("--run", default=None, help="with --judge detector:PATH, the run whose samples are class 1")
     at.add_argument("--seed", type=int, default=0)
     at.add_argument("--threads", type=positive_int, default=2)
-    at.add_argument("--out", default="robustness-attack.json")
+    at.add_argument(
+        "--out",
+        default=None,
+        help="JSON path (default: with --run RUN/robustness/attack-<judge>-<attack>.json, where `robustness report` "
+        "finds it; else robustness-attack.json)",
+    )
     at.set_defaults(func=cmd_attack)
 
     tr = rs.add_parser("train-robust", help="PGD adversarial training of a classifier (resumable in chunks)")
@@ -298,5 +327,28 @@ def register(sub) -> None:
     pu.add_argument("--checkpoint", default="latest")
     pu.add_argument("--seed", type=int, default=0)
     pu.add_argument("--threads", type=positive_int, default=2)
-    pu.add_argument("--out", default="robustness-purify.json")
+    pu.add_argument("--out", default=None, help="JSON path (default RUN/robustness/purify-<judge>.json)")
     pu.set_defaults(func=cmd_purify)
+
+    rp = rs.add_parser(
+        "report",
+        help="one self-contained HTML page of what is measured about RUN: detector verdicts, copies, fragility, attacks",
+    )
+    rp.add_argument("run_dir")
+    rp.add_argument("--out", default=None, help="HTML path (default RUN/robustness.html)")
+    rp.add_argument(
+        "--detector", default=None, metavar="DIR", help="a detector folder: its verdicts on the run's samples"
+    )
+    rp.add_argument("--n", type=positive_int, default=200, help="samples (and real pictures) the detector judges")
+    rp.add_argument(
+        "--results",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="more result JSON (attack, purify, fragility, detector evaluate); RUN/robustness/*.json and "
+        "RUN/eval/fragility-*.json are read anyway (repeatable)",
+    )
+    rp.add_argument("--seed", type=int, default=1_000_000, help="first sample seed (default 1000000)")
+    rp.add_argument("--checkpoint", default="latest")
+    rp.add_argument("--threads", type=positive_int, default=2)
+    rp.set_defaults(func=cmd_report)

@@ -30,7 +30,7 @@ import torch
 
 from .. import media, runs
 from ..cache import key_of
-from ..data import DataConfig, captions
+from ..data import DataConfig, captions, coarse_classes
 from ..errors import UserError
 from ..features import Extractor, Features, get_extractor
 from ..features.cache import data_hash, load_npz, reference_root, save_npz
@@ -283,14 +283,30 @@ def requested_classes(
 ) -> np.ndarray | None:
     """(n,) the class index each image of ``sample_images(pipe, n, batch_size=batch_size)`` was
     generated for, or None when the run is unconditional or the extractor's classes are not the run's."""
-    if not same_classes(pipe, extractor):
+    to_judged = judged_classes(pipe, extractor)
+    if to_judged is None:
         return None
     out = []
     for i in range(0, n, batch_size):
         w = pipe.class_weights(None, min(batch_size, n - i))
         assert w is not None  # a conditional run
-        out.append(w.argmax(1).numpy())
+        out.append(to_judged[w.argmax(1).numpy()])
     return np.concatenate(out)
+
+
+def judged_classes(pipe: Pipeline, extractor: Extractor) -> np.ndarray | None:
+    """(K,) the extractor's class for each of the run's K classes: the same class when both have the same
+    names, the coarser class when the run was conditioned on finer ones (emoji subgroups judged by the
+    group classifier: a "food-fruit" sample counts as right when it is judged "Food & Drink"); else None."""
+    if same_classes(pipe, extractor):
+        return np.arange(pipe.num_classes)
+    if pipe.num_classes < 2 or not pipe.class_names or not extractor.class_names:
+        return None
+    coarse = coarse_classes(tuple(pipe.class_names))
+    index = {c: i for i, c in enumerate(extractor.class_names)}
+    if coarse is None or any(c not in index for c in coarse):
+        return None
+    return np.array([index[c] for c in coarse], np.int64)
 
 
 def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, seed: int = 0) -> dict:
@@ -299,7 +315,8 @@ def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, s
     ``metrics.functional.requested_class_accuracy``'s dict plus ``class_names`` and ``per_class_n``."""
     if pipe.num_classes < 2:
         raise UserError("requested-class accuracy needs a class-conditional run (trained with --conditional)")
-    if not same_classes(pipe, extractor):
+    to_judged = judged_classes(pipe, extractor)
+    if to_judged is None:
         raise UserError(
             f"{extractor.label} does not know this run's classes ({', '.join(pipe.class_names) or 'unnamed'}); "
             "use the classifier trained on the run's data"
@@ -311,9 +328,9 @@ def class_accuracy(pipe: Pipeline, extractor: Extractor, per_class: int = 200, s
         if p is None:
             raise UserError(f"{extractor.label} gives no class probabilities")
         probs.append(p)
-        requested.append(np.full(per_class, k))
+        requested.append(np.full(per_class, to_judged[k]))
     res = M.requested_class_accuracy(np.concatenate(probs), np.concatenate(requested), extractor.num_classes)
-    return {**res, "class_names": list(pipe.class_names), "per_class_n": per_class}
+    return {**res, "class_names": list(extractor.class_names), "per_class_n": per_class}
 
 
 def originality_panel(images: torch.Tensor, ref: Reference, details: dict) -> np.ndarray:
@@ -331,6 +348,37 @@ def originality_panel(images: torch.Tensor, ref: Reference, details: dict) -> np
         fitted = M.apply_copy_transform(bottom.float() / 255, details["worst_transforms"])
         rows.insert(1, _uint8(fitted.clamp(0, 1)))
     return media.make_grid(torch.cat(rows), nrow=len(worst))
+
+
+FRAGILITY_STEPS = 5  # sign-gradient steps per direction of ``fragility_of``
+
+
+def fragility_of(images: torch.Tensor, ref: Reference, eps: float, steps: int = FRAGILITY_STEPS, seed: int = 0) -> dict:
+    """How far FID of ``images`` (uint8 or [0, 1], N >= 2) against ``ref`` moves under L-inf changes of at most
+    ``eps`` per pixel: ``robustness.fragility.fid_fragility`` with the evaluation's own reference features.
+
+    Returns the JSON-ready section an eval result keeps under ``fragility``: ``eps``, ``eps_255``, ``steps``,
+    ``clean_fid``, ``fid_down`` / ``fid_up`` (FID pushed down / up by projected sign-gradient steps through the
+    extractor; None when the extractor is not a torch network, e.g. ``onnx:``), ``fid_random`` (a random
+    corner of the eps-box, every extractor) and ``rows`` (``fid_fragility``'s rows)."""
+    from ..robustness.fragility import fid_fragility
+
+    modes = ("random", "down", "up")
+    res = fid_fragility(
+        images, ref.feats.feats, ref.extractor, [eps], modes, steps=steps, seed=seed, kid_subsets=10, kid_size=100
+    )
+    by_mode = {r["mode"]: r["fid"] for r in res["rows"]}
+    return {
+        "eps": eps,
+        "eps_255": round(eps * 255, 3),
+        "steps": steps,
+        "clean_fid": res["clean"]["fid"],
+        "fid_down": by_mode.get("down"),
+        "fid_up": by_mode.get("up"),
+        "fid_random": by_mode.get("random"),
+        "rows": res["rows"],
+        "skipped": res["skipped"],
+    }
 
 
 def _edit(t: list) -> dict:
@@ -405,11 +453,21 @@ def evaluate(
     device: str = "cpu",
     write: bool = True,
     log: Log | None = None,
+    fragility: float | None = None,
+    fragility_steps: int = FRAGILITY_STEPS,
 ) -> dict:
-    """Evaluate one checkpoint of a run; returns the result dict (also written to eval/<step>.json)."""
+    """Evaluate one checkpoint of a run; returns the result dict (also written to eval/<step>.json).
+
+    ``fragility`` (an L-inf eps, pixels in [0, 1]; 1/255 is one grey level) also measures how far FID of
+    the generated pictures moves under changes that small (``fragility_of``): the table shows it next to
+    FID and the JSON keeps it under ``fragility``."""
     log = log or stderr_log
     if n < 10:
         raise UserError(f"--n must be at least 10 (metrics need neighbours), got {n}")
+    if fragility is not None and not 0 < fragility <= 1:
+        raise UserError(f"--fragility must be an eps in (0, 1] (pixels in [0, 1], e.g. 2/255), got {fragility}")
+    if fragility_steps < 1:
+        raise UserError(f"--fragility-steps must be at least 1, got {fragility_steps}")
     t0 = time.monotonic()
     run_dir = runs.require_run(run_dir)
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
@@ -432,7 +490,14 @@ def evaluate(
     row, details = score(images, ref, requested_classes(pipe, n, extractor))
     t3 = time.monotonic()
     seconds = {"reference": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
+    frag = None
+    if fragility is not None:
+        log(f"  FID fragility at eps {255 * fragility:g}/255 ({fragility_steps} steps per direction)")
+        frag = fragility_of(images, ref, fragility, fragility_steps, seed)
+        seconds["fragility"] = round(time.monotonic() - t3, 2)
     res = build_result(run_dir, pipe.step, n, seed, ref, row, details, seconds, images, panel=write)
+    if frag is not None:
+        res["fragility"] = frag
     if write:
         res["path"] = str(write_result(run_dir, res))
     return res

@@ -44,6 +44,7 @@ def read_evals(run_dir: str | Path) -> list[dict]:
         except (OSError, json.JSONDecodeError):
             continue
         for r in [d, *d.get("previous", [])]:
-            if "rows" in r and "extractor" in r:
+            # an evaluation (not e.g. a fragility-*.json that `ganstudio robustness fragility` writes here)
+            if isinstance(r.get("rows"), dict) and "extractor" in r and "step" in r:
                 out.append({k: v for k, v in r.items() if k != "previous"})
     return sorted(out, key=lambda r: r["step"])

@@ -278,7 +278,9 @@ JUDGES = {
 
 class DetectorJudge(nn.Module):
     """A provenance detector as a two-class judge: pictures (B, C, H, W) in [0, 1] -> logits (B, 2) =
-    [0, l / T - logit(threshold)], so argmax is 1 exactly when the detector calls the picture generated."""
+    [0, asinh(l / T - logit(threshold))], so argmax is 1 exactly when the detector calls the picture generated
+    (asinh: the same verdict and gradient direction, without the float32 underflow of a sure detector's
+    gradient that would stall PGD; ``detector.TwoLogits``)."""
 
     def __init__(self, net: nn.Module, channels: int, size: tuple[int, int], threshold: float, temperature: float):
         super().__init__()
@@ -289,7 +291,7 @@ class DetectorJudge(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from ..features.base import fit_images
 
-        z = self.net(fit_images(x, self.channels, self.size)) / self.temperature - self.offset
+        z = torch.asinh(self.net(fit_images(x, self.channels, self.size)) / self.temperature - self.offset)
         return torch.stack([torch.zeros_like(z), z], 1)
 
 

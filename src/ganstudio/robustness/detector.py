@@ -48,6 +48,7 @@ __all__ = [
     "best_threshold",
     "expected_calibration_error",
     "load_detector",
+    "robust_accuracy",
     "shape_pictures",
     "train_detector",
 ]
@@ -56,6 +57,7 @@ FORMAT = "ganstudio-detector"
 VERSION = 1
 WEIGHTS = "detector.safetensors"
 CONFIG = "detector.json"
+ROBUST_CHECK_STEPS = 10  # PGD steps of the robust-accuracy check after adversarial training
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class DetectorConfig:
     epochs, batch_size, lr: CNN training (Adam); l2: the baseline's logistic-regression penalty.
     p_blur, p_jpeg, blur_sigma_max, jpeg_quality_min: Wang's augmentation (``perturb.augment``).
     val_fraction: share of each class held out to choose the threshold and the temperature.
+    adv_eps, adv_steps, adv_clean_weight: PGD adversarial training (CNN only; Madry et al.): with
+    ``adv_eps`` > 0 (L-inf, pixels in [0, 1]) every augmented batch is also attacked by PGD-``adv_steps``
+    against the current model (``attacks.attack``, eval mode) and the loss is ``adv_clean_weight`` *
+    clean + (1 - ``adv_clean_weight``) * adversarial; eps ramps up from 0 over the first epoch. 0: off.
     """
 
     kind: str = "cnn"
@@ -85,6 +91,9 @@ class DetectorConfig:
     jpeg_quality_min: int = 30
     val_fraction: float = 0.1
     seed: int = 0
+    adv_eps: float = 0.0
+    adv_steps: int = 5
+    adv_clean_weight: float = 0.5
 
     def __post_init__(self) -> None:
         check(self.kind in KINDS, f"detector kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
@@ -98,6 +107,13 @@ class DetectorConfig:
         check(self.blur_sigma_max >= 0, f"detector blur_sigma_max must be >= 0, got {self.blur_sigma_max}")
         check(1 <= self.jpeg_quality_min <= 100, f"jpeg_quality_min must be 1-100, got {self.jpeg_quality_min}")
         check(0 < self.val_fraction < 1, f"detector val_fraction must be in (0, 1), got {self.val_fraction}")
+        check(0 <= self.adv_eps <= 1, f"detector adv_eps must be in [0, 1] (pixels in [0, 1]), got {self.adv_eps}")
+        check(
+            self.adv_eps == 0 or self.kind == "cnn",
+            f"adversarial training (adv_eps) needs the cnn kind, not {self.kind!r} (a spectrum baseline has no PGD loop)",
+        )
+        check(self.adv_steps >= 1, f"detector adv_steps must be >= 1, got {self.adv_steps}")
+        check(0 <= self.adv_clean_weight < 1, f"adv_clean_weight must be in [0, 1), got {self.adv_clean_weight}")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -233,14 +249,39 @@ def _augment(x: torch.Tensor, cfg: DetectorConfig, g: torch.Generator) -> torch.
     return perturb.augment(x, g, cfg.p_blur, cfg.p_jpeg, cfg.blur_sigma_max, cfg.jpeg_quality_min)
 
 
+class TwoLogits(nn.Module):
+    """A detector network as a two-class model for ``attacks``: float (N, C, H, W) in [0, 1] (already shaped)
+    -> logits (N, 2) = [0, asinh(logit * scale - offset)]; class 1 wins exactly when logit * scale > offset.
+    ``Detector.judge`` sets scale 1/T and offset logit(threshold): the detector's own verdict.
+
+    asinh keeps the verdict and the direction of every input gradient of the cross-entropy (a monotone map
+    of the one logit), but its gradient does not underflow when the detector is sure: on the raw logit a
+    detector at logit 100 has a cross-entropy gradient of exp(-100), exactly 0 in float32, and PGD would stand
+    still (gradient masking by saturation: the attack, not the detector, would look weak)."""
+
+    def __init__(self, net: nn.Module, scale: float = 1.0, offset: float = 0.0):
+        super().__init__()
+        self.net, self.scale, self.offset = net, scale, offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.asinh(self.net(x) * self.scale - self.offset)
+        return torch.stack([torch.zeros_like(z), z], 1)
+
+
 def _fit_cnn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorConfig, progress: Progress) -> None:
-    """Adam on binary cross-entropy; every batch freshly augmented (Wang's Blur+JPEG)."""
+    """Adam on binary cross-entropy; every batch freshly augmented (Wang's Blur+JPEG); with ``cfg.adv_eps``
+    also PGD adversarial training on the augmented batch (``DetectorConfig``)."""
+    from .attacks import AttackConfig, attack
+
     g = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    steps = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
+    per_epoch = math.ceil(len(x) / cfg.batch_size)
+    steps = cfg.epochs * per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
+    judge = TwoLogits(model)
     model.train()
+    step = 0
     for epoch in range(cfg.epochs):
         order = torch.randperm(len(x), generator=g)
         total, seen = 0.0, 0
@@ -248,6 +289,13 @@ def _fit_cnn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorCo
             idx = order[i : i + cfg.batch_size]
             xb = _to_input(_augment(x[idx], cfg, g))
             loss = F.binary_cross_entropy_with_logits(model(xb), y[idx].float())
+            if cfg.adv_eps > 0:
+                eps = cfg.adv_eps * min(1.0, (step + 1) / per_epoch)  # ramp over the first epoch
+                acfg = AttackConfig("pgd-linf", eps, cfg.adv_steps, seed=cfg.seed * 1_000_003 + step)
+                xa = attack(judge, xb, y[idx], acfg)  # eval mode inside, train mode restored
+                adv = F.binary_cross_entropy_with_logits(model(xa), y[idx].float())
+                loss = cfg.adv_clean_weight * loss + (1 - cfg.adv_clean_weight) * adv
+            step += 1
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -321,6 +369,11 @@ class Detector:
     def is_generated(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 pictures (N, C, H, W) -> (N,) bool, at the threshold chosen on validation data."""
         return self.probability(x) > self.threshold
+
+    def judge(self) -> TwoLogits:
+        """The detector as a two-class model on shaped float pictures in [0, 1], deciding at its threshold."""
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        return TwoLogits(self.model, 1.0 / self.temperature, math.log(t / (1 - t))).eval()
 
     def scores(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
         """AP, balanced accuracy at the chosen threshold and at 0.5, ECE, and each class's accuracy."""
@@ -460,7 +513,45 @@ def train_detector(
         f"validation: AP {det.info['validation']['ap']:.4f}, accuracy {det.info['validation']['accuracy']:.4f} "
         f"at threshold {det.threshold:.3f}, temperature {det.temperature:.3f}"
     )
+    if cfg.adv_eps > 0:  # what adversarial training bought, on the clean held-out pictures
+        rob = robust_accuracy(det, real[r_val], fake[f_val], cfg.adv_eps, steps=ROBUST_CHECK_STEPS)
+        det.info["validation"]["robust"] = rob
+        say(
+            f"validation under PGD-{rob['steps']} at eps {cfg.adv_eps:.4g}: accuracy {rob['accuracy']:.4f} "
+            f"(clean {rob['clean_accuracy']:.4f})"
+        )
     return det
+
+
+def robust_accuracy(det: Detector, real: torch.Tensor, fake: torch.Tensor, eps: float, steps: int = 10) -> dict:
+    """Balanced accuracy of ``det`` at its threshold on uint8 ``real`` vs ``fake`` pictures, clean and under
+    PGD-``steps`` (L-inf ``eps``, pixels in [0, 1]) that pushes each picture to the other verdict.
+    Returns {"eps", "steps", "clean_accuracy", "accuracy", "real_accuracy", "fake_accuracy"} (attacked
+    figures unless named clean); the attack's budget and range are checked (``attacks.robust_correct``)."""
+    from .attacks import AttackConfig, predict, robust_correct
+
+    if det.config.kind != "cnn":
+        raise UserError(f"a PGD attack needs a cnn detector, this one is {det.config.kind}")
+    cfg = det.config
+    r = _to_input(shape_pictures(real, cfg.channels, cfg.size))
+    f = _to_input(shape_pictures(fake, cfg.channels, cfg.size))
+    x = torch.cat([r, f])
+    y = torch.cat([torch.zeros(len(r)), torch.ones(len(f))]).long()
+    judge = det.judge()
+    ok = robust_correct(judge, x, y, AttackConfig("pgd-linf", eps, steps, seed=cfg.seed))
+    clean = predict(judge, x) == y
+
+    def balanced(c: torch.Tensor) -> float:
+        return float((c[: len(r)].float().mean() + c[len(r) :].float().mean()) / 2)
+
+    return {
+        "eps": eps,
+        "steps": steps,
+        "clean_accuracy": balanced(clean),
+        "accuracy": balanced(ok),
+        "real_accuracy": float(ok[: len(r)].float().mean()),
+        "fake_accuracy": float(ok[len(r) :].float().mean()),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
