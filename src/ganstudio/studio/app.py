@@ -53,7 +53,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         description="The web studio's JSON API: runs, generation, exploration, breeding, "
-        "animation, favourites, exhibition and training jobs.",
+        "animation (audio-reactive too), sound (notes, instrument morph, MIDI), favourites, exhibition and training jobs.",
     )
     app.state.studio = Studio(Path(runs_dir), limits or Limits(), osc_sock)
     app.state.token = token

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import runs
 from ..errors import UserError
 from ..generate import prompt_mode
+from ..models import FAMILIES
 from .errors import NotFound
 from .jobs import Jobs
 from .run_index import RunIndex
@@ -78,6 +79,8 @@ def summary(p: Path, jobs: list[dict]) -> dict:
         "training": job["id"] if job else None,
         "init_from": cfg.get("init_from") and Path(cfg["init_from"]).name,
         "sketch": cfg.get("model") == "pix2pix",
+        # the Sound panel instead of the picture panels: the family's task makes sound
+        "sound": fam.task.output == "audio" if (fam := FAMILIES.get(str(cfg.get("model")))) else False,
         # the Create panel's text box: a run that reads text draws from it, others map it to a class
         "reads_text": bool(mc.get("text_dim")),
         "prompt_mode": prompt_mode(p) if cfg else None,

@@ -8,8 +8,13 @@ event loop; callers hold the model's lock around anything that runs G.
   install hint. Tests set ``EMBEDDER`` to a stand-in.
 - taste: ``creative.taste.fit`` / ``suggest`` on the run's liked and disliked latents.
 - breed: ``creative.breed.breed``; projection: ``creative.project.project``.
-- walks: ``creative.interpolate`` (slerp, cosine easing) at any position on a looping path.
-- videos: ``creative.animate.render_frames`` + ``media_video.write_frames``.
+- walks: ``creative.interpolate`` (slerp, cosine easing) at any position on a looping path; keyframes from
+  text: ``creative.animate.prompt_keyframes`` (``ganstudio animate RUN --prompts``).
+- text: on a run that reads text, walks and children slerp the prompts' embeddings too (``text_embed``:
+  ``creative.animate.text_embed_of(pipe)``, what the CLI passes), so a frame between "an apple" and
+  "a rocket" keeps a ``text_mix`` that remakes it exactly.
+- videos: ``creative.animate.render_frames`` + ``media_video.write_frames``; audio-reactive videos:
+  ``creative.animate.animate`` with ``audio`` (the walk of ``ganstudio animate RUN --audio``).
 """
 
 from __future__ import annotations
@@ -59,10 +64,18 @@ def more_like(
     return lats, note
 
 
+def text_embed(pipe) -> I.TextEmbed | None:
+    """parts -> the embedding G reads (runs that read text; None for others, whose latents carry no text)."""
+    return A.text_embed_of(pipe) if getattr(pipe, "reads_text", False) else None
+
+
 def breed(
-    parents: Sequence[L.Latent], n: int, mode: str, mutation: float, seed: int, run: str, step: int
+    pipe, parents: Sequence[L.Latent], n: int, mode: str, mutation: float, seed: int, run: str, step: int
 ) -> list[L.Latent]:
-    return B.breed(parents, children=n, mode=mode, mutation=mutation, seed=seed, run=run, step=step)
+    """Children of ``parents``; prompted parents' children keep the mixed prompt (a ``text_mix``)."""
+    return B.breed(
+        parents, children=n, mode=mode, mutation=mutation, seed=seed, run=run, step=step, text_embed=text_embed(pipe)
+    )
 
 
 def project(pipe, data: bytes, steps: int = PROJECT_STEPS, restarts: int = PROJECT_RESTARTS) -> tuple[L.Latent, str]:
@@ -73,20 +86,30 @@ def project(pipe, data: bytes, steps: int = PROJECT_STEPS, restarts: int = PROJE
     return res.latent, f"found in the model in {steps} steps (PSNR {res.error['psnr_db']:.1f} dB)"
 
 
-def walk_latents(keys: Sequence[L.Latent], ts: Sequence[float]) -> list[L.Latent]:
+def walk_latents(pipe, keys: Sequence[L.Latent], ts: Sequence[float]) -> list[L.Latent]:
     """Latents at positions ``ts`` (in keyframes) on the loop through ``keys``: slerp between
     neighbouring keyframes with cosine easing (``interpolate.path`` with ``loop``, at any t)."""
     ease = I.get_easing("cosine")
+    embed = text_embed(pipe)
     out = []
     for t in ts:
         i = int(np.floor(t)) % len(keys)
         j = (i + 1) % len(keys)
-        out.append(I.interpolate(keys[i], keys[j], ease(t - np.floor(t))))
+        out.append(I.interpolate(keys[i], keys[j], ease(t - np.floor(t)), text_embed=embed))
     return out
 
 
-def loop_path(keys: Sequence[L.Latent], frames_per_key: int) -> list[L.Latent]:
-    return I.path(keys, len(keys) * frames_per_key, loop=True, easing="cosine")
+def loop_path(pipe, keys: Sequence[L.Latent], frames_per_key: int) -> list[L.Latent]:
+    return I.path(keys, len(keys) * frames_per_key, loop=True, easing="cosine", text_embed=text_embed(pipe))
+
+
+def prompt_keyframes(pipe, prompts: Sequence[str], seed: int, truncation: float, run_dir: Path) -> list[L.Latent]:
+    """One keyframe per prompt at the noise of ``seed`` (``ganstudio animate RUN --prompts ... --seed S``): a run
+    that reads text draws from each prompt; a class-conditional run maps it to its nearest class (needs the
+    sentence model)."""
+    if not getattr(pipe, "reads_text", False):
+        check_sentence_model()
+    return A.prompt_keyframes(pipe, prompts, (), seed, truncation, run_dir, embedder=EMBEDDER or _embed)
 
 
 def render_video(
@@ -113,6 +136,15 @@ def render_video(
             progress(0.9 * min(len(lats), s + chunk) / len(lats))
     video = media_video.write_frames(np.concatenate(frames), path, fps=fps)
     return [video, L.save_batch(list(lats), A.latents_path(video))]
+
+
+def render_audio_video(
+    pipe, keys: Sequence[L.Latent], directions, audio: Path, path: Path, fps: int, size: int
+) -> list[Path]:
+    """The walk that follows a sound file (``creative.audio_react``, via ``creative.animate.animate``): an
+    MP4 with the sound muxed in (a GIF without it) and its latents beside it. ``pipe`` must be the caller's
+    own: the whole render runs without a lock."""
+    return A.animate(pipe, list(keys), path, fps=fps, size=size, directions=directions, progress=False, audio=audio)
 
 
 def check_sentence_model() -> None:

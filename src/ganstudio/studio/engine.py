@@ -287,12 +287,13 @@ class Engine:
 
     def walk(
         self, run: str, checkpoint: str, keys: Sequence[LatentLike], ts: Sequence[float], steer: float = 0.0
-    ) -> tuple[list[Image.Image], int]:
-        """Frames at positions ``ts`` (in keyframes) of the loop through ``keys``; ``steer`` (-1..1)
-        pushes them along the run's first direction (webcam steering)."""
+    ) -> tuple[list[Image.Image], int, list[L.Latent]]:
+        """(frames, step, their latents) at positions ``ts`` (in keyframes) of the loop through ``keys``;
+        ``steer`` (-1..1) pushes them along the run's first direction (webcam steering). On a run that reads
+        text the walk moves through the keyframes' prompts too (each frame's latent keeps a ``text_mix``)."""
         pipe, lock = self.pipeline(run, checkpoint)
         with lock:
-            lats = cb.walk_latents([self.resolve(pipe, run, k) for k in keys], ts)
+            lats = cb.walk_latents(pipe, [self.resolve(pipe, run, k) for k in keys], ts)
             if steer:
                 d0 = self.directions(run, pipe)
                 lats = [
@@ -302,7 +303,16 @@ class Engine:
                     for lat in lats
                 ]
             images = self.render_latents(pipe, run, lats, exact=False)
-        return to_pils(images), pipe.step
+        return to_pils(images), pipe.step, lats
+
+    def prompt_keys(self, run: str, checkpoint: str, prompts: Sequence[str], seed: int, truncation: float) -> Rendered:
+        """Keyframes from text, one per prompt at the noise of ``seed`` (``ganstudio animate RUN --prompts``)."""
+        pipe, lock = self.pipeline(run, checkpoint)
+        with lock:
+            lats = cb.prompt_keyframes(pipe, prompts, seed, truncation, self.index.path(run))
+            lats = [self.resolve(pipe, run, lat) for lat in lats]
+            note = "drawn from the text" if getattr(pipe, "reads_text", False) else "nearest classes"
+            return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
 
     def translate(self, run: str, checkpoint: str, drawing: Image.Image) -> bytes:
         """A pix2pix run's painting of ``drawing`` (RGB), as PNG bytes."""

@@ -188,7 +188,7 @@ class Gallery:
         with lock:
             mothers = [self.engine.resolve(pipe, run, p, restamp=False) for p in parents]
             seed = seed if seed is not None else secrets.randbelow(MAX_SEED)
-            kids = cb.breed(mothers, n, mode, mutation, seed, run, pipe.step)
+            kids = cb.breed(pipe, mothers, n, mode, mutation, seed, run, pipe.step)
             images = self.engine.render_latents(pipe, run, kids)
         for lat in mothers + kids:
             self.store.add_image(run, lat.to_dict())
@@ -205,12 +205,12 @@ class Gallery:
 
     def walk(
         self, run: str, checkpoint: str, keys: Sequence[Latent], ts: Sequence[float], steer: float = 0.0
-    ) -> tuple[list[Image.Image], int, int]:
+    ) -> tuple[list[Image.Image], int, int, list[L.Latent]]:
         """Frames of the endless walk through ``keys``, or through the run's favourites (topped up
-        with seeds) when none are given; returns (frames, step, number of keyframes)."""
+        with seeds) when none are given; returns (frames, step, number of keyframes, the frames' latents)."""
         loop = list(keys) or self.walk_keys(run)
-        frames, step = self.engine.walk(run, checkpoint, loop, ts, steer)
-        return frames, step, len(loop)
+        frames, step, lats = self.engine.walk(run, checkpoint, loop, ts, steer)
+        return frames, step, len(loop), lats
 
     def walk_keys(self, run: str) -> list[LatentLike]:
         """The keyframes of the exhibition's walk: the run's newest favourites, oldest first, topped up

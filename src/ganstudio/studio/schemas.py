@@ -34,6 +34,9 @@ class Strict(BaseModel):
 
 LatentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}([0-9a-f]{4})?$")]
 DirectionsRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,80}#[0-9a-f]{12}$")]
+Prompt = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+TextHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+TextWeight = Annotated[float, Field(ge=-1000, le=1000)]
 
 
 class Latent(Strict):
@@ -41,8 +44,9 @@ class Latent(Strict):
 
     - a ``ganstudio.latents.Latent`` JSON (``format``, ``id``, ``z``, ``classes``, ``truncation``,
       ``edits`` as ``[[index, amount]]`` of the ``directions`` file, ``parents``, ``origin``, ``run``,
-      ``step``, and for runs that read text ``prompt`` + ``text_hash``): what every response carries and
-      what ``ganstudio generate RUN --from`` reads;
+      ``step``, and for runs that read text ``prompt`` + ``text_hash``, or between prompts ``text_mix`` as
+      ``[[prompt, text_hash, weight], ...]``): what every response carries and what ``ganstudio generate RUN
+      --from`` reads;
     - a short form the page builds by hand: ``seed`` (instead of ``z``), ``class`` (an index),
       ``edits`` as ``{"<index>": amount}`` of the run's current directions file.
     """
@@ -64,7 +68,9 @@ class Latent(Strict):
     step: int | None = Field(None, ge=0, le=10**12)
     # runs that read text: the prompt G drew from and its embedding's fingerprint (``textembed.fingerprint``)
     prompt: str | None = Field(None, max_length=200)
-    text_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
+    text_hash: TextHash | None = None
+    # between prompts (a walk's in-between, a child of prompted parents): G reads sum_i weight_i * embedding_i
+    text_mix: list[tuple[Prompt, TextHash, TextWeight]] | None = Field(None, min_length=2, max_length=16)
 
     @model_validator(mode="after")
     def _one_origin(self) -> Latent:
@@ -76,6 +82,8 @@ class Latent(Strict):
             raise ValueError("edits given as [index, amount] pairs need the directions file they refer to")
         if self.origin is not None and len(json.dumps(self.origin, default=str)) > 4000:
             raise ValueError("origin is too large")
+        if self.text_mix and self.prompt is not None:
+            raise ValueError("give a prompt or a text_mix of several prompts, not both")
         return self
 
     def to_latent(self, pipe, directions: Callable[[], DirectionsFile]) -> L.Latent:
@@ -122,6 +130,7 @@ class Latent(Strict):
             step=self.step,
             prompt=self.prompt,
             text_hash=self.text_hash,
+            text_mix=tuple((p, h, float(w)) for p, h, w in self.text_mix or ()),
         )
         if self.id and self.id != lat.id:
             raise UserError(
@@ -286,6 +295,9 @@ class WalkResponse(BaseModel):
     t0: float
     dt: float
     frames: list[str]
+    latents: list[dict] = Field(
+        default_factory=list, description="each frame's ganstudio.latents.Latent JSON (remakes it with /api/render)"
+    )
 
 
 class AnimateRequest(ModelRef):
@@ -299,6 +311,14 @@ class AnimateRequest(ModelRef):
 class PreviewRequest(ModelRef):
     keys: list[Latent] = Field(min_length=2, max_length=32)
     frames_per_key: int = Field(8, ge=2, le=30)
+
+
+class PromptKeysRequest(ModelRef):
+    """Keyframes from text, as ``ganstudio animate RUN --prompts ... --seed S`` makes them (one per prompt)."""
+
+    prompts: list[Prompt] = Field(min_length=1, max_length=16)
+    seed: Seed = Field(0, description="the noise of every keyframe, so that only what the text says changes")
+    truncation: float = Field(1.0, gt=0, le=2)
 
 
 class TaskStatus(BaseModel):
@@ -368,3 +388,69 @@ class TranslateResponse(BaseModel):
     run: str
     image: str
     ms: float
+
+
+# ---- Sound panel (sound runs: task noise-to-sound) --------------------------------------------------------------
+
+
+class SoundInfo(BaseModel):
+    run: str
+    step: int
+    sample_rate: int
+    seconds: float = Field(description="the length of one generated note")
+    pitches: list[int] = Field(description="MIDI pitches the run is conditioned on (the keyboard); empty if none")
+    pitch_names: list[str]
+    classes: list[str] = Field(description="a sound run not conditioned on pitch: its classes")
+
+
+class NoteQuery(Strict):
+    """One note of an instrument, as ``ganstudio play RUN x.mid --latent SEED --blend BLEND --mix MIX`` plays it."""
+
+    run: RunName
+    checkpoint: Checkpoint = "latest"
+    seed: Seed = Field(0, description="the instrument: the latent of this seed")
+    blend: Seed | None = Field(None, description="a second instrument to morph toward")
+    mix: float = Field(0.5, ge=0, le=1, description="how far toward blend (0: all seed, 1: all blend)")
+    pitch: int | None = Field(None, ge=0, le=127, description="MIDI pitch (runs conditioned on pitch)")
+    class_: int | None = Field(None, alias="class", ge=0, le=9999, description="other sound runs: the class")
+    velocity: int = Field(127, ge=1, le=127)
+
+
+class PlayResult(BaseModel):
+    id: str
+    url: str = Field(description="the rendered WAV")
+    run: str
+    step: int
+    name: str
+    notes: int
+    seconds: float
+    sample_rate: int
+    latent: dict = Field(description="the instrument's ganstudio.latents.Latent JSON")
+
+
+class PlayForm(ModelRef):
+    """The fields of a MIDI upload (multipart, beside the file)."""
+
+    seed: Seed = 0
+    blend: Seed | None = None
+    mix: float = Field(0.5, ge=0, le=1)
+    transpose: int = Field(0, ge=-48, le=48)
+
+
+class AudioAnimateForm(ModelRef):
+    """The fields of an audio-reactive render (multipart, beside the sound file); ``keys`` as JSON."""
+
+    keys: list[Latent] = Field(min_length=1, max_length=32)
+    format: Literal["gif", "mp4"] = "mp4"
+    fps: int = Field(24, ge=1, le=60)
+    size: int = Field(256, ge=32, le=512)
+
+
+def form_model(cls: type[BaseModel], fields: dict[str, Any], what: str) -> Any:
+    """A multipart form's text fields as ``cls``; a one-line UserError naming the first bad field."""
+    try:
+        return cls.model_validate({k: v for k, v in fields.items() if v is not None and v != ""})
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        raise UserError(f"{what}: {where + ': ' if where else ''}{err.get('msg')}") from None

@@ -12,6 +12,7 @@ from .exhibition import Exhibitions
 from .gallery import Gallery
 from .jobs import Jobs
 from .run_index import RunIndex
+from .sound import Sound
 from .store import Store
 from .tasks import Animations
 from .uploads import Limits
@@ -32,3 +33,4 @@ class Studio:
         self.gallery = Gallery(self.engine, self.store)
         self.animations = Animations(self.engine, self.runs_dir / ".studio" / "renders")
         self.exhibitions = Exhibitions(self.engine, self.gallery, osc_sock)
+        self.sound = Sound(self.engine, self.runs_dir / ".studio" / "sound", limits)

@@ -1,5 +1,6 @@
-"""Pictures sent from the browser, checked before use: training folders (many files) or zips,
-a picture to project, a drawing to paint.
+"""Files sent from the browser, checked before use: training folders (many files) or zips, a picture
+to project, a drawing to paint; a MIDI file to play and a sound file to animate to (``check_midi``,
+``check_sound``: suffix, size and a full decode, each refused with one line before anything is written).
 
 Every file is decoded with Pillow before it is kept (size read from the header first, so a
 decompression bomb is refused before any pixel is decoded); files that are not readable images are
@@ -25,11 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+import numpy as np
 from PIL import Image
 
 from .. import runs
 from ..data.folder import EXTENSIONS, MAX_PIXELS
 from ..errors import UserError
+from ..media_audio import AUDIO_SUFFIXES
 from .errors import NotFound
 
 UPLOAD_RE = re.compile(r"^upload-[0-9a-f]{12}$")
@@ -42,6 +45,9 @@ class Limits:
     max_files: int = 20_000
     max_ratio: float = 200.0  # zip members compressing better than this are bombs
     max_pixels: int = MAX_PIXELS
+    max_midi_bytes: int = 2**20  # one MIDI file (a long piano piece is ~100 KB)
+    max_sound_bytes: int = 60 * 2**20  # one sound file for an audio-reactive animation
+    max_sound_seconds: float = 600.0  # ... and its length
 
 
 @dataclass
@@ -107,6 +113,66 @@ def flatten(im: Image.Image) -> Image.Image:
         paper.paste(im, mask=im.getchannel("A"))
         return paper
     return im.convert("RGB")
+
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def check_midi(name: str, data: bytes, limits: Limits) -> None:
+    """A one-line UserError unless ``data`` is a Standard MIDI File (type 0 or 1) within the size limit."""
+    if Path(name).suffix.lower() not in MIDI_SUFFIXES:
+        raise UserError(f"{name} is not a MIDI file; choose a .mid file")
+    if len(data) > limits.max_midi_bytes:
+        raise UserError(f"{name} is larger than {limits.max_midi_bytes // 2**10} KB; choose a shorter MIDI file")
+    if data[:4] != b"MThd":
+        raise UserError(f"{name} is not a Standard MIDI File (no MThd header); export the melody as .mid")
+    try:
+        import mido
+    except ImportError:
+        raise UserError("playing MIDI files needs mido: pip install 'ganstudio[audio]'") from None
+    try:
+        list(mido.MidiFile(file=io.BytesIO(data)))  # merging the tracks also refuses type 2 files
+    except Exception as e:  # mido raises OSError, EOFError, ValueError, KeyError, TypeError ...
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f"{name} is not a readable MIDI file ({why}); give a Standard MIDI File, type 0 or 1") from None
+
+
+def check_sound(name: str, data: bytes, limits: Limits) -> float:
+    """The length in seconds of an uploaded sound file; a one-line UserError unless it is a WAV, FLAC or OGG
+    file that decodes completely, within the size and length limits."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        raise UserError(f"{name} is not a sound file; choose a WAV, FLAC or OGG file")
+    if len(data) > limits.max_sound_bytes:
+        raise UserError(f"{name} is larger than {limits.max_sound_bytes // 2**20} MB; choose a shorter sound file")
+    try:
+        import soundfile
+    except ImportError:
+        raise UserError("reading sound needs soundfile: pip install 'ganstudio[audio]'") from None
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except Exception as e:  # soundfile raises LibsndfileError/RuntimeError/TypeError for bad files
+        raise UserError(
+            f"{name} is not a readable sound file ({type(e).__name__}); give a WAV, FLAC or OGG file"
+        ) from None
+    seconds = info.frames / info.samplerate if info.samplerate else 0.0
+    if info.frames <= 0 or seconds <= 0:
+        raise UserError(f"{name} holds no sound; choose a file with at least one sample")
+    if seconds > limits.max_sound_seconds:
+        raise UserError(f"{name} lasts {seconds:.0f} s, more than {limits.max_sound_seconds:.0f} s; cut it shorter")
+    try:
+        wave, _ = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise UserError(f"{name} is damaged ({type(e).__name__} while decoding); re-export it") from None
+    if wave.size == 0 or not bool(np.isfinite(wave).all()):
+        raise UserError(f"{name} holds no samples or non-finite ones; re-export it")
+    return seconds
+
+
+def safe_stem(name: str, default: str = "file") -> str:
+    """A file name's stem, reduced to letters, digits, dot, dash and underscore (never a path)."""
+    base = PurePosixPath(name.replace("\\", "/")).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._")[:60] or default
 
 
 class Collector:

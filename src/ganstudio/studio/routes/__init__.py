@@ -9,7 +9,7 @@ loads its show in the thread pool.
 
 from __future__ import annotations
 
-from . import animate, breed, create, exhibition, explore, favourites, page, project, runs, sketch, train, xr
+from . import animate, breed, create, exhibition, explore, favourites, page, project, runs, sketch, sound, train, xr
 
 ROUTERS = [
     page.router,
@@ -21,6 +21,7 @@ ROUTERS = [
     project.router,
     sketch.router,
     animate.router,
+    sound.router,
     exhibition.router,
     train.router,
     xr.router,

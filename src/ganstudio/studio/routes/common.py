@@ -22,13 +22,13 @@ async def get_studio(request: Request) -> Studio:
 StudioDep = Annotated[Studio, Depends(get_studio)]
 
 
-async def read_form(request: Request, limits: Limits, max_files: int) -> FormData:
-    """A multipart form, refused by its declared length before any of it is read."""
+async def read_form(request: Request, limits: Limits, max_files: int, what: str = "the pictures") -> FormData:
+    """A multipart form, refused by its declared length before any of it is read (``what``: what it carries)."""
     length = int(request.headers.get("content-length") or 0)
     if length > limits.max_total_bytes + FORM_SLACK:
         raise HTTPException(413, f"upload is larger than {limits.max_total_bytes // 2**20} MB")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise UserError("send the pictures as multipart/form-data")
+        raise UserError(f"send {what} as multipart/form-data")
     try:
         return await request.form(max_files=max_files, max_fields=MAX_FORM_FIELDS)
     except HTTPException:

@@ -16,12 +16,14 @@ import * as explore from "./panels/explore.js";
 import * as favourites from "./panels/favourites.js";
 import * as runs from "./panels/runs.js";
 import * as sketch from "./panels/sketch.js";
+import * as sound from "./panels/sound.js";
 import * as train from "./panels/train.js";
 
 // The page's state stays reachable from the console (and from the browser tests), as it was before
 // the script became modules.
 window.S = S;
 window.SK = sketch.SK;
+window.SND = sound.SND;
 
 function wire() {
   wireTabs();
@@ -32,7 +34,7 @@ function wire() {
     S.checkpoint = e.target.value; S.dirs = []; S.sketch = null;
     if (!$("#panel-sketch").hidden) sketch.enterSketch();
   });
-  for (const panel of [create, explore, breed, animate, favourites, exhibition, sketch, train, runs]) panel.wire();
+  for (const panel of [create, explore, breed, animate, favourites, exhibition, sketch, sound, train, runs]) panel.wire();
 }
 
 async function main() {
@@ -40,7 +42,7 @@ async function main() {
   breed.renderParents(); animate.renderKeys();
   try { await loadRuns(false); } catch (e) { fail(e); }
   const hash = location.hash.slice(1);
-  const fallback = S.info && S.info.sketch ? "sketch" : "create";
+  const fallback = S.info && S.info.sketch ? "sketch" : S.info && S.info.sound ? "sound" : "create";
   const start = $(`#tab-${hash}`) && !$(`#tab-${hash}`).hidden ? hash : fallback;
   showTab(start);
   if (start === "create" && S.info && S.info.step !== null) create.generate();

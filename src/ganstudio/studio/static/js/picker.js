@@ -7,7 +7,7 @@ import { showTab } from "./tabs.js";
 
 const LATENT_TABS = ["create", "explore", "breed", "animate", "exhibition"];
 const runHooks = [];
-// fn({changed, quiet, sketch, tab, switched}): tab is the panel shown before, switched whether it had to change
+// fn({changed, quiet, sketch, sound, tab, switched}): tab is the panel shown before, switched whether it had to change
 export function onRunChange(fn) { runHooks.push(fn); }
 
 export async function loadRuns(keep = true) {
@@ -39,12 +39,15 @@ export async function selectRun(name, quiet = false) {
   $("select[name=class]").replaceChildren(el("option", { value: "", text: "any" }),
     ...classes.map((c, i) => el("option", { value: String(i), text: c })));
   if (changed) { S.dirs = []; S.explore = null; S.edits = {}; S.parents = []; S.keys = []; S.sketch = null; }
-  // pix2pix runs turn drawings into pictures: the Sketch panel instead of the latent panels
+  // pix2pix runs turn drawings into pictures: the Sketch panel instead of the latent panels;
+  // sound runs make notes: the Sound panel instead of them
   const sketch = !!(S.info && S.info.sketch);
-  for (const t of LATENT_TABS) $(`#tab-${t}`).hidden = sketch;
+  const sound = !!(S.info && S.info.sound);
+  for (const t of LATENT_TABS) $(`#tab-${t}`).hidden = sketch || sound;
   $("#tab-sketch").hidden = !sketch;
+  $("#tab-sound").hidden = !sound;
   const current = ($$("[role=tab]").find((t) => t.getAttribute("aria-selected") === "true") || {}).id;
   const switched = !!current && $(`#${current}`).hidden;
-  if (switched) showTab(sketch ? "sketch" : "create");
-  for (const fn of runHooks) fn({ changed, quiet, sketch, tab: current && current.slice(4), switched });
+  if (switched) showTab(sketch ? "sketch" : sound ? "sound" : "create");
+  for (const fn of runHooks) fn({ changed, quiet, sketch, sound, tab: current && current.slice(4), switched });
 }

@@ -6,7 +6,23 @@ import { api } from "./api.js";
 import { $, $$, el, fail, saveBlob, toast } from "./dom.js";
 import { S } from "./state.js";
 
+// the text a picture of a run that reads text was drawn from: its prompt, or a mix of prompts (a walk's
+// in-between, a child of prompted parents) as "70% an apple + 30% a rocket" (ganstudio.latents' text_label)
+export function textLabel(latent) {
+  if (!latent) return "";
+  if (latent.prompt) return `“${latent.prompt}”`;
+  const mix = latent.text_mix || [];
+  if (!mix.length) return "";
+  const total = mix.reduce((a, m) => a + Math.abs(m[2]), 0) || 1;
+  return mix.map((m) => `${Math.round(100 * Math.abs(m[2]) / total)}% ${m[0]}`).join(" + ");
+}
+
 export function describe(latent) {
+  const text = textLabel(latent);
+  return text ? `${describeRecipe(latent)}, ${text}` : describeRecipe(latent);
+}
+
+function describeRecipe(latent) {
   if (!latent) return "sketch painting";
   const nEdits = Array.isArray(latent.edits) ? latent.edits.length : Object.keys(latent.edits || {}).length;
   const edits = nEdits ? `, ${nEdits} edit${nEdits > 1 ? "s" : ""}` : "";
@@ -42,11 +58,12 @@ export function card(pic, opts = {}) {
   like.addEventListener("click", () => setRating(1));
   dislike.addEventListener("click", () => setRating(-1));
   const extra = opts.extra ? opts.extra(pic) : null;
+  const text = textLabel(pic.latent); // a prompted picture: its text as a caption, the whole recipe as a tooltip
   return el("figure", { class: "card", "data-id": pic.id },
-    el("button", { type: "button", class: "thumb", "aria-label": `Open ${describe(pic.latent)}`,
+    el("button", { type: "button", class: "thumb", "aria-label": `Open ${describe(pic.latent)}`, title: describe(pic.latent),
       onclick: () => openViewer(pic) }, el("img", { src: pic.image, alt: `Generated picture, ${describe(pic.latent)}` })),
     el("div", { class: "acts" }, like, dislike, extra),
-    opts.label ? el("div", { class: "label", text: opts.label }) : null);
+    opts.label || text ? el("figcaption", { class: "label", text: opts.label || text }) : null);
 }
 
 export function fill(container, pics, opts) {

@@ -43,8 +43,8 @@ export function wire() {
   $("#create-form").truncation.addEventListener("input", (e) => { $("#create-form")["trunc-out"].value = (+e.target.value).toFixed(2); });
   $("#more-like-btn").addEventListener("click", moreLike);
   // a newly picked run shows its pictures at once, when the Create panel is open
-  onRunChange(({ changed, quiet, sketch }) => {
+  onRunChange(({ changed, quiet, sketch, sound }) => {
     showPromptMode();
-    if (changed && !quiet && !sketch && S.info && S.info.step !== null && !$("#panel-create").hidden) generate();
+    if (changed && !quiet && !sketch && !sound && S.info && S.info.step !== null && !$("#panel-create").hidden) generate();
   });
 }
