@@ -31,6 +31,7 @@ from PIL import Image
 
 from . import media, runs, textembed
 from .config import RunConfig
+from .data import coarse_classes
 from .errors import UserError
 from .latents import Latent, mix_embedding, mix_prompts, truncate
 from .media_audio import SpecCodec, peak_normalize
@@ -143,18 +144,33 @@ class Pipeline:
             return None
         if classes is None:
             return F.one_hot(torch.arange(n) % self.num_classes, self.num_classes).float()
+        if isinstance(classes, str) and (members := self.members_of(classes)):
+            # a coarser class than the run's (an emoji group of a subgroup-conditioned run): its members in turn
+            return F.one_hot(torch.tensor(members)[torch.arange(n) % len(members)], self.num_classes).float()
         if isinstance(classes, (int, str)):
             idx = self.class_index(classes)
             return F.one_hot(torch.full((n,), idx), self.num_classes).float()
         w = torch.as_tensor(classes, dtype=torch.float32)
         return w.expand(n, -1).clone() if w.ndim == 1 else w
 
+    def members_of(self, name: str) -> list[int]:
+        """The run's classes under a coarser class ``name`` (``data.coarse_classes``: "Food & Drink" -> the
+        indices of "food-fruit", "food-vegetable", ... in a subgroup-conditioned emoji run); [] when ``name`` is
+        one of the run's own classes or no coarser class of that name exists."""
+        own = [s.lower() for s in self.class_names]
+        if not own or name.lower() in own:
+            return []
+        coarse = coarse_classes(tuple(self.class_names)) or ()
+        return [i for i, c in enumerate(coarse) if c.lower() == name.lower()]
+
     def class_index(self, c: int | str) -> int:
         if isinstance(c, str) and not c.isdigit():
             names = [s.lower() for s in self.class_names]
             if c.lower() in names:
                 return names.index(c.lower())
-            raise UserError(f"unknown class {c!r}; this run's classes: {', '.join(self.class_names)}")
+            groups = sorted(set(coarse_classes(tuple(self.class_names)) or ()))
+            also = f" (or one of their groups: {', '.join(groups)})" if groups else ""
+            raise UserError(f"unknown class {c!r}; this run's classes: {', '.join(self.class_names)}{also}")
         i = int(c)
         if not 0 <= i < self.num_classes:
             raise UserError(f"class index {i} out of range 0..{self.num_classes - 1}")

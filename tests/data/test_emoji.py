@@ -192,3 +192,22 @@ def test_a_subgroup_run_is_judged_in_the_group_classifiers_classes(excerpt):
     assert judged_classes(same, groups).tolist() == [0, 1, 2]
     other = SimpleNamespace(num_classes=2, class_names=("T-shirt", "Trouser"))
     assert judged_classes(other, groups) is None
+
+
+def test_a_subgroup_run_draws_a_whole_group_when_asked_for_one(excerpt, tmp_path, capsys):
+    """`--class "Food & Drink"` on a run conditioned on subgroups: the group's subgroups in turn."""
+    from ganstudio import load
+
+    args = ["train", "--data", "emoji", "--model", "dcgan", "--resolution", "16", "--conditional"]
+    args += ["--set", "data.label_by=subgroup", "--batch-size", "2", "--steps", "1", "--out", str(tmp_path / "r")]
+    assert main([*args, "--quiet"]) == 0
+    run = next((tmp_path / "r").iterdir())
+    pipe = load(run)
+    food = [i for i, c in enumerate(pipe.class_names) if c.startswith("food-")]
+    assert len(food) == 2  # food-fruit and food-vegetable in the excerpt's training split
+    w = pipe.class_weights("Food & Drink", 4)
+    assert w.argmax(1).tolist() == [food[0], food[1], food[0], food[1]]
+    assert pipe.class_weights("food-fruit", 1).argmax(1).item() == pipe.class_names.index("food-fruit")
+    assert main(["generate", str(run), "--class", "Food & Drink", "--n", "2", "--out", str(tmp_path / "g")]) == 0
+    assert main(["generate", str(run), "--class", "Travel & Places", "--n", "1"]) == 2
+    assert "their groups: " in capsys.readouterr().err
