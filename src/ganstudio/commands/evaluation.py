@@ -13,9 +13,33 @@ from ..argtypes import positive_int as _positive_int
 from .robustness import one_eps
 
 
+def cmd_features_train_sound(a: argparse.Namespace) -> int:
+    from ..errors import UserError
+    from ..features.sound import load_sound_classifier, train_sound_classifier
+
+    if a.augment is not None or a.resolution is not None:
+        raise UserError("--augment and --resolution are for picture classifiers; leave them out for sound data")
+    path = train_sound_classifier(
+        a.data, epochs=a.epochs, batch_size=a.batch_size, widths=a.widths, seed=a.seed, threads=a.threads, force=a.force
+    )
+    ext = load_sound_classifier(path=path)
+    print(f"sound classifier: {ext.label} ({ext.num_classes} classes: {', '.join(ext.class_names)})")
+    print(
+        f"  accuracy: {100 * ext.meta['accuracy']:.2f} % on {ext.meta['accuracy_split']} "
+        f"(chance {100 * ext.meta['chance']:.1f} %), {ext.meta['train_seconds']:.0f} s of training"
+    )
+    print(f"  folder:   {path}")
+    print(f"  evaluate: ganstudio evaluate SOUND_RUN --features sound:{path}")
+    return 0
+
+
 def cmd_features_train(a: argparse.Namespace) -> int:
     from ..data import DataConfig
     from ..features.classifier import load_classifier, train_classifier
+    from ..features.sound import is_sound_data
+
+    if is_sound_data(a.data):
+        return cmd_features_train_sound(a)
 
     data = DataConfig(name=a.data, resolution=a.resolution)
     path = train_classifier(
@@ -52,6 +76,7 @@ def _widths(text: str) -> tuple[int, ...]:
 def cmd_features_list(a: argparse.Namespace) -> int:
     from ..features import EXTRACTORS
     from ..features.classifier import list_classifiers
+    from ..features.sound import list_sound_classifiers
 
     for name, spec in EXTRACTORS.items():
         arg = ("[:PATH]" if spec.argument.startswith("optional") else ":PATH") if spec.argument else ""
@@ -61,6 +86,12 @@ def cmd_features_list(a: argparse.Namespace) -> int:
     for r in rows:
         acc = f"{100 * r['accuracy']:.2f} % {r['accuracy_split']}" if r["accuracy"] is not None else "?"
         print(f"  {r['data']:<16} {acc:<20} {r['path']}")
+    sounds = list_sound_classifiers()
+    if sounds:
+        print("\ncached sound classifiers (--features gm-notes, spoken-digits or sound:PATH):")
+    for r in sounds:
+        acc = f"{100 * r['accuracy']:.2f} %" if r["accuracy"] is not None else "?"
+        print(f"  {r['data']:<16} {acc:<9} on {r['accuracy_split']}\n  {'':<16} {r['path']}")
     return 0
 
 
@@ -130,11 +161,14 @@ def register(sub) -> None:
     fsub = f.add_subparsers(dest="features_command", metavar="ACTION", parser_class=type(f))
     f.set_defaults(func=lambda a: (f.print_help(), 1)[1])
 
-    t = fsub.add_parser("train", help="train the classifier extractor on a labelled dataset (a few minutes)")
+    t = fsub.add_parser(
+        "train", help="train the classifier extractor on a labelled dataset, pictures or sounds (a few minutes)"
+    )
     t.add_argument(
         "--data",
         required=True,
-        help="fashion-mnist, mnist, digits, emoji, clipart, or a folder with one sub-folder per class",
+        help="fashion-mnist, mnist, digits, emoji, clipart, or a folder with one sub-folder per class; sound: "
+        "gm-notes (instrument families), spoken-digits (digits) or a folder of sounds in class sub-folders",
     )
     t.add_argument(
         "--epochs", type=_positive_int, default=None, help="default: the data's measured recipe (emoji 30), else 5"
@@ -170,14 +204,17 @@ def register(sub) -> None:
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_features_check)
 
-    e = sub.add_parser("evaluate", help="FID, KID, precision/recall, coverage, originality of a checkpoint")
+    e = sub.add_parser(
+        "evaluate", help="FID, KID, precision/recall, coverage, originality of a checkpoint (sound runs: + IS share)"
+    )
     e.add_argument("run_dir")
     e.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
     e.add_argument("--n", type=_positive_int, default=10_000, help="generated images (default 10000)")
     e.add_argument(
         "--features",
         default="auto",
-        help="auto (classifier if trained, else folder-rcf), classifier, emoji (colour pictures), folder-rcf, onnx:PATH",
+        help="auto (classifier if trained, else folder-rcf; a sound run: the sound classifier of its data), classifier, "
+        "emoji (colour pictures), folder-rcf, onnx:PATH; sound runs: gm-notes, spoken-digits, sound:PATH",
     )
     e.add_argument(
         "--reference",

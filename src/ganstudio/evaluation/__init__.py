@@ -6,6 +6,7 @@
     core.py       ``compute_row``, the real-vs-real row, ``score``, ``evaluate(run_dir)``
     results.py    ``eval/<step>.json``: write (keeping other settings under ``previous``) and read back
     table.py      the table ``ganstudio evaluate`` prints
+    sound.py      sound runs: the metrics in a sound classifier's features, on the decoded waveforms
     paired.py     image-to-image runs: ``evaluate_pairs`` (L1 / PSNR / SSIM / FID on held-out pairs)
     hook.py       ``EvalHook``: evaluation during training, keeps a ``best`` checkpoint
 
@@ -39,6 +40,7 @@ from .reference import (
 )
 from .registry import Inputs, Metric, get, metric, metrics, register, unregister
 from .results import read_evals, result_key, write_result
+from .sound import evaluate_sound
 from .table import format_table
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "compute_row",
     "evaluate",
     "evaluate_pairs",
+    "evaluate_sound",
     "format_pairs",
     "format_table",
     "get",

@@ -39,15 +39,19 @@ def originality(x: Inputs) -> dict:
     (``copy_invariance``, plus the pixel rule for noisy unmoved copies) when the pixels' shape is
     known, else the plain pixel rule."""
 
+    if x.fake_pixels is None or x.twin_pixels is None or x.twin_self_nn is None:
+        raise ValueError("originality needs pixels and training twins (not available for sounds)")
+    fake_px, twin_px, self_nn = x.fake_pixels, x.twin_pixels, x.twin_self_nn
+
     def compute() -> dict:
         if x.pixel_shape is None:
-            ref = x.twin_self_nn[:, 1] if x.twin_self_nn.ndim == 2 else x.twin_self_nn  # the pixel column
-            return M.originality(x.fake_pixels, x.twin_pixels, ref, top_k=x.top_k)
+            ref = self_nn[:, 1] if self_nn.ndim == 2 else self_nn  # the pixel column
+            return M.originality(fake_px, twin_px, ref, top_k=x.top_k)
         shape = (-1, *x.pixel_shape)
         return M.originality(
-            x.fake_pixels.reshape(shape),
-            x.twin_pixels.reshape(shape),
-            x.twin_self_nn,
+            fake_px.reshape(shape),
+            twin_px.reshape(shape),
+            self_nn,
             top_k=x.top_k,
             invariance=copy_invariance(x.pixel_shape),
         )
@@ -133,10 +137,14 @@ def _class_accuracy(x: Inputs) -> dict | None:
 
 
 @metric("copy_fraction", label="copies", cell="{copy_fraction:.2%}")  # judged against the real row
-def _copy_fraction(x: Inputs) -> dict:
+def _copy_fraction(x: Inputs) -> dict | None:
+    if not x.has_pixels:
+        return None
     return {"copy_fraction": originality(x)["copy_fraction"]}
 
 
 @metric("nn_ratio_median", label="NN ratio", cell="{nn_ratio_median:.3f}")  # ~1 new images, << 1 copies
-def _nn_ratio_median(x: Inputs) -> dict:
+def _nn_ratio_median(x: Inputs) -> dict | None:
+    if not x.has_pixels:
+        return None
     return {"nn_ratio_median": originality(x)["median_ratio"]}

@@ -32,7 +32,7 @@ from .. import media, runs
 from ..cache import key_of
 from ..data import DataConfig, captions, coarse_classes
 from ..errors import UserError
-from ..features import Extractor, Features, get_extractor
+from ..features import Extractor, Features, get_extractor, sound_spec
 from ..features.cache import data_hash, load_npz, reference_root, save_npz
 from ..metrics import functional as M
 from ..pipeline import Pipeline, load
@@ -97,14 +97,14 @@ class Reference:
 
 def compute_row(
     fake: Features,
-    fake_pixels: np.ndarray,
+    fake_pixels: np.ndarray | None,
     ref_feats: Features,
     mu: np.ndarray,
     sigma: np.ndarray,
     class_ref: np.ndarray | None,
     num_classes: int,
-    twin_pixels: np.ndarray,
-    twin_self_nn: np.ndarray,
+    twin_pixels: np.ndarray | None,
+    twin_self_nn: np.ndarray | None,
     top_k: int = WORST_K,
     requested: np.ndarray | None = None,
     pixel_shape: tuple[int, int, int] | None = None,
@@ -112,7 +112,8 @@ def compute_row(
     """One set of images against the reference: (flat row of every registered metric that applies,
     originality details). ``requested``: the class each image was generated for (extractor's order).
     ``pixel_shape``: (C, H, W) of the flattened pixels, for the invariant near-copy rule (None: the
-    pixel rule; ``twin_self_nn`` must then be plain pixel distances)."""
+    pixel rule; ``twin_self_nn`` must then be plain pixel distances). Without pixels (None: sounds) the
+    near-copy metrics are left out and the details are empty."""
     x = Inputs(
         fake,
         fake_pixels,
@@ -130,6 +131,8 @@ def compute_row(
     row: dict[str, Any] = {"n": len(fake)}
     for m in metrics():
         row.update(m.values(x) or {})
+    if not x.has_pixels:  # sounds: no near-copy search in pixels
+        return {k: _plain(v) for k, v in row.items()}, {}
     o = originality(x)
     details = {k: o[k] for k in ORIGINALITY_DETAILS if k in o}
     dist = np.asarray(o["nn_distance"])
@@ -457,6 +460,7 @@ def evaluate(
     fragility_steps: int = FRAGILITY_STEPS,
 ) -> dict:
     """Evaluate one checkpoint of a run; returns the result dict (also written to eval/<step>.json).
+    A sound run is scored on its waveforms with a sound extractor (``evaluation.sound``).
 
     ``fragility`` (an L-inf eps, pixels in [0, 1]; 1/255 is one grey level) also measures how far FID of
     the generated pictures moves under changes that small (``fragility_of``): the table shows it next to
@@ -472,7 +476,20 @@ def evaluate(
     run_dir = runs.require_run(run_dir)
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     cfg = pipe.config
-    extractor = get_extractor(features, cfg.data, log)
+    extractor = get_extractor(sound_spec(features, cfg.data) if pipe.is_sound else features, cfg.data, log)
+    if pipe.is_sound or extractor.modality == "sound":
+        if not pipe.is_sound:
+            raise UserError(
+                f"{extractor.label} judges sounds and {run_dir.name} makes pictures; use picture features "
+                "(auto, classifier, emoji, folder-rcf or onnx:PATH)"
+            )
+        if fragility is not None:
+            raise UserError("--fragility measures pictures; leave it out for a sound run")
+        from .sound import SAMPLE_BATCH as SOUND_BATCH
+        from .sound import evaluate_sound
+
+        requested = requested_classes(pipe, n, extractor, batch_size=SOUND_BATCH)
+        return evaluate_sound(pipe, extractor, n, reference, seed, write, log, requested)
     log(f"evaluating {run_dir.name} at step {pipe.step} with {extractor.label} ({n} samples)")
     ref = prepare_reference(
         cfg.data,

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import torch
 
 from .. import runs
+from ..errors import UserError
 from ..features import Extractor, get_extractor
 from ..pipeline import Pipeline
 from .core import (
@@ -109,6 +110,12 @@ class EvalHook:
         if event == "start":
             if self.extractor is None:  # fail before training, not at the first evaluation
                 self.extractor = get_extractor(self.features, t.run_cfg.data, self.log)
+            if self.extractor.modality == "sound":
+                raise UserError(
+                    f"evaluation during training scores spectrogram pictures, not {self.extractor.name}; evaluate "
+                    "a sound run's checkpoints with `ganstudio evaluate RUN --features "
+                    f"{self.features}` (or train with picture features such as folder-rcf)"
+                )
             self._restore_best(t)
             self.last_step = t.progress.step if self._evaluated(t, t.progress.step) else -1
             return

@@ -35,16 +35,16 @@ class Inputs:
     """What a metric sees: one set of images (generated, or the held-out real row) against the reference."""
 
     fake: Features  # feats (N, D), probs (N, K) or None
-    fake_pixels: np.ndarray  # (N, C*H*W) float32 in [0, 1]
+    fake_pixels: np.ndarray | None  # (N, C*H*W) float32 in [0, 1]; None for sounds (no pixel metrics)
     ref: Features  # the reference set's features
     mu: np.ndarray  # (D,) mean of ref.feats
     sigma: np.ndarray  # (D, D) covariance of ref.feats
     class_ref: np.ndarray | None  # what class histograms are compared with (labels or probs), or None
     num_classes: int  # the extractor's classes (0 or 1: no class metrics)
-    twin_pixels: np.ndarray  # (T, C*H*W) training images searched for near-copies
+    twin_pixels: np.ndarray | None  # (T, C*H*W) training images searched for near-copies; None: no copy metrics
     # distances of (some of) the twins to their own nearest other twin: (T, 2) invariant and pixel
     # (metrics.functional.copy_calibration), or (T,) plain pixel distances for the pixel rule
-    twin_self_nn: np.ndarray
+    twin_self_nn: np.ndarray | None
     top_k: int  # near-copies kept in the originality details
     # (N,) the class each image was generated for, as an index into the extractor's classes; None when
     # unknown (real rows, unconditional runs, an extractor whose classes are not the run's)
@@ -58,6 +58,11 @@ class Inputs:
         if self.fake.probs is None or self.class_ref is None or self.num_classes < 2:
             return None
         return self.fake.probs, self.class_ref
+
+    @property
+    def has_pixels(self) -> bool:
+        """Whether the near-copy metrics apply (pictures with their training twins; not sounds)."""
+        return self.fake_pixels is not None and self.twin_pixels is not None and self.twin_self_nn is not None
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per Inputs: for work several metrics read (precision and recall, ...)."""

@@ -67,8 +67,11 @@ def format_table(res: dict) -> str:
         ),
         f"reference: {res['data']['reference']}",
         f"real row:  {res['data']['real_row']}",
-        f"originality: nearest of {res['data']['twins']}",
     ]
+    if res["data"].get("twins"):
+        lines.append(f"originality: nearest of {res['data']['twins']}")
+    if res.get("decoder"):
+        lines.append(f"decoder:   {res['decoder']} (sounds judged as waveforms at {res.get('sample_rate')} Hz)")
     header, body = table_columns(res)
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
     lines.append("")
@@ -76,6 +79,9 @@ def format_table(res: dict) -> str:
         lines.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
     lines.append("")
     lines.append(f"numbers are comparable only with the same features ({res['extractor_label']}), n and reference")
+    if res.get("is_share") is not None:
+        g, r = res["rows"]["generated"]["classifier_score"], res["rows"]["real"]["classifier_score"]
+        lines.append(f"inception score (cls score): generated {g:.3f} = {100 * res['is_share']:.1f} % of real {r:.3f}")
     f = res.get("fragility")
     if f:
         lines.append(

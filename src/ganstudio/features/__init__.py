@@ -11,9 +11,15 @@ string is ``NAME`` or ``NAME:ARG``:
                         to its 64 px (``fit_images``), grey ones repeated to RGB
     folder-rcf          fixed random-conv features + pixel statistics: any images, no training
     onnx:PATH           any network exported to ONNX, run with onnxruntime
+    gm-notes            sound: the log-mel CNN trained on gm-notes' instrument families (``ganstudio features
+                        train --data gm-notes``; gm-notes:PATH picks a cached folder); reads waveforms
+    spoken-digits       sound: the log-mel CNN trained on spoken-digits' digits (likewise)
+    sound:PATH          sound: any cached sound classifier (e.g. one trained on a folder of class sub-folders)
     auto                classifier when one is cached for the data (for an emoji run that is the
                         network ``emoji`` names), else emoji for an emoji run with other options
-                        when the emoji classifier is cached, else folder-rcf
+                        when the emoji classifier is cached, else folder-rcf (pictures: training-time
+                        evaluation of a sound run reads its spectrogram pictures); ``ganstudio evaluate``
+                        of a sound run asks ``sound_spec``: the sound classifier trained on its data
 
 Every extractor reports ``name`` and ``id`` (a hash of its weights); numbers from different
 extractors are not comparable, and every result carries both.
@@ -37,6 +43,7 @@ __all__ = [
     "fit_images",
     "get_extractor",
     "resolve_spec",
+    "sound_spec",
     "to_unit_float",
 ]
 
@@ -81,6 +88,15 @@ def _onnx(arg: str | None, data: DataConfig | None) -> Extractor:
     return OnnxExtractor(arg)
 
 
+def _sound(source: str | None) -> Callable[[str | None, DataConfig | None], Extractor]:
+    def build(arg: str | None, data: DataConfig | None) -> Extractor:
+        from .sound import load_sound_classifier
+
+        return load_sound_classifier(data=source, path=arg)
+
+    return build
+
+
 EXTRACTORS: dict[str, ExtractorSpec] = {
     "classifier": ExtractorSpec(
         _classifier,
@@ -92,6 +108,17 @@ EXTRACTORS: dict[str, ExtractorSpec] = {
     ),
     "folder-rcf": ExtractorSpec(_randconv, "fixed random-conv features + pixel statistics (any images)"),
     "onnx": ExtractorSpec(_onnx, "a feature network exported to ONNX (onnxruntime)", "PATH of the .onnx file"),
+    "gm-notes": ExtractorSpec(
+        _sound("gm-notes"),
+        "sound: log-mel CNN trained on gm-notes' instrument families",
+        "optional PATH of a cached sound classifier folder",
+    ),
+    "spoken-digits": ExtractorSpec(
+        _sound("spoken-digits"),
+        "sound: log-mel CNN trained on spoken-digits' digits",
+        "optional PATH of a cached sound classifier folder",
+    ),
+    "sound": ExtractorSpec(_sound(None), "sound: any cached sound classifier folder", "PATH of the folder"),
 }
 
 
@@ -124,6 +151,18 @@ def resolve_spec(spec: str, data: DataConfig | None, log: Callable[[str], None] 
                 f"run `ganstudio features train --data {data.name}` once"
             )
     return "folder-rcf"
+
+
+def sound_spec(spec: str, data: DataConfig) -> str:
+    """A sound run's extractor: ``auto`` -> the sound classifier of its data (``gm-notes``, ``spoken-digits``, or
+    ``sound:PATH`` for a folder; a UserError naming the training command when none is cached); else ``spec``."""
+    if spec != "auto":
+        return spec
+    from .sound import SOUND_SOURCES, load_sound_classifier
+
+    if data.name in SOUND_SOURCES:
+        return data.name
+    return f"sound:{load_sound_classifier(data.name).path}"
 
 
 def get_extractor(

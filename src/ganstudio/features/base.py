@@ -96,6 +96,7 @@ class Extractor(ABC):
     input_channels: int | None = None  # images are converted to this many channels (None: as given)
     input_size: tuple[int, int] | None = None  # and resized to this (H, W) (None: as given)
     batch_size: int = 256
+    modality: str = "pictures"  # "sound": ``extract`` reads waveforms (N, samples) instead (features.sound)
 
     @abstractmethod
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray | None]:
