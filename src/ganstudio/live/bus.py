@@ -25,7 +25,8 @@ from .params import ParamSpec, Registry
 
 class Event(NamedTuple):
     """What a frame applies: ``set`` (name, natural value), ``scene`` (name, {param: value}),
-    ``mode`` ("attract" | "live", None)."""
+    ``mode`` ("attract" | "live", None), ``text`` ("prompt", [[prompt, text_hash, weight], ...] or None: the
+    performer's text of a run that reads text; None gives the walk's own back)."""
 
     kind: str
     name: str

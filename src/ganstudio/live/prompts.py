@@ -4,6 +4,11 @@
 in seconds), so it runs on this worker thread. The worker keeps only the newest prompt; when it is
 resolved, its class weights and edits are posted as ordinary parameter targets (``class/<i>``,
 ``dir/<i>``) and slew there like any other input.
+
+A run that reads text (``TextPromptWorker``): the prompt conditions G itself. The worker embeds it with the
+run's text model (``latents.text_fields``: the prompt and its embedding's fingerprint) and posts a ``text``
+event; the show glides from the shown text to it along the slerp of the embeddings. An empty prompt gives the
+walk's own text back (the keyframes' prompts, or the empty caption).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from .. import latents as L
 from ..creative.prompt import interpret
-from .bus import ControlBus
+from .bus import ControlBus, Event
 
 
 class PromptWorker:
@@ -65,4 +71,21 @@ class PromptWorker:
         amounts = dict(match.edits)
         for i in self.direction_names:
             self.bus.set(f"dir/{i}", float(amounts.get(i, 0.0)), "prompt")
+        self.resolved += 1
+
+
+class TextPromptWorker(PromptWorker):
+    """Prompts for a run that reads text: each becomes the performer's text (a ``text`` event), embedded here,
+    off the frame loop."""
+
+    def __init__(self, bus: ControlBus, pipe):
+        self.pipe = pipe
+        super().__init__(bus, (), {})
+
+    def apply(self, text: str) -> None:
+        if not text.strip():
+            self.bus.post(Event("text", "prompt", None))
+        else:
+            prompt, text_hash = L.text_fields(self.pipe, text)
+            self.bus.post(Event("text", "prompt", [[prompt, text_hash, 1.0]]))
         self.resolved += 1

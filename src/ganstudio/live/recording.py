@@ -13,7 +13,9 @@ File (JSON)::
      "directions": "sefa-30.json#...", "params": [...], "start": {...}, "frames": 300,
      "events": [[0, "set", "truncation", 0.7], [41, "scene", "calm", {"speed": 2.0}], [90, "mode", "attract", null]]}
 
-plus ``"keys": {"z": [[...]], "y": [[...]] | null}`` when the show walks through given latents (``walk.Keys``).
+plus ``"keys": {"z": [[...]], "y": [[...]] | null}`` when the show walks through given latents (``walk.Keys``;
+also ``"text"``, each keyframe's ``[[prompt, text_hash, weight], ...]``, for a run that reads text). A prompt
+given to a run that reads text is a ``text`` event: ``[12, "text", "prompt", [["a red square", "<hash>", 1.0]]]``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from ..fsutil import atomic_write_json
 from .bus import Event
 from .params import ParamSpec, Registry
 from .show import Frame, Show
-from .walk import Keys
+from .walk import Keys, parts_of
 
 FORMAT = "ganstudio.live-recording/1"
-EVENT_KINDS = ("set", "scene", "mode")
+EVENT_KINDS = ("set", "scene", "mode", "text")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class Recording:
             )
             if rec.keys is not None:
                 Keys.from_dict(rec.keys)  # damaged keyframes are refused here, not in the middle of a replay
+            for e in events:
+                if e[1] == "text":
+                    parts_of(e[3])  # so are damaged texts
         except (KeyError, TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({type(e).__name__}: {e})") from None
         bad = [e for e in events if e[1] not in EVENT_KINDS or not 0 <= e[0] < max(rec.frames, 1)]

@@ -1,7 +1,8 @@
 """The live output page: a full-screen canvas fed with frames over a WebSocket, served from this machine.
 
 Routes: ``/`` the page, ``/static/*`` its script and style (nothing from another origin), ``/api/status``
-(JSON: frame, mode, counters), ``/ws`` the WebSocket. On the WebSocket the server first sends one text
+(JSON: frame, mode, counters), ``/api/latent`` (the latent JSON of the frame shown last: save it and
+``ganstudio generate RUN --from`` remakes that frame), ``/ws`` the WebSocket. On the WebSocket the server first sends one text
 message ``{"type": "hello", "params": [...], "scenes": [...], "controls": [...]}`` and then binary frames
 (``frames``: header + PNG), the newest one whenever the client is ready. The page sends text messages
 ``{"set": {"<control>": value, ...}}`` in the grammar of ``controls`` (``"truncation": 0.7``,
@@ -41,6 +42,12 @@ def create_app(session, host: str = "127.0.0.1", token: str | None = None):
     async def status(request):
         return JSONResponse(session.status())
 
+    async def latent(request):
+        frame = session.last_frame
+        if frame is None:
+            return JSONResponse({"detail": "no frame yet; try again in a moment"}, status_code=409)
+        return JSONResponse(frame.latent.to_dict(), headers={"cache-control": "no-store"})
+
     async def ws_endpoint(ws: WebSocket) -> None:
         await ws.accept()
         await stream(ws, session)
@@ -49,6 +56,7 @@ def create_app(session, host: str = "127.0.0.1", token: str | None = None):
         routes=[
             Route("/", page),
             Route("/api/status", status),
+            Route("/api/latent", latent),
             WebSocketRoute("/ws", ws_endpoint),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
@@ -96,6 +104,7 @@ def hello(session) -> dict[str, Any]:
         "scenes": session.scenes.names(),
         "controls": list(CONTROLS),
         "classes": list(session.pipe.class_names),
+        "reads_text": bool(getattr(session.pipe, "reads_text", False)),
         "midi": session.midi is not None,
         "osc": session.osc_address,
     }

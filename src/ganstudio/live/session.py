@@ -17,7 +17,9 @@ OSC on a non-loopback ``osc_host`` needs an access token: pass ``token=`` or rea
 addresses then carry it, ``/ganstudio/<token>/<param>``.
 
 ``keys=[Latent, ...]``: the walk goes through these latents instead of seeds (``walk.Keys``; the
-studio's exhibition walks the run's favourites this way).
+studio's exhibition walks the run's favourites this way). On a run that reads text the walk moves through
+the keyframes' prompts too (slerp of the sentence embeddings), and ``prompt(text)`` (OSC ``/ganstudio/prompt``,
+the page's prompt box) conditions G on that text; every frame's latent keeps its text, so it remakes exactly.
 
 The generator is the run's EMA copy when it has one (``ganstudio.load``), at batch 1 under
 ``torch.inference_mode``; ``backend="onnx"`` runs the exported graph with onnxruntime instead.
@@ -41,7 +43,7 @@ from .controls import Controls
 from .frames import FrameHub, encode, png_bytes
 from .mapping import Mapping, load_mapping, save_mapping
 from .params import MAX_DIRECTIONS, Registry, registry_for
-from .prompts import PromptWorker
+from .prompts import PromptWorker, TextPromptWorker
 from .recording import Recorder, Recording, save_recording
 from .renderer import make_renderer
 from .scenes import Scene, SceneStore
@@ -202,6 +204,10 @@ class LiveSession:
             self.bus.set(f"class/{i}", 1.0 if i == idx else 0.0, "class")
 
     def prompt(self, text: str) -> None:
+        """A sentence: on a run that reads text, the text G draws from ("" gives the walk's own back); on a
+        class-conditional run, a class mix and named direction edits. Resolved off the frame loop."""
+        if self._prompts is None and getattr(self.pipe, "reads_text", False):
+            self._prompts = TextPromptWorker(self.bus, self.pipe)
         if self._prompts is None:
             names = {
                 int(n.split("/")[1]): s.label
@@ -262,6 +268,7 @@ class LiveSession:
             "scene": frame.scene,
             "inputs": self.stats["applied"],
             "values": frame.values,
+            "text": frame.latent.text_label,
             "render_ms": round(self.render_ms, 3),
             "fps": round(self.measured_fps, 2),
         }
@@ -379,6 +386,7 @@ class LiveSession:
             "fps_target": self.show.fps,
             "fps": round(self.measured_fps, 2),
             "render_ms": round(self.render_ms, 3),
+            "text": None if self.last_frame is None else self.last_frame.latent.text_label,
             "backend": self.renderer.name,
             "osc": self.osc_address,
             "osc_out": None if self.osc_out is None else self.osc_out.target,

@@ -9,6 +9,11 @@ state and the same events at the same frame numbers give the same frames bit for
 Attract mode (``watchdog``): the targets a performer set are put aside and the walk drifts through new
 seeds at ``attract_speed`` with the direction sliders at rest and the walk's own classes; leaving it
 brings the performer's targets back (each value slews there).
+
+Text (runs that read text): the shown text follows the walk's own (``walk.text_at``: the keyframes' prompts,
+slerped) or, in live mode, the performer's prompt (a ``text`` event: ``LiveSession.prompt``); it glides like z
+(``walk.glide_text``) and each frame's ``Latent`` carries it (its prompt, or a ``text_mix`` of prompts), so
+``ganstudio generate RUN --from`` remakes the frame.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ..creative.interpolate import slerp
 from ..errors import UserError
 from .bus import Event
 from .params import PATHS, Registry, slew_step
-from .walk import Keys, Walk
+from .walk import Keys, Parts, Walk, parts_of
 
 MODES = ("live", "attract")
 
@@ -44,6 +49,8 @@ class LiveState:
     saved: dict[str, float] | None = None  # the performer's targets while in attract mode
     z: torch.Tensor | None = None  # the shown (glided) latent, float32 (z_dim,)
     y: torch.Tensor | None = None  # the shown class weights, float32 (K,)
+    text: Parts | None = None  # the shown text (runs that read text): (prompt, text_hash, weight) parts
+    prompt: Parts | None = None  # the performer's text (a ``text`` event); None: the walk's own
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +63,8 @@ class LiveState:
             "saved": None if self.saved is None else dict(self.saved),
             "z": None if self.z is None else self.z.tolist(),
             "y": None if self.y is None else self.y.tolist(),
+            "text": None if self.text is None else [list(p) for p in self.text],
+            "prompt": None if self.prompt is None else [list(p) for p in self.prompt],
         }
 
     @classmethod
@@ -75,6 +84,8 @@ class LiveState:
                 saved=None if d.get("saved") is None else {k: float(v) for k, v in d["saved"].items()},
                 z=None if d.get("z") is None else torch.tensor(d["z"], dtype=torch.float32),
                 y=None if d.get("y") is None else torch.tensor(d["y"], dtype=torch.float32),
+                text=parts_of(d.get("text")),
+                prompt=parts_of(d.get("prompt")),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise UserError(f"damaged live state ({type(e).__name__}: {e})") from None
@@ -146,6 +157,11 @@ class Show:
                 s.saved = None
             s.mode = ev.name
             return [("mode", ev.name)]
+        if ev.kind == "text":
+            if not self.walk.reads_text:
+                raise ValueError("this run does not read text")
+            s.prompt = parts_of(ev.value)
+            return []
         raise ValueError(f"unknown event kind {ev.kind!r}")
 
     # ---- one frame -----------------------------------------------------------------------------
@@ -161,19 +177,24 @@ class Show:
                 s.values[spec.name] = s.targets[spec.name]
         v = s.values
         path = PATHS[int(v["path"])]
-        z, y = self.walk.at(path, int(v["seed"]), s.phase + v["offset"])
+        at = (int(v["seed"]), s.phase + v["offset"])
+        z, y = self.walk.at(path, *at)
         if s.mode == "live" and self.class_names:
             w = torch.tensor([v[n] for n in self.class_names], dtype=torch.float32)
             total = float(w.sum())
             if total > 1e-6:
                 y = w / total
+        text = None
+        if self.walk.reads_text:
+            text = s.prompt if s.mode == "live" and s.prompt is not None else self.walk.text_at(path, *at)
         glide = v["glide"]
         if s.z is None or glide <= 0:
-            s.z, s.y = z, y
+            s.z, s.y, s.text = z, y, text
         else:
             a = -math.expm1(-self.dt / glide)
             s.z = slerp(s.z, z, a)
             s.y = None if y is None or s.y is None else s.y + a * (y - s.y)
+            s.text = self.walk.glide_text(s.text, text, a)
         latent = self.latent()
         image = self.renderer.render(latent)
         frame = Frame(s.frame, image, latent, out, dict(v), s.mode, s.scene)
@@ -189,7 +210,7 @@ class Show:
         s = self.state
         assert s.z is not None
         edits = tuple((int(n.split("/")[1]), s.values[n]) for n in self.dir_names if s.values[n] != 0.0)
-        return L.Latent(
+        lat = L.Latent(
             z=tuple(s.z.tolist()),
             classes=None if s.y is None else tuple(s.y.tolist()),
             truncation=s.values["truncation"],
@@ -199,6 +220,7 @@ class Show:
             run=self.run,
             step=self.pipe.step,
         )
+        return L.with_text(lat, s.text) if s.text else lat
 
     def snapshot(self) -> dict[str, Any]:
         return self.state.to_dict()

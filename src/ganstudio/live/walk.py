@@ -16,6 +16,14 @@ With keyframes (``Keys``: latents given, e.g. the studio's favourites) "seed" s 
 swings between two of them, ``still`` holds one. A keyframe is its latent's effective z (truncation and
 edits applied) and class weights, so with the piece's own truncation at 1 and its sliders at rest the
 walk passes through exactly the pictures the latents make.
+
+Text (runs that read text): a keyframe keeps its text (``Latent.text_parts``: its prompt, or its mix of
+prompts) and ``text_at`` walks it like ``creative.animate`` does: ``drift`` slerps the sentence embedding
+from one keyframe's text to the next (``interpolate.interpolate_text`` with the run's embeddings), recorded
+as a mix of their prompts whose weights give that embedding, so every frame's latent remakes its picture
+with ``ganstudio generate RUN --from``; ``circle`` and ``still`` hold keyframe ``seed``'s text. A keyframe
+without text shows the empty caption (G reads zeros); to or from it the text switches halfway (no mix of a
+prompt with nothing can be written down). ``glide_text`` moves a shown text toward another the same way.
 """
 
 from __future__ import annotations
@@ -31,17 +39,43 @@ import torch
 
 from .. import latents as L
 from ..creative import directions as D
-from ..creative.interpolate import get_easing, lerp, slerp
+from ..creative.animate import text_embed_of
+from ..creative.interpolate import get_easing, interpolate_text, lerp, slerp, slerp_weights
 from ..errors import UserError
 from .params import PATHS
+
+Parts = tuple[tuple[str, str, float], ...]  # (prompt, text_hash, weight) per part: ``Latent.text_parts``
+SNAP = 1e-4  # a gliding text this close to its target (embedding distance) becomes the target itself
+PRUNE = 1e-7  # mix weights smaller than this are dropped (nothing a picture shows)
+
+
+def parts_of(value: Any) -> Parts | None:
+    """Text parts from JSON (lists) or tuples: ``[[prompt, hash, weight], ...]`` -> Parts; None or [] -> None.
+    Raises ValueError for anything else."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return None
+    try:
+        out = tuple((str(p), str(h), float(w)) for p, h, w in value)
+    except (TypeError, ValueError):
+        raise ValueError("text must be a list of [prompt, text_hash, weight]") from None
+    if not all(math.isfinite(w) for _, _, w in out):
+        raise ValueError("text weights must be finite numbers")
+    return out
+
+
+def _carrier(parts: Parts) -> L.Latent:
+    """A latent that only carries ``parts`` (what ``interpolate_text`` reads)."""
+    return L.with_text(L.Latent(z=(0.0,)), parts)
 
 
 @dataclass(frozen=True)
 class Keys:
-    """Keyframes of a walk: effective latents z (N, z_dim) and class weights y (N, K) or None."""
+    """Keyframes of a walk: effective latents z (N, z_dim), class weights y (N, K) or None, and for a run that
+    reads text each keyframe's text parts (``()``: no text, the empty caption), or None when none has text."""
 
     z: torch.Tensor
     y: torch.Tensor | None = None
+    text: tuple[Parts, ...] | None = None
 
     @classmethod
     def of(cls, latents: Sequence[L.Latent], pipe, run_dir: str | Path | None, directions=None) -> Keys:
@@ -59,17 +93,31 @@ class Keys:
             dirs = None if ref is None else files[ref]
             L.check_compatible([lat], pipe, dirs, exact=False)
             zs.append(L.effective_z([lat], dirs)[0])
-        return cls(torch.stack(zs), L.condition_matrix(pipe, latents))
+        text = None
+        if getattr(pipe, "reads_text", False) and any(lat.has_text for lat in latents):
+            embed = text_embed_of(pipe)
+            for lat in latents:  # each keyframe's text checked now (its hash), not at the first frame that shows it
+                if lat.has_text:
+                    embed(lat.text_parts)
+            text = tuple(lat.text_parts for lat in latents)
+        # what G reads beside z: class weights here (a text run's embeddings come from ``text`` frame by frame)
+        return cls(torch.stack(zs), L.class_matrix(latents), text)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"z": self.z.tolist(), "y": None if self.y is None else self.y.tolist()}
+        d: dict[str, Any] = {"z": self.z.tolist(), "y": None if self.y is None else self.y.tolist()}
+        if self.text is not None:
+            d["text"] = [[list(p) for p in parts] for parts in self.text]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Keys:
-        y = d.get("y")
-        return cls(
-            torch.tensor(d["z"], dtype=torch.float32), None if y is None else torch.tensor(y, dtype=torch.float32)
-        )
+        y, text = d.get("y"), d.get("text")
+        z = torch.tensor(d["z"], dtype=torch.float32)
+        if text is not None:
+            if not isinstance(text, list) or len(text) != len(z):
+                raise ValueError("keys: one text per keyframe")
+            text = tuple(parts_of(t) or () for t in text)
+        return cls(z, None if y is None else torch.tensor(y, dtype=torch.float32), text)
 
 
 class Walk:
@@ -80,6 +128,8 @@ class Walk:
         self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._size = cache
         self._ease = get_easing("cosine")
+        self.reads_text = bool(getattr(pipe, "reads_text", False))
+        self.text_embed = text_embed_of(pipe) if self.reads_text else None
 
     def z_of(self, seed: int) -> torch.Tensor:
         """The latent of ``seed`` (the pipeline's own seeding: ``pipe(n=1, seed=s)`` draws this z), or
@@ -120,3 +170,39 @@ class Walk:
             z = slerp(self.z_of(a), self.z_of(b), t)
             return z, lerp(self.one_hot(a), self.one_hot(b), t) if k else None
         return self.z_of(seed).clone(), self.one_hot(seed) if k else None
+
+    # ---- text (runs that read text) ------------------------------------------------------------
+    def text_at(self, path: str, seed: int, phase: float) -> Parts | None:
+        """The walk's own text at ``phase`` (None: no text, the empty caption): the keyframes' texts, slerped
+        along ``drift`` with the same easing as z, held by ``circle`` and ``still``."""
+        if path not in PATHS:
+            raise ValueError(f"unknown path {path!r}")
+        if self.keys is None or self.keys.text is None:
+            return None
+        texts = self.keys.text
+        if path != "drift":
+            return texts[seed % len(texts)] or None
+        whole = math.floor(phase)
+        t = self._ease(phase - whole)
+        a, b = texts[(seed + int(whole)) % len(texts)], texts[(seed + int(whole) + 1) % len(texts)]
+        return self.mix(a, b, t)
+
+    def mix(self, a: Parts | None, b: Parts | None, t: float) -> Parts | None:
+        """The text a fraction ``t`` of the way from ``a`` to ``b``: the slerp of their embeddings, as a mix of
+        their prompts (``creative.interpolate.interpolate_text``); to or from no text it switches at t = 1/2."""
+        if not a or not b:
+            return (a if t < 0.5 else b) or None
+        return interpolate_text(_carrier(a), _carrier(b), t, "slerp", self.text_embed)
+
+    def glide_text(self, shown: Parts | None, target: Parts | None, a: float) -> Parts | None:
+        """One glide step of the shown text: a fraction ``a`` of the way to ``target`` along the slerp of the
+        embeddings (like z's glide); it becomes ``target`` itself once within ``SNAP``, and jumps to or from
+        no text."""
+        if shown == target or not shown or not target or a >= 1.0 or self.text_embed is None:
+            return target
+        ea, eb = self.text_embed(shown), self.text_embed(target)
+        ca, cb = slerp_weights(ea, eb, a)
+        parts = tuple(p for p in L.merge_parts([(shown, ca), (target, cb)]) if abs(p[2]) > PRUNE)
+        if len(parts) < 2 or float((self.text_embed(parts) - eb).double().norm()) < SNAP:
+            return target
+        return parts

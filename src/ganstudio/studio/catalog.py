@@ -16,6 +16,9 @@ from .run_index import RunIndex
 
 MAX_POINTS = 400  # loss-curve points sent to the page: a run logs many more
 METRIC_FIELDS = ("step", "epoch", "d_loss", "g_loss", "wall_s", "images_per_s")
+# the pages a run's folder may hold, by the name of their route: ``ganstudio report RUN`` and
+# ``ganstudio robustness report RUN`` (``report.build_report``, ``report.ROBUSTNESS_PAGE``) write them
+REPORTS = {"evaluation": ("report.html", "Evaluation report"), "robustness": ("robustness.html", "Robustness report")}
 
 
 class Catalog:
@@ -49,12 +52,39 @@ class Catalog:
             "last": rows[-1] if rows else None,
         }
 
+    def report(self, run: str, kind: str) -> Path:
+        """The run's ``kind`` report page (a file directly in the run's folder, never outside it)."""
+        p = self.index.path(run)
+        if kind not in REPORTS:
+            raise NotFound(f"no report {kind!r}; the studio shows {', '.join(REPORTS)}")
+        f = report_file(p, kind)
+        if f is None:
+            cmd = "ganstudio report" if kind == "evaluation" else "ganstudio robustness report"
+            raise NotFound(f"run {run} has no {REPORTS[kind][1].lower()} yet: write it with `{cmd} {p}`")
+        return f
+
     def samples(self, run: str) -> Path:
         """The run's latest training sample grid."""
         f = self.index.path(run) / "samples" / "latest.png"
         if not f.is_file():
             raise NotFound(f"run {run} has no sample grid yet")
         return f
+
+
+def report_file(run_dir: Path, kind: str) -> Path | None:
+    """``run_dir``'s ``kind`` report when it is a file inside the run's folder (a link that leads out is none)."""
+    root = run_dir.resolve()
+    f = (root / REPORTS[kind][0]).resolve()
+    return f if f.parent == root and f.is_file() else None
+
+
+def reports(p: Path) -> list[dict]:
+    """The report pages the run's folder holds, as the Runs panel links them."""
+    return [
+        {"kind": k, "title": title, "url": f"/api/runs/{p.name}/reports/{k}"}
+        for k, (_, title) in REPORTS.items()
+        if report_file(p, k) is not None
+    ]
 
 
 def summary(p: Path, jobs: list[dict]) -> dict:
@@ -84,6 +114,7 @@ def summary(p: Path, jobs: list[dict]) -> dict:
         # the Create panel's text box: a run that reads text draws from it, others map it to a class
         "reads_text": bool(mc.get("text_dim")),
         "prompt_mode": prompt_mode(p) if cfg else None,
+        "reports": reports(p),
     }
 
 

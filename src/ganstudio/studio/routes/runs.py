@@ -1,4 +1,8 @@
-"""Runs panel and run picker: the runs, one run's config, its loss curves and latest samples."""
+"""Runs panel and run picker: the runs, one run's config, its loss curves, latest samples and report pages.
+
+A report page (``RUN/report.html``, ``RUN/robustness.html``: self-contained HTML, inline PNGs and styles) is
+served from the run's own folder only, by kind (never a path), under a policy that lets it load nothing, run
+no script and reach nothing of the studio (``sandbox``: a page of its own origin)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from .. import schemas as S
 from .common import StudioDep
 
 router = APIRouter()
+REPORT_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
 @router.get("/api/runs", summary="The runs in the runs folder, newest first")
@@ -32,3 +40,16 @@ def metrics(run: S.RunName, st: StudioDep) -> dict:
 def latest_samples(run: S.RunName, st: StudioDep):
     # no-store: the grid is rewritten in place while the run trains
     return FileResponse(st.catalog.samples(run), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/api/runs/{run}/reports/{kind}",
+    summary="A report page of the run: evaluation (ganstudio report) or robustness (ganstudio robustness report)",
+    response_class=FileResponse,
+)
+def report(run: S.RunName, kind: str, st: StudioDep):
+    return FileResponse(
+        st.catalog.report(run, kind),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": REPORT_CSP, "Cache-Control": "no-cache"},
+    )

@@ -29,8 +29,8 @@ async function renderRunDetail() {
   $("#run-detail").hidden = false;
   $("#run-title").textContent = S.run;
   try {
-    const m = await api(`/api/runs/${S.run}/metrics`);
-    const info = S.runs.find((r) => r.name === S.run) || {};
+    const [m, info] = await Promise.all([api(`/api/runs/${S.run}/metrics`), api(`/api/runs/${S.run}`)]);
+    renderReports(info.reports || []);
     $("#run-samples").src = `/api/runs/${S.run}/samples/latest.png?t=${Date.now()}`;
     const last = m.last;
     $("#run-status").textContent = (m.job ? "Training now. " + fmtEta(m.eta_s) : "Not training.") +
@@ -39,6 +39,17 @@ async function renderRunDetail() {
     $("#run-stop").dataset.job = m.job || "";
     drawLoss(m.rows);
   } catch (e) { fail(e); }
+}
+
+// the run's report pages (RUN/report.html, RUN/robustness.html) as links, when its folder holds them
+function renderReports(reports) {
+  const p = $("#run-reports");
+  const key = reports.map((r) => r.url).join(" ");
+  p.hidden = !reports.length;
+  if (p.dataset.key === key) return; // unchanged: keep the links (and any keyboard focus on them)
+  p.dataset.key = key;
+  p.replaceChildren(...reports.flatMap((r, i) => [i ? " · " : "",
+    el("a", { href: r.url, target: "_blank", rel: "noopener", class: `report-${r.kind}`, text: r.title })]));
 }
 
 function drawLoss(rows) {
