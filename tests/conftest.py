@@ -224,3 +224,54 @@ def move():
     """``move(x, dy, dx)``: pictures (..., H, W) moved by (dy, dx) px, the uncovered band filled with 0 (the
     background of the near-copy tests' pictures): the made copies that the copy check must catch."""
     return _move
+
+
+TONES_SR = 16000
+A3_A4 = {"A3": 220.0, "A4": 440.0}
+
+
+def _write_tones(root, pitches: dict[str, float] | None = None, per_class: int = 4):
+    """A folder of sounds in class sub-folders: per pitch name, ``per_class`` 0.25 s sine tones at 16 kHz, each
+    slightly sharper than the last (``f * (1 + i / 200)``)."""
+    from ganstudio.media_audio import write_wav
+
+    t = np.arange(TONES_SR // 4) / TONES_SR
+    for name, f in (pitches or A3_A4).items():
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            write_wav(root / name / f"{i}.wav", 0.5 * np.sin(2 * np.pi * f * (1 + i / 200) * t), TONES_SR)
+    return root
+
+
+@pytest.fixture(scope="session")
+def write_tones():
+    """``write_tones(root, pitches={"A3": 220.0, "A4": 440.0}, per_class=4) -> root``: a labelled folder of
+    0.25 s sine tones (one sub-folder per pitch name)."""
+    return _write_tones
+
+
+@pytest.fixture(scope="session")
+def tiny_sound_run(tmp_path_factory):
+    """``tiny_sound_run(root=None, out=None, channels=None, **train) -> run folder``: two steps of a conditional
+    specgan (8 channels, 32 mel bins x 16 frames = 0.25 s) on the tone folder ``root`` (None: a new one of
+    ``write_tones``' defaults), trained into ``out`` (None: a new folder); ``channels`` 1 is magnitude only
+    (Griffin-Lim), None magnitude + instantaneous frequency; train fields override the defaults."""
+    from ganstudio.config import RunConfig
+    from ganstudio.training import train as train_run
+
+    def make(root=None, out=None, channels: int | None = None, **train):
+        root = _write_tones(tmp_path_factory.mktemp("notes")) if root is None else root
+        t = {"steps": 2, "batch_size": 4, "threads": 1, "seed": 0, "checkpoint_every": 2, **train}
+        data = {"name": str(root), "labels": True, "height": 32, "resolution": 16, "channels": channels}
+        cfg = RunConfig.from_dict(
+            {
+                "model": "specgan",
+                "conditional": True,
+                "data": data,
+                "model_config": {"g_channels": 8, "d_channels": 8},
+                "train": t,
+            }
+        )
+        return train_run(cfg, out=tmp_path_factory.mktemp("runs") if out is None else out, progress=False)
+
+    return make

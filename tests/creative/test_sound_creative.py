@@ -11,36 +11,19 @@ from PIL import Image
 import ganstudio
 from ganstudio import latents as L
 from ganstudio.cli import main
-from ganstudio.config import RunConfig
 from ganstudio.creative import animate as A
 from ganstudio.creative import sound as S
 from ganstudio.generate import file_stem, generate_to_files
 from ganstudio.media_audio import read_audio, write_wav
 from ganstudio.pipeline import render_note
-from ganstudio.training import train
 
 SR = 16000
 
 
 @pytest.fixture(scope="module")
-def sound_run(tmp_path_factory):
+def sound_run(tiny_sound_run):
     """Two pitch classes (A3, A4), 0.25 s notes, two steps: enough to exercise every path."""
-    root = tmp_path_factory.mktemp("notes")
-    t = np.arange(SR // 4) / SR
-    for name, f in (("A3", 220.0), ("A4", 440.0)):
-        (root / name).mkdir()
-        for i in range(4):
-            write_wav(root / name / f"{i}.wav", 0.5 * np.sin(2 * np.pi * f * (1 + i / 200) * t), SR)
-    cfg = RunConfig.from_dict(
-        {
-            "model": "specgan",
-            "conditional": True,
-            "data": {"name": str(root), "labels": True, "height": 32, "resolution": 16},
-            "model_config": {"g_channels": 8, "d_channels": 8},
-            "train": {"steps": 2, "batch_size": 4, "threads": 1, "seed": 0, "checkpoint_every": 2},
-        }
-    )
-    return train(cfg, out=tmp_path_factory.mktemp("runs"), progress=False)
+    return tiny_sound_run()
 
 
 def wav(path) -> np.ndarray:

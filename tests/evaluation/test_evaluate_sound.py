@@ -17,7 +17,6 @@ from ganstudio.evaluation import evaluate, metrics
 from ganstudio.evaluation.core import requested_classes
 from ganstudio.evaluation.sound import SAMPLE_BATCH, real_sounds, sample_sounds
 from ganstudio.features.sound import load_sound_classifier, train_sound_classifier
-from ganstudio.media_audio import write_wav
 from ganstudio.metrics import functional as M
 from ganstudio.training import train
 
@@ -26,14 +25,8 @@ N = 12
 
 
 @pytest.fixture(scope="module")
-def tones(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tones")
-    t = np.arange(SR // 4) / SR
-    for name, f in (("A3", 220.0), ("A5", 880.0)):
-        (root / name).mkdir()
-        for i in range(8):
-            write_wav(root / name / f"{i}.wav", 0.5 * np.sin(2 * np.pi * f * (1 + i / 200) * t), SR)
-    return root
+def tones(tmp_path_factory, write_tones):
+    return write_tones(tmp_path_factory.mktemp("tones"), {"A3": 220.0, "A5": 880.0}, per_class=8)
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +37,11 @@ def cache(tmp_path_factory):
         yield path
 
 
-def _run(root, out, channels: int | None):
-    """channels None: magnitude + instantaneous frequency (the default); 1: magnitude only, Griffin-Lim."""
-    cfg = RunConfig.from_dict(
-        {
-            "model": "specgan",
-            "conditional": True,
-            "data": {"name": str(root), "labels": True, "height": 32, "resolution": 16, "channels": channels},
-            "model_config": {"g_channels": 8, "d_channels": 8},
-            "train": {"steps": 2, "batch_size": 4, "threads": 1, "seed": 0, "checkpoint_every": 2},
-        }
-    )
-    return train(cfg, out=out, progress=False)
-
-
 @pytest.fixture(scope="module")
-def runs(tones, tmp_path_factory, cache):
+def runs(tones, tmp_path_factory, cache, tiny_sound_run):
+    """The same tiny run with the default decoder (instantaneous frequency) and magnitude only (Griffin-Lim)."""
     out = tmp_path_factory.mktemp("runs")
-    return {"if": _run(tones, out, None), "gl": _run(tones, out, 1)}
+    return {"if": tiny_sound_run(tones, out), "gl": tiny_sound_run(tones, out, channels=1)}
 
 
 @pytest.fixture(scope="module")

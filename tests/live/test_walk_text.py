@@ -4,6 +4,7 @@ every frame's latent (also from the live page's /api/latent) remakes the frame w
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -54,23 +55,16 @@ def text_run(tmp_path_factory):
         return train(cfg, out=tmp_path_factory.mktemp("runs"), progress=False)
 
 
+@pytest.fixture(scope="module")
+def live_run(text_run):
+    """In this module the conftest's ``make_session`` opens its sessions over the text run."""
+    return text_run
+
+
 @pytest.fixture
-def session(text_run, tmp_path):
-    from ganstudio.live import LiveSession
-
-    made = []
-
-    def make(**kw):
-        kw.setdefault("attract_after", 0)
-        kw.setdefault("scenes", tmp_path / "scenes")
-        kw.setdefault("directions", 0)
-        s = LiveSession(text_run, **kw)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.stop()
+def session(make_session):
+    """``session(**kw)``: conftest's ``make_session`` over the text run, with no directions unless given."""
+    return functools.partial(make_session, directions=0)
 
 
 def emb(text: str) -> np.ndarray:

@@ -8,12 +8,11 @@ import pytest
 import torch
 
 import ganstudio
-from ganstudio.config import RunConfig
 from ganstudio.config.models import SpecGANConfig
 from ganstudio.errors import UserError
 from ganstudio.generate import generate_to_files
 from ganstudio.latents import Latent
-from ganstudio.media_audio import read_audio, write_wav
+from ganstudio.media_audio import read_audio
 from ganstudio.models import FAMILIES
 from ganstudio.models.specgan import SpecGANGenerator, codec_of
 from ganstudio.pipeline import render_note, render_notes
@@ -42,24 +41,9 @@ def test_a_picture_channel_count_is_refused():
 
 
 @pytest.fixture(scope="module")
-def sound_run(tmp_path_factory):
+def sound_run(tiny_sound_run):
     """Two steps on a folder of two pitch classes of tones, 32 mel bins x 16 frames (0.25 s)."""
-    root = tmp_path_factory.mktemp("notes")
-    t = np.arange(SR // 4) / SR
-    for name, f in (("A3", 220.0), ("A4", 440.0)):
-        (root / name).mkdir()
-        for i in range(4):
-            write_wav(root / name / f"{i}.wav", 0.5 * np.sin(2 * np.pi * f * (1 + i / 200) * t), SR)
-    cfg = RunConfig.from_dict(
-        {
-            "model": "specgan",
-            "conditional": True,
-            "data": {"name": str(root), "labels": True, "height": 32, "resolution": 16},
-            "model_config": {"g_channels": 8, "d_channels": 8},
-            "train": {"steps": 2, "batch_size": 4, "threads": 1, "seed": 0, "checkpoint_every": 2, "ema_beta": 0.9},
-        }
-    )
-    return train(cfg, out=tmp_path_factory.mktemp("runs"), progress=False)
+    return tiny_sound_run(ema_beta=0.9)
 
 
 def test_training_previews_are_a_spectrogram_png_and_a_wav(sound_run):

@@ -16,8 +16,6 @@ import contextlib
 import io
 import json
 import os
-import socket
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -52,12 +50,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tiny_pix2pix(root: Path) -> Path | None:
     """A 16x16 sketch -> digit pix2pix run (4 steps), or None while the family is not in the tree."""
     try:
@@ -80,9 +72,8 @@ def tiny_pix2pix(root: Path) -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_config):
+def server(tmp_path_factory, tiny_config, serve):
     import torch
-    import uvicorn
 
     from ganstudio.studio import create_app
     from ganstudio.training import train
@@ -103,24 +94,15 @@ def server(tmp_path_factory, tiny_config):
         pass
     app = create_app(root, osc_sock=osc)
     app.state.sketch_run = sketch_run and sketch_run.name
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    end = time.monotonic() + 20
-    while not srv.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}", app, root
-    jobs = app.state.studio.jobs
-    for j in jobs.refresh():
-        if j["status"] == "running":
-            jobs.stop(j["id"])
-    end = time.monotonic() + 60
-    while any(j["status"] in ("running", "stopping") for j in jobs.refresh()) and time.monotonic() < end:
-        time.sleep(0.3)
-    srv.should_exit = True
-    th.join(10)
+    with serve(app) as url:
+        yield url, app, root
+        jobs = app.state.studio.jobs  # stop running jobs while the server still runs
+        for j in jobs.refresh():
+            if j["status"] == "running":
+                jobs.stop(j["id"])
+        end = time.monotonic() + 60
+        while any(j["status"] in ("running", "stopping") for j in jobs.refresh()) and time.monotonic() < end:
+            time.sleep(0.3)
     if osc is not None:
         osc.close()
     torch.set_num_threads(threads)

@@ -7,10 +7,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -109,49 +105,21 @@ def test_text_run_prompt_refusals_are_clear(studio):
     assert both.status_code in (400, 422) and "not both" in both.text
 
 
-def test_create_panel_labels_the_text_box_by_what_the_run_does(studio):
+def test_create_panel_labels_the_text_box_by_what_the_run_does(studio, serve, open_page):
     """In real headless Chromium: the text run's box asks for a description and its prompt draws pictures;
     the class run's box stays a text prompt; the line under the form is the run's prompt mode."""
-    import uvicorn
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium not installed (make browser)")
     c, text_run, class_run = studio
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(c.app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    end = time.monotonic() + 20
-    while not srv.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert srv.started
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    args += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=args)
-            page = browser.new_context(bypass_csp=True).new_page()  # the test itself evaluates JS
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_selector("body[data-ready=true]")
-            page.select_option("#run-select", text_run)
-            page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
-            assert page.text_content("#prompt-mode").startswith("this run reads text")
-            page.fill("input[name=seed]", "3")
-            page.fill("input[name=prompt]", "a red square")
-            page.click("#generate-btn")
-            page.wait_for_function("document.querySelector('#create-note').textContent.includes('drawn from the text')")
-            assert page.locator("#create-grid .card").count() == 8
-            page.select_option("#run-select", class_run)
-            page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Text prompt'")
-            assert page.text_content("#prompt-mode").startswith("this run does not read text")
-            assert errors == []
-            browser.close()
-    finally:
-        srv.should_exit = True
-        th.join(10)
+    # bypass_csp: the test itself evaluates JS
+    with serve(c.app) as url, open_page(url, bypass_csp=True) as (page, errors):
+        page.select_option("#run-select", text_run)
+        page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
+        assert page.text_content("#prompt-mode").startswith("this run reads text")
+        page.fill("input[name=seed]", "3")
+        page.fill("input[name=prompt]", "a red square")
+        page.click("#generate-btn")
+        page.wait_for_function("document.querySelector('#create-note').textContent.includes('drawn from the text')")
+        assert page.locator("#create-grid .card").count() == 8
+        page.select_option("#run-select", class_run)
+        page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Text prompt'")
+        assert page.text_content("#prompt-mode").startswith("this run does not read text")
+        assert errors == []

@@ -8,8 +8,6 @@ axe-core from npm in tests/js/node_modules (`npm install --prefix tests/js`); sk
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,7 +35,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory, serve) -> Iterator[tuple[str, str]]:
     """A studio on a free port over a runs folder with a 2-step tiny text run (16 captioned coloured squares,
     the ``words-64`` text model: no download); (base URL, run name)."""
     from ganstudio.config import RunConfig
@@ -63,19 +61,8 @@ def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
             }
         )
         run = train(cfg, out=root, progress=False).name
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        srv = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-        th = threading.Thread(target=srv.run, daemon=True)
-        th.start()
-        end = time.monotonic() + 20
-        while not srv.started and time.monotonic() < end:
-            time.sleep(0.05)
-        assert srv.started
-        yield f"http://127.0.0.1:{port}", run
-        srv.should_exit = True
-        th.join(10)
+        with serve(create_app(root)) as url:
+            yield url, run
 
 
 def axe(page) -> list[str]:

@@ -4,10 +4,6 @@ RUN/robustness.html, served from the run's own folder only, under a policy that 
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -99,54 +95,25 @@ def _runs_root(c: TestClient):
     return c.app.state.studio.runs_dir
 
 
-def test_the_runs_panel_shows_the_link_in_a_browser(studio):
+def test_the_runs_panel_shows_the_link_in_a_browser(studio, serve, open_page):
     """In real headless Chromium: the Runs panel links "Robustness report"; following it opens the page in a
     sandbox (an opaque origin: it cannot read the studio's cookie or call its API)."""
-    import uvicorn
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium not installed (make browser)")
     c, run = studio
     run_dir = _runs_root(c) / run
     if not (run_dir / "robustness.html").is_file():
         assert main(["robustness", "report", str(run_dir)]) == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(c.app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    end = time.monotonic() + 20
-    while not srv.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert srv.started
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    args += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=args)
-            page = browser.new_context().new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_selector("body[data-ready=true]")
-            page.select_option("#run-select", run)
-            page.click("#tab-runs")
-            link = page.locator("#run-reports a", has_text="Robustness report")
-            link.wait_for()
-            assert link.get_attribute("href") == f"/api/runs/{run}/reports/robustness"
-            assert link.get_attribute("target") == "_blank" and link.get_attribute("rel") == "noopener"
-            with page.context.expect_page() as opened:
-                link.click()
-            report = opened.value
-            report.wait_for_load_state()
-            assert report.title() == f"{run}: robustness and originality"
-            assert "Was it made by a GAN?" in report.text_content("body")
-            assert report.evaluate("() => self.origin") == "null"  # sandboxed: not the studio's origin
-            assert errors == []
-            browser.close()
-    finally:
-        srv.should_exit = True
-        th.join(5)
+    with serve(c.app) as url, open_page(url) as (page, errors):
+        page.select_option("#run-select", run)
+        page.click("#tab-runs")
+        link = page.locator("#run-reports a", has_text="Robustness report")
+        link.wait_for()
+        assert link.get_attribute("href") == f"/api/runs/{run}/reports/robustness"
+        assert link.get_attribute("target") == "_blank" and link.get_attribute("rel") == "noopener"
+        with page.context.expect_page() as opened:
+            link.click()
+        report = opened.value
+        report.wait_for_load_state()
+        assert report.title() == f"{run}: robustness and originality"
+        assert "Was it made by a GAN?" in report.text_content("body")
+        assert report.evaluate("() => self.origin") == "null"  # sandboxed: not the studio's origin
+        assert errors == []

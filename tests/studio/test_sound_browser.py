@@ -11,10 +11,7 @@ and axe-core in tests/js/node_modules, as tests/studio/test_browser.py; skipped 
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
-import threading
-import time
 import urllib.request
 import wave
 from pathlib import Path
@@ -40,35 +37,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tiny_sound_run(root: Path, runs: Path) -> Path:
-    """A specgan run on a folder of tones at three pitches: 32 mel bins x 16 frames (0.25 s), 2 steps."""
-    from ganstudio.config import RunConfig
-    from ganstudio.media_audio import write_wav
-    from ganstudio.training import train
-
-    t = np.arange(SR // 4) / SR
-    for name, f in PITCHES.items():
-        (root / name).mkdir(parents=True)
-        for i in range(3):
-            write_wav(root / name / f"{i}.wav", 0.5 * np.sin(2 * np.pi * f * (1 + i / 200) * t), SR)
-    cfg = RunConfig.from_dict(
-        {
-            "model": "specgan",
-            "conditional": True,
-            "data": {"name": str(root), "labels": True, "height": 32, "resolution": 16},
-            "model_config": {"g_channels": 8, "d_channels": 8},
-            "train": {"steps": 2, "batch_size": 4, "threads": 1, "seed": 0, "checkpoint_every": 2},
-        }
-    )
-    return Path(train(cfg, out=runs, progress=False))
-
-
 def wav_info(data: bytes) -> tuple[int, int, np.ndarray]:
     """(sample rate, channels, samples) of WAV bytes, which must start with a RIFF/WAVE header."""
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:16]
@@ -78,9 +46,8 @@ def wav_info(data: bytes) -> tuple[int, int, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_config):
+def server(tmp_path_factory, tiny_config, serve, write_tones, tiny_sound_run):
     import torch
-    import uvicorn
 
     from ganstudio.studio import create_app
     from ganstudio.training import train
@@ -90,19 +57,12 @@ def server(tmp_path_factory, tiny_config):
     base = tmp_path_factory.mktemp("sound-browser")
     runs = base / "runs"
     train(tiny_config(steps=10, threads=1), out=runs, progress=False)  # a picture run for Animate
-    sound_run = tiny_sound_run(base / "notes", runs)  # the newest run: the page opens it
+    sound_run = tiny_sound_run(
+        write_tones(base / "notes", PITCHES, per_class=3), runs
+    )  # the newest run: the page opens it
     app = create_app(runs)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    end = time.monotonic() + 20
-    while not srv.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}", runs, sound_run.name
-    srv.should_exit = True
-    th.join(10)
+    with serve(app) as url:
+        yield url, runs, sound_run.name
     torch.set_num_threads(threads)
 
 

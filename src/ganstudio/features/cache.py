@@ -30,6 +30,26 @@ def reference_root() -> Path:
     return features_root() / "reference"
 
 
+def cached_models(prefix: str, data_key: str) -> list[tuple[dict, dict]]:
+    """Per cached model folder ``features_root()/<prefix>*`` whose meta.json reads (sorted): its listing row
+    (path, the ``data_key`` of its data, accuracy and split) and its meta."""
+    root = features_root()
+    out = []
+    for p in sorted(root.glob(f"{prefix}*")) if root.is_dir() else []:
+        try:
+            meta = json.loads((p / "meta.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        row = {
+            "path": str(p),
+            "data": meta.get("data", {}).get(data_key),
+            "accuracy": meta.get("accuracy"),
+            "accuracy_split": meta.get("accuracy_split"),
+        }
+        out.append((row, meta))
+    return out
+
+
 def data_hash(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None) -> str:
     """sha256 (hex) of a dataset's uint8 images (N, C, H, W) and optional labels (N,): shape + bytes."""
     h = hashlib.sha256()

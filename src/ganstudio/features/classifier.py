@@ -43,7 +43,7 @@ from ..data import SOURCES, DataConfig, ImageDataset, load_dataset
 from ..errors import UserError
 from ..runs import atomic_write_json, slug
 from .base import Extractor, sha256_tensors, to_unit_float
-from .cache import data_hash, features_root
+from .cache import cached_models, data_hash, features_root
 
 HOLDOUT_FRACTION = 0.1  # labelled folders have no test split: this share is held out for accuracy
 AUGMENTS = {
@@ -340,38 +340,63 @@ def _fit(
         f"{epochs} epochs, {augment} augmentation; accuracy on {val_name} ({len(val)} images)"
     )
     for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(train), generator=g)
-        loss_sum, seen = 0.0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples
-                continue
-            x = to_unit_float(images[idx]) * 2 - 1
-            _, logits = model(augment_batch(x, augment, g))
-            loss = F.cross_entropy(logits, labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched.last_epoch + 1 < sched.total_steps:
-                sched.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            seen += len(idx)
+        loss = train_epoch(
+            model,
+            opt,
+            sched,
+            len(train),
+            batch_size,
+            g,
+            lambda idx: (augment_batch(to_unit_float(images[idx]) * 2 - 1, augment, g), labels[idx]),
+        )
         acc = accuracy(model, val.images, val_labels)
         history.append(
             {
                 "epoch": epoch + 1,
-                "loss": round(loss_sum / max(1, seen), 5),
+                "loss": round(loss, 5),
                 "accuracy": round(acc, 5),
                 "seconds": round(time.monotonic() - t0, 1),
             }
         )
         log(
-            f"  epoch {epoch + 1}/{epochs}: loss {loss_sum / max(1, seen):.4f}, {val_name} accuracy "
+            f"  epoch {epoch + 1}/{epochs}: loss {loss:.4f}, {val_name} accuracy "
             f"{100 * acc:.2f} %, {time.monotonic() - t0:.0f} s"
         )
     model.eval()
     return model, history
+
+
+def train_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.OneCycleLR,
+    n: int,
+    batch_size: int,
+    g: torch.Generator,
+    batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+) -> float:
+    """One epoch of cross-entropy training of a (features, logits) classifier over ``n`` examples in a
+    random order drawn from ``g``; ``batch(idx)`` gives the (inputs, labels) of indices ``idx``. A
+    batch of one is skipped (BatchNorm needs two); the one-cycle schedule never steps past its end.
+    Returns the mean loss."""
+    model.train()
+    perm = torch.randperm(n, generator=g)
+    loss_sum, seen = 0.0, 0
+    for i in range(0, len(perm), batch_size):
+        idx = perm[i : i + batch_size]
+        if len(idx) < 2:  # BatchNorm needs two samples
+            continue
+        x, y = batch(idx)
+        _, logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched.last_epoch + 1 < sched.total_steps:
+            sched.step()
+        loss_sum += float(loss.detach()) * len(idx)
+        seen += len(idx)
+    return loss_sum / max(1, seen)
 
 
 def augment_batch(x: torch.Tensor, augment: str, g: torch.Generator) -> torch.Tensor:
@@ -495,23 +520,7 @@ def load_classifier(data: str | DataConfig | None = None, path: str | Path | Non
 
 
 def list_classifiers() -> list[dict]:
-    root = features_root()
-    out = []
-    for p in sorted(root.glob("classifier-*")) if root.is_dir() else []:
-        try:
-            meta = json.loads((p / "meta.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        out.append(
-            {
-                "path": str(p),
-                "data": meta.get("data", {}).get("name"),
-                "accuracy": meta.get("accuracy"),
-                "accuracy_split": meta.get("accuracy_split"),
-                "data_hash": meta.get("data_hash", "")[:12],
-            }
-        )
-    return out
+    return [{**row, "data_hash": meta.get("data_hash", "")[:12]} for row, meta in cached_models("classifier-", "name")]
 
 
 __all__ = [

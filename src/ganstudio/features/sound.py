@@ -52,8 +52,8 @@ from ..media_audio import (
 )
 from ..runs import slug
 from .base import Extractor, Features, sha256_tensors
-from .cache import features_root, load_npz, reference_root, save_npz
-from .classifier import _write_atomic_dir
+from .cache import cached_models, features_root, load_npz, reference_root, save_npz
+from .classifier import _write_atomic_dir, train_epoch
 
 SOUND_SOURCES = ("gm-notes", "spoken-digits")
 SAMPLE_RATE = 16000
@@ -389,22 +389,7 @@ def load_sound_classifier(data: str | None = None, path: str | Path | None = Non
 
 
 def list_sound_classifiers() -> list[dict]:
-    root = features_root()
-    out = []
-    for p in sorted(root.glob("sound-*")) if root.is_dir() else []:
-        try:
-            meta = json.loads((p / "meta.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        out.append(
-            {
-                "path": str(p),
-                "data": meta.get("data", {}).get("label"),
-                "accuracy": meta.get("accuracy"),
-                "accuracy_split": meta.get("accuracy_split"),
-            }
-        )
-    return out
+    return [row for row, _ in cached_models("sound-", "label")]
 
 
 # ---- training ------------------------------------------------------------------------------
@@ -492,24 +477,9 @@ def train_sound_classifier(
         history: list[dict] = []
         t0 = time.monotonic()
         for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(len(x), generator=g)
-            loss_sum, seen = 0.0, 0
-            for i in range(0, len(perm), batch_size):
-                idx = perm[i : i + batch_size]
-                if len(idx) < 2:  # BatchNorm needs two samples
-                    continue
-                _, logits = model(_augment(x[idx], g))
-                loss = F.cross_entropy(logits, y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched.last_epoch + 1 < sched.total_steps:
-                    sched.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                seen += len(idx)
+            loss = train_epoch(model, opt, sched, len(x), batch_size, g, lambda idx: (_augment(x[idx], g), y[idx]))
             acc = _accuracy(model, xv, yv)
-            history.append({"epoch": epoch + 1, "loss": round(loss_sum / max(1, seen), 5), "accuracy": round(acc, 5),
+            history.append({"epoch": epoch + 1, "loss": round(loss, 5), "accuracy": round(acc, 5),
                             "seconds": round(time.monotonic() - t0, 1)})  # fmt: skip
             log(f"  epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}, held-out accuracy {100 * acc:.2f} %")
         model.eval()
