@@ -275,3 +275,71 @@ def tiny_sound_run(tmp_path_factory):
         return train_run(cfg, out=tmp_path_factory.mktemp("runs") if out is None else out, progress=False)
 
     return make
+
+
+# ---- runs that read text: shared by tests/studio, tests/creative, tests/training, tests/evaluation, tests/models ----
+
+SQUARE_COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
+TINY_TEXT_MODEL = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4}
+TINY_TEXT_MODEL |= {"text_dim": 64, "text_model": "words-64", "class_input": True}
+
+
+def _captioned_squares(root, n: int = 16, boxed: bool = True):
+    """n 16 px coloured squares with sidecar captions (red, green, blue, yellow in turn). ``boxed``: a square
+    pasted on white at a varying place, ``00.png`` ..., captioned "a red square" / "red box" (two lines);
+    otherwise a whole picture of the colour, ``0.png`` ..., captioned "a red square"."""
+    for i in range(n):
+        name, rgb = list(SQUARE_COLOURS.items())[i % 4]
+        if boxed:
+            im = Image.new("RGB", (16, 16), (255, 255, 255))
+            im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
+            im.save(root / f"{i:02d}.png")
+            (root / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
+        else:
+            Image.new("RGB", (16, 16), rgb).save(root / f"{i}.png")
+            (root / f"{i}.txt").write_text(f"a {name} square")
+    return root
+
+
+def _tiny_text_config(data, model: dict | None = None, **train):
+    """A lightweight run reading text with the ``words-64`` text model (no download) on the folder ``data``."""
+    from ganstudio.config import RunConfig
+
+    t = {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "checkpoint_every": 2, **train}
+    m = {**TINY_TEXT_MODEL, **(model or {})}
+    return RunConfig.from_dict(
+        {
+            "model": "lightweight",
+            "model_config": {k: v for k, v in m.items() if v is not None},
+            "data": {"name": str(data), "resolution": 16},
+            "train": {k: v for k, v in t.items() if v is not None},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def captioned_squares():
+    """``captioned_squares(root, n=16, boxed=True) -> root``: a folder of captioned coloured squares at 16 px."""
+    return _captioned_squares
+
+
+@pytest.fixture(scope="session")
+def tiny_text_config():
+    """``tiny_text_config(data, model=None, **train) -> RunConfig``: a tiny lightweight run that reads text
+    (``words-64``, class_input) on ``data``, 2 steps of 8, seed 5, a checkpoint at step 2; model and train
+    fields override the defaults, and a field given as None is left out (its default)."""
+    return _tiny_text_config
+
+
+@pytest.fixture(scope="session")
+def tiny_text_run(tmp_path_factory):
+    """``tiny_text_run(data=None, out=None, model=None, **train) -> run folder``: ``tiny_text_config`` trained
+    on ``data`` (None: a new folder of 16 boxed ``captioned_squares``) into ``out`` (None: a new folder)."""
+    from ganstudio.training import train as train_run
+
+    def make(data=None, out=None, model: dict | None = None, **train):
+        data = _captioned_squares(tmp_path_factory.mktemp("captioned")) if data is None else data
+        cfg = _tiny_text_config(data, model, **train)
+        return train_run(cfg, out=tmp_path_factory.mktemp("runs") if out is None else out, progress=False)
+
+    return make

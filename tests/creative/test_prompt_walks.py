@@ -16,7 +16,6 @@ import ganstudio
 from ganstudio import latents as L
 from ganstudio import textembed
 from ganstudio.cli import main
-from ganstudio.config import RunConfig
 from ganstudio.creative import animate as A
 from ganstudio.creative import breed as B
 from ganstudio.creative import interpolate as I
@@ -29,23 +28,10 @@ RED, BLUE = "a red square", "a blue square"
 
 
 @pytest.fixture(scope="module")
-def text_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("captioned")
-    colours = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
-    for i in range(8):
-        name, rgb = list(colours.items())[i % 4]
-        Image.new("RGB", (16, 16), rgb).save(root / f"{i}.png")
-        (root / f"{i}.txt").write_text(f"a {name} square")
-    cfg = RunConfig.from_dict(
-        {
-            "model": "lightweight",
-            "model_config": {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4}
-            | {"text_dim": 64, "text_model": "words-64", "class_input": True},
-            "data": {"name": str(root), "resolution": 16},
-            "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "checkpoint_every": 2},
-        }
-    )
-    return ganstudio.train(cfg, out=tmp_path_factory.mktemp("runs"), progress=False)
+def text_run(tmp_path_factory, captioned_squares, tiny_text_run):
+    """A 2-step tiny run that reads text, on 8 one-colour captioned squares."""
+    data = captioned_squares(tmp_path_factory.mktemp("captioned"), n=8, boxed=False)
+    return tiny_text_run(data, seed=None)
 
 
 def emb(text: str) -> np.ndarray:

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PIL import Image
 
 import ganstudio
 from ganstudio import evaluation, runs
-from ganstudio.config import RunConfig
 from ganstudio.data.captions import caption_table
 from ganstudio.evaluation import core
 from ganstudio.evaluation.hook import EvalHook
 from ganstudio.training import train
 
 N = 12  # generated images per evaluation: more than the 8 reference pictures, so captions repeat
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
-TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4, "class_input": True}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,24 +28,9 @@ def _fast(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def text_run(tmp_path_factory, _fast):
+def text_run(tmp_path_factory, _fast, tiny_text_run):
     """A 2-step tiny text-conditioned run on 16 captioned coloured squares (16 px)."""
-    root = tmp_path_factory.mktemp("captioned")
-    for i in range(16):
-        name, rgb = list(COLOURS.items())[i % 4]
-        im = Image.new("RGB", (16, 16), (255, 255, 255))
-        im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
-        im.save(root / f"{i:02d}.png")
-        (root / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
-    cfg = RunConfig.from_dict(
-        {
-            "model": "lightweight",
-            "model_config": {**TINY, "text_dim": 64, "text_model": "words-64"},
-            "data": {"name": str(root), "resolution": 16},
-            "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "checkpoint_every": 2},
-        }
-    )
-    return train(cfg, out=tmp_path_factory.mktemp("runs") / "text", progress=False)
+    return tiny_text_run(out=tmp_path_factory.mktemp("runs") / "text")
 
 
 def _recording_load(monkeypatch) -> list[torch.Tensor | None]:

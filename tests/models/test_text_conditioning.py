@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
 import ganstudio
@@ -21,16 +20,9 @@ SHAPES = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "
 
 
 @pytest.fixture(scope="module")
-def captioned(tmp_path_factory):
+def captioned(tmp_path_factory, captioned_squares):
     """16 pictures of coloured squares at 16 px, each with a two-line sidecar caption."""
-    root = tmp_path_factory.mktemp("captioned")
-    for i in range(16):
-        name, rgb = list(SHAPES.items())[i % 4]
-        im = Image.new("RGB", (16, 16), (255, 255, 255))
-        im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
-        im.save(root / f"{i:02d}.png")
-        (root / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
-    return root
+    return captioned_squares(tmp_path_factory.mktemp("captioned"))
 
 
 def text_config(folder, steps: int, **model) -> RunConfig:

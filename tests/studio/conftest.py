@@ -1,5 +1,6 @@
-"""Studio test fixtures: ``serve``, a real HTTP server for browser tests, and ``open_page``, real headless
-Chromium on it.
+"""Studio test fixtures: ``serve``, a real HTTP server for browser tests, ``open_page``, real headless
+Chromium on it, ``axe``, axe-core's accessibility check of a page, and ``finish_render``, a render polled to
+its end.
 
 Tests take them as fixtures, never by importing this file.
 """
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,3 +78,41 @@ def open_page() -> Callable[..., AbstractContextManager[tuple[Any, list[str]]]]:
     if chromium is None:
         pytest.skip("chromium not installed (make browser)")
     return partial(_open_page, chromium)
+
+
+AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js
+
+
+def _axe(page) -> list[str]:
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    res = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}, {v['n']}x, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture(scope="session")
+def axe() -> Callable[[Any], list[str]]:
+    """``axe(page) -> list[str]``: axe-core's serious and critical violations on the page, one line each
+    ("id (impact, Nx, e.g. selector)"); axe-core comes from npm (``npm install --prefix tests/js``)."""
+    return _axe
+
+
+def _finish_render(client, task: dict, tries: int = 200) -> dict:
+    for _ in range(tries):
+        task = client.get(f"/api/animations/{task['id']}").json()
+        if task["status"] != "running":
+            break
+        time.sleep(0.05)
+    return task
+
+
+@pytest.fixture(scope="session")
+def finish_render() -> Callable[..., dict]:
+    """``finish_render(client, task, tries=200) -> task``: an animation render's status (``/api/animations/ID``)
+    asked every 0.05 s until it is no longer running, at most ``tries`` times; the last answer."""
+    return _finish_render

@@ -470,18 +470,14 @@ def test_exhibition_is_a_live_show_moved_by_the_bus_and_osc(studio_runs, client,
 
 
 @pytest.mark.parametrize("fmt,mime", [("gif", "image/gif"), ("mp4", "video/mp4")])
-def test_animation_render_with_progress(client, run, fmt, mime):
+def test_animation_render_with_progress(client, run, fmt, mime, finish_render):
     keys = [{"seed": 1}, {"seed": 2}, {"seed": 3}]
     prev = client.post("/api/animate/preview", json={"run": run, "keys": keys, "frames_per_key": 4}).json()
     assert len(prev["frames"]) == 12
     t = client.post(
         "/api/animations", json={"run": run, "keys": keys, "frames_per_key": 4, "format": fmt, "size": 64}
     ).json()
-    for _ in range(200):
-        t = client.get(f"/api/animations/{t['id']}").json()
-        if t["status"] != "running":
-            break
-        time.sleep(0.05)
+    t = finish_render(client, t)
     assert t["status"] == "done" and t["progress"] == 1.0, t
     f = client.get(t["url"])
     assert f.status_code == 200 and f.headers["content-type"] == mime and len(f.content) > 500

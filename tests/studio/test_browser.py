@@ -136,18 +136,6 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def axe(page) -> list[str]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    res = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))"
-    )
-    return [
-        f"{v['id']} ({v['impact']}, {v['n']}x, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")
-    ]
-
-
 def tab(page, name: str) -> None:
     page.click(f"#tab-{name}")
     page.wait_for_selector(f"#panel-{name}:not([hidden])")
@@ -176,7 +164,7 @@ def digits_zip() -> bytes:
 
 
 @pytest.mark.timeout(240)
-def test_click_through_every_panel(server, page, tmp_path):
+def test_click_through_every_panel(server, page, tmp_path, axe):
     base, app, root = server
     violations: dict[str, list[str]] = {}
     page.goto(base + "/")

@@ -15,40 +15,22 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ganstudio.config import RunConfig
 from ganstudio.studio import create_app
 from ganstudio.training import train
 
 BASE = "http://127.0.0.1"
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
-TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4, "class_input": True}
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory, tiny_config) -> Iterator[tuple[TestClient, str, str]]:
+def studio(tmp_path_factory, tiny_config, tiny_text_run) -> Iterator[tuple[TestClient, str, str]]:
     """A runs folder with a 2-step tiny text run (16 captioned coloured squares, the ``words-64`` text
     model: no download) and a 2-step class-conditional run; (client, text run, class run)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("create-text-cache")))
-        data = tmp_path_factory.mktemp("captioned")
-        for i in range(16):
-            name, rgb = list(COLOURS.items())[i % 4]
-            im = Image.new("RGB", (16, 16), (255, 255, 255))
-            im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
-            im.save(data / f"{i:02d}.png")
-            (data / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
         root = tmp_path_factory.mktemp("studio-text-runs")
-        cfg = RunConfig.from_dict(
-            {
-                "model": "lightweight",
-                "model_config": {**TINY, "text_dim": 64, "text_model": "words-64"},
-                "data": {"name": str(data), "resolution": 16},
-                "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "checkpoint_every": 2},
-            }
-        )
-        text_run = train(cfg, out=root, progress=False).name
+        text_run = tiny_text_run(out=root).name
         class_run = train(
             dataclasses.replace(tiny_config(steps=2, threads=1), conditional=True), out=root, progress=False
         ).name

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from ganstudio import latents as L
-from ganstudio.config import RunConfig
 from ganstudio.creative import animate as A
 from ganstudio.creative import interpolate as I
 from ganstudio.media import to_pils
@@ -26,38 +25,17 @@ from ganstudio.studio import create_app
 from ganstudio.training import train
 
 BASE = "http://127.0.0.1"
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
-TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4, "class_input": True}
 PROMPTS = ["a red square", "a blue box"]
 FPK = 4  # frames per keyframe of the preview: frame 0 is the first prompt, 4 the second, the rest in between
 
 
-def tiny_text_run(data: Path, root: Path) -> str:
-    """A 2-step tiny run that reads text, trained on 16 captioned coloured squares."""
-    for i in range(16):
-        name, rgb = list(COLOURS.items())[i % 4]
-        im = Image.new("RGB", (16, 16), (255, 255, 255))
-        im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
-        im.save(data / f"{i:02d}.png")
-        (data / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
-    cfg = RunConfig.from_dict(
-        {
-            "model": "lightweight",
-            "model_config": {**TINY, "text_dim": 64, "text_model": "words-64"},
-            "data": {"name": str(data), "resolution": 16},
-            "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "checkpoint_every": 2},
-        }
-    )
-    return train(cfg, out=root, progress=False).name
-
-
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory) -> Iterator[tuple[TestClient, Path, str]]:
+def studio(tmp_path_factory, tiny_text_run) -> Iterator[tuple[TestClient, Path, str]]:
     """(client, runs folder, text run)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("prompt-mix-cache")))
         root = tmp_path_factory.mktemp("prompt-mix-runs")
-        run = tiny_text_run(tmp_path_factory.mktemp("captioned"), root)
+        run = tiny_text_run(out=root).name
         yield TestClient(create_app(root), base_url=BASE), root, run
 
 

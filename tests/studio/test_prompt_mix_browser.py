@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -23,8 +22,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
-TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4, "class_input": True}
 # a caption between the two prompts, as the page writes it: "63% a red square + 37% a blue box" (either order)
 MIX = re.compile(r"^\d+% a (red square|blue box) \+ \d+% a (red square|blue box)$")
 
@@ -35,46 +32,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, serve) -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory, serve, tiny_text_run) -> Iterator[tuple[str, str]]:
     """A studio on a free port over a runs folder with a 2-step tiny text run (16 captioned coloured squares,
     the ``words-64`` text model: no download); (base URL, run name)."""
-    from ganstudio.config import RunConfig
     from ganstudio.studio import create_app
-    from ganstudio.training import train
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("prompt-mix-browser-cache")))
-        data = tmp_path_factory.mktemp("captioned")
-        for i in range(16):
-            name, rgb = list(COLOURS.items())[i % 4]
-            im = Image.new("RGB", (16, 16), (255, 255, 255))
-            im.paste(rgb, (2 + i % 3, 2 + i % 5, 12 + i % 3, 12 + i % 4))
-            im.save(data / f"{i:02d}.png")
-            (data / f"{i:02d}.txt").write_text(f"a {name} square\n{name} box")
         root = tmp_path_factory.mktemp("prompt-mix-browser-runs")
-        cfg = RunConfig.from_dict(
-            {
-                "model": "lightweight",
-                "model_config": {**TINY, "text_dim": 64, "text_model": "words-64"},
-                "data": {"name": str(data), "resolution": 16},
-                "train": {"steps": 2, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 5, "checkpoint_every": 2},
-            }
-        )
-        run = train(cfg, out=root, progress=False).name
+        run = tiny_text_run(out=root).name
         with serve(create_app(root)) as url:
             yield url, run
-
-
-def axe(page) -> list[str]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    res = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))"
-    )
-    return [
-        f"{v['id']} ({v['impact']}, {v['n']}x, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")
-    ]
 
 
 def tab(page, name: str) -> None:
@@ -82,7 +50,7 @@ def tab(page, name: str) -> None:
     page.wait_for_selector(f"#panel-{name}:not([hidden])")
 
 
-def test_animate_walks_between_prompts_and_breed_keeps_the_mixed_prompt(server):
+def test_animate_walks_between_prompts_and_breed_keeps_the_mixed_prompt(server, axe):
     base, run = server
     violations: dict[str, list[str]] = {}
     with sync_api.sync_playwright() as pw:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -227,19 +226,14 @@ def audio_streams(path: Path) -> int:
     return sum(1 for line in info.splitlines() if "Stream #" in line and "Audio:" in line)
 
 
-def test_animate_follows_an_uploaded_sound_file(client, sound_env, tmp_path):
+def test_animate_follows_an_uploaded_sound_file(client, sound_env, tmp_path, finish_render):
     import imageio_ffmpeg
 
     root, _, pic = sound_env
     form = {"run": pic, "keys": '[{"seed": 1}, {"seed": 2}]', "fps": "12", "size": "32", "format": "mp4"}
     r = client.post("/api/animations/audio", data=form, files={"file": ("beat.wav", tone_wav(1.0), "audio/wav")})
     assert r.status_code == 200, r.text
-    t = r.json()
-    for _ in range(600):
-        t = client.get(f"/api/animations/{t['id']}").json()
-        if t["status"] != "running":
-            break
-        time.sleep(0.05)
+    t = finish_render(client, r.json(), tries=600)
     assert t["status"] == "done" and t["progress"] == 1.0, t
     f = client.get(t["url"])
     assert f.status_code == 200 and f.headers["content-type"] == "video/mp4"

@@ -94,18 +94,8 @@ def decoded_duration(page, selector: str) -> float:
     return page.evaluate("s => document.querySelector(s).duration", selector)
 
 
-def axe(page) -> list[str]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    res = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, t: v.nodes[0].target.join(' ')}))"
-    )
-    return [f"{v['id']} ({v['impact']}, e.g. {v['t']})" for v in res if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.timeout(90)
-def test_sound_panel_players_keyboard_morph_and_midi(server, page, tmp_path):
+def test_sound_panel_players_keyboard_morph_and_midi(server, page, tmp_path, axe):
     base, _, run = server
     page.goto(base + "/")
     page.wait_for_selector("body[data-ready=true]")

@@ -7,38 +7,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PIL import Image
 
-from ganstudio.config import RunConfig
 from ganstudio.losses import LOSSES
 from ganstudio.training import Trainer, prepare
 from ganstudio.training.schedules import _d_pass, matching_d_loss, mismatched
 
 
 @pytest.fixture(scope="module")
-def trainer(tmp_path_factory):
-    root = tmp_path_factory.mktemp("captioned")
-    colours = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "yellow": (230, 210, 40)}
-    for i in range(8):
-        name, rgb = list(colours.items())[i % 4]
-        Image.new("RGB", (16, 16), rgb).save(root / f"{i}.png")
-        (root / f"{i}.txt").write_text(f"a {name} square")
-    cfg = RunConfig.from_dict(
-        {
-            "model": "lightweight",
-            "model_config": {
-                "z_dim": 8,
-                "g_channels": 4,
-                "d_channels": 4,
-                "max_channels": 16,
-                "decoder_channels": 4,
-                "text_dim": 64,
-                "text_model": "words-64",
-            },
-            "data": {"name": str(root), "resolution": 16},
-            "train": {"steps": 1, "batch_size": 8, "threads": 1, "device": "cpu", "loss": "hinge", "seed": 1},
-        }
-    )
+def trainer(tmp_path_factory, captioned_squares, tiny_text_config):
+    root = captioned_squares(tmp_path_factory.mktemp("captioned"), n=8, boxed=False)
+    train = {"steps": 1, "loss": "hinge", "seed": 1, "checkpoint_every": None}
+    cfg = tiny_text_config(root, model={"class_input": None}, **train)
     cfg, ds = prepare(cfg)
     return Trainer(cfg, ds, torch.device("cpu"), None)
 

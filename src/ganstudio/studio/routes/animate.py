@@ -17,7 +17,7 @@ from .. import schemas as S
 from ..engine import png_bytes
 from ..gallery import data_url
 from ..uploads import check_sound
-from .common import StudioDep, read_form
+from .common import StudioDep, multipart_body, read_one_file
 
 router = APIRouter()
 
@@ -71,35 +71,24 @@ def animate(req: S.AnimateRequest, st: StudioDep) -> dict:
     "/api/animations/audio",
     response_model=S.TaskStatus,
     summary="Render a walk that follows a sound file (MP4 with the sound)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["run", "keys", "file"],
-                        "properties": {
-                            "run": {"type": "string"},
-                            "checkpoint": {"type": "string"},
-                            "keys": {"type": "string", "description": "the keyframes as a JSON list of latents"},
-                            "format": {"type": "string", "enum": ["mp4", "gif"]},
-                            "fps": {"type": "integer"},
-                            "size": {"type": "integer"},
-                            "file": {"type": "string", "format": "binary"},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(
+        ["run", "keys", "file"],
+        {
+            "run": {"type": "string"},
+            "checkpoint": {"type": "string"},
+            "keys": {"type": "string", "description": "the keyframes as a JSON list of latents"},
+            "format": {"type": "string", "enum": ["mp4", "gif"]},
+            "fps": {"type": "integer"},
+            "size": {"type": "integer"},
+            "file": {"type": "string", "format": "binary"},
+        },
+    ),
 )
 async def animate_audio(request: Request, st: StudioDep) -> dict:
-    form = await read_form(request, st.limits, max_files=1, what="the sound file")
-    f = form.get("file")
-    if f is None or isinstance(f, str):
-        raise UserError("send one sound file (WAV, FLAC or OGG) as 'file'")
-    fields: dict = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
+    f, text = await read_one_file(
+        request, st.limits, "the sound file", "send one sound file (WAV, FLAC or OGG) as 'file'"
+    )
+    fields: dict = dict(text)
     try:
         fields["keys"] = json.loads(fields.get("keys") or "[]")
     except json.JSONDecodeError:

@@ -10,7 +10,7 @@ from ...errors import UserError
 from .. import schemas as S
 from ..state import Studio
 from ..uploads import require_picture
-from .common import StudioDep, read_form
+from .common import StudioDep, multipart_body, read_form
 
 router = APIRouter()
 
@@ -19,24 +19,14 @@ router = APIRouter()
     "/api/project",
     response_model=S.Pictures,
     summary="Find the latent of an uploaded picture",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["run", "file"],
-                        "properties": {
-                            "run": {"type": "string"},
-                            "checkpoint": {"type": "string"},
-                            "file": {"type": "string", "format": "binary"},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(
+        ["run", "file"],
+        {
+            "run": {"type": "string"},
+            "checkpoint": {"type": "string"},
+            "file": {"type": "string", "format": "binary"},
+        },
+    ),
 )
 async def project(request: Request, st: StudioDep) -> dict:
     form = await read_form(request, st.limits, max_files=1)

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ...errors import UserError
 from .. import schemas as S
-from .common import StudioDep, read_form
+from .common import StudioDep, multipart_body, read_one_file
 
 router = APIRouter()
 
@@ -38,35 +37,21 @@ def note(q: Annotated[S.NoteQuery, Query()], st: StudioDep) -> Response:
     "/api/sound/play",
     response_model=S.PlayResult,
     summary="Play an uploaded MIDI file through the instrument (ganstudio play)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["run", "file"],
-                        "properties": {
-                            "run": {"type": "string"},
-                            "checkpoint": {"type": "string"},
-                            "seed": {"type": "integer"},
-                            "blend": {"type": "integer"},
-                            "mix": {"type": "number"},
-                            "transpose": {"type": "integer"},
-                            "file": {"type": "string", "format": "binary"},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(
+        ["run", "file"],
+        {
+            "run": {"type": "string"},
+            "checkpoint": {"type": "string"},
+            "seed": {"type": "integer"},
+            "blend": {"type": "integer"},
+            "mix": {"type": "number"},
+            "transpose": {"type": "integer"},
+            "file": {"type": "string", "format": "binary"},
+        },
+    ),
 )
 async def play(request: Request, st: StudioDep) -> dict:
-    form = await read_form(request, st.limits, max_files=1, what="the MIDI file")
-    f = form.get("file")
-    if f is None or isinstance(f, str):
-        raise UserError("send one MIDI file as 'file'")
-    fields = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
+    f, fields = await read_one_file(request, st.limits, "the MIDI file", "send one MIDI file as 'file'")
     req = S.form_model(S.PlayForm, fields, "bad MIDI request")
     data = await f.read(st.limits.max_midi_bytes + 1)
     name = f.filename or "melody.mid"

@@ -9,7 +9,7 @@ from ...errors import UserError
 from .. import schemas as S
 from ..jobs import training_choices
 from ..uploads import Collector
-from .common import StudioDep, read_form
+from .common import StudioDep, multipart_body, read_form
 
 router = APIRouter()
 
@@ -23,23 +23,13 @@ def datasets(st: StudioDep) -> dict:
     "/api/uploads",
     response_model=S.UploadReport,
     summary="Upload training pictures (files or a zip)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["files"],
-                        "properties": {
-                            "name": {"type": "string", "maxLength": 100},
-                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(
+        ["files"],
+        {
+            "name": {"type": "string", "maxLength": 100},
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        },
+    ),
 )
 async def upload(request: Request, st: StudioDep) -> dict:
     form = await read_form(request, st.limits, max_files=st.limits.max_files)
