@@ -387,13 +387,16 @@ def _as_probs(p: ArrayLike, name: str) -> np.ndarray:
 def classifier_score(probs: ArrayLike, splits: int = 10) -> dict[str, float]:
     """Inception-Score formula exp(E_x[KL(p(y|x) || p(y))]) from softmax outputs probs (N, K).
 
-    The samples are cut into ``splits`` consecutive parts (as in the original Inception Score);
-    p(y) is the mean prediction within each part. Returns {"mean", "std"} over parts (ddof=0).
-    Ranges from 1 (every sample gets the same prediction) to K (confident and balanced).
+    The samples are cut into ``splits`` parts as in the original Inception Score, but after a fixed
+    seeded shuffle: consecutive parts of a row ordered by class (a held-out split sorted by label) would
+    each hold one class and score ~1, whatever the classifier. p(y) is the mean prediction within each
+    part. Returns {"mean", "std"} over parts (ddof=0). Ranges from 1 (every sample gets the same
+    prediction) to K (confident and balanced).
     """
     p = _as_probs(probs, "probs")
     if not 1 <= splits <= len(p):
         raise ValueError(f"splits must be in [1, N={len(p)}], got {splits}")
+    p = p[np.random.default_rng(0).permutation(len(p))]
     scores = []
     for part in np.array_split(p, splits):
         py = part.mean(axis=0, keepdims=True)
