@@ -10,6 +10,8 @@ benchmarks/out/colour.jsonl, and a grid of 64 samples per run to benchmarks/out/
         --set train.batch_size=16 --tag b16
     # a run trained with frequent checkpoints, scored at the checkpoints nearest 2 and 10 minutes of wall time
     python benchmarks/emoji_presets.py --threads 1 at /tmp/ganstudio-bench-runs/00001-lightweight-emoji
+    # finished runs scored again, with the classes asked in the data's proportions and in turn
+    python benchmarks/emoji_presets.py rescore /tmp/ganstudio-bench-runs/00004-lightweight-emoji
     # few-shot: 300 clip-art pictures, D's self-supervised term on and off, 3 seeds x 5 minutes; the two arms
     # of a seed side by side, one core each (what benchmarks/README.md reports)
     for s in 0 1 2; do
@@ -59,14 +61,18 @@ def record(row: dict) -> None:
 KEYS = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
 
 
-def score(run, checkpoint: str | int, n: int, grid: Path) -> dict:
+def score(run, checkpoint: str | int, n: int, grid: Path, class_mix: str = "data") -> dict:
     """The metrics (``KEYS``) of one checkpoint in the emoji features against the training pictures, and a grid
-    of 64 samples (column k = class k for conditional runs) written to ``grid``."""
+    of 64 samples (column k = class k for conditional runs) written to ``grid``. A conditional run is asked for
+    its classes in the training pictures' proportions (``class_mix`` "data"; "uniform" was the only way before
+    session 9, and every conditional row recorded before then was scored so)."""
     from ganstudio import load
     from ganstudio.evaluation import evaluate
     from ganstudio.media import save_grid
 
-    res = evaluate(run, checkpoint=checkpoint, n=n, features="emoji", reference="train", log=lambda m: None)
+    res = evaluate(
+        run, checkpoint=checkpoint, n=n, features="emoji", reference="train", log=lambda m: None, class_mix=class_mix
+    )
     g = res["rows"]["generated"]
     grid.parent.mkdir(parents=True, exist_ok=True)
     save_grid(load(run, checkpoint=checkpoint)(n=64, seed=1234).images, grid, nrow=8)
@@ -75,6 +81,7 @@ def score(run, checkpoint: str | int, n: int, grid: Path) -> dict:
         **{k: (round(g[k], 5) if isinstance(g.get(k), float) else g.get(k)) for k in KEYS if k in g},
         "real_row_fid": round(res["rows"]["real"]["fid"], 3),
         "extractor": res["extractor_label"],
+        "class_mix": res.get("class_mix"),
         "grid": str(grid),
     }
 
@@ -145,6 +152,15 @@ def cmd_at(a) -> None:
         record({"bench": "budget-from-run", "run": str(a.run), "target_s": target, "wall_s": wall[step], **scores})
 
 
+def cmd_rescore(a) -> None:
+    """Score finished runs again (another class mix, or after a change to the evaluation)."""
+    for run in a.runs:
+        for mix in a.class_mix:
+            grid = OUT / "grids" / f"{Path(run).name}-{a.checkpoint}-{mix}.png"
+            scores = score(run, a.checkpoint, a.n, grid, class_mix=mix)
+            record({"bench": "rescore", "run": str(run), "checkpoint": a.checkpoint, **scores})
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
@@ -175,10 +191,15 @@ def main() -> None:
     t.add_argument("run")
     t.add_argument("--seconds", type=float, nargs="+", default=[120, 600])
     t.add_argument("--n", type=int, default=2000)
+    r = sub.add_parser("rescore")
+    r.add_argument("runs", nargs="+")
+    r.add_argument("--checkpoint", default="latest")
+    r.add_argument("--class-mix", nargs="+", default=["data", "uniform"], choices=["data", "uniform"])
+    r.add_argument("--n", type=int, default=2000)
     a = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch.set_num_threads(a.threads)
-    {"budget": cmd_budget, "fewshot": cmd_fewshot, "at": cmd_at}[a.cmd](a)
+    {"budget": cmd_budget, "fewshot": cmd_fewshot, "at": cmd_at, "rescore": cmd_rescore}[a.cmd](a)
 
 
 if __name__ == "__main__":

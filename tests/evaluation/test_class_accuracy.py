@@ -144,3 +144,71 @@ def test_eval_hook_scores_requested_classes_during_training(digits_classifier, t
     after = evaluation.evaluate(run, n=N, features="classifier", write=False, log=lambda s: None)
     assert 0 <= during["class_accuracy"] <= 1
     assert during["class_accuracy"] == after["rows"]["generated"]["class_accuracy"]
+
+
+def _labelled(labels, class_names):
+    """The two things ``class_plan`` reads of a reference dataset."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(labels=torch.tensor(labels), class_names=tuple(class_names))
+
+
+def test_class_plan_follows_the_reference_proportions(runs):
+    from ganstudio.evaluation.core import class_plan
+
+    cond, plain = runs
+    pipe = load(cond)
+    names = pipe.class_names
+    # 5 : 3 : 2 of classes 0, 1, 2 and none of the others
+    ds = _labelled([0] * 50 + [1] * 30 + [2] * 20, names)
+    plan = class_plan(pipe, ds, 100)
+    assert np.bincount(plan.numpy(), minlength=10).tolist() == [50, 30, 20] + [0] * 7
+    for m in range(1, 101):  # every prefix is within one image of the proportions
+        counts = np.bincount(plan[:m].numpy(), minlength=3)[:3]
+        assert np.all(np.abs(counts - m * np.array([0.5, 0.3, 0.2])) < 1), (m, counts)
+    # a balanced reference asks exactly as `generate` does: 0, 1, ..., 9, 0, ...
+    balanced = _labelled(list(range(10)) * 7, names)
+    assert class_plan(pipe, balanced, 23).tolist() == [i % 10 for i in range(23)]
+    # nothing to follow: uniform asked for, other class names, no labels, an unconditional run
+    assert class_plan(pipe, ds, 100, mix="uniform") is None
+    assert class_plan(pipe, _labelled([0, 1], [f"c{i}" for i in range(10)]), 10) is None
+    unlabelled = _labelled([0], names)
+    unlabelled.labels = None
+    assert class_plan(pipe, unlabelled, 10) is None
+    assert class_plan(load(plain), ds, 10) is None
+    with pytest.raises(UserError, match="--class-mix must be one of data, uniform"):
+        class_plan(pipe, ds, 10, mix="balanced")
+
+
+def test_evaluate_asks_in_the_references_proportions(runs, digits_classifier):
+    """The plan reaches the sampled pictures and the requested classes; the result says which mix it used."""
+    from ganstudio.evaluation.core import class_plan
+
+    cond, plain = runs
+    pipe = load(cond)
+    ds = _labelled([3] * 6 + [7] * 2, pipe.class_names)
+    plan = class_plan(pipe, ds, 12)
+    assert np.bincount(plan.numpy(), minlength=10)[[3, 7]].tolist() == [9, 3]
+    images = evaluation.sample_images(pipe, 12, seed=4, classes=plan)
+    w = torch.nn.functional.one_hot(plan, 10).float()
+    direct = pipe(n=12, seed=4, classes=w).images.mul(255).round().to(torch.uint8)
+    assert torch.equal(images, direct)  # image i: latent seed 4 + i, class plan[i]
+    assert requested_classes(pipe, 12, digits_classifier, plan=plan).tolist() == plan.tolist()
+    quiet = {"n": N, "features": "classifier", "originality_n": 200, "write": False, "log": lambda s: None}
+    assert evaluation.evaluate(cond, **quiet)["class_mix"] == "data"
+    res = evaluation.evaluate(cond, class_mix="uniform", **quiet)
+    assert res["class_mix"] == "uniform" and "asked in turn" in evaluation.format_table(res)
+    assert evaluation.evaluate(plain, **quiet)["class_mix"] is None
+    with pytest.raises(UserError, match="--class-mix"):
+        evaluation.evaluate(cond, class_mix="balanced", **quiet)
+
+
+def test_cli_class_mix(runs, digits_classifier, capsys):
+    from ganstudio.cli import main
+
+    cond, _ = runs
+    argv = ["evaluate", str(cond), "--n", str(N), "--features", "classifier", "--originality-train", "200"]
+    assert main([*argv, "--class-mix", "uniform"]) == 0
+    assert "classes:   asked in turn (uniform)" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "classes:   asked in the reference's proportions" in capsys.readouterr().out

@@ -143,6 +143,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         device=a.device,
         fragility=a.fragility,
         fragility_steps=a.fragility_steps,
+        class_mix=a.class_mix,
     )
     print(json.dumps(res, indent=2) if a.json else format_table(res))
     return 0
@@ -239,6 +240,13 @@ def register(sub) -> None:
         "(pixels in [0, 1]: 1/255 is one grey level; e.g. 2/255): a column next to FID",
     )
     e.add_argument("--fragility-steps", type=_positive_int, default=5, help="gradient steps per direction (default 5)")
+    e.add_argument(
+        "--class-mix",
+        default="data",
+        choices=("data", "uniform"),
+        help="a conditional run's classes: in the reference pictures' proportions (data, the default: what FID "
+        "compares with) or in turn (uniform)",
+    )
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
     e.set_defaults(func=cmd_evaluate)

@@ -4,7 +4,10 @@ For one checkpoint, ``n`` images are sampled (image i from seed ``seed + i``, as
 generate`` does) and compared with real data under one feature extractor (``ganstudio.features``).
 A run that reads text draws image i from a caption of the reference pictures (``caption_embeddings``,
 seeded like the latents) instead of the empty caption, so the scores measure the text-conditioned generator;
-class-conditional and unconditional runs sample exactly as ``ganstudio generate`` does.
+class-conditional and unconditional runs sample exactly as ``ganstudio generate`` does, except that a
+conditional run asks for its classes in the reference set's proportions (``class_plan``; ``class_mix="uniform"``
+cycles through them as ``generate`` does): FID compares distributions, so a run asked for its classes
+uniformly while the real set holds 76 of one and 337 of another would be charged for the asking.
 Two rows come out, ``generated`` and ``real``: every registered metric (``evaluation.registry``)
 for the generated images and for real images the generator never saw ("as good as the data": a
 perfect generator would score about this). ``reference.py`` picks the real sets.
@@ -55,6 +58,7 @@ from .results import write_result
 
 WORST_K = 8  # worst offenders shown in the originality panel
 SAMPLE_BATCH = 500  # images per generator call in ``sample_images`` (a conditional run's classes cycle per call)
+CLASS_MIXES = ("data", "uniform")  # how an evaluation asks a conditional run for its classes (``class_plan``)
 ORIGINALITY_DETAILS = (
     "copy_fraction",
     "num_flagged",
@@ -234,18 +238,54 @@ def score(images: torch.Tensor, ref: Reference, requested: np.ndarray | None = N
 
 
 def sample_images(
-    pipe: Pipeline, n: int, seed: int = 0, batch_size: int = SAMPLE_BATCH, text: torch.Tensor | None = None
+    pipe: Pipeline,
+    n: int,
+    seed: int = 0,
+    batch_size: int = SAMPLE_BATCH,
+    text: torch.Tensor | None = None,
+    classes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``n`` images from a Pipeline as uint8 (N, C, H, W): image i from latent seed ``seed + i``; with ``text``
-    (N, text_dim) (a run that reads text, ``caption_embeddings``) image i draws from caption embedding i."""
+    (N, text_dim) (a run that reads text, ``caption_embeddings``) image i draws from caption embedding i; with
+    ``classes`` (N,) (a conditional run, ``class_plan``) image i is of class ``classes[i]``, without them the
+    classes cycle per generator call as in ``ganstudio generate``."""
     out = []
     for i in range(0, n, batch_size):
         b = min(batch_size, n - i)
-        if text is None:
-            out.append(_uint8(pipe(n=b, seed=seed + i).images))
-        else:
+        if text is not None:
             out.append(_uint8(pipe.generate(pipe.latents(b, seed + i), text[i : i + b])))
+        elif classes is not None:
+            w = torch.nn.functional.one_hot(classes[i : i + b].long(), pipe.num_classes).float()
+            out.append(_uint8(pipe(n=b, seed=seed + i, classes=w).images))
+        else:
+            out.append(_uint8(pipe(n=b, seed=seed + i).images))
     return torch.cat(out)
+
+
+def class_plan(pipe: Pipeline, ds: Any, n: int, mix: str = "data") -> torch.Tensor | None:
+    """(n,) the run's class for each of an evaluation's ``n`` images, or None (unconditional run, ``mix``
+    "uniform", or a reference ``ds`` without labels in the run's classes: ``sample_images`` then cycles).
+
+    "data": the classes in the proportions of ``ds``'s labels, spread evenly along the sequence by smooth
+    weighted round robin (each class's count within one of ``n`` times its share, every prefix as close to the
+    proportions as it can be). No randomness is involved, and equal proportions give exactly the cycle
+    0, 1, ..., K-1 of ``generate``, so a balanced reference (Fashion-MNIST's test split) samples as before."""
+    if mix not in CLASS_MIXES:
+        raise UserError(f"--class-mix must be one of {', '.join(CLASS_MIXES)}, got {mix!r}")
+    k = pipe.num_classes
+    if mix == "uniform" or k < 2 or ds.labels is None or tuple(ds.class_names) != tuple(pipe.class_names):
+        return None
+    weights = np.bincount(ds.labels.numpy(), minlength=k)[:k].astype(np.int64)
+    if weights.sum() == 0:
+        return None
+    total, current = int(weights.sum()), np.zeros(k, np.int64)
+    plan = np.empty(n, np.int64)
+    for i in range(n):
+        current += weights
+        j = int(current.argmax())  # the first of equal maxima: equal weights cycle 0..K-1
+        current[j] -= total
+        plan[i] = j
+    return torch.from_numpy(plan)
 
 
 def caption_embeddings(pipe: Pipeline, ref: Reference, n: int, seed: int = 0) -> torch.Tensor | None:
@@ -282,19 +322,30 @@ def same_classes(pipe: Pipeline, extractor: Extractor) -> bool:
 
 
 def requested_classes(
-    pipe: Pipeline, n: int, extractor: Extractor, batch_size: int = SAMPLE_BATCH
+    pipe: Pipeline, n: int, extractor: Extractor, batch_size: int = SAMPLE_BATCH, plan: torch.Tensor | None = None
 ) -> np.ndarray | None:
-    """(n,) the class index each image of ``sample_images(pipe, n, batch_size=batch_size)`` was
-    generated for, or None when the run is unconditional or the extractor's classes are not the run's."""
+    """(n,) the class index (the extractor's) each image of ``sample_images(pipe, n, batch_size=batch_size,
+    classes=plan)`` was generated for, or None when the run is unconditional or the extractor's classes are
+    not the run's."""
     to_judged = judged_classes(pipe, extractor)
     if to_judged is None:
         return None
+    if plan is not None:
+        return to_judged[plan.numpy()]
     out = []
     for i in range(0, n, batch_size):
         w = pipe.class_weights(None, min(batch_size, n - i))
         assert w is not None  # a conditional run
         out.append(to_judged[w.argmax(1).numpy()])
     return np.concatenate(out)
+
+
+def mix_used(pipe: Pipeline, plan: torch.Tensor | None) -> str | None:
+    """What an eval result records under ``class_mix``: "data" (``class_plan`` followed the reference's
+    proportions), "uniform" (a conditional run's classes in turn), None (an unconditional or text run)."""
+    if plan is not None:
+        return "data"
+    return "uniform" if pipe.num_classes >= 2 and not pipe.reads_text else None
 
 
 def judged_classes(pipe: Pipeline, extractor: Extractor) -> np.ndarray | None:
@@ -458,9 +509,12 @@ def evaluate(
     log: Log | None = None,
     fragility: float | None = None,
     fragility_steps: int = FRAGILITY_STEPS,
+    class_mix: str = "data",
 ) -> dict:
     """Evaluate one checkpoint of a run; returns the result dict (also written to eval/<step>.json).
     A sound run is scored on its waveforms with a sound extractor (``evaluation.sound``).
+    ``class_mix``: how a conditional run is asked for its classes (``class_plan``): "data" in the reference's
+    proportions (the default), "uniform" in turn; the result says which under ``class_mix``.
 
     ``fragility`` (an L-inf eps, pixels in [0, 1]; 1/255 is one grey level) also measures how far FID of
     the generated pictures moves under changes that small (``fragility_of``): the table shows it next to
@@ -472,6 +526,8 @@ def evaluate(
         raise UserError(f"--fragility must be an eps in (0, 1] (pixels in [0, 1], e.g. 2/255), got {fragility}")
     if fragility_steps < 1:
         raise UserError(f"--fragility-steps must be at least 1, got {fragility_steps}")
+    if class_mix not in CLASS_MIXES:
+        raise UserError(f"--class-mix must be one of {', '.join(CLASS_MIXES)}, got {class_mix!r}")
     t0 = time.monotonic()
     run_dir = runs.require_run(run_dir)
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
@@ -502,9 +558,11 @@ def evaluate(
         log=log,
     )
     t1 = time.monotonic()
-    images = sample_images(pipe, n, seed, text=caption_embeddings(pipe, ref, n, seed))
+    text = caption_embeddings(pipe, ref, n, seed)
+    plan = None if text is not None else class_plan(pipe, ref.real.reference, n, class_mix)
+    images = sample_images(pipe, n, seed, text=text, classes=plan)
     t2 = time.monotonic()
-    row, details = score(images, ref, requested_classes(pipe, n, extractor))
+    row, details = score(images, ref, requested_classes(pipe, n, extractor, plan=plan))
     t3 = time.monotonic()
     seconds = {"reference": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
     frag = None
@@ -513,6 +571,7 @@ def evaluate(
         frag = fragility_of(images, ref, fragility, fragility_steps, seed)
         seconds["fragility"] = round(time.monotonic() - t3, 2)
     res = build_result(run_dir, pipe.step, n, seed, ref, row, details, seconds, images, panel=write)
+    res["class_mix"] = mix_used(pipe, plan)
     if frag is not None:
         res["fragility"] = frag
     if write:

@@ -41,6 +41,8 @@ from .core import (
     Reference,
     build_result,
     caption_embeddings,
+    class_plan,
+    mix_used,
     prepare_reference,
     requested_classes,
     sample_images,
@@ -154,14 +156,16 @@ class EvalHook:
             with torch.random.fork_rng(devices=devices):
                 pipe = Pipeline(G, t.run_cfg, run_dir, step, t.device, t.run_cfg.class_names)  # sets eval()
                 text = caption_embeddings(pipe, self.ref, self.n, self.seed)  # a text run: reference captions
-                images = sample_images(pipe, self.n, self.seed, text=text)
+                plan = None if text is not None else class_plan(pipe, self.ref.real.reference, self.n)
+                images = sample_images(pipe, self.n, self.seed, text=text, classes=plan)
         finally:
             G.train(was_training)
         t2 = time.monotonic()
-        row, details = score(images, self.ref, requested_classes(pipe, self.n, self.ref.extractor))
+        row, details = score(images, self.ref, requested_classes(pipe, self.n, self.ref.extractor, plan=plan))
         t3 = time.monotonic()
         seconds = {"checkpoint": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
         res = build_result(run_dir, step, self.n, self.seed, self.ref, row, details, seconds, images)
+        res["class_mix"] = mix_used(pipe, plan)
         write_result(run_dir, res)
         label = self.ref.extractor.label
         entry = {

@@ -70,6 +70,11 @@ def format_table(res: dict) -> str:
     ]
     if res["data"].get("twins"):
         lines.append(f"originality: nearest of {res['data']['twins']}")
+    mix = res.get("class_mix")
+    if mix:
+        lines.append(
+            "classes:   " + ("asked in the reference's proportions" if mix == "data" else "asked in turn (uniform)")
+        )
     if res.get("decoder"):
         lines.append(f"decoder:   {res['decoder']} (sounds judged as waveforms at {res.get('sample_rate')} Hz)")
     header, body = table_columns(res)
