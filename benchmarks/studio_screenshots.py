@@ -28,18 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")  # the Sketch panel's camera
 
 
 def train(runs: Path, minutes: float, *args: str) -> None:
@@ -96,6 +85,8 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
     from studio_server import serve
 
+    from ganstudio.browser import launch_chromium
+
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     base, srv = serve(runs)
     # the newest colour run first: the docs should show what artists bring, from a really trained run
@@ -103,7 +94,7 @@ def main(argv=None) -> int:
     sketch = newest(runs, "pix2pix")
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(pw, *FAKE_CAMERA)
         ctx = browser.new_context(
             viewport={"width": 1280, "height": 860}, permissions=["camera"], bypass_csp=True
         )  # wait_for_function evaluates strings

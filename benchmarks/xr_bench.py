@@ -24,7 +24,6 @@ import functools
 import http.server
 import json
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,9 @@ import threading
 import time
 from pathlib import Path
 
+from ganstudio.browser import launch_chromium
+
 OUT = Path(__file__).resolve().parent / "out"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 G = "window.ganstudioGallery"
 
 
@@ -73,7 +65,7 @@ def sizes(root: Path) -> dict[str, float]:
 
 
 def visit(pw, base: str, seconds: float, shot: Path | None) -> dict:
-    browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+    browser = launch_chromium(pw)
     try:
         page = browser.new_page(viewport={"width": 1024, "height": 640})
         requests: list[str] = []
@@ -103,7 +95,7 @@ def visit(pw, base: str, seconds: float, shot: Path | None) -> dict:
 
 def vr_shot(pw, base: str, shot: Path) -> float:
     """Enter VR under the emulator; returns ms from the click to the session's first frame in the mode."""
-    browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+    browser = launch_chromium(pw)
     try:
         page = browser.new_page(viewport={"width": 1024, "height": 640})
         page.goto(base + "?emulate=1")

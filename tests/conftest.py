@@ -36,6 +36,28 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(scope="module")
+def fast_eval(tmp_path_factory, request):
+    """For a module of evaluation tests, which opts in with ``pytestmark = pytest.mark.usefixtures("fast_eval")``
+    and names it in its module fixtures that evaluate: 10 KID subsets, and the module's own GANSTUDIO_CACHE (a
+    new folder, yielded; never shared with another module) while its module fixtures run. The tests themselves
+    see ``_isolated_cache``'s per-session cache unless they use ``fast_eval_cache`` too. (One thread: ``_one_thread``.)"""
+    from ganstudio import evaluation
+
+    name = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
+        cache = tmp_path_factory.mktemp(f"{name}-cache")
+        mp.setenv("GANSTUDIO_CACHE", str(cache))
+        yield cache
+
+
+@pytest.fixture
+def fast_eval_cache(fast_eval, monkeypatch):
+    """``fast_eval``'s module cache for the tests too, over ``_isolated_cache``'s per-session one."""
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(fast_eval))
+
+
 TINY_MLP = {"g_hidden": [32, 64], "d_hidden": [64, 32]}
 
 

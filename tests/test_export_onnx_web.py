@@ -15,23 +15,14 @@ from typing import ClassVar
 
 import pytest
 
+from ganstudio.browser import chromium_path, launch_chromium
 from ganstudio.training import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx-web"
-CHROMIUM = Path("/usr/bin/chromium")
 ORT = EXAMPLE / "node_modules" / "onnxruntime-web" / "dist" / "ort.min.js"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(chromium_path() is None, reason="needs Debian's chromium (make browser)"),
     pytest.mark.skipif(not ORT.exists(), reason="run `npm install` in examples/onnx-web first"),
 ]
 
@@ -75,7 +66,7 @@ def test_page_draws_generated_images(site):
     sync_api = pytest.importorskip("playwright.sync_api")
     requests = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = launch_chromium(p, headless=True)
         try:
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))

@@ -23,23 +23,12 @@ from ganstudio.training import train
 N = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast(tmp_path_factory):
-    """Fewer KID subsets, and one cache for the module (the classifier, the real rows)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
-        cache = tmp_path_factory.mktemp("class-acc-cache")
-        mp.setenv("GANSTUDIO_CACHE", str(cache))
-        yield cache
-
-
-@pytest.fixture(autouse=True)
-def _module_cache(_fast, monkeypatch):
-    monkeypatch.setenv("GANSTUDIO_CACHE", str(_fast))  # over conftest's per-session cache
+# fewer KID subsets, and one cache for the module (the classifier, the real rows), the tests' too (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fast_eval", "fast_eval_cache")
 
 
 @pytest.fixture(scope="module")
-def digits_classifier(_fast):
+def digits_classifier(fast_eval):
     """A tiny CNN trained on the digits (28 px): ~90 % test accuracy in a few seconds."""
     from ganstudio.features.classifier import train_classifier
 
@@ -48,7 +37,7 @@ def digits_classifier(_fast):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, _fast, tiny_config):
+def runs(tmp_path_factory, fast_eval, tiny_config):
     """A tiny conditional digits run and the same run unconditional (8 px, 20 steps)."""
     root = tmp_path_factory.mktemp("class-acc-runs")
     cfg = tiny_config(steps=20)

@@ -17,20 +17,11 @@ from ganstudio.training import train
 N = 64  # generated images per evaluation: enough for every metric, fast
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast(tmp_path_factory):
-    """One thread (tiny tensors) and fewer KID subsets, for the whole module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
-        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("eval-cache")))
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("fast_eval")  # fewer KID subsets, the module's own cache (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def hooked(tmp_path_factory, _fast, tiny_config):
+def hooked(tmp_path_factory, fast_eval, tiny_config):
     """A 40-step tiny run evaluated every 10 steps (checkpoints kept: 1, so only KEEP protects the best),
     and the same run trained without the hook."""
     root = tmp_path_factory.mktemp("eval-runs")

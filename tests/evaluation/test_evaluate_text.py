@@ -16,19 +16,11 @@ from ganstudio.training import train
 N = 12  # generated images per evaluation: more than the 8 reference pictures, so captions repeat
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast(tmp_path_factory):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
-        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("eval-text-cache")))
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("fast_eval")  # fewer KID subsets, the module's own cache (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def text_run(tmp_path_factory, _fast, tiny_text_run):
+def text_run(tmp_path_factory, fast_eval, tiny_text_run):
     """A 2-step tiny text-conditioned run on 16 captioned coloured squares (16 px)."""
     return tiny_text_run(out=tmp_path_factory.mktemp("runs") / "text")
 

@@ -4,19 +4,17 @@ otherwise; never `playwright install`)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
+
+from ganstudio.browser import chromium_path, launch_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("uvicorn")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (make browser)")
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make browser)")
 
 
 def test_the_live_page_shows_frames_and_moves_a_parameter(make_session):
@@ -31,7 +29,7 @@ def test_the_live_page_shows_frames_and_moves_a_parameter(make_session):
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 640, "height": 400}, bypass_csp=True)  # the test evaluates JS
             outside, errors = [], []
             page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else outside.append(r.url))

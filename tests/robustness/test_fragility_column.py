@@ -18,16 +18,11 @@ N = 32
 EPS = 4 / 255
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
-        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("frag-cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("fast_eval")  # fewer KID subsets, the module's own cache (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def evaluated(run, _fast):
+def evaluated(run, fast_eval):
     res = evaluation.evaluate(run, n=N, features="folder-rcf", fragility=EPS, fragility_steps=2, log=lambda s: None)
     return run, res
 
@@ -64,12 +59,12 @@ def test_table_and_report_show_the_column_next_to_fid(evaluated):
     assert "<th>FID +-4/255</th>" in page and f"{f['fid_down']:.3f}..{f['fid_up']:.3f}" in page
 
 
-def test_without_fragility_there_is_no_column(run, _fast):
+def test_without_fragility_there_is_no_column(run):
     res = evaluation.evaluate(run, n=N, features="folder-rcf", write=False, log=lambda s: None)
     assert "fragility" not in res and "+-" not in format_table(res)
 
 
-def test_bad_fragility_is_refused_before_anything_is_written(run, _fast, tmp_path):
+def test_bad_fragility_is_refused_before_anything_is_written(run, tmp_path):
     before = sorted(p.name for p in (run / "eval").glob("*"))
     with pytest.raises(UserError, match="--fragility"):
         evaluation.evaluate(run, n=N, features="folder-rcf", fragility=0.0)
@@ -78,7 +73,7 @@ def test_bad_fragility_is_refused_before_anything_is_written(run, _fast, tmp_pat
     assert sorted(p.name for p in (run / "eval").glob("*")) == before
 
 
-def test_cli_evaluate_fragility(run, _fast, capsys):
+def test_cli_evaluate_fragility(run, capsys):
     argv = ["evaluate", str(run), "--n", str(N), "--features", "folder-rcf"]
     assert main([*argv, "--fragility", "2/255", "--fragility-steps", "1"]) == 0
     out = capsys.readouterr().out
@@ -92,7 +87,7 @@ def test_cli_evaluate_fragility(run, _fast, capsys):
     assert "--fragility must be an eps in (0, 1]" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_fragility_file_in_eval_does_not_break_the_report(run, _fast):
+def test_a_fragility_file_in_eval_does_not_break_the_report(run):
     """``ganstudio robustness fragility`` writes eval/fragility-*.json; evaluations and the report skip it."""
     n_before = len(read_evals(run))
     torch.manual_seed(0)

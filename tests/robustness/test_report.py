@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ganstudio import evaluation
+from ganstudio.browser import chromium_path, launch_chromium
 from ganstudio.cli import main
 from ganstudio.errors import UserError
 from ganstudio.report import build_robustness_report, result_kind, robustness_results
@@ -20,16 +21,11 @@ from ganstudio.robustness import detector as D
 N = 24
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(evaluation.builtin, "KID_SUBSETS", 10)
-        mp.setenv("GANSTUDIO_CACHE", str(tmp_path_factory.mktemp("report-cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("fast_eval")  # fewer KID subsets, the module's own cache (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def measured(run, _fast, tmp_path_factory):
+def measured(run, fast_eval, tmp_path_factory):
     """The tiny run with an evaluation (+ fragility column), a fragility file, a detector and an attack on it."""
     ev = evaluation.evaluate(run, n=32, features="folder-rcf", fragility=4 / 255, fragility_steps=1, log=lambda s: None)
     frag = ["robustness", "fragility", str(run), "--features", "folder-rcf", "--n", "16", "--steps", "1"]
@@ -102,7 +98,7 @@ def test_the_page_gathers_every_measurement(measured, capsys):
         assert explanation in page
 
 
-def test_what_is_missing_says_how_to_measure_it(tiny_config, tmp_path, _fast):
+def test_what_is_missing_says_how_to_measure_it(tiny_config, tmp_path):
     import ganstudio
 
     bare = ganstudio.train(tiny_config(steps=10), out=tmp_path, progress=False)
@@ -157,11 +153,10 @@ def test_extra_results_are_read_once(measured, tmp_path):
     assert "elsewhere.json" in page
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)")
+@pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make browser)")
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)")
 def test_the_page_in_a_real_browser_fetches_nothing_and_passes_axe(measured, tmp_path):
     """Opened from disk in headless Chromium: no request leaves the page (every picture decodes from its data:
@@ -171,9 +166,7 @@ def test_the_page_in_a_real_browser_fetches_nothing_and_passes_axe(measured, tmp
     path = build_robustness_report(run, out=tmp_path / "page.html", detector=det_dir, n=N)
     requests: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))

@@ -8,17 +8,17 @@ Tests take them as fixtures, never by importing this file.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ganstudio.browser import chromium_path, launch_chromium
 
 
 @contextlib.contextmanager
@@ -49,16 +49,12 @@ def serve() -> Callable[..., AbstractContextManager[str]]:
     return _serve
 
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 @contextlib.contextmanager
-def _open_page(chromium: str, url: str, **context) -> Iterator[tuple[Any, list[str]]]:
+def _open_page(url: str, **context) -> Iterator[tuple[Any, list[str]]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_context(**context).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -74,10 +70,9 @@ def open_page() -> Callable[..., AbstractContextManager[tuple[Any, list[str]]]]:
     context with Playwright's ``context`` options), once the page is ready; ``errors`` collects its uncaught
     script errors. Skips the test when Playwright or Chromium is missing."""
     pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium")
-    if chromium is None:
+    if chromium_path() is None:
         pytest.skip("chromium not installed (make browser)")
-    return partial(_open_page, chromium)
+    return _open_page
 
 
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js

@@ -24,28 +24,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganstudio.browser import chromium_path, launch_chromium
+
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js
 SHOTS = Path(os.environ["GANSTUDIO_SHOTS"]) if os.environ.get("GANSTUDIO_SHOTS") else None
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
+FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")  # the Sketch panel's camera
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)"),
+    pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make browser)"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)"),
 ]
 
@@ -111,7 +102,7 @@ def server(tmp_path_factory, tiny_config, serve):
 @pytest.fixture(scope="module")
 def page(server):
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch_chromium(pw, *FAKE_CAMERA)
         ctx = browser.new_context(
             viewport={"width": 1280, "height": 860},
             accept_downloads=True,

@@ -14,19 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from ganstudio.browser import chromium_path, launch_chromium
+
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"  # tests/js
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
 # a caption between the two prompts, as the page writes it: "63% a red square + 37% a blue box" (either order)
 MIX = re.compile(r"^\d+% a (red square|blue box) \+ \d+% a (red square|blue box)$")
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)"),
+    pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make browser)"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)"),
 ]
 
@@ -54,7 +53,7 @@ def test_animate_walks_between_prompts_and_breed_keeps_the_mixed_prompt(server, 
     base, run = server
     violations: dict[str, list[str]] = {}
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -20,19 +20,18 @@ import mido
 import numpy as np
 import pytest
 
+from ganstudio.browser import chromium_path, launch_chromium
+
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 SR = 16000
 PITCHES = {"A3": 220.0, "C4": 261.63, "A4": 440.0}  # MIDI 57, 60, 69
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make browser)"),
+    pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make browser)"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install --prefix tests/js)"),
 ]
 
@@ -69,7 +68,7 @@ def server(tmp_path_factory, tiny_config, serve, write_tones, tiny_sound_run):
 @pytest.fixture(scope="module")
 def page(server):
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch_chromium(pw, "--autoplay-policy=no-user-gesture-required")
         ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
         pg = ctx.new_page()
         pg.errors = []

@@ -7,25 +7,15 @@ Debian's chromium and the playwright package (skipped otherwise; never `playwrig
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
+from ganstudio.browser import chromium_path, launch_chromium
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (make browser)")
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed (make browser)")
 G = "window.ganstudioGallery"
 
 
@@ -46,7 +36,7 @@ def poll(page, expr: str, timeout: float = 30.0):
 def browser_page(served):
     """(page, requests, errors): a fresh page recording every request's URL and every page error."""
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 800, "height": 600})
             requests: list[str] = []

@@ -53,12 +53,12 @@ def test_a_gallery_served_by_the_studio_runs_its_living_painting_in_chromium(bui
     import socket
     import threading
     import time
-    from pathlib import Path
 
     sync_api = pytest.importorskip("playwright.sync_api")
     uvicorn = pytest.importorskip("uvicorn")
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    from ganstudio.browser import chromium_path, launch_chromium
+
+    if chromium_path() is None:
         pytest.skip("chromium not installed (make browser)")
     from ganstudio.studio.app import create_app
 
@@ -71,10 +71,9 @@ def test_a_gallery_served_by_the_studio_runs_its_living_painting_in_chromium(bui
     th = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     th.start()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}/xr/show/"
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=args)
+            browser = launch_chromium(pw)
             page = browser.new_page()
             requests: list[str] = []
             errors: list[str] = []

@@ -215,7 +215,7 @@ class Gallery:
     def walk_keys(self, run: str) -> list[LatentLike]:
         """The keyframes of the exhibition's walk: the run's newest favourites, oldest first, topped up
         with seeds 1, 2, ... while there are fewer than two."""
-        liked = [i["latent"] for i in self.store.rated(run, 1, limit=WALK_FAVOURITES) if i["latent"]]
+        liked = self.store.liked_latents(run, WALK_FAVOURITES)
         loop: list[LatentLike] = [stored_latent(d) for d in reversed(liked)]
         if len(loop) < 2:
             loop += [Latent.model_validate({"seed": s}) for s in range(1, WALK_MIN_KEYS + 1 - len(loop))]

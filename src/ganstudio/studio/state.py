@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from ..likes import store_path
 from .catalog import Catalog
 from .engine import Engine
 from .exhibition import Exhibitions
@@ -27,7 +28,7 @@ class Studio:
         self.limits = limits
         self.index = RunIndex(self.runs_dir)
         self.engine = Engine(self.runs_dir, index=self.index)
-        self.store = Store(self.runs_dir / ".studio" / "studio.sqlite3")
+        self.store = Store(store_path(self.runs_dir))
         self.jobs = Jobs(self.runs_dir, self.store, index=self.index)
         self.catalog = Catalog(self.index, self.jobs)
         self.gallery = Gallery(self.engine, self.store)

@@ -6,7 +6,8 @@ sketch translations (``kind`` "translate"), its PNG bytes. Direction names live 
 directions file (``creative.directions.set_names``), not here; the old ``directions`` table stays
 for databases made by earlier studios.
 
-One SQLite file, ``<runs>/.studio/studio.sqlite3``, in WAL mode so that several tabs (and several
+One SQLite file, ``<runs>/.studio/studio.sqlite3`` (``ganstudio.likes.store_path``; ``ganstudio.likes``
+reads a run's likes for the layers below the studio), in WAL mode so that several tabs (and several
 studio processes) can read while one writes. Every operation opens its own short connection with a
 busy timeout: no connection is shared between threads, and a crash mid-write rolls back.
 Stored values are JSON text; nothing is ever pickled.
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .. import likes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -152,6 +155,11 @@ class Store:
         args.append(limit)
         with self._connect() as db:
             return [_image(r) for r in db.execute(q, args).fetchall()]
+
+    def liked_latents(self, run: str, limit: int) -> list[dict]:
+        """The latents (JSON) of up to ``limit`` liked pictures of ``run``, newest like first, pictures without a
+        latent left out: ``ganstudio.likes.liked_latents``, the read the XR gallery shares."""
+        return [json.loads(text) for text in likes.liked_latents(self.path, run, limit)]
 
     def lineage(self, iid: str, max_nodes: int = 200) -> list[dict]:
         """The image and its known ancestors (breadth first), each with its parents' ids."""
