@@ -365,3 +365,57 @@ def tiny_text_run(tmp_path_factory):
         return train_run(cfg, out=tmp_path_factory.mktemp("runs") if out is None else out, progress=False)
 
     return make
+
+
+# ---- emoji: a short excerpt of Unicode's emoji-test.txt keeps the renders to a handful of real glyphs ------
+
+EMOJI_EXCERPT = """\
+# group: Smileys & Emotion
+# subgroup: face-smiling
+1F600                                                  ; fully-qualified     # 😀 E1.0 grinning face
+263A FE0F                                              ; fully-qualified     # ☺️ E0.6 smiling face
+263A                                                   ; unqualified         # ☺ E0.6 smiling face
+# group: People & Body
+# subgroup: hand-fingers-open
+1F44B                                                  ; fully-qualified     # 👋 E0.6 waving hand
+1F44B 1F3FD                                            ; fully-qualified     # 👋🏽 E1.0 waving hand: medium skin tone
+# group: Component
+# subgroup: skin-tone
+1F3FB                                                  ; component           # 🏻 E1.0 light skin tone
+# group: Animals & Nature
+# subgroup: animal-mammal
+1F405                                                  ; fully-qualified     # 🐅 E1.0 tiger
+# group: Food & Drink
+# subgroup: food-fruit
+1F34E                                                  ; fully-qualified     # 🍎 E0.6 red apple
+1F34C                                                  ; fully-qualified     # 🍌 E0.6 banana
+# subgroup: food-vegetable
+1F955                                                  ; fully-qualified     # 🥕 E1.0 carrot
+# group: Flags
+# subgroup: country-flag
+1F1EB 1F1F7                                            ; fully-qualified     # 🇫🇷 E2.0 flag: France
+"""
+
+
+@pytest.fixture
+def emoji_list(tmp_path, monkeypatch):
+    """``use(text)``: the emoji source reads ``text`` (emoji-test.txt's format) instead of Debian's list;
+    returns the parsed emoji. Skips when the real font (Noto Color Emoji) is not installed."""
+    from ganstudio.data import emoji
+
+    if emoji.font_path() is None:
+        pytest.skip("Noto Color Emoji is not installed")
+
+    def use(text: str):
+        path = tmp_path / "emoji-test.txt"
+        path.write_text(text, encoding="utf-8")
+        monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(path))
+        return emoji.parse(text)
+
+    return use
+
+
+@pytest.fixture
+def emoji_excerpt(emoji_list):
+    """Nine emoji in five groups (two Food & Drink subgroups, a skin-tone variant, a flag): ``EMOJI_EXCERPT``."""
+    return emoji_list(EMOJI_EXCERPT)

@@ -26,13 +26,8 @@ EXCERPT = """\
 
 
 @pytest.fixture
-def excerpt(tmp_path, monkeypatch):
-    if emoji.font_path() is None:
-        pytest.skip("Noto Color Emoji is not installed")
-    path = tmp_path / "emoji-test.txt"
-    path.write_text(EXCERPT, encoding="utf-8")
-    monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(path))
-    return emoji.parse(EXCERPT)
+def excerpt(emoji_list):
+    return emoji_list(EXCERPT)
 
 
 def _disc(size=(24, 24), colour=(220, 30, 30), clear=(0, 255, 0, 0), box=(4, 4, 19, 19)) -> Image.Image:

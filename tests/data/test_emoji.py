@@ -13,40 +13,10 @@ from ganstudio.cli import main
 from ganstudio.data import SOURCES, DataConfig, emoji, load_dataset
 from ganstudio.errors import UserError
 
-EXCERPT = """\
-# group: Smileys & Emotion
-# subgroup: face-smiling
-1F600                                                  ; fully-qualified     # 😀 E1.0 grinning face
-263A FE0F                                              ; fully-qualified     # ☺️ E0.6 smiling face
-263A                                                   ; unqualified         # ☺ E0.6 smiling face
-# group: People & Body
-# subgroup: hand-fingers-open
-1F44B                                                  ; fully-qualified     # 👋 E0.6 waving hand
-1F44B 1F3FD                                            ; fully-qualified     # 👋🏽 E1.0 waving hand: medium skin tone
-# group: Component
-# subgroup: skin-tone
-1F3FB                                                  ; component           # 🏻 E1.0 light skin tone
-# group: Animals & Nature
-# subgroup: animal-mammal
-1F405                                                  ; fully-qualified     # 🐅 E1.0 tiger
-# group: Food & Drink
-# subgroup: food-fruit
-1F34E                                                  ; fully-qualified     # 🍎 E0.6 red apple
-1F34C                                                  ; fully-qualified     # 🍌 E0.6 banana
-# subgroup: food-vegetable
-1F955                                                  ; fully-qualified     # 🥕 E1.0 carrot
-# group: Flags
-# subgroup: country-flag
-1F1EB 1F1F7                                            ; fully-qualified     # 🇫🇷 E2.0 flag: France
-"""
-
 
 @pytest.fixture
-def excerpt(tmp_path, monkeypatch):
-    path = tmp_path / "emoji-test.txt"
-    path.write_text(EXCERPT, encoding="utf-8")
-    monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(path))
-    return emoji.parse(EXCERPT)
+def excerpt(emoji_excerpt):
+    return emoji_excerpt  # tests/conftest.py's EMOJI_EXCERPT
 
 
 def test_parse_keeps_fully_qualified_emoji_with_group_subgroup_and_name(excerpt):

@@ -114,12 +114,10 @@ def test_augment_choice_per_data(tmp_path):
 
 
 @pytest.fixture
-def excerpt(tmp_path, monkeypatch):
-    path = tmp_path / "emoji-test.txt"
-    path.write_text(EXCERPT, encoding="utf-8")
-    monkeypatch.setenv("GANSTUDIO_EMOJI_LIST", str(path))
+def excerpt(emoji_list, tmp_path, monkeypatch):
+    emoji_list(EXCERPT)
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
-    return path
+    return tmp_path / "emoji-test.txt"
 
 
 def test_emoji_extractor_says_how_to_train_it(excerpt):

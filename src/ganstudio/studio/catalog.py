@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .. import runs
+from ..data import coarse_classes
 from ..errors import UserError
 from ..generate import prompt_mode
 from ..models import FAMILIES
@@ -87,6 +88,13 @@ def reports(p: Path) -> list[dict]:
     ]
 
 
+def class_groups(cfg: dict) -> list[str]:
+    """The coarser classes a run's classes fall in, in order of first appearance (an emoji run conditioned
+    on subgroups: its groups, "Smileys & Emotion", ...), which the Create panel offers beside the classes
+    themselves (``Pipeline.class_weights`` draws a group's members in turn); [] when there are none."""
+    return list(dict.fromkeys(coarse_classes(tuple(cfg.get("class_names") or ())) or ()))
+
+
 def summary(p: Path, jobs: list[dict]) -> dict:
     """A run as the page lists it; a run whose config cannot be read is listed with what is known."""
     try:
@@ -103,6 +111,7 @@ def summary(p: Path, jobs: list[dict]) -> dict:
         "resolution": mc.get("resolution"),
         "channels": mc.get("channels"),
         "classes": list(cfg.get("class_names") or []) if mc.get("num_classes") else [],
+        "class_groups": class_groups(cfg) if mc.get("num_classes") else [],
         "checkpoints": ckpts,
         "step": ckpts[-1] if ckpts else None,
         "has_samples": (p / "samples" / "latest.png").is_file(),

@@ -250,7 +250,7 @@ class Engine:
         n: int,
         seed: int | None = None,
         truncation: float = 1.0,
-        class_: int | None = None,
+        class_: int | str | None = None,
         prompt: str | None = None,
     ) -> Rendered:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
@@ -281,7 +281,9 @@ class Engine:
             elif class_ is not None:
                 if not pipe.num_classes:
                     raise UserError("this run has no classes; leave the class empty")
-                classes = pipe.class_index(class_)
+                # a group of the run's classes ("Food & Drink" on a subgroup run) draws its members in turn
+                group = isinstance(class_, str) and bool(pipe.members_of(class_))
+                classes = class_ if group else pipe.class_index(class_)
             lats = L.from_seeds(pipe, n, first, classes, truncation, edits, ref)
             return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
 

@@ -19,6 +19,7 @@ from ..creative.directions import Directions as DirectionsFile
 from ..errors import UserError
 
 RunName = Annotated[str, StringConstraints(pattern=r"^\d{5,9}-[A-Za-z0-9._-]{1,100}$")]
+ClassName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Checkpoint = Annotated[str, StringConstraints(pattern=r"^(latest|best|\d{1,9})$")]
 ImageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}([0-9a-f]{4})?$")]
 DirectionKey = Annotated[str, StringConstraints(pattern=r"^\d{1,2}$")]
@@ -176,7 +177,9 @@ class GenerateRequest(ModelRef):
     n: int = Field(8, ge=1, le=64)
     seed: Seed | None = Field(None, description="first seed; random when empty")
     truncation: float = Field(1.0, gt=0, le=2)
-    class_: int | None = Field(None, alias="class", ge=0, le=9999)
+    class_: Annotated[int, Field(ge=0, le=9999)] | ClassName | None = Field(
+        None, alias="class", description="a class index, or the name of a class or of a group of the run's classes"
+    )
     prompt: str | None = Field(None, max_length=200)
 
 

@@ -36,8 +36,14 @@ export async function selectRun(name, quiet = false) {
   ck.value = S.checkpoint;
   const classes = (S.info && S.info.classes) || [];
   $("#class-label").hidden = classes.length === 0;
+  // a run of fine classes (emoji subgroups) also offers their groups, first: a group draws its classes in turn
+  const groups = (S.info && S.info.class_groups) || [];
+  const options = classes.map((c, i) => el("option", { value: String(i), text: c }));
   $("select[name=class]").replaceChildren(el("option", { value: "", text: "any" }),
-    ...classes.map((c, i) => el("option", { value: String(i), text: c })));
+    ...(groups.length
+      ? [el("optgroup", { label: "groups" }, ...groups.map((g) => el("option", { value: g, text: g }))),
+        el("optgroup", { label: "classes" }, ...options)]
+      : options));
   if (changed) { S.dirs = []; S.explore = null; S.edits = {}; S.parents = []; S.keys = []; S.sketch = null; }
   // pix2pix runs turn drawings into pictures: the Sketch panel instead of the latent panels;
   // sound runs make notes: the Sound panel instead of them

@@ -11,7 +11,8 @@ export async function generate(ev) {
   const f = $("#create-form");
   const body = { run: S.run, checkpoint: S.checkpoint, n: +f.n.value, truncation: +f.truncation.value };
   if (f.seed.value !== "") body.seed = +f.seed.value;
-  if (f.class.value !== "") body.class = +f.class.value;
+  // a class index, or a group's name (its classes in turn: "Food & Drink" on an emoji run of subgroups)
+  if (f.class.value !== "") body.class = /^\d+$/.test(f.class.value) ? +f.class.value : f.class.value;
   if (f.prompt.value.trim()) body.prompt = f.prompt.value.trim();
   $("#generate-btn").disabled = true;
   try {
