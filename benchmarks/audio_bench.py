@@ -9,6 +9,9 @@
                                        IF and Griffin-Lim spectrogram round trips (what each inversion can reach)
   eval   --variant if|gl [--per-pitch K]  pitch accuracy of the run's notes (K latents per pitch, every pitch of
                                        the held-out instruments' range), speed as a multiple of real time
+  speed  RUN [--batch 49] [--threads 2]  seconds of audio made per second on this CPU: G, the IF decoder and a
+                                       32-iteration Griffin-Lim decoder of the same spectrograms, best and median
+                                       of --repeats timed batches after a warm-up (any 2-channel specgan run)
   table                                benchmarks/results/audio.json -> the markdown table of audio_README.md
 
 Pitch accuracy: the fraction of notes whose YIN f0 (ganstudio.metrics.pitch) is within ±50 cents of the
@@ -145,6 +148,50 @@ def cmd_table(args) -> None:
             )
 
 
+def cpu_flags() -> str:
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags |= {w for w in line.split() if w.startswith(("avx512", "amx", "avx2"))}
+                break
+    return " ".join(sorted(flags))
+
+
+def cmd_speed(args) -> None:
+    """Generation speed as a multiple of real time: G alone, G + IF decoding, G + Griffin-Lim decoding (the
+    GL variant's decoder, run on the same spectrograms' magnitudes: the same work as a magnitude-only run)."""
+    torch.set_num_threads(args.threads)
+    pipe = ganstudio.load(args.run)
+    codec = pipe.codec
+    gl = SpecCodec(codec.sample_rate, codec.n_fft, codec.hop, codec.n_mels, codec.frames, 1)
+    audio_s = args.batch * codec.length / codec.sample_rate
+    times: dict[str, list[float]] = {"G": [], "IF": [], "GL": []}
+    with torch.no_grad():
+        for rep in range(args.repeats + 1):  # the first batch warms up and is not counted
+            t0 = time.perf_counter()
+            spec = pipe(n=args.batch, seed=rep).images
+            t1 = time.perf_counter()
+            pipe.to_audio(spec)
+            t2 = time.perf_counter()
+            gl.decode(spec[:, :1] * 2 - 1)
+            t3 = time.perf_counter()
+            if rep:
+                times["G"].append(t1 - t0)
+                times["IF"].append(t2 - t1)
+                times["GL"].append(t3 - t2)
+    row = {"run": str(args.run), "batch": args.batch, "audio_s_per_batch": audio_s, "threads": args.threads}
+    for name, parts in (("G+IF", ("G", "IF")), ("G+GL", ("G", "GL")), ("G only", ("G",))):
+        per = [sum(times[k][i] for k in parts) for i in range(args.repeats)]
+        row[name] = {
+            "x_real_time_best": round(audio_s / min(per), 1),
+            "x_real_time_median": round(audio_s / float(np.median(per)), 1),
+        }
+    row["cpu"] = cpu_flags()
+    row["time"] = time.strftime("%Y-%m-%d %H:%M")
+    _save(f"speed_{Path(args.run).name}_t{args.threads}", row)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -160,9 +207,15 @@ def main() -> None:
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--tag", default="", help="suffix for the result's key (e.g. the step)")
     e.add_argument("--showcase", action="store_true", help="also write docs/showcase/gm-notes-<variant>.wav")
+    sp = sub.add_parser("speed")
+    sp.add_argument("run")
+    sp.add_argument("--batch", type=int, default=49)
+    sp.add_argument("--threads", type=int, default=2)
+    sp.add_argument("--repeats", type=int, default=5)
     sub.add_parser("table")
     args = ap.parse_args()
-    {"train": cmd_train, "ceiling": cmd_ceiling, "eval": cmd_eval, "table": cmd_table}[args.cmd](args)
+    cmds = {"train": cmd_train, "ceiling": cmd_ceiling, "eval": cmd_eval, "speed": cmd_speed, "table": cmd_table}
+    cmds[args.cmd](args)
 
 
 if __name__ == "__main__":
