@@ -4,6 +4,7 @@ a provenance detector (``ganstudio.robustness.detector``)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from ..argtypes import nonneg_int, positive_int
@@ -52,22 +53,23 @@ def cmd_detector_train(a: argparse.Namespace) -> int:
         raise UserError(f"--kind must be one of {', '.join(KINDS)}, got {a.kind!r}")
     if a.adv_eps and a.kind != "cnn":
         raise UserError(f"--adv-eps trains the cnn detector adversarially; drop it or use --kind cnn (got {a.kind})")
-    torch.set_num_threads(a.threads)
-    real = pictures_from(a.real, a.n, seed=a.seed, split="train")
-    # Several --fake sources share the n generated pictures evenly (one source: Wang's setting).
-    fake = torch.cat([pictures_from(f, a.n // len(a.fake), seed=a.seed) for f in a.fake])
-    c, h, w = real.shape[1:]
+    # Every option is checked (a one-line UserError) before minutes of loading and sampling.
     cfg = DetectorConfig(
         kind=a.kind,
-        channels=1 if c == 1 else 3,
-        resolution=w,
-        height=None if h == w else h,
         epochs=a.epochs,
         width=a.width,
         seed=a.seed,
         adv_eps=a.adv_eps,
         adv_steps=a.adv_steps,
+        simulate=a.simulate,
+        simulate_steps=a.simulate_steps,
     )
+    torch.set_num_threads(a.threads)
+    real = pictures_from(a.real, a.n, seed=a.seed, split="train")
+    # Several --fake sources share the n generated pictures evenly (one source: Wang's setting).
+    fake = torch.cat([pictures_from(f, a.n // len(a.fake), seed=a.seed) for f in a.fake])
+    c, h, w = real.shape[1:]
+    cfg = dataclasses.replace(cfg, channels=1 if c == 1 else 3, resolution=w, height=None if h == w else h)
     info = {"trained_on": {"real": a.real, "fake": a.fake, "n": a.n}}
     det = train_detector(real, fake, cfg, info, progress=print)
     print(f"detector: {det.save(a.out)}")
@@ -137,6 +139,20 @@ def register(sub) -> None:
         help="PGD adversarial training at this L-inf budget (pixels in [0, 1], e.g. 2/255; default 0: off)",
     )
     t.add_argument("--adv-steps", type=positive_int, default=5, help="PGD steps per training batch (default 5)")
+    t.add_argument(
+        "--simulate",
+        type=nonneg_int,
+        default=0,
+        metavar="N",
+        help="also train on real pictures passed through N small generator-like decoders (simulated generator "
+        "artefacts, AutoGAN), for generators it never saw; e.g. 12 (default 0: off)",
+    )
+    t.add_argument(
+        "--simulate-steps",
+        type=nonneg_int,
+        default=100,
+        help="fitting steps of the most-fitted simulated decoders (others 1/4, 1/16 of it; default 100)",
+    )
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")
     t.set_defaults(func=cmd_detector_train)

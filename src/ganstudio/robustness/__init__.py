@@ -4,8 +4,9 @@ Provenance: ``detector`` trains a small CNN on real pictures vs one generator's 
 augmentation), calibrates it (temperature, threshold chosen on validation data) and saves it as
 safetensors + JSON; ``spectrum`` is the frequency-spectrum baseline; ``perturb`` the JPEG/blur/resize test
 conditions; ``DetectorConfig.adv_eps`` trains it adversarially (PGD from ``attacks``) and
-``detector.robust_accuracy`` checks what that bought. ``ganstudio detect PICTURE --detector DIR``,
-``ganstudio detector train [--adv-eps EPS]|evaluate``.
+``detector.robust_accuracy`` checks what that bought; ``simulate`` makes simulated generator artefacts
+(real pictures through small generator-like decoders, AutoGAN) for ``DetectorConfig.simulate``.
+``ganstudio detect PICTURE --detector DIR``, ``ganstudio detector train [--adv-eps EPS] [--simulate N]|evaluate``.
 
 Judges under attack: ``attacks`` (FGSM, PGD L-inf/L2, Square L-inf; ``attack(model, x, y, AttackConfig)``
 with the sanity checks: eps 0 = clean, monotone in eps, eval mode, range and budget; a typo attack on the

@@ -74,6 +74,12 @@ class DetectorConfig:
     ``adv_eps`` > 0 (L-inf, pixels in [0, 1]) every augmented batch is also attacked by PGD-``adv_steps``
     against the current model (``attacks.attack``, eval mode) and the loss is ``adv_clean_weight`` *
     clean + (1 - ``adv_clean_weight``) * adversarial; eps ramps up from 0 over the first epoch. 0: off.
+    simulate, simulate_steps: simulated generator artefacts (``simulate``; Zhang et al. 2019, AutoGAN): with
+    ``simulate`` = n > 0, n small generator-like autoencoders (transposed-conv, nearest, bilinear or dense
+    upsampling in turn) are fitted for up to ``simulate_steps`` steps to reconstruct the real training
+    pictures, and every real picture passed through one of them (its fine detail kept) joins the generated class (the real and the generated
+    class weigh equally in the loss; the given generator and the simulated ones share the generated half).
+    Validation pictures are simulated the same way from held-out real ones. 0: off (Wang's setting).
     """
 
     kind: str = "cnn"
@@ -94,6 +100,8 @@ class DetectorConfig:
     adv_eps: float = 0.0
     adv_steps: int = 5
     adv_clean_weight: float = 0.5
+    simulate: int = 0
+    simulate_steps: int = 100
 
     def __post_init__(self) -> None:
         check(self.kind in KINDS, f"detector kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
@@ -114,6 +122,14 @@ class DetectorConfig:
         )
         check(self.adv_steps >= 1, f"detector adv_steps must be >= 1, got {self.adv_steps}")
         check(0 <= self.adv_clean_weight < 1, f"adv_clean_weight must be in [0, 1), got {self.adv_clean_weight}")
+        check(
+            isinstance(self.simulate, int) and 0 <= self.simulate <= 64,
+            f"detector simulate (number of simulated decoders) must be 0-64, got {self.simulate!r}",
+        )
+        check(
+            isinstance(self.simulate_steps, int) and self.simulate_steps >= 0,
+            f"detector simulate_steps must be >= 0, got {self.simulate_steps!r}",
+        )
 
     @property
     def size(self) -> tuple[int, int]:
@@ -268,9 +284,16 @@ class TwoLogits(nn.Module):
         return torch.stack([torch.zeros_like(z), z], 1)
 
 
-def _fit_cnn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorConfig, progress: Progress) -> None:
-    """Adam on binary cross-entropy; every batch freshly augmented (Wang's Blur+JPEG); with ``cfg.adv_eps``
-    also PGD adversarial training on the augmented batch (``DetectorConfig``)."""
+def _fit_cnn(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: DetectorConfig,
+    progress: Progress,
+    weight: torch.Tensor | None = None,
+) -> None:
+    """Adam on binary cross-entropy (per-picture ``weight``s, default 1); every batch freshly augmented
+    (Wang's Blur+JPEG); with ``cfg.adv_eps`` also PGD adversarial training on the augmented batch."""
     from .attacks import AttackConfig, attack
 
     g = torch.Generator().manual_seed(cfg.seed)
@@ -288,12 +311,13 @@ def _fit_cnn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorCo
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
             xb = _to_input(_augment(x[idx], cfg, g))
-            loss = F.binary_cross_entropy_with_logits(model(xb), y[idx].float())
+            wb = None if weight is None else weight[idx]
+            loss = F.binary_cross_entropy_with_logits(model(xb), y[idx].float(), weight=wb)
             if cfg.adv_eps > 0:
                 eps = cfg.adv_eps * min(1.0, (step + 1) / per_epoch)  # ramp over the first epoch
                 acfg = AttackConfig("pgd-linf", eps, cfg.adv_steps, seed=cfg.seed * 1_000_003 + step)
                 xa = attack(judge, xb, y[idx], acfg)  # eval mode inside, train mode restored
-                adv = F.binary_cross_entropy_with_logits(model(xa), y[idx].float())
+                adv = F.binary_cross_entropy_with_logits(model(xa), y[idx].float(), weight=wb)
                 loss = cfg.adv_clean_weight * loss + (1 - cfg.adv_clean_weight) * adv
             step += 1
             opt.zero_grad(set_to_none=True)
@@ -305,8 +329,15 @@ def _fit_cnn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorCo
     model.eval()
 
 
-def _fit_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DetectorConfig, progress: Progress) -> None:
-    """One augmented copy of the training set (the same augmentation as the CNN), then L-BFGS."""
+def _fit_spectrum(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: DetectorConfig,
+    progress: Progress,
+    weight: torch.Tensor | None = None,
+) -> None:
+    """One augmented copy of the training set (the same augmentation as the CNN), then L-BFGS (unweighted)."""
     assert isinstance(model, SpectrumClassifier)
     g = torch.Generator().manual_seed(cfg.seed)
     loss = model.fit(_to_input(_augment(x, cfg, g)), y, l2=cfg.l2)
@@ -317,7 +348,7 @@ def _fit_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Detec
 @dataclass(frozen=True)
 class Kind:
     build: Callable[[DetectorConfig], nn.Module]
-    fit: Callable[[nn.Module, torch.Tensor, torch.Tensor, DetectorConfig, Progress], None]
+    fit: Callable[[nn.Module, torch.Tensor, torch.Tensor, DetectorConfig, Progress, torch.Tensor | None], None]
     description: str
 
 
@@ -488,16 +519,33 @@ def train_detector(
     g = torch.Generator().manual_seed(cfg.seed + 1)
     r_tr, r_val = _split(len(real), cfg.val_fraction, g)
     f_tr, f_val = _split(len(fake), cfg.val_fraction, g)
-    x = torch.cat([real[r_tr], fake[f_tr]])
-    y = torch.cat([torch.zeros(len(r_tr), dtype=torch.long), torch.ones(len(f_tr), dtype=torch.long)])
+    sim_tr = sim_val = fake[:0]
+    if cfg.simulate:  # simulated generator artefacts: real pictures through generator-like decoders
+        from .simulate import fit_simulators, simulate
+
+        decoders = fit_simulators(real[r_tr], cfg.simulate, cfg.simulate_steps, seed=cfg.seed, progress=say)
+        sim_tr, sim_val = simulate(decoders, real[r_tr]), simulate(decoders, real[r_val])
+    x = torch.cat([real[r_tr], fake[f_tr], sim_tr])
+    y = torch.cat([torch.zeros(len(r_tr), dtype=torch.long), torch.ones(len(f_tr) + len(sim_tr), dtype=torch.long)])
+    weight = None
+    if len(sim_tr):  # real and generated weigh equally; the given generator and the simulated ones half each
+        weight = torch.cat(
+            [
+                torch.ones(len(r_tr)),
+                torch.full((len(f_tr),), len(r_tr) / (2 * len(f_tr))),
+                torch.full((len(sim_tr),), len(r_tr) / (2 * len(sim_tr))),
+            ]
+        )
     torch.manual_seed(cfg.seed)
     model = KINDS[cfg.kind].build(cfg)
-    KINDS[cfg.kind].fit(model, x, y, cfg, say)
-    # Validation: the held-out pictures clean and once augmented, the conditions the detector was trained for.
-    xv = torch.cat([real[r_val], fake[f_val]])
-    yv = torch.cat([torch.zeros(len(r_val)), torch.ones(len(f_val))])
+    KINDS[cfg.kind].fit(model, x, y, cfg, say, weight)
+    # Validation: the held-out pictures clean and once augmented, the conditions the detector was trained for
+    # (with simulate, the simulated pictures of the held-out real ones count as generated too).
+    xv = torch.cat([real[r_val], fake[f_val], sim_val])
+    yv = torch.cat([torch.zeros(len(r_val)), torch.ones(len(f_val)), torch.full((len(sim_val),), 2.0)])
     xv = torch.cat([xv, _augment(xv, cfg, torch.Generator().manual_seed(cfg.seed + 2))])
     yv = torch.cat([yv, yv])
+    source, yv = yv, (yv > 0).float()  # source: 0 real, 1 the given generator, 2 simulated
     det = Detector(model, cfg, info=dict(info or {}))
     logits = det.logits(xv)
     det.temperature = _fit_temperature(logits, yv)
@@ -509,6 +557,13 @@ def train_detector(
         "accuracy": balanced_accuracy(probs, yv, det.threshold),
         "ece": expected_calibration_error(probs, yv),
     }
+    if len(sim_val):  # the same figures without the simulated pictures, and the threshold they would choose
+        m = source < 2
+        det.info["validation"]["without_simulated"] = {
+            "ap": average_precision(probs[m], yv[m]),
+            "threshold": best_threshold(probs[m], yv[m]),
+            "simulated_recall": float((probs[source == 2] > det.threshold).float().mean()),
+        }
     say(
         f"validation: AP {det.info['validation']['ap']:.4f}, accuracy {det.info['validation']['accuracy']:.4f} "
         f"at threshold {det.threshold:.3f}, temperature {det.temperature:.3f}"
