@@ -429,10 +429,16 @@ def _detector_section(run_dir: Path, det, det_path: str, n: int, seed: int, chec
         if rob
         else ""
     )
+    sim = (
+        f" Its generated class also held real pictures passed through {det.config.simulate} simulated "
+        "generator decoders (--simulate), which is what lets it judge generator families it never saw."
+        if det.config.simulate
+        else " It saw one generator family only (no --simulate): expect it to miss families it never saw."
+    )
     return (
         f"<p>Detector <code>{_esc(det_path)}</code>, {_esc(D.KINDS[det.config.kind].description)}, trained on "
         f"{_esc(trained.get('real', '?'))} vs {_esc(', '.join(map(str, trained.get('fake', []))) or '?')}; it calls "
-        f"a picture generated above probability {det.threshold:.3f}.{_esc(adv)}</p>"
+        f"a picture generated above probability {det.threshold:.3f}.{_esc(adv)}{_esc(sim)}</p>"
         f"<p><b>{called} of {len(fake)}</b> samples of this run (seeds {seed}..{seed + len(fake) - 1}) are called "
         f"generated; {len(real)} real pictures of {_esc(cfg.data.name)} ({split} split) are the other side of the "
         f"table.</p>{table}<div class='strip'>{''.join(strip)}</div>"

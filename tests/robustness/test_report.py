@@ -76,6 +76,7 @@ def test_the_page_gathers_every_measurement(measured, capsys):
     probs = det.probability(D.pictures_from(str(run), N, seed=1_000_000))
     called = int((probs > det.threshold).sum())
     assert f"<b>{called} of {N}</b> samples of this run" in page
+    assert det.config.simulate == 0 and "It saw one generator family only (no --simulate)" in page
     for cond in ("clean", "jpeg75", "jpeg50"):
         assert f"<td>{cond}</td>" in page
     assert page.count('class="pic"') == 8 and f"{float(probs[0]):.3f}" in page
