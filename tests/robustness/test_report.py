@@ -183,3 +183,17 @@ def test_the_page_in_a_real_browser_fetches_nothing_and_passes_axe(measured, tmp
     assert len(sizes) == 9 and all(done and w > 0 for done, w in sizes)  # 8 samples + the originality panel
     assert [u for u in requests if not u.startswith(("data:", path.as_uri()))] == []
     assert violations == []
+
+
+def test_the_page_says_when_the_detector_saw_simulated_generators(measured, tmp_path):
+    run, _, _ = measured
+    real = D.shape_pictures(D.pictures_from("digits", 64, seed=0), 1, (8, 8))
+    fake = D.pictures_from(str(run), 64, seed=0)
+    cfg = D.DetectorConfig(
+        resolution=8, width=4, epochs=1, batch_size=32, p_blur=0, p_jpeg=0, simulate=2, simulate_steps=2
+    )
+    det_dir = tmp_path / "sim-detector"
+    D.train_detector(real, fake, cfg, {"trained_on": {"real": "digits", "fake": [str(run)], "n": 64}}).save(det_dir)
+    page = build_robustness_report(run, out=tmp_path / "page.html", detector=det_dir, n=N).read_text()
+    assert "real pictures passed through 2 simulated generator decoders (--simulate)" in page
+    assert "no --simulate" not in page
