@@ -1,6 +1,7 @@
 """Audio benchmark: specgan on gm-notes, IF (magnitude + instantaneous frequency) vs Griffin-Lim (magnitude only).
 
   train  --variant if|gl --minutes M   train (or continue) benchmarks/out/audio/runs/<variant> for M minutes
+         [--steps S]                   (or up to S steps in all: the equal-step IF vs Griffin-Lim comparison)
                                        under the gm-notes preset (gl: data.channels=1); run it in chunks
                                        under the shared lock, e.g.
                                        flock /tmp/ganstudio-bench.lock nice -n 19 env OMP_NUM_THREADS=2 \\
@@ -58,14 +59,15 @@ def _save(key: str, row: dict) -> None:
 
 def cmd_train(args) -> None:
     run = RUNS / args.variant
+    if args.minutes is None and args.steps is None:
+        raise SystemExit("train: give --minutes and/or --steps")
+    budget = {"minutes": args.minutes, "steps": args.steps}
     if runs.find_checkpoint(run) is not None:
-        train(resume=run, overrides={"minutes": args.minutes, "threads": args.threads}, progress=False)
+        train(resume=run, overrides={**budget, "threads": args.threads}, progress=False)
         return
     cfg = json.loads(json.dumps(preset("gm-notes")))
     cfg["data"] = {"name": "gm-notes"} | ({"channels": 1} if VARIANTS[args.variant] == 1 else {})
-    cfg["train"].update(
-        {"minutes": args.minutes, "threads": args.threads, "seed": 0, "checkpoint_every": 250, "sample_every": 500}
-    )
+    cfg["train"].update({**budget, "threads": args.threads, "seed": 0, "checkpoint_every": 250, "sample_every": 500})
     made = train(cfg, out=RUNS, progress=False)
     made.rename(run)
 
@@ -197,7 +199,8 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--variant", choices=VARIANTS, required=True)
-    t.add_argument("--minutes", type=float, required=True)
+    t.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
+    t.add_argument("--steps", type=int, default=None, help="total steps of the run (equal-step comparisons)")
     t.add_argument("--threads", type=int, default=2)
     c = sub.add_parser("ceiling")
     c.add_argument("--n", type=int, default=500)
