@@ -228,7 +228,7 @@ PICTURE_PRESETS = [
     "folder-128-small-data",
     "pix2pix",
 ]
-SOUND_PRESETS = ["gm-notes"]  # below, on a made folder of sound files
+SOUND_PRESETS = ["gm-notes", "spoken-digits"]  # below, on a made folder of sound files
 
 
 @pytest.mark.parametrize("name", PICTURE_PRESETS)
