@@ -151,13 +151,10 @@ def cmd_table(args) -> None:
 
 
 def cpu_flags() -> str:
-    flags = set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                flags |= {w for w in line.split() if w.startswith(("avx512", "amx", "avx2"))}
-                break
-    return " ".join(sorted(flags))
+    """The vector and matrix flags worth printing beside a speed (``ganstudio.devices.cpu_flags``)."""
+    from ganstudio.devices import cpu_flags as flags
+
+    return " ".join(sorted(f for f in flags() if f.startswith(("avx512", "amx", "avx2"))))
 
 
 def cmd_speed(args) -> None:

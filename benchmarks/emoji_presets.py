@@ -41,13 +41,10 @@ RUNS = Path("/tmp/ganstudio-bench-runs")
 
 
 def cpu_flags() -> str:
-    flags = set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                flags |= {w for w in line.split() if w.startswith(("avx512", "amx"))}
-                break
-    return " ".join(sorted(flags)) or "no avx512/amx"
+    """The AVX-512 and AMX flags recorded beside every result (``ganstudio.devices.cpu_flags``)."""
+    from ganstudio.devices import cpu_flags as flags
+
+    return " ".join(sorted(f for f in flags() if f.startswith(("avx512", "amx")))) or "no avx512/amx"
 
 
 def record(row: dict) -> None:
