@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -95,13 +96,20 @@ def parse(text: str) -> list[Emoji]:
     return out
 
 
+@lru_cache(maxsize=4)
+def _group_of(path: str, mtime_ns: int) -> dict[str, str]:
+    """subgroup -> group of the list at ``path`` as it was at ``mtime_ns``: parsed once, not on every call (the
+    studio's run listing and every ``--class`` lookup ask)."""
+    return {e.subgroup: e.group for e in parse(Path(path).read_text(encoding="utf-8"))}
+
+
 def group_of_subgroups(subgroups: tuple[str, ...]) -> tuple[str, ...] | None:
     """Each subgroup's group ("food-fruit" -> "Food & Drink") from the installed list, or None when the list is
     absent or a name is not a subgroup there (then the names were not emoji subgroups)."""
     names = list_path()
     if names is None or not names.exists():
         return None
-    parent = {e.subgroup: e.group for e in parse(names.read_text(encoding="utf-8"))}
+    parent = _group_of(str(names), names.stat().st_mtime_ns)
     if not subgroups or any(s not in parent for s in subgroups):
         return None
     return tuple(parent[s] for s in subgroups)
