@@ -340,6 +340,18 @@ def requested_classes(
     return np.concatenate(out)
 
 
+def draw(
+    pipe: Pipeline, ref: Reference, n: int, seed: int = 0, class_mix: str = "data"
+) -> tuple[torch.Tensor, np.ndarray | None, str | None]:
+    """What an evaluation scores, drawn the same way by ``evaluate`` and ``EvalHook``: (``n`` uint8 images,
+    the extractor's class each was asked for or None, the class mix used for the result's ``class_mix``).
+    A run that reads text draws from the reference's captions, a conditional run in ``class_plan``'s order."""
+    text = caption_embeddings(pipe, ref, n, seed)
+    plan = None if text is not None else class_plan(pipe, ref.real.reference, n, class_mix)
+    images = sample_images(pipe, n, seed, text=text, classes=plan)
+    return images, requested_classes(pipe, n, ref.extractor, plan=plan), mix_used(pipe, plan)
+
+
 def mix_used(pipe: Pipeline, plan: torch.Tensor | None) -> str | None:
     """What an eval result records under ``class_mix``: "data" (``class_plan`` followed the reference's
     proportions), "uniform" (a conditional run's classes in turn), None (an unconditional or text run)."""
@@ -558,11 +570,9 @@ def evaluate(
         log=log,
     )
     t1 = time.monotonic()
-    text = caption_embeddings(pipe, ref, n, seed)
-    plan = None if text is not None else class_plan(pipe, ref.real.reference, n, class_mix)
-    images = sample_images(pipe, n, seed, text=text, classes=plan)
+    images, requested, mix = draw(pipe, ref, n, seed, class_mix)
     t2 = time.monotonic()
-    row, details = score(images, ref, requested_classes(pipe, n, extractor, plan=plan))
+    row, details = score(images, ref, requested)
     t3 = time.monotonic()
     seconds = {"reference": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
     frag = None
@@ -571,7 +581,7 @@ def evaluate(
         frag = fragility_of(images, ref, fragility, fragility_steps, seed)
         seconds["fragility"] = round(time.monotonic() - t3, 2)
     res = build_result(run_dir, pipe.step, n, seed, ref, row, details, seconds, images, panel=write)
-    res["class_mix"] = mix_used(pipe, plan)
+    res["class_mix"] = mix
     if frag is not None:
         res["fragility"] = frag
     if write:

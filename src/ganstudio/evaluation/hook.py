@@ -40,12 +40,8 @@ from ..pipeline import Pipeline
 from .core import (
     Reference,
     build_result,
-    caption_embeddings,
-    class_plan,
-    mix_used,
+    draw,
     prepare_reference,
-    requested_classes,
-    sample_images,
     score,
 )
 from .reference import Log, stderr_log
@@ -155,17 +151,15 @@ class EvalHook:
         try:
             with torch.random.fork_rng(devices=devices):
                 pipe = Pipeline(G, t.run_cfg, run_dir, step, t.device, t.run_cfg.class_names)  # sets eval()
-                text = caption_embeddings(pipe, self.ref, self.n, self.seed)  # a text run: reference captions
-                plan = None if text is not None else class_plan(pipe, self.ref.real.reference, self.n)
-                images = sample_images(pipe, self.n, self.seed, text=text, classes=plan)
+                images, requested, mix = draw(pipe, self.ref, self.n, self.seed)  # as `evaluate` draws
         finally:
             G.train(was_training)
         t2 = time.monotonic()
-        row, details = score(images, self.ref, requested_classes(pipe, self.n, self.ref.extractor, plan=plan))
+        row, details = score(images, self.ref, requested)
         t3 = time.monotonic()
         seconds = {"checkpoint": round(t1 - t0, 2), "sampling": round(t2 - t1, 2), "scoring": round(t3 - t2, 2)}
         res = build_result(run_dir, step, self.n, self.seed, self.ref, row, details, seconds, images)
-        res["class_mix"] = mix_used(pipe, plan)
+        res["class_mix"] = mix
         write_result(run_dir, res)
         label = self.ref.extractor.label
         entry = {
