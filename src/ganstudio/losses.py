@@ -62,6 +62,14 @@ def g_lsgan(fake: Tensor) -> Tensor:
     return 0.5 * ((fake - 1.0) ** 2).mean()
 
 
+def contrastive(similarity: Tensor) -> Tensor:
+    """InfoNCE over a batch's (B, B) picture-caption similarities (row i: picture i against every caption; the
+    diagonal holds the matching pairs): the mean of the picture->caption and caption->picture cross-entropies
+    (CLIP's symmetric form; XMC-GAN's sentence-image term). log B when the scores ignore which pair matches."""
+    target = torch.arange(len(similarity), device=similarity.device)
+    return 0.5 * (F.cross_entropy(similarity, target) + F.cross_entropy(similarity.t(), target))
+
+
 @dataclass(frozen=True)
 class Loss:
     d: Callable[..., Tensor]

@@ -46,8 +46,69 @@ def test_one_d_pass_includes_the_wrong_caption_rows(trainer):
     z, y_fake = ctx.sample_latents(len(real))
     with torch.no_grad():
         fake = ctx.G(z, y_fake)
-        d_loss, real_l, fake_l, _, recon, wrong_l = _d_pass(ctx, real, y_real, fake, y_fake)
+        d_loss, real_l, fake_l, _, recon, wrong_l, _, _ = _d_pass(ctx, real, y_real, fake, y_fake)
     assert wrong_l is not None and wrong_l.shape == real_l.shape == fake_l.shape == (len(real),)
     expected = matching_d_loss(ctx, real_l, fake_l, wrong_l) + ctx.recon_weight * recon
     assert torch.allclose(d_loss, expected)
     assert not torch.equal(wrong_l, real_l)  # the same pictures, other captions: D sees the difference
+
+
+# --- XMC-GAN's caption matching term (model.match_weight) ---------------------------------------------------
+
+from ganstudio.losses import contrastive  # noqa: E402
+
+
+def test_contrastive_is_log_b_at_chance_and_falls_when_the_diagonal_wins():
+    b = 6
+    chance = contrastive(torch.zeros(b, b))
+    assert torch.allclose(chance, torch.log(torch.tensor(float(b))))
+    assert contrastive(10 * torch.eye(b)) < 0.01 < chance
+    # the same scores with the pairs swapped: it rises above chance
+    assert contrastive(10 * torch.eye(b).roll(1, 0)) > chance
+
+
+@pytest.fixture(scope="module")
+def match_trainer(tmp_path_factory, captioned_squares, tiny_text_config):
+    root = captioned_squares(tmp_path_factory.mktemp("captioned-match"), n=8, boxed=False)
+    train = {"steps": 1, "loss": "hinge", "seed": 1, "checkpoint_every": None}
+    cfg = tiny_text_config(root, model={"class_input": None, "match_weight": 0.5}, **train)
+    cfg, ds = prepare(cfg)
+    return Trainer(cfg, ds, torch.device("cpu"), None)
+
+
+def test_match_term_is_added_to_d_loss_on_real_pictures(match_trainer):
+    ctx = match_trainer.ctx
+    assert ctx.match_weight == 0.5 and ctx.D.match is not None
+    real, y_real = ctx.next_real()
+    z, y_fake = ctx.sample_latents(len(real))
+    with torch.no_grad():
+        fake = ctx.G(z, y_fake)
+        d_loss, real_l, fake_l, _, recon, wrong_l, match, fake_h = _d_pass(ctx, real, y_real, fake, y_fake)
+    assert match is not None and fake_h is not None and fake_h.shape[0] == len(real)
+    expected = matching_d_loss(ctx, real_l, fake_l, wrong_l) + ctx.recon_weight * recon + 0.5 * match
+    assert torch.allclose(d_loss, expected)
+    # a batch of B pictures: the untrained head is near chance (log B), far from 0
+    assert 0.2 * torch.log(torch.tensor(float(len(real)))) < match < 3 * torch.log(torch.tensor(float(len(real))))
+
+
+def test_match_term_reaches_g_and_the_log_reports_both_sides(match_trainer):
+    ctx = match_trainer.ctx
+    before = [p.detach().clone() for p in ctx.D.match.parameters()]
+    out = match_trainer.step_fn(ctx)
+    assert {"match", "g_match"} <= set(out) and torch.isfinite(out["g_match"])
+    assert any(not torch.equal(a, p) for a, p in zip(before, ctx.D.match.parameters()))  # D's head learns
+    # G's gradient from the term alone is non-zero: the term reaches G through D's features
+    z, y = ctx.sample_latents(4)
+    from ganstudio.training.schedules import _d_forward, match_loss
+
+    _, _, _, h = _d_forward(ctx, ctx.G(z, y), y)
+    g = torch.autograd.grad(match_loss(ctx, h, y), [p for p in ctx.g_params if p.requires_grad], allow_unused=True)
+    assert any(t is not None and t.abs().sum() > 0 for t in g)
+
+
+def test_match_weight_needs_a_run_that_reads_text():
+    from ganstudio.config.models import LightweightConfig
+    from ganstudio.errors import UserError
+
+    with pytest.raises((UserError, ValueError), match="needs a run that reads text"):
+        LightweightConfig(match_weight=1.0)

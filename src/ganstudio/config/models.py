@@ -206,6 +206,11 @@ class LightweightConfig:
     # ``text_dim``) modulates every G block and meets D's features by projection; 0 = off. Excludes classes.
     text_dim: int = 0
     text_model: str = "all-MiniLM-L6-v2"
+    # XMC-GAN's sentence-image contrastive term (text runs only): D maps its features and the caption into a
+    # shared ``match_dim`` space where each real picture must pick out its own caption among the batch's (added
+    # to D's loss with this weight), and G is trained to make its pictures pick out theirs the same way. 0 = off.
+    match_weight: float = 0.0
+    match_dim: int = 128
 
     def __post_init__(self) -> None:
         check_common(self)
@@ -229,6 +234,13 @@ class LightweightConfig:
             not (self.text_dim and self.num_classes),
             "a run reads either text (model.text_dim) or classes (--conditional), not both; drop one",
         )
+        check(self.match_weight >= 0, f"model.match_weight must be >= 0 (0 turns it off), got {self.match_weight}")
+        check(
+            not self.match_weight or self.text_dim,
+            "model.match_weight (the caption contrastive term) needs a run that reads text: set model.text_dim "
+            "(e.g. --preset emoji-text) or model.match_weight=0",
+        )
+        check(self.match_dim > 0, f"model.match_dim must be positive, got {self.match_dim}")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

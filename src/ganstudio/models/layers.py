@@ -219,6 +219,23 @@ class DiscriminatorHead(nn.Module):
         return logits, (self.aux(h) if self.aux is not None else None)
 
 
+class CaptionMatch(nn.Module):
+    """D's sentence-image matching head (XMC-GAN): D's features (B, F) and caption embeddings (N, T) -> (B, N)
+    cosine similarities of their projections into a shared ``dim``-space, divided by a fixed temperature
+    (XMC-GAN's 0.1: cosines span [-1, 1], so the logits span [-10, 10], enough for a confident softmax)."""
+
+    def __init__(self, features: int, text_dim: int, dim: int, temperature: float = 0.1):
+        super().__init__()
+        self.image = nn.Linear(features, dim)
+        self.text = nn.Linear(text_dim, dim)
+        self.temperature = temperature
+
+    def forward(self, h: Tensor, e: Tensor) -> Tensor:
+        a = F.normalize(self.image(h), dim=1)
+        b = F.normalize(self.text(e), dim=1)
+        return a @ b.t() / self.temperature
+
+
 class FeatureDiscriminator(nn.Module):
     """The D API shared by the conv families.
 

@@ -33,6 +33,9 @@ of class weights, through the same parts: every G block's BatchNorm is modulated
 in the sentence space), ``class_input`` feeds it to G's first layer too, and D adds the projection
 ``<W e, features>``, which is what makes a matching-aware D possible (a real picture with a wrong caption
 is a negative: ``training.schedules``). ``y = None`` to a text G means the empty caption (zeros).
+With ``match_weight`` > 0, D also has XMC-GAN's matching head (``match``, a ``CaptionMatch`` on D's features):
+the schedules train it to pair real pictures with their captions among the batch's and G to make its pictures
+pair the same way.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from . import Family, register
 from .dcgan import dcgan_init
 from .layers import (
     D_NORMS,
+    CaptionMatch,
     ClassBatchNorm2d,
     DiscriminatorHead,
     FeatureDiscriminator,
@@ -282,6 +286,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
             self.feature_dim, cfg.cond_dim, "projection" if cfg.text_dim else cfg.conditioning
         )
         self.has_aux = self.head.aux is not None
+        self.match = CaptionMatch(self.feature_dim, cfg.text_dim, cfg.match_dim) if cfg.match_weight else None
         # Decoders: the whole picture from the 2 x base features, a quadrant from the 4 x base features
         # (the same map when D has only two); both reconstruct at 8 x base size (the picture itself when smaller).
         shrink = max(0, stages - 3)
@@ -331,12 +336,23 @@ class LightweightDiscriminator(FeatureDiscriminator):
     ) -> tuple[Tensor, Tensor | None, Tensor]:
         if not self.reconstructs:
             raise ValueError("LightweightDiscriminator: built with recon_weight 0, it has no decoders")
+        logits, aux, recon, _ = self.forward_parts(x, y, n_real, generator)
+        assert recon is not None
+        return logits, aux, recon
+
+    def forward_parts(
+        self, x: Tensor, y: Tensor | None, n_real: int = 0, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor]:
+        """One pass -> (logits (B,), class logits or None, the reconstruction loss of the first ``n_real`` rows
+        (None when ``n_real`` is 0 or D does not reconstruct), features (B, F) for the matching head)."""
         if self.num_classes and y is not None:
             check_y(y, len(x), self.num_classes, "LightweightDiscriminator")
         x = self._drawn(x)
         maps = self._maps(x)
-        logits, aux = self.head(self._flatten(maps[-1]), y)
-        return logits, aux, self.reconstruction_loss(x[:n_real], maps, generator)
+        h = self._flatten(maps[-1])
+        logits, aux = self.head(h, y)
+        recon = self.reconstruction_loss(x[:n_real], maps, generator) if n_real and self.reconstructs else None
+        return logits, aux, recon, h
 
 
 register(

@@ -18,25 +18,43 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
+from .. import losses
 from . import regularizers
 from .step import Schedule, StepContext, apply_grads
 
 
 def _d_forward(ctx: StepContext, x: torch.Tensor, y: torch.Tensor | None, n_real: int = 0):
-    """D's float32 logits on augmented ``x``, ACGAN class logits when the model has them (else None), and
-    D's reconstruction loss on the first ``n_real`` rows when it reconstructs (else None)."""
+    """D's float32 logits on augmented ``x``, ACGAN class logits when the model has them (else None), D's
+    reconstruction loss on the first ``n_real`` rows when it reconstructs (else None), and D's features (B, F)
+    when the caption matching term is on (``ctx.match_weight``; else None)."""
     x = ctx.augment(x)
-    recon = None
+    recon = h = None
     with ctx.autocast():
-        if n_real and ctx.recon_weight:  # the same single pass, plus the decoders on the real rows
-            reconstruct = cast(Callable, ctx.D.forward_and_reconstruct)  # a Module attribute: mypy sees Tensor | Module
+        if ctx.match_weight:  # the matching head reads the features of the same single pass
+            parts = cast(Callable, ctx.D.forward_parts)  # a Module attribute: mypy sees Tensor | Module
+            logits, aux, recon, h = parts(x, y, n_real if ctx.recon_weight else 0, ctx.noise)
+        elif n_real and ctx.recon_weight:  # the same single pass, plus the decoders on the real rows
+            reconstruct = cast(Callable, ctx.D.forward_and_reconstruct)
             logits, aux, recon = reconstruct(x, y, n_real, ctx.noise)
         elif ctx.acgan:
             logits, aux = ctx.D(x, y, return_aux=True)
         else:
             logits, aux = ctx.D(x, y), None
     # Losses in float32 whatever the forward ran in (bf16 autocast): their sums need the mantissa.
-    return logits.float(), None if aux is None else aux.float(), None if recon is None else recon.float()
+    return logits.float(), _f32(aux), _f32(recon), _f32(h)
+
+
+def _f32(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.float()
+
+
+def match_loss(ctx: StepContext, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """XMC-GAN's sentence-image term: D's matching head scores each picture (features (B, F)) against every
+    caption of the batch (B, T); InfoNCE asks each picture to pick its own caption and each caption its own
+    picture. On real pictures it trains D's head (and features); on fakes, through D, it trains G."""
+    with ctx.autocast():
+        similarity = cast(Callable, ctx.D.match)(h, y).float()
+    return losses.contrastive(similarity)
 
 
 def _g_forward(ctx: StepContext, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -66,12 +84,13 @@ def matching_d_loss(ctx: StepContext, real_l, fake_l, wrong_l) -> torch.Tensor:
 def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):
     """One D pass over [real; fake] (B each; for a run that reads text, also the real pictures with wrong
     captions) -> (d_loss, real logits (B,), fake logits (B,), the fakes' ACGAN class logits (B, K) or None,
-    D's reconstruction loss () or None, the wrong-caption logits (B,) or None)."""
+    D's reconstruction loss () or None, the wrong-caption logits (B,) or None, D's matching loss on the real
+    pictures () or None, the fakes' features (B, F) or None (with the matching term on))."""
     b = real.shape[0]
     text = ctx.reads_text and y_real is not None
     y = None if y_real is None else torch.cat([y_real, y_fake] + ([mismatched(y_real)] if text else []))
     x = torch.cat([real, fake, real] if text else [real, fake])
-    logits, aux, recon = _d_forward(ctx, x, y, n_real=b)
+    logits, aux, recon, h = _d_forward(ctx, x, y, n_real=b)
     real_l, fake_l = logits[:b], logits[b : 2 * b]
     wrong_l = logits[2 * b :] if text else None
     if wrong_l is not None:
@@ -82,16 +101,25 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
         d_loss = d_loss + ctx.cfg.aux_weight * _aux_loss(aux, y)
     if recon is not None:
         d_loss = d_loss + ctx.recon_weight * recon
-    return d_loss, real_l, fake_l, None if aux is None else aux[b : 2 * b], recon, wrong_l
+    match = None
+    if h is not None and y_real is not None:  # real pictures only: D must not learn to match G's pictures
+        match = match_loss(ctx, h[:b], y_real)
+        d_loss = d_loss + ctx.match_weight * match
+    fake_h = None if h is None else h[b : 2 * b]
+    return d_loss, real_l, fake_l, None if aux is None else aux[b : 2 * b], recon, wrong_l, match, fake_h
 
 
 def _g_loss(
-    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """G's loss from D's logits on its fakes, plus ACGAN's class term and feature matching when on, and the
-    super-resolution stage's loss on the (unaugmented) real batch when G has one -> (g_loss, that loss or None).
-    """
+    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """G's loss from D's logits on its fakes, plus ACGAN's class term, feature matching and the caption matching
+    term (on the fakes' D features ``fake_h``) when on, and the super-resolution stage's loss on the
+    (unaugmented) real batch when G has one -> (g_loss, that loss or None, G's matching loss or None)."""
     g_loss = ctx.loss.g(fake_l)
+    g_match = None
+    if fake_h is not None and y_fake is not None:
+        g_match = match_loss(ctx, fake_h, y_fake)
+        g_loss = g_loss + ctx.match_weight * g_match
     if fake_aux is not None:
         g_loss = g_loss + ctx.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
     if ctx.cfg.feature_matching:
@@ -101,20 +129,25 @@ def _g_loss(
         with ctx.autocast():
             detail = cast(Callable, ctx.G.detail_loss)(real).float()
         g_loss = g_loss + detail
-    return g_loss, detail
+    return g_loss, detail, g_match
 
 
 def _outputs(
-    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, detail=None, wrong_l=None
+    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, detail=None, wrong_l=None, match=None, g_match=None
 ) -> dict[str, torch.Tensor]:
+    apart = sum(t for t in (detail, None if g_match is None else ctx.match_weight * g_match) if t is not None)
     out = {
         "d_loss": d_loss.detach(),
-        "g_loss": (g_loss if detail is None else g_loss - detail).detach(),  # the adversarial part; detail apart
+        "g_loss": (g_loss - apart).detach(),  # the adversarial part; detail and caption matching apart
         "d_real": torch.sigmoid(real_l.detach()).mean(),
         "d_fake": torch.sigmoid(fake_l.detach()).mean(),
     }
     if wrong_l is not None:  # text: D on real pictures with wrong captions (falls as D learns to match)
         out["d_wrong"] = torch.sigmoid(wrong_l.detach()).mean()
+    if match is not None:  # caption matching (InfoNCE) on real pictures / G's pictures: log B at chance
+        out["match"] = match.detach()
+        if g_match is not None:
+            out["g_match"] = g_match.detach()
     if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
         out["recon"] = recon.detach()
     if detail is not None:  # G's super-resolution error on real pictures (lightweight, upscale > 1)
@@ -142,8 +175,8 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     b = real.shape[0]
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
-    d_loss, real_l, fake_l, fake_aux, recon, wrong_l = _d_pass(ctx, real, y_real, fake, y_fake)
-    g_loss, detail = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, fake_h = _d_pass(ctx, real, y_real, fake, y_fake)
+    g_loss, detail, g_match = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h)
     d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake.detach(), y_fake, ctx.d_steps + 1)
@@ -152,7 +185,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l, match, g_match)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -163,7 +196,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             z, y_fake = ctx.sample_latents(b)
             fake = _g_forward(ctx, z, y_fake)
-        d_loss, real_l, fake_l, _, recon, wrong_l = _d_pass(ctx, real, y_real, fake, y_fake)
+        d_loss, real_l, fake_l, _, recon, wrong_l, match, _ = _d_pass(ctx, real, y_real, fake, y_fake)
         d_grads = torch.autograd.grad(d_loss, ctx.d_params)
         d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
         apply_grads(ctx.d_params, d_grads)
@@ -173,14 +206,14 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
             ctx.augmenter.observe(real_l)
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
-    fake_l, fake_aux, _ = _d_forward(ctx, fake, y_fake)
-    g_loss, detail = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake)
+    fake_l, fake_aux, _, fake_h = _d_forward(ctx, fake, y_fake)
+    g_loss, detail, g_match = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     ctx.sync_grads(ctx.g_params)
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l, match, g_match)
 
 
 SCHEDULES: dict[str, Schedule] = {}

@@ -167,6 +167,9 @@ class StepContext:
     # G's super-resolution stage (``lightweight`` with upscale > 1): trained on real pictures by adding
     # ``G.detail_loss(real)`` to G's loss (D never sees the stage, so this is its only signal).
     learns_detail: bool = False
+    # XMC-GAN's caption matching term (text runs, ``lightweight`` with ``match_weight`` > 0): its weight in D's
+    # and G's losses, 0 when off; D then offers ``forward_parts`` (logits, aux, recon, features) and ``match``.
+    match_weight: float = 0.0
     grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
     bf16: bool = False
     d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)

@@ -225,6 +225,9 @@ class Trainer:
             if getattr(self.D, "reconstructs", False)
             else 0.0,
             learns_detail=bool(getattr(self.G, "learns_detail", False)),
+            match_weight=float(getattr(cfg.model_config, "match_weight", 0.0))
+            if getattr(self.D, "match", None) is not None
+            else 0.0,
             grad_sync=None if dist is None else distributed.GradAverager(world),
             bf16=bf16,
         )
