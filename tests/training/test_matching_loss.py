@@ -112,3 +112,46 @@ def test_match_weight_needs_a_run_that_reads_text():
 
     with pytest.raises((UserError, ValueError), match="needs a run that reads text"):
         LightweightConfig(match_weight=1.0)
+
+
+# --- MSGAN's mode-seeking term (train.mode_seeking) -----------------------------------------------------------
+
+
+def test_mode_seeking_charges_a_generator_that_ignores_its_noise(match_trainer):
+    from ganstudio.training.regularizers import mode_seeking
+
+    ctx = match_trainer.ctx
+    z, y = ctx.sample_latents(8)
+    loss = mode_seeking(ctx, z, y)
+    assert torch.isfinite(loss) and loss > 0
+    # the same pictures whatever the noise: the far end of the scale (1 / 1e-5)
+    g = ctx.G
+
+    class Deaf(torch.nn.Module):
+        def forward(self, z, y):
+            return g(torch.zeros_like(z), y)
+
+    ctx.G = Deaf()
+    try:
+        deaf = mode_seeking(ctx, z, y)
+    finally:
+        ctx.G = g
+    assert deaf > 1e4 > loss
+    (grad,) = torch.autograd.grad(loss, [ctx.G.project.weight])
+    assert grad.abs().sum() > 0  # the term reaches G
+
+
+def test_mode_seeking_is_logged_and_refuses_a_negative_weight(match_trainer):
+    from ganstudio.config import TrainConfig
+    from ganstudio.errors import UserError
+
+    ctx = match_trainer.ctx
+    cfg = ctx.cfg
+    ctx.cfg = TrainConfig(**{**cfg.__dict__, "mode_seeking": 1.0})
+    try:
+        out = match_trainer.step_fn(ctx)
+    finally:
+        ctx.cfg = cfg
+    assert "mode_seeking" in out and out["mode_seeking"] > 0
+    with pytest.raises((UserError, ValueError), match="mode_seeking must be >= 0"):
+        TrainConfig(mode_seeking=-1.0)

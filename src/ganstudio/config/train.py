@@ -59,6 +59,10 @@ class TrainConfig:
     gp_weight: float = 10.0  # gradient penalty weight for loss 'wgan-gp'
     feature_matching: float = 0.0  # weight of Salimans et al.'s feature-matching G loss
     aux_weight: float = 1.0  # ACGAN auxiliary classification loss weight
+    # MSGAN's mode-seeking term (Mao et al. 2019): G is penalised when two noises with the same condition draw
+    # nearly the same picture. For conditions with one picture each (an emoji's name), where the data alone
+    # rewards a G that ignores its noise. 0 = off.
+    mode_seeking: float = 0.0
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -82,6 +86,7 @@ class TrainConfig:
         check(not self.ada or bool(self.augment), "ada needs augmentations: set augment, e.g. color,translation,cutout")
         check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
+        check(self.mode_seeking >= 0, f"mode_seeking must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
         check(
             self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"

@@ -5,6 +5,8 @@
 - Gradient penalty (Gulrajani et al. 2017) for WGAN-GP: weight * E(||grad_x D(x_hat)|| - 1)^2 on
   random interpolates of real and fake images.
 - Feature matching (Salimans et al. 2016): || E f(real) - E f(fake) ||^2 on D's penultimate features.
+- Mode seeking (MSGAN, Mao et al. 2019): 1 / (mean|G(z1, y) - G(z2, y)| / mean|z1 - z2| + 1e-5) for a
+  quarter of G's batch drawn twice, with its own noise and with fresh noise, the same conditions.
 """
 
 from __future__ import annotations
@@ -49,3 +51,17 @@ def feature_matching(ctx, real, y_real, fake, y_fake) -> torch.Tensor:
         f_real = ctx.D.features(ctx.augment(real), y_real).mean(0)
     f_fake = ctx.D.features(ctx.augment(fake), y_fake).mean(0)
     return (f_real - f_fake).pow(2).sum()
+
+
+def mode_seeking(ctx, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """MSGAN's term for G's batch (z (B, Z), conditions y): the first quarter of the rows (at least one) is drawn
+    twice in one extra forward, with its own noise and with fresh noise from the checkpointed generator (one
+    batch, so BatchNorm's batch statistics are shared and cannot fake a difference); the loss is the inverse of
+    how far the pictures moved per unit of noise moved, so a G that ignores z pays (up to 1e5)."""
+    k = max(1, len(z) // 4)
+    z2 = torch.randn(k, z.shape[1], device=z.device, generator=ctx.noise)
+    yy = None if y is None else torch.cat([y[:k], y[:k]])
+    with ctx.autocast():
+        pair = ctx.G(torch.cat([z[:k], z2]), yy).float()
+    moved = (pair[:k] - pair[k:]).abs().mean() / (z[:k] - z2).abs().mean()
+    return 1.0 / (moved + 1e-5)

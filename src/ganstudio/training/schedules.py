@@ -110,48 +110,52 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
 
 
 def _g_loss(
-    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """G's loss from D's logits on its fakes, plus ACGAN's class term, feature matching and the caption matching
-    term (on the fakes' D features ``fake_h``) when on, and the super-resolution stage's loss on the
-    (unaugmented) real batch when G has one -> (g_loss, that loss or None, G's matching loss or None)."""
+    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None, z=None
+) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, float]]]:
+    """G's loss from D's logits on its fakes, plus ACGAN's class term and feature matching when on, and the terms
+    logged apart, each when on -> (g_loss, {name: (unweighted value, weight)}): ``g_match`` the caption matching
+    term (on the fakes' D features ``fake_h``), ``mode_seeking`` (with the fakes' noise ``z``) and ``detail`` the
+    super-resolution stage's loss on the (unaugmented) real batch."""
     g_loss = ctx.loss.g(fake_l)
-    g_match = None
-    if fake_h is not None and y_fake is not None:
-        g_match = match_loss(ctx, fake_h, y_fake)
-        g_loss = g_loss + ctx.match_weight * g_match
     if fake_aux is not None:
         g_loss = g_loss + ctx.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
     if ctx.cfg.feature_matching:
         g_loss = g_loss + ctx.cfg.feature_matching * regularizers.feature_matching(ctx, real, y_real, fake, y_fake)
-    detail = None
+    apart: dict[str, tuple[torch.Tensor, float]] = {}
+    if fake_h is not None and y_fake is not None:
+        apart["g_match"] = (match_loss(ctx, fake_h, y_fake), ctx.match_weight)
+    if ctx.cfg.mode_seeking and z is not None:
+        apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
     if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage
         with ctx.autocast():
-            detail = cast(Callable, ctx.G.detail_loss)(real).float()
-        g_loss = g_loss + detail
-    return g_loss, detail, g_match
+            apart["detail"] = (cast(Callable, ctx.G.detail_loss)(real).float(), 1.0)
+    for value, weight in apart.values():
+        g_loss = g_loss + weight * value
+    return g_loss, apart
 
 
 def _outputs(
-    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, detail=None, wrong_l=None, match=None, g_match=None
+    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, wrong_l=None, match=None, g_apart=None
 ) -> dict[str, torch.Tensor]:
-    apart = sum(t for t in (detail, None if g_match is None else ctx.match_weight * g_match) if t is not None)
+    """The step's log: losses, D's mean probabilities, and each optional term that is on. ``g_loss`` is logged
+    without the terms in ``g_apart`` (``_g_loss``'s), which are logged under their own names."""
+    g_apart = g_apart or {}
+    adversarial = g_loss - sum(weight * value for value, weight in g_apart.values())
     out = {
         "d_loss": d_loss.detach(),
-        "g_loss": (g_loss - apart).detach(),  # the adversarial part; detail and caption matching apart
+        "g_loss": adversarial.detach(),
         "d_real": torch.sigmoid(real_l.detach()).mean(),
         "d_fake": torch.sigmoid(fake_l.detach()).mean(),
     }
     if wrong_l is not None:  # text: D on real pictures with wrong captions (falls as D learns to match)
         out["d_wrong"] = torch.sigmoid(wrong_l.detach()).mean()
-    if match is not None:  # caption matching (InfoNCE) on real pictures / G's pictures: log B at chance
+    if match is not None:  # caption matching (InfoNCE) on real pictures: log B at chance, falls as D learns
         out["match"] = match.detach()
-        if g_match is not None:
-            out["g_match"] = g_match.detach()
     if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
         out["recon"] = recon.detach()
-    if detail is not None:  # G's super-resolution error on real pictures (lightweight, upscale > 1)
-        out["detail"] = detail.detach()
+    # g_match: G's pictures' caption matching; mode_seeking: 1 / how far a picture moves per unit of noise;
+    # detail: G's super-resolution error on real pictures (lightweight, upscale > 1)
+    out.update({name: value.detach() for name, (value, _) in g_apart.items()})
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log
         out["ada_p"] = ctx.augmenter.p.clone()
     return out
@@ -176,7 +180,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
     d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, fake_h = _d_pass(ctx, real, y_real, fake, y_fake)
-    g_loss, detail, g_match = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h)
+    g_loss, g_apart = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h, z)
     d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake.detach(), y_fake, ctx.d_steps + 1)
@@ -185,7 +189,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l, match, g_match)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, wrong_l, match, g_apart)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -207,13 +211,13 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
     z, y_fake = ctx.sample_latents(b)
     fake = _g_forward(ctx, z, y_fake)
     fake_l, fake_aux, _, fake_h = _d_forward(ctx, fake, y_fake)
-    g_loss, detail, g_match = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h)
+    g_loss, g_apart = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h, z)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     ctx.sync_grads(ctx.g_params)
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, detail, wrong_l, match, g_match)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, wrong_l, match, g_apart)
 
 
 SCHEDULES: dict[str, Schedule] = {}
