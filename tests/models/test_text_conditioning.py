@@ -25,7 +25,7 @@ def captioned(tmp_path_factory, captioned_squares):
     return captioned_squares(tmp_path_factory.mktemp("captioned"))
 
 
-def text_config(folder, steps: int, **model) -> RunConfig:
+def text_config(folder, steps: int, train: dict | None = None, **model) -> RunConfig:
     return RunConfig.from_dict(
         {
             "model": "lightweight",
@@ -43,6 +43,7 @@ def text_config(folder, steps: int, **model) -> RunConfig:
                 "schedule": "alternating",
                 "loss": "hinge",
                 "ema_beta": 0.9,
+                **(train or {}),
             },
         }
     )
@@ -81,9 +82,16 @@ def test_one_step_logs_the_wrong_caption_term_and_changes_g(captioned):
     assert any(not torch.equal(a, b) for a, b in zip(before, t.g_params))
 
 
-def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, tmp_path):
-    one = train(text_config(captioned, 4), out=tmp_path / "one", progress=False)
-    part = train(text_config(captioned, 2), out=tmp_path / "two", progress=False)
+# with and without the emoji-text preset's extra terms (D's caption matching head, MSGAN's mode seeking), whose
+# parameters and noise draws must resume like the rest
+EXTRAS = {"plain": ({}, {}), "match+mode-seeking": ({"mode_seeking": 1.0}, {"match_weight": 1.0, "match_dim": 16})}
+
+
+@pytest.mark.parametrize("extras", EXTRAS.values(), ids=EXTRAS.keys())
+def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, tmp_path, extras):
+    tr, model = extras
+    one = train(text_config(captioned, 4, tr, **model), out=tmp_path / "one", progress=False)
+    part = train(text_config(captioned, 2, tr, **model), out=tmp_path / "two", progress=False)
     train(resume=part, overrides={"steps": 4}, progress=False)
     a, b = runs.find_checkpoint(one), runs.find_checkpoint(part)
     assert a.step == b.step == 4
@@ -94,6 +102,8 @@ def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, t
         assert ta.keys() == tb.keys()
         for k in ta:
             assert torch.equal(ta[k], tb[k]), f"{f}:{k}"
+    if model:
+        assert any(k.startswith("match.") for k in load_file(str(a.path / "D.safetensors")))
     pipe = ganstudio.load(one)
     assert pipe.reads_text
     out = pipe(n=2, seed=0, prompt="a red square")
