@@ -16,7 +16,9 @@ on three prompt sets: ``train`` (200 names of training emoji), ``held-out`` (eve
 generator never saw these pictures or names) and ``paraphrase`` (PARAPHRASES below, words the captions
 never use, about training emoji; their own names are scored beside them as ``paraphrase-names``).
 Group accuracy: the ``emoji`` classifier (features registry) names the Unicode group of each picture; a hit
-when it is the target emoji's group. Each prompt is drawn with ``--seeds`` seeds (the rates average them).
+when it is the target emoji's group. Each prompt is drawn with ``--seeds`` seeds (the rates average them);
+``text_variety`` is the mean pixel difference between one prompt's pictures (0: the noise changes nothing),
+``real_variety`` that between the real pictures of neighbouring prompts, for scale.
 Writes a JSON of every number to ``--out``.
 """
 
@@ -117,6 +119,15 @@ def to32(x: torch.Tensor) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x, 32) if x.shape[-1] != 32 else x
 
 
+def variety(x: torch.Tensor, seeds: int) -> float:
+    """Mean absolute pixel difference ([0, 1] scale) between the pictures one prompt drew with different seeds
+    (x prompt-major, seed-minor): 0 when the noise changes nothing."""
+    if seeds < 2:
+        return float("nan")
+    x = x.reshape(-1, seeds, *x.shape[1:]).float()
+    return float((x[:, :1] - x[:, 1:]).abs().mean())
+
+
 def group_accuracy(clf, images: torch.Tensor, groups: list[str]) -> float:
     probs = clf.extract(images).probs
     pred = [clf.class_names[int(i)] for i in np.asarray(probs).argmax(1)]
@@ -180,6 +191,8 @@ def main() -> None:
         x = generate_text(text_pipe, prompts, a.seeds)
         row["text"], _ = r_precision(matcher, to32(x), rep, pool)
         row["text_group_acc"] = group_accuracy(clf, x, g_rep)
+        row["text_variety"] = variety(x, a.seeds)  # same prompt, other seed
+        row["real_variety"] = float((real.float()[1:] - real.float()[:-1]).abs().mean() / 255)  # other emoji
         if class_pipe is not None:
             xc, chosen = generate_class(class_pipe, prompts, a.seeds)
             row["class"], _ = r_precision(matcher, to32(xc), rep, pool)
