@@ -149,7 +149,9 @@ def cmd_table(a: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global OUT
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default=str(OUT), help="where detectors, cached samples and results go (pilots: elsewhere)")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--kinds", default="cnn,spectrum-radial,spectrum-fourier")
@@ -157,7 +159,7 @@ def main() -> None:
     t.add_argument("--tag", default="", help="suffix of the detector folders (det-KIND-TAG), e.g. -loo-resnet")
     t.add_argument("--n", type=int, default=10000, help="real and generated pictures each")
     t.add_argument("--epochs", type=int, default=4)
-    t.add_argument("--width", type=int, default=16)
+    t.add_argument("--width", type=int, default=16, help="the CNN's channels after its first conv")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--blur-sigma-max", type=float, default=1.0, help="augmentation blur range in px (default 1)")
     t.add_argument("--simulate", type=int, default=0, help="simulated decoders (AutoGAN artefacts; default 0: off)")
@@ -166,9 +168,12 @@ def main() -> None:
     e.add_argument("--n", type=int, default=2000, help="real and generated test pictures each")
     sub.add_parser("table")
     for s in (t, e):
-        s.add_argument("--runs", default=str(OUT / "runs"))
+        s.add_argument("--runs", default=None, help="the generator runs (default: OUT/runs)")
         s.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
+    OUT = Path(a.out)
+    if getattr(a, "runs", "") is None:
+        a.runs = str(OUT / "runs")
     torch.set_num_threads(getattr(a, "threads", 1))
     OUT.mkdir(parents=True, exist_ok=True)
     {"train": cmd_train, "evaluate": cmd_evaluate, "table": cmd_table}[a.cmd](a)

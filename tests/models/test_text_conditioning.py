@@ -84,7 +84,10 @@ def test_one_step_logs_the_wrong_caption_term_and_changes_g(captioned):
 
 # with and without the emoji-text preset's extra terms (D's caption matching head, MSGAN's mode seeking), whose
 # parameters and noise draws must resume like the rest
-EXTRAS = {"plain": ({}, {}), "match+mode-seeking": ({"mode_seeking": 1.0}, {"match_weight": 1.0, "match_dim": 16})}
+EXTRAS = {
+    "plain": ({}, {}),
+    "match+mode-seeking": ({"mode_seeking": 1.0}, {"match_weight": 1.0, "match_dim": 16, "match_real_weight": 1.0}),
+}
 
 
 @pytest.mark.parametrize("extras", EXTRAS.values(), ids=EXTRAS.keys())

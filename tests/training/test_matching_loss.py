@@ -46,7 +46,8 @@ def test_one_d_pass_includes_the_wrong_caption_rows(trainer):
     z, y_fake = ctx.sample_latents(len(real))
     with torch.no_grad():
         fake = ctx.G(z, y_fake)
-        d_loss, real_l, fake_l, _, recon, wrong_l, _, _ = _d_pass(ctx, real, y_real, fake, y_fake)
+        d = _d_pass(ctx, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l, recon, wrong_l = d.loss, d.real_l, d.fake_l, d.recon, d.wrong_l
     assert wrong_l is not None and wrong_l.shape == real_l.shape == fake_l.shape == (len(real),)
     expected = matching_d_loss(ctx, real_l, fake_l, wrong_l) + ctx.recon_weight * recon
     assert torch.allclose(d_loss, expected)
@@ -83,7 +84,16 @@ def test_match_term_is_added_to_d_loss_on_real_pictures(match_trainer):
     z, y_fake = ctx.sample_latents(len(real))
     with torch.no_grad():
         fake = ctx.G(z, y_fake)
-        d_loss, real_l, fake_l, _, recon, wrong_l, match, fake_h = _d_pass(ctx, real, y_real, fake, y_fake)
+        d = _d_pass(ctx, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l, recon, wrong_l, match, fake_h = (
+        d.loss,
+        d.real_l,
+        d.fake_l,
+        d.recon,
+        d.wrong_l,
+        d.match,
+        d.fake_h,
+    )
     assert match is not None and fake_h is not None and fake_h.shape[0] == len(real)
     expected = matching_d_loss(ctx, real_l, fake_l, wrong_l) + ctx.recon_weight * recon + 0.5 * match
     assert torch.allclose(d_loss, expected)
@@ -155,3 +165,34 @@ def test_mode_seeking_is_logged_and_refuses_a_negative_weight(match_trainer):
     assert "mode_seeking" in out and out["mode_seeking"] > 0
     with pytest.raises((UserError, ValueError), match="mode_seeking must be >= 0"):
         TrainConfig(mode_seeking=-1.0)
+
+
+# --- XMC-GAN's image-image term (model.match_real_weight) ---------------------------------------------------
+
+
+def test_image_image_term_draws_the_real_captions_and_is_logged(tmp_path, captioned_squares, tiny_text_config):
+    (tmp_path / "captioned").mkdir()
+    root = captioned_squares(tmp_path / "captioned", n=8, boxed=False)
+    model = {"class_input": None, "match_weight": 0.5, "match_real_weight": 1.0}
+    cfg, ds = prepare(tiny_text_config(root, model=model, steps=1, loss="hinge", seed=1, checkpoint_every=None))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    ctx = t.ctx
+    assert ctx.match_real_weight == 1.0
+    real, y_real = ctx.next_real()
+    with torch.no_grad():
+        d = _d_pass(ctx, real, y_real, ctx.G(*ctx.sample_latents(len(real))), y_real)
+    assert d.real_h is not None and d.real_h.shape[0] == len(real)
+    # a fake that IS its caption's real picture scores below chance; shuffled, above
+    same = contrastive(ctx.D.match.pictures(d.real_h, d.real_h))
+    chance = torch.log(torch.tensor(float(len(real))))
+    assert same < chance
+    out = t.train_step()
+    assert "g_match_real" in out and torch.isfinite(out["g_match_real"])
+
+
+def test_image_image_term_needs_the_caption_matching_head():
+    from ganstudio.config.models import LightweightConfig
+    from ganstudio.errors import UserError
+
+    with pytest.raises(UserError, match=r"set model\.match_weight > 0 too"):
+        LightweightConfig(text_dim=8, match_real_weight=1.0)

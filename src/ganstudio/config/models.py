@@ -211,6 +211,9 @@ class LightweightConfig:
     # to D's loss with this weight), and G is trained to make its pictures pick out theirs the same way. 0 = off.
     match_weight: float = 0.0
     match_dim: int = 128
+    # XMC-GAN's image-image term, in D's matching space: G draws from the real batch's captions and each of its
+    # pictures must pick out the real picture of its caption among the batch's (needs match_weight > 0). 0 = off.
+    match_real_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check_common(self)
@@ -241,6 +244,14 @@ class LightweightConfig:
             "(e.g. --preset emoji-text) or model.match_weight=0",
         )
         check(self.match_dim > 0, f"model.match_dim must be positive, got {self.match_dim}")
+        check(
+            self.match_real_weight >= 0,
+            f"model.match_real_weight must be >= 0 (0 turns it off), got {self.match_real_weight}",
+        )
+        check(
+            not self.match_real_weight or self.match_weight,
+            "model.match_real_weight compares pictures in D's caption matching space: set model.match_weight > 0 too",
+        )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -235,6 +235,12 @@ class CaptionMatch(nn.Module):
         b = F.normalize(self.text(e), dim=1)
         return a @ b.t() / self.temperature
 
+    def pictures(self, h: Tensor, h_other: Tensor) -> Tensor:
+        """(B, F), (N, F) features of two sets of pictures -> (B, N) scaled cosines of their image projections."""
+        a = F.normalize(self.image(h), dim=1)
+        b = F.normalize(self.image(h_other), dim=1)
+        return a @ b.t() / self.temperature
+
 
 class FeatureDiscriminator(nn.Module):
     """The D API shared by the conv families.

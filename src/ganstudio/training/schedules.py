@@ -13,7 +13,7 @@ controller.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -81,11 +81,23 @@ def matching_d_loss(ctx: StepContext, real_l, fake_l, wrong_l) -> torch.Tensor:
     return 0.5 * (ctx.loss.d(real_l, fake_l, s) + ctx.loss.d(real_l, wrong_l, s))
 
 
-def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):
+class DPass(NamedTuple):
+    """What one D pass over [real; fake (; real with wrong captions)] gives the schedules."""
+
+    loss: torch.Tensor  # D's loss ()
+    real_l: torch.Tensor  # (B,) logits of the real pictures
+    fake_l: torch.Tensor  # (B,) logits of the fakes
+    fake_aux: torch.Tensor | None  # (B, K) the fakes' ACGAN class logits
+    recon: torch.Tensor | None  # () D's reconstruction loss on the real pictures
+    wrong_l: torch.Tensor | None  # (B,) logits of the real pictures with wrong captions (text runs)
+    match: torch.Tensor | None  # () D's caption matching loss on the real pictures
+    real_h: torch.Tensor | None  # (B, F) D's features of the real pictures (caption matching on)
+    fake_h: torch.Tensor | None  # (B, F) D's features of the fakes (caption matching on)
+
+
+def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake) -> DPass:
     """One D pass over [real; fake] (B each; for a run that reads text, also the real pictures with wrong
-    captions) -> (d_loss, real logits (B,), fake logits (B,), the fakes' ACGAN class logits (B, K) or None,
-    D's reconstruction loss () or None, the wrong-caption logits (B,) or None, D's matching loss on the real
-    pictures () or None, the fakes' features (B, F) or None (with the matching term on))."""
+    captions) and D's loss from it, with every optional term that is on."""
     b = real.shape[0]
     text = ctx.reads_text and y_real is not None
     y = None if y_real is None else torch.cat([y_real, y_fake] + ([mismatched(y_real)] if text else []))
@@ -105,17 +117,19 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
     if h is not None and y_real is not None:  # real pictures only: D must not learn to match G's pictures
         match = match_loss(ctx, h[:b], y_real)
         d_loss = d_loss + ctx.match_weight * match
-    fake_h = None if h is None else h[b : 2 * b]
-    return d_loss, real_l, fake_l, None if aux is None else aux[b : 2 * b], recon, wrong_l, match, fake_h
+    real_h, fake_h = (None, None) if h is None else (h[:b], h[b : 2 * b])
+    fake_aux = None if aux is None else aux[b : 2 * b]
+    return DPass(d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, real_h, fake_h)
 
 
 def _g_loss(
-    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None, z=None
+    ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None, z=None, real_h=None
 ) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, float]]]:
     """G's loss from D's logits on its fakes, plus ACGAN's class term and feature matching when on, and the terms
     logged apart, each when on -> (g_loss, {name: (unweighted value, weight)}): ``g_match`` the caption matching
-    term (on the fakes' D features ``fake_h``), ``mode_seeking`` (with the fakes' noise ``z``) and ``detail`` the
-    super-resolution stage's loss on the (unaugmented) real batch."""
+    term (on the fakes' D features ``fake_h``), ``g_match_real`` the image-image term (the fakes drawn from the
+    real batch's captions, against the real pictures' features ``real_h``, detached), ``mode_seeking`` (with the
+    fakes' noise ``z``) and ``detail`` the super-resolution stage's loss on the (unaugmented) real batch."""
     g_loss = ctx.loss.g(fake_l)
     if fake_aux is not None:
         g_loss = g_loss + ctx.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
@@ -124,6 +138,10 @@ def _g_loss(
     apart: dict[str, tuple[torch.Tensor, float]] = {}
     if fake_h is not None and y_fake is not None:
         apart["g_match"] = (match_loss(ctx, fake_h, y_fake), ctx.match_weight)
+    if fake_h is not None and real_h is not None and ctx.match_real_weight:
+        with ctx.autocast():
+            similarity = cast(Callable, ctx.D.match.pictures)(fake_h, real_h.detach()).float()
+        apart["g_match_real"] = (losses.contrastive(similarity), ctx.match_real_weight)
     if ctx.cfg.mode_seeking and z is not None:
         apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
     if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage
@@ -178,9 +196,12 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     real, y_real = ctx.next_real()
     b = real.shape[0]
     z, y_fake = ctx.sample_latents(b)
+    if ctx.match_real_weight:  # the image-image term: G draws the real batch's captions
+        y_fake = y_real
     fake = _g_forward(ctx, z, y_fake)
-    d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, fake_h = _d_pass(ctx, real, y_real, fake, y_fake)
-    g_loss, g_apart = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h, z)
+    d = _d_pass(ctx, real, y_real, fake, y_fake)
+    d_loss, real_l, fake_l = d.loss, d.real_l, d.fake_l
+    g_loss, g_apart = _g_loss(ctx, fake_l, d.fake_aux, real, y_real, fake, y_fake, d.fake_h, z, d.real_h)
     d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake.detach(), y_fake, ctx.d_steps + 1)
@@ -189,7 +210,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, wrong_l, match, g_apart)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, d.recon, d.wrong_l, d.match, g_apart)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -200,7 +221,8 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             z, y_fake = ctx.sample_latents(b)
             fake = _g_forward(ctx, z, y_fake)
-        d_loss, real_l, fake_l, _, recon, wrong_l, match, _ = _d_pass(ctx, real, y_real, fake, y_fake)
+        d = _d_pass(ctx, real, y_real, fake, y_fake)
+        d_loss, real_l = d.loss, d.real_l
         d_grads = torch.autograd.grad(d_loss, ctx.d_params)
         d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
         apply_grads(ctx.d_params, d_grads)
@@ -209,15 +231,17 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         if ctx.augmenter is not None:
             ctx.augmenter.observe(real_l)
     z, y_fake = ctx.sample_latents(b)
+    if ctx.match_real_weight:  # the image-image term: G draws the last real batch's captions
+        y_fake = y_real
     fake = _g_forward(ctx, z, y_fake)
     fake_l, fake_aux, _, fake_h = _d_forward(ctx, fake, y_fake)
-    g_loss, g_apart = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h, z)
+    g_loss, g_apart = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h, z, d.real_h)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     ctx.sync_grads(ctx.g_params)
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, recon, wrong_l, match, g_apart)
+    return _outputs(ctx, d_loss, g_loss, real_l, d.fake_l, d.recon, d.wrong_l, d.match, g_apart)
 
 
 SCHEDULES: dict[str, Schedule] = {}

@@ -170,6 +170,9 @@ class StepContext:
     # XMC-GAN's caption matching term (text runs, ``lightweight`` with ``match_weight`` > 0): its weight in D's
     # and G's losses, 0 when off; D then offers ``forward_parts`` (logits, aux, recon, features) and ``match``.
     match_weight: float = 0.0
+    # XMC-GAN's image-image term in the same space (``match_real_weight``): G then draws from the real batch's
+    # captions and each picture must pick out its caption's real picture among the batch's. 0 when off.
+    match_real_weight: float = 0.0
     grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
     bf16: bool = False
     d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)

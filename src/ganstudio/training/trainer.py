@@ -228,6 +228,9 @@ class Trainer:
             match_weight=float(getattr(cfg.model_config, "match_weight", 0.0))
             if getattr(self.D, "match", None) is not None
             else 0.0,
+            match_real_weight=float(getattr(cfg.model_config, "match_real_weight", 0.0))
+            if getattr(self.D, "match", None) is not None
+            else 0.0,
             grad_sync=None if dist is None else distributed.GradAverager(world),
             bf16=bf16,
         )
