@@ -138,6 +138,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default=None, help="a run that reads text (--preset emoji-text)")
     ap.add_argument("--judge-only", action="store_true", help="only train (and cache) the matching model")
+    ap.add_argument("--checkpoint", default="latest", help="the text run's checkpoint (a step, or latest)")
     ap.add_argument("--class-run", default=None, help="a class-conditional emoji run (groups) for today's mapping")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--train-prompts", type=int, default=200)
@@ -167,7 +168,7 @@ def main() -> None:
         "paraphrase": ([p for p, _ in para], [n for _, n in para], train),
         "paraphrase-names": ([n for _, n in para], [n for _, n in para], train),
     }
-    text_pipe = load(a.run)
+    text_pipe = load(a.run, a.checkpoint)
     class_pipe = load(a.class_run) if a.class_run else None
     clf = get_extractor("emoji")
     results: dict = {
