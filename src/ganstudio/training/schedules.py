@@ -6,8 +6,9 @@ real batches with ``ctx.next_real()`` and latents with ``ctx.sample_latents(B)``
 
 Optional parts (each off unless configured): DiffAugment on real and fake images in both D and G
 passes (``ctx.augment``), R1 / gradient penalties, feature matching, ACGAN's auxiliary classifier,
-D's self-supervised reconstruction of its real inputs (``lightweight``), the EMA update and the ADA
-controller.
+D's self-supervised reconstruction of its real inputs (``lightweight``), for runs that read text the
+matching-aware D term and XMC-GAN's caption matching (sentence-image) and image-image terms, MSGAN's mode
+seeking, the EMA update and the ADA controller.
 """
 
 from __future__ import annotations
