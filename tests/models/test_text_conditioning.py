@@ -82,11 +82,14 @@ def test_one_step_logs_the_wrong_caption_term_and_changes_g(captioned):
     assert any(not torch.equal(a, b) for a, b in zip(before, t.g_params))
 
 
-# with and without the emoji-text preset's extra terms (D's caption matching head, MSGAN's mode seeking), whose
-# parameters and noise draws must resume like the rest
+# with and without the text terms (D's caption matching head and both contrastive terms, MSGAN's mode seeking,
+# caption noise), whose parameters and noise draws must resume like the rest
 EXTRAS = {
     "plain": ({}, {}),
-    "match+mode-seeking": ({"mode_seeking": 1.0}, {"match_weight": 1.0, "match_dim": 16, "match_real_weight": 1.0}),
+    "match+mode-seeking": (
+        {"mode_seeking": 1.0, "caption_noise": 0.2},
+        {"match_weight": 1.0, "match_dim": 16, "match_real_weight": 1.0},
+    ),
 }
 
 

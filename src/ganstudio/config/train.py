@@ -63,6 +63,10 @@ class TrainConfig:
     # nearly the same picture. For conditions with one picture each (an emoji's name), where the data alone
     # rewards a G that ignores its noise. 0 = off.
     mode_seeking: float = 0.0
+    # Runs that read text: Gaussian noise on the caption embeddings G draws from (StackGAN's conditioning
+    # augmentation, without its KL term), its norm about this fraction of the embedding's, so that a neighbourhood
+    # of each training caption, not the point alone, draws its picture: the way to names G never saw. 0 = off.
+    caption_noise: float = 0.0
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -87,6 +91,7 @@ class TrainConfig:
         check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
         check(self.mode_seeking >= 0, f"mode_seeking must be >= 0 (0 turns it off), got {self.mode_seeking}")
+        check(self.caption_noise >= 0, f"caption_noise must be >= 0 (0 turns it off), got {self.caption_noise}")
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
         check(
             self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"

@@ -99,7 +99,10 @@ PRESETS: dict[str, dict] = {
     # .txt files or a captions.jsonl): the lightweight family at 32 px reading the frozen MiniLM embedding of a
     # caption (FiLM in every G block, also at G's input; projection in D), a matching-aware D (a real picture
     # with a wrong caption is a negative), hinge loss, DiffAugment without colour ops (colour is in the
-    # captions: "red apple" vs "green apple"), EMA. Measured: benchmarks/text_README.md.
+    # captions: "red apple" vs "green apple"), EMA, and XMC-GAN's two contrastive terms in D's matching space
+    # (caption <-> picture, and G's picture <-> its caption's real picture). Measured (benchmarks/text_README.md):
+    # held-out names ranked first among 100 by an independent judge 15.7 % after 19 minutes without the terms,
+    # 25.3 % after 21 minutes and 31.1 % after 40 with them.
     "emoji-text": {
         "model": "lightweight",
         "data": {"resolution": 32},
@@ -110,6 +113,8 @@ PRESETS: dict[str, dict] = {
             "class_input": True,
             "text_dim": 384,
             "text_model": "all-MiniLM-L6-v2",
+            "match_weight": 1.0,
+            "match_real_weight": 1.0,
         },
         "train": {
             "loss": "hinge",

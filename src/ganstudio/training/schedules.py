@@ -199,6 +199,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     z, y_fake = ctx.sample_latents(b)
     if ctx.match_real_weight:  # the image-image term: G draws the real batch's captions
         y_fake = y_real
+    y_fake = ctx.g_captions(y_fake)
     fake = _g_forward(ctx, z, y_fake)
     d = _d_pass(ctx, real, y_real, fake, y_fake)
     d_loss, real_l, fake_l = d.loss, d.real_l, d.fake_l
@@ -221,6 +222,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         b = real.shape[0]
         with torch.no_grad():
             z, y_fake = ctx.sample_latents(b)
+            y_fake = ctx.g_captions(y_fake)
             fake = _g_forward(ctx, z, y_fake)
         d = _d_pass(ctx, real, y_real, fake, y_fake)
         d_loss, real_l = d.loss, d.real_l
@@ -234,6 +236,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
     z, y_fake = ctx.sample_latents(b)
     if ctx.match_real_weight:  # the image-image term: G draws the last real batch's captions
         y_fake = y_real
+    y_fake = ctx.g_captions(y_fake)
     fake = _g_forward(ctx, z, y_fake)
     fake_l, fake_aux, _, fake_h = _d_forward(ctx, fake, y_fake)
     g_loss, g_apart = _g_loss(ctx, fake_l, fake_aux, real, y_real, fake, y_fake, fake_h, z, d.real_h)

@@ -212,6 +212,18 @@ class StepContext:
     def sample_latents(self, b: int) -> tuple[Tensor, Tensor | None]:
         return self.batches.sample_latents(b)
 
+    def g_captions(self, y: Tensor | None) -> Tensor | None:
+        """The captions (B, T) G draws from, with ``train.caption_noise``: Gaussian noise whose norm is about that
+        fraction of each embedding's, then rescaled to the embedding's norm. Unchanged when off or not text.
+        Drawn for the global batch from the checkpointed generator (one stream whatever the world size)."""
+        if y is None or not self.reads_text or not self.cfg.caption_noise:
+            return y
+        b, dim = y.shape
+        w, r = self.batches.world, self.batches.rank
+        n = torch.randn(b * w, dim, device=y.device, generator=self.noise)[r * b : (r + 1) * b]
+        noisy = y + self.cfg.caption_noise * y.norm(dim=1, keepdim=True) * n / dim**0.5
+        return F.normalize(noisy, dim=1) * y.norm(dim=1, keepdim=True)
+
 
 StepFn = Callable[[StepContext], dict[str, Tensor]]
 
