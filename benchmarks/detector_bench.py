@@ -68,6 +68,7 @@ def cmd_train(a: argparse.Namespace) -> None:
             blur_sigma_max=a.blur_sigma_max,
             simulate=a.simulate,
             simulate_steps=a.simulate_steps,
+            members=a.members if kind == "cnn" else 1,
         )
         info = {"trained_on": {"real": "fashion-mnist train", "fake": a.train_on, "n": a.n}}
         det = D.train_detector(r, f, cfg, info, progress=_say(kind))
@@ -102,6 +103,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             "train_seconds": det.info.get("train_seconds"),
             "simulate": det.config.simulate,
             "simulate_steps": det.config.simulate_steps,
+            "members": det.config.members,
             "blur_sigma_max": det.config.blur_sigma_max,
             "rows": rows,
         }
@@ -164,6 +166,7 @@ def main() -> None:
     t.add_argument("--blur-sigma-max", type=float, default=1.0, help="augmentation blur range in px (default 1)")
     t.add_argument("--simulate", type=int, default=0, help="simulated decoders (AutoGAN artefacts; default 0: off)")
     t.add_argument("--simulate-steps", type=int, default=100, help="fitting steps of each simulated decoder")
+    t.add_argument("--members", type=int, default=1, help="CNNs in a deep ensemble (default 1)")
     e = sub.add_parser("evaluate")
     e.add_argument("--n", type=int, default=2000, help="real and generated test pictures each")
     sub.add_parser("table")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -121,6 +122,29 @@ def test_a_detector_folder_round_trips_exactly(pictures, trained):
     assert torch.equal(back.probability(fake), det.probability(fake))
     assert back.threshold == det.threshold and back.temperature == det.temperature
     assert back.info["trained_on"] == {"fake": "tiny"} and back.config == det.config
+
+
+def test_a_deep_ensemble_averages_its_members_and_round_trips(pictures, trained, tmp_path):
+    real, fake = pictures
+    single, _ = trained
+    cfg = dataclasses.replace(single.config, members=2)
+    det = D.train_detector(real, fake, cfg)
+    assert isinstance(det.model, D.MeanLogits) and len(det.model.members) == 2
+    # member 0 is the single detector's CNN (same seed, same pictures): bit for bit
+    a, b = det.model.members[0].state_dict(), single.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(det.model.members[1].head.weight, det.model.members[0].head.weight)
+    x = D._to_input(fake[:8])
+    with torch.no_grad():
+        mean = (det.model.members[0](x) + det.model.members[1](x)) / 2
+    torch.testing.assert_close(det.logits(fake[:8]), mean, rtol=1e-6, atol=1e-6)
+    back = D.load_detector(det.save(tmp_path / "ensemble"))
+    assert back.config.members == 2 and torch.equal(back.probability(fake), det.probability(fake))
+    assert det.scores(real, fake)["ap"] > 0.9
+    with pytest.raises(UserError, match="needs the cnn kind"):
+        D.DetectorConfig(kind="spectrum-radial", members=2)
+    with pytest.raises(UserError, match="members"):
+        D.DetectorConfig(members=0)
 
 
 @pytest.mark.parametrize("kind", ["spectrum-radial", "spectrum-fourier"])

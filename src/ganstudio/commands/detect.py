@@ -63,6 +63,7 @@ def cmd_detector_train(a: argparse.Namespace) -> int:
         adv_steps=a.adv_steps,
         simulate=a.simulate,
         simulate_steps=a.simulate_steps,
+        members=a.members,
     )
     torch.set_num_threads(a.threads)
     real = pictures_from(a.real, a.n, seed=a.seed, split="train")
@@ -152,6 +153,13 @@ def register(sub) -> None:
         type=nonneg_int,
         default=100,
         help="fitting steps of the most-fitted simulated decoders (others 1/4, 1/16 of it; default 100)",
+    )
+    t.add_argument(
+        "--members",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="a deep ensemble of K CNNs (own seeds, averaged logits; K times the training time), e.g. 3 (default 1)",
     )
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")

@@ -23,6 +23,7 @@ equal-width bins over [0.5, 1].
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -74,6 +75,9 @@ class DetectorConfig:
     ``adv_eps`` > 0 (L-inf, pixels in [0, 1]) every augmented batch is also attacked by PGD-``adv_steps``
     against the current model (``attacks.attack``, eval mode) and the loss is ``adv_clean_weight`` *
     clean + (1 - ``adv_clean_weight``) * adversarial; eps ramps up from 0 over the first epoch. 0: off.
+    members: a deep ensemble (Lakshminarayanan et al. 2017; CNN only): that many CNNs, each with its own seed
+    (initialisation, data order, augmentation) on the same pictures, their logits averaged; the temperature
+    and threshold are then chosen for the average. 1: one CNN.
     simulate, simulate_steps: simulated generator artefacts (``simulate``; Zhang et al. 2019, AutoGAN): with
     ``simulate`` = n > 0, n small generator-like autoencoders (transposed-conv, nearest, bilinear or dense
     upsampling in turn) are fitted for up to ``simulate_steps`` steps to reconstruct the real training
@@ -102,6 +106,7 @@ class DetectorConfig:
     adv_clean_weight: float = 0.5
     simulate: int = 0
     simulate_steps: int = 100
+    members: int = 1
 
     def __post_init__(self) -> None:
         check(self.kind in KINDS, f"detector kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
@@ -129,6 +134,14 @@ class DetectorConfig:
         check(
             isinstance(self.simulate_steps, int) and self.simulate_steps >= 0,
             f"detector simulate_steps must be >= 0, got {self.simulate_steps!r}",
+        )
+        check(
+            isinstance(self.members, int) and 1 <= self.members <= 16,
+            f"detector members (CNNs in the ensemble) must be 1-16, got {self.members!r}",
+        )
+        check(
+            self.members == 1 or self.kind == "cnn",
+            f"an ensemble (members > 1) needs the cnn kind, not {self.kind!r}; use members 1",
         )
 
     @property
@@ -345,6 +358,49 @@ def _fit_spectrum(
     model.eval()
 
 
+class MeanLogits(nn.Module):
+    """A deep ensemble: float (N, C, H, W) -> the mean of its members' logits (N,)."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(0)
+
+
+def _build_cnn(cfg: DetectorConfig) -> nn.Module:
+    if cfg.members == 1:
+        return CNN(cfg.channels, cfg.width)
+    return MeanLogits([CNN(cfg.channels, cfg.width) for _ in range(cfg.members)])
+
+
+def member_seed(cfg: DetectorConfig, k: int) -> int:
+    """The seed of ensemble member ``k`` (member 0 keeps ``cfg.seed``: a 1-member ensemble is the single CNN)."""
+    return cfg.seed + 7919 * k
+
+
+def _fit_cnns(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: DetectorConfig,
+    progress: Progress,
+    weight: torch.Tensor | None = None,
+) -> None:
+    """One CNN, or each member of an ensemble in turn with its own seed (``member_seed``)."""
+    if not isinstance(model, MeanLogits):
+        _fit_cnn(model, x, y, cfg, progress, weight)
+        return
+    for k, member in enumerate(model.members):
+        _fit_cnn(member, x, y, dataclasses.replace(cfg, seed=member_seed(cfg, k)), _prefixed(progress, k, cfg), weight)
+    model.eval()
+
+
+def _prefixed(progress: Progress, k: int, cfg: DetectorConfig) -> Progress:
+    return lambda s: progress(f"member {k + 1}/{cfg.members}: {s}")
+
+
 @dataclass(frozen=True)
 class Kind:
     build: Callable[[DetectorConfig], nn.Module]
@@ -353,7 +409,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "cnn": Kind(lambda c: CNN(c.channels, c.width), _fit_cnn, "a small CNN (Wang et al.)"),
+    "cnn": Kind(_build_cnn, _fit_cnns, "a small CNN (Wang et al.), or a deep ensemble of them (members)"),
     "spectrum-radial": Kind(
         lambda c: SpectrumClassifier("radial", *c.size),
         _fit_spectrum,
