@@ -239,7 +239,7 @@ class LightweightConfig:
         )
         check(self.match_weight >= 0, f"model.match_weight must be >= 0 (0 turns it off), got {self.match_weight}")
         check(
-            not self.match_weight or self.text_dim,
+            self.match_weight == 0 or self.text_dim > 0,
             "model.match_weight (the caption contrastive term) needs a run that reads text: set model.text_dim "
             "(e.g. --preset emoji-text) or model.match_weight=0",
         )
@@ -249,7 +249,7 @@ class LightweightConfig:
             f"model.match_real_weight must be >= 0 (0 turns it off), got {self.match_real_weight}",
         )
         check(
-            not self.match_real_weight or self.match_weight,
+            self.match_real_weight == 0 or self.match_weight > 0,
             "model.match_real_weight compares pictures in D's caption matching space: set model.match_weight > 0 too",
         )
 

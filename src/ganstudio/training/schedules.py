@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
+from ..models.layers import CaptionMatch
 from . import regularizers
 from .step import Schedule, StepContext, apply_grads
 
@@ -140,8 +141,9 @@ def _g_loss(
     if fake_h is not None and y_fake is not None:
         apart["g_match"] = (match_loss(ctx, fake_h, y_fake), ctx.match_weight)
     if fake_h is not None and real_h is not None and ctx.match_real_weight:
+        head = cast(CaptionMatch, ctx.D.match)  # a Module attribute: mypy sees Tensor | Module
         with ctx.autocast():
-            similarity = cast(Callable, ctx.D.match.pictures)(fake_h, real_h.detach()).float()
+            similarity = head.pictures(fake_h, real_h.detach()).float()
         apart["g_match_real"] = (losses.contrastive(similarity), ctx.match_real_weight)
     if ctx.cfg.mode_seeking and z is not None:
         apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
