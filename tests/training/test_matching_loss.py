@@ -5,6 +5,9 @@ wrong)) / 2``, so raising D's score of mismatched pairs raises its loss (the rig
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import pytest
 import torch
 
@@ -127,6 +130,17 @@ def test_match_weight_needs_a_run_that_reads_text():
 # --- MSGAN's mode-seeking term (train.mode_seeking) -----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def train_fields(ctx, **fields):
+    """The step context with some train config fields changed, restored afterwards (the trainer is shared)."""
+    cfg = ctx.cfg
+    ctx.cfg = dataclasses.replace(cfg, **fields)
+    try:
+        yield
+    finally:
+        ctx.cfg = cfg
+
+
 def test_mode_seeking_charges_a_generator_that_ignores_its_noise(match_trainer):
     from ganstudio.training.regularizers import mode_seeking
 
@@ -156,12 +170,8 @@ def test_mode_seeking_is_logged_and_refuses_a_negative_weight(match_trainer):
     from ganstudio.errors import UserError
 
     ctx = match_trainer.ctx
-    cfg = ctx.cfg
-    ctx.cfg = TrainConfig(**{**cfg.__dict__, "mode_seeking": 1.0})
-    try:
+    with train_fields(ctx, mode_seeking=1.0):
         out = match_trainer.step_fn(ctx)
-    finally:
-        ctx.cfg = cfg
     assert "mode_seeking" in out and out["mode_seeking"] > 0
     with pytest.raises(UserError, match="mode_seeking must be >= 0"):
         TrainConfig(mode_seeking=-1.0)
@@ -207,12 +217,8 @@ def test_caption_noise_moves_g_captions_by_about_its_fraction_and_keeps_their_no
     ctx = match_trainer.ctx
     _, y = ctx.sample_latents(8)
     assert ctx.g_captions(y) is y  # off by default: untouched
-    cfg = ctx.cfg
-    ctx.cfg = TrainConfig(**{**cfg.__dict__, "caption_noise": 0.3})
-    try:
+    with train_fields(ctx, caption_noise=0.3):
         noisy = ctx.g_captions(y)
-    finally:
-        ctx.cfg = cfg
     assert torch.allclose(noisy.norm(dim=1), y.norm(dim=1), rtol=1e-5)
     # relative distance ~ 0.3 (the noise's norm concentrates around 0.3 |y| in 64 dimensions; renormalising
     # shrinks it a little): between 0.15 and 0.45 for every caption, never zero

@@ -231,15 +231,15 @@ class CaptionMatch(nn.Module):
         self.temperature = temperature
 
     def forward(self, h: Tensor, e: Tensor) -> Tensor:
-        a = F.normalize(self.image(h), dim=1)
-        b = F.normalize(self.text(e), dim=1)
-        return a @ b.t() / self.temperature
+        return self._cosines(self.image(h), self.text(e))
 
     def pictures(self, h: Tensor, h_other: Tensor) -> Tensor:
         """(B, F), (N, F) features of two sets of pictures -> (B, N) scaled cosines of their image projections."""
-        a = F.normalize(self.image(h), dim=1)
-        b = F.normalize(self.image(h_other), dim=1)
-        return a @ b.t() / self.temperature
+        return self._cosines(self.image(h), self.image(h_other))
+
+    def _cosines(self, a: Tensor, b: Tensor) -> Tensor:
+        """(B, D), (N, D) projections -> (B, N) cosines / temperature."""
+        return F.normalize(a, dim=1) @ F.normalize(b, dim=1).t() / self.temperature
 
 
 class FeatureDiscriminator(nn.Module):

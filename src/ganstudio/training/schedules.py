@@ -50,12 +50,24 @@ def _f32(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.float()
 
 
+def _matching_head(ctx: StepContext) -> CaptionMatch:
+    return cast(CaptionMatch, ctx.D.match)  # a Module attribute: mypy sees Tensor | Module
+
+
 def match_loss(ctx: StepContext, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """XMC-GAN's sentence-image term: D's matching head scores each picture (features (B, F)) against every
     caption of the batch (B, T); InfoNCE asks each picture to pick its own caption and each caption its own
     picture. On real pictures it trains D's head (and features); on fakes, through D, it trains G."""
     with ctx.autocast():
-        similarity = cast(Callable, ctx.D.match)(h, y).float()
+        similarity = _matching_head(ctx)(h, y).float()
+    return losses.contrastive(similarity)
+
+
+def match_real_loss(ctx: StepContext, fake_h: torch.Tensor, real_h: torch.Tensor) -> torch.Tensor:
+    """XMC-GAN's image-image term: each fake (features (B, F), drawn from real picture i's caption) must pick out
+    real picture i among the batch's (features (B, F), detached: this term trains G only) in the same space."""
+    with ctx.autocast():
+        similarity = _matching_head(ctx).pictures(fake_h, real_h.detach()).float()
     return losses.contrastive(similarity)
 
 
@@ -141,10 +153,7 @@ def _g_loss(
     if fake_h is not None and y_fake is not None:
         apart["g_match"] = (match_loss(ctx, fake_h, y_fake), ctx.match_weight)
     if fake_h is not None and real_h is not None and ctx.match_real_weight:
-        head = cast(CaptionMatch, ctx.D.match)  # a Module attribute: mypy sees Tensor | Module
-        with ctx.autocast():
-            similarity = head.pictures(fake_h, real_h.detach()).float()
-        apart["g_match_real"] = (losses.contrastive(similarity), ctx.match_real_weight)
+        apart["g_match_real"] = (match_real_loss(ctx, fake_h, real_h), ctx.match_real_weight)
     if ctx.cfg.mode_seeking and z is not None:
         apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
     if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage

@@ -206,6 +206,7 @@ class Trainer:
         self.batches = Batches(
             dataset, self.sampler, self.noise, self.z_dim, self.num_classes, device, self.augmenter, rank, world
         )
+        matches = getattr(self.D, "match", None) is not None  # D has the caption matching head (text runs)
         self.ctx = StepContext(
             cfg=c,
             model_config=cfg.model_config,
@@ -225,12 +226,8 @@ class Trainer:
             if getattr(self.D, "reconstructs", False)
             else 0.0,
             learns_detail=bool(getattr(self.G, "learns_detail", False)),
-            match_weight=float(getattr(cfg.model_config, "match_weight", 0.0))
-            if getattr(self.D, "match", None) is not None
-            else 0.0,
-            match_real_weight=float(getattr(cfg.model_config, "match_real_weight", 0.0))
-            if getattr(self.D, "match", None) is not None
-            else 0.0,
+            match_weight=float(getattr(cfg.model_config, "match_weight", 0.0)) if matches else 0.0,
+            match_real_weight=float(getattr(cfg.model_config, "match_real_weight", 0.0)) if matches else 0.0,
             grad_sync=None if dist is None else distributed.GradAverager(world),
             bf16=bf16,
         )
