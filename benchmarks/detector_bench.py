@@ -53,11 +53,14 @@ def _say(kind: str):
     return lambda s: print(f"  {kind}: {s}", flush=True)
 
 
+def training_pictures(runs: Path, train_on: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real and generated pictures a detector is trained on (several runs: n split evenly; Wang's is one)."""
+    names = train_on.split(",")
+    return real(n, "train"), torch.cat([samples(runs / name, n // len(names), TRAIN_SEED) for name in names])
+
+
 def cmd_train(a: argparse.Namespace) -> None:
-    runs = Path(a.runs)
-    r = real(a.n, "train")
-    names = a.train_on.split(",")  # several: n split evenly (Wang's setting is one)
-    f = torch.cat([samples(runs / name, a.n // len(names), TRAIN_SEED) for name in names])
+    r, f = training_pictures(Path(a.runs), a.train_on, a.n)
     for kind in a.kinds.split(","):
         t0 = time.perf_counter()
         cfg = D.DetectorConfig(
@@ -69,6 +72,7 @@ def cmd_train(a: argparse.Namespace) -> None:
             simulate=a.simulate,
             simulate_steps=a.simulate_steps,
             members=a.members if kind == "cnn" else 1,
+            threshold_rule=a.threshold_rule,
         )
         info = {"trained_on": {"real": "fashion-mnist train", "fake": a.train_on, "n": a.n}}
         det = D.train_detector(r, f, cfg, info, progress=_say(kind))
@@ -87,13 +91,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     for folder in sorted(OUT.glob("det-*")):
         det = D.load_detector(folder)
         t0 = time.perf_counter()
-        rows = D.evaluate(det, r, fakes)
-        alt = (det.info.get("validation") or {}).get("without_simulated")
-        if alt:  # the accuracy the threshold chosen WITHOUT the simulated validation pictures would give
-            det_alt = D.Detector(det.model, det.config, alt["threshold"], det.temperature)
-            acc = {(x["fake"], x["perturbation"]): x["accuracy"] for x in D.evaluate(det_alt, r, fakes)}
-            for row in rows:
-                row["accuracy_without_simulated_threshold"] = acc[row["fake"], row["perturbation"]]
+        # the accuracy every threshold rule (and the threshold chosen without the simulated pictures) would give
+        val = det.info.get("validation") or {}
+        others = dict(val.get("thresholds") or {})
+        if "without_simulated" in val:
+            others["without-simulated"] = val["without_simulated"]["threshold"]
+        rows = D.evaluate(det, r, fakes, thresholds=others)
         print(f"{folder.name}: evaluated in {time.perf_counter() - t0:.1f} s", flush=True)
         results["detectors"][folder.name[4:]] = {
             "trained_on": det.info.get("trained_on"),
@@ -109,6 +112,21 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         }
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
     cmd_table(a)
+
+
+def cmd_recalibrate(a: argparse.Namespace) -> None:
+    """Record the threshold every rule would choose in each detector's validation info (no retraining): the
+    validation pictures are rebuilt from the training pictures; the detector's own threshold must come back."""
+    for folder in sorted(OUT.glob("det-*")):
+        det = D.load_detector(folder)
+        trained = det.info["trained_on"]
+        r, f = training_pictures(Path(a.runs), trained["fake"], trained["n"])
+        new = D.recalibrate(det, r, f)
+        if not np.isclose(new.threshold, det.threshold, rtol=0, atol=1e-6):
+            raise SystemExit(f"{folder.name}: rebuilt validation gives threshold {new.threshold} != {det.threshold}")
+        det.info["validation"]["thresholds"] = new.info["validation"]["thresholds"]
+        det.save(folder)
+        print(f"{folder.name}: {det.info['validation']['thresholds']}", flush=True)
 
 
 def cmd_table(a: argparse.Namespace) -> None:
@@ -142,8 +160,9 @@ def cmd_table(a: argparse.Namespace) -> None:
             u = [r for r in unseen if r["perturbation"] == p]
             mean = {k: 100 * np.mean([r[k] for r in u]) for k in ("ap", "accuracy", "accuracy_at_0.5", "ece")}
             worst = min(u, key=lambda r: r["ap"])
-            alt = [r["accuracy_without_simulated_threshold"] for r in u if "accuracy_without_simulated_threshold" in r]
-            note = f" (threshold chosen without the simulated pictures: {100 * np.mean(alt):.1f})" if alt else ""
+            at = [r.get("accuracy_at") or {} for r in u]
+            alt = {k: 100 * np.mean([x[k] for x in at]) for k in at[0] if all(k in x for x in at)}
+            note = f" ({', '.join(f'{k}: {v:.1f}' for k, v in alt.items())})" if alt else ""
             print(
                 f"| {p} | {mean['ap']:.1f} | {100 * worst['ap']:.1f} ({worst['fake']}) | {mean['accuracy']:.1f}{note} | "
                 f"{mean['accuracy_at_0.5']:.1f} | {mean['ece']:.1f} |"
@@ -167,10 +186,12 @@ def main() -> None:
     t.add_argument("--simulate", type=int, default=0, help="simulated decoders (AutoGAN artefacts; default 0: off)")
     t.add_argument("--simulate-steps", type=int, default=100, help="fitting steps of each simulated decoder")
     t.add_argument("--members", type=int, default=1, help="CNNs in a deep ensemble (default 1)")
+    t.add_argument("--threshold-rule", default="pooled", choices=list(D.THRESHOLD_RULES))
     e = sub.add_parser("evaluate")
     e.add_argument("--n", type=int, default=2000, help="real and generated test pictures each")
+    c = sub.add_parser("recalibrate", help="record every threshold rule's choice in the detectors (no training)")
     sub.add_parser("table")
-    for s in (t, e):
+    for s in (t, e, c):
         s.add_argument("--runs", default=None, help="the generator runs (default: OUT/runs)")
         s.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
@@ -179,7 +200,7 @@ def main() -> None:
         a.runs = str(OUT / "runs")
     torch.set_num_threads(getattr(a, "threads", 1))
     OUT.mkdir(parents=True, exist_ok=True)
-    {"train": cmd_train, "evaluate": cmd_evaluate, "table": cmd_table}[a.cmd](a)
+    {"train": cmd_train, "evaluate": cmd_evaluate, "recalibrate": cmd_recalibrate, "table": cmd_table}[a.cmd](a)
 
 
 if __name__ == "__main__":

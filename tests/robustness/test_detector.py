@@ -55,6 +55,41 @@ def test_balanced_accuracy_and_threshold_choice():
         D.best_threshold([0.1, 0.2], [1, 1])
 
 
+def test_threshold_rules_weigh_sources_as_they_say():
+    # Real at 0.1-0.4; source 1 (the given generator, 8 pictures) at 0.9; source 2 (a hard simulated one,
+    # 2 pictures) at 0.3 and 0.35, inside the real ones.
+    real = [0.1, 0.15, 0.2, 0.25, 0.32, 0.4]
+    probs = torch.tensor(real + [0.9] * 8 + [0.3, 0.35])
+    y = torch.tensor([0.0] * 6 + [1.0] * 10)
+    source = torch.tensor([0] * 6 + [1] * 8 + [2] * 2)
+    rules = {name: rule(probs, y, source) for name, rule in D.THRESHOLD_RULES.items()}
+    # Pooled: source 2 is 2 of 10 positives; cutting above every real picture (tnr 1, tpr 0.8) is best.
+    assert 0.4 < rules["pooled"] < 0.9
+    # Per source: source 2's recall weighs as much as source 1's. Cutting at 0.275 (tnr 4/6 + mean recall 1 =
+    # 1.667) beats cutting at 0.335 (5/6 + 3/4 = 1.583) and above every real picture (1 + 1/2).
+    assert 0.25 < rules["per-source"] < 0.3
+    # Worst source: tnr + min recall; cutting below 0.3 keeps source 2 at recall 1 with tnr 4/6 (1.667).
+    assert rules["worst-source"] == rules["per-source"]
+    # Without several sources every rule is the pooled one.
+    one = torch.tensor([0] * 6 + [1] * 10)
+    assert {rule(probs, y, one) for rule in D.THRESHOLD_RULES.values()} == {rules["pooled"]}
+    with pytest.raises(UserError, match="threshold_rule"):
+        D.DetectorConfig(threshold_rule="median")
+
+
+def test_worst_source_differs_from_the_mean_when_a_source_is_hopeless():
+    # Source 2 sits below three of the four real pictures. The mean rule gives it up (above 0.5: tnr 1 +
+    # (1 + 0) / 2 = 1.5); the worst-source rule keeps it (below 0.3: tnr 1/4 + min(1, 1) = 1.25, against 1 + 0).
+    probs = torch.tensor([0.05, 0.3, 0.4, 0.5, 0.9, 0.95, 0.1, 0.12])
+    y = torch.tensor([0.0, 0, 0, 0, 1, 1, 1, 1])
+    source = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2])
+    mean = D.best_threshold(probs, y, source, "mean")
+    worst = D.best_threshold(probs, y, source, "min")
+    assert worst < 0.3 and 0.5 < mean < 0.9
+    with pytest.raises(ValueError, match="combine"):
+        D.best_threshold(probs, y, source, "max")
+
+
 def test_temperature_scaling_recovers_a_known_temperature():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(8000, generator=g) * 2

@@ -90,6 +90,16 @@ def test_a_detector_trained_with_simulated_fakes_records_it_and_round_trips(digi
     val = det.info["validation"]
     assert val["n"] == 2 * (16 + 16 + 16)  # held-out real, generated and simulated, clean + augmented
     assert 0 <= val["without_simulated"]["threshold"] <= 1 and 0 <= val["without_simulated"]["simulated_recall"] <= 1
+    assert set(val["thresholds"]) == set(D.THRESHOLD_RULES) and val["thresholds"]["pooled"] == det.threshold
+    # Recalibrating from the same pictures rebuilds the same validation set: its own rule gives its threshold
+    # back bit for bit, another rule the threshold recorded for it, and nothing is retrained.
+    same = D.recalibrate(det, digits, fake)
+    assert (same.threshold, same.temperature) == (det.threshold, det.temperature) and same.model is det.model
+    worst = D.recalibrate(det, digits, fake, rule="worst-source")
+    assert worst.threshold == val["thresholds"]["worst-source"] and worst.config.threshold_rule == "worst-source"
+    assert det.config.threshold_rule == "pooled"  # the original is untouched
+    with pytest.raises(UserError, match="threshold_rule"):
+        D.recalibrate(det, digits, fake, rule="median")
     folder = det.save(tmp_path / "det")
     meta = json.loads((folder / "detector.json").read_text())
     assert meta["config"]["simulate"] == 3 and meta["config"]["simulate_steps"] == 5
@@ -101,13 +111,22 @@ def test_detector_train_command_takes_simulate(run, tmp_path, capsys):
     out = tmp_path / "det"
     args = ["detector", "train", "--real", "digits", "--fake", str(run), "--out", str(out), "--n", "48"]
     assert cli.main([*args, "--epochs", "1", "--width", "4", "--simulate", "2", "--simulate-steps", "3"]) == 0
+    worst_args = [*args[:-3], str(tmp_path / "worst"), "--n", "48", "--epochs", "1", "--width", "4"]
+    rule = ["--threshold-rule", "worst-source"]
+    assert cli.main([*worst_args, "--simulate", "2", "--simulate-steps", "3", *rule]) == 0
     assert "simulated decoder 2/2" in capsys.readouterr().out
     cfg = json.loads((out / "detector.json").read_text())["config"]
-    assert (cfg["simulate"], cfg["simulate_steps"]) == (2, 3)
+    assert (cfg["simulate"], cfg["simulate_steps"], cfg["threshold_rule"]) == (2, 3, "pooled")
+    worst = json.loads((tmp_path / "worst" / "detector.json").read_text())
+    assert worst["config"]["threshold_rule"] == "worst-source"
+    assert worst["threshold"] == worst["validation"]["thresholds"]["worst-source"]
     bad = tmp_path / "bad"
     assert cli.main([*args[:-3], str(bad), "--n", "48", "--simulate", "99"]) == 2
     err = capsys.readouterr().err
     assert "simulate" in err and len(err.strip().splitlines()) == 1 and not bad.exists()
+    assert cli.main([*args[:-3], str(bad), "--n", "48", "--threshold-rule", "median"]) == 2
+    err = capsys.readouterr().err
+    assert "threshold_rule" in err and len(err.strip().splitlines()) == 1 and not bad.exists()
     with pytest.raises(SystemExit) as e:
         cli.main([*args, "--simulate", "-1"])
     assert e.value.code == 2 and "--simulate" in capsys.readouterr().err

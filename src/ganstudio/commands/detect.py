@@ -64,6 +64,7 @@ def cmd_detector_train(a: argparse.Namespace) -> int:
         simulate=a.simulate,
         simulate_steps=a.simulate_steps,
         members=a.members,
+        threshold_rule=a.threshold_rule,
     )
     torch.set_num_threads(a.threads)
     real = pictures_from(a.real, a.n, seed=a.seed, split="train")
@@ -160,6 +161,14 @@ def register(sub) -> None:
         default=1,
         metavar="K",
         help="a deep ensemble of K CNNs (own seeds, averaged logits; K times the training time), e.g. 3 (default 1)",
+    )
+    t.add_argument(
+        "--threshold-rule",
+        default="pooled",
+        metavar="RULE",
+        help="how the threshold is chosen on validation pictures: pooled (default: every generated picture once), "
+        "per-source (the given generator and each simulated decoder weigh the same) or worst-source (the hardest "
+        "source's balanced accuracy: more pictures flagged, more false flags)",
     )
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")

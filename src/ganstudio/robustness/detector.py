@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -42,6 +43,7 @@ from .spectrum import SpectrumClassifier
 
 __all__ = [
     "KINDS",
+    "THRESHOLD_RULES",
     "Detector",
     "DetectorConfig",
     "average_precision",
@@ -49,6 +51,7 @@ __all__ = [
     "best_threshold",
     "expected_calibration_error",
     "load_detector",
+    "recalibrate",
     "robust_accuracy",
     "shape_pictures",
     "train_detector",
@@ -78,6 +81,10 @@ class DetectorConfig:
     members: a deep ensemble (Lakshminarayanan et al. 2017; CNN only): that many CNNs, each with its own seed
     (initialisation, data order, augmentation) on the same pictures, their logits averaged; the temperature
     and threshold are then chosen for the average. 1: one CNN.
+    threshold_rule: how the decision threshold is chosen on the validation pictures (``THRESHOLD_RULES``):
+    ``pooled`` maximises balanced accuracy with every generated picture counted once; ``per-source`` counts the
+    given generator and each simulated decoder as one source of equal weight (recall averaged over sources),
+    ``worst-source`` maximises the worst source's balanced accuracy. Without ``simulate`` all three agree.
     simulate, simulate_steps: simulated generator artefacts (``simulate``; Zhang et al. 2019, AutoGAN): with
     ``simulate`` = n > 0, n small generator-like autoencoders (transposed-conv, nearest, bilinear or dense
     upsampling in turn) are fitted for up to ``simulate_steps`` steps to reconstruct the real training
@@ -107,6 +114,7 @@ class DetectorConfig:
     simulate: int = 0
     simulate_steps: int = 100
     members: int = 1
+    threshold_rule: str = "pooled"
 
     def __post_init__(self) -> None:
         check(self.kind in KINDS, f"detector kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
@@ -142,6 +150,10 @@ class DetectorConfig:
         check(
             self.members == 1 or self.kind == "cnn",
             f"an ensemble (members > 1) needs the cnn kind, not {self.kind!r}; use members 1",
+        )
+        check(
+            self.threshold_rule in THRESHOLD_RULES,
+            f"detector threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, got {self.threshold_rule!r}",
         )
 
     @property
@@ -181,18 +193,40 @@ def balanced_accuracy(probs, labels, threshold: float) -> float:
     return float(np.mean(accs))
 
 
-def best_threshold(probs, labels) -> float:
+def best_threshold(probs, labels, groups=None, combine: str = "mean") -> float:
     """The threshold (predict positive when prob > threshold) with the highest balanced accuracy on these
-    scores: midway between two neighbouring distinct scores (the first of equal best ones, lowest)."""
+    scores: midway between two neighbouring distinct scores (the first of equal best ones, lowest).
+
+    ``groups`` (N,) ints, optional: where each positive came from. Then every group's recall counts on its own:
+    ``combine="mean"`` maximises tnr + the mean over groups of their recall (each source weighs the same, however
+    many pictures it has), ``"min"`` maximises the worst group's balanced accuracy (tnr + its recall)."""
     p, y = _as_numpy(probs).astype(np.float64), _as_numpy(labels).astype(bool)
     if not y.any() or y.all():
         raise ValueError("choosing a threshold needs both real and generated pictures")
+    if combine not in ("mean", "min"):
+        raise ValueError(f"combine must be 'mean' or 'min', got {combine!r}")
+    g = np.zeros(len(p), dtype=np.int64) if groups is None else _as_numpy(groups).astype(np.int64)
     u = np.unique(p)
     cands = np.r_[u[0] - 1e-6, (u[:-1] + u[1:]) / 2, u[-1]]  # everything positive ... nothing positive
-    pos, neg = np.sort(p[y]), np.sort(p[~y])
-    tpr = 1.0 - np.searchsorted(pos, cands, side="right") / len(pos)
+    neg = np.sort(p[~y])
     tnr = np.searchsorted(neg, cands, side="right") / len(neg)
-    return float(cands[int(np.argmax(tpr + tnr))])
+    tprs = []
+    for k in np.unique(g[y]):
+        pos = np.sort(p[y & (g == k)])
+        tprs.append(1.0 - np.searchsorted(pos, cands, side="right") / len(pos))
+    tpr = np.stack(tprs)  # (groups, candidates)
+    score = tnr + (tpr.mean(0) if combine == "mean" else tpr.min(0))
+    return float(cands[int(np.argmax(score))])
+
+
+Rule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]
+
+# probs (M,), labels (M,) 0/1, source (M,): 0 real, 1 the given generator, 2 + k simulated decoder k -> threshold
+THRESHOLD_RULES: dict[str, Rule] = {
+    "pooled": lambda p, y, source: best_threshold(p, y),
+    "per-source": lambda p, y, source: best_threshold(p, y, source, "mean"),
+    "worst-source": lambda p, y, source: best_threshold(p, y, source, "min"),
+}
 
 
 def expected_calibration_error(probs, labels, bins: int = 15) -> float:
@@ -462,12 +496,17 @@ class Detector:
         t = min(max(self.threshold, 1e-6), 1 - 1e-6)
         return TwoLogits(self.model, 1.0 / self.temperature, math.log(t / (1 - t))).eval()
 
-    def scores(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
-        """AP, balanced accuracy at the chosen threshold and at 0.5, ECE, and each class's accuracy."""
+    def scores(
+        self, real: torch.Tensor, fake: torch.Tensor, thresholds: dict[str, float] | None = None
+    ) -> dict[str, float | dict[str, float]]:
+        """AP, balanced accuracy at the chosen threshold and at 0.5, ECE, and each class's accuracy; with
+        ``thresholds`` (name -> threshold) also ``accuracy_at``: the balanced accuracy at each of them."""
         p = torch.cat([self.probability(real), self.probability(fake)])
         y = torch.cat([torch.zeros(len(real)), torch.ones(len(fake))])
         t = self.threshold
+        extra = {"accuracy_at": {k: balanced_accuracy(p, y, v) for k, v in thresholds.items()}} if thresholds else {}
         return {
+            **extra,
             "ap": average_precision(p, y),
             "accuracy": balanced_accuracy(p, y, t),
             "accuracy_at_0.5": balanced_accuracy(p, y, 0.5),
@@ -558,16 +597,24 @@ def _split(n: int, fraction: float, g: torch.Generator) -> tuple[torch.Tensor, t
     return order[k:], order[:k]
 
 
-def train_detector(
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    cfg: DetectorConfig,
-    info: dict | None = None,
-    progress: Progress | None = None,
-) -> Detector:
-    """Train on uint8 real (N, C, H, W) vs fake (M, C, H, W) pictures (shaped to ``cfg`` first), then
-    choose the temperature and the threshold on the held-out ``cfg.val_fraction`` of each."""
-    say: Progress = progress or (lambda s: None)
+class _Pictures(NamedTuple):
+    """A detector's pictures, shaped: training ``x`` (N, C, H, W) uint8 with labels ``y`` (N,) long and loss
+    ``weight`` (N,) or None; validation ``xv`` (M, C, H, W) uint8 with ``source`` (M,) long: 0 real, 1 the
+    given generator, 2 + k simulated decoder k. ``real_val``/``fake_val``: the held-out real and given-generator
+    pictures (clean), for the robust-accuracy check."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    weight: torch.Tensor | None
+    xv: torch.Tensor
+    source: torch.Tensor
+    real_val: torch.Tensor
+    fake_val: torch.Tensor
+
+
+def _pictures(real: torch.Tensor, fake: torch.Tensor, cfg: DetectorConfig, say: Progress) -> _Pictures:
+    """Split, simulate and weigh: everything ``train_detector`` trains and validates on, a function of the
+    pictures and ``cfg`` only (so ``recalibrate`` rebuilds the same validation pictures)."""
     if len(real) < 2 or len(fake) < 2:
         raise UserError(f"a detector needs at least 2 real and 2 generated pictures, got {len(real)} and {len(fake)}")
     real = shape_pictures(real, cfg.channels, cfg.size)
@@ -592,46 +639,89 @@ def train_detector(
                 torch.full((len(sim_tr),), len(r_tr) / (2 * len(sim_tr))),
             ]
         )
-    torch.manual_seed(cfg.seed)
-    model = KINDS[cfg.kind].build(cfg)
-    KINDS[cfg.kind].fit(model, x, y, cfg, say, weight)
     # Validation: the held-out pictures clean and once augmented, the conditions the detector was trained for
-    # (with simulate, the simulated pictures of the held-out real ones count as generated too).
+    # (with simulate, the simulated pictures of the held-out real ones count as generated too; simulated
+    # picture i came from decoder i % simulate, see ``simulate.simulate``).
     xv = torch.cat([real[r_val], fake[f_val], sim_val])
-    yv = torch.cat([torch.zeros(len(r_val)), torch.ones(len(f_val)), torch.full((len(sim_val),), 2.0)])
+    sim_source = 2 + torch.arange(len(sim_val)) % max(cfg.simulate, 1)
+    source = torch.cat(
+        [torch.zeros(len(r_val), dtype=torch.long), torch.ones(len(f_val), dtype=torch.long), sim_source]
+    )
     xv = torch.cat([xv, _augment(xv, cfg, torch.Generator().manual_seed(cfg.seed + 2))])
-    yv = torch.cat([yv, yv])
-    source, yv = yv, (yv > 0).float()  # source: 0 real, 1 the given generator, 2 simulated
-    det = Detector(model, cfg, info=dict(info or {}))
+    return _Pictures(x, y, weight, xv, torch.cat([source, source]), real[r_val], fake[f_val])
+
+
+def _calibrate(det: Detector, xv: torch.Tensor, source: torch.Tensor) -> None:
+    """Fit ``det``'s temperature and choose its threshold by ``det.config.threshold_rule`` on the validation
+    pictures ``xv`` from ``source`` (see ``_Pictures``); record the validation scores, and the threshold every
+    other rule would have chosen, in ``det.info["validation"]``."""
+    yv = (source > 0).float()
     logits = det.logits(xv)
     det.temperature = _fit_temperature(logits, yv)
     probs = torch.sigmoid(logits / det.temperature)
-    det.threshold = best_threshold(probs, yv)
+    thresholds = {name: rule(probs, yv, source) for name, rule in THRESHOLD_RULES.items()}
+    det.threshold = thresholds[det.config.threshold_rule]
     det.info["validation"] = {
         "n": len(yv),
         "ap": average_precision(probs, yv),
         "accuracy": balanced_accuracy(probs, yv, det.threshold),
         "ece": expected_calibration_error(probs, yv),
+        "thresholds": thresholds,
     }
-    if len(sim_val):  # the same figures without the simulated pictures, and the threshold they would choose
+    if bool(
+        (source >= 2).any()
+    ):  # the same figures without the simulated pictures, and the threshold they would choose
         m = source < 2
         det.info["validation"]["without_simulated"] = {
             "ap": average_precision(probs[m], yv[m]),
             "threshold": best_threshold(probs[m], yv[m]),
-            "simulated_recall": float((probs[source == 2] > det.threshold).float().mean()),
+            "simulated_recall": float((probs[source >= 2] > det.threshold).float().mean()),
         }
+
+
+def train_detector(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    cfg: DetectorConfig,
+    info: dict | None = None,
+    progress: Progress | None = None,
+) -> Detector:
+    """Train on uint8 real (N, C, H, W) vs fake (M, C, H, W) pictures (shaped to ``cfg`` first), then
+    choose the temperature and the threshold on the held-out ``cfg.val_fraction`` of each."""
+    say: Progress = progress or (lambda s: None)
+    data = _pictures(real, fake, cfg, say)
+    torch.manual_seed(cfg.seed)
+    model = KINDS[cfg.kind].build(cfg)
+    KINDS[cfg.kind].fit(model, data.x, data.y, cfg, say, data.weight)
+    det = Detector(model, cfg, info=dict(info or {}))
+    _calibrate(det, data.xv, data.source)
     say(
         f"validation: AP {det.info['validation']['ap']:.4f}, accuracy {det.info['validation']['accuracy']:.4f} "
-        f"at threshold {det.threshold:.3f}, temperature {det.temperature:.3f}"
+        f"at threshold {det.threshold:.3f} ({cfg.threshold_rule}), temperature {det.temperature:.3f}"
     )
     if cfg.adv_eps > 0:  # what adversarial training bought, on the clean held-out pictures
-        rob = robust_accuracy(det, real[r_val], fake[f_val], cfg.adv_eps, steps=ROBUST_CHECK_STEPS)
+        rob = robust_accuracy(det, data.real_val, data.fake_val, cfg.adv_eps, steps=ROBUST_CHECK_STEPS)
         det.info["validation"]["robust"] = rob
         say(
             f"validation under PGD-{rob['steps']} at eps {cfg.adv_eps:.4g}: accuracy {rob['accuracy']:.4f} "
             f"(clean {rob['clean_accuracy']:.4f})"
         )
     return det
+
+
+def recalibrate(
+    det: Detector, real: torch.Tensor, fake: torch.Tensor, rule: str | None = None, progress: Progress | None = None
+) -> Detector:
+    """``det`` with its temperature and threshold chosen again, by ``rule`` (default: its own), on the
+    validation pictures it was trained with: ``real`` and ``fake`` must be the pictures ``train_detector`` was
+    given (the split and the simulated pictures are rebuilt from them and the config; nothing is retrained).
+    Returns a new Detector sharing the model; ``det`` is unchanged."""
+    rule = rule or det.config.threshold_rule
+    cfg = dataclasses.replace(det.config, threshold_rule=rule)  # the config refuses an unknown rule
+    data = _pictures(real, fake, cfg, progress or (lambda s: None))
+    out = Detector(det.model, cfg, info={k: v for k, v in det.info.items() if k != "validation"})
+    _calibrate(out, data.xv, data.source)
+    return out
 
 
 def robust_accuracy(det: Detector, real: torch.Tensor, fake: torch.Tensor, eps: float, steps: int = 10) -> dict:
@@ -674,11 +764,13 @@ def evaluate(
     real: torch.Tensor,
     fakes: dict[str, torch.Tensor],
     perturbations: Iterable[str] = tuple(perturb.PERTURBATIONS),
+    thresholds: dict[str, float] | None = None,
 ) -> list[dict]:
     """Scores of ``det`` on ``real`` vs each named set of generated pictures, under each perturbation.
 
     Every input is uint8 (N, C, H, W); the perturbation applies to real and generated pictures alike (a
-    JPEG'd real picture must stay real). One row per (fake set, perturbation): the names plus ``scores``'s.
+    JPEG'd real picture must stay real). One row per (fake set, perturbation): the names plus ``scores``'s
+    (with ``thresholds``, the accuracy at each of them too).
     """
     names = list(perturbations)
     unknown = [p for p in names if p not in perturb.PERTURBATIONS]
@@ -692,7 +784,15 @@ def evaluate(
         r = fn(real)
         for fname, fake in fakes.items():
             f = fn(shape_pictures(fake, cfg.channels, cfg.size))
-            rows.append({"fake": fname, "perturbation": pname, "n_real": len(r), "n_fake": len(f), **det.scores(r, f)})
+            rows.append(
+                {
+                    "fake": fname,
+                    "perturbation": pname,
+                    "n_real": len(r),
+                    "n_fake": len(f),
+                    **det.scores(r, f, thresholds),
+                }
+            )
     return rows
 
 
