@@ -83,11 +83,11 @@ def test_one_step_logs_the_wrong_caption_term_and_changes_g(captioned):
 
 
 # with and without the text terms (D's caption matching head and both contrastive terms, MSGAN's mode seeking,
-# caption noise), whose parameters and noise draws must resume like the rest
+# caption noise, interpolated captions), whose parameters and noise draws must resume like the rest
 EXTRAS = {
     "plain": ({}, {}),
     "match+mode-seeking": (
-        {"mode_seeking": 1.0, "caption_noise": 0.2},
+        {"mode_seeking": 1.0, "caption_noise": 0.2, "caption_mix": 0.5},
         {"match_weight": 1.0, "match_dim": 16, "match_real_weight": 1.0},
     ),
 }

@@ -228,3 +228,45 @@ def test_caption_noise_moves_g_captions_by_about_its_fraction_and_keeps_their_no
 
     with pytest.raises(UserError, match="caption_noise must be >= 0"):
         TrainConfig(caption_noise=-0.1)
+
+
+# --- GAN-INT: G on interpolated captions (train.caption_mix) ---------------------------------------------------
+
+
+def test_interpolated_captions_lie_between_two_of_the_batch_and_keep_the_norm(match_trainer):
+    from ganstudio.training.schedules import interpolated_captions
+
+    ctx = match_trainer.ctx
+    _, y = ctx.sample_latents(8)
+    state = ctx.noise.get_state()
+    t = interpolated_captions(ctx, y)
+    ctx.noise.set_state(state)
+    assert torch.equal(t, interpolated_captions(ctx, y))  # drawn from the checkpointed generator
+    assert t.shape == (4, y.shape[1])
+    a, b = y[:4], y.roll(-1, 0)[:4]
+    assert torch.allclose(t.norm(dim=1), (a.norm(dim=1) + b.norm(dim=1)) / 2, rtol=1e-5)
+    # each mixed caption is a non-negative combination of its pair: least squares on [a_i, b_i] fits it
+    # exactly (up to float32 rounding of unit vectors: 1e-4) with both weights >= 0
+    for i in range(4):
+        basis = torch.stack([a[i], b[i]], 1).double()
+        w = torch.linalg.lstsq(basis, t[i].double().unsqueeze(1)).solution.squeeze(1)
+        assert (w >= -1e-6).all() and torch.allclose(basis @ w, t[i].double(), atol=1e-4)
+    assert not torch.allclose(t, a) and not torch.allclose(t, b)  # weights drawn in (0, 1), not the ends
+
+
+def test_caption_mix_trains_g_only_and_is_logged(match_trainer):
+    from ganstudio.config import TrainConfig
+    from ganstudio.errors import UserError
+    from ganstudio.training.schedules import caption_mix_loss
+
+    ctx = match_trainer.ctx
+    z, y = ctx.sample_latents(8)
+    loss = caption_mix_loss(ctx, z, y)
+    assert loss.shape == () and torch.isfinite(loss)
+    g_grads = torch.autograd.grad(loss, ctx.g_params, retain_graph=True, allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in g_grads)  # the term reaches G
+    with train_fields(ctx, caption_mix=1.0):
+        out = match_trainer.step_fn(ctx)
+    assert "caption_mix" in out and torch.isfinite(out["caption_mix"])
+    with pytest.raises(UserError, match="caption_mix must be >= 0"):
+        TrainConfig(caption_mix=-1.0)

@@ -67,6 +67,10 @@ class TrainConfig:
     # augmentation, without its KL term), its norm about this fraction of the embedding's, so that a neighbourhood
     # of each training caption, not the point alone, draws its picture: the way to names G never saw. 0 = off.
     caption_noise: float = 0.0
+    # Runs that read text: Reed et al.'s GAN-INT. G also draws half a batch from captions interpolated between
+    # two of the batch's (random mixing weights), where no real picture exists, and must make D call them real
+    # and, with the matching term, pick out their own caption; the weight of that term in G's loss. 0 = off.
+    caption_mix: float = 0.0
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -92,6 +96,7 @@ class TrainConfig:
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
         check(self.mode_seeking >= 0, f"mode_seeking must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(self.caption_noise >= 0, f"caption_noise must be >= 0 (0 turns it off), got {self.caption_noise}")
+        check(self.caption_mix >= 0, f"caption_mix must be >= 0 (0 turns it off), got {self.caption_mix}")
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
         check(
             self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"

@@ -136,6 +136,34 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
     return DPass(d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, real_h, fake_h)
 
 
+def interpolated_captions(ctx: StepContext, y: torch.Tensor) -> torch.Tensor:
+    """Captions (B, T) -> (k, T), k = B // 2 (at least 2): row i mixes caption i with caption i + 1 (the batch is
+    shuffled, so a random pair) by a weight drawn uniformly from the checkpointed generator for the global batch,
+    rescaled to the pair's mean norm (the sentence model's embeddings are unit vectors; a midpoint is shorter)."""
+    k = max(2, len(y) // 2)
+    w, r = ctx.batches.world, ctx.batches.rank
+    beta = torch.rand(k * w, 1, device=y.device, generator=ctx.noise)[r * k : (r + 1) * k]
+    a, b = y[:k], y.roll(-1, 0)[:k]
+    mixed = beta * a + (1 - beta) * b
+    norm = (a.norm(dim=1, keepdim=True) + b.norm(dim=1, keepdim=True)) / 2
+    return F.normalize(mixed, dim=1) * norm
+
+
+def caption_mix_loss(ctx: StepContext, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Reed et al.'s GAN-INT for G: one extra G forward from the first k noises and ``interpolated_captions``,
+    through D: G's adversarial loss on them, plus (with the matching term on) InfoNCE asking each of these
+    pictures to pick out its own mixed caption in D's matching head. D is never trained on them (there is no
+    real picture for a mixed caption); what D learned on real pairs is what teaches G the space between."""
+    t = interpolated_captions(ctx, y)
+    with ctx.autocast():
+        pictures = ctx.G(z[: len(t)], t)
+    logits, _, _, h = _d_forward(ctx, pictures, t)
+    loss = ctx.loss.g(logits)
+    if h is not None:
+        loss = loss + ctx.match_weight * match_loss(ctx, h, t)
+    return loss
+
+
 def _g_loss(
     ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None, z=None, real_h=None
 ) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, float]]]:
@@ -156,6 +184,8 @@ def _g_loss(
         apart["g_match_real"] = (match_real_loss(ctx, fake_h, real_h), ctx.match_real_weight)
     if ctx.cfg.mode_seeking and z is not None:
         apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
+    if ctx.cfg.caption_mix and ctx.reads_text and z is not None and y_fake is not None:
+        apart["caption_mix"] = (caption_mix_loss(ctx, z, y_fake), ctx.cfg.caption_mix)
     if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage
         with ctx.autocast():
             apart["detail"] = (cast(Callable, ctx.G.detail_loss)(real).float(), 1.0)
@@ -184,6 +214,7 @@ def _outputs(
     if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
         out["recon"] = recon.detach()
     # g_match: G's pictures' caption matching; mode_seeking: 1 / how far a picture moves per unit of noise;
+    # caption_mix: G's loss (adversarial + matching) on pictures drawn from interpolated captions;
     # detail: G's super-resolution error on real pictures (lightweight, upscale > 1)
     out.update({name: value.detach() for name, (value, _) in g_apart.items()})
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log
