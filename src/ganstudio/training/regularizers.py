@@ -59,8 +59,7 @@ def mode_seeking(ctx, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     batch, so BatchNorm's batch statistics are shared and cannot fake a difference); the loss is the inverse of
     how far the pictures moved per unit of noise moved, so a G that ignores z pays (up to 1e5)."""
     k = max(1, len(z) // 4)
-    w, r = ctx.batches.world, ctx.batches.rank  # drawn for the global batch: one noise stream whatever the world
-    z2 = torch.randn(k * w, z.shape[1], device=z.device, generator=ctx.noise)[r * k : (r + 1) * k]
+    z2 = ctx.draw_rows(torch.randn, k, z.shape[1], z.device)
     yy = None if y is None else torch.cat([y[:k], y[:k]])
     with ctx.autocast():
         pair = ctx.G(torch.cat([z[:k], z2]), yy).float()

@@ -141,8 +141,7 @@ def interpolated_captions(ctx: StepContext, y: torch.Tensor) -> torch.Tensor:
     shuffled, so a random pair) by a weight drawn uniformly from the checkpointed generator for the global batch,
     rescaled to the pair's mean norm (the sentence model's embeddings are unit vectors; a midpoint is shorter)."""
     k = max(2, len(y) // 2)
-    w, r = ctx.batches.world, ctx.batches.rank
-    beta = torch.rand(k * w, 1, device=y.device, generator=ctx.noise)[r * k : (r + 1) * k]
+    beta = ctx.draw_rows(torch.rand, k, 1, y.device)
     a, b = y[:k], y.roll(-1, 0)[:k]
     mixed = beta * a + (1 - beta) * b
     norm = (a.norm(dim=1, keepdim=True) + b.norm(dim=1, keepdim=True)) / 2

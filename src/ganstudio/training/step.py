@@ -212,6 +212,12 @@ class StepContext:
     def sample_latents(self, b: int) -> tuple[Tensor, Tensor | None]:
         return self.batches.sample_latents(b)
 
+    def draw_rows(self, sample: Callable[..., Tensor], rows: int, cols: int, device: torch.device) -> Tensor:
+        """This process's ``rows`` rows (rows, cols) of one draw for the global batch (``sample`` is torch.randn or
+        torch.rand) from the checkpointed generator: one noise stream whatever the world size."""
+        w, r = self.batches.world, self.batches.rank
+        return sample(rows * w, cols, device=device, generator=self.noise)[r * rows : (r + 1) * rows]
+
     def g_captions(self, y: Tensor | None) -> Tensor | None:
         """The captions (B, T) G draws from, with ``train.caption_noise``: Gaussian noise whose norm is about that
         fraction of each embedding's, then rescaled to the embedding's norm. Unchanged when off or not text.
@@ -219,8 +225,7 @@ class StepContext:
         if y is None or not self.reads_text or not self.cfg.caption_noise:
             return y
         b, dim = y.shape
-        w, r = self.batches.world, self.batches.rank
-        n = torch.randn(b * w, dim, device=y.device, generator=self.noise)[r * b : (r + 1) * b]
+        n = self.draw_rows(torch.randn, b, dim, y.device)
         noisy = y + self.cfg.caption_noise * y.norm(dim=1, keepdim=True) * n / dim**0.5
         return F.normalize(noisy, dim=1) * y.norm(dim=1, keepdim=True)
 
