@@ -73,11 +73,11 @@ def test_config_refuses_negative_weights_and_gaps():
         LightweightConfig(sle_gap=-1)
 
 
-def _run(recon_weight: float) -> RunConfig:
+def _run(recon_weight: float, recon_every: int = 1) -> RunConfig:
     return RunConfig.from_dict(
         {
             "model": "lightweight",
-            "model_config": {**TINY, "recon_weight": recon_weight},
+            "model_config": {**TINY, "recon_weight": recon_weight, "recon_every": recon_every},
             "data": {"name": "digits", "resolution": 16, "limit": 32},
             "train": {"steps": 1, "batch_size": 8, "threads": 1, "device": "cpu", "seed": 1, "loss": "hinge"},
         }
@@ -100,6 +100,28 @@ def test_one_step_trains_the_decoders_and_the_weight_scales_the_term():
     assert "recon" not in t0.train_step()
     w = "stem.0.parametrizations.weight.original"
     assert not torch.equal(t0.D.state_dict()[w], after[w])
+
+
+def test_lazy_reconstruction_runs_on_every_kth_d_update_with_k_times_the_weight():
+    cfg, ds = prepare(_run(0.5, recon_every=3))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    # D update number 1, 2, 3, ... (counted over the run, as lazy R1's): due on 3, 6, ... at 0.5 x 3
+    assert [t.ctx.recon_weight_at(i) for i in range(1, 7)] == [0.0, 0.0, 1.5, 0.0, 0.0, 1.5]
+    decoders = lambda: {k: v.clone() for k, v in t.D.state_dict().items() if "decode_" in k and "original" in k}
+    logged = []
+    for _ in range(3):
+        before = decoders()
+        out = t.train_step()
+        logged.append("recon" in out)
+        # Adam moves the decoders only on steps whose loss reached them (their gradients are None otherwise)
+        moved = any(not torch.equal(v, t.D.state_dict()[k]) for k, v in before.items())
+        assert moved == logged[-1]
+    assert logged == [False, False, True] and t.d_steps == 3
+
+
+def test_lazy_reconstruction_refuses_an_interval_below_one():
+    with pytest.raises(UserError, match="recon_every must be >= 1"):
+        LightweightConfig(recon_every=0)
 
 
 # ---- upscale: draw small, enlarge with learned detail ----------------------------------------------------------
@@ -170,7 +192,8 @@ def _upscale_run(steps: int) -> RunConfig:
     return RunConfig.from_dict(
         {
             "model": "lightweight",
-            "model_config": {**TINY, "upscale": 2},
+            # lazy reconstruction due on D update 3: the resume at step 2 must carry its clock (counters.d_steps)
+            "model_config": {**TINY, "upscale": 2, "recon_every": 3},
             "data": {"name": "digits", "resolution": 32, "limit": 32},
             "train": {
                 "steps": steps,

@@ -49,7 +49,7 @@ def test_one_d_pass_includes_the_wrong_caption_rows(trainer):
     z, y_fake = ctx.sample_latents(len(real))
     with torch.no_grad():
         fake = ctx.G(z, y_fake)
-        d = _d_pass(ctx, real, y_real, fake, y_fake)
+        d = _d_pass(ctx, real, y_real, fake, y_fake, d_index=1)
     d_loss, real_l, fake_l, recon, wrong_l = d.loss, d.real_l, d.fake_l, d.recon, d.wrong_l
     assert wrong_l is not None and wrong_l.shape == real_l.shape == fake_l.shape == (len(real),)
     expected = matching_d_loss(ctx, real_l, fake_l, wrong_l) + ctx.recon_weight * recon
@@ -87,7 +87,7 @@ def test_match_term_is_added_to_d_loss_on_real_pictures(match_trainer):
     z, y_fake = ctx.sample_latents(len(real))
     with torch.no_grad():
         fake = ctx.G(z, y_fake)
-        d = _d_pass(ctx, real, y_real, fake, y_fake)
+        d = _d_pass(ctx, real, y_real, fake, y_fake, d_index=1)
     d_loss, real_l, fake_l, recon, wrong_l, match, fake_h = (
         d.loss,
         d.real_l,
@@ -190,7 +190,7 @@ def test_image_image_term_draws_the_real_captions_and_is_logged(tmp_path, captio
     assert ctx.match_real_weight == 1.0
     real, y_real = ctx.next_real()
     with torch.no_grad():
-        d = _d_pass(ctx, real, y_real, ctx.G(*ctx.sample_latents(len(real))), y_real)
+        d = _d_pass(ctx, real, y_real, ctx.G(*ctx.sample_latents(len(real))), y_real, d_index=1)
     assert d.real_h is not None and d.real_h.shape[0] == len(real)
     # a fake that IS its caption's real picture scores below chance; shuffled, above
     same = contrastive(ctx.D.match.pictures(d.real_h, d.real_h))

@@ -195,6 +195,10 @@ class LightweightConfig:
     class_input: bool = False  # also feed y to G's first layer, concatenated with z (see layers.g_input)
     sle_gap: int = 3  # skip-layer excitation: the stage 2^gap times coarser gates each fine stage; 0 = off
     recon_weight: float = 1.0  # D's self-supervised auto-encoding loss on real inputs; 0 = off (the ablation)
+    # Lazy reconstruction: the term is computed on every recon_every-th D update only, weighted by recon_every
+    # so its strength per image seen stays the same (as StyleGAN2's lazy R1); the decoders then cost about
+    # 1/recon_every of what they cost each step. 1 = every update (FastGAN).
+    recon_every: int = 1
     decoder_channels: int = 32  # width of D's small reconstruction decoders
     # Draw small, enlarge with learned detail: G draws at resolution / upscale and D judges that drawing; a
     # super-resolution stage trained on the real pictures (never by D) enlarges it. Training then costs about
@@ -220,6 +224,7 @@ class LightweightConfig:
         check_leaky_d(self)
         check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
+        check(self.recon_every >= 1, f"model.recon_every must be >= 1 (1 = every D update), got {self.recon_every}")
         check(self.decoder_channels > 0, f"model.decoder_channels must be positive, got {self.decoder_channels}")
         check(self.detail_channels > 0, f"model.detail_channels must be positive, got {self.detail_channels}")
         check(

@@ -21,6 +21,9 @@ class Logger:
         self.progress_bar = progress_bar
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
+        # Steps that reported each key: a term that is not computed every step (the lazy reconstruction loss)
+        # is averaged over the steps that computed it, not diluted by the ones that did not.
+        self.seen: dict[str, int] = {}
         self.bar = None
         self.t_last = time.monotonic()
 
@@ -41,6 +44,7 @@ class Logger:
         elif event == "step":
             for k, v in info.items():
                 self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+                self.seen[k] = self.seen.get(k, 0) + 1
             self.count += 1
             if t.progress.step % t.cfg.log_every == 0:
                 self.flush(t)
@@ -53,7 +57,8 @@ class Logger:
         if not self.count:
             return
         keys = list(self.sums)
-        values = torch.stack([self.sums[k] for k in keys]).float().div(self.count).tolist()  # the one sync
+        seen = torch.tensor([self.seen[k] for k in keys], dtype=torch.float32)
+        values = (torch.stack([self.sums[k].float() for k in keys]).cpu() / seen).tolist()  # the one sync
         now = time.monotonic()
         steps = t.progress.step - self.step_last
         ips = steps * t.cfg.batch_size * t.sampler.world / max(now - self.t_last, 1e-9)
@@ -75,7 +80,7 @@ class Logger:
             self.bar.set_postfix(
                 d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}", img_s=f"{ips:,.0f}", **extra, refresh=False
             )
-        self.sums, self.count = {}, 0
+        self.sums, self.seen, self.count = {}, {}, 0
         self.t_last, self.step_last = now, t.progress.step
 
 

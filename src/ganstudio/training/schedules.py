@@ -27,15 +27,15 @@ from .step import Schedule, StepContext, apply_grads
 
 def _d_forward(ctx: StepContext, x: torch.Tensor, y: torch.Tensor | None, n_real: int = 0):
     """D's float32 logits on augmented ``x``, ACGAN class logits when the model has them (else None), D's
-    reconstruction loss on the first ``n_real`` rows when it reconstructs (else None), and D's features (B, F)
+    reconstruction loss on the first ``n_real`` rows (None when ``n_real`` is 0), and D's features (B, F)
     when the caption matching term is on (``ctx.match_weight``; else None)."""
     x = ctx.augment(x)
     recon = h = None
     with ctx.autocast():
         if ctx.match_weight:  # the matching head reads the features of the same single pass
             parts = cast(Callable, ctx.D.forward_parts)  # a Module attribute: mypy sees Tensor | Module
-            logits, aux, recon, h = parts(x, y, n_real if ctx.recon_weight else 0, ctx.noise)
-        elif n_real and ctx.recon_weight:  # the same single pass, plus the decoders on the real rows
+            logits, aux, recon, h = parts(x, y, n_real, ctx.noise)
+        elif n_real:  # the same single pass, plus the decoders on the real rows
             reconstruct = cast(Callable, ctx.D.forward_and_reconstruct)
             logits, aux, recon = reconstruct(x, y, n_real, ctx.noise)
         elif ctx.acgan:
@@ -109,14 +109,15 @@ class DPass(NamedTuple):
     fake_h: torch.Tensor | None  # (B, F) D's features of the fakes (caption matching on)
 
 
-def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake) -> DPass:
+def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake, d_index: int) -> DPass:
     """One D pass over [real; fake] (B each; for a run that reads text, also the real pictures with wrong
-    captions) and D's loss from it, with every optional term that is on."""
+    captions) and D's loss from it, with every optional term that is on (or due: D update number ``d_index``)."""
     b = real.shape[0]
+    recon_weight = ctx.recon_weight_at(d_index)
     text = ctx.reads_text and y_real is not None
     y = None if y_real is None else torch.cat([y_real, y_fake] + ([mismatched(y_real)] if text else []))
     x = torch.cat([real, fake, real] if text else [real, fake])
-    logits, aux, recon, h = _d_forward(ctx, x, y, n_real=b)
+    logits, aux, recon, h = _d_forward(ctx, x, y, n_real=b if recon_weight else 0)
     real_l, fake_l = logits[:b], logits[b : 2 * b]
     wrong_l = logits[2 * b :] if text else None
     if wrong_l is not None:
@@ -126,7 +127,7 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
     if aux is not None:
         d_loss = d_loss + ctx.cfg.aux_weight * _aux_loss(aux, y)
     if recon is not None:
-        d_loss = d_loss + ctx.recon_weight * recon
+        d_loss = d_loss + recon_weight * recon
     match = None
     if h is not None and y_real is not None:  # real pictures only: D must not learn to match G's pictures
         match = match_loss(ctx, h[:b], y_real)
@@ -242,10 +243,10 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
         y_fake = y_real
     y_fake = ctx.g_captions(y_fake)
     fake = _g_forward(ctx, z, y_fake)
-    d = _d_pass(ctx, real, y_real, fake, y_fake)
+    d = _d_pass(ctx, real, y_real, fake, y_fake, ctx.d_steps + 1)
     d_loss, real_l, fake_l = d.loss, d.real_l, d.fake_l
     g_loss, g_apart = _g_loss(ctx, fake_l, d.fake_aux, real, y_real, fake, y_fake, d.fake_h, z, d.real_h)
-    d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True)
+    d_grads = torch.autograd.grad(d_loss, ctx.d_params, retain_graph=True, allow_unused=ctx.lazy_decoders)
     apply_grads(ctx.g_params, torch.autograd.grad(g_loss, ctx.g_params))
     d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake.detach(), y_fake, ctx.d_steps + 1)
     apply_grads(ctx.d_params, d_grads)
@@ -265,9 +266,9 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
             z, y_fake = ctx.sample_latents(b)
             y_fake = ctx.g_captions(y_fake)
             fake = _g_forward(ctx, z, y_fake)
-        d = _d_pass(ctx, real, y_real, fake, y_fake)
+        d = _d_pass(ctx, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
         d_loss, real_l = d.loss, d.real_l
-        d_grads = torch.autograd.grad(d_loss, ctx.d_params)
+        d_grads = torch.autograd.grad(d_loss, ctx.d_params, allow_unused=ctx.lazy_decoders)
         d_grads = regularizers.add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, ctx.d_steps + i + 1)
         apply_grads(ctx.d_params, d_grads)
         ctx.sync_grads(ctx.d_params)

@@ -162,8 +162,10 @@ class StepContext:
     ema: EMA | None = None
     acgan: bool = False  # D has an auxiliary classifier head: D(x, y, return_aux=True)
     # D's self-supervised reconstruction of its real inputs (``lightweight``): its weight in D's loss,
-    # 0 when off; D then offers ``forward_and_reconstruct(x, y, n_real, generator)``.
+    # 0 when off; D then offers ``forward_and_reconstruct(x, y, n_real, generator)``. Lazy: due on every
+    # ``recon_every``-th D update only (``recon_due``), with its weight multiplied by ``recon_every``.
     recon_weight: float = 0.0
+    recon_every: int = 1
     # G's super-resolution stage (``lightweight`` with upscale > 1): trained on real pictures by adding
     # ``G.detail_loss(real)`` to G's loss (D never sees the stage, so this is its only signal).
     learns_detail: bool = False
@@ -197,6 +199,19 @@ class StepContext:
         if not self.bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.batches.device.type, dtype=torch.bfloat16)
+
+    @property
+    def lazy_decoders(self) -> bool:
+        """D's reconstruction decoders sit out some D updates: their gradients are None then (``p.grad = None``,
+        so Adam leaves them and their moments untouched until the term is due again)."""
+        return bool(self.recon_weight) and self.recon_every > 1
+
+    def recon_weight_at(self, d_index: int) -> float:
+        """The reconstruction term's weight in D update number ``d_index`` (from 1, counted over the whole run,
+        like lazy R1's): ``recon_weight * recon_every`` when the term is due, else 0 (the decoders do not run)."""
+        if not self.recon_weight or d_index % self.recon_every:
+            return 0.0
+        return self.recon_weight * self.recon_every
 
     def sync_grads(self, params: Params | None = None) -> None:
         """Average gradients across processes before an optimizer step (no-op in one process)."""

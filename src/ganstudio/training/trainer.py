@@ -225,6 +225,7 @@ class Trainer:
             recon_weight=float(getattr(cfg.model_config, "recon_weight", 0.0))
             if getattr(self.D, "reconstructs", False)
             else 0.0,
+            recon_every=int(getattr(cfg.model_config, "recon_every", 1)),
             learns_detail=bool(getattr(self.G, "learns_detail", False)),
             match_weight=float(getattr(cfg.model_config, "match_weight", 0.0)) if matches else 0.0,
             match_real_weight=float(getattr(cfg.model_config, "match_real_weight", 0.0)) if matches else 0.0,
