@@ -60,7 +60,9 @@ def worker(a) -> None:
     for _ in range(a.steps):
         trainer.train_step()
     dt = time.perf_counter() - t0
-    print(json.dumps({"variant": a.worker, "precision": trainer.precision, "img_s": a.steps * cfg.train.batch_size / dt}))
+    print(
+        json.dumps({"variant": a.worker, "precision": trainer.precision, "img_s": a.steps * cfg.train.batch_size / dt})
+    )
 
 
 def main() -> None:
