@@ -295,3 +295,22 @@ def test_channels_last_conv_training_checkpoints_and_samples(tmp_path, tiny_conf
     assert ganstudio.load(run)(n=3, seed=1).images.shape[0] == 3
     assert main(["train", "--resume", str(run), "--steps", "6", "--quiet"]) == 0  # resumes in NHWC
     assert runs.find_checkpoint(run).step == 6
+
+
+def test_a_run_asked_for_auto_precision_says_what_it_trains_in(tiny_config, capsys):
+    """A preset may ask for --precision auto; the run's first line says what that became on this machine."""
+    from ganstudio import devices
+    from ganstudio.training.hooks import Logger
+
+    cpu = torch.device("cpu")
+    t = Trainer(*prepare(tiny_config(precision="auto")), cpu, None)
+    log = Logger(progress_bar=True)
+    log(t, "start", {"total": 1})
+    log(t, "end", {})
+    want = f"precision auto: {devices.auto_precision(cpu)} (bf16 on this cpu: {devices.bf16_kind(cpu)})"
+    assert want in capsys.readouterr().err
+    t = Trainer(*prepare(tiny_config(precision="fp32")), cpu, None)
+    log = Logger(progress_bar=True)
+    log(t, "start", {"total": 1})
+    log(t, "end", {})
+    assert "precision auto" not in capsys.readouterr().err  # asked for explicitly: nothing to say
