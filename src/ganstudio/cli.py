@@ -31,8 +31,8 @@ TRAIN_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "precision": (
         "--precision",
         str,
-        "fp32 (the default; emoji-64 and folder-64 ask for auto), bf16 (autocast forward passes), or auto (bf16 only where it "
-        "measured faster: GPUs, AMX CPUs)",
+        "fp32 (the default; emoji-64 and folder-64 ask for auto), bf16 (autocast forward passes), "
+        "or auto (bf16 only where it measured faster: GPUs, AMX CPUs)",
     ),
     "log_every": ("--log-every", _positive_int, "steps between log lines"),
     "sample_every": ("--sample-every", _positive_int, "steps between sample grids (plus every epoch)"),

@@ -163,7 +163,7 @@ class StepContext:
     acgan: bool = False  # D has an auxiliary classifier head: D(x, y, return_aux=True)
     # D's self-supervised reconstruction of its real inputs (``lightweight``): its weight in D's loss,
     # 0 when off; D then offers ``forward_and_reconstruct(x, y, n_real, generator)``. Lazy: due on every
-    # ``recon_every``-th D update only (``recon_due``), with its weight multiplied by ``recon_every``.
+    # ``recon_every``-th D update only (``recon_weight_at``), with its weight multiplied by ``recon_every``.
     recon_weight: float = 0.0
     recon_every: int = 1
     # G's super-resolution stage (``lightweight`` with upscale > 1): trained on real pictures by adding
