@@ -126,12 +126,15 @@ def cmd_budget(a) -> None:
             record({"bench": "budget", **train_and_score(preset, a.data, a.minutes, seed, a.set, a.tag, a.n)})
 
 
+# The few-shot arms: --set overrides of the preset. lazy-recon: the decoders on every 4th D update at 4x the
+# weight (the term at about a quarter of its cost).
+FEWSHOT_ARMS = {"recon": [], "no-recon": ["model_config.recon_weight=0"], "lazy-recon": ["model_config.recon_every=4"]}
+
+
 def cmd_fewshot(a) -> None:
     """300 clip-art pictures: the same preset with and without D's self-supervised reconstruction term."""
-    # lazy-recon: the decoders on every 4th D update at 4x the weight (the term at about a quarter of its cost)
-    arms = {"recon": [], "no-recon": ["model_config.recon_weight=0"], "lazy-recon": ["model_config.recon_every=4"]}
     for seed in a.seeds:
-        for arm, sets in ((arm, arms[arm]) for arm in a.arms):
+        for arm, sets in ((arm, FEWSHOT_ARMS[arm]) for arm in a.arms):
             row = train_and_score(a.preset, "clipart", a.minutes, seed, sets + a.set, arm, a.n, limit=a.images)
             record({"bench": "fewshot", "arm": arm, "images": a.images, **row})
 
@@ -178,7 +181,7 @@ def main() -> None:
     f.add_argument(
         "--arms",
         nargs="+",
-        choices=["recon", "no-recon", "lazy-recon"],
+        choices=list(FEWSHOT_ARMS),
         default=["recon", "no-recon"],
         help="one arm per process runs the two side by side (--threads 1 each: equal conditions, paired by seed)",
     )

@@ -31,14 +31,12 @@ class Logger:
     def __call__(self, t, event: str, info: dict) -> None:
         if event == "start":
             self.t_last, self.step_last = time.monotonic(), t.progress.step
-            if self.progress_bar and t.cfg.precision == "auto":
-                # A preset may ask for "auto": say what it became here, as runs on other CPUs differ.
-                kind = bf16_kind(t.device)  # amx, avx512_bf16, gpu or emulated
-                print(
-                    f"precision auto: {t.precision} (bf16 on this {t.device.type}: {kind})", file=sys.stderr, flush=True
-                )
             if self.progress_bar:
                 from tqdm.auto import tqdm
+
+                if t.cfg.precision == "auto":  # a preset may ask for it: say what it became on this machine
+                    kind = bf16_kind(t.device)  # amx, avx512_bf16, gpu or emulated
+                    print(f"precision auto: {t.precision} (bf16 on this {t.device.type}: {kind})", file=sys.stderr)
 
                 self.bar = tqdm(
                     total=info["total"],
