@@ -10,11 +10,17 @@ prompt, the picture must rank the prompt first among itself + 99 random emoji na
   real      the real emoji picture of the prompt's target (the ceiling)
   class     today's nearest-class mapping on a class-conditional emoji run (the prompt -> its best Unicode
             group by ``creative.prompt`` with no threshold, then a picture of that group)
+  nearest   no generator: the real training picture whose name is nearest the prompt in the sentence model's
+            space (the prompt's own picture for a training name). What a G that memorised the training pictures
+            and drew each unseen name as its nearest training name would score: a reference, not a target
   text      the run that reads text, drawing from the prompt itself
 
 on three prompt sets: ``train`` (200 names of training emoji), ``held-out`` (every held-out emoji name: the
-generator never saw these pictures or names) and ``paraphrase`` (PARAPHRASES below, words the captions
-never use, about training emoji; their own names are scored beside them as ``paraphrase-names``).
+generator never saw these pictures or names) and ``paraphrase`` (PARAPHRASES below, about training emoji, in
+words their names and subgroups never use; their own names are scored beside them as ``paraphrase-names``).
+Some paraphrases' words all occur in some training caption ("a winking face", "a green tree"):
+``paraphrase-new-words`` keeps the paraphrases with at least one word of their own (not in
+the target's name) that no training caption uses ("kitty", "crimson"), ``paraphrase-new-words-names`` their names.
 Group accuracy: the ``emoji`` classifier (features registry) names the Unicode group of each picture; a hit
 when it is the target emoji's group. Each prompt is drawn with ``--seeds`` seeds (the rates average them);
 ``text_variety`` is the mean pixel difference between one prompt's pictures (0: the noise changes nothing),
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -37,6 +44,7 @@ from ganstudio import media
 from ganstudio.creative import prompt as P
 from ganstudio.data import DataConfig, ImageDataset, load_dataset
 from ganstudio.data import emoji as E
+from ganstudio.data.captions import all_captions
 from ganstudio.features import get_extractor
 from ganstudio.features.text_match import MatchConfig, r_precision, train_matcher
 from ganstudio.pipeline import load
@@ -95,6 +103,20 @@ def emoji_sets(size: int) -> tuple[ImageDataset, ImageDataset, dict[str, str]]:
     return train, test, {e.name: e.group for e in parsed}
 
 
+STOP = {"a", "an", "the", "of", "and", "with", "its"}
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower())) - STOP
+
+
+def new_word_paraphrases(train: ImageDataset, para: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (paraphrase, name) pairs with a word of their own (not in the name) that no training caption uses
+    (``all_captions``: what a text run trains on)."""
+    used = set().union(*(words(c) for c in all_captions(train)))
+    return [(p, n) for p, n in para if (words(p) - words(n)) - used]
+
+
 def picture_of(ds: ImageDataset, name: str) -> torch.Tensor:
     return ds.images[ds.captions.index(name)]
 
@@ -113,6 +135,15 @@ def generate_class(pipe, prompts: list[str], seeds: int) -> tuple[torch.Tensor, 
         chosen.append(pipe.class_names[int(s.argmax())])
         out.append(pipe(n=seeds, seed=0, classes=w).images)
     return torch.cat(out), chosen
+
+
+def nearest_training_pictures(train: ImageDataset, prompts: list[str]) -> torch.Tensor:
+    """(len(prompts), C, H, W) uint8: for each prompt, the training picture whose caption is nearest it by cosine
+    similarity of the sentence model's embeddings."""
+    names = list(train.captions)
+    e_train = F.normalize(torch.from_numpy(np.asarray(P.default_embedder(names))).float(), dim=1)
+    e_prompt = F.normalize(torch.from_numpy(np.asarray(P.default_embedder(prompts))).float(), dim=1)
+    return train.images[(e_prompt @ e_train.T).argmax(1)]
 
 
 def to32(x: torch.Tensor) -> torch.Tensor:
@@ -162,11 +193,14 @@ def main() -> None:
     train_names = [train.captions[i] for i in rng.choice(len(train), a.train_prompts, replace=False)]
     held = list(test.captions)
     para = [(p, n) for p, n in PARAPHRASES if n in train.captions]
+    fresh = new_word_paraphrases(train, para)
     sets = {
         "train": (train_names, train_names, train),
         "held-out": (held, held, test),
         "paraphrase": ([p for p, _ in para], [n for _, n in para], train),
         "paraphrase-names": ([n for _, n in para], [n for _, n in para], train),
+        "paraphrase-new-words": ([p for p, _ in fresh], [n for _, n in fresh], train),
+        "paraphrase-new-words-names": ([n for _, n in fresh], [n for _, n in fresh], train),
     }
     text_pipe = load(a.run, a.checkpoint)
     class_pipe = load(a.class_run) if a.class_run else None
@@ -187,6 +221,9 @@ def main() -> None:
         real = torch.stack([picture_of(ds, t) for t in targets])
         row["real"], _ = r_precision(matcher, real, prompts, pool)
         row["real_group_acc"] = group_accuracy(clf, real.float() / 255, groups)
+        near = nearest_training_pictures(train, prompts)
+        row["nearest"], _ = r_precision(matcher, near, prompts, pool)
+        row["nearest_group_acc"] = group_accuracy(clf, near.float() / 255, groups)
         rep = [p for p in prompts for _ in range(a.seeds)]
         g_rep = [g for g in groups for _ in range(a.seeds)]
         x = generate_text(text_pipe, prompts, a.seeds)
@@ -203,6 +240,10 @@ def main() -> None:
         print(name, {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     s = results["sets"]
     results["paraphrase_drop_points"] = 100 * (s["paraphrase-names"]["text"] - s["paraphrase"]["text"])
+    results["paraphrase_new_words_drop_points"] = 100 * (
+        s["paraphrase-new-words-names"]["text"] - s["paraphrase-new-words"]["text"]
+    )
+    results["paraphrases_with_used_words"] = [p for p, _ in para if (p, _) not in fresh]
     results["seconds"] = round(time.monotonic() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(results, indent=2))

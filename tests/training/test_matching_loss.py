@@ -270,3 +270,52 @@ def test_caption_mix_trains_g_only_and_is_logged(match_trainer):
     assert "caption_mix" in out and torch.isfinite(out["caption_mix"])
     with pytest.raises(UserError, match="caption_mix must be >= 0"):
         TrainConfig(caption_mix=-1.0)
+
+
+# --- a pooled L1 pull toward the caption's real picture (train.caption_recon) ----------------------------------
+
+
+def test_caption_recon_compares_pooled_pictures():
+    from types import SimpleNamespace
+
+    from ganstudio.training.schedules import caption_recon_loss
+
+    real = torch.rand(2, 3, 16, 16) * 2 - 1
+    ctx = SimpleNamespace(cfg=SimpleNamespace(caption_recon_px=8))
+    assert caption_recon_loss(ctx, real, real) == 0
+    assert torch.isclose(caption_recon_loss(ctx, real + 0.5, real), torch.tensor(0.5))
+    # a +-1 checkerboard: detail finer than 8 px averages away when pooled, and is all there at full size
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1
+    assert caption_recon_loss(ctx, real + checker, real) < 1e-6
+    ctx.cfg.caption_recon_px = 0
+    assert torch.isclose(caption_recon_loss(ctx, real + checker, real), torch.tensor(1.0))
+
+
+def test_caption_recon_draws_the_real_batchs_captions_and_is_logged(match_trainer, monkeypatch):
+    from ganstudio.config import TrainConfig
+    from ganstudio.errors import UserError
+
+    ctx = match_trainer.ctx
+    reals, drawn = [], []
+    next_real = ctx.next_real
+
+    def recording_next_real():
+        x, y = next_real()
+        reals.append(y.clone())
+        return x, y
+
+    monkeypatch.setattr(ctx, "next_real", recording_next_real)
+    hook = ctx.G.register_forward_pre_hook(lambda m, args: drawn.append(args[1].detach().clone()))
+    try:
+        with train_fields(ctx, caption_recon=2.0):
+            assert ctx.draws_real_captions
+            out = match_trainer.step_fn(ctx)
+    finally:
+        hook.remove()
+    assert "caption_recon" in out and torch.isfinite(out["caption_recon"]) and out["caption_recon"] > 0
+    assert torch.equal(drawn[-1], reals[-1])  # G's update drew the real batch's captions
+    assert not ctx.draws_real_captions  # off again: G draws random pictures' captions
+    with pytest.raises(UserError, match="caption_recon must be >= 0"):
+        TrainConfig(caption_recon=-1.0)
+    with pytest.raises(UserError, match="caption_recon_px must be >= 0"):
+        TrainConfig(caption_recon_px=-1)

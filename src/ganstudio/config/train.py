@@ -71,6 +71,12 @@ class TrainConfig:
     # two of the batch's (random mixing weights), where no real picture exists, and must make D call them real
     # and, with the matching term, pick out their own caption; the weight of that term in G's loss. 0 = off.
     caption_mix: float = 0.0
+    # Runs that read text: an L1 pull of G's picture toward the real picture of the caption it drew (G then draws
+    # the real batch's captions), both average-pooled to caption_recon_px (0: full size). Where one caption names
+    # one picture (an emoji's name), the picture for that caption is a single picture and regression teaches it
+    # directly; the pooling leaves the detail above that size to the adversarial term. The weight; 0 = off.
+    caption_recon: float = 0.0
+    caption_recon_px: int = 8
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -97,6 +103,11 @@ class TrainConfig:
         check(self.mode_seeking >= 0, f"mode_seeking must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(self.caption_noise >= 0, f"caption_noise must be >= 0 (0 turns it off), got {self.caption_noise}")
         check(self.caption_mix >= 0, f"caption_mix must be >= 0 (0 turns it off), got {self.caption_mix}")
+        check(self.caption_recon >= 0, f"caption_recon must be >= 0 (0 turns it off), got {self.caption_recon}")
+        check(
+            self.caption_recon_px >= 0,
+            f"caption_recon_px must be >= 0 (0 compares full-size pictures), got {self.caption_recon_px}",
+        )
         check(0 < self.guard_lr_factor < 1, "guard_lr_factor must be in (0, 1)")
         check(
             self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"

@@ -164,6 +164,17 @@ def caption_mix_loss(ctx: StepContext, z: torch.Tensor, y: torch.Tensor) -> torc
     return loss
 
 
+def caption_recon_loss(ctx: StepContext, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """``train.caption_recon``: mean |G's picture - the real picture of the same caption|, both (B, C, H, W) in
+    [-1, 1], average-pooled to ``caption_recon_px`` (0 or >= H: full size), in float32 (bf16 rounding would
+    swamp a small error)."""
+    px = ctx.cfg.caption_recon_px
+    f, r = fake.float(), real.float()
+    if 0 < px < f.shape[-1]:
+        f, r = F.adaptive_avg_pool2d(f, px), F.adaptive_avg_pool2d(r, px)
+    return (f - r).abs().mean()
+
+
 def _g_loss(
     ctx: StepContext, fake_l: torch.Tensor, fake_aux, real, y_real, fake, y_fake, fake_h=None, z=None, real_h=None
 ) -> tuple[torch.Tensor, dict[str, tuple[torch.Tensor, float]]]:
@@ -171,7 +182,7 @@ def _g_loss(
     logged apart, each when on -> (g_loss, {name: (unweighted value, weight)}): ``g_match`` the caption matching
     term (on the fakes' D features ``fake_h``), ``g_match_real`` the image-image term (the fakes drawn from the
     real batch's captions, against the real pictures' features ``real_h``, detached), ``mode_seeking`` (with the
-    fakes' noise ``z``) and ``detail`` the super-resolution stage's loss on the (unaugmented) real batch."""
+    fakes' noise ``z``), ``caption_recon`` (G's pictures against the real ones of their captions) and ``detail`` the super-resolution stage's loss on the (unaugmented) real batch."""
     g_loss = ctx.loss.g(fake_l)
     if fake_aux is not None:
         g_loss = g_loss + ctx.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
@@ -186,6 +197,8 @@ def _g_loss(
         apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
     if ctx.cfg.caption_mix and ctx.reads_text and z is not None and y_fake is not None:
         apart["caption_mix"] = (caption_mix_loss(ctx, z, y_fake), ctx.cfg.caption_mix)
+    if ctx.cfg.caption_recon and ctx.reads_text:  # fake drawn from the real batch's captions (draws_real_captions)
+        apart["caption_recon"] = (caption_recon_loss(ctx, fake, real), ctx.cfg.caption_recon)
     if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage
         with ctx.autocast():
             apart["detail"] = (cast(Callable, ctx.G.detail_loss)(real).float(), 1.0)
@@ -215,6 +228,7 @@ def _outputs(
         out["recon"] = recon.detach()
     # g_match: G's pictures' caption matching; mode_seeking: 1 / how far a picture moves per unit of noise;
     # caption_mix: G's loss (adversarial + matching) on pictures drawn from interpolated captions;
+    # caption_recon: G's pooled L1 distance to the real pictures of the captions it drew;
     # detail: G's super-resolution error on real pictures (lightweight, upscale > 1)
     out.update({name: value.detach() for name, (value, _) in g_apart.items()})
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log
@@ -239,7 +253,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     real, y_real = ctx.next_real()
     b = real.shape[0]
     z, y_fake = ctx.sample_latents(b)
-    if ctx.match_real_weight:  # the image-image term: G draws the real batch's captions
+    if ctx.draws_real_captions:  # the image-image and caption_recon terms pair G's pictures with the real ones
         y_fake = y_real
     y_fake = ctx.g_captions(y_fake)
     fake = _g_forward(ctx, z, y_fake)
@@ -276,7 +290,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
         if ctx.augmenter is not None:
             ctx.augmenter.observe(real_l)
     z, y_fake = ctx.sample_latents(b)
-    if ctx.match_real_weight:  # the image-image term: G draws the last real batch's captions
+    if ctx.draws_real_captions:  # the image-image and caption_recon terms: G draws the last real batch's captions
         y_fake = y_real
     y_fake = ctx.g_captions(y_fake)
     fake = _g_forward(ctx, z, y_fake)

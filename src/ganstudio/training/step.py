@@ -190,6 +190,12 @@ class StepContext:
         """y is a sentence embedding: the D pass adds the matching-aware term (real picture, wrong caption)."""
         return self.batches.captions is not None
 
+    @property
+    def draws_real_captions(self) -> bool:
+        """G draws the real batch's captions (not random pictures' ones): the terms that compare each of G's
+        pictures with the real picture of its caption (``match_real_weight``, ``train.caption_recon``) need it."""
+        return bool(self.match_real_weight) or (self.reads_text and bool(self.cfg.caption_recon))
+
     def augment(self, x: Tensor) -> Tensor:
         """DiffAugment on D's inputs (real and fake alike); the identity when no ops are configured."""
         return self.augmenter(x) if self.augmenter is not None and self.cfg.augment else x
