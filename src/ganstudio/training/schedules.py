@@ -182,7 +182,8 @@ def _g_loss(
     logged apart, each when on -> (g_loss, {name: (unweighted value, weight)}): ``g_match`` the caption matching
     term (on the fakes' D features ``fake_h``), ``g_match_real`` the image-image term (the fakes drawn from the
     real batch's captions, against the real pictures' features ``real_h``, detached), ``mode_seeking`` (with the
-    fakes' noise ``z``), ``caption_recon`` (G's pictures against the real ones of their captions) and ``detail`` the super-resolution stage's loss on the (unaugmented) real batch."""
+    fakes' noise ``z``), ``caption_recon`` (G's pictures against the real ones of their captions) and ``detail``
+    the super-resolution stage's loss on the (unaugmented) real batch."""
     g_loss = ctx.loss.g(fake_l)
     if fake_aux is not None:
         g_loss = g_loss + ctx.cfg.aux_weight * _aux_loss(fake_aux, y_fake)
