@@ -34,6 +34,7 @@ import argparse
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,13 +138,16 @@ def generate_class(pipe, prompts: list[str], seeds: int) -> tuple[torch.Tensor, 
     return torch.cat(out), chosen
 
 
-def nearest_training_pictures(train: ImageDataset, prompts: list[str]) -> torch.Tensor:
-    """(len(prompts), C, H, W) uint8: for each prompt, the training picture whose caption is nearest it by cosine
-    similarity of the sentence model's embeddings."""
-    names = list(train.captions)
-    e_train = F.normalize(torch.from_numpy(np.asarray(P.default_embedder(names))).float(), dim=1)
-    e_prompt = F.normalize(torch.from_numpy(np.asarray(P.default_embedder(prompts))).float(), dim=1)
-    return train.images[(e_prompt @ e_train.T).argmax(1)]
+def nearest_training_pictures(train: ImageDataset) -> Callable[[list[str]], torch.Tensor]:
+    """prompts -> (len(prompts), C, H, W) uint8: for each prompt, the training picture whose caption is nearest
+    it by cosine similarity of the sentence model's embeddings (the training captions embedded once)."""
+    e_train = F.normalize(torch.from_numpy(np.asarray(P.default_embedder(list(train.captions)))).float(), dim=1)
+
+    def nearest(prompts: list[str]) -> torch.Tensor:
+        e_prompt = F.normalize(torch.from_numpy(np.asarray(P.default_embedder(prompts))).float(), dim=1)
+        return train.images[(e_prompt @ e_train.T).argmax(1)]
+
+    return nearest
 
 
 def to32(x: torch.Tensor) -> torch.Tensor:
@@ -194,6 +198,7 @@ def main() -> None:
     held = list(test.captions)
     para = [(p, n) for p, n in PARAPHRASES if n in train.captions]
     fresh = new_word_paraphrases(train, para)
+    nearest = nearest_training_pictures(train)
     sets = {
         "train": (train_names, train_names, train),
         "held-out": (held, held, test),
@@ -221,7 +226,7 @@ def main() -> None:
         real = torch.stack([picture_of(ds, t) for t in targets])
         row["real"], _ = r_precision(matcher, real, prompts, pool)
         row["real_group_acc"] = group_accuracy(clf, real.float() / 255, groups)
-        near = nearest_training_pictures(train, prompts)
+        near = nearest(prompts)
         row["nearest"], _ = r_precision(matcher, near, prompts, pool)
         row["nearest_group_acc"] = group_accuracy(clf, near.float() / 255, groups)
         rep = [p for p in prompts for _ in range(a.seeds)]
@@ -243,7 +248,7 @@ def main() -> None:
     results["paraphrase_new_words_drop_points"] = 100 * (
         s["paraphrase-new-words-names"]["text"] - s["paraphrase-new-words"]["text"]
     )
-    results["paraphrases_with_used_words"] = [p for p, _ in para if (p, _) not in fresh]
+    results["paraphrases_with_used_words"] = [p for p, n in para if (p, n) not in fresh]
     results["seconds"] = round(time.monotonic() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(results, indent=2))
