@@ -105,7 +105,7 @@ NEXT_COMMAND = {
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from .generate import generate_to_files, prompt_mode
+    from .generate import anchor_note, generate_to_files, prompt_mode
 
     if a.prompt and not a.from_:
         print(prompt_mode(a.run_dir), file=sys.stderr)
@@ -124,7 +124,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
         directions=a.directions,
         prompt=a.prompt,
         curate=a.curate,
+        anchor=a.anchor,
     )
+    if a.anchor:  # generate_to_files refused an anchor without a text prompt
+        print(anchor_note(a.run_dir, a.prompt, a.anchor, a.checkpoint), file=sys.stderr)
     for p in paths:
         print(p)
     return 0
@@ -227,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompt",
         default=None,
         help='text, e.g. "a smiling cat": what a run that reads text draws; other runs: nearest class + named directions',
+    )
+    g.add_argument(
+        "--anchor",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="0..1: pull a text run's prompt toward its nearest training captions (crisper for new wordings)",
     )
     g.add_argument(
         "--curate",

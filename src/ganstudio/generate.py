@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import latents as L
-from . import media
+from . import media, textembed
 from .errors import UserError
 from .media_audio import spectrogram_picture, write_wav
 from .pipeline import load
@@ -38,10 +38,12 @@ def build_latents(
     curate: int | None = None,
     run_dir: str | Path | None = None,
     embedder=None,
+    anchor: float = 0.0,
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
     directions or None). A run that reads text draws from the prompt itself (its embedding conditions G);
-    other runs map it to a class blend + named edits (``creative.prompt``)."""
+    other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
+    toward its nearest training captions (``Pipeline.anchored``)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
     edit_list = L.parse_edits(edits) if isinstance(edits, str) or edits is None else list(edits)
     dirs = None
@@ -50,6 +52,11 @@ def build_latents(
 
         dirs = D.find(run_dir, directions, pipe.step)
     text_prompt = prompt if prompt and getattr(pipe, "reads_text", False) else None
+    if anchor and text_prompt is None:
+        raise UserError(
+            "--anchor pulls a prompt toward the captions a text run trained on; give --prompt to a run that reads "
+            "text (--preset emoji-text)"
+        )
     if text_prompt is not None and classes is not None:
         raise UserError("give either --class or --prompt, not both")
     if prompt and text_prompt is None:
@@ -79,9 +86,9 @@ def build_latents(
 
         if curate < n:
             raise UserError(f"--curate must be at least --n ({n}), got {curate}")
-        pool = L.from_seeds(pipe, curate, seed, classes, truncation, resolved, ref, text_prompt)
+        pool = L.from_seeds(pipe, curate, seed, classes, truncation, resolved, ref, text_prompt, anchor)
         return C.select(pipe, pool, n, dirs), dirs
-    return L.from_seeds(pipe, n, seed, classes, truncation, resolved, ref, text_prompt), dirs
+    return L.from_seeds(pipe, n, seed, classes, truncation, resolved, ref, text_prompt, anchor), dirs
 
 
 def prompt_mode(run_dir: str | Path) -> str:
@@ -93,6 +100,13 @@ def prompt_mode(run_dir: str | Path) -> str:
     if mc.get("text_dim"):
         return f"this run reads text: the generator draws from the prompt's {mc.get('text_model')} embedding"
     return "this run does not read text: the prompt is mapped to its nearest class and named directions"
+
+
+def anchor_note(run_dir: str | Path, prompt: str, strength: float, checkpoint: str = "latest") -> str:
+    """One line naming the training captions an anchored prompt is pulled toward, nearest first."""
+    pipe = load(run_dir, checkpoint=checkpoint)
+    near = ", ".join(f"{t!r} ({c:.2f})" for t, c in pipe.known_captions(prompt, 3))
+    return f"anchored at {strength:g} toward the run's nearest training captions: {near}"
 
 
 def _named_directions(run_dir, step):
@@ -139,6 +153,7 @@ def generate_to_files(
     directions: str | None = None,
     prompt: str | None = None,
     curate: int | None = None,
+    anchor: float = 0.0,
 ) -> list[Path]:
     """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
@@ -147,16 +162,18 @@ def generate_to_files(
     default; with ``from_latent`` they are added on top of the latents' own). ``from_latent`` keeps each
     latent's own truncation and class. ``prompt``: text mapped to a class (blend) and named directions.
     ``curate``: draw this many and keep the ``n`` that the run's discriminator finds most realistic.
+    ``anchor`` in [0, 1]: a text run's prompt pulled toward its nearest training captions.
     Returns the written paths.
     """
     if n <= 0:
         raise UserError(f"--n must be positive, got {n}")
     if not 0 < truncation <= 2:
         raise UserError(f"--truncation must be in (0, 2], got {truncation}")
+    anchor = textembed.anchor_strength(anchor)
     if from_latent:
-        if classes is not None or prompt or curate:
+        if classes is not None or prompt or curate or anchor:
             raise UserError(
-                "--from remakes latents as they were; --class/--prompt/--curate do not apply "
+                "--from remakes latents as they were; --class/--prompt/--curate/--anchor do not apply "
                 "(use --edit to change them)"
             )
         lats = L.load_many(from_latent)
@@ -183,7 +200,9 @@ def generate_to_files(
             lats = [L.add_edits(l, dirs.resolve(extra), dirs.ref) for l in lats]
     else:
         pipe = load(run_dir, checkpoint=checkpoint, device=device)
-        lats, dirs = build_latents(pipe, n, seed, truncation, classes, edits, directions, prompt, curate, run_dir)
+        lats, dirs = build_latents(
+            pipe, n, seed, truncation, classes, edits, directions, prompt, curate, run_dir, anchor=anchor
+        )
     images = L.render(pipe, lats, dirs)
     waves = None
     if pipe.is_sound:  # what gets written as pictures is the spectrogram, drawn for eyes; the sound beside it
@@ -193,7 +212,7 @@ def generate_to_files(
     if grid is None and out_dir is None:
         tag = (
             ""
-            if (not from_latent and not edits and not prompt and not curate)
+            if (not from_latent and not edits and not prompt and not curate and not anchor)
             else "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
         )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"

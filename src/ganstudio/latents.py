@@ -22,6 +22,10 @@ Between prompts (a walk from "an apple" to "a rocket", a child of two prompted p
 tools choose the weights (``interpolate.slerp_weights``: slerp of the embeddings; ``breed``: the parents'
 weights, rescaled to unit length, like every caption's embedding), so a mix remakes exactly too.
 
+``anchor`` (in [0, 1], kept only when above 0) pulls that embedding toward the run's nearest training captions
+(``Pipeline.anchored``: ``textembed.anchor`` over the run's ``captions.json``), after the mix; a latent with
+an anchor remakes exactly as long as the run keeps its captions.
+
 Edits are applied after truncation, so ``--truncation`` never weakens an edit. Edit amounts are
 in standard deviations of z along the direction: z ~ N(0, I) and directions are unit vectors, so
 ``+2.5`` moves 2.5 sigma, as far as 1 sample in ~160 goes on its own.
@@ -69,6 +73,7 @@ class Latent:
     prompt: str | None = None  # runs that read text: the text G drew from
     text_hash: str | None = None  # the fingerprint of the prompt's embedding (``textembed.fingerprint``)
     text_mix: tuple[tuple[str, str, float], ...] = ()  # between prompts: (prompt, text_hash, weight) per part
+    anchor: float = 0.0  # runs that read text: the pull toward the run's training captions (``textembed.anchor``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", _floats(self.z))
@@ -92,6 +97,9 @@ class Latent:
             raise UserError("a latent has either one prompt or a text_mix of several, not both")
         if mix and (len(mix) < 2 or not all(np.isfinite(w) for _, _, w in mix)):
             raise UserError("a text_mix needs at least two [prompt, text_hash, weight] parts with finite weights")
+        object.__setattr__(self, "anchor", textembed.anchor_strength(self.anchor))
+        if self.anchor and not (self.prompt is not None or mix):
+            raise UserError("a latent's anchor pulls its prompt toward the run's captions; it needs a prompt")
 
     @property
     def has_text(self) -> bool:
@@ -128,6 +136,8 @@ class Latent:
             h.update(json.dumps(["prompt", self.prompt, self.text_hash]).encode())
         if self.text_mix:
             h.update(json.dumps(["text_mix", [list(m) for m in self.text_mix]]).encode())
+        if self.anchor:
+            h.update(json.dumps(["anchor", self.anchor]).encode())
         return h.hexdigest()[:12]
 
     @property
@@ -157,6 +167,7 @@ class Latent:
             "step": self.step,
             **({"prompt": self.prompt, "text_hash": self.text_hash} if self.prompt is not None else {}),
             **({"text_mix": [list(m) for m in self.text_mix]} if self.text_mix else {}),
+            **({"anchor": self.anchor} if self.anchor else {}),
         }
 
     @classmethod
@@ -180,6 +191,7 @@ class Latent:
                 prompt=d.get("prompt"),
                 text_hash=d.get("text_hash"),
                 text_mix=tuple(tuple(m) for m in d.get("text_mix") or ()),
+                anchor=d.get("anchor", 0.0),
             )
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({e})") from None
@@ -290,10 +302,12 @@ def from_seeds(
     edits: Sequence[tuple[int, float]] = (),
     directions: str | None = None,
     prompt: str | Mapping[str, float] | None = None,
+    anchor: float = 0.0,
 ) -> list[Latent]:
     """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding); with ``prompt``
     (a run that reads text) each carries the prompt and its embedding's fingerprint instead of classes; a
-    ``{prompt: weight}`` mapping of several prompts gives a ``text_mix`` (``mix_prompts``)."""
+    ``{prompt: weight}`` mapping of several prompts gives a ``text_mix`` (``mix_prompts``); ``anchor``: the
+    prompt's pull toward the run's training captions (``Pipeline.anchored``)."""
     z = pipe.latents(n, seed)
     mix: tuple[tuple[str, str, float], ...] = ()
     if isinstance(prompt, Mapping):
@@ -316,6 +330,7 @@ def from_seeds(
             prompt=text,
             text_hash=text_hash,
             text_mix=mix,
+            anchor=anchor,
         )
         for i in range(n)
     ]
@@ -547,7 +562,7 @@ def text_matrix(pipe, latents: Sequence[Latent]) -> torch.Tensor | None:
         if not lat.has_text:
             rows.append(torch.zeros(pipe.text_dim))
             continue
-        rows.append(mix_embedding(pipe, lat.text_parts, f"latent {lat.id}"))
+        rows.append(pipe.anchored(mix_embedding(pipe, lat.text_parts, f"latent {lat.id}"), lat.anchor))
     return torch.stack(rows)
 
 

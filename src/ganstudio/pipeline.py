@@ -11,6 +11,9 @@ A run that reads text (``reads_text``: the model config's ``text_dim`` > 0) draw
 run's own text model); the noise keeps the variety. Without a prompt it draws from the empty caption.
 ``pipe(n=4, prompt={"an apple": 0.7, "a rocket": 0.3})`` draws from a blend of prompts (``latents.mix_prompts``:
 the weighted sum of their embeddings, at unit length), the same blend a walk between them passes through.
+``pipe(n=4, prompt="a crimson apple", anchor=0.5)`` pulls the prompt's embedding halfway toward the run's
+nearest training captions (``textembed.anchor``, the run's ``captions.json``): G draws the captions it was
+trained on far better than the space between them, so an unseen wording often comes out crisper anchored.
 
 Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: log magnitude + IF, or 1),
 ``Pipeline.to_audio`` turns them into waveforms (G's ``codec``), ``Output.audio`` holds them, and
@@ -81,6 +84,7 @@ class Pipeline:
         self.class_names = class_names
         self.text_dim: int = int(getattr(config.model_config, "text_dim", 0) or 0)
         self.text_model: str = str(getattr(config.model_config, "text_model", textembed.DEFAULT_MODEL))
+        self._bank: tuple[list[str], np.ndarray] | None = None  # the training captions and their embeddings
 
     @property
     def reads_text(self) -> bool:
@@ -101,6 +105,38 @@ class Pipeline:
         if e.shape != (self.text_dim,):
             raise UserError(f"the text model {self.text_model} gives {tuple(e.shape)}, this run reads {self.text_dim}")
         return e
+
+    def caption_bank(self) -> tuple[list[str], np.ndarray]:
+        """(texts, (M, text_dim) unit embeddings): the distinct non-empty captions this run trained on, read
+        from its ``captions.json`` (embedded with the run's text model, cached on disk)."""
+        if self._bank is None:
+            kept = None if self.run_dir is None else runs.read_captions(self.run_dir)
+            if kept is None:
+                raise UserError(
+                    f"run {self.run_dir} keeps no training captions (trained before runs kept them); resume it once "
+                    "(`ganstudio train --resume RUN --steps N`, N its last step) to write them, or leave --anchor at 0"
+                )
+            model, rows = kept
+            if model != self.text_model:
+                raise UserError(f"the run's captions.json was embedded with {model}, the run reads {self.text_model}")
+            emb = textembed.embed(rows, model)  # every row, as training embedded them (one cache entry)
+            keep = {t: i for i, t in reversed(list(enumerate(rows))) if t}  # first row of each distinct text
+            order = sorted(keep.values())
+            self._bank = [rows[i] for i in order], emb[order]
+        return self._bank
+
+    def anchored(self, e: torch.Tensor, strength: float) -> torch.Tensor:
+        """(text_dim,) embedding pulled toward the run's nearest training captions by ``strength`` in [0, 1]
+        (``textembed.anchor``); strength 0 returns ``e`` itself."""
+        if textembed.anchor_strength(strength) == 0.0:
+            return e
+        return torch.from_numpy(textembed.anchor(e.numpy(), self.caption_bank()[1], strength).copy())
+
+    def known_captions(self, prompt: str, k: int = 5) -> list[tuple[str, float]]:
+        """The run's ``k`` training captions nearest ``prompt`` [(caption, cosine), ...]: what G knows best
+        near what was asked (shown beside a prompt's pictures)."""
+        texts, bank = self.caption_bank()
+        return [(texts[i], c) for i, c in textembed.nearest(self.embed_prompt(prompt).numpy(), bank, k)]
 
     @property
     def is_sound(self) -> bool:
@@ -196,11 +232,15 @@ class Pipeline:
         truncation: float = 1.0,
         classes=None,
         prompt: str | Mapping[str, float] | None = None,
+        anchor: float = 0.0,
     ) -> Output:
         """``n`` samples from seeds ``seed..seed+n-1``; ``prompt``: a text (runs that read text) or a
-        ``{prompt: weight}`` blend of several."""
+        ``{prompt: weight}`` blend of several; ``anchor`` in [0, 1]: how far the prompt is pulled toward the
+        run's nearest training captions (``anchored``)."""
         if n <= 0:
             raise UserError(f"n must be positive, got {n}")
+        if anchor and prompt is None:
+            raise UserError("--anchor pulls a prompt toward the run's captions; give a prompt too (--prompt TEXT)")
         z = self.latents(n, seed)
         label = None
         if prompt is not None:
@@ -212,7 +252,7 @@ class Pipeline:
                 label = parts[0][0] if len(parts) == 1 else Latent(z=(0.0,), text_mix=parts).text_label
             else:
                 e, label = self.embed_prompt(prompt), prompt.strip()
-            y: torch.Tensor | None = e.expand(n, -1).clone()
+            y: torch.Tensor | None = self.anchored(e, anchor).expand(n, -1).clone()
         else:
             y = self.class_weights(classes, n)
         images = self.generate(z, y, truncation)

@@ -2,6 +2,7 @@
 
     runs/00001-mlp-fashion-mnist/
       config.json          the RunConfig (model family + its config, data, training) + versions
+      captions.json        runs that read text: the training captions, what ``--anchor`` pulls prompts toward
       metrics.jsonl        one JSON object per logged step
       samples/             fixed-noise grids (step-000001000.png, latest.png)
       checkpoints/
@@ -82,6 +83,28 @@ def read_config_dict(run_dir: str | Path) -> dict:
 
 def write_config_dict(run_dir: Path, cfg: dict) -> None:
     atomic_write_json(Path(run_dir) / "config.json", cfg)
+
+
+CAPTIONS_JSON = "captions.json"
+
+
+def write_captions(run_dir: Path, model: str, texts: Iterable[str]) -> None:
+    """Keep a text run's training captions (every caption row, in the order training embedded them)."""
+    atomic_write_json(Path(run_dir) / CAPTIONS_JSON, {"model": model, "texts": list(texts)})
+
+
+def read_captions(run_dir: str | Path) -> tuple[str, list[str]] | None:
+    """(text model, caption texts) a text run trained on, or None when the run keeps none (made before
+    runs kept them, or one that does not read text)."""
+    path = Path(run_dir) / CAPTIONS_JSON
+    if not path.is_file():
+        return None
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        model, texts = str(d["model"]), [str(t) for t in d["texts"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"cannot read {path} ({e}); delete it and resume the run once to write it again") from None
+    return model, texts
 
 
 # ---- checkpoints -------------------------------------------------------------------------

@@ -15,6 +15,14 @@ prompt "red apple" typed today and the training caption "red apple" are the same
 Disk cache: ``<cache_root()>/textembed/<model>/<key>.npz`` holding ``texts`` and ``embeddings``, keyed by
 the model name and the hash of the list of texts (a dataset's captions are one entry, a prompt one more);
 ``fingerprint(e)`` names one embedding (a picture's provenance stores it).
+
+``anchor(e, bank, strength)`` pulls a prompt's embedding toward a bank of known captions (a text run's
+training captions): the weighted mean of its ``ANCHOR_K`` nearest bank rows (softmax of cosine over
+``ANCHOR_TEMPERATURE``), blended in by ``strength`` and put back at unit length. Why: a generator trained on
+a few thousand captions draws those captions far better than the space between them (measured in
+``benchmarks/text_README.md``), so an unseen wording drawn from its nearest known captions is often the
+better picture; ``strength`` 0 is the prompt itself, 1 its neighbours only. The constants are part of a
+picture's provenance (a latent stores only the strength), so they do not change.
 """
 
 from __future__ import annotations
@@ -124,6 +132,42 @@ def embed(texts: Sequence[str], model: str = DEFAULT_MODEL) -> np.ndarray:
 def fingerprint(e: np.ndarray) -> str:
     """A short hash (16 hex digits) of one embedding's float32 bytes: which vector a picture was made from."""
     return hashlib.sha256(np.ascontiguousarray(e, dtype=np.float32).tobytes()).hexdigest()[:16]
+
+
+ANCHOR_K = 8  # bank rows the pull is drawn from
+ANCHOR_TEMPERATURE = 0.05  # softmax temperature over cosine similarities: near 0, the nearest row only
+
+
+def anchor_strength(strength: float) -> float:
+    """``strength`` as a float, refused unless it is in [0, 1]."""
+    s = float(strength)
+    if not 0.0 <= s <= 1.0:
+        raise UserError(f"the anchor strength must be in [0, 1], got {strength}; 0 reads the prompt as written")
+    return s
+
+
+def anchor(e: np.ndarray, bank: np.ndarray, strength: float) -> np.ndarray:
+    """(dim,) unit ``e`` -> (dim,) float32 pulled toward the (M, dim) unit rows of ``bank`` by ``strength`` in
+    [0, 1]: ``unit((1 - s) e + s a)`` with ``a`` the softmax(cos / T)-weighted unit mean of the ``ANCHOR_K`` nearest
+    rows. Strength 0 returns ``e`` itself (bit for bit). Computed in float64 with a stable sort, so one machine
+    gives the same vector every time."""
+    s = anchor_strength(strength)
+    if s == 0.0:
+        return e
+    if bank.ndim != 2 or bank.shape[0] == 0 or bank.shape[1] != e.shape[-1]:
+        raise UserError(f"cannot anchor a {e.shape[-1]}-d prompt to a bank of shape {tuple(bank.shape)}")
+    b, q = bank.astype(np.float64), e.astype(np.float64)
+    cos = b @ q
+    near = np.argsort(-cos, kind="stable")[:ANCHOR_K]
+    w = np.exp((cos[near] - cos[near[0]]) / ANCHOR_TEMPERATURE)
+    a = _unit((w[:, None] * b[near]).sum(0) / w.sum()).astype(np.float64)
+    return _unit((1.0 - s) * q + s * a)
+
+
+def nearest(e: np.ndarray, bank: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
+    """The ``k`` bank rows nearest ``e``: [(row, cosine), ...], nearest first (ties by row)."""
+    cos = bank.astype(np.float64) @ e.astype(np.float64)
+    return [(int(i), float(cos[i])) for i in np.argsort(-cos, kind="stable")[:k]]
 
 
 def embedder(model: str = DEFAULT_MODEL) -> Callable[[Sequence[str]], np.ndarray]:

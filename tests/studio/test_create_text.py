@@ -101,7 +101,13 @@ def test_create_panel_labels_the_text_box_by_what_the_run_does(studio, serve, op
         page.click("#generate-btn")
         page.wait_for_function("document.querySelector('#create-note').textContent.includes('drawn from the text')")
         assert page.locator("#create-grid .card").count() == 8
+        assert page.is_visible("#anchor-label")  # "closer to what it knows": only for runs that read text
+        page.fill("input[name=anchor]", "0.5")
+        page.wait_for_function("document.querySelector('output[name=anchor-out]').textContent === '0.50'")
+        page.click("#generate-btn")
+        page.wait_for_function("document.querySelector('#create-note').textContent.includes('anchored 0.5 toward')")
         page.select_option("#run-select", class_run)
         page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Text prompt'")
         assert page.text_content("#prompt-mode").startswith("this run does not read text")
+        assert not page.is_visible("#anchor-label")
         assert errors == []

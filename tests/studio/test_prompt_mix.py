@@ -244,3 +244,18 @@ def test_keyframes_from_text_on_a_class_run_pick_the_nearest_class(tmp_path, tin
     assert bad.status_code == 400 and "prompt is empty" in bad.json()["detail"]
     assert c.post("/api/animate/keys", json={"run": run, "prompts": ["x" * 201]}).status_code == 422
     assert c.post("/api/animate/keys", json={"run": run, "prompts": ["one"] * 17}).status_code == 422
+
+
+def test_create_with_an_anchor_names_the_captions_and_its_latents_remake(studio):
+    """The Create panel's "closer to what it knows" slider: the anchor travels in each latent and remakes the
+    same pixels through /api/render; an anchor without a text prompt, or out of [0, 1], is refused."""
+    c, _, run = studio
+    r = ok(c.post("/api/generate", json={"run": run, "n": 2, "seed": 4, "prompt": "a red thing", "anchor": 0.5}))
+    assert "anchored 0.5 toward" in r["note"] and ("“a red square”" in r["note"] or "“red box”" in r["note"])
+    lat = r["images"][0]["latent"]
+    assert lat["anchor"] == 0.5
+    plain = ok(c.post("/api/generate", json={"run": run, "n": 1, "seed": 4, "prompt": "a red thing"}))["images"][0]
+    assert "anchor" not in plain["latent"] and plain["latent"]["id"] != lat["id"]
+    assert np.array_equal(remake(c, run, lat), pixels(r["images"][0]["image"]))
+    assert c.post("/api/generate", json={"run": run, "n": 1, "anchor": 0.5}).status_code == 400
+    assert c.post("/api/generate", json={"run": run, "n": 1, "prompt": "x", "anchor": 1.5}).status_code == 422

@@ -148,7 +148,7 @@ def train_matcher(
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         if log is not None and (epoch + 1) % 10 == 0:
             log(f"text-match epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses[-steps_per_epoch:]):.3f}")
     meta = {

@@ -252,15 +252,19 @@ class Engine:
         truncation: float = 1.0,
         class_: int | str | None = None,
         prompt: str | None = None,
+        anchor: float = 0.0,
     ) -> Rendered:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
         text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
-        embedding's hash), other runs from the classes and named directions it picks (``creative.prompt``)."""
+        embedding's hash; ``anchor`` pulls it toward the run's nearest training captions), other runs from the
+        classes and named directions it picks (``creative.prompt``)."""
         if prompt and class_ is not None:
             raise UserError("give either a class or a text prompt, not both")
         first = seed if seed is not None else secrets.randbelow(MAX_SEED - n)
         pipe, lock = self.pipeline(run, checkpoint)
         reads_text = bool(getattr(pipe, "reads_text", False))
+        if anchor and not (prompt and reads_text):
+            raise UserError("the anchor pulls a text run's prompt toward its training captions; describe a picture")
         if prompt and not reads_text:
             cb.check_sentence_model()  # only the nearest-class mapping needs it; a text run has its own text model
         note = None
@@ -269,8 +273,11 @@ class Engine:
             edits: list[tuple[int, float]] = []
             ref = None
             if prompt and reads_text:
-                lats = L.from_seeds(pipe, n, first, None, truncation, prompt=prompt)
+                lats = L.from_seeds(pipe, n, first, None, truncation, prompt=prompt, anchor=anchor)
                 note = f"“{prompt.strip()}”: drawn from the text"
+                if anchor:
+                    near = ", ".join(f"“{t}”" for t, _ in pipe.known_captions(prompt, 3))
+                    note += f", anchored {anchor:g} toward {near}"
                 return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
             if prompt:
                 dirs = self.directions(run, pipe)

@@ -72,6 +72,8 @@ class Latent(Strict):
     text_hash: TextHash | None = None
     # between prompts (a walk's in-between, a child of prompted parents): G reads sum_i weight_i * embedding_i
     text_mix: list[tuple[Prompt, TextHash, TextWeight]] | None = Field(None, min_length=2, max_length=16)
+    # runs that read text: the pull toward the run's training captions (``Pipeline.anchored``)
+    anchor: float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _one_origin(self) -> Latent:
@@ -132,6 +134,7 @@ class Latent(Strict):
             prompt=self.prompt,
             text_hash=self.text_hash,
             text_mix=tuple((p, h, float(w)) for p, h, w in self.text_mix or ()),
+            anchor=self.anchor,
         )
         if self.id and self.id != lat.id:
             raise UserError(
@@ -181,6 +184,9 @@ class GenerateRequest(ModelRef):
         None, alias="class", description="a class index, or the name of a class or of a group of the run's classes"
     )
     prompt: str | None = Field(None, max_length=200)
+    anchor: float = Field(
+        0.0, ge=0, le=1, description="runs that read text: pull the prompt toward the run's nearest training captions"
+    )
 
 
 class RenderRequest(ModelRef):

@@ -152,6 +152,10 @@ def train(
                 run_dir = runs.new_run_dir(out, f"{cfg.model}-{runs.slug(cfg.data.name)}")
                 runs.write_config_dict(run_dir, cfg.to_dict())
             trainer.run_dir = run_dir = distributed.broadcast_path(run_dir)
+        captions = trainer.batches.captions
+        if writer and captions is not None:  # what `generate --anchor` pulls prompts toward
+            assert run_dir is not None  # the writer made or resumed it above
+            runs.write_captions(run_dir, captions.model, captions.texts)
         hooks += [SampleGrids(show), Checkpoints(), *extra_hooks]
         reason = trainer.fit(hooks)
     finally:

@@ -15,7 +15,7 @@ router = APIRouter()
 
 @router.post("/api/generate", response_model=S.Pictures, summary="Random or seeded pictures, or from a text prompt")
 def generate(req: S.GenerateRequest, st: StudioDep) -> dict:
-    r = st.engine.generate(req.run, req.checkpoint, req.n, req.seed, req.truncation, req.class_, req.prompt)
+    r = st.engine.generate(req.run, req.checkpoint, req.n, req.seed, req.truncation, req.class_, req.prompt, req.anchor)
     return st.gallery.pictures(req.run, r)
 
 

@@ -14,6 +14,7 @@ export async function generate(ev) {
   // a class index, or a group's name (its classes in turn: "Food & Drink" on an emoji run of subgroups)
   if (f.class.value !== "") body.class = /^\d+$/.test(f.class.value) ? +f.class.value : f.class.value;
   if (f.prompt.value.trim()) body.prompt = f.prompt.value.trim();
+  if (body.prompt && S.info && S.info.reads_text && +f.anchor.value > 0) body.anchor = +f.anchor.value;
   $("#generate-btn").disabled = true;
   try {
     const r = await api("/api/generate", { body });
@@ -37,11 +38,13 @@ function showPromptMode() {
   $("#prompt-label").textContent = text ? "Describe the picture" : "Text prompt";
   $("#create-form").prompt.placeholder = text ? "e.g. a red apple" : "optional, e.g. a striped shirt";
   $("#prompt-mode").textContent = (S.info && S.info.prompt_mode) || "";
+  $("#anchor-label").hidden = !text;
 }
 
 export function wire() {
   $("#create-form").addEventListener("submit", generate);
   $("#create-form").truncation.addEventListener("input", (e) => { $("#create-form")["trunc-out"].value = (+e.target.value).toFixed(2); });
+  $("#create-form").anchor.addEventListener("input", (e) => { $("#create-form")["anchor-out"].value = (+e.target.value).toFixed(2); });
   $("#more-like-btn").addEventListener("click", moreLike);
   // a newly picked run shows its pictures at once, when the Create panel is open
   onRunChange(({ changed, quiet, sketch, sound }) => {
