@@ -14,6 +14,8 @@ prompt, the picture must rank the prompt first among itself + 99 random emoji na
             space (the prompt's own picture for a training name). What a G that memorised the training pictures
             and drew each unseen name as its nearest training name would score: a reference, not a target
   text      the run that reads text, drawing from the prompt itself
+  text_anchorS  the same run with the prompt anchored at strength S (``--anchors``: ``pipe(prompt=..., anchor=S)``,
+            pulled toward the run's nearest training captions, ``textembed.anchor``)
 
 on three prompt sets: ``train`` (200 names of training emoji), ``held-out`` (every held-out emoji name: the
 generator never saw these pictures or names) and ``paraphrase`` (PARAPHRASES below, about training emoji, in
@@ -26,6 +28,11 @@ when it is the target emoji's group. Each prompt is drawn with ``--seeds`` seeds
 ``text_variety`` is the mean pixel difference between one prompt's pictures (0: the noise changes nothing),
 ``real_variety`` that between the real pictures of neighbouring prompts, for scale.
 Writes a JSON of every number to ``--out``.
+
+``--validate-anchor`` chooses the anchor's settings without looking at the held-out names: each of the 200
+training names is drawn with its own picture's captions left out of the bank (leave-one-out: the name becomes
+as unseen as a held-out one), over a grid of strengths, neighbour counts K and temperatures T, and R-precision
+is reported per setting (``anchor_validation`` in the JSON).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganstudio import media
+from ganstudio import media, textembed
 from ganstudio.creative import prompt as P
 from ganstudio.data import DataConfig, ImageDataset, load_dataset
 from ganstudio.data import emoji as E
@@ -122,9 +129,9 @@ def picture_of(ds: ImageDataset, name: str) -> torch.Tensor:
     return ds.images[ds.captions.index(name)]
 
 
-def generate_text(pipe, prompts: list[str], seeds: int) -> torch.Tensor:
+def generate_text(pipe, prompts: list[str], seeds: int, anchor: float = 0.0) -> torch.Tensor:
     """(len(prompts) * seeds, C, H, W) float in [0, 1]: prompt-major, seed-minor."""
-    return torch.cat([pipe(n=seeds, seed=0, prompt=p).images for p in prompts])
+    return torch.cat([pipe(n=seeds, seed=0, prompt=p, anchor=anchor).images for p in prompts])
 
 
 def generate_class(pipe, prompts: list[str], seeds: int) -> tuple[torch.Tensor, list[str]]:
@@ -148,6 +155,35 @@ def nearest_training_pictures(train: ImageDataset) -> Callable[[list[str]], torc
         return train.images[(e_prompt @ e_train.T).argmax(1)]
 
     return nearest
+
+
+def validate_anchor(pipe, train: ImageDataset, names: list[str], matcher, pool, seeds: int) -> list[dict]:
+    """R-precision of training names drawn anchored to a bank without their own picture's captions, per
+    (strength, K, T): what the anchor does for a name G never trained on, measured on training names only."""
+    texts, bank = pipe.caption_bank()
+    row_of = {t: i for i, t in enumerate(texts)}
+    caps = all_captions(train)
+    out = []
+    grid = [(s, k, t) for s in (0.5, 0.75, 1.0) for k in (1, 4, 8) for t in (0.02, 0.05, 0.1)]
+    grid = [(s, k, t) for s, k, t in grid if k > 1 or t == 0.05]  # K = 1 ignores T
+    saved = textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE
+    z = pipe.latents(seeds, 0)
+    try:
+        for s, k, t in grid:
+            textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE = k, t
+            ys = []
+            for name in names:
+                own = {row_of[c.strip()] for c in caps[train.captions.index(name)].splitlines() if c.strip() in row_of}
+                keep = np.array([i for i in range(len(texts)) if i not in own])
+                e = pipe.embed_prompt(name).numpy()
+                ys.append(torch.from_numpy(textembed.anchor(e, bank[keep], s).copy()).expand(seeds, -1))
+            x = pipe.generate(z.repeat(len(names), 1), torch.cat(ys))
+            r, _ = r_precision(matcher, to32(x), [p for p in names for _ in range(seeds)], pool)
+            out.append({"strength": s, "k": k, "temperature": t, "r_precision": r})
+            print("anchor validation", out[-1], flush=True)
+    finally:
+        textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE = saved
+    return out
 
 
 def to32(x: torch.Tensor) -> torch.Tensor:
@@ -181,6 +217,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="at most this many prompts per set (smoke tests)")
     ap.add_argument("--out", default="benchmarks/results/text.json")
     ap.add_argument("--grid", default=None, help="write a prompt grid (one row per prompt) here")
+    ap.add_argument("--anchors", default="", help="also score prompts anchored at these strengths, e.g. 0.5,1")
+    ap.add_argument("--validate-anchor", action="store_true", help="choose anchor settings on training names (LOO)")
+    ap.add_argument("--grid-anchor", type=float, default=0.0, help="the grid's prompts anchored at this strength")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
@@ -219,6 +258,9 @@ def main() -> None:
         "seeds": a.seeds,
         "sets": {},
     }
+    anchors = [float(v) for v in a.anchors.split(",") if v.strip()]
+    if a.validate_anchor:
+        results["anchor_validation"] = validate_anchor(text_pipe, train, train_names[: a.limit], matcher, pool, a.seeds)
     for name, (prompts, targets, ds) in sets.items():
         prompts, targets = prompts[: a.limit], targets[: a.limit]
         row: dict = {"prompts": len(prompts)}
@@ -236,6 +278,10 @@ def main() -> None:
         row["text_group_acc"] = group_accuracy(clf, x, g_rep)
         row["text_variety"] = variety(x, a.seeds)  # same prompt, other seed
         row["real_variety"] = float((real.float()[1:] - real.float()[:-1]).abs().mean() / 255)  # other emoji
+        for s_ in anchors:
+            xa = generate_text(text_pipe, prompts, a.seeds, s_)
+            row[f"text_anchor{s_:g}"], _ = r_precision(matcher, to32(xa), rep, pool)
+            row[f"text_anchor{s_:g}_group_acc"] = group_accuracy(clf, xa, g_rep)
         if class_pipe is not None:
             xc, chosen = generate_class(class_pipe, prompts, a.seeds)
             row["class"], _ = r_precision(matcher, to32(xc), rep, pool)
@@ -248,6 +294,10 @@ def main() -> None:
     results["paraphrase_new_words_drop_points"] = 100 * (
         s["paraphrase-new-words-names"]["text"] - s["paraphrase-new-words"]["text"]
     )
+    for s_ in anchors:
+        results[f"paraphrase_drop_points_anchor{s_:g}"] = 100 * (
+            s["paraphrase-names"][f"text_anchor{s_:g}"] - s["paraphrase"][f"text_anchor{s_:g}"]
+        )
     results["paraphrases_with_used_words"] = [p for p, n in para if (p, n) not in fresh]
     results["seconds"] = round(time.monotonic() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +316,7 @@ def main() -> None:
         ]
         held_some = held[:4]
         rows = grid_prompts + held_some
-        x = torch.cat([text_pipe(n=8, seed=0, prompt=p).images for p in rows])
+        x = torch.cat([text_pipe(n=8, seed=0, prompt=p, anchor=a.grid_anchor).images for p in rows])
         media.save_grid(x, a.grid, nrow=8, scale=3)
         Path(a.grid).with_suffix(".txt").write_text(
             "\n".join(f"row {i + 1}: {p}" + (" (held-out emoji)" if p in held_some else "") for i, p in enumerate(rows))

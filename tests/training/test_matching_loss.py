@@ -282,13 +282,18 @@ def test_caption_recon_compares_pooled_pictures():
 
     real = torch.rand(2, 3, 16, 16) * 2 - 1
     ctx = SimpleNamespace(cfg=SimpleNamespace(caption_recon_px=8))
-    assert caption_recon_loss(ctx, real, real) == 0
-    assert torch.isclose(caption_recon_loss(ctx, real + 0.5, real), torch.tensor(0.5))
+    both = torch.tensor([True, True])
+    assert caption_recon_loss(ctx, real, real, both) == 0
+    assert torch.isclose(caption_recon_loss(ctx, real + 0.5, real, both), torch.tensor(0.5))
     # a +-1 checkerboard: detail finer than 8 px averages away when pooled, and is all there at full size
     checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1
-    assert caption_recon_loss(ctx, real + checker, real) < 1e-6
+    assert caption_recon_loss(ctx, real + checker, real, both) < 1e-6
     ctx.cfg.caption_recon_px = 0
-    assert torch.isclose(caption_recon_loss(ctx, real + checker, real), torch.tensor(1.0))
+    assert torch.isclose(caption_recon_loss(ctx, real + checker, real, both), torch.tensor(1.0))
+    # rows whose caption other pictures share are left out: the mean is over the picture's own captions only
+    off = torch.tensor([0.0, 0.5]).view(2, 1, 1, 1)
+    assert torch.isclose(caption_recon_loss(ctx, real + off, real, torch.tensor([False, True])), torch.tensor(0.5))
+    assert caption_recon_loss(ctx, real + off, real, torch.tensor([False, False])) == 0
 
 
 def test_caption_recon_draws_the_real_batchs_captions_and_is_logged(match_trainer, monkeypatch):
@@ -312,10 +317,27 @@ def test_caption_recon_draws_the_real_batchs_captions_and_is_logged(match_traine
             out = match_trainer.step_fn(ctx)
     finally:
         hook.remove()
-    assert "caption_recon" in out and torch.isfinite(out["caption_recon"]) and out["caption_recon"] > 0
     assert torch.equal(drawn[-1], reals[-1])  # G's update drew the real batch's captions
+    # these 8 squares share 4 captions ("a red square" twice): no caption names one picture, so nothing is pulled
+    assert "caption_recon" in out and out["caption_recon"] == 0 and not ctx.batches.own_captions().any()
     assert not ctx.draws_real_captions  # off again: G draws random pictures' captions
     with pytest.raises(UserError, match="caption_recon must be >= 0"):
         TrainConfig(caption_recon=-1.0)
     with pytest.raises(UserError, match="caption_recon_px must be >= 0"):
         TrainConfig(caption_recon_px=-1)
+
+
+def test_caption_recon_pulls_pictures_whose_caption_is_their_own(tmp_path, captioned_squares, tiny_text_config):
+    """4 squares, one per colour: each caption names one picture, so every row is pulled (the term is > 0);
+    the caption table marks a text shared exactly when another picture has it too."""
+    from ganstudio.data.captions import caption_table
+
+    root = captioned_squares(tmp_path, n=4, boxed=False)
+    train = {"steps": 1, "loss": "hinge", "seed": 1, "checkpoint_every": None, "caption_recon": 2.0, "batch_size": 4}
+    cfg, ds = prepare(tiny_text_config(root, model={"class_input": None}, **train))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    out = t.step_fn(t.ctx)
+    assert t.ctx.batches.own_captions().all() and out["caption_recon"] > 0
+    two = dataclasses.replace(ds, captions=(ds.captions[0], ds.captions[0], ds.captions[1], ""))
+    table = caption_table(two, "words-64")
+    assert table.shared.tolist() == [True, True, False, True]  # the empty text is no picture's own caption

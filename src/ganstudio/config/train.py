@@ -74,7 +74,8 @@ class TrainConfig:
     # Runs that read text: an L1 pull of G's picture toward the real picture of the caption it drew (G then draws
     # the real batch's captions), both average-pooled to caption_recon_px (0: full size). Where one caption names
     # one picture (an emoji's name), the picture for that caption is a single picture and regression teaches it
-    # directly; the pooling leaves the detail above that size to the adversarial term. The weight; 0 = off.
+    # directly; the pooling leaves the detail above that size to the adversarial term. Captions that several
+    # pictures share are left out (no one picture is theirs). The weight; 0 = off.
     caption_recon: float = 0.0
     caption_recon_px: int = 8
     guard: bool = False  # divergence guard: roll back with lower learning rates

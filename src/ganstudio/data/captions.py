@@ -157,13 +157,15 @@ class CaptionTable:
 
     ``embeddings`` (M, D) float32 unit rows; ``start`` / ``count`` (N,) int64: picture i's captions are rows
     ``start[i] .. start[i] + count[i] - 1`` (a picture without captions has one row: the empty text);
-    ``texts`` the M caption texts."""
+    ``texts`` the M caption texts; ``shared`` (M,) bool: the row's text also captions another picture (or is
+    the empty text), so no single picture is "the picture of that caption"."""
 
     embeddings: torch.Tensor
     start: torch.Tensor
     count: torch.Tensor
     texts: tuple[str, ...]
     model: str
+    shared: torch.Tensor
 
 
 def all_captions(ds: ImageDataset) -> tuple[str, ...]:
@@ -182,12 +184,16 @@ def caption_table(ds: ImageDataset, model: str = textembed.DEFAULT_MODEL) -> Cap
         )
     texts: list[str] = []
     start, count = [], []
-    for c in all_captions(ds):
+    pictures_of: dict[str, set[int]] = {}
+    for i, c in enumerate(all_captions(ds)):
         caps = lines(c) or [""]
         start.append(len(texts))
         count.append(len(caps))
         texts += caps
+        for t in caps:
+            pictures_of.setdefault(t, set()).add(i)
     emb = torch.from_numpy(textembed.embed(texts, model))
+    shared = torch.tensor([not t or len(pictures_of[t]) > 1 for t in texts], dtype=torch.bool)
     return CaptionTable(
-        emb, torch.tensor(start, dtype=torch.int64), torch.tensor(count, dtype=torch.int64), tuple(texts), model
+        emb, torch.tensor(start, dtype=torch.int64), torch.tensor(count, dtype=torch.int64), tuple(texts), model, shared
     )

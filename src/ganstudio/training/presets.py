@@ -111,8 +111,8 @@ PRESETS: dict[str, dict] = {
     # 25.3 % after 21 minutes and 31.1 % after 40 with them. G learns at 1e-3 and regresses each caption's real
     # picture (caption_recon 100, full size; one emoji name = one picture): at 1,800 steps 30.8 % on held-out
     # names and 52 % on training names, against 18 % / 27 % before and 26 % / 41 % with the learning rate alone.
-    # On a folder where many pictures share one caption, the regression pulls toward their average: turn it
-    # off there (--set train.caption_recon=0).
+    # A caption several pictures share ("a cat" on a folder) is left out of the regression (it would pull
+    # toward their average); the adversarial and matching terms still train it.
     "emoji-text": {
         "model": "lightweight",
         "data": {"resolution": 32},

@@ -164,15 +164,18 @@ def caption_mix_loss(ctx: StepContext, z: torch.Tensor, y: torch.Tensor) -> torc
     return loss
 
 
-def caption_recon_loss(ctx: StepContext, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def caption_recon_loss(ctx: StepContext, fake: torch.Tensor, real: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
     """``train.caption_recon``: mean |G's picture - the real picture of the same caption|, both (B, C, H, W) in
     [-1, 1], average-pooled to ``caption_recon_px`` (0 or >= H: full size), in float32 (bf16 rounding would
-    swamp a small error)."""
+    swamp a small error), over the rows whose caption names their picture alone (``own`` (B,) bool): a caption
+    several pictures share ("a cat") has no one picture to regress to, and pulling toward one of them at random
+    would teach G their blurred average. 0 when no row qualifies."""
     px = ctx.cfg.caption_recon_px
     f, r = fake.float(), real.float()
     if 0 < px < f.shape[-1]:
         f, r = F.adaptive_avg_pool2d(f, px), F.adaptive_avg_pool2d(r, px)
-    return (f - r).abs().mean()
+    w = own.to(f.dtype)
+    return ((f - r).abs().mean((1, 2, 3)) * w).sum() / w.sum().clamp(min=1.0)
 
 
 def _g_loss(
@@ -199,7 +202,10 @@ def _g_loss(
     if ctx.cfg.caption_mix and ctx.reads_text and z is not None and y_fake is not None:
         apart["caption_mix"] = (caption_mix_loss(ctx, z, y_fake), ctx.cfg.caption_mix)
     if ctx.cfg.caption_recon and ctx.reads_text:  # fake drawn from the real batch's captions (draws_real_captions)
-        apart["caption_recon"] = (caption_recon_loss(ctx, fake, real), ctx.cfg.caption_recon)
+        apart["caption_recon"] = (
+            caption_recon_loss(ctx, fake, real, ctx.batches.own_captions()),
+            ctx.cfg.caption_recon,
+        )
     if ctx.learns_detail:  # its own parameters only: the adversarial term never reaches the stage
         with ctx.autocast():
             apart["detail"] = (cast(Callable, ctx.G.detail_loss)(real).float(), 1.0)

@@ -70,6 +70,7 @@ class Batches:
         self.labels = None if dataset.labels is None or not num_classes else dataset.labels.to(device)
         self.dataset = dataset
         self.captions: CaptionTable | None = None  # set by ``read_text`` for a run that reads text
+        self.real_rows: Tensor | None = None  # text runs: the caption rows of the last real batch (``own_captions``)
 
     def read_text(self, text_dim: int, model: str) -> None:
         """Carry the dataset's caption embeddings: y becomes a caption's (B, text_dim) embedding."""
@@ -85,15 +86,26 @@ class Batches:
             table.count.to(self.device),
             table.texts,
             table.model,
+            table.shared.to(self.device),
         )
+
+    def _caption_rows(self, pictures: Tensor, u: Tensor) -> Tensor:
+        """(B,) picture indices, (B,) uniform numbers -> (B,) the caption table's row of one caption of each."""
+        assert self.captions is not None
+        c = self.captions
+        count = c.count[pictures]
+        return c.start[pictures] + (u * count).long().clamp_(max=count - 1)
 
     def _caption_of(self, pictures: Tensor, u: Tensor) -> Tensor:
         """(B,) picture indices, (B,) uniform numbers -> (B, D) the embedding of one caption of each."""
         assert self.captions is not None
-        c = self.captions
-        count = c.count[pictures]
-        pick = c.start[pictures] + (u * count).long().clamp_(max=count - 1)
-        return c.embeddings[pick]
+        return self.captions.embeddings[self._caption_rows(pictures, u)]
+
+    def own_captions(self) -> Tensor:
+        """(B,) bool for the last real batch: its caption names that picture alone (no other picture has it),
+        so that picture is the one G should draw for it (``train.caption_recon``)."""
+        assert self.captions is not None and self.real_rows is not None, "next_real on a text run comes first"
+        return ~self.captions.shared[self.real_rows]
 
     def next_real(self) -> tuple[Tensor, Tensor | None]:
         """Real images (B, C, H, W) in [-1, 1] (flipped when --flip) and their one-hot labels (B, K) or None."""
@@ -103,7 +115,8 @@ class Batches:
             x = self.augmenter.flip(x)
         if self.captions is not None:  # one of each picture's captions, the same stream whatever the world size
             u = torch.rand(len(idx) * self.world, device=self.device, generator=self.noise)
-            return x, self._caption_of(idx, u[self.rank * len(idx) : (self.rank + 1) * len(idx)])
+            self.real_rows = self._caption_rows(idx, u[self.rank * len(idx) : (self.rank + 1) * len(idx)])
+            return x, self.captions.embeddings[self.real_rows]
         y = None if self.labels is None else F.one_hot(self.labels[idx], self.num_classes).float()
         return x, y
 
