@@ -95,6 +95,12 @@ def test_a_run_without_its_captions_says_how_to_get_them(text_run, tmp_path):
     assert pipe(n=1, prompt="a red thing").images.shape[0] == 1  # no anchor: no captions needed
     with pytest.raises(UserError, match="resume it once"):
         pipe(n=1, prompt="a red thing", anchor=0.5)
+    from ganstudio.training import train
+
+    step = runs.find_checkpoint(copy).step
+    train(resume=copy, overrides={"steps": step}, progress=False)  # what the message advises: no step is trained
+    assert runs.find_checkpoint(copy).step == step and (copy / runs.CAPTIONS_JSON).is_file()
+    assert ganstudio.load(copy)(n=1, prompt="a red thing", anchor=0.5).images.shape[0] == 1
 
 
 def test_cli_generate_anchor_names_the_captions_it_pulls_toward(text_run, tmp_path):
