@@ -132,3 +132,21 @@ def test_cli_generate_anchor_names_the_captions_it_pulls_toward(text_run, tmp_pa
         text=True,
     )
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "[0, 1]" in bad.stderr
+
+
+def test_walks_and_children_of_anchored_pictures_keep_their_anchor(text_run):
+    """A walk between keyframes anchored 0.2 and 0.6 is exactly 0.2 and 0.6 at its ends and 0.4 half-way (no jump
+    at a keyframe); a child of two such parents is pulled by their weighted mean; every one renders."""
+    from ganstudio.creative import breed as B
+    from ganstudio.creative import interpolate as I
+
+    pipe = ganstudio.load(text_run)
+    a = L.from_seeds(pipe, 1, 3, prompt="a red thing", anchor=0.2)[0]
+    b = L.from_seeds(pipe, 1, 4, prompt="a blue thing", anchor=0.6)[0]
+    ends = [I.interpolate(a, b, t, "lerp") for t in (0.0, 0.5, 1.0)]
+    assert [e.anchor for e in ends] == [0.2, pytest.approx(0.4), 0.6]
+    assert torch.equal(L.render(pipe, [ends[0]]), L.render(pipe, [a.with_(parents=ends[0].parents)]))
+    kid = B.breed([a, b], 1, "blend", seed=0)[0]
+    w = kid.origin["weights"]
+    assert kid.anchor == pytest.approx(w[0] * 0.2 + w[1] * 0.6, abs=1e-6) and kid.text_mix
+    assert L.render(pipe, [kid]).shape[0] == 1

@@ -128,8 +128,9 @@ def breed(
             run=run_name,
             step=step,
         )
-        if parents[0].has_text:
-            child = L.with_text(child, mix_text(parents, w, embeds))
+        if parents[0].has_text:  # the mixed prompt, pulled toward the run's captions as its parents were, on average
+            anchor = min(1.0, max(0.0, sum(float(wi) * p.anchor for wi, p in zip(w, parents))))
+            child = L.with_text(child, mix_text(parents, w, embeds)).with_(anchor=anchor)
         out.append(child)
     return out
 

@@ -125,7 +125,11 @@ def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp", text_embe
         run=a.run,
         step=a.step,
     )
-    return with_text(lat, interpolate_text(a, b, t, method, text_embed)) if a.has_text else lat
+    if not a.has_text:
+        return lat
+    # the prompts' pull toward the run's captions moves with them (exactly each keyframe's own at t = 0 and 1)
+    anchor = a.anchor if t <= 0 else b.anchor if t >= 1 else a.anchor + t * (b.anchor - a.anchor)
+    return with_text(lat, interpolate_text(a, b, t, method, text_embed)).with_(anchor=anchor)
 
 
 def interpolate_text(
