@@ -1,0 +1,62 @@
+"""The studio's Create panel on a run that reads text, for docs/screenshots/create-text.png.
+
+    python benchmarks/text_studio_shot.py --runs RUNS_DIR --run 00001-lightweight-emoji
+
+Starts the studio on 127.0.0.1 (``studio_server.serve``), picks the text run in headless Debian Chromium (Python
+Playwright), types a paraphrase the run never trained on, sets "Closer to what it knows" (the anchor) and takes the
+shot once the note names the training captions the prompt was pulled toward. The shot in docs/screenshots/ is the
+6,000-step ``emoji-text`` run of benchmarks/text_README.md ("Session 15"). The browser test
+(tests/studio/test_create_text.py) checks the same flow on a tiny run; this script only takes the picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", required=True, help="the runs folder holding the text run")
+    ap.add_argument("--run", required=True, help="the text run's folder name")
+    ap.add_argument("--prompt", default="a crimson apple")
+    ap.add_argument("--anchor", default="0.5")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots" / "create-text.png"))
+    a = ap.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+    from studio_server import serve
+
+    from ganstudio.browser import launch_chromium
+
+    base, srv = serve(Path(a.runs))
+    try:
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            page = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True).new_page()
+            page.set_default_timeout(120_000)
+            page.goto(base + "/#create")
+            page.wait_for_selector("body[data-ready=true]")
+            page.select_option("#run-select", a.run)
+            page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
+            page.fill("input[name=seed]", "0")
+            page.select_option("select[name=n]", "8")
+            page.fill("input[name=prompt]", a.prompt)
+            page.fill("input[name=anchor]", a.anchor)
+            page.click("#generate-btn")
+            page.wait_for_function("document.querySelector('#create-note').textContent.includes('anchored')")
+            time.sleep(0.3)
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=a.out)
+            print("wrote", a.out)
+            browser.close()
+    finally:
+        srv.should_exit = True
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
