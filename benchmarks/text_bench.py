@@ -170,6 +170,14 @@ def anchor_grid(strengths) -> list[tuple[float, int, float]]:
     return [(s, k, t) for s, k, t in grid if k > 1 or t == 0.05]
 
 
+def anchored_prompts(pipe, prompts: list[str], s: float, k: int, t: float, bank_for) -> list[torch.Tensor]:
+    """Each prompt's (text_dim,) embedding anchored at strength ``s`` with ``k`` neighbours and temperature ``t`` to
+    ``bank_for(prompt)`` ((M, text_dim) unit rows): ``Pipeline.anchored`` at settings other than the library's."""
+    return [
+        torch.from_numpy(textembed.anchor(pipe.embed_prompt(p).numpy(), bank_for(p), s, k, t).copy()) for p in prompts
+    ]
+
+
 def cross_validate_anchor(pipe, names: list[str], matcher, pool, seeds: int) -> dict:
     """Choose the anchor's (strength, K, T) on one half of the held-out names and score it on the other half, both
     ways (2-fold; halves by position in the sorted names): a choice never scored on the names it was chosen on.
@@ -177,25 +185,23 @@ def cross_validate_anchor(pipe, names: list[str], matcher, pool, seeds: int) -> 
     names = sorted(names)
     fold = np.arange(len(names)) % 2
     settings = [(0.0, 1, 0.05)] + anchor_grid((0.25, 0.5, 0.75, 1.0))
-    saved = textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE
+    _, bank = pipe.caption_bank()
+    z = pipe.latents(seeds, 0)
     rows = []
-    try:
-        for s, k, t in settings:
-            textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE = k, t
-            x = generate_text(pipe, names, seeds, s)
-            _, hits = r_precision(matcher, to32(x), [p for p in names for _ in range(seeds)], pool)
-            per_name = hits.reshape(len(names), seeds).mean(1)
-            rows.append(
-                {
-                    "strength": s,
-                    "k": k,
-                    "temperature": t,
-                    "fold_rates": [float(per_name[fold == f].mean()) for f in (0, 1)],
-                }
-            )
-            print("anchor cross-validation", rows[-1], flush=True)
-    finally:
-        textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE = saved
+    for s, k, t in settings:
+        ys = anchored_prompts(pipe, names, s, k, t, lambda name: bank)
+        x = torch.cat([pipe.generate(z, y.expand(seeds, -1).clone()) for y in ys])  # as pipe(prompt=, anchor=s)
+        _, hits = r_precision(matcher, to32(x), [p for p in names for _ in range(seeds)], pool)
+        per_name = hits.reshape(len(names), seeds).mean(1)
+        rows.append(
+            {
+                "strength": s,
+                "k": k,
+                "temperature": t,
+                "fold_rates": [float(per_name[fold == f].mean()) for f in (0, 1)],
+            }
+        )
+        print("anchor cross-validation", rows[-1], flush=True)
     out_of_fold, chosen = [], []
     for f in (0, 1):
         best = max(rows, key=lambda r: r["fold_rates"][f])  # chosen on fold f, scored on the other
@@ -215,25 +221,19 @@ def validate_anchor(pipe, train: ImageDataset, names: list[str], matcher, pool, 
     texts, bank = pipe.caption_bank()
     row_of = {t: i for i, t in enumerate(texts)}
     caps = all_captions(train)
+
+    def bank_without_own(name: str) -> np.ndarray:
+        own = {row_of[c.strip()] for c in caps[train.captions.index(name)].splitlines() if c.strip() in row_of}
+        return bank[np.array([i for i in range(len(texts)) if i not in own])]
+
     out = []
-    grid = anchor_grid((0.5, 0.75, 1.0))
-    saved = textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE
     z = pipe.latents(seeds, 0)
-    try:
-        for s, k, t in grid:
-            textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE = k, t
-            ys = []
-            for name in names:
-                own = {row_of[c.strip()] for c in caps[train.captions.index(name)].splitlines() if c.strip() in row_of}
-                keep = np.array([i for i in range(len(texts)) if i not in own])
-                e = pipe.embed_prompt(name).numpy()
-                ys.append(torch.from_numpy(textembed.anchor(e, bank[keep], s).copy()).expand(seeds, -1))
-            x = pipe.generate(z.repeat(len(names), 1), torch.cat(ys))
-            r, _ = r_precision(matcher, to32(x), [p for p in names for _ in range(seeds)], pool)
-            out.append({"strength": s, "k": k, "temperature": t, "r_precision": r})
-            print("anchor validation", out[-1], flush=True)
-    finally:
-        textembed.ANCHOR_K, textembed.ANCHOR_TEMPERATURE = saved
+    for s, k, t in anchor_grid((0.5, 0.75, 1.0)):
+        ys = anchored_prompts(pipe, names, s, k, t, bank_without_own)
+        x = pipe.generate(z.repeat(len(names), 1), torch.cat([y.expand(seeds, -1) for y in ys]))
+        r, _ = r_precision(matcher, to32(x), [p for p in names for _ in range(seeds)], pool)
+        out.append({"strength": s, "k": k, "temperature": t, "r_precision": r})
+        print("anchor validation", out[-1], flush=True)
     return out
 
 

@@ -146,22 +146,23 @@ def anchor_strength(strength: float) -> float:
     return s
 
 
-def anchor(e: np.ndarray, bank: np.ndarray, strength: float) -> np.ndarray:
+def anchor(
+    e: np.ndarray, bank: np.ndarray, strength: float, k: int = ANCHOR_K, temperature: float = ANCHOR_TEMPERATURE
+) -> np.ndarray:
     """(dim,) unit ``e`` -> (dim,) float32 pulled toward the (M, dim) unit rows of ``bank`` by ``strength`` in
-    [0, 1]: ``unit((1 - s) e + s a)`` with ``a`` the softmax(cos / T)-weighted unit mean of the ``ANCHOR_K`` nearest
-    rows. Strength 0 returns ``e`` itself (bit for bit). Computed in float64 with a stable sort, so one machine
-    gives the same vector every time."""
+    [0, 1]: ``unit((1 - s) e + s a)`` with ``a`` the softmax(cos / T)-weighted unit mean of the ``k`` nearest
+    rows (``nearest``). Strength 0 returns ``e`` itself (bit for bit). Computed in float64 with a stable sort, so
+    one machine gives the same vector every time. Pictures use the defaults (a latent stores only the strength);
+    ``k`` and ``temperature`` are open for measuring other settings (benchmarks/text_bench.py)."""
     s = anchor_strength(strength)
     if s == 0.0:
         return e
     if bank.ndim != 2 or bank.shape[0] == 0 or bank.shape[1] != e.shape[-1]:
         raise UserError(f"cannot anchor a {e.shape[-1]}-d prompt to a bank of shape {tuple(bank.shape)}")
-    b, q = bank.astype(np.float64), e.astype(np.float64)
-    cos = b @ q
-    near = np.argsort(-cos, kind="stable")[:ANCHOR_K]
-    w = np.exp((cos[near] - cos[near[0]]) / ANCHOR_TEMPERATURE)
-    a = _unit((w[:, None] * b[near]).sum(0) / w.sum()).astype(np.float64)
-    return _unit((1.0 - s) * q + s * a)
+    rows, cos = zip(*nearest(e, bank, k))
+    w = np.exp((np.array(cos) - cos[0]) / temperature)
+    a = _unit((w[:, None] * bank[list(rows)].astype(np.float64)).sum(0) / w.sum()).astype(np.float64)
+    return _unit((1.0 - s) * e.astype(np.float64) + s * a)
 
 
 def nearest(e: np.ndarray, bank: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
