@@ -73,6 +73,7 @@ def cmd_train(a: argparse.Namespace) -> None:
             simulate_steps=a.simulate_steps,
             members=a.members if kind == "cnn" else 1,
             threshold_rule=a.threshold_rule,
+            input=a.input if kind == "cnn" else "pixels",
         )
         info = {"trained_on": {"real": "fashion-mnist train", "fake": a.train_on, "n": a.n}}
         det = D.train_detector(r, f, cfg, info, progress=_say(kind))
@@ -187,6 +188,7 @@ def main() -> None:
     t.add_argument("--simulate-steps", type=int, default=100, help="fitting steps of each simulated decoder")
     t.add_argument("--members", type=int, default=1, help="CNNs in a deep ensemble (default 1)")
     t.add_argument("--threshold-rule", default="pooled", choices=list(D.THRESHOLD_RULES))
+    t.add_argument("--input", default="pixels", choices=list(D.INPUTS), help="what the CNN reads (default pixels)")
     e = sub.add_parser("evaluate")
     e.add_argument("--n", type=int, default=2000, help="real and generated test pictures each")
     c = sub.add_parser("recalibrate", help="record every threshold rule's choice in the detectors (no training)")

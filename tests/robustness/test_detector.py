@@ -182,6 +182,47 @@ def test_a_deep_ensemble_averages_its_members_and_round_trips(pictures, trained,
         D.DetectorConfig(members=0)
 
 
+def test_neighbour_residual_keeps_each_block_s_differences_from_its_corner():
+    x = torch.arange(2 * 5 * 5, dtype=torch.float32).reshape(1, 2, 5, 5)
+    r = D.neighbour_residual(x)
+    assert r.shape == x.shape
+    for i in range(5):
+        for j in range(5):  # the block's top-left pixel (an odd last row/column belongs to the block before)
+            ci, cj = min(i - i % 2, 4), min(j - j % 2, 4)
+            assert torch.equal(r[0, :, i, j], x[0, :, i, j] - x[0, :, ci, cj])
+    assert (r[..., ::2, ::2] == 0).all()
+    # A picture made by 2x nearest upsampling has no residual at all; one pixel off shows exactly there.
+    up = torch.rand(3, 1, 4, 4).repeat_interleave(2, -2).repeat_interleave(2, -1)
+    assert torch.equal(D.neighbour_residual(up), torch.zeros_like(up))
+    up[1, 0, 3, 5] += 0.5
+    assert D.neighbour_residual(up).nonzero().tolist() == [[1, 0, 3, 5]]
+
+
+@pytest.mark.parametrize("reads", ["npr", "pixels+npr"])
+def test_a_detector_reading_the_neighbour_residual_trains_and_round_trips(pictures, trained, reads, tmp_path):
+    real, fake = pictures
+    single, _ = trained
+    det = D.train_detector(real, fake, dataclasses.replace(single.config, input=reads))
+    first = det.model.body[0]
+    assert first.in_channels == (2 if reads == "pixels+npr" else 1)
+    back = D.load_detector(det.save(tmp_path / reads))
+    assert back.config.input == reads and torch.equal(back.probability(fake), det.probability(fake))
+    assert det.scores(real, fake)["ap"] > 0.8
+    # The npr CNN sees no difference between a picture and the same picture plus a constant per 2x2 block.
+    if reads == "npr":
+        blocks = (torch.rand(4, 1, 4, 4) * 40).round().repeat_interleave(2, -2).repeat_interleave(2, -1)
+        x = real[:4] // 2  # room for the blocks' constants: nothing clips at 255
+        a, b = det.logits(x), det.logits(x + blocks.to(torch.uint8))
+        # equal up to float32 rounding: (x + c) / 255 * 2 - 1 minus its corner is x's residual to ~1e-7, and six
+        # layers of at most 288-term sums keep that far below 1e-4
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+        assert not torch.allclose(det.logits(x), det.logits(x.flip(-1)), rtol=1e-4, atol=1e-4)  # it does read them
+    with pytest.raises(UserError, match="input"):
+        D.DetectorConfig(input="edges")
+    with pytest.raises(UserError, match="needs the cnn kind"):
+        D.DetectorConfig(kind="spectrum-radial", input="npr")
+
+
 @pytest.mark.parametrize("kind", ["spectrum-radial", "spectrum-fourier"])
 def test_the_spectrum_baseline_trains_saves_and_loads(pictures, kind, tmp_path):
     real, fake = pictures

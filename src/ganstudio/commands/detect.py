@@ -65,6 +65,7 @@ def cmd_detector_train(a: argparse.Namespace) -> int:
         simulate_steps=a.simulate_steps,
         members=a.members,
         threshold_rule=a.threshold_rule,
+        input=a.input,
     )
     torch.set_num_threads(a.threads)
     real = pictures_from(a.real, a.n, seed=a.seed, split="train")
@@ -169,6 +170,13 @@ def register(sub) -> None:
         help="how the threshold is chosen on validation pictures: pooled (default: every generated picture once), "
         "per-source (the given generator and each simulated decoder weigh the same) or worst-source (the hardest "
         "source's balanced accuracy: more pictures flagged, more false flags)",
+    )
+    t.add_argument(
+        "--input",
+        default="pixels",
+        metavar="WHAT",
+        help="what the CNN reads: pixels (default, Wang's), npr (each picture minus its 2x nearest down-and-up "
+        "sampled copy: upsampling traces, Tan et al. 2024) or pixels+npr",
     )
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--threads", type=positive_int, default=1, help="CPU threads (default 1)")

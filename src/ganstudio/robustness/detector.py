@@ -42,6 +42,7 @@ from . import perturb
 from .spectrum import SpectrumClassifier
 
 __all__ = [
+    "INPUTS",
     "KINDS",
     "THRESHOLD_RULES",
     "Detector",
@@ -91,6 +92,10 @@ class DetectorConfig:
     pictures, and every real picture passed through one of them (its fine detail kept) joins the generated class (the real and the generated
     class weigh equally in the loss; the given generator and the simulated ones share the generated half).
     Validation pictures are simulated the same way from held-out real ones. 0: off (Wang's setting).
+    input: what the CNN reads (``INPUTS``): ``pixels`` (Wang's), ``npr`` (the neighbouring-pixel residual of
+    Tan et al., CVPR 2024: each picture minus its own 2x nearest-neighbour down-and-up-sampled copy, where the
+    traces of a generator's upsampling layers live and the picture's content mostly cancels) or
+    ``pixels+npr`` (both, stacked as channels).
     """
 
     kind: str = "cnn"
@@ -115,6 +120,7 @@ class DetectorConfig:
     simulate_steps: int = 100
     members: int = 1
     threshold_rule: str = "pooled"
+    input: str = "pixels"
 
     def __post_init__(self) -> None:
         check(self.kind in KINDS, f"detector kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
@@ -154,6 +160,14 @@ class DetectorConfig:
         check(
             self.threshold_rule in THRESHOLD_RULES,
             f"detector threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, got {self.threshold_rule!r}",
+        )
+        check(
+            self.input in INPUTS,
+            f"detector input must be one of {', '.join(INPUTS)}, got {self.input!r}",
+        )
+        check(
+            self.input == "pixels" or self.kind == "cnn",
+            f"detector input {self.input!r} needs the cnn kind (a spectrum baseline reads pixels); use input=pixels",
         )
 
     @property
@@ -278,16 +292,39 @@ def _to_input(x: torch.Tensor) -> torch.Tensor:
 # kinds
 
 
+def neighbour_residual(x: torch.Tensor) -> torch.Tensor:
+    """float (N, C, H, W) -> (N, C, H, W): x minus its 2x nearest-neighbour down- and up-sampled copy (NPR,
+    Tan et al. 2024). Each 2x2 block keeps its differences from its top-left pixel, which is 0; an odd last
+    row or column is compared with the one before it, as the upsampling would have copied it."""
+    h, w = x.shape[-2:]
+    up = x[..., ::2, ::2].repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+    return x - up[..., :h, :w]
+
+
+# What the CNN reads: float (N, C, H, W) in [-1, 1] -> (N, C * factor, H, W).
+INPUTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "pixels": lambda x: x,
+    "npr": neighbour_residual,
+    "pixels+npr": lambda x: torch.cat([x, neighbour_residual(x)], 1),
+}
+
+
+def _input_channels(channels: int, reads: str) -> int:
+    return channels * (2 if reads == "pixels+npr" else 1)
+
+
 class CNN(nn.Module):
     """Five 3x3 convs (two strided) at full resolution first, where upsampling traces live, then global
-    average + max pooling and a linear logit. float (N, C, H, W) in [0, 1] -> logits (N,)."""
+    average + max pooling and a linear logit. float (N, C, H, W) in [0, 1] -> logits (N,). ``reads`` picks
+    what the first conv sees (``INPUTS``): the pixels, their neighbouring-pixel residual, or both."""
 
-    def __init__(self, channels: int, width: int):
+    def __init__(self, channels: int, width: int, reads: str = "pixels"):
         super().__init__()
         w = width
         act = nn.LeakyReLU(0.2)
+        self.reads = reads
         self.body = nn.Sequential(
-            nn.Conv2d(channels, w, 3, padding=1),
+            nn.Conv2d(_input_channels(channels, reads), w, 3, padding=1),
             act,
             nn.Conv2d(w, w, 3, padding=1),
             act,
@@ -301,7 +338,7 @@ class CNN(nn.Module):
         self.head = nn.Linear(8 * w, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(x * 2 - 1)
+        h = self.body(INPUTS[self.reads](x * 2 - 1))
         return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).squeeze(1)
 
 
@@ -405,8 +442,8 @@ class MeanLogits(nn.Module):
 
 def _build_cnn(cfg: DetectorConfig) -> nn.Module:
     if cfg.members == 1:
-        return CNN(cfg.channels, cfg.width)
-    return MeanLogits([CNN(cfg.channels, cfg.width) for _ in range(cfg.members)])
+        return CNN(cfg.channels, cfg.width, cfg.input)
+    return MeanLogits([CNN(cfg.channels, cfg.width, cfg.input) for _ in range(cfg.members)])
 
 
 def member_seed(cfg: DetectorConfig, k: int) -> int:
