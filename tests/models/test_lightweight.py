@@ -16,7 +16,7 @@ from ganstudio import runs
 from ganstudio.config import LightweightConfig, RunConfig
 from ganstudio.errors import UserError
 from ganstudio.models import build
-from ganstudio.models.lightweight import DetailStage, quadrants
+from ganstudio.models.lightweight import DetailStage, laplacian_l1, quadrants
 from ganstudio.training import Trainer, prepare, train
 
 TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4}
@@ -64,6 +64,31 @@ def test_reconstruction_loss_comes_from_the_real_rows_only(res, height):
     (grad,) = torch.autograd.grad(recon, x)
     assert grad[:2].abs().sum() > 0  # the real rows are reconstructed...
     assert grad[2:].abs().sum() == 0  # ...and the fakes never feed the decoders
+
+
+def test_laplacian_l1_weighs_each_band_the_same():
+    a = torch.rand(2, 3, 16, 16)
+    assert laplacian_l1(a, a) == 0
+    # A constant offset lives in the low-pass band alone: its size, whatever the picture.
+    torch.testing.assert_close(laplacian_l1(a + 0.25, a), torch.tensor(0.25))
+    # A +-1 checkerboard of 1-px squares lives in the finest band alone (its 2x2 means are 0): 1.
+    board = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1
+    torch.testing.assert_close(laplacian_l1(a + board, a), torch.tensor(1.0))
+    # The same checkerboard of 4-px squares is one band coarser (two levels down): 1 again, where MSE says 1
+    # for both and cannot tell fine from coarse structure either; a 2x brighter one counts 2x.
+    coarse = board[::4, ::4].repeat_interleave(4, 0).repeat_interleave(4, 1)
+    torch.testing.assert_close(laplacian_l1(a + 2 * coarse, a), torch.tensor(2.0))
+
+
+def test_lap1_reconstruction_trains_the_decoders():
+    _, D = build("lightweight", LightweightConfig(resolution=32, recon_loss="lap1", **TINY))
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    _, _, recon = D.forward_and_reconstruct(x, None, 4, torch.Generator().manual_seed(0))
+    recon.backward()
+    grads = [p.grad for p in D.decode_whole.parameters()]
+    assert recon > 0 and all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    with pytest.raises(UserError, match="recon_loss"):
+        LightweightConfig(recon_loss="lpips")
 
 
 def test_config_refuses_negative_weights_and_gaps():

@@ -171,6 +171,7 @@ class ResNetConfig:
 
 
 UPSCALES = (1, 2, 4)  # lightweight's super-resolution factors
+RECON_LOSSES = ("mse", "lap1")  # lightweight's reconstruction distances (models.lightweight.RECON_DISTANCES)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,11 @@ class LightweightConfig:
     # 1/recon_every of what they cost each step. 1 = every update (FastGAN).
     recon_every: int = 1
     decoder_channels: int = 32  # width of D's small reconstruction decoders
+    # How a reconstruction is compared with its target: mse (pixel error, dominated by the picture's coarse
+    # colours) or lap1 (the L1 error in every band of a Laplacian pyramid, each band weighing the same: edges and
+    # texture count as much as colour, as a perceptual distance would; Bojanowski et al. 2018's Lap1, used here
+    # where FastGAN uses LPIPS, for which no pretrained network is available offline).
+    recon_loss: str = "mse"
     # Draw small, enlarge with learned detail: G draws at resolution / upscale and D judges that drawing; a
     # super-resolution stage trained on the real pictures (never by D) enlarges it. Training then costs about
     # what the small size costs (measured: benchmarks/README.md, "Colour pictures"). 1 = off.
@@ -226,6 +232,10 @@ class LightweightConfig:
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
         check(self.recon_every >= 1, f"model.recon_every must be >= 1 (1 = every D update), got {self.recon_every}")
         check(self.decoder_channels > 0, f"model.decoder_channels must be positive, got {self.decoder_channels}")
+        check(
+            self.recon_loss in RECON_LOSSES,
+            f"model.recon_loss must be one of {', '.join(RECON_LOSSES)}, got {self.recon_loss!r}",
+        )
         check(self.detail_channels > 0, f"model.detail_channels must be positive, got {self.detail_channels}")
         check(
             self.upscale in UPSCALES,

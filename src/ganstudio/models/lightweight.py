@@ -256,6 +256,22 @@ def quadrants(x: Tensor, q: Tensor) -> Tensor:
     return parts[torch.arange(b, device=x.device), q]
 
 
+def laplacian_l1(a: Tensor, b: Tensor, min_size: int = 4) -> Tensor:
+    """(B, C, H, W) twice -> (): the mean absolute difference in each band of a Laplacian pyramid (each level
+    minus its 2x average-pooled, nearest-upsampled copy, down to ``min_size``; the last low-pass level too),
+    summed over the bands so that each weighs the same whatever its number of pixels."""
+    d = (a - b).float()  # the pyramid is linear: the pyramid of the difference is the difference of pyramids
+    total = d.new_zeros(())
+    while min(d.shape[-2:]) >= 2 * min_size and d.shape[-2] % 2 == 0 and d.shape[-1] % 2 == 0:
+        low = F.avg_pool2d(d, 2)
+        total = total + (d - F.interpolate(low, scale_factor=2.0, mode="nearest")).abs().mean()
+        d = low
+    return total + d.abs().mean()
+
+
+RECON_DISTANCES = {"mse": lambda a, b: F.mse_loss(a.float(), b.float()), "lap1": laplacian_l1}
+
+
 def resize(x: Tensor, hw: tuple[int, int]) -> Tensor:
     if tuple(x.shape[-2:]) == hw:
         return x
@@ -295,6 +311,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
         self.whole_at = len(ch) - 2 if stages >= 2 else 0
         self.part_at = len(ch) - 3 if stages >= 3 else self.whole_at
         self.reconstructs = cfg.recon_weight > 0
+        self.recon_loss = cfg.recon_loss
         if self.reconstructs:
             w, c = cfg.decoder_channels, cfg.channels
             self.decode_whole = Decoder(ch[self.whole_at], w, c, self.recon_hw, ups)
@@ -322,14 +339,16 @@ class LightweightDiscriminator(FeatureDiscriminator):
         return self._flatten(self._maps(self._drawn(x))[-1])
 
     def reconstruction_loss(self, x: Tensor, maps: list[Tensor], generator: torch.Generator | None) -> Tensor:
-        """Mean squared error of both decoders on real drawn-size pictures ``x`` (N, C, h, w) from their maps."""
+        """The error (``recon_loss``: mse or lap1) of both decoders on real drawn-size pictures ``x`` (N, C, h, w)
+        from their maps."""
         n = len(x)
         whole = self.decode_whole(maps[self.whole_at][:n])
         q = torch.randint(4, (n,), device=x.device, generator=generator)  # a quadrant per picture
         part = self.decode_part(quadrants(maps[self.part_at][:n], q))
         whole_target = resize(x, self.recon_hw)
         part_target = resize(quadrants(x, q), self.recon_hw)
-        return F.mse_loss(whole.float(), whole_target.float()) + F.mse_loss(part.float(), part_target.float())
+        distance = RECON_DISTANCES[self.recon_loss]
+        return distance(whole, whole_target) + distance(part, part_target)
 
     def forward_and_reconstruct(
         self, x: Tensor, y: Tensor | None, n_real: int, generator: torch.Generator | None = None
