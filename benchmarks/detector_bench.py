@@ -108,6 +108,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             "simulate": det.config.simulate,
             "simulate_steps": det.config.simulate_steps,
             "members": det.config.members,
+            "input": det.config.input,
             "blur_sigma_max": det.config.blur_sigma_max,
             "rows": rows,
         }

@@ -72,9 +72,26 @@ def test_threshold_rules_weigh_sources_as_they_say():
     assert rules["worst-source"] == rules["per-source"]
     # Without several sources every rule is the pooled one.
     one = torch.tensor([0] * 6 + [1] * 10)
-    assert {rule(probs, y, one) for rule in D.THRESHOLD_RULES.values()} == {rules["pooled"]}
+    by_source = ("pooled", "per-source", "worst-source")
+    assert {D.THRESHOLD_RULES[r](probs, y, one) for r in by_source} == {rules["pooled"]}
     with pytest.raises(UserError, match="threshold_rule"):
         D.DetectorConfig(threshold_rule="median")
+
+
+def test_false_flag_rules_read_the_real_pictures_only():
+    real = torch.arange(100) / 100  # 0.00 .. 0.99
+    fake = torch.tensor([0.2, 0.5, 0.99])
+    probs, y = torch.cat([real, fake]), torch.cat([torch.zeros(100), torch.ones(3)])
+    t = D.false_flag_threshold(probs, y, 0.05)
+    assert t == pytest.approx(0.945) and int((real > t).sum()) == 5  # midway between the 95th and 96th real score
+    assert D.false_flag_threshold(probs, y, 0.0) == pytest.approx(0.99) and not (real > 0.99).any()
+    source = torch.cat([torch.zeros(100, dtype=torch.long), torch.tensor([1, 2, 2])])
+    assert D.THRESHOLD_RULES["real-95"](probs, y, source) == t
+    assert D.THRESHOLD_RULES["real-99"](probs, y, source) == pytest.approx(0.985)
+    # the generated pictures do not move it
+    assert D.false_flag_threshold(torch.cat([real, fake * 0.1]), y, 0.05) == t
+    with pytest.raises(ValueError, match="real pictures"):
+        D.false_flag_threshold([0.5, 0.6], [1, 1], 0.05)
 
 
 def test_worst_source_differs_from_the_mean_when_a_source_is_hopeless():

@@ -85,7 +85,9 @@ class DetectorConfig:
     threshold_rule: how the decision threshold is chosen on the validation pictures (``THRESHOLD_RULES``):
     ``pooled`` maximises balanced accuracy with every generated picture counted once; ``per-source`` counts the
     given generator and each simulated decoder as one source of equal weight (recall averaged over sources),
-    ``worst-source`` maximises the worst source's balanced accuracy. Without ``simulate`` all three agree.
+    ``worst-source`` maximises the worst source's balanced accuracy (without ``simulate`` these three agree);
+    ``real-95`` / ``real-99`` read the held-out real pictures only and flag at most 5 % / 1 % of them
+    (``false_flag_threshold``).
     simulate, simulate_steps: simulated generator artefacts (``simulate``; Zhang et al. 2019, AutoGAN): with
     ``simulate`` = n > 0, n small generator-like autoencoders (transposed-conv, nearest, bilinear or dense
     upsampling in turn) are fitted for up to ``simulate_steps`` steps to reconstruct the real training
@@ -233,6 +235,20 @@ def best_threshold(probs, labels, groups=None, combine: str = "mean") -> float:
     return float(cands[int(np.argmax(score))])
 
 
+def false_flag_threshold(probs, labels, rate: float) -> float:
+    """The lowest threshold that flags at most ``rate`` of the real (label 0) pictures, midway between the last
+    real score it lets pass and the first it flags (the Neyman-Pearson choice: it reads only the real pictures,
+    the one class a validation set knows as well as the test does; generated ones may come from anywhere)."""
+    p, y = _as_numpy(probs).astype(np.float64), _as_numpy(labels).astype(bool)
+    if y.all():
+        raise ValueError("choosing a threshold by false flags needs real pictures")
+    if not 0 <= rate < 1:
+        raise ValueError(f"the false-flag rate must be in [0, 1), got {rate}")
+    neg = np.sort(p[~y])
+    n, k = len(neg), math.floor(rate * len(neg) + 1e-9)  # k real pictures may be flagged
+    return float(neg[-1] if k == 0 else (neg[n - k - 1] + neg[n - k]) / 2)
+
+
 Rule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], float]
 
 # probs (M,), labels (M,) 0/1, source (M,): 0 real, 1 the given generator, 2 + k simulated decoder k -> threshold
@@ -240,6 +256,8 @@ THRESHOLD_RULES: dict[str, Rule] = {
     "pooled": lambda p, y, source: best_threshold(p, y),
     "per-source": lambda p, y, source: best_threshold(p, y, source, "mean"),
     "worst-source": lambda p, y, source: best_threshold(p, y, source, "min"),
+    "real-95": lambda p, y, source: false_flag_threshold(p, y, 0.05),
+    "real-99": lambda p, y, source: false_flag_threshold(p, y, 0.01),
 }
 
 
