@@ -353,5 +353,36 @@ def test_detector_train_and_evaluate_commands(run, tmp_path, capsys):
     assert "jpeg50" in capsys.readouterr().out
     assert cli.main([*args, "--kind", "resnet50"]) == 2
     assert "--kind must be one of cnn" in capsys.readouterr().err
+    # the reading and the threshold rule are checked before anything is loaded or written
+    bad = tmp_path / "det-bad"
+    assert cli.main([*args[:-4], "--out", str(bad), "--n", "48", "--input", "edges"]) == 2
+    err = capsys.readouterr().err
+    assert "detector input must be one of pixels, npr, pixels+npr" in err and len(err.strip().splitlines()) == 1
+    assert cli.main([*args[:-4], "--out", str(bad), "--n", "48", "--threshold-rule", "real-90"]) == 2
+    assert "real-95, real-99" in capsys.readouterr().err and not bad.exists()
+    npr = tmp_path / "det-npr"
+    assert (
+        cli.main(
+            [
+                *args[:-4],
+                "--out",
+                str(npr),
+                "--n",
+                "48",
+                "--epochs",
+                "1",
+                "--width",
+                "4",
+                "--input",
+                "npr",
+                "--threshold-rule",
+                "real-95",
+            ]
+        )
+        == 0
+    )
+    back = D.load_detector(npr)
+    assert back.config.input == "npr" and back.config.threshold_rule == "real-95"
+    assert back.threshold == back.info["validation"]["thresholds"]["real-95"]
     assert cli.main([*ev, "--perturb", "jpeg10"]) == 2
     assert "unknown perturbation" in capsys.readouterr().err
