@@ -168,8 +168,9 @@ def register(sub) -> None:
         default="pooled",
         metavar="RULE",
         help="how the threshold is chosen on validation pictures: pooled (default: every generated picture once), "
-        "per-source (the given generator and each simulated decoder weigh the same) or worst-source (the hardest "
-        "source's balanced accuracy: more pictures flagged, more false flags)",
+        "per-source (the given generator and each simulated decoder weigh the same), worst-source (the hardest "
+        "source's balanced accuracy: more pictures flagged, more false flags), real-95 or real-99 (flag at most 5 %% "
+        "or 1 %% of the held-out real pictures)",
     )
     t.add_argument(
         "--input",
