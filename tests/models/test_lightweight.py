@@ -14,9 +14,10 @@ from safetensors.torch import load_file
 import ganstudio
 from ganstudio import runs
 from ganstudio.config import LightweightConfig, RunConfig
+from ganstudio.config.models import RECON_LOSSES
 from ganstudio.errors import UserError
 from ganstudio.models import build
-from ganstudio.models.lightweight import DetailStage, laplacian_l1, quadrants
+from ganstudio.models.lightweight import RECON_DISTANCES, DetailStage, laplacian_l1, quadrants
 from ganstudio.training import Trainer, prepare, train
 
 TINY = {"z_dim": 8, "g_channels": 4, "d_channels": 4, "max_channels": 16, "decoder_channels": 4}
@@ -89,6 +90,7 @@ def test_lap1_reconstruction_trains_the_decoders():
     assert recon > 0 and all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
     with pytest.raises(UserError, match="recon_loss"):
         LightweightConfig(recon_loss="lpips")
+    assert set(RECON_DISTANCES) == set(RECON_LOSSES)  # every name the config accepts has a distance
 
 
 def test_config_refuses_negative_weights_and_gaps():

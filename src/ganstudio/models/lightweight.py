@@ -311,7 +311,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
         self.whole_at = len(ch) - 2 if stages >= 2 else 0
         self.part_at = len(ch) - 3 if stages >= 3 else self.whole_at
         self.reconstructs = cfg.recon_weight > 0
-        self.recon_loss = cfg.recon_loss
+        self.recon_distance = RECON_DISTANCES[cfg.recon_loss]
         if self.reconstructs:
             w, c = cfg.decoder_channels, cfg.channels
             self.decode_whole = Decoder(ch[self.whole_at], w, c, self.recon_hw, ups)
@@ -347,8 +347,7 @@ class LightweightDiscriminator(FeatureDiscriminator):
         part = self.decode_part(quadrants(maps[self.part_at][:n], q))
         whole_target = resize(x, self.recon_hw)
         part_target = resize(quadrants(x, q), self.recon_hw)
-        distance = RECON_DISTANCES[self.recon_loss]
-        return distance(whole, whole_target) + distance(part, part_target)
+        return self.recon_distance(whole, whole_target) + self.recon_distance(part, part_target)
 
     def forward_and_reconstruct(
         self, x: Tensor, y: Tensor | None, n_real: int, generator: torch.Generator | None = None

@@ -319,16 +319,18 @@ def neighbour_residual(x: torch.Tensor) -> torch.Tensor:
     return x - up[..., :h, :w]
 
 
-# What the CNN reads: float (N, C, H, W) in [-1, 1] -> (N, C * factor, H, W).
-INPUTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "pixels": lambda x: x,
-    "npr": neighbour_residual,
-    "pixels+npr": lambda x: torch.cat([x, neighbour_residual(x)], 1),
+class Reading(NamedTuple):
+    """What the CNN reads: ``read`` maps float (N, C, H, W) in [-1, 1] to (N, C * ``factor``, H, W)."""
+
+    factor: int
+    read: Callable[[torch.Tensor], torch.Tensor]
+
+
+INPUTS: dict[str, Reading] = {
+    "pixels": Reading(1, lambda x: x),
+    "npr": Reading(1, neighbour_residual),
+    "pixels+npr": Reading(2, lambda x: torch.cat([x, neighbour_residual(x)], 1)),
 }
-
-
-def _input_channels(channels: int, reads: str) -> int:
-    return channels * (2 if reads == "pixels+npr" else 1)
 
 
 class CNN(nn.Module):
@@ -342,7 +344,7 @@ class CNN(nn.Module):
         act = nn.LeakyReLU(0.2)
         self.reads = reads
         self.body = nn.Sequential(
-            nn.Conv2d(_input_channels(channels, reads), w, 3, padding=1),
+            nn.Conv2d(channels * INPUTS[reads].factor, w, 3, padding=1),
             act,
             nn.Conv2d(w, w, 3, padding=1),
             act,
@@ -356,7 +358,7 @@ class CNN(nn.Module):
         self.head = nn.Linear(8 * w, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(INPUTS[self.reads](x * 2 - 1))
+        h = self.body(INPUTS[self.reads].read(x * 2 - 1))
         return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)).squeeze(1)
 
 
