@@ -84,6 +84,8 @@ def test_ema_tracks_generator():
         ("hinge", "simultaneous", {"augment": ("color", "translation", "cutout"), "augment_p": 0.5}),
         ("ns", "simultaneous", {"precision": "bf16"}),
         ("hinge", "alternating", {"precision": "bf16", "ema_beta": 0.9}),
+        ("hinge", "alternating", {"lecam": 0.3, "lecam_decay": 0.9}),
+        ("ns", "simultaneous", {"lecam": 1.0}),
     ],
 )
 def test_each_loss_and_regulariser_trains(tmp_path, tiny_config, loss, schedule, extra):
@@ -95,6 +97,40 @@ def test_each_loss_and_regulariser_trains(tmp_path, tiny_config, loss, schedule,
     assert any(not torch.equal(G0[k], G1[k]) for k in G0)  # G really learned something
     if extra.get("ema_beta"):
         assert runs.find_checkpoint(run).has("G_ema")
+    if extra.get("lecam"):  # logged, and its anchors moved off their starting zeros
+        assert all(r["lecam"] >= 0 for r in rows)
+        anchors = runs.find_checkpoint(run).tensors("train_state")
+        assert float(anchors["lecam.real"]) != 0 and float(anchors["lecam.fake"]) != 0
+
+
+@pytest.mark.numerics
+def test_lecam_penalty_values_and_the_direction_it_pushes_d():
+    from ganstudio.training.components import LeCamAnchors
+    from ganstudio.training.regularizers import lecam_penalty
+
+    anchors = LeCamAnchors(0.5, torch.device("cpu"))
+    anchors.real.fill_(1.0)
+    anchors.fake.fill_(-1.0)
+    real = torch.tensor([2.0, -3.0], requires_grad=True)  # 3 above the fake anchor; below it (no charge)
+    fake = torch.tensor([0.0, 2.0], requires_grad=True)  # 1 below the real anchor; above it (no charge)
+    penalty = lecam_penalty(real, fake, anchors)
+    assert penalty.item() == (3.0**2 + 0.0) / 2 + (1.0**2 + 0.0) / 2  # powers of two: exact in float32
+    penalty.backward()
+    # Descending the penalty lowers the real logit that lies above the fake anchor and raises the fake one
+    # that lies below the real anchor: D's two outputs are drawn toward each other, no further.
+    assert real.grad.tolist() == [3.0, 0.0] and fake.grad.tolist() == [-1.0, 0.0]
+    anchors.update(torch.tensor([3.0, 5.0]), torch.tensor([-2.0, -4.0]))  # means 4 and -3, decay 0.5
+    assert anchors.real.item() == 2.5 and anchors.fake.item() == -2.0
+
+
+def test_lecam_refuses_bad_settings():
+    from ganstudio.config import TrainConfig
+    from ganstudio.errors import UserError
+
+    with pytest.raises(UserError, match="lecam must be >= 0"):
+        TrainConfig(lecam=-0.1)
+    with pytest.raises(UserError, match=r"lecam_decay must be in \[0, 1\)"):
+        TrainConfig(lecam=0.3, lecam_decay=1.0)
 
 
 def test_gradient_penalty_pushes_gradient_norm_to_one(tiny_config):

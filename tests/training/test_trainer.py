@@ -18,7 +18,7 @@ from ganstudio.errors import UserError
 from ganstudio.training import Trainer, prepare, train
 
 # The seed's plain training, and one with every optional piece of state switched on (EMA, adaptive
-# augmentation and its RNG, lazy R1, the divergence guard, flips, alternating schedule with n_dis).
+# augmentation and its RNG, lazy R1, LeCam's anchors, the divergence guard, flips, alternating schedule with n_dis).
 VARIANTS = {
     "seed": {},
     "full": dict(
@@ -30,6 +30,7 @@ VARIANTS = {
         ada_speed_images=500,
         r1_gamma=0.5,
         r1_every=3,
+        lecam=0.3,
         guard=True,
         schedule="alternating",
         n_dis=2,

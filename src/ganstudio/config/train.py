@@ -57,6 +57,11 @@ class TrainConfig:
     r1_gamma: float = 0.0  # R1 penalty on real images (lazy); 0 = off
     r1_every: int = 16
     gp_weight: float = 10.0  # gradient penalty weight for loss 'wgan-gp'
+    # LeCam regularisation (Tseng et al., CVPR 2021), for GANs on little data: D's logits on real pictures are
+    # pulled toward the moving average of its logits on fakes and vice versa (only where they lie beyond it),
+    # which bounds how far D can separate the training pictures from G's. The weight; 0 = off.
+    lecam: float = 0.0
+    lecam_decay: float = 0.99  # the moving averages' decay per D update
     feature_matching: float = 0.0  # weight of Salimans et al.'s feature-matching G loss
     aux_weight: float = 1.0  # ACGAN auxiliary classification loss weight
     # MSGAN's mode-seeking term (Mao et al. 2019): G is penalised when two noises with the same condition draw
@@ -101,6 +106,8 @@ class TrainConfig:
         check(not self.ada or bool(self.augment), "ada needs augmentations: set augment, e.g. color,translation,cutout")
         check(self.r1_gamma >= 0 and self.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1")
         check(self.feature_matching >= 0, "feature_matching must be >= 0")
+        check(self.lecam >= 0, f"lecam must be >= 0 (0 turns it off), got {self.lecam}")
+        check(0 <= self.lecam_decay < 1, f"lecam_decay must be in [0, 1), got {self.lecam_decay}")
         check(self.mode_seeking >= 0, f"mode_seeking must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(self.caption_noise >= 0, f"caption_noise must be >= 0 (0 turns it off), got {self.caption_noise}")
         check(self.caption_mix >= 0, f"caption_mix must be >= 0 (0 turns it off), got {self.caption_mix}")

@@ -101,3 +101,28 @@ class Augmenter:
         self.gen.set_state(tensors["gen"].cpu())
         self.rt_sum = tensors["rt_sum"].to(self.p.device)
         self.rt_n = js.get("rt_n", 0)
+
+
+class LeCamAnchors:
+    """LeCam regularisation's two anchors: moving averages of D's mean logit on real pictures and on fakes
+    (decay ``decay`` per D update, from 0, on the device: updating them never syncs with the host)."""
+
+    def __init__(self, decay: float, device: torch.device):
+        self.decay = decay
+        self.real = torch.zeros((), device=device)
+        self.fake = torch.zeros((), device=device)
+
+    @torch.no_grad()
+    def update(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
+        self.real.lerp_(real_logits.detach().float().mean(), 1 - self.decay)
+        self.fake.lerp_(fake_logits.detach().float().mean(), 1 - self.decay)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {"real": self.real, "fake": self.fake}
+
+    def state_json(self) -> dict:
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], js: dict) -> None:
+        self.real = tensors["real"].to(self.real.device)
+        self.fake = tensors["fake"].to(self.fake.device)

@@ -37,7 +37,7 @@ from .step import StepContext
 # gradients and scales learning rates in the optimizers' param groups, which ``opt.step`` honours.
 _EXTRA_ATTRS = ("augmenter", "ema", "acgan")
 # TrainConfig fields that must be off (falsy) for the seed's plain step.
-_OFF_FIELDS = ("label_smoothing", "feature_matching", "r1_gamma", "ema_beta", "augment", "ada")
+_OFF_FIELDS = ("label_smoothing", "feature_matching", "r1_gamma", "lecam", "ema_beta", "augment", "ada")
 
 _lrelu_bwd = torch.ops.aten.leaky_relu_backward.grad_input
 _tanh_bwd = torch.ops.aten.tanh_backward.grad_input

@@ -32,6 +32,10 @@ def pix2pix(ctx: StepContext) -> dict[str, torch.Tensor]:
         with ctx.autocast():  # separate passes: D's batch statistics stay per kind
             real_l, fake_l = ctx.D(inp, real).flatten().float(), ctx.D(inp, fake.detach()).flatten().float()
         d_loss = 0.5 * ctx.loss.d(real_l, fake_l, ctx.cfg.label_smoothing)
+        lecam = ctx.lecam_term(real_l, fake_l)  # every patch is one decision, for the anchors too
+        if lecam is not None:
+            d_loss = d_loss + lecam
+            out["lecam"] = lecam.detach()
         apply_grads(ctx.d_params, torch.autograd.grad(d_loss, ctx.d_params))
         ctx.sync_grads(ctx.d_params)
         ctx.opt_d.step()

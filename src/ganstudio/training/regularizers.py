@@ -5,6 +5,10 @@
 - Gradient penalty (Gulrajani et al. 2017) for WGAN-GP: weight * E(||grad_x D(x_hat)|| - 1)^2 on
   random interpolates of real and fake images.
 - Feature matching (Salimans et al. 2016): || E f(real) - E f(fake) ||^2 on D's penultimate features.
+- LeCam (Tseng et al. 2021): E[relu(D(real) - a_fake)^2] + E[relu(a_real - D(fake))^2], a_real and a_fake the
+  moving averages of D's logits on real pictures and on fakes (``components.LeCamAnchors``): D may not push its
+  real logits above where its fakes have lately been, nor its fake logits below where the reals have been,
+  without paying; on little data this is what keeps D from memorising the training pictures.
 - Mode seeking (MSGAN, Mao et al. 2019): 1 / (mean|G(z1, y) - G(z2, y)| / mean|z1 - z2| + 1e-5) for a
   quarter of G's batch drawn twice, with its own noise and with fresh noise, the same conditions.
 """
@@ -44,6 +48,13 @@ def add_d_penalties(ctx, d_grads, real, y_real, fake, y_fake, d_index: int):
         return d_grads
     extra = torch.autograd.grad(penalty, ctx.d_params, allow_unused=True)
     return tuple(g if e is None else g + e for g, e in zip(d_grads, extra))
+
+
+def lecam_penalty(real_logits: torch.Tensor, fake_logits: torch.Tensor, anchors) -> torch.Tensor:
+    """(B,) logits on real pictures and on fakes, the anchors (``.real``, ``.fake``: () tensors) -> () penalty."""
+    over = torch.relu(real_logits - anchors.fake).pow(2).mean()
+    under = torch.relu(anchors.real - fake_logits).pow(2).mean()
+    return over + under
 
 
 def feature_matching(ctx, real, y_real, fake, y_fake) -> torch.Tensor:

@@ -5,7 +5,7 @@ real batches with ``ctx.next_real()`` and latents with ``ctx.sample_latents(B)``
 ``ctx.loss`` and applies the optimizer updates.
 
 Optional parts (each off unless configured): DiffAugment on real and fake images in both D and G
-passes (``ctx.augment``), R1 / gradient penalties, feature matching, ACGAN's auxiliary classifier,
+passes (``ctx.augment``), R1 / gradient penalties, LeCam, feature matching, ACGAN's auxiliary classifier,
 D's self-supervised reconstruction of its real inputs (``lightweight``), for runs that read text the
 matching-aware D term and XMC-GAN's caption matching (sentence-image) and image-image terms, MSGAN's mode
 seeking, the EMA update and the ADA controller.
@@ -107,6 +107,7 @@ class DPass(NamedTuple):
     match: torch.Tensor | None  # () D's caption matching loss on the real pictures
     real_h: torch.Tensor | None  # (B, F) D's features of the real pictures (caption matching on)
     fake_h: torch.Tensor | None  # (B, F) D's features of the fakes (caption matching on)
+    lecam: torch.Tensor | None  # () LeCam's weighted penalty (train.lecam on)
 
 
 def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake, d_index: int) -> DPass:
@@ -128,13 +129,16 @@ def _d_pass(ctx: StepContext, real: torch.Tensor, y_real, fake: torch.Tensor, y_
         d_loss = d_loss + ctx.cfg.aux_weight * _aux_loss(aux, y)
     if recon is not None:
         d_loss = d_loss + recon_weight * recon
+    lecam = ctx.lecam_term(real_l, fake_l)  # real pictures with their own captions against the fakes
+    if lecam is not None:
+        d_loss = d_loss + lecam
     match = None
     if h is not None and y_real is not None:  # real pictures only: D must not learn to match G's pictures
         match = match_loss(ctx, h[:b], y_real)
         d_loss = d_loss + ctx.match_weight * match
     real_h, fake_h = (None, None) if h is None else (h[:b], h[b : 2 * b])
     fake_aux = None if aux is None else aux[b : 2 * b]
-    return DPass(d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, real_h, fake_h)
+    return DPass(d_loss, real_l, fake_l, fake_aux, recon, wrong_l, match, real_h, fake_h, lecam)
 
 
 def interpolated_captions(ctx: StepContext, y: torch.Tensor) -> torch.Tensor:
@@ -215,7 +219,7 @@ def _g_loss(
 
 
 def _outputs(
-    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, wrong_l=None, match=None, g_apart=None
+    ctx: StepContext, d_loss, g_loss, real_l, fake_l, recon=None, wrong_l=None, match=None, g_apart=None, lecam=None
 ) -> dict[str, torch.Tensor]:
     """The step's log: losses, D's mean probabilities, and each optional term that is on. ``g_loss`` is logged
     without the terms in ``g_apart`` (``_g_loss``'s), which are logged under their own names."""
@@ -233,6 +237,8 @@ def _outputs(
         out["match"] = match.detach()
     if recon is not None:  # D's self-supervised reconstruction error (lightweight): falls as D learns to describe
         out["recon"] = recon.detach()
+    if lecam is not None:  # LeCam's weighted penalty: grows as D pulls its real and fake logits apart
+        out["lecam"] = lecam.detach()
     # g_match: G's pictures' caption matching; mode_seeking: 1 / how far a picture moves per unit of noise;
     # caption_mix: G's loss (adversarial + matching) on pictures drawn from interpolated captions;
     # caption_recon: G's pooled L1 distance to the real pictures of the captions it drew;
@@ -275,7 +281,7 @@ def simultaneous(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_d.step()
     ctx.opt_g.step()
     _after_step(ctx, real_l)
-    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, d.recon, d.wrong_l, d.match, g_apart)
+    return _outputs(ctx, d_loss, g_loss, real_l, fake_l, d.recon, d.wrong_l, d.match, g_apart, d.lecam)
 
 
 def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -308,7 +314,7 @@ def alternating(ctx: StepContext) -> dict[str, torch.Tensor]:
     ctx.opt_g.step()
     if ctx.ema is not None:
         ctx.ema.update()
-    return _outputs(ctx, d_loss, g_loss, real_l, d.fake_l, d.recon, d.wrong_l, d.match, g_apart)
+    return _outputs(ctx, d_loss, g_loss, real_l, d.fake_l, d.recon, d.wrong_l, d.match, g_apart, d.lecam)
 
 
 SCHEDULES: dict[str, Schedule] = {}

@@ -29,7 +29,8 @@ from ..data.base import ImageDataset, to_float
 from ..data.captions import CaptionTable, caption_table
 from ..errors import UserError
 from ..losses import Loss
-from .components import EMA, Augmenter
+from .components import EMA, Augmenter, LeCamAnchors
+from .regularizers import lecam_penalty
 from .sampler import BatchSampler
 
 Tensor = torch.Tensor
@@ -173,6 +174,7 @@ class StepContext:
     batches: Batches
     augmenter: Augmenter | None = None  # DiffAugment/ADA state (also flips, inside next_real)
     ema: EMA | None = None
+    lecam: LeCamAnchors | None = None  # LeCam's anchors (``train.lecam`` > 0): D's loss adds ``lecam_penalty``
     acgan: bool = False  # D has an auxiliary classifier head: D(x, y, return_aux=True)
     # D's self-supervised reconstruction of its real inputs (``lightweight``): its weight in D's loss,
     # 0 when off; D then offers ``forward_and_reconstruct(x, y, n_real, generator)``. Lazy: due on every
@@ -208,6 +210,15 @@ class StepContext:
         """G draws the real batch's captions (not random pictures' ones): the terms that compare each of G's
         pictures with the real picture of its caption (``match_real_weight``, ``train.caption_recon``) need it."""
         return bool(self.match_real_weight) or (self.reads_text and bool(self.cfg.caption_recon))
+
+    def lecam_term(self, real_l: Tensor, fake_l: Tensor) -> Tensor | None:
+        """LeCam's penalty for D's logits on real pictures and on fakes ((B,) each), weighted, against the anchors
+        as they stood before this update, which then take this update's logits in. None when off."""
+        if self.lecam is None:
+            return None
+        penalty = self.cfg.lecam * lecam_penalty(real_l, fake_l, self.lecam)
+        self.lecam.update(real_l, fake_l)
+        return penalty
 
     def augment(self, x: Tensor) -> Tensor:
         """DiffAugment on D's inputs (real and fake alike); the identity when no ops are configured."""

@@ -28,7 +28,7 @@ from ..losses import LOSSES
 from ..models import build, get_family
 from ..models.tasks import Preview, with_captions
 from . import distributed, fast_mlp
-from .components import EMA, Augmenter
+from .components import EMA, Augmenter, LeCamAnchors
 from .distributed import DistInfo
 from .guard import Guard
 from .resolve import resolve
@@ -200,6 +200,9 @@ class Trainer:
                 cfg.data.flip,
             )
             self.stateful["augment"] = self.augmenter
+        self.lecam = None
+        if c.lecam:
+            self.lecam = self.stateful["lecam"] = LeCamAnchors(c.lecam_decay, device)
         self.guard = None
         if c.guard:
             self.guard = self.stateful["guard"] = Guard(self)
@@ -221,6 +224,7 @@ class Trainer:
             batches=self.batches,
             augmenter=self.augmenter,
             ema=self.ema,
+            lecam=self.lecam,
             acgan=bool(getattr(self.D, "has_aux", False)),  # ACGAN head: D(x, y, return_aux=True)
             recon_weight=float(getattr(cfg.model_config, "recon_weight", 0.0))
             if getattr(self.D, "reconstructs", False)
