@@ -83,13 +83,16 @@ def test_one_step_logs_the_wrong_caption_term_and_changes_g(captioned):
 
 
 # with and without the text terms (D's caption matching head and both contrastive terms, MSGAN's mode seeking,
-# caption noise, interpolated captions), whose parameters and noise draws must resume like the rest
+# caption noise, interpolated captions, G's retrieval, LeCam), whose parameters, state and noise draws must resume
+# like the rest
 EXTRAS = {
     "plain": ({}, {}),
     "match+mode-seeking": (
         {"mode_seeking": 1.0, "caption_noise": 0.2, "caption_mix": 0.5},
         {"match_weight": 1.0, "match_dim": 16, "match_real_weight": 1.0},
     ),
+    # G's retrieval bank (buffers saved with its weights, reloaded at their saved size) and LeCam's anchors
+    "retrieve+lecam": ({"lecam": 0.3}, {"retrieve": True}),
 }
 
 
@@ -108,8 +111,11 @@ def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, t
         assert ta.keys() == tb.keys()
         for k in ta:
             assert torch.equal(ta[k], tb[k]), f"{f}:{k}"
-    if model:
+    if model.get("match_weight"):
         assert any(k.startswith("match.") for k in load_file(str(a.path / "D.safetensors")))
+    if model.get("retrieve"):  # the bank travels with G (and its EMA copy): 16 pictures, 2 captions each
+        g = load_file(str(a.path / "G.safetensors"))
+        assert g["ref_images"].shape == (16, 3, 16, 16) and g["ref_keys"].shape == (32, 64)
     pipe = ganstudio.load(one)
     assert pipe.reads_text
     out = pipe(n=2, seed=0, prompt="a red square")
@@ -171,3 +177,48 @@ def test_preview_of_a_text_run_draws_training_captions_one_per_column(captioned)
     assert all(not torch.equal(cols[j], cols[k]) for j in range(c) for k in range(j + 1, c))
     assert all(not torch.equal(pa.images[j], pa.images[k]) for j in range(c) for k in range(j + 1, c))
     assert not torch.equal(pa.images[:c], to_uint8(G(fx.z[:c], None)))  # not the empty caption's pictures
+
+
+# --- retrieval (model.retrieve): G draws over the picture of the nearest training caption of another picture ---
+
+
+def test_nearest_reference_never_returns_the_picture_a_training_caption_names():
+    from ganstudio.models.lightweight import nearest_reference
+
+    keys = torch.nn.functional.normalize(torch.tensor([[1.0, 0, 0], [1.0, 0.1, 0], [0.9, 0.5, 0], [0, 0, 1.0]]), dim=1)
+    rows = torch.tensor([0, 0, 1, 2])  # picture 0 has two captions (rows 0 and 1)
+    # a training caption (row 0, any scale): its own picture 0 is set aside, both its rows, so picture 1
+    # (row 2) is nearest even though row 1 is nearer still
+    assert nearest_reference(3 * keys[:1], keys, rows).tolist() == [1]
+    assert nearest_reference(keys[3:], keys, rows).tolist() == [0]  # picture 2's caption: 0 and 1 tie far off
+    # a caption the bank does not hold: its nearest caption's picture, whichever it is
+    new = torch.nn.functional.normalize(torch.tensor([[1.0, 0.05, 0.0], [0.1, 0.0, 1.0]]), dim=1)
+    assert nearest_reference(new, keys, rows).tolist() == [0, 2]
+
+
+def test_a_fresh_retrieving_g_ignores_its_references_until_it_learns_to_use_them(captioned):
+    cfg, ds = prepare(text_config(captioned, 1, retrieve=True))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    G = t.G.eval()
+    assert G.ref_images.shape == (16, 3, 16, 16) and G.ref_rows.tolist() == sorted(G.ref_rows.tolist())
+    z, y = t.ctx.sample_latents(4)
+    before = G(z, y)
+    keys, rows, images = G.ref_keys.clone(), G.ref_rows.clone(), G.ref_images.clone()
+    G.set_references(keys, rows, 255 - images)  # every reference inverted: the zero convs see no difference
+    assert torch.equal(G(z, y), before)
+    with torch.no_grad():
+        G.ref_in[-1].weight.fill_(0.1)  # a G that has learned to read its references
+    assert not torch.equal(G(z, y), before)
+    inverted = G(z, y)
+    G.set_references(keys, rows, images)
+    assert not torch.equal(G(z, y), inverted)  # and now the reference's content reaches the picture
+
+
+def test_retrieve_is_refused_without_text_and_an_empty_bank_says_so():
+    from ganstudio.models.lightweight import LightweightGenerator
+
+    with pytest.raises(UserError, match=r"model\.retrieve needs a run that reads text"):
+        LightweightConfig(**TINY, resolution=16, retrieve=True)
+    G = LightweightGenerator(LightweightConfig(**TINY, resolution=16, text_dim=64, retrieve=True))
+    with pytest.raises(ValueError, match="the bank is empty"):
+        G(torch.randn(2, 8), torch.randn(2, 64))

@@ -224,10 +224,18 @@ class LightweightConfig:
     # XMC-GAN's image-image term, in D's matching space: G draws from the real batch's captions and each of its
     # pictures must pick out the real picture of its caption among the batch's (needs match_weight > 0). 0 = off.
     match_real_weight: float = 0.0
+    # Retrieval-augmented drawing (text runs only; after IC-GAN and retrieval-augmented diffusion): G keeps its
+    # training pictures and their caption embeddings, and draws every caption with the picture of its nearest
+    # training caption as a reference (added at every stage of G, through a 3x3 conv that starts at zero). The
+    # caption's own picture never serves: when the caption is a training caption, the nearest caption of another
+    # picture does, in training and in sampling alike, so G learns to edit a neighbour toward the words, and a
+    # name it never saw starts from the nearest one it knows. False = off.
+    retrieve: bool = False
 
     def __post_init__(self) -> None:
         check_common(self)
         check_leaky_d(self)
+        check(not self.retrieve or self.text_dim > 0, "model.retrieve needs a run that reads text (model.text_dim > 0)")
         check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
         check(self.recon_every >= 1, f"model.recon_every must be >= 1 (1 = every D update), got {self.recon_every}")

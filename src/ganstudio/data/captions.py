@@ -197,3 +197,13 @@ def caption_table(ds: ImageDataset, model: str = textembed.DEFAULT_MODEL) -> Cap
     return CaptionTable(
         emb, torch.tensor(start, dtype=torch.int64), torch.tensor(count, dtype=torch.int64), tuple(texts), model, shared
     )
+
+
+def reference_bank(
+    ds: ImageDataset, model: str = textembed.DEFAULT_MODEL
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What a retrieving G keeps (``model.retrieve``): its captions' unit embeddings (M, D), the picture of each
+    caption row (M,) int64, and the pictures (N, C, H, W) uint8."""
+    table = caption_table(ds, model)
+    rows = torch.repeat_interleave(torch.arange(len(table.count)), table.count)
+    return table.embeddings, rows, ds.images

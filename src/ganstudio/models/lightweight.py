@@ -36,9 +36,14 @@ is a negative: ``training.schedules``). ``y = None`` to a text G means the empty
 With ``match_weight`` > 0, D also has XMC-GAN's matching head (``match``, a ``CaptionMatch`` on D's features):
 the schedules train it to pair real pictures with their captions among the batch's and G to make its pictures
 pair the same way.
+With ``retrieve`` (text runs), G holds a bank of its training pictures and caption embeddings (buffers, saved
+with its weights; ``set_references``) and draws each caption over the picture of its nearest training caption
+that names another picture (``nearest_reference``), fed to every stage through a zero-initialised 3x3 conv.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -142,11 +147,32 @@ class DetailStage(nn.Module):
         return F.l1_loss(self.residual(small).float(), target.float())
 
 
+# Cosine similarity above this is the same caption text (the sentence model's rows are unit vectors; the same
+# text gives the same row up to float rounding, different texts stay far below it).
+SAME_CAPTION = 1 - 1e-4
+
+
+def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
+    """Caption embeddings y (B, T), the bank's unit caption embeddings (N, T) and the picture of each bank row (N,)
+    -> (B,) the picture of y's nearest bank caption, never the picture y itself names: when y is one of the bank's
+    captions (cosine > SAME_CAPTION), every row of its picture is set aside. In float32 whatever autocast is on."""
+    with torch.autocast(y.device.type, enabled=False):
+        sim = F.normalize(y.float(), dim=1) @ keys.float().T
+    best, at = sim.max(1)
+    own = torch.where(best > SAME_CAPTION, rows[at], torch.full_like(at, -1))
+    sim = sim.masked_fill(rows[None, :] == own[:, None], float("-inf"))
+    return rows[sim.argmax(1)]
+
+
 class LightweightGenerator(nn.Module):
     """(B, z_dim), (B, K) class weights or None -> (B, C, H, W) in [-1, 1].
 
     With ``upscale`` s > 1 it offers ``detail_loss(real)`` (``learns_detail``): the schedules add it to G's
     loss; see the module docstring for what training mode returns."""
+
+    ref_keys: Tensor  # the retrieval bank's buffers (``retrieve`` only)
+    ref_rows: Tensor
+    ref_images: Tensor
 
     def __init__(self, cfg: LightweightConfig):
         super().__init__()
@@ -172,11 +198,48 @@ class LightweightGenerator(nn.Module):
         self.gated_by = {t: t - gap for t in range(max(gap, 3), stages + 1)} if gap else {}
         self.sle = nn.ModuleDict({f"{s}_{t}": SkipExcitation(ch[s], ch[t]) for t, s in self.gated_by.items()})
         self.to_image = nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1)
+        self.retrieves = bool(cfg.retrieve)
+        ref_convs = [nn.Conv2d(cfg.channels, c, 3, 1, 1) for c in ch] if self.retrieves else []
+        self.ref_in = nn.ModuleList(ref_convs) if self.retrieves else None
+        if self.retrieves:  # the bank: empty until set_references (a trainer) or load_state_dict (a saved run)
+            self.register_buffer("ref_keys", torch.zeros(0, cond))
+            self.register_buffer("ref_rows", torch.zeros(0, dtype=torch.long))
+            self.register_buffer("ref_images", torch.zeros(0, cfg.channels, drawn_h, drawn_w, dtype=torch.uint8))
         dcgan_init(self)
+        for conv in ref_convs:  # zero: a fresh G draws as without references and learns how much to use
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(cast(Tensor, conv.bias))
         # after dcgan_init: the detail stage keeps PyTorch's default init (its N(0, 0.02) one starts it near zero
         # detail too, but slower to learn; it is a plain regression net)
         self.detail = DetailStage(cfg.channels, cfg.upscale, cfg.detail_channels) if cfg.upscale > 1 else None
         self.learns_detail = self.detail is not None
+
+    def set_references(self, keys: Tensor, rows: Tensor, images: Tensor) -> None:
+        """The retrieval bank: unit caption embeddings (N, T), the picture of each caption row (N,) int64 and the
+        pictures (P, C, H, W) uint8 (pooled here to the size G draws at)."""
+        if not self.retrieves:
+            raise ValueError("LightweightGenerator: built without retrieve, it keeps no references")
+        h, w = self.ref_images.shape[-2:]
+        if images.shape[-2:] != (h, w):
+            images = F.adaptive_avg_pool2d(images.float(), (h, w)).round().to(torch.uint8)
+        dev = self.ref_keys.device
+        self.ref_keys = F.normalize(keys.float(), dim=1).to(dev)
+        self.ref_rows, self.ref_images = rows.long().to(dev), images.to(dev)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # The bank's size is the training data's, not the config's: take the saved one's shape before loading it.
+        for name in ("ref_keys", "ref_rows", "ref_images"):
+            saved = state_dict.get(prefix + name)
+            if self.retrieves and saved is not None:
+                setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def references(self, y: Tensor) -> Tensor:
+        """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1] (``nearest_reference``)."""
+        if not len(self.ref_keys):
+            raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
+        picture = nearest_reference(y, self.ref_keys, self.ref_rows)
+        return self.ref_images[picture].float() / 127.5 - 1
 
     def detail_loss(self, real: Tensor) -> Tensor:
         """The detail stage's loss on real pictures (B, C, H, W); only with ``upscale`` > 1."""
@@ -189,23 +252,33 @@ class LightweightGenerator(nn.Module):
             y = z.new_zeros(len(z), self.text_dim)
         if self.num_classes:
             check_y(y, len(z), self.num_classes, "LightweightGenerator")
+        ref = None
+        if self.ref_in is not None:
+            assert y is not None
+            ref = self.references(y).to(z.dtype)
         if self.text_mlp is not None:
             assert y is not None
             y = y + self.text_mlp(y)  # residual: the raw embedding still reaches every block
         h = self.project(g_input(z, y, self.class_input)).view(len(z), -1, self.base_h, self.base_w)
-        feats = [F.glu(self.norm0(h, y), 1)]  # feats[t]: stage t's output, t = 0 the base grid
+        feats = [self._with_reference(F.glu(self.norm0(h, y), 1), ref, 0)]  # feats[t]: stage t's output
         for t, up in enumerate(self.ups, start=1):
             h = up(feats[-1], y)
             if t in self.gated_by:
                 s = self.gated_by[t]
                 h = h * self.sle[f"{s}_{t}"](feats[s])
-            feats.append(h)
+            feats.append(self._with_reference(h, ref, t))
         drawn = torch.tanh(self.to_image(feats[-1]))
         if self.detail is None:
             return drawn
         if self.training:  # D pools this back to the drawing exactly; the detail stage learns from reals only
             return F.interpolate(drawn, scale_factor=self.detail.scale, mode="nearest")
         return self.detail(drawn).clamp(-1, 1)
+
+    def _with_reference(self, h: Tensor, ref: Tensor | None, t: int) -> Tensor:
+        """Stage t's features (B, ch, h, w) plus the reference picture pooled to that size through its conv."""
+        if ref is None or self.ref_in is None:
+            return h
+        return h + self.ref_in[t](F.adaptive_avg_pool2d(ref, (h.shape[-2], h.shape[-1])).to(h.dtype))
 
 
 class DownBlock(nn.Module):

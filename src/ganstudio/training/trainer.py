@@ -22,6 +22,7 @@ import torch
 from .. import runs
 from ..config import RunConfig
 from ..data.base import ImageDataset
+from ..data.captions import reference_bank
 from ..devices import auto_precision, bf16_kind, cpu_capability
 from ..errors import UserError
 from ..losses import LOSSES
@@ -139,6 +140,8 @@ class Trainer:
         if self.cfg.channels_last:  # NHWC weights: convolutions then run (and return) channels-last
             for m in (self.G, self.D):
                 m.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's overloads omit it
+        if getattr(self.G, "retrieves", False):  # before the EMA copy: both draw over the same bank
+            cast(Callable, self.G.set_references)(*reference_bank(dataset, cfg.model_config.text_model))
         self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         fused = self.cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
