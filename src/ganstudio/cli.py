@@ -105,7 +105,7 @@ NEXT_COMMAND = {
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from .generate import anchor_note, generate_to_files, prompt_mode
+    from .generate import anchor_note, generate_to_files, prompt_mode, reference_note
 
     if a.prompt and not a.from_:
         print(prompt_mode(a.run_dir), file=sys.stderr)
@@ -128,6 +128,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
     )
     if a.anchor:  # generate_to_files refused an anchor without a text prompt
         print(anchor_note(a.run_dir, a.prompt, a.anchor, a.checkpoint), file=sys.stderr)
+    if a.prompt and not a.from_ and prompt_mode(a.run_dir).startswith("this run reads text"):
+        ref = reference_note(a.run_dir, a.prompt, a.anchor, a.checkpoint)
+        if ref:
+            print(ref, file=sys.stderr)
     for p in paths:
         print(p)
     return 0

@@ -109,6 +109,12 @@ def anchor_note(run_dir: str | Path, prompt: str, strength: float, checkpoint: s
     return f"anchored at {strength:g} toward the run's nearest training captions: {near}"
 
 
+def reference_note(run_dir: str | Path, prompt: str, anchor: float = 0.0, checkpoint: str = "latest") -> str | None:
+    """One line naming the training picture a retrieving run draws the prompt over (None for other runs)."""
+    caption = load(run_dir, checkpoint=checkpoint).reference_caption(prompt, anchor)
+    return None if caption is None else f"drawn over the training picture of {caption!r} (model.retrieve)"
+
+
 def _named_directions(run_dir, step):
     """The run's directions whose names prompts may use (None when the run has none)."""
     from .creative import directions as D

@@ -22,7 +22,7 @@ Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -137,6 +137,24 @@ class Pipeline:
         near what was asked (shown beside a prompt's pictures)."""
         texts, bank = self.caption_bank()
         return [(texts[i], c) for i, c in textembed.nearest(self.embed_prompt(prompt).numpy(), bank, k)]
+
+    @property
+    def retrieves(self) -> bool:
+        """G draws each caption over the picture of its nearest training caption (``model.retrieve``)."""
+        return bool(getattr(self.G, "retrieves", False))
+
+    @torch.no_grad()
+    def reference_caption(self, prompt: str, anchor: float = 0.0) -> str | None:
+        """The training caption whose picture G draws ``prompt`` (anchored at ``anchor``) over, for a retrieving
+        run; None for any other run, or one that keeps no ``captions.json``."""
+        if not self.retrieves or self.run_dir is None:
+            return None
+        kept = runs.read_captions(self.run_dir)
+        if kept is None:
+            return None
+        e = self.anchored(self.embed_prompt(prompt), anchor)[None].to(self.device)
+        row = int(cast(Callable, self.G.reference_rows)(e)[0])
+        return kept[1][row] if row < len(kept[1]) else None
 
     @property
     def is_sound(self) -> bool:

@@ -97,7 +97,7 @@ EXTRAS = {
 
 
 @pytest.mark.parametrize("extras", EXTRAS.values(), ids=EXTRAS.keys())
-def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, tmp_path, extras):
+def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, tmp_path, extras, capsys):
     tr, model = extras
     one = train(text_config(captioned, 4, tr, **model), out=tmp_path / "one", progress=False)
     part = train(text_config(captioned, 2, tr, **model), out=tmp_path / "two", progress=False)
@@ -122,6 +122,16 @@ def test_resume_with_text_is_bit_exact_and_loads_back_with_a_prompt(captioned, t
     assert out.images.shape == (2, 3, 16, 16) and out.prompt == "a red square" and out.classes.shape == (2, 64)
     assert not torch.equal(out.images, pipe(n=2, seed=0, prompt="a blue square").images)
     assert torch.equal(out.images, pipe(n=2, seed=0, prompt=" a red square ").images)
+    if model.get("retrieve"):  # the picture a prompt is drawn over is named, from the run's own captions
+        texts = runs.read_captions(one)[1]
+        over = pipe.reference_caption("a red square")
+        assert over in texts  # (these squares share captions, so another square's "a red square" may serve)
+        from ganstudio.cli import main
+
+        assert main(["generate", str(one), "--prompt", "a red square", "--grid", str(tmp_path / "g.png")]) == 0
+        assert f"drawn over the training picture of {over!r}" in capsys.readouterr().err
+    else:
+        assert pipe.reference_caption("a red square") is None
 
 
 def test_text_and_classes_together_are_refused():
@@ -189,11 +199,11 @@ def test_nearest_reference_never_returns_the_picture_a_training_caption_names():
     rows = torch.tensor([0, 0, 1, 2])  # picture 0 has two captions (rows 0 and 1)
     # a training caption (row 0, any scale): its own picture 0 is set aside, both its rows, so picture 1
     # (row 2) is nearest even though row 1 is nearer still
-    assert nearest_reference(3 * keys[:1], keys, rows).tolist() == [1]
-    assert nearest_reference(keys[3:], keys, rows).tolist() == [0]  # picture 2's caption: 0 and 1 tie far off
-    # a caption the bank does not hold: its nearest caption's picture, whichever it is
+    assert nearest_reference(3 * keys[:1], keys, rows).tolist() == [2]
+    assert nearest_reference(keys[3:], keys, rows).tolist() == [0]  # picture 2's caption: rows 0-2 tie at 0
+    # a caption the bank does not hold: its nearest caption, whichever picture that is
     new = torch.nn.functional.normalize(torch.tensor([[1.0, 0.05, 0.0], [0.1, 0.0, 1.0]]), dim=1)
-    assert nearest_reference(new, keys, rows).tolist() == [0, 2]
+    assert nearest_reference(new, keys, rows).tolist() == [1, 3]
 
 
 def test_a_fresh_retrieving_g_ignores_its_references_until_it_learns_to_use_them(captioned):

@@ -154,14 +154,14 @@ SAME_CAPTION = 1 - 1e-4
 
 def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
     """Caption embeddings y (B, T), the bank's unit caption embeddings (N, T) and the picture of each bank row (N,)
-    -> (B,) the picture of y's nearest bank caption, never the picture y itself names: when y is one of the bank's
-    captions (cosine > SAME_CAPTION), every row of its picture is set aside. In float32 whatever autocast is on."""
+    -> (B,) the bank row of y's nearest caption of another picture: when y is one of the bank's captions (cosine
+    > SAME_CAPTION), every row of its picture is set aside. In float32 whatever autocast is on."""
     with torch.autocast(y.device.type, enabled=False):
         sim = F.normalize(y.float(), dim=1) @ keys.float().T
     best, at = sim.max(1)
     own = torch.where(best > SAME_CAPTION, rows[at], torch.full_like(at, -1))
     sim = sim.masked_fill(rows[None, :] == own[:, None], float("-inf"))
-    return rows[sim.argmax(1)]
+    return sim.argmax(1)
 
 
 class LightweightGenerator(nn.Module):
@@ -234,12 +234,16 @@ class LightweightGenerator(nn.Module):
                 setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def references(self, y: Tensor) -> Tensor:
-        """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1] (``nearest_reference``)."""
+    def reference_rows(self, y: Tensor) -> Tensor:
+        """Caption embeddings (B, T) -> (B,) the bank (caption) row whose picture each is drawn over: the run's
+        ``captions.json`` names it (``nearest_reference``)."""
         if not len(self.ref_keys):
             raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
-        picture = nearest_reference(y, self.ref_keys, self.ref_rows)
-        return self.ref_images[picture].float() / 127.5 - 1
+        return nearest_reference(y, self.ref_keys, self.ref_rows)
+
+    def references(self, y: Tensor) -> Tensor:
+        """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1]."""
+        return self.ref_images[self.ref_rows[self.reference_rows(y)]].float() / 127.5 - 1
 
     def detail_loss(self, real: Tensor) -> Tensor:
         """The detail stage's loss on real pictures (B, C, H, W); only with ``upscale`` > 1."""

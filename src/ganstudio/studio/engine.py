@@ -278,6 +278,9 @@ class Engine:
                 if anchor:
                     near = ", ".join(f"“{t}”" for t, _ in pipe.known_captions(prompt, 3))
                     note += f", anchored {anchor:g} toward {near}"
+                over = pipe.reference_caption(prompt, anchor)  # a retrieving run: the picture it starts from
+                if over:
+                    note += f", over the training picture of “{over}”"
                 return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
             if prompt:
                 dirs = self.directions(run, pipe)
