@@ -232,3 +232,37 @@ def test_retrieve_is_refused_without_text_and_an_empty_bank_says_so():
     G = LightweightGenerator(LightweightConfig(**TINY, resolution=16, text_dim=64, retrieve=True))
     with pytest.raises(ValueError, match="the bank is empty"):
         G(torch.randn(2, 8), torch.randn(2, 64))
+
+
+def test_soft_references_cross_fade_where_the_nearest_caption_changes():
+    from ganstudio.models.lightweight import LightweightGenerator, reference_weights
+
+    sim = torch.tensor([[0.9, 0.5, 0.88, -4.0]])
+    rows, w = reference_weights(sim, 0.0)
+    assert rows.tolist() == [[0]] and w.tolist() == [[1.0]]
+    rows, w = reference_weights(sim, 0.02)
+    assert rows[0, :2].tolist() == [0, 2] and torch.isclose(w.sum(), torch.tensor(1.0))
+    assert torch.isclose(w[0, 1] / w[0, 0], torch.exp(torch.tensor(-0.02 / 0.02)), rtol=1e-5)  # e^(-gap / T)
+
+    def bank(temperature: float) -> LightweightGenerator:
+        cfg = LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_temperature=temperature)
+        G = LightweightGenerator(cfg)
+        images = torch.stack([torch.zeros(3, 16, 16), torch.full((3, 16, 16), 255.0)]).to(torch.uint8)  # black, white
+        G.set_references(torch.eye(3)[:2], torch.tensor([0, 1]), images)
+        return G
+
+    t = torch.linspace(0, 1, 101)[:, None]
+    walk = torch.cat([1 - t, t, torch.ones_like(t)], 1)  # from nearer black to nearer white, never a bank caption
+    # soft: the weight of white is a logistic in (cos_white - cos_black) / T, whose slope is at most 1/4; that gap
+    # grows by about 2 / |walk| / 100 = 0.0163 a frame (|walk| ~ 1.22 at the midpoint), so a frame moves the
+    # reference by at most 2 * 0.0163 / 0.05 / 4 = 0.16 (black to white is 2): a fade over more than 12 frames
+    for temperature, biggest_step in ((0.0, 2.0), (0.05, 0.2)):
+        refs = bank(temperature).references(walk)
+        steps = (refs[1:] - refs[:-1]).abs().amax((1, 2, 3))
+        assert refs[0].max() < -0.9 and refs[-1].min() > 0.9  # black at one end, white at the other
+        # the nearest picture alone cuts from black to white (a step of 2) in one frame; the blend fades over many
+        assert (
+            torch.isclose(steps.max(), torch.tensor(biggest_step)) if temperature == 0 else steps.max() < biggest_step
+        )
+    with pytest.raises(UserError, match=r"model\.retrieve_temperature must be >= 0"):
+        LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_temperature=-1.0)

@@ -231,11 +231,18 @@ class LightweightConfig:
     # picture does, in training and in sampling alike, so G learns to edit a neighbour toward the words, and a
     # name it never saw starts from the nearest one it knows. False = off.
     retrieve: bool = False
+    # 0: the nearest caption's picture alone, which changes at once where two captions tie (a walk between prompts
+    # cuts there); > 0: a softmax(cosine / this) blend of the 8 nearest captions' pictures, which moves continuously.
+    retrieve_temperature: float = 0.0
 
     def __post_init__(self) -> None:
         check_common(self)
         check_leaky_d(self)
         check(not self.retrieve or self.text_dim > 0, "model.retrieve needs a run that reads text (model.text_dim > 0)")
+        check(
+            self.retrieve_temperature >= 0,
+            f"model.retrieve_temperature must be >= 0 (0 = the nearest picture alone), got {self.retrieve_temperature}",
+        )
         check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")
         check(self.recon_every >= 1, f"model.recon_every must be >= 1 (1 = every D update), got {self.recon_every}")

@@ -38,7 +38,8 @@ the schedules train it to pair real pictures with their captions among the batch
 pair the same way.
 With ``retrieve`` (text runs), G holds a bank of its training pictures and caption embeddings (buffers, saved
 with its weights; ``set_references``) and draws each caption over the picture of its nearest training caption
-that names another picture (``nearest_reference``), fed to every stage through a zero-initialised 3x3 conv.
+that names another picture (``nearest_reference``; or a softmax blend of the nearest with
+``retrieve_temperature``), fed to every stage through a zero-initialised 3x3 conv.
 """
 
 from __future__ import annotations
@@ -152,16 +153,38 @@ class DetailStage(nn.Module):
 SAME_CAPTION = 1 - 1e-4
 
 
-def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
+# Below any cosine: where a caption's own picture's rows are set aside (finite, so a softmax over them stays defined).
+SET_ASIDE = -4.0
+# How many nearest captions a soft reference blends (``retrieve_temperature`` > 0): beyond the eighth, weights are
+# negligible at the temperatures that keep a reference crisp.
+REFERENCE_K = 8
+
+
+def reference_similarity(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
     """Caption embeddings y (B, T), the bank's unit caption embeddings (N, T) and the picture of each bank row (N,)
-    -> (B,) the bank row of y's nearest caption of another picture: when y is one of the bank's captions (cosine
-    > SAME_CAPTION), every row of its picture is set aside. In float32 whatever autocast is on."""
+    -> (B, N) cosine similarities, with every row of the picture y itself names at SET_ASIDE: when y is one of the
+    bank's captions (cosine > SAME_CAPTION), so that a training caption never draws over its own picture. In
+    float32 whatever autocast is on."""
     with torch.autocast(y.device.type, enabled=False):
         sim = F.normalize(y.float(), dim=1) @ keys.float().T
     best, at = sim.max(1)
     own = torch.where(best > SAME_CAPTION, rows[at], torch.full_like(at, -1))
-    sim = sim.masked_fill(rows[None, :] == own[:, None], float("-inf"))
-    return sim.argmax(1)
+    return sim.masked_fill(rows[None, :] == own[:, None], SET_ASIDE)
+
+
+def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
+    """(B,) the bank row of y's nearest caption of another picture (``reference_similarity``)."""
+    return reference_similarity(y, keys, rows).argmax(1)
+
+
+def reference_weights(sim: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+    """(B, N) similarities -> the bank rows a reference blends (B, k) and their weights (B, k), summing to 1:
+    the nearest row alone at temperature 0; else softmax(cosine / temperature) over the REFERENCE_K nearest,
+    which moves continuously with y (a walk between two prompts cross-fades its references, it does not cut)."""
+    if temperature <= 0:
+        return sim.argmax(1, keepdim=True), sim.new_ones(len(sim), 1)
+    top, rows = sim.topk(min(REFERENCE_K, sim.shape[1]), 1)
+    return rows, torch.softmax(top / temperature, 1)
 
 
 class LightweightGenerator(nn.Module):
@@ -198,7 +221,7 @@ class LightweightGenerator(nn.Module):
         self.gated_by = {t: t - gap for t in range(max(gap, 3), stages + 1)} if gap else {}
         self.sle = nn.ModuleDict({f"{s}_{t}": SkipExcitation(ch[s], ch[t]) for t, s in self.gated_by.items()})
         self.to_image = nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1)
-        self.retrieves = bool(cfg.retrieve)
+        self.retrieves, self.ref_temperature = bool(cfg.retrieve), float(cfg.retrieve_temperature)
         ref_convs = [nn.Conv2d(cfg.channels, c, 3, 1, 1) for c in ch] if self.retrieves else []
         self.ref_in = nn.ModuleList(ref_convs) if self.retrieves else None
         if self.retrieves:  # the bank: empty until set_references (a trainer) or load_state_dict (a saved run)
@@ -242,8 +265,13 @@ class LightweightGenerator(nn.Module):
         return nearest_reference(y, self.ref_keys, self.ref_rows)
 
     def references(self, y: Tensor) -> Tensor:
-        """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1]."""
-        return self.ref_images[self.ref_rows[self.reference_rows(y)]].float() / 127.5 - 1
+        """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1]: the nearest caption's picture,
+        or with ``retrieve_temperature`` > 0 the weighted blend of the nearest captions' (``reference_weights``)."""
+        if not len(self.ref_keys):
+            raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
+        at, w = reference_weights(reference_similarity(y, self.ref_keys, self.ref_rows), self.ref_temperature)
+        pictures = self.ref_images[self.ref_rows[at]].float() / 127.5 - 1  # (B, k, C, h, w)
+        return (w[:, :, None, None, None] * pictures).sum(1)
 
     def detail_loss(self, real: Tensor) -> Tensor:
         """The detail stage's loss on real pictures (B, C, H, W); only with ``upscale`` > 1."""
