@@ -31,7 +31,8 @@ Group accuracy: the ``emoji`` classifier (features registry) names the Unicode g
 when it is the target emoji's group. Each prompt is drawn with ``--seeds`` seeds (the rates average them);
 ``text_variety`` is the mean pixel difference between one prompt's pictures (0: the noise changes nothing),
 ``real_variety`` that between the real pictures of neighbouring prompts, for scale.
-Writes a JSON of every number to ``--out``.
+Writes a JSON of every number to ``--out``, with each picture's hit or miss per column under ``hits`` (in prompt
+order, seeds inner), which ``text_compare.py`` pairs between two runs.
 
 ``--validate-anchor`` chooses the anchor's settings without looking at the held-out names: each of the 200
 training names is drawn with its own picture's captions left out of the bank (leave-one-out: the name becomes
@@ -320,15 +321,18 @@ def main() -> None:
         row: dict = {"prompts": len(prompts)}
         groups = [group[t] for t in targets]
         real = torch.stack([picture_of(ds, t) for t in targets])
+        hits: dict[str, list[int]] = {}  # per picture, in prompt order (seeds inner): for paired comparisons
         row["real"], _ = r_precision(matcher, real, prompts, pool)
         row["real_group_acc"] = group_accuracy(clf, real.float() / 255, groups)
         near = nearest(prompts)
-        row["nearest"], _ = r_precision(matcher, near, prompts, pool)
+        row["nearest"], h = r_precision(matcher, near, prompts, pool)
+        hits["nearest"] = h.astype(int).tolist()
         row["nearest_group_acc"] = group_accuracy(clf, near.float() / 255, groups)
         rep = [p for p in prompts for _ in range(a.seeds)]
         g_rep = [g for g in groups for _ in range(a.seeds)]
         x = generate_text(text_pipe, prompts, a.seeds)
-        row["text"], _ = r_precision(matcher, to32(x), rep, pool)
+        row["text"], h = r_precision(matcher, to32(x), rep, pool)
+        hits["text"] = h.astype(int).tolist()
         row["text_group_acc"] = group_accuracy(clf, x, g_rep)
         row["text_variety"] = variety(x, a.seeds)  # same prompt, other seed
         row["real_variety"] = float((real.float()[1:] - real.float()[:-1]).abs().mean() / 255)  # other emoji
@@ -337,7 +341,8 @@ def main() -> None:
             row["text_from_name"], _ = r_precision(matcher, to32(xt), rep, pool)
         for s_ in anchors:
             xa = generate_text(text_pipe, prompts, a.seeds, s_)
-            row[f"text_anchor{s_:g}"], _ = r_precision(matcher, to32(xa), rep, pool)
+            row[f"text_anchor{s_:g}"], h = r_precision(matcher, to32(xa), rep, pool)
+            hits[f"text_anchor{s_:g}"] = h.astype(int).tolist()
             row[f"text_anchor{s_:g}_group_acc"] = group_accuracy(clf, xa, g_rep)
         if class_pipe is not None:
             xc, chosen = generate_class(class_pipe, prompts, a.seeds)
@@ -345,6 +350,7 @@ def main() -> None:
             row["class_group_acc"] = group_accuracy(clf, xc, g_rep)
             row["class_mapping_right_group"] = float(np.mean([c == g for c, g in zip(chosen, groups)]))
         results["sets"][name] = row
+        results.setdefault("hits", {})[name] = {"prompts": prompts, **hits}
         print(name, {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     s = results["sets"]
     results["paraphrase_drop_points"] = 100 * (s["paraphrase-names"]["text"] - s["paraphrase"]["text"])
