@@ -266,3 +266,31 @@ def test_soft_references_cross_fade_where_the_nearest_caption_changes():
         )
     with pytest.raises(UserError, match=r"model\.retrieve_temperature must be >= 0"):
         LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_temperature=-1.0)
+
+
+@pytest.fixture(scope="module")
+def named(tmp_path_factory):
+    """8 pictures at 16 px, each with a caption of its own (no two share one)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("named")
+    names = ["red apple", "green pear", "blue sky", "yellow sun", "black cat", "white snow", "orange fox", "pink pig"]
+    for i, name in enumerate(names):
+        Image.new("RGB", (16, 16), (30 * i, 255 - 30 * i, 100)).save(root / f"{i}.png")
+        (root / f"{i}.txt").write_text(name)
+    return root
+
+
+def test_retrieve_self_lets_a_share_of_captions_draw_over_their_own_picture(named, captioned):
+    cfg, ds = prepare(text_config(named, 1, {"retrieve_self": 1.0}, retrieve=True))
+    t = Trainer(cfg, ds, torch.device("cpu"), None)
+    _, y = t.ctx.next_real()
+    own = t.G.ref_rows[t.ctx.batches.real_rows]  # the picture of each drawn caption
+    jittered = t.ctx.g_captions(y)
+    assert torch.allclose(jittered.norm(dim=1), y.norm(dim=1)) and (jittered * y).sum(1).min() > 0.998
+    assert (t.G.ref_rows[t.G.reference_rows(y)] != own).all()  # exact captions: never their own picture
+    assert (t.G.ref_rows[t.G.reference_rows(jittered)] == own).all()  # moved off their row: their own
+    with pytest.raises(UserError, match=r"set model_config\.retrieve=true too"):
+        Trainer(*prepare(text_config(captioned, 1, {"retrieve_self": 0.5})), torch.device("cpu"), None)
+    with pytest.raises(UserError, match=r"retrieve_self must be in \[0, 1\]"):
+        text_config(captioned, 1, {"retrieve_self": 1.5})

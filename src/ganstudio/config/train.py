@@ -83,6 +83,11 @@ class TrainConfig:
     # pictures share are left out (no one picture is theirs). The weight; 0 = off.
     caption_recon: float = 0.0
     caption_recon_px: int = 8
+    # Retrieving runs (model.retrieve): the share of G's training captions allowed to draw over their own picture.
+    # A caption is moved off its exact bank row by a jitter of 5 % of its norm (cosine about 0.9988, far closer
+    # than any other caption), which lifts the rule that sets a caption's own picture aside, so G also learns to
+    # keep a reference that already fits its words. 0 = never (every reference is another picture).
+    retrieve_self: float = 0.0
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -111,6 +116,10 @@ class TrainConfig:
         check(self.mode_seeking >= 0, f"mode_seeking must be >= 0 (0 turns it off), got {self.mode_seeking}")
         check(self.caption_noise >= 0, f"caption_noise must be >= 0 (0 turns it off), got {self.caption_noise}")
         check(self.caption_mix >= 0, f"caption_mix must be >= 0 (0 turns it off), got {self.caption_mix}")
+        check(
+            0 <= self.retrieve_self <= 1,
+            f"retrieve_self must be in [0, 1] (a share of captions), got {self.retrieve_self}",
+        )
         check(self.caption_recon >= 0, f"caption_recon must be >= 0 (0 turns it off), got {self.caption_recon}")
         check(
             self.caption_recon_px >= 0,

@@ -35,6 +35,10 @@ from .sampler import BatchSampler
 
 Tensor = torch.Tensor
 Params = list[torch.nn.Parameter]
+# ``train.retrieve_self``: the jitter (a fraction of a caption's norm) that moves a caption off its exact bank row:
+# its cosine with that row falls to about 1 - 0.05^2 / 2 = 0.9988, below ``lightweight.SAME_CAPTION`` (0.9999)
+# for any draw, and far above its cosine with any other caption.
+SELF_JITTER = 0.05
 
 
 class Batches:
@@ -199,6 +203,11 @@ class StepContext:
         text_dim = int(getattr(self.model_config, "text_dim", 0) or 0)
         if text_dim:
             self.batches.read_text(text_dim, self.model_config.text_model)
+        if self.cfg.retrieve_self and not getattr(self.G, "retrieves", False):
+            raise UserError(
+                "train.retrieve_self lets captions draw over their own picture in a retrieving run; "
+                "set model_config.retrieve=true too, or leave train.retrieve_self at 0"
+            )
 
     @property
     def reads_text(self) -> bool:
@@ -264,12 +273,20 @@ class StepContext:
         return sample(rows * w, cols, device=device, generator=self.noise)[r * rows : (r + 1) * rows]
 
     def g_captions(self, y: Tensor | None) -> Tensor | None:
-        """The captions (B, T) G draws from, with ``train.caption_noise``: Gaussian noise whose norm is about that
+        """The captions (B, T) G draws from, with ``train.retrieve_self`` (a share of rows moved off their exact bank
+        row by SELF_JITTER, so they may draw over their own picture) and ``train.caption_noise``: Gaussian noise whose norm is about that
         fraction of each embedding's, then rescaled to the embedding's norm. Unchanged when off or not text.
         Drawn for the global batch from the checkpointed generator (one stream whatever the world size)."""
-        if y is None or not self.reads_text or not self.cfg.caption_noise:
+        if y is None or not self.reads_text:
             return y
         b, dim = y.shape
+        if self.cfg.retrieve_self:  # these rows may draw over their own picture: off their exact bank row
+            keep_own = self.draw_rows(torch.rand, b, 1, y.device) < self.cfg.retrieve_self
+            jitter = self.draw_rows(torch.randn, b, dim, y.device) * (SELF_JITTER / dim**0.5)
+            moved = F.normalize(y + y.norm(dim=1, keepdim=True) * jitter, dim=1) * y.norm(dim=1, keepdim=True)
+            y = torch.where(keep_own, moved, y)
+        if not self.cfg.caption_noise:
+            return y
         n = self.draw_rows(torch.randn, b, dim, y.device)
         noisy = y + self.cfg.caption_noise * y.norm(dim=1, keepdim=True) * n / dim**0.5
         return F.normalize(noisy, dim=1) * y.norm(dim=1, keepdim=True)
