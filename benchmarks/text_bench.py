@@ -14,6 +14,10 @@ prompt, the picture must rank the prompt first among itself + 99 random emoji na
             space (the prompt's own picture for a training name). What a G that memorised the training pictures
             and drew each unseen name as its nearest training name would score: a reference, not a target
   text      the run that reads text, drawing from the prompt itself
+  reference the picture a retrieving run (``model.retrieve``) draws each prompt over, as it is: the training
+            picture of the prompt's nearest caption of another picture (a blend with ``retrieve_temperature``);
+            ``*_prefers_prompt``: the share of pictures the judge finds closer to the prompt than to the caption of
+            that training picture (G's, the reference's, the real one's): does G draw the words or copy its reference
   text_anchorS  the same run with the prompt anchored at strength S (``--anchors``: ``pipe(prompt=..., anchor=S)``,
             pulled toward the run's nearest training captions, ``textembed.anchor``)
 
@@ -140,6 +144,26 @@ def picture_of(ds: ImageDataset, name: str) -> torch.Tensor:
 def generate_text(pipe, prompts: list[str], seeds: int, anchor: float = 0.0) -> torch.Tensor:
     """(len(prompts) * seeds, C, H, W) float in [0, 1]: prompt-major, seed-minor."""
     return torch.cat([pipe(n=seeds, seed=0, prompt=p, anchor=anchor).images for p in prompts])
+
+
+@torch.no_grad()
+def prefers(matcher, images: torch.Tensor, prompts: list[str], others: list[str]) -> float:
+    """Share of pictures the judge finds closer to their prompt than to the other caption beside it (ties and an
+    other caption equal to the prompt count as not preferring it)."""
+    img = matcher.image_embeddings(images)
+    texts = sorted(set(prompts) | set(others))
+    at = {t: i for i, t in enumerate(texts)}
+    txt = matcher.text_embeddings(texts)
+    wins = [bool(txt[at[p]] @ img[i] > txt[at[o]] @ img[i]) and p != o for i, (p, o) in enumerate(zip(prompts, others))]
+    return float(np.mean(wins))
+
+
+@torch.no_grad()
+def reference_pictures(pipe, prompts: list[str]) -> torch.Tensor:
+    """(len(prompts), C, H, W) float in [0, 1]: the (blended) training pictures a retrieving run's G draws each
+    prompt over (``model.retrieve``), before G's drawing."""
+    y = torch.stack([pipe.embed_prompt(p) for p in prompts])
+    return (pipe.G.references(y) + 1) / 2
 
 
 def generate_class(pipe, prompts: list[str], seeds: int) -> tuple[torch.Tensor, list[str]]:
@@ -336,6 +360,17 @@ def main() -> None:
         row["text_group_acc"] = group_accuracy(clf, x, g_rep)
         row["text_variety"] = variety(x, a.seeds)  # same prompt, other seed
         row["real_variety"] = float((real.float()[1:] - real.float()[:-1]).abs().mean() / 255)  # other emoji
+        if text_pipe.retrieves:  # the pictures a retrieving G draws over, as they are: what its drawing adds
+            ref = reference_pictures(text_pipe, prompts)
+            row["reference"], h = r_precision(matcher, to32(ref), prompts, pool)
+            hits["reference"] = h.astype(int).tolist()
+            row["reference_group_acc"] = group_accuracy(clf, ref, groups)
+            # does G draw the prompt, or its reference? the judge's 2-way choice between the prompt and the caption of
+            # the reference's (nearest) training picture, for G's pictures, the reference itself and the real picture
+            over = [text_pipe.reference_caption(p_) for p_ in prompts]
+            row["text_prefers_prompt"] = prefers(matcher, to32(x), rep, [o_ for o_ in over for _ in range(a.seeds)])
+            row["reference_prefers_prompt"] = prefers(matcher, to32(ref), prompts, over)
+            row["real_prefers_prompt"] = prefers(matcher, real, prompts, over)
         if prompts != targets:  # paraphrases: G's pictures of the NAMES, judged against the paraphrase
             xt = generate_text(text_pipe, targets, a.seeds)
             row["text_from_name"], _ = r_precision(matcher, to32(xt), rep, pool)
