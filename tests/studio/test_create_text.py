@@ -111,3 +111,17 @@ def test_create_panel_labels_the_text_box_by_what_the_run_does(studio, serve, op
         assert page.text_content("#prompt-mode").startswith("this run does not read text")
         assert not page.is_visible("#anchor-label")
         assert errors == []
+
+
+def test_a_retrieving_runs_note_names_the_training_picture_it_draws_over(tmp_path, tiny_text_run, monkeypatch):
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = tiny_text_run(out=tmp_path / "runs", model={"retrieve": True, "retrieve_temperature": 0.02})
+        c = TestClient(create_app(tmp_path / "runs"), base_url=BASE)
+        r = c.post("/api/generate", json={"run": run.name, "n": 1, "seed": 0, "prompt": "a red square"})
+        assert r.status_code == 200, r.text
+        assert "over the training picture of “a red square”" in r.json()["note"]  # another red square's caption
+    finally:
+        torch.set_num_threads(before)
