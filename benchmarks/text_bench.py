@@ -146,6 +146,19 @@ def generate_text(pipe, prompts: list[str], seeds: int, anchor: float = 0.0) -> 
     return torch.cat([pipe(n=seeds, seed=0, prompt=p, anchor=anchor).images for p in prompts])
 
 
+def dump(results: dict) -> str:
+    """The results as indented JSON, with each ``hits`` list on one line (thousands of 0/1 entries)."""
+    hits = results.get("hits")
+    if hits is None:
+        return json.dumps(results, indent=2)
+    rest = json.dumps({k: v for k, v in results.items() if k != "hits"}, indent=2)
+    lines = ",\n".join(
+        f'    "{name}": {{' + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in cols.items()) + "}"
+        for name, cols in hits.items()
+    )
+    return rest[:-2] + ',\n  "hits": {\n' + lines + "\n  }\n}\n"
+
+
 @torch.no_grad()
 def prefers(matcher, images: torch.Tensor, prompts: list[str], others: list[str]) -> float:
     """Share of pictures the judge finds closer to their prompt than to the other caption beside it (ties and an
@@ -403,7 +416,7 @@ def main() -> None:
     results["paraphrases_with_used_words"] = [p for p, n in para if (p, n) not in fresh]
     results["seconds"] = round(time.monotonic() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=2))
+    Path(a.out).write_text(dump(results))
     print("wrote", a.out)
     if a.grid:
         grid_prompts = [
