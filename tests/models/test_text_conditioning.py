@@ -4,6 +4,8 @@ loads back and draws from a prompt, and the refusals (text and classes together,
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -294,3 +296,13 @@ def test_retrieve_self_lets_a_share_of_captions_draw_over_their_own_picture(name
         Trainer(*prepare(text_config(captioned, 1, {"retrieve_self": 0.5})), torch.device("cpu"), None)
     with pytest.raises(UserError, match=r"retrieve_self must be in \[0, 1\]"):
         text_config(captioned, 1, {"retrieve_self": 1.5})
+
+
+def test_fine_tuning_a_retrieving_run_draws_over_the_new_pictures(named, captioned, tmp_path):
+    src = train(text_config(captioned, 2, retrieve=True), out=tmp_path / "src", progress=False)
+    assert runs.find_checkpoint(src).tensors("G")["ref_images"].shape[0] == 16
+    cfg = text_config(named, 2, retrieve=True)
+    run = train(dataclasses.replace(cfg, init_from=str(src)), out=tmp_path / "dst", progress=False)
+    for name in ("G", "G_ema"):  # the bank is the new folder's 8 pictures, in G and in its EMA copy alike
+        bank = runs.find_checkpoint(run).tensors(name)
+        assert bank["ref_images"].shape[0] == 8 and bank["ref_keys"].shape[0] == 8
