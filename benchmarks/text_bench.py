@@ -310,6 +310,12 @@ def main() -> None:
     ap.add_argument("--validate-anchor", action="store_true", help="choose anchor settings on training names (LOO)")
     ap.add_argument("--anchor-cv", action="store_true", help="choose anchor settings by 2-fold CV on held-out names")
     ap.add_argument("--grid-anchor", type=float, default=0.0, help="the grid's prompts anchored at this strength")
+    ap.add_argument(
+        "--variety",
+        type=float,
+        default=None,
+        help="a retrieving run sampled with this model.retrieve_variety instead of its own (eval-only: no retraining)",
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
@@ -337,6 +343,10 @@ def main() -> None:
         "paraphrase-new-words-names": ([n for _, n in fresh], [n for _, n in fresh], train),
     }
     text_pipe = load(a.run, a.checkpoint)
+    if a.variety is not None:
+        if not text_pipe.retrieves:
+            ap.error("--variety needs a retrieving run (model.retrieve)")
+        text_pipe.G.ref_variety = a.variety
     class_pipe = load(a.class_run) if a.class_run else None
     clf = get_extractor("emoji")
     results: dict = {
@@ -346,6 +356,7 @@ def main() -> None:
         "class_step": None if class_pipe is None else class_pipe.step,
         "judge": {k: v for k, v in matcher.meta.items() if k != "data_hash"},
         "seeds": a.seeds,
+        "retrieve_variety": getattr(text_pipe.G, "ref_variety", None),
         "sets": {},
     }
     anchors = [float(v) for v in a.anchors.split(",") if v.strip()]

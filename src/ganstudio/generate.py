@@ -111,8 +111,12 @@ def anchor_note(run_dir: str | Path, prompt: str, strength: float, checkpoint: s
 
 def reference_note(run_dir: str | Path, prompt: str, anchor: float = 0.0, checkpoint: str = "latest") -> str | None:
     """One line naming the training picture a retrieving run draws the prompt over (None for other runs)."""
-    caption = load(run_dir, checkpoint=checkpoint).reference_caption(prompt, anchor)
-    return None if caption is None else f"drawn over the training picture of {caption!r} (model.retrieve)"
+    pipe = load(run_dir, checkpoint=checkpoint)
+    caption = pipe.reference_caption(prompt, anchor)
+    if caption is None:
+        return None
+    more = "; the seeds also draw over its neighbours" if getattr(pipe.G, "ref_variety", 0) else ""
+    return f"drawn over the training picture of {caption!r} (model.retrieve){more}"
 
 
 def _named_directions(run_dir, step):

@@ -146,7 +146,8 @@ class Pipeline:
     @torch.no_grad()
     def reference_caption(self, prompt: str, anchor: float = 0.0) -> str | None:
         """The training caption whose picture G draws ``prompt`` (anchored at ``anchor``) over, for a retrieving
-        run; None for any other run, or one that keeps no ``captions.json``."""
+        run (with ``retrieve_variety``, the seeds also draw over its neighbours); None for any other run, or one that
+        keeps no ``captions.json``."""
         if not self.retrieves or self.run_dir is None:
             return None
         kept = runs.read_captions(self.run_dir)

@@ -306,3 +306,19 @@ def test_fine_tuning_a_retrieving_run_draws_over_the_new_pictures(named, caption
     for name in ("G", "G_ema"):  # the bank is the new folder's 8 pictures, in G and in its EMA copy alike
         bank = runs.find_checkpoint(run).tensors(name)
         assert bank["ref_images"].shape[0] == 8 and bank["ref_keys"].shape[0] == 8
+
+
+def test_retrieve_variety_lets_the_noise_choose_among_neighbours_when_sampling_only(named):
+    cfg, ds = prepare(text_config(named, 1, retrieve=True, retrieve_temperature=0.02, retrieve_variety=0.5))
+    G = Trainer(cfg, ds, torch.device("cpu"), None).G
+    y = G.ref_keys[:1].expand(64, -1)  # one caption, 64 seeds
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    G.train()  # training: every seed draws over the same (unshifted) reference
+    assert torch.equal(G.references(y, z), G.references(y, z[:1].expand(64, -1)))
+    G.eval()  # sampling: the seeds spread over several of the 7 other pictures
+    refs = G.references(y, z)
+    distinct = {tuple(r.flatten()[:3].tolist()) for r in refs.round(decimals=3)}
+    assert len(distinct) >= 3
+    assert torch.equal(G.references(y, 0 * z), G.references(y))  # zero noise: no shift (truncation 0)
+    with pytest.raises(UserError, match=r"model\.retrieve_variety must be >= 0"):
+        LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_variety=-0.1)

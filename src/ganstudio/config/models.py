@@ -234,6 +234,11 @@ class LightweightConfig:
     # 0: the nearest caption's picture alone, which changes at once where two captions tie (a walk between prompts
     # cuts there); > 0: a softmax(cosine / this) blend of the 8 nearest captions' pictures, which moves continuously.
     retrieve_temperature: float = 0.0
+    # Sampling only (G in eval mode: EMA, previews, generate, the studio): the noise chooses among the nearest captions'
+    # pictures, so one prompt's seeds draw over different neighbours: each bank caption's cosine is shifted by this
+    # times a fixed Gaussian projection of z (continuous in z and in the caption). Training never shifts them.
+    # 0 = every seed draws over the same reference.
+    retrieve_variety: float = 0.0
 
     def __post_init__(self) -> None:
         check_common(self)
@@ -242,6 +247,10 @@ class LightweightConfig:
         check(
             self.retrieve_temperature >= 0,
             f"model.retrieve_temperature must be >= 0 (0 = the nearest picture alone), got {self.retrieve_temperature}",
+        )
+        check(
+            self.retrieve_variety >= 0,
+            f"model.retrieve_variety must be >= 0 (0 = the same reference for every seed), got {self.retrieve_variety}",
         )
         check(self.sle_gap >= 0, f"model.sle_gap must be >= 0 (0 turns skip-layer excitation off), got {self.sle_gap}")
         check(self.recon_weight >= 0, f"model.recon_weight must be >= 0 (0 turns it off), got {self.recon_weight}")

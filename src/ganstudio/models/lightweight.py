@@ -172,6 +172,16 @@ def reference_similarity(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
     return sim.masked_fill(rows[None, :] == own[:, None], SET_ASIDE)
 
 
+def noise_shift(z: Tensor, n_rows: int, scale: float) -> Tensor:
+    """(B, z_dim) noise -> (B, n_rows) shifts of the bank's cosines: ``scale`` times z projected on a fixed unit-variance
+    Gaussian direction per bank row (drawn from seed 0 on the CPU, so the same on every machine): continuous in z,
+    a different neighbour order for each seed."""
+    g = torch.Generator().manual_seed(0)
+    directions = torch.randn(n_rows, z.shape[1], generator=g).to(z.device) / z.shape[1] ** 0.5
+    with torch.autocast(z.device.type, enabled=False):
+        return scale * z.float() @ directions.T
+
+
 def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
     """(B,) the bank row of y's nearest caption of another picture (``reference_similarity``)."""
     return reference_similarity(y, keys, rows).argmax(1)
@@ -222,6 +232,7 @@ class LightweightGenerator(nn.Module):
         self.sle = nn.ModuleDict({f"{s}_{t}": SkipExcitation(ch[s], ch[t]) for t, s in self.gated_by.items()})
         self.to_image = nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1)
         self.retrieves, self.ref_temperature = bool(cfg.retrieve), float(cfg.retrieve_temperature)
+        self.ref_variety = float(cfg.retrieve_variety)
         ref_convs = [nn.Conv2d(cfg.channels, c, 3, 1, 1) for c in ch] if self.retrieves else []
         self.ref_in = nn.ModuleList(ref_convs) if self.retrieves else None
         if self.retrieves:  # the bank: empty until set_references (a trainer) or load_state_dict (a saved run)
@@ -264,12 +275,16 @@ class LightweightGenerator(nn.Module):
             raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
         return nearest_reference(y, self.ref_keys, self.ref_rows)
 
-    def references(self, y: Tensor) -> Tensor:
+    def references(self, y: Tensor, z: Tensor | None = None) -> Tensor:
         """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1]: the nearest caption's picture,
-        or with ``retrieve_temperature`` > 0 the weighted blend of the nearest captions' (``reference_weights``)."""
+        or with ``retrieve_temperature`` > 0 the weighted blend of the nearest captions' (``reference_weights``); when
+        sampling with ``retrieve_variety`` > 0, the noise z (B, z_dim) shifts which captions are nearest."""
         if not len(self.ref_keys):
             raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
-        at, w = reference_weights(reference_similarity(y, self.ref_keys, self.ref_rows), self.ref_temperature)
+        sim = reference_similarity(y, self.ref_keys, self.ref_rows)
+        if z is not None and self.ref_variety and not self.training:  # sampling: the noise reorders the neighbours
+            sim = sim + noise_shift(z, sim.shape[1], self.ref_variety)
+        at, w = reference_weights(sim, self.ref_temperature)
         pictures = self.ref_images[self.ref_rows[at]].float() / 127.5 - 1  # (B, k, C, h, w)
         return (w[:, :, None, None, None] * pictures).sum(1)
 
@@ -287,7 +302,7 @@ class LightweightGenerator(nn.Module):
         ref = None
         if self.ref_in is not None:
             assert y is not None
-            ref = self.references(y).to(z.dtype)
+            ref = self.references(y, z).to(z.dtype)
         if self.text_mlp is not None:
             assert y is not None
             y = y + self.text_mlp(y)  # residual: the raw embedding still reaches every block

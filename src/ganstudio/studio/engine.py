@@ -281,6 +281,8 @@ class Engine:
                 over = pipe.reference_caption(prompt, anchor)  # a retrieving run: the picture it starts from
                 if over:
                     note += f", over the training picture of “{over}”"
+                    if getattr(pipe.G, "ref_variety", 0):
+                        note += " (the seeds also over its neighbours)"
                 return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
             if prompt:
                 dirs = self.directions(run, pipe)
