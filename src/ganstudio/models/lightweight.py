@@ -172,14 +172,11 @@ def reference_similarity(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
     return sim.masked_fill(rows[None, :] == own[:, None], SET_ASIDE)
 
 
-def noise_shift(z: Tensor, n_rows: int, scale: float) -> Tensor:
-    """(B, z_dim) noise -> (B, n_rows) shifts of the bank's cosines: ``scale`` times z projected on a fixed unit-variance
-    Gaussian direction per bank row (drawn from seed 0 on the CPU, so the same on every machine): continuous in z,
-    a different neighbour order for each seed."""
+def shift_directions(n_rows: int, z_dim: int) -> Tensor:
+    """(n_rows, z_dim): a fixed Gaussian direction per bank row, scaled so that z ~ N(0, I) projects to unit variance
+    (drawn from seed 0 on the CPU, so the same on every machine): ``retrieve_variety``'s shifts are z @ this.T."""
     g = torch.Generator().manual_seed(0)
-    directions = torch.randn(n_rows, z.shape[1], generator=g).to(z.device) / z.shape[1] ** 0.5
-    with torch.autocast(z.device.type, enabled=False):
-        return scale * z.float() @ directions.T
+    return torch.randn(n_rows, z_dim, generator=g) / z_dim**0.5
 
 
 def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
@@ -268,6 +265,14 @@ class LightweightGenerator(nn.Module):
                 setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def _directions(self, z: Tensor) -> Tensor:
+        """``shift_directions`` for this bank and z, made once (not per frame: a live walk samples many) and kept."""
+        shape = (len(self.ref_keys), z.shape[1])
+        cached = getattr(self, "_shift", None)
+        if cached is None or cached.shape != shape or cached.device != z.device:
+            cached = self._shift = shift_directions(*shape).to(z.device)
+        return cached
+
     def reference_rows(self, y: Tensor) -> Tensor:
         """Caption embeddings (B, T) -> (B,) the bank (caption) row whose picture each is drawn over: the run's
         ``captions.json`` names it (``nearest_reference``)."""
@@ -283,7 +288,8 @@ class LightweightGenerator(nn.Module):
             raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
         sim = reference_similarity(y, self.ref_keys, self.ref_rows)
         if z is not None and self.ref_variety and not self.training:  # sampling: the noise reorders the neighbours
-            sim = sim + noise_shift(z, sim.shape[1], self.ref_variety)
+            with torch.autocast(z.device.type, enabled=False):
+                sim = sim + self.ref_variety * z.float() @ self._directions(z).T
         at, w = reference_weights(sim, self.ref_temperature)
         pictures = self.ref_images[self.ref_rows[at]].float() / 127.5 - 1  # (B, k, C, h, w)
         return (w[:, :, None, None, None] * pictures).sum(1)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 
 from .. import runs
 from ..config import RESUMABLE_FIELDS, RunConfig, TrainConfig, diff
 from ..data import SOURCES, load_dataset
-from ..data.captions import reference_bank
 from ..devices import resolve_device
 from ..errors import UserError
 from . import distributed
@@ -187,8 +186,4 @@ def _init_from(trainer: Trainer, source: str) -> None:
                     f"--init-from {source}: its {name} does not fit this model "
                     f"({str(e).splitlines()[0]}); use the same model family and shape"
                 ) from None
-    if getattr(trainer.G, "retrieves", False):  # a retrieving G draws over *these* pictures, not the source's
-        bank = reference_bank(trainer.dataset, trainer.run_cfg.model_config.text_model)
-        for G in (trainer.G, None if trainer.ema is None else trainer.ema.module):
-            if G is not None:
-                cast(Callable, G.set_references)(*bank)
+    trainer.bank_references()  # a retrieving G draws over *these* pictures, not the source run's

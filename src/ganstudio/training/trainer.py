@@ -140,8 +140,8 @@ class Trainer:
         if self.cfg.channels_last:  # NHWC weights: convolutions then run (and return) channels-last
             for m in (self.G, self.D):
                 m.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's overloads omit it
-        if getattr(self.G, "retrieves", False):  # before the EMA copy: both draw over the same bank
-            cast(Callable, self.G.set_references)(*reference_bank(dataset, cfg.model_config.text_model))
+        self.ema: EMA | None = None
+        self.bank_references()  # before the EMA copy, which then carries the same bank
         self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         fused = self.cfg.fused_adam and device.type in ("cpu", "cuda", "mps")
@@ -252,6 +252,16 @@ class Trainer:
         captions = self.batches.captions
         if captions is not None:  # a text run previews a fixed set of training captions, not the empty one
             self.preview_inputs = with_captions(self.preview_inputs, captions.embeddings, captions.texts)
+
+    def bank_references(self) -> None:
+        """A retrieving G (``model.retrieve``) and its EMA copy draw over this run's training pictures: give them the
+        bank (``data.captions.reference_bank``). Nothing for any other G."""
+        if not getattr(self.G, "retrieves", False):
+            return
+        bank = reference_bank(self.dataset, self.run_cfg.model_config.text_model)
+        for G in (self.G, None if self.ema is None else self.ema.module):
+            if G is not None:
+                cast(Callable, G.set_references)(*bank)
 
     @property
     def d_steps(self) -> int:
