@@ -95,3 +95,56 @@ def test_export_refuses_bad_input(plain_run, tmp_path, capsys):
         main(["export", str(plain_run), "--format", "tflite"])
     assert e.value.code == 2
     assert not list(tmp_path.glob(".*.onnx"))  # no temp files left behind
+
+
+@pytest.fixture(scope="module")
+def text_runs(tmp_path_factory, captioned_squares, tiny_text_run):
+    """Two 2-step runs that read text on 8 captioned squares: plain, and retrieving (its bank inside G)."""
+    data = captioned_squares(tmp_path_factory.mktemp("captioned"), n=8, boxed=False)
+    retrieving = {"retrieve": True, "retrieve_temperature": 0.02, "retrieve_variety": 0.025}
+    return {"plain": tiny_text_run(data, seed=None), "retrieving": tiny_text_run(data, model=retrieving, seed=None)}
+
+
+@pytest.mark.parametrize("kind", ["plain", "retrieving"])
+def test_text_run_exports_a_prompt_input_that_matches_pytorch(text_runs, kind, tmp_path):
+    from ganstudio import textembed
+
+    run = text_runs[kind]
+    res = export_onnx(run, tmp_path / "t.onnx")
+    meta = res.meta
+    assert meta["condition"] == "text" and meta["inputs"] == ["z", "y"] and meta["num_classes"] == 0
+    assert meta["text_dim"] == 64 and meta["text_model"] == "words-64"
+    # by default the sidecar carries the run's training captions, each with its exact float32 embedding
+    texts = [p["text"] for p in meta["prompts"]]
+    assert texts == ["a red square", "a green square", "a blue square", "a yellow square"]
+    e = textembed.embed(["a blue square"], "words-64")[0]
+    carried = np.asarray(meta["prompts"][2]["y"], dtype=np.float32)
+    assert np.array_equal(carried, e) and meta["prompts"][2]["text_hash"] == textembed.fingerprint(e)
+    assert json.loads(res.meta_path.read_text())["prompts"] == meta["prompts"]
+    pipe = ganstudio.load(run)
+    for n in (1, 4):  # dynamic batch, each row its own prompt
+        z = pipe.latents(n, seed=9)
+        y = torch.from_numpy(np.stack([np.asarray(meta["prompts"][i % 4]["y"], np.float32) for i in range(n)]))
+        _, got = _run_onnx(res.path, z, y)
+        assert float((got - pipe.generate(z, y)).abs().max()) < 1e-4
+    # the prompt is live: red and blue draw different pictures from the same noise
+    z = pipe.latents(2, seed=3)
+    red, blue = (torch.from_numpy(np.asarray(meta["prompts"][i]["y"], np.float32)).expand(2, -1) for i in (0, 2))
+    assert float((_run_onnx(res.path, z, red)[1] - _run_onnx(res.path, z, blue)[1]).abs().max()) > 1e-3
+    assert (
+        float((pipe(n=2, seed=3, prompt="a blue square").images - _run_onnx(res.path, z, blue)[1]).abs().max()) < 1e-4
+    )
+
+
+def test_export_prompts_from_the_cli_and_their_refusals(text_runs, plain_run, tmp_path, capsys):
+    out = tmp_path / "t.onnx"
+    run = str(text_runs["plain"])
+    assert main(["export", run, "--out", str(out), "--prompt", "a red square", "--prompt", "a purple thing"]) == 0
+    said = capsys.readouterr().out
+    assert "prompt embeddings (words-64)" in said and "prompts with their embeddings in the metadata: 2" in said
+    assert [p["text"] for p in read_metadata(out)["prompts"]] == ["a red square", "a purple thing"]
+    assert main(["export", str(plain_run), "--out", str(tmp_path / "p.onnx"), "--prompt", "a cat"]) == 2
+    assert "does not read text" in capsys.readouterr().err
+    assert main(["export", run, "--out", str(tmp_path / "e.onnx"), "--prompt", "  "]) == 2
+    assert "prompt is empty" in capsys.readouterr().err
+    assert not (tmp_path / "p.onnx").exists() and not (tmp_path / "e.onnx").exists()

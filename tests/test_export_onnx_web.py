@@ -40,18 +40,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def site(tmp_path, tiny_config):
-    """The example folder (its node_modules linked) plus an exported model, served on a local port."""
+def _serve_example(root: Path, run: Path):
+    """The example folder (its node_modules linked) plus the run's exported model, served on a local port."""
     pytest.importorskip("onnxruntime")
     from ganstudio.export import export_onnx
 
-    root = tmp_path / "site"
     root.mkdir()
     for f in ("index.html", "app.js"):
         shutil.copy(EXAMPLE / f, root / f)
     (root / "node_modules").symlink_to(EXAMPLE / "node_modules", target_is_directory=True)
-    run = train(tiny_config(steps=4), out=tmp_path / "runs", progress=False)
     export_onnx(run, root / "model" / "generator.onnx")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -60,6 +57,23 @@ def site(tmp_path, tiny_config):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def site(tmp_path, tiny_config):
+    yield from _serve_example(tmp_path / "site", train(tiny_config(steps=4), out=tmp_path / "runs", progress=False))
+
+
+@pytest.fixture
+def text_site(tmp_path, captioned_squares, tiny_text_run):
+    """A run that reads text (captioned squares): the page offers the sidecar's prompts."""
+    (tmp_path / "captioned").mkdir()
+    data = captioned_squares(tmp_path / "captioned", n=8, boxed=False)
+    yield from _serve_example(tmp_path / "site", tiny_text_run(data, seed=None))
+
+
+def _canvas(page) -> str:
+    return page.evaluate("document.getElementById('canvas').toDataURL()")
 
 
 def test_page_draws_generated_images(site):
@@ -96,3 +110,32 @@ def test_page_draws_generated_images(site):
         finally:
             browser.close()
     assert requests and all(u.startswith(site) for u in requests), [u for u in requests if not u.startswith(site)]
+
+
+def test_page_draws_a_text_run_from_its_prompts(text_site):
+    """A text run's page lists the prompts the export carries; another prompt, or walking toward one, redraws."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = launch_chromium(p, headless=True)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(text_site)
+            page.wait_for_function("document.body.dataset.rendered >= 1", timeout=60_000)
+            assert not errors, errors
+            assert "error" not in page.inner_text("#status")
+            assert page.is_visible("#prompts")
+            options = page.eval_on_selector_all("#prompt-a option", "os => os.map(o => o.textContent)")
+            assert options == ["a red square", "a green square", "a blue square", "a yellow square"]
+            red = _canvas(page)
+            page.select_option("#prompt-a", label="a blue square")
+            page.wait_for_function("document.body.dataset.rendered >= 2", timeout=30_000)
+            blue = _canvas(page)
+            assert blue != red
+            page.fill("#walk", "100")  # all the way toward the second prompt (green): neither red nor blue
+            page.wait_for_function("document.body.dataset.rendered >= 3", timeout=30_000)
+            assert _canvas(page) not in (red, blue)
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -1,6 +1,7 @@
 // Draw images from an exported ganstudio generator (model/generator.onnx + model/generator.json,
-// or ?model=path/to/g.onnx, whose sidecar is path/to/g.json). Inputs: z (B, z_dim) [, y (B, K)];
-// output: images (B, C, H, W) in [0, 1]. Nothing is fetched from outside this folder.
+// or ?model=path/to/g.onnx, whose sidecar is path/to/g.json). Inputs: z (B, z_dim) [, y (B, K) class weights, or
+// y (B, text_dim) prompt embeddings for a run that reads text: the sidecar's "prompts" carry them, since a page
+// cannot run the sentence model]; output: images (B, C, H, W) in [0, 1]. Nothing is fetched from outside this folder.
 "use strict";
 
 const GRID = 4; // a GRID x GRID sheet of images
@@ -44,6 +45,24 @@ function latents() {
   $("seed").textContent = `seed ${seed}`;
 }
 
+// Spherical interpolation of two vectors (a prompt walk: unit embeddings stay unit, as the studio's walks).
+function slerp(a, b, t) {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] ** 2; nb += b[i] ** 2; }
+  const omega = Math.acos(Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb || 1))));
+  const s = Math.sin(omega);
+  const wa = s < 1e-6 ? 1 - t : Math.sin((1 - t) * omega) / s, wb = s < 1e-6 ? t : Math.sin(t * omega) / s;
+  return Float32Array.from(a, (v, i) => wa * v + wb * b[i]);
+}
+
+// A text run: every image reads the chosen prompt's embedding, walked toward the second prompt by the slider.
+function promptInput(n, t) {
+  const a = meta.prompts[$("prompt-a").value].y, b = meta.prompts[$("prompt-b").value].y;
+  const y = slerp(a, b, t), out = new Float32Array(n * y.length);
+  for (let i = 0; i < n; i++) out.set(y, i * y.length);
+  return new ort.Tensor("float32", out, [n, y.length]);
+}
+
 // Spherical interpolation per image between zA and zB (Gaussian latents keep their norm).
 function walk(t) {
   const d = meta.z_dim, out = new Float32Array(zA.length);
@@ -64,8 +83,11 @@ async function render() {
   busy = true;
   try {
     const n = GRID * GRID;
-    const feeds = { z: new ort.Tensor("float32", walk($("walk").value / 100), [n, meta.z_dim]) };
-    if (meta.num_classes) {
+    const t = $("walk").value / 100;
+    const feeds = { z: new ort.Tensor("float32", walk(meta.condition === "text" ? 0 : t), [n, meta.z_dim]) };
+    if (meta.condition === "text") {
+      feeds.y = promptInput(n, t);
+    } else if (meta.num_classes) {
       const y = new Float32Array(n * meta.num_classes);
       for (let i = 0; i < n; i++) y[i * meta.num_classes + (i % meta.num_classes)] = 1;
       feeds.y = new ort.Tensor("float32", y, [n, meta.num_classes]);
@@ -113,6 +135,16 @@ function draw(images) {
 async function main() {
   meta = await (await fetch(metaUrl)).json();
   session = await ort.InferenceSession.create(modelUrl, { executionProviders: ["wasm"] });
+  if (meta.condition === "text") {
+    if (!meta.prompts || !meta.prompts.length) throw new Error("this text run's metadata carries no prompts: export it with --prompt TEXT");
+    for (const id of ["prompt-a", "prompt-b"]) {
+      $(id).replaceChildren(...meta.prompts.map((p, i) => new Option(p.text, String(i))));
+      $(id).onchange = () => render();
+    }
+    $("prompt-b").value = String(Math.min(1, meta.prompts.length - 1));
+    $("prompts").hidden = false;
+    $("walk").title = "a text run: walk from the first prompt toward the second";
+  }
   latents();
   $("new-seed").onclick = () => { seed += 1; latents(); render(); };
   $("walk").oninput = () => render();

@@ -3,9 +3,16 @@
 The exported graph is the sampling generator (the EMA copy when the run has one, as
 ``pipeline.load`` picks it) with its post-processing built in:
 
-  inputs   z (B, z_dim) float32 latents; y (B, num_classes) float32 class weights (conditional runs only)
+  inputs   z (B, z_dim) float32 latents; y (B, num_classes) float32 class weights (class-conditional runs),
+           or y (B, text_dim) float32 unit sentence embeddings of prompts (runs that read text: ``condition``
+           "text", embedded with the run's ``text_model``)
   output   images (B, C, H, W) float32 in [0, 1]
   B        dynamic (any batch size, 1 included)
+
+A page cannot run the sentence model, so the sidecar of a text run carries ready embeddings: ``prompts``, a list
+of ``{"text", "y", "text_hash"}`` (the prompts asked for, or by default up to DEFAULT_PROMPTS of the run's training
+captions); a walk between two prompts feeds the slerp of their embeddings, as the creative tools' walks do
+(``interpolate.slerp_weights``). A retrieving run (``model_config.retrieve``) exports with its bank of training pictures inside the graph.
 
 Truncation is left to the caller (multiply z by psi). What a consumer needs to know about the
 model (z_dim, classes, image shape, step, run) is stored twice: in the ONNX file's
@@ -19,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +37,10 @@ from torch import nn
 from . import runs
 from .errors import UserError
 from .fsutil import atomic_file
+from .textembed import fingerprint
 
 PARITY_TOL = 1e-4
+DEFAULT_PROMPTS = 8  # training captions a text run's sidecar carries when no prompts are given
 
 
 @dataclass
@@ -132,8 +142,11 @@ def export_onnx(
     checkpoint: str | int = "latest",
     opset: int | None = None,
     verify: bool = True,
+    prompts: Sequence[str] | None = None,
 ) -> ExportResult:
-    """Write the run's generator as ONNX (default ``RUN_DIR/export/generator.onnx``) plus a JSON sidecar."""
+    """Write the run's generator as ONNX (default ``RUN_DIR/export/generator.onnx``) plus a JSON sidecar.
+    ``prompts`` (runs that read text): the prompts whose embeddings the sidecar carries (None: up to
+    DEFAULT_PROMPTS of the run's training captions)."""
     try:
         import onnx
     except ImportError:
@@ -149,14 +162,18 @@ def export_onnx(
         raise UserError(f"--out must end in .onnx, got {out}")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give a file name ending in .onnx")
+    if prompts and not pipe.reads_text:
+        raise UserError("--prompt: this run does not read text; export it without prompts")
+    carried = prompt_table(pipe, prompts) if pipe.reads_text else []  # embeds (and checks) before writing
     out.parent.mkdir(parents=True, exist_ok=True)
 
     G = pipe.G.float().eval()
     k = pipe.num_classes
-    z = pipe.latents(2, seed=0)
-    args: tuple = (z,) if not k else (z, pipe.class_weights(None, 2))
-    names = ["z"] if not k else ["z", "y"]
-    module = (_Unconditional(G) if not k else _Conditional(G)).eval()
+    condition = "text" if pipe.reads_text else "class" if k else "none"
+    # the first call also makes what a retrieving G caches (its variety directions) outside the traced graph
+    args = _example_inputs(pipe, condition, carried, 2)
+    names = ["z"] if condition == "none" else ["z", "y"]
+    module = (_Unconditional(G) if condition == "none" else _Conditional(G)).eval()
     with torch.no_grad():
         shape = tuple(module(*args).shape[1:])
     cfg = pipe.config
@@ -164,8 +181,9 @@ def export_onnx(
         "format": "ganstudio-onnx/1",
         "model": cfg.model,
         "z_dim": pipe.z_dim,
-        "num_classes": k,
-        "class_names": list(pipe.class_names) if k else [],
+        "condition": condition,
+        "num_classes": k if condition == "class" else 0,
+        "class_names": list(pipe.class_names) if condition == "class" else [],
         "image_shape": list(shape),
         "step": pipe.step,
         "run": run_dir.resolve().name,
@@ -174,6 +192,8 @@ def export_onnx(
         "output_range": [0, 1],
         "ema": _has_ema(run_dir, checkpoint),
     }
+    if condition == "text":
+        meta.update(text_dim=pipe.text_dim, text_model=pipe.text_model, prompts=carried)
 
     with atomic_file(out, suffix=".onnx", fsync=True) as tmp:
         model = _export_graph(module, args, names, opset)
@@ -182,7 +202,7 @@ def export_onnx(
         entry.key, entry.value = "ganstudio", json.dumps(meta)
         onnx.checker.check_model(model)
         onnx.save(model, str(tmp))
-        diff = _parity(module, tmp, pipe, k) if verify else None
+        diff = _parity(module, tmp, pipe, condition, carried) if verify else None
         if diff is not None and diff > PARITY_TOL:
             raise UserError(
                 f"exported graph disagrees with PyTorch (max abs diff {diff:.2e} > {PARITY_TOL}); "
@@ -201,7 +221,32 @@ def _has_ema(run_dir: Path, checkpoint: str | int) -> bool:
     return ckpt.has("G_ema")
 
 
-def _parity(module: nn.Module, path: Path, pipe, k: int) -> float | None:
+def prompt_table(pipe, prompts: Sequence[str] | None) -> list[dict]:
+    """The sidecar's ``prompts`` of a text run: ``{"text", "y" (text_dim floats, the float32 embedding exactly),
+    "text_hash"}`` for each prompt, or (None) for up to DEFAULT_PROMPTS of the run's training captions
+    (``Pipeline.spread_captions``)."""
+    if prompts is None:
+        prompts = pipe.spread_captions(DEFAULT_PROMPTS)
+    table = []
+    for text in prompts:
+        e = pipe.embed_prompt(text)
+        table.append({"text": text.strip(), "y": [float(v) for v in e.tolist()], "text_hash": fingerprint(e.numpy())})
+    return table
+
+
+def _example_inputs(pipe, condition: str, carried: list[dict], n: int) -> tuple[torch.Tensor, ...]:
+    """Seeded (z,) or (z, y) for tracing and the parity check: class weights in turn, or the carried prompts'
+    embeddings in turn (a fixed phrase's when there are none)."""
+    z = pipe.latents(n, seed=100 + n)
+    if condition == "none":
+        return (z,)
+    if condition == "class":
+        return z, pipe.class_weights(None, n)
+    rows = [torch.tensor(p["y"]) for p in carried] or [pipe.embed_prompt("a picture")]
+    return z, torch.stack([rows[i % len(rows)] for i in range(n)])
+
+
+def _parity(module: nn.Module, path: Path, pipe, condition: str, carried: list[dict]) -> float | None:
     """Max |PyTorch - onnxruntime| over seeded batches of 1 and 5 (None when onnxruntime is missing)."""
     try:
         import onnxruntime as ort
@@ -210,12 +255,8 @@ def _parity(module: nn.Module, path: Path, pipe, k: int) -> float | None:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for n in (1, 5):
-        z = pipe.latents(n, seed=100)
-        feeds = {"z": z.numpy()}
-        args: tuple[torch.Tensor, ...] = (z,)
-        if k:
-            y = pipe.class_weights(None, n)
-            feeds["y"], args = y.numpy(), (z, y)
+        args = _example_inputs(pipe, condition, carried, n)
+        feeds = {name: a.numpy() for name, a in zip(("z", "y"), args)}
         with torch.no_grad():
             ref = module(*args)
         got = torch.from_numpy(sess.run(["images"], feeds)[0])

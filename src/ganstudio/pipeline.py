@@ -125,6 +125,16 @@ class Pipeline:
             self._bank = [rows[i] for i in order], emb[order]
         return self._bank
 
+    def spread_captions(self, k: int) -> list[str]:
+        """Up to ``k`` of the run's training captions, evenly spread over them (the first, then every m-th):
+        prompts that show what a text run draws when nobody asked for one ([] when the run keeps none)."""
+        try:
+            texts, _ = self.caption_bank()
+        except UserError:  # a run from before runs kept their captions
+            return []
+        step = max(1, -(-len(texts) // k))
+        return texts[::step][:k]
+
     def anchored(self, e: torch.Tensor, strength: float) -> torch.Tensor:
         """(text_dim,) embedding pulled toward the run's nearest training captions by ``strength`` in [0, 1]
         (``textembed.anchor``); strength 0 returns ``e`` itself."""

@@ -28,6 +28,7 @@ def cmd_exhibit(a: argparse.Namespace) -> int:
         title=a.title,
         checkpoint=a.checkpoint,
         log=lambda s: print(s, flush=True),
+        prompts=a.prompt,
     )
     print(describe(res))
     print(f"  serve it: python3 -m http.server 8000 --bind 127.0.0.1 --directory {res.out}")
@@ -50,6 +51,13 @@ def register(sub) -> None:
         default=None,
         metavar="M",
         help="draw M samples per run, hang the most realistic by the run's discriminator (default 4 per place; 0: plain seeds)",
+    )
+    p.add_argument(
+        "--prompt",
+        action="append",
+        default=None,
+        help="runs that read text draw their works from these prompts in turn (repeatable; default: their own "
+        "training captions)",
     )
     p.add_argument("--variations", type=nonneg_int, default=4, help="variations shown with a selected work (default 4)")
     p.add_argument(

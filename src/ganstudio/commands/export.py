@@ -8,9 +8,12 @@ import argparse
 def cmd_export(a: argparse.Namespace) -> int:
     from ..export import export_onnx
 
-    res = export_onnx(a.run_dir, out=a.out, checkpoint=a.checkpoint, opset=a.opset)
+    res = export_onnx(a.run_dir, out=a.out, checkpoint=a.checkpoint, opset=a.opset, prompts=a.prompt)
     m = res.meta
-    inputs = "z" + (f", y (B, {m['num_classes']})" if m["num_classes"] else "")
+    if m["condition"] == "text":
+        inputs = f"z, y (B, {m['text_dim']}) prompt embeddings ({m['text_model']})"
+    else:
+        inputs = "z" + (f", y (B, {m['num_classes']})" if m["num_classes"] else "")
     print(f"wrote {res.path} (step {m['step']}{', EMA generator' if m['ema'] else ''})")
     print(
         f"  inputs: {inputs} with z (B, {m['z_dim']}); output: images (B, {', '.join(map(str, m['image_shape']))}) "
@@ -18,6 +21,11 @@ def cmd_export(a: argparse.Namespace) -> int:
     )
     if res.max_abs_diff is not None:
         print(f"  onnxruntime parity: max abs diff {res.max_abs_diff:.1e}")
+    if m["condition"] == "text":
+        shown = ", ".join(repr(p["text"]) for p in m["prompts"][:4]) + (", ..." if len(m["prompts"]) > 4 else "")
+        print(
+            f"  prompts with their embeddings in the metadata: {len(m['prompts'])}" + (f" ({shown})" if shown else "")
+        )
     print(f"  metadata: {res.meta_path}")
     return 0
 
@@ -29,4 +37,11 @@ def register(sub) -> None:
     e.add_argument("--out", default=None, help="output file (default RUN_DIR/export/generator.onnx)")
     e.add_argument("--checkpoint", default="latest", help="latest, best, a step number or a checkpoint folder")
     e.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    e.add_argument(
+        "--prompt",
+        action="append",
+        default=None,
+        help="a run that reads text: carry this prompt's embedding in the metadata for pages (repeatable; "
+        "default: 8 of the run's training captions)",
+    )
     e.set_defaults(func=cmd_export)

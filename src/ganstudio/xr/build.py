@@ -71,6 +71,15 @@ def check_run(run_dir: Path) -> None:
         raise UserError(f"run {run_dir} has no checkpoint yet; train it first (or wait for its first save)")
 
 
+def check_prompts(dirs: Sequence[Path], prompts: Sequence[str]) -> None:
+    """Prompts are for runs that read text, and say something."""
+    if any(not p.strip() for p in prompts):
+        raise UserError("--prompt is empty; describe a picture, e.g. --prompt 'a red apple'")
+    plain = [d.name for d in dirs if not runs.read_config_dict(d).get("model_config", {}).get("text_dim")]
+    if len(plain) == len(dirs):
+        raise UserError(f"--prompt: no run here reads text ({', '.join(plain)}); hang them without prompts")
+
+
 def build_gallery(
     run_dirs: Sequence[str | Path],
     out: str | Path,
@@ -84,12 +93,14 @@ def build_gallery(
     title: str | None = None,
     checkpoint: str = "latest",
     log: Callable[[str], None] = lambda s: None,
+    prompts: Sequence[str] | None = None,
 ) -> GalleryResult:
     """A WebXR gallery of ``n`` works per run in the new or empty folder ``out``.
 
     ``curate``: draw this many samples per run and hang the ones the run's discriminator finds most realistic
     (None: 4 per place to fill; 0: plain seeds). ``living``: one living painting per run (needs the onnx
-    extra). ``emulator``: copy iwer so that ``?emulate=1`` previews the VR/AR modes without a headset."""
+    extra). ``emulator``: copy iwer so that ``?emulate=1`` previews the VR/AR modes without a headset.
+    ``prompts``: what runs that read text draw, in turn (None: their own training captions, spread)."""
     t0 = time.perf_counter()
     if not run_dirs:
         raise UserError("give at least one run folder")
@@ -98,6 +109,8 @@ def build_gallery(
     dirs = [runs.require_run(r) for r in run_dirs]
     for d in dirs:
         check_run(d)
+    if prompts is not None:
+        check_prompts(dirs, prompts)
     out = Path(out)
     check_out(out)
     wanted = assets.wanted(living, emulator)
@@ -115,7 +128,7 @@ def build_gallery(
         for key, d in zip(_keys(dirs), dirs):
             log(f"{d.name}: choosing and drawing {n} works")
             pool = curate if curate is not None else 4 * n
-            rw = collect(d, key, n, seed, pool or None, favourites, variations, checkpoint)
+            rw = collect(d, key, n, seed, pool or None, favourites, variations, checkpoint, prompts)
             entry = _write_run(rw, tmp)
             if living:
                 log(f"{d.name}: exporting the generator to ONNX (its living painting)")
@@ -206,7 +219,9 @@ def _write_living(rw: RunWorks, root: Path, checkpoint: str) -> dict:
         "model": f"models/{rw.key}.onnx",
         "meta": f"models/{rw.key}.json",
         "z_dim": rw.pipe.z_dim,
-        "num_classes": rw.pipe.num_classes,
+        "num_classes": res.meta["num_classes"],
+        "condition": res.meta["condition"],  # "text": y is a prompt embedding, walked by slerp
+        "inputs": res.meta["inputs"],
         "image_shape": res.meta["image_shape"],
         # (K, z_dim) inputs to G (truncation and edits applied) that the painting walks through, in a loop
         "keyframes": [[round(v, 6) for v in row] for row in rw.keyframes.tolist()],

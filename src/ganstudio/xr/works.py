@@ -8,6 +8,7 @@ so any picture in the gallery can be remade with ``ganstudio generate RUN --from
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,9 +70,12 @@ def collect(
     n_favourites: int,
     n_variations: int,
     checkpoint: str = "latest",
+    prompts: Sequence[str] | None = None,
 ) -> RunWorks:
     """Up to ``n`` works of the run: its newest favourites (at most ``n_favourites``), then samples from seeds
-    ``seed, seed+1, ...`` (the best ``n`` of ``curate`` by the run's discriminator when ``curate`` is given)."""
+    ``seed, seed+1, ...`` (the best ``n`` of ``curate`` by the run's discriminator when ``curate`` is given).
+    A run that reads text draws its samples from ``prompts`` in turn (None: ``Pipeline.spread_captions``, as many
+    of its training captions as there are places), each place with its own seeds."""
     from ..creative import directions as D
 
     pipe = load(run_dir, checkpoint=checkpoint)
@@ -87,7 +91,7 @@ def collect(
     rest = n - len(works)
     if rest > 0:
         try:
-            lats, dirs = build_latents(pipe, rest, seed, curate=curate if curate else None, run_dir=run_dir)
+            lats, dirs = _samples(pipe, run_dir, rest, seed, curate, prompts)
         except UserError as e:
             if not curate:
                 raise
@@ -112,6 +116,25 @@ def collect(
         L.effective_z(keys, dirs),
         L.condition_matrix(pipe, keys),
     )
+
+
+def _samples(pipe: Pipeline, run_dir: Path, n: int, seed: int, curate: int | None, prompts: Sequence[str] | None):
+    """``n`` sample latents (and their directions): seeds from ``seed`` (the best ``n`` of ``curate``), or for a
+    run that reads text one per prompt in turn (place i: seeds from ``seed + i * per``, the best of ``per`` =
+    curate // n), since a text run's seeds without a prompt draw the empty caption."""
+    if not pipe.reads_text:  # prompts are for the gallery's runs that read text
+        return build_latents(pipe, n, seed, curate=curate if curate else None, run_dir=run_dir)
+    chosen = list(prompts) if prompts else pipe.spread_captions(n)
+    if not chosen:
+        raise UserError(f"{run_dir.name} reads text but keeps no training captions; give prompts: --prompt TEXT")
+    per = max(1, (curate or 0) // n)
+    lats = []
+    for i in range(n):
+        got, _ = build_latents(
+            pipe, 1, seed + i * per, prompt=chosen[i % len(chosen)], curate=per if curate else None, run_dir=run_dir
+        )
+        lats += got
+    return lats, None
 
 
 def variations(pipe: Pipeline, lat: L.Latent, k: int, seed: int) -> list[tuple[L.Latent, torch.Tensor]]:

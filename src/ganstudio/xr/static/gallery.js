@@ -282,7 +282,8 @@ function walkAt(L, seconds) {
   const e = t * t * (3 - 2 * t); // smoothstep: the walk rests a moment on each work
   const z = K > 1 ? slerp(L.keyframes[k], L.keyframes[(k + 1) % K], e) : Float32Array.from(L.keyframes[0]);
   let y = null;
-  if (L.classes) y = Float32Array.from(L.classes[k], (v, i) => (1 - e) * v + e * L.classes[(k + 1) % K][i]);
+  if (L.classes && L.condition === "text") y = K > 1 ? slerp(L.classes[k], L.classes[(k + 1) % K], e) : Float32Array.from(L.classes[0]); // prompt embeddings: slerp, as the creative walks
+  else if (L.classes) y = Float32Array.from(L.classes[k], (v, i) => (1 - e) * v + e * L.classes[(k + 1) % K][i]);
   return { z, y };
 }
 
@@ -323,7 +324,7 @@ function startLiving() {
   };
   for (const p of living) {
     const L = p.run.living;
-    worker.postMessage({ type: "load", key: p.key, model: new URL(L.model, location.href).href, inputs: L.num_classes ? ["z", "y"] : ["z"] });
+    worker.postMessage({ type: "load", key: p.key, model: new URL(L.model, location.href).href, inputs: L.inputs || (L.num_classes ? ["z", "y"] : ["z"]) });
   }
 }
 
