@@ -47,6 +47,8 @@ def test_works_are_drawn_from_the_prompts_and_the_living_painting_reads_them(tex
     lats = [L.load_latents(text_gallery.out / w["latent"])[0] for w in run["works"]]
     assert [lat.prompt for lat in lats] == ["a red square", "a blue square", "a red square"]
     assert [lat.origin["seed"] for lat in lats] == [0, 1, 2]  # each place its own seed
+    assert run["works"][1]["caption"].startswith("“a blue square” · ")  # named by its prompt
+    assert ["prompt", "a blue square"] in run["works"][1]["details"]
     assert all(v["latent"] for w in run["works"] for v in w["variations"])
     living = run["living"]
     assert living["condition"] == "text" and living["inputs"] == ["z", "y"]

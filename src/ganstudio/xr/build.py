@@ -227,7 +227,9 @@ def _write_living(rw: RunWorks, root: Path, checkpoint: str) -> dict:
         "keyframes": [[round(v, 6) for v in row] for row in rw.keyframes.tolist()],
         "classes": None if rw.keyframe_classes is None else rw.keyframe_classes.tolist(),
         "poster": f"works/{rw.key}/{stem(first.latent)}.png",
-        "caption": f"{rw.key} · step {rw.pipe.step} · a walk through {len(rw.keyframes)} of its works (living)",
+        "caption": f"{rw.key} · step {rw.pipe.step} · a walk through {len(rw.keyframes)} of its works"
+        + (" and their prompts" if res.meta["condition"] == "text" else "")
+        + " (living)",
         "parity_max_abs_diff": res.max_abs_diff,
     }
 

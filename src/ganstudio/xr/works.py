@@ -164,7 +164,8 @@ def caption(rw: RunWorks, w: Work) -> tuple[str, list[list[str]]]:
     cfg, lat = rw.config, w.latent
     seed = lat.origin.get("seed") if lat.origin.get("op") == "seed" else None
     cls = _class_label(rw.pipe, lat)
-    parts = [rw.key, f"step {w.shown_step}"]
+    text = lat.text_label if lat.has_text else None  # a text run's picture is named by its prompt first
+    parts = ([f"“{text}”"] if text else []) + [rw.key, f"step {w.shown_step}"]
     parts += [f"seed {seed}"] if seed is not None else [f"latent {lat.id}"]
     if cfg.get("preset"):
         parts.append(f"preset {cfg['preset']}")
@@ -187,6 +188,8 @@ def caption(rw: RunWorks, w: Work) -> tuple[str, list[list[str]]]:
     ]
     if cls:
         rows.append(["class", cls])
+    if text:
+        rows.append(["prompt", text + (f" (anchored {lat.anchor:g})" if lat.anchor else "")])
     if lat.edits:
         rows.append(["edits", ", ".join(f"{i}:{a:+g}" for i, a in lat.edits) + f" ({lat.directions})"])
     cur = lat.origin.get("curate")
