@@ -102,10 +102,15 @@ def text_runs(tmp_path_factory, captioned_squares, tiny_text_run):
     """Two 2-step runs that read text on 8 captioned squares: plain, and retrieving (its bank inside G)."""
     data = captioned_squares(tmp_path_factory.mktemp("captioned"), n=8, boxed=False)
     retrieving = {"retrieve": True, "retrieve_temperature": 0.02, "retrieve_variety": 0.025}
-    return {"plain": tiny_text_run(data, seed=None), "retrieving": tiny_text_run(data, model=retrieving, seed=None)}
+    side_by_side = {"retrieve": True, "retrieve_pictures": 3, "retrieve_variety": 0.025}
+    return {
+        "plain": tiny_text_run(data, seed=None),
+        "retrieving": tiny_text_run(data, model=retrieving, seed=None),
+        "side-by-side": tiny_text_run(data, model=side_by_side, seed=None),
+    }
 
 
-@pytest.mark.parametrize("kind", ["plain", "retrieving"])
+@pytest.mark.parametrize("kind", ["plain", "retrieving", "side-by-side"])
 def test_text_run_exports_a_prompt_input_that_matches_pytorch(text_runs, kind, tmp_path):
     from ganstudio import textembed
 

@@ -95,6 +95,8 @@ EXTRAS = {
     ),
     # G's retrieval bank (buffers saved with its weights, reloaded at their saved size) and LeCam's anchors
     "retrieve+lecam": ({"lecam": 0.3}, {"retrieve": True}),
+    # three distinct neighbours side by side (their grouping by picture is rebuilt from the saved bank)
+    "retrieve-3-pictures": ({}, {"retrieve": True, "retrieve_pictures": 3, "retrieve_variety": 0.05}),
 }
 
 
@@ -322,3 +324,33 @@ def test_retrieve_variety_lets_the_noise_choose_among_neighbours_when_sampling_o
     assert torch.equal(G.references(y, 0 * z), G.references(y))  # zero noise: no shift (truncation 0)
     with pytest.raises(UserError, match=r"model\.retrieve_variety must be >= 0"):
         LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_variety=-0.1)
+
+
+def test_side_by_side_references_are_the_nearest_distinct_other_pictures_with_their_cosines():
+    from ganstudio.models.lightweight import LightweightGenerator
+
+    cfg = LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_pictures=2)
+    G = LightweightGenerator(cfg).eval()
+    assert G.ref_in[0].in_channels == 2 * (3 + 1)
+    keys = torch.nn.functional.normalize(torch.tensor([[1.0, 0, 0], [1.0, 0.1, 0], [0.9, 0.5, 0], [0, 0, 1.0]]), dim=1)
+    rows = torch.tensor([0, 0, 1, 2])  # picture 0 has two captions
+    images = torch.stack([torch.full((3, 16, 16), v) for v in (0.0, 127.5, 255.0)]).round().to(torch.uint8)
+    G.set_references(keys, rows, images)
+    # a new caption nearest picture 0's two rows: pictures 0 then 1 (not picture 0 twice), each at its best cosine
+    y = torch.nn.functional.normalize(torch.tensor([[1.0, 0.05, 0.0]]), dim=1)
+    x = G.reference_input(y)
+    assert x.shape == (1, 8, 16, 16)
+    assert torch.allclose(x[0, :3], torch.tensor(-1.0)) and torch.allclose(x[0, 3:6], torch.tensor(0.0), atol=5e-3)
+    cos = y @ keys.T
+    assert torch.allclose(x[0, 6], cos[0, :2].max()) and torch.allclose(x[0, 7], cos[0, 2])
+    assert torch.equal(G.references(y), x[:, :3])  # the picture it is named as drawn over: the nearest
+    # a training caption never sees its own picture among them: picture 0's row 0 gets pictures 1 and 2
+    x = G.reference_input(keys[:1])
+    assert torch.allclose(x[0, :3], torch.tensor(0.0), atol=5e-3) and torch.allclose(x[0, 3:6], torch.tensor(1.0))
+    assert G(torch.randn(1, 8), keys[:1]).shape == (1, 3, 16, 16)
+    with pytest.raises(UserError, match=r"retrieve_pictures 3 needs more than 3 training pictures"):
+        LightweightGenerator(cfg.__class__(**{**cfg.__dict__, "retrieve_pictures": 3})).set_references(
+            keys, rows, images
+        )
+    with pytest.raises(UserError, match=r"model\.retrieve_pictures must be >= 1"):
+        LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_pictures=0)

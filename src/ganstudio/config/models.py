@@ -239,10 +239,19 @@ class LightweightConfig:
     # times a fixed Gaussian projection of z (continuous in z and in the caption). Training never shifts them.
     # 0 = every seed draws over the same reference.
     retrieve_variety: float = 0.0
+    # 1: one reference picture (the nearest, or the blend above). k > 1: the k nearest *distinct* training pictures
+    # side by side, nearest first, each with a plane of its cosine to the caption (k x (C + 1) channels into the
+    # same zero-initialised convs), so G may take the shape from one neighbour and the colour from another.
+    # The slots are ordered, so a walk between prompts still cuts where two neighbours swap places.
+    retrieve_pictures: int = 1
 
     def __post_init__(self) -> None:
         check_common(self)
         check_leaky_d(self)
+        check(
+            self.retrieve_pictures >= 1,
+            f"model.retrieve_pictures must be >= 1 (1 = one reference picture), got {self.retrieve_pictures}",
+        )
         check(not self.retrieve or self.text_dim > 0, "model.retrieve needs a run that reads text (model.text_dim > 0)")
         check(
             self.retrieve_temperature >= 0,

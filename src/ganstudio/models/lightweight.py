@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config.models import LightweightConfig
+from ..errors import UserError
 from . import Family, register
 from .dcgan import dcgan_init
 from .layers import (
@@ -179,6 +180,23 @@ def shift_directions(n_rows: int, z_dim: int) -> Tensor:
     return torch.randn(n_rows, z_dim, generator=g) / z_dim**0.5
 
 
+def caption_groups(rows: Tensor, pictures: int, n: int) -> Tensor:
+    """The picture of each bank row (N,) -> (pictures, M): each picture's rows, padded with ``n``."""
+    members = [torch.nonzero(rows == p).flatten() for p in range(pictures)]
+    width = max((len(m) for m in members), default=1) or 1
+    out = torch.full((pictures, width), n, dtype=torch.long, device=rows.device)
+    for p, m in enumerate(members):
+        out[p, : len(m)] = m
+    return out
+
+
+def picture_similarity(sim: Tensor, groups: Tensor) -> Tensor:
+    """(B, N) caption similarities and ``caption_groups`` (P, M) -> (B, P): each picture's nearest caption's (a picture
+    set aside by ``reference_similarity`` stays at SET_ASIDE, and so does padding)."""
+    padded = torch.cat([sim, sim.new_full((len(sim), 1), SET_ASIDE)], 1)
+    return padded[:, groups].amax(2)
+
+
 def nearest_reference(y: Tensor, keys: Tensor, rows: Tensor) -> Tensor:
     """(B,) the bank row of y's nearest caption of another picture (``reference_similarity``)."""
     return reference_similarity(y, keys, rows).argmax(1)
@@ -203,6 +221,7 @@ class LightweightGenerator(nn.Module):
     ref_keys: Tensor  # the retrieval bank's buffers (``retrieve`` only)
     ref_rows: Tensor
     ref_images: Tensor
+    _picture_rows: Tensor | None  # ``_groups``'s cache (not saved: rebuilt from the bank)
 
     def __init__(self, cfg: LightweightConfig):
         super().__init__()
@@ -230,7 +249,9 @@ class LightweightGenerator(nn.Module):
         self.to_image = nn.Conv2d(ch[-1], cfg.channels, 3, 1, 1)
         self.retrieves, self.ref_temperature = bool(cfg.retrieve), float(cfg.retrieve_temperature)
         self.ref_variety = float(cfg.retrieve_variety)
-        ref_convs = [nn.Conv2d(cfg.channels, c, 3, 1, 1) for c in ch] if self.retrieves else []
+        self.ref_pictures = int(cfg.retrieve_pictures)
+        ref_channels = cfg.channels if self.ref_pictures == 1 else self.ref_pictures * (cfg.channels + 1)
+        ref_convs = [nn.Conv2d(ref_channels, c, 3, 1, 1) for c in ch] if self.retrieves else []
         self.ref_in = nn.ModuleList(ref_convs) if self.retrieves else None
         if self.retrieves:  # the bank: empty until set_references (a trainer) or load_state_dict (a saved run)
             self.register_buffer("ref_keys", torch.zeros(0, cond))
@@ -253,12 +274,19 @@ class LightweightGenerator(nn.Module):
         h, w = self.ref_images.shape[-2:]
         if images.shape[-2:] != (h, w):
             images = F.adaptive_avg_pool2d(images.float(), (h, w)).round().to(torch.uint8)
+        if self.ref_pictures > 1 and len(images) <= self.ref_pictures:
+            raise UserError(
+                f"model.retrieve_pictures {self.ref_pictures} needs more than {self.ref_pictures} training pictures "
+                f"(the data has {len(images)}); lower it"
+            )
         dev = self.ref_keys.device
+        self._picture_rows = None  # ``_groups`` of the old bank
         self.ref_keys = F.normalize(keys.float(), dim=1).to(dev)
         self.ref_rows, self.ref_images = rows.long().to(dev), images.to(dev)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # The bank's size is the training data's, not the config's: take the saved one's shape before loading it.
+        self._picture_rows = None  # ``_groups`` of the old bank
         for name in ("ref_keys", "ref_rows", "ref_images"):
             saved = state_dict.get(prefix + name)
             if self.retrieves and saved is not None:
@@ -271,6 +299,14 @@ class LightweightGenerator(nn.Module):
         cached = getattr(self, "_shift", None)
         if cached is None or cached.shape != shape or cached.device != z.device:
             cached = self._shift = shift_directions(*shape).to(z.device)
+        return cached
+
+    def _groups(self) -> Tensor:
+        """(P, M) the bank rows of each picture, padded with N (a column ``picture_similarity`` sets aside); made
+        once per bank (a new bank clears it) and kept, like ``_directions``."""
+        cached = getattr(self, "_picture_rows", None)
+        if cached is None or cached.device != self.ref_rows.device:
+            cached = self._picture_rows = caption_groups(self.ref_rows, len(self.ref_images), len(self.ref_rows))
         return cached
 
     def reference_rows(self, y: Tensor) -> Tensor:
@@ -290,9 +326,30 @@ class LightweightGenerator(nn.Module):
         if z is not None and self.ref_variety and not self.training:  # sampling: the noise reorders the neighbours
             with torch.autocast(z.device.type, enabled=False):
                 sim = sim + self.ref_variety * z.float() @ self._directions(z).T
+        if self.ref_pictures > 1:  # what G draws over, shown: the nearest of its side-by-side pictures
+            return self._side_by_side(sim)[0][:, 0]
         at, w = reference_weights(sim, self.ref_temperature)
         pictures = self.ref_images[self.ref_rows[at]].float() / 127.5 - 1  # (B, k, C, h, w)
         return (w[:, :, None, None, None] * pictures).sum(1)
+
+    def _side_by_side(self, sim: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, N) caption similarities -> the ``ref_pictures`` nearest distinct pictures (B, k, C, h, w) in [-1, 1],
+        nearest first, and their cosines (B, k) (a picture's: its nearest caption's)."""
+        near, at = picture_similarity(sim, self._groups()).topk(self.ref_pictures, 1)
+        return self.ref_images[at].float() / 127.5 - 1, near
+
+    def reference_input(self, y: Tensor, z: Tensor | None = None) -> Tensor:
+        """What the stages' reference convs read: ``references`` (B, C, h, w), or with ``retrieve_pictures`` k > 1
+        the k nearest distinct pictures and a plane of each one's cosine (B, k * (C + 1), h, w)."""
+        if self.ref_pictures == 1:
+            return self.references(y, z)
+        sim = reference_similarity(y, self.ref_keys, self.ref_rows)
+        if z is not None and self.ref_variety and not self.training:
+            with torch.autocast(z.device.type, enabled=False):
+                sim = sim + self.ref_variety * z.float() @ self._directions(z).T
+        pictures, near = self._side_by_side(sim)
+        planes = near[:, :, None, None].expand(-1, -1, *pictures.shape[-2:])
+        return torch.cat([pictures.flatten(1, 2), planes], 1)
 
     def detail_loss(self, real: Tensor) -> Tensor:
         """The detail stage's loss on real pictures (B, C, H, W); only with ``upscale`` > 1."""
@@ -308,7 +365,7 @@ class LightweightGenerator(nn.Module):
         ref = None
         if self.ref_in is not None:
             assert y is not None
-            ref = self.references(y, z).to(z.dtype)
+            ref = self.reference_input(y, z).to(z.dtype)
         if self.text_mlp is not None:
             assert y is not None
             y = y + self.text_mlp(y)  # residual: the raw embedding still reaches every block
