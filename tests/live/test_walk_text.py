@@ -129,14 +129,16 @@ def test_a_prompt_on_the_bus_conditions_g_and_the_text_glides_to_the_next(sessio
     live = session(mapping=STILL)
     live.set("path", "still")
     live.set("glide", 0)
-    blank = live.step()
-    assert not blank.latent.has_text  # a seed walk without prompts: the empty caption
-    live.controls.handle("prompt", [RED], "osc")
+    own = live.step()
+    # without keyframes a text run walks its own training captions (the first: red), never the empty caption
+    assert own.latent.prompt == RED
+    live.controls.handle("prompt", [GREEN], "osc")
     wait(lambda: live.bus.pending() >= 1, what="the prompt worker")
-    red = live.step()
-    assert (red.latent.prompt, red.latent.text_hash) == (RED, textembed.fingerprint(emb(RED).astype(np.float32)))
-    assert red.latent.z == blank.latent.z and not np.array_equal(red.image, blank.image)  # the text drew it
-    assert np.array_equal(red.image, picture(live.pipe, L.from_seeds(live.pipe, 1, 0, prompt=RED)[0]))
+    green = live.step()
+    fingerprint = textembed.fingerprint(emb(GREEN).astype(np.float32))
+    assert (green.latent.prompt, green.latent.text_hash) == (GREEN, fingerprint)
+    assert green.latent.z == own.latent.z and not np.array_equal(green.image, own.image)  # the text drew it
+    assert np.array_equal(green.image, picture(live.pipe, L.from_seeds(live.pipe, 1, 0, prompt=GREEN)[0]))
     # the next prompt: the shown text glides there along the slerp of the embeddings
     live.set("glide", 0.5)
     live.start_recording()
@@ -144,18 +146,18 @@ def test_a_prompt_on_the_bus_conditions_g_and_the_text_glides_to_the_next(sessio
     wait(lambda: live.bus.pending() >= 2, what="the prompt worker")
     frames = [live.step() for _ in range(180)]
     shares = [f.latent.text_mix[1][2] if f.latent.text_mix else None for f in frames]
-    assert [p for p, _, _ in frames[5].latent.text_mix] == [RED, BLUE]
+    assert [p for p, _, _ in frames[5].latent.text_mix] == [GREEN, BLUE]
     assert 0 < shares[1] < shares[5] < shares[20]  # blue comes in...
     for f in frames[:20]:  # ...on the great circle between the two (unit length all the way)
         assert abs(L.mix_embedding(live.pipe, f.latent.text_parts).double().norm().item() - 1) < 1e-5
     assert frames[-1].latent.prompt == BLUE and not frames[-1].latent.text_mix  # and lands on blue itself
     assert np.array_equal(remade(text_run, frames[10].latent, tmp_path, "glide"), frames[10].image)
-    # an empty prompt gives the walk's own text back (here: none); a recording replays the prompts too
+    # an empty prompt gives the walk's own text back (its first training caption); a recording replays prompts too
     live.set("glide", 0)
     live.controls.handle("prompt", [""], "osc")
     wait(lambda: live.bus.pending() >= 2, what="the prompt worker")
     back = live.step()
-    assert not back.latent.has_text and np.array_equal(back.image, blank.image)
+    assert back.latent.prompt == RED and np.array_equal(back.image, own.image)
     rec = live.stop_recording(tmp_path / "prompts.json")
     assert [e[1] for e in rec.events].count("text") == 2
     again = list(replay(load_recording(tmp_path / "prompts.json"), live.pipe, live.renderer))

@@ -20,6 +20,8 @@ addresses then carry it, ``/ganstudio/<token>/<param>``.
 studio's exhibition walks the run's favourites this way). On a run that reads text the walk moves through
 the keyframes' prompts too (slerp of the sentence embeddings), and ``prompt(text)`` (OSC ``/ganstudio/prompt``,
 the page's prompt box) conditions G on that text; every frame's latent keeps its text, so it remakes exactly.
+Without ``keys`` a run that reads text walks DEFAULT_TEXT_KEYS of its own training captions (seeds 0, 1, ...;
+``Pipeline.spread_captions``), not the empty caption, which such a G never learned to draw.
 
 The generator is the run's EMA copy when it has one (``ganstudio.load``), at batch 1 under
 ``torch.inference_mode``; ``backend="onnx"`` runs the exported graph with onnxruntime instead.
@@ -49,6 +51,16 @@ from .renderer import make_renderer
 from .scenes import Scene, SceneStore
 from .show import Frame, Show
 from .walk import Keys
+
+DEFAULT_TEXT_KEYS = 8  # training captions a text run's show walks when no keyframes are given
+
+
+def caption_keys(pipe) -> list[L.Latent]:
+    """A text run's default keyframes: seed i drawn from the i-th of its spread training captions ([] when it
+    keeps none: the walk then draws the empty caption, as before runs kept their captions)."""
+    return [L.from_seeds(pipe, 1, i, prompt=c)[0] for i, c in enumerate(pipe.spread_captions(DEFAULT_TEXT_KEYS))]
+
+
 from .watchdog import Watchdog
 
 
@@ -119,6 +131,8 @@ class LiveSession:
         self.stats = self.bus.stats
         self.controls = Controls(self.bus, self._actions())
         self.renderer = make_renderer(backend, self.pipe, self.directions, threads)
+        if not keys and self.pipe.reads_text:
+            keys = caption_keys(self.pipe)
         walk_keys = Keys.of(keys, self.pipe, self.run_dir, self.directions) if keys else None
         self.show = Show(self.pipe, self.registry, self.renderer, self.directions, fps, attract_speed, keys=walk_keys)
         self.watchdog = Watchdog(attract_after)
