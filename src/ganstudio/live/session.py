@@ -51,6 +51,7 @@ from .renderer import make_renderer
 from .scenes import Scene, SceneStore
 from .show import Frame, Show
 from .walk import Keys
+from .watchdog import Watchdog
 
 DEFAULT_TEXT_KEYS = 8  # training captions a text run's show walks when no keyframes are given
 
@@ -59,9 +60,6 @@ def caption_keys(pipe) -> list[L.Latent]:
     """A text run's default keyframes: seed i drawn from the i-th of its spread training captions ([] when it
     keeps none: the walk then draws the empty caption, as before runs kept their captions)."""
     return [L.from_seeds(pipe, 1, i, prompt=c)[0] for i, c in enumerate(pipe.spread_captions(DEFAULT_TEXT_KEYS))]
-
-
-from .watchdog import Watchdog
 
 
 def find_directions(run_dir, pipe, n: int):
