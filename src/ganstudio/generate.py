@@ -41,7 +41,8 @@ def build_latents(
     anchor: float = 0.0,
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
-    directions or None). A run that reads text draws from the prompt itself (its embedding conditions G);
+    directions or None). A run that reads text draws from the prompt itself (its embedding conditions G), or
+    without one from its own training captions in turn (``own_captions``; each latent keeps its caption);
     other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
     toward its nearest training captions (``Pipeline.anchored``)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
@@ -81,14 +82,28 @@ def build_latents(
             raise UserError("edits need directions: run `ganstudio directions RUN` first")
         resolved = dirs.resolve(edit_list)
         ref = dirs.ref
+    if curate and curate < n:
+        raise UserError(f"--curate must be at least --n ({n}), got {curate}")
+    count = curate or n
+    own = own_captions(pipe, n) if text_prompt is None and not prompt and classes is None else []
+    if own:  # a text run asked for no prompt: its own training captions in turn, not the empty caption
+        lats = [
+            L.from_seeds(pipe, 1, seed + i, None, truncation, resolved, ref, own[i % len(own)])[0] for i in range(count)
+        ]
+    else:
+        lats = L.from_seeds(pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor)
     if curate:
         from .creative import curate as C
 
-        if curate < n:
-            raise UserError(f"--curate must be at least --n ({n}), got {curate}")
-        pool = L.from_seeds(pipe, curate, seed, classes, truncation, resolved, ref, text_prompt, anchor)
-        return C.select(pipe, pool, n, dirs), dirs
-    return L.from_seeds(pipe, n, seed, classes, truncation, resolved, ref, text_prompt, anchor), dirs
+        return C.select(pipe, lats, n, dirs), dirs
+    return lats, dirs
+
+
+def own_captions(pipe, n: int) -> list[str]:
+    """What a run that reads text draws when no prompt is given: up to ``n`` of its training captions, spread over
+    them (``Pipeline.spread_captions``); [] for other runs, and for a text run that keeps no captions (it then
+    draws the empty caption, which such a G never learned to draw)."""
+    return pipe.spread_captions(n) if getattr(pipe, "reads_text", False) else []
 
 
 def prompt_mode(run_dir: str | Path) -> str:

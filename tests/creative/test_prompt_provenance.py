@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import ganstudio
 from ganstudio import latents as L
@@ -59,3 +60,22 @@ def test_class_runs_keep_the_nearest_class_mapping_and_say_so(text_run, run):
     lat = L.from_seeds(ganstudio.load(text_run), 1, 0, prompt="a red square")[0].with_(z=(0.0,) * other.z_dim)
     with pytest.raises(UserError, match="reads text"):
         L.check_compatible([lat], other, exact=False)
+
+
+def test_without_a_prompt_a_text_run_draws_its_own_training_captions_in_turn(text_run, tmp_path, capsys):
+    from ganstudio.cli import main
+
+    assert main(["generate", str(text_run), "--n", "5", "--seed", "4", "--out-dir", str(tmp_path / "own")]) == 0
+    assert "no --prompt was given: each picture draws one of its training captions" in capsys.readouterr().err
+    lats = [L.load_latents(p)[0] for p in sorted((tmp_path / "own").glob("*.json"))]
+    captions = ["a red square", "a green square", "a blue square", "a yellow square"]
+    assert [lat.prompt for lat in lats] == [*captions, captions[0]]  # spread over the captions, then again
+    assert [lat.origin["seed"] for lat in lats] == [4, 5, 6, 7, 8]
+    # each remakes exactly from its latent, and is what the prompt itself draws at that seed
+    again = generate_to_files(
+        text_run, from_latent=str(sorted((tmp_path / "own").glob("*.json"))[2]), out_dir=tmp_path / "b"
+    )
+    png = next(p for p in again if p.suffix == ".png")
+    assert png.read_bytes() == sorted((tmp_path / "own").glob("*.png"))[2].read_bytes()
+    pipe = ganstudio.load(text_run)
+    assert torch.equal(L.render(pipe, lats[2:3]), pipe(n=1, seed=6, prompt="a blue square").images)
