@@ -125,13 +125,20 @@ class Pipeline:
             self._bank = [rows[i] for i in order], emb[order]
         return self._bank
 
+    def training_captions(self) -> list[str]:
+        """The distinct captions the run trained on, in order ([] when the run keeps none: trained before runs kept
+        them, or a run that does not read text)."""
+        if not self.reads_text:
+            return []
+        try:
+            return self.caption_bank()[0]
+        except UserError:  # a run from before runs kept their captions
+            return []
+
     def spread_captions(self, k: int) -> list[str]:
         """Up to ``k`` of the run's training captions, evenly spread over them (the first, then every m-th):
         prompts that show what a text run draws when nobody asked for one ([] when the run keeps none)."""
-        try:
-            texts, _ = self.caption_bank()
-        except UserError:  # a run from before runs kept their captions
-            return []
+        texts = self.training_captions()
         step = max(1, -(-len(texts) // k))
         return texts[::step][:k]
 

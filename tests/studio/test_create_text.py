@@ -81,6 +81,19 @@ def test_a_text_runs_latent_remakes_its_picture(studio):
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), np.asarray(shown))
 
 
+def test_without_text_a_text_run_draws_its_own_training_captions_by_seed(studio):
+    c, text_run, _ = studio
+    r = c.post("/api/generate", json={"run": text_run, "n": 3, "seed": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    prompts = [p["latent"]["prompt"] for p in body["images"]]
+    assert all(p and p.strip() for p in prompts) and len(set(prompts)) == 3  # one caption per seed, never empty
+    assert body["note"].startswith("no text given: its own training captions")
+    assert f"“{prompts[0]}”" in body["note"]
+    again = generate(c, text_run, prompts[1], seed=6)  # seed 6 drew that caption: the same picture as asking for it
+    assert again[0]["image"] == body["images"][1]["image"]
+
+
 def test_text_run_prompt_refusals_are_clear(studio):
     c, text_run, _ = studio
     both = c.post("/api/generate", json={"run": text_run, "n": 2, "prompt": "a red square", "class": 0})

@@ -290,6 +290,16 @@ class Engine:
                 classes = None if match.classes is None else torch.as_tensor(match.classes, dtype=torch.float32)
                 edits, ref = list(match.edits), dirs.ref if match.edits else None
                 note = f"“{prompt}”: " + match.describe()
+            elif reads_text and class_ is None and (own := pipe.training_captions()):
+                # no text: the run's own training captions, picked by seed (new seeds, new captions), not the
+                # empty caption, which such a G never learned to draw
+                lats = [
+                    L.from_seeds(pipe, 1, first + i, None, truncation, prompt=own[(first + i) % len(own)])[0]
+                    for i in range(n)
+                ]
+                shown = ", ".join(f"“{lat.prompt}”" for lat in lats[:3]) + (", …" if n > 3 else "")
+                note = f"no text given: its own training captions ({shown}); describe a picture to draw yours"
+                return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
             elif class_ is not None:
                 if not pipe.num_classes:
                     raise UserError("this run has no classes; leave the class empty")
