@@ -111,7 +111,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         print(prompt_mode(a.run_dir), file=sys.stderr)
     elif not a.from_ and a.class_ is None and prompt_mode(a.run_dir).startswith("this run reads text"):
         print(
-            "this run reads text and no --prompt was given: each picture draws one of its training captions "
+            "this run reads text and no --prompt was given: each seed draws one of its training captions "
             "(its latent names it); --prompt TEXT draws yours",
             file=sys.stderr,
         )

@@ -42,7 +42,7 @@ def build_latents(
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
     directions or None). A run that reads text draws from the prompt itself (its embedding conditions G), or
-    without one from its own training captions in turn (``own_captions``; each latent keeps its caption);
+    without one each seed from one of its own training captions (``own_caption``; each latent keeps it);
     other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
     toward its nearest training captions (``Pipeline.anchored``)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
@@ -85,10 +85,11 @@ def build_latents(
     if curate and curate < n:
         raise UserError(f"--curate must be at least --n ({n}), got {curate}")
     count = curate or n
-    own = own_captions(pipe, n) if text_prompt is None and not prompt and classes is None else []
-    if own:  # a text run asked for no prompt: its own training captions in turn, not the empty caption
+    if text_prompt is None and not prompt and classes is None and own_caption(pipe, seed) is not None:
+        # a text run asked for no prompt: each seed its own training caption, not the empty caption
         lats = [
-            L.from_seeds(pipe, 1, seed + i, None, truncation, resolved, ref, own[i % len(own)])[0] for i in range(count)
+            L.from_seeds(pipe, 1, seed + i, None, truncation, resolved, ref, own_caption(pipe, seed + i))[0]
+            for i in range(count)
         ]
     else:
         lats = L.from_seeds(pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor)
@@ -99,11 +100,11 @@ def build_latents(
     return lats, dirs
 
 
-def own_captions(pipe, n: int) -> list[str]:
-    """What a run that reads text draws when no prompt is given: up to ``n`` of its training captions, spread over
-    them (``Pipeline.spread_captions``); [] for other runs, and for a text run that keeps no captions (it then
-    draws the empty caption, which such a G never learned to draw)."""
-    return pipe.spread_captions(n) if getattr(pipe, "reads_text", False) else []
+def own_caption(pipe, seed: int) -> str | None:
+    """What seed ``seed`` of a run that reads text draws when no prompt is given: one of its training captions
+    (``Pipeline.caption_for_seed``); None for other runs, and for a text run that keeps no captions (it then draws
+    the empty caption, which such a G never learned to draw)."""
+    return pipe.caption_for_seed(seed) if getattr(pipe, "reads_text", False) else None
 
 
 def prompt_mode(run_dir: str | Path) -> str:

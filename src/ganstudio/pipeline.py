@@ -135,6 +135,13 @@ class Pipeline:
         except UserError:  # a run from before runs kept their captions
             return []
 
+    def caption_for_seed(self, seed: int) -> str | None:
+        """The training caption seed ``seed`` draws when no prompt is given (None when the run keeps none): caption
+        number (seed x SEED_STRIDE) mod N, a fixed shuffle, so consecutive seeds draw captions far apart (the
+        captions of one picture sit together) and N consecutive seeds draw each caption once."""
+        texts = self.training_captions()
+        return texts[(seed * SEED_STRIDE) % len(texts)] if texts else None
+
     def spread_captions(self, k: int) -> list[str]:
         """Up to ``k`` of the run's training captions, evenly spread over them (the first, then every m-th):
         prompts that show what a text run draws when nobody asked for one ([] when the run keeps none)."""
@@ -297,6 +304,11 @@ class Pipeline:
         if self.is_sound:
             return Output(images, z, list(range(seed, seed + n)), y, self.to_audio(images), self.sample_rate)
         return Output(images, z, list(range(seed, seed + n)), y)
+
+
+# Knuth's multiplicative-hash prime: seed -> seed x this mod N visits every caption once per N seeds unless N is a
+# multiple of it (no caption set is that large).
+SEED_STRIDE = 2654435761
 
 
 def load(run_dir: str | Path, checkpoint: str | int = "latest", device: str = "cpu") -> Pipeline:

@@ -66,10 +66,11 @@ def test_without_a_prompt_a_text_run_draws_its_own_training_captions_in_turn(tex
     from ganstudio.cli import main
 
     assert main(["generate", str(text_run), "--n", "5", "--seed", "4", "--out-dir", str(tmp_path / "own")]) == 0
-    assert "no --prompt was given: each picture draws one of its training captions" in capsys.readouterr().err
+    assert "no --prompt was given: each seed draws one of its training captions" in capsys.readouterr().err
     lats = [L.load_latents(p)[0] for p in sorted((tmp_path / "own").glob("*.json"))]
-    captions = ["a red square", "a green square", "a blue square", "a yellow square"]
-    assert [lat.prompt for lat in lats] == [*captions, captions[0]]  # spread over the captions, then again
+    pipe = ganstudio.load(text_run)
+    assert [lat.prompt for lat in lats] == [pipe.caption_for_seed(s) for s in range(4, 9)]
+    assert {lat.prompt for lat in lats[:4]} == set(pipe.training_captions())  # 4 seeds in a row: all 4 captions
     assert [lat.origin["seed"] for lat in lats] == [4, 5, 6, 7, 8]
     # each remakes exactly from its latent, and is what the prompt itself draws at that seed
     again = generate_to_files(
@@ -77,5 +78,17 @@ def test_without_a_prompt_a_text_run_draws_its_own_training_captions_in_turn(tex
     )
     png = next(p for p in again if p.suffix == ".png")
     assert png.read_bytes() == sorted((tmp_path / "own").glob("*.png"))[2].read_bytes()
-    pipe = ganstudio.load(text_run)
     assert torch.equal(L.render(pipe, lats[2:3]), pipe(n=1, seed=6, prompt="a blue square").images)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4335, 4336, 10007])
+def test_consecutive_seeds_visit_every_training_caption_once(n):
+    """The seed -> caption rule is a shuffle: any n consecutive seeds draw each of n captions once, and neighbouring
+    seeds land far apart (one picture's captions sit together in the bank)."""
+    from ganstudio.pipeline import SEED_STRIDE
+
+    idx = [(s * SEED_STRIDE) % n for s in range(1000, 1000 + n)]
+    assert sorted(idx) == list(range(n))
+    if n > 100:
+        gaps = [min(abs(a - b), n - abs(a - b)) for a, b in zip(idx, idx[1:])]
+        assert min(gaps) > 3

@@ -68,9 +68,15 @@ def test_works_are_drawn_from_the_prompts_and_the_living_painting_reads_them(tex
 @needs_living
 def test_without_prompts_a_text_run_hangs_its_training_captions(text_run, tmp_path):
     pytest.importorskip("onnxruntime")
-    res = build_gallery([text_run], tmp_path / "g", n=2, variations=0, curate=0, living=False)
+    import ganstudio
+
+    res = build_gallery([text_run], tmp_path / "g", n=4, variations=0, curate=0, living=False)
     works = manifest(res.out)["runs"][0]["works"]
-    assert [L.load_latents(res.out / w["latent"])[0].prompt for w in works] == ["a red square", "a blue square"]
+    prompts = [L.load_latents(res.out / w["latent"])[0].prompt for w in works]
+    pipe = ganstudio.load(text_run)
+    assert prompts == [pipe.caption_for_seed(s) for s in range(4)]  # each place its seed's caption
+    # four seeds in a row: four different captions of the four (red, green, blue, yellow)
+    assert sorted(prompts) == sorted(pipe.training_captions())
 
 
 def test_prompts_are_refused_in_one_line_before_anything_is_written(text_run, xr_run, tmp_path, capsys):

@@ -20,11 +20,8 @@ addresses then carry it, ``/ganstudio/<token>/<param>``.
 studio's exhibition walks the run's favourites this way). On a run that reads text the walk moves through
 the keyframes' prompts too (slerp of the sentence embeddings), and ``prompt(text)`` (OSC ``/ganstudio/prompt``,
 the page's prompt box) conditions G on that text; every frame's latent keeps its text, so it remakes exactly.
-Without ``keys`` a run that reads text walks DEFAULT_TEXT_KEYS of its own training captions (seeds 0, 1, ...;
-``Pipeline.spread_captions``), not the empty caption, which such a G never learned to draw.
-
-The generator is the run's EMA copy when it has one (``ganstudio.load``), at batch 1 under
-``torch.inference_mode``; ``backend="onnx"`` runs the exported graph with onnxruntime instead.
+Without ``keys`` a run that reads text walks seeds 0 .. DEFAULT_TEXT_KEYS - 1, each from its own training caption
+(``Pipeline.caption_for_seed``), not the empty caption, which such a G never learned to draw.
 """
 
 from __future__ import annotations
@@ -57,9 +54,11 @@ DEFAULT_TEXT_KEYS = 8  # training captions a text run's show walks when no keyfr
 
 
 def caption_keys(pipe) -> list[L.Latent]:
-    """A text run's default keyframes: seed i drawn from the i-th of its spread training captions ([] when it
-    keeps none: the walk then draws the empty caption, as before runs kept their captions)."""
-    return [L.from_seeds(pipe, 1, i, prompt=c)[0] for i, c in enumerate(pipe.spread_captions(DEFAULT_TEXT_KEYS))]
+    """A text run's default keyframes: seeds 0, 1, ... each drawn from its training caption
+    (``Pipeline.caption_for_seed``; [] when it keeps none: the walk then draws the empty caption)."""
+    if pipe.caption_for_seed(0) is None:
+        return []
+    return [L.from_seeds(pipe, 1, i, prompt=pipe.caption_for_seed(i))[0] for i in range(DEFAULT_TEXT_KEYS)]
 
 
 def find_directions(run_dir, pipe, n: int):

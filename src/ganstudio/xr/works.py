@@ -74,8 +74,8 @@ def collect(
 ) -> RunWorks:
     """Up to ``n`` works of the run: its newest favourites (at most ``n_favourites``), then samples from seeds
     ``seed, seed+1, ...`` (the best ``n`` of ``curate`` by the run's discriminator when ``curate`` is given).
-    A run that reads text draws its samples from ``prompts`` in turn (None: ``Pipeline.spread_captions``, as many
-    of its training captions as there are places), each place with its own seeds."""
+    A run that reads text draws its samples from ``prompts`` in turn (None: each place from the training caption of
+    its first seed, ``Pipeline.caption_for_seed``), each place with its own seeds."""
     from ..creative import directions as D
 
     pipe = load(run_dir, checkpoint=checkpoint)
@@ -124,15 +124,14 @@ def _samples(pipe: Pipeline, run_dir: Path, n: int, seed: int, curate: int | Non
     curate // n), since a text run's seeds without a prompt draw the empty caption."""
     if not pipe.reads_text:  # prompts are for the gallery's runs that read text
         return build_latents(pipe, n, seed, curate=curate if curate else None, run_dir=run_dir)
-    chosen = list(prompts) if prompts else pipe.spread_captions(n)
-    if not chosen:
+    if not prompts and pipe.caption_for_seed(seed) is None:
         raise UserError(f"{run_dir.name} reads text but keeps no training captions; give prompts: --prompt TEXT")
     per = max(1, (curate or 0) // n)
     lats = []
     for i in range(n):
-        got, _ = build_latents(
-            pipe, 1, seed + i * per, prompt=chosen[i % len(chosen)], curate=per if curate else None, run_dir=run_dir
-        )
+        first = seed + i * per
+        text = prompts[i % len(prompts)] if prompts else pipe.caption_for_seed(first)
+        got, _ = build_latents(pipe, 1, first, prompt=text, curate=per if curate else None, run_dir=run_dir)
         lats += got
     return lats, None
 
