@@ -4,6 +4,7 @@ say so."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -90,5 +91,5 @@ def test_consecutive_seeds_visit_every_training_caption_once(n):
     idx = [(s * SEED_STRIDE) % n for s in range(1000, 1000 + n)]
     assert sorted(idx) == list(range(n))
     if n > 100:
-        gaps = [min(abs(a - b), n - abs(a - b)) for a, b in zip(idx, idx[1:])]
+        gaps = [min(abs(a - b), n - abs(a - b)) for a, b in itertools.pairwise(idx)]
         assert min(gaps) > 3
