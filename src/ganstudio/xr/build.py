@@ -100,7 +100,7 @@ def build_gallery(
     ``curate``: draw this many samples per run and hang the ones the run's discriminator finds most realistic
     (None: 4 per place to fill; 0: plain seeds). ``living``: one living painting per run (needs the onnx
     extra). ``emulator``: copy iwer so that ``?emulate=1`` previews the VR/AR modes without a headset.
-    ``prompts``: what runs that read text draw, in turn (None: their own training captions, spread)."""
+    ``prompts``: what runs that read text draw, in turn (None: each seed its training caption)."""
     t0 = time.perf_counter()
     if not run_dirs:
         raise UserError("give at least one run folder")

@@ -74,8 +74,8 @@ def collect(
 ) -> RunWorks:
     """Up to ``n`` works of the run: its newest favourites (at most ``n_favourites``), then samples from seeds
     ``seed, seed+1, ...`` (the best ``n`` of ``curate`` by the run's discriminator when ``curate`` is given).
-    A run that reads text draws its samples from ``prompts`` in turn (None: each place from the training caption of
-    its first seed, ``Pipeline.caption_for_seed``), each place with its own seeds."""
+    A run that reads text draws its samples from ``prompts`` in turn, each place with its own seeds (None: each seed
+    from its training caption, ``Pipeline.caption_for_seed``)."""
     from ..creative import directions as D
 
     pipe = load(run_dir, checkpoint=checkpoint)
@@ -119,19 +119,19 @@ def collect(
 
 
 def _samples(pipe: Pipeline, run_dir: Path, n: int, seed: int, curate: int | None, prompts: Sequence[str] | None):
-    """``n`` sample latents (and their directions): seeds from ``seed`` (the best ``n`` of ``curate``), or for a
-    run that reads text one per prompt in turn (place i: seeds from ``seed + i * per``, the best of ``per`` =
-    curate // n), since a text run's seeds without a prompt draw the empty caption."""
-    if not pipe.reads_text:  # prompts are for the gallery's runs that read text
+    """``n`` sample latents (and their directions): seeds from ``seed`` (the best ``n`` of ``curate``; a text run's
+    seed draws its training caption, ``generate.own_caption``), or for a run that reads text and ``prompts``, one
+    per prompt in turn (place i: seeds from ``seed + i * per``, the best of ``per`` = curate // n)."""
+    if not pipe.reads_text or not prompts:  # prompts are for the gallery's runs that read text
+        if pipe.reads_text and pipe.caption_for_seed(seed) is None:
+            raise UserError(f"{run_dir.name} reads text but keeps no training captions; give prompts: --prompt TEXT")
         return build_latents(pipe, n, seed, curate=curate if curate else None, run_dir=run_dir)
-    if not prompts and pipe.caption_for_seed(seed) is None:
-        raise UserError(f"{run_dir.name} reads text but keeps no training captions; give prompts: --prompt TEXT")
     per = max(1, (curate or 0) // n)
     lats = []
     for i in range(n):
-        first = seed + i * per
-        text = prompts[i % len(prompts)] if prompts else pipe.caption_for_seed(first)
-        got, _ = build_latents(pipe, 1, first, prompt=text, curate=per if curate else None, run_dir=run_dir)
+        got, _ = build_latents(
+            pipe, 1, seed + i * per, prompt=prompts[i % len(prompts)], curate=per if curate else None, run_dir=run_dir
+        )
         lats += got
     return lats, None
 
