@@ -42,7 +42,8 @@ def build_latents(
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
     directions or None). A run that reads text draws from the prompt itself (its embedding conditions G), or
-    without one each seed from one of its own training captions (``own_caption``; each latent keeps it);
+    without one each seed from one of its own training captions (``Pipeline.caption_for_seed``; None for other
+    runs, and for a text run that keeps no captions, which then draws the empty caption; each latent keeps it);
     other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
     toward its nearest training captions (``Pipeline.anchored``)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
@@ -85,10 +86,10 @@ def build_latents(
     if curate and curate < n:
         raise UserError(f"--curate must be at least --n ({n}), got {curate}")
     count = curate or n
-    if text_prompt is None and not prompt and classes is None and own_caption(pipe, seed) is not None:
+    if text_prompt is None and not prompt and classes is None and pipe.caption_for_seed(seed) is not None:
         # a text run asked for no prompt: each seed its own training caption, not the empty caption
         lats = [
-            L.from_seeds(pipe, 1, seed + i, None, truncation, resolved, ref, own_caption(pipe, seed + i))[0]
+            L.from_seeds(pipe, 1, seed + i, None, truncation, resolved, ref, pipe.caption_for_seed(seed + i))[0]
             for i in range(count)
         ]
     else:
@@ -98,13 +99,6 @@ def build_latents(
 
         return C.select(pipe, lats, n, dirs), dirs
     return lats, dirs
-
-
-def own_caption(pipe, seed: int) -> str | None:
-    """What seed ``seed`` of a run that reads text draws when no prompt is given: one of its training captions
-    (``Pipeline.caption_for_seed``); None for other runs, and for a text run that keeps no captions (it then draws
-    the empty caption, which such a G never learned to draw)."""
-    return pipe.caption_for_seed(seed) if getattr(pipe, "reads_text", False) else None
 
 
 def prompt_mode(run_dir: str | Path) -> str:

@@ -136,9 +136,9 @@ class Pipeline:
             return []
 
     def caption_for_seed(self, seed: int) -> str | None:
-        """The training caption seed ``seed`` draws when no prompt is given (None when the run keeps none): caption
-        number (seed x SEED_STRIDE) mod N, a fixed shuffle, so consecutive seeds draw captions far apart (the
-        captions of one picture sit together) and N consecutive seeds draw each caption once."""
+        """The training caption seed ``seed`` draws when no prompt is given (None for a run that reads no text or
+        keeps no captions): caption number (seed x SEED_STRIDE) mod N, a fixed shuffle, so consecutive seeds draw
+        captions far apart (the captions of one picture sit together) and N consecutive seeds draw each once."""
         texts = self.training_captions()
         return texts[(seed * SEED_STRIDE) % len(texts)] if texts else None
 

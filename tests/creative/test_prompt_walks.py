@@ -79,6 +79,17 @@ def test_cli_walk_between_prompts_moves_the_text_and_each_frame_remakes_exactly(
     assert json.loads(one.read_text())["text_mix"][1][0] == BLUE and L.load_latents(one)[0] == mid
 
 
+def test_a_seed_walk_of_a_text_run_walks_the_seeds_training_captions(text_run, tmp_path):
+    """Without --prompts each seed keyframe draws the training caption its seed names, not the empty caption."""
+    out = tmp_path / "frames"
+    args = ["animate", str(text_run), "--seeds", "4,5", "--frames", "3", "--size", "0"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    lats = L.load_latents(out / "latents.npz")
+    pipe = ganstudio.load(text_run)
+    assert lats[0].prompt == pipe.caption_for_seed(4) and lats[-1].prompt == pipe.caption_for_seed(5)
+    assert lats[0].prompt != lats[-1].prompt and all(lat.has_text for lat in lats)
+
+
 def test_an_mp4_walk_between_prompts_per_prompt_seeds_and_a_loop(text_run, tmp_path):
     paths = A.animate_run(
         text_run, tmp_path / "w.mp4", prompts=[RED, BLUE, "a green square"], seeds=[1, 2, 3], frames=9, fps=9,

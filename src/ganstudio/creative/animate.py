@@ -251,12 +251,6 @@ def prompt_keyframes(
     return out
 
 
-def _own_caption(pipe, seed: int, classes) -> str | None:
-    """A seed keyframe of a run that reads text draws one of its training captions (``Pipeline.caption_for_seed``),
-    not the empty caption; None for other runs (and for a text run that keeps no captions)."""
-    return pipe.caption_for_seed(seed) if getattr(pipe, "reads_text", False) and classes is None else None
-
-
 def animate_run(
     run_dir: str | Path,
     out: str | Path | None = None,
@@ -304,10 +298,14 @@ def animate_run(
         if latent_files:
             keys += L.load_many(latent_files)
         for s in seeds:
-            keys += L.from_seeds(pipe, 1, s, classes, truncation, prompt=_own_caption(pipe, s, classes))
+            keys += L.from_seeds(
+                pipe, 1, s, classes, truncation, prompt=None if classes is not None else pipe.caption_for_seed(s)
+            )
     mode = mode or ("keyframes" if len(keys) >= 2 else "circle")
     if (mode == "circle" or audio is not None) and not keys:
-        keys = L.from_seeds(pipe, 1, seed, classes, truncation, prompt=_own_caption(pipe, seed, classes))
+        keys = L.from_seeds(
+            pipe, 1, seed, classes, truncation, prompt=None if classes is not None else pipe.caption_for_seed(seed)
+        )
     if out is None:
         tag = "prompts-" + "-".join(slug(p) for p in prompts) if prompts else "-".join(map(str, seeds or [seed]))
         name = f"audio-{Path(audio).stem}" if audio else f"walk-{tag}"

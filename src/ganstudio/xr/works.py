@@ -120,7 +120,7 @@ def collect(
 
 def _samples(pipe: Pipeline, run_dir: Path, n: int, seed: int, curate: int | None, prompts: Sequence[str] | None):
     """``n`` sample latents (and their directions): seeds from ``seed`` (the best ``n`` of ``curate``; a text run's
-    seed draws its training caption, ``generate.own_caption``), or for a run that reads text and ``prompts``, one
+    seed draws its training caption, ``Pipeline.caption_for_seed``), or for a run that reads text and ``prompts``, one
     per prompt in turn (place i: seeds from ``seed + i * per``, the best of ``per`` = curate // n)."""
     if not pipe.reads_text or not prompts:  # prompts are for the gallery's runs that read text
         if pipe.reads_text and pipe.caption_for_seed(seed) is None:
