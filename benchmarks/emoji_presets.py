@@ -134,6 +134,9 @@ FEWSHOT_ARMS = {
     "no-recon": ["model_config.recon_weight=0"],
     "lazy-recon": ["model_config.recon_every=4"],
     "lap1-recon": ["model_config.recon_loss=lap1"],
+    # the term's weight (only 1 and 0 were compared before session 18; FastGAN weighs an LPIPS sum at 1)
+    "recon-w3": ["model_config.recon_weight=3"],
+    "recon-w0.3": ["model_config.recon_weight=0.3"],
 }
 
 
