@@ -86,13 +86,9 @@ def build_latents(
     if curate and curate < n:
         raise UserError(f"--curate must be at least --n ({n}), got {curate}")
     count = curate or n
-    if text_prompt is None and not prompt and classes is None and pipe.caption_for_seed(seed) is not None:
-        # a text run asked for no prompt: each seed its own training caption, not the empty caption
-        lats = [
-            L.from_seeds(pipe, 1, seed + i, None, truncation, resolved, ref, pipe.caption_for_seed(seed + i))[0]
-            for i in range(count)
-        ]
-    else:
+    own = not prompt and classes is None  # a text run asked for nothing: its seeds' own training captions
+    lats = L.from_training_captions(pipe, count, seed, truncation, resolved, ref) if own else []
+    if not lats:
         lats = L.from_seeds(pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor)
     if curate:
         from .creative import curate as C

@@ -293,6 +293,20 @@ def sidecar(image_path: str | Path, batch: bool = False) -> Path:
 # ---- making latents --------------------------------------------------------------------
 
 
+def from_training_captions(
+    pipe, n: int, seed: int = 0, truncation: float = 1.0, edits: Sequence[tuple[int, float]] = (), directions=None
+) -> list[Latent]:
+    """Latents of seeds ``seed .. seed+n-1`` of a run that reads text given no prompt: each seed drawn from the training
+    caption it names (``Pipeline.caption_for_seed``), not the empty caption; [] when the run keeps no captions (or
+    reads no text)."""
+    if pipe.caption_for_seed(seed) is None:
+        return []
+    return [
+        from_seeds(pipe, 1, seed + i, None, truncation, edits, directions, pipe.caption_for_seed(seed + i))[0]
+        for i in range(n)
+    ]
+
+
 def from_seeds(
     pipe,
     n: int,

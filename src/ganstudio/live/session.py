@@ -22,6 +22,9 @@ the keyframes' prompts too (slerp of the sentence embeddings), and ``prompt(text
 the page's prompt box) conditions G on that text; every frame's latent keeps its text, so it remakes exactly.
 Without ``keys`` a run that reads text walks seeds 0 .. DEFAULT_TEXT_KEYS - 1, each from its own training caption
 (``Pipeline.caption_for_seed``), not the empty caption, which such a G never learned to draw.
+
+The generator is the run's EMA copy when it has one (``ganstudio.load``), at batch 1 under
+``torch.inference_mode``; ``backend="onnx"`` runs the exported graph with onnxruntime instead.
 """
 
 from __future__ import annotations
@@ -51,14 +54,6 @@ from .walk import Keys
 from .watchdog import Watchdog
 
 DEFAULT_TEXT_KEYS = 8  # training captions a text run's show walks when no keyframes are given
-
-
-def caption_keys(pipe) -> list[L.Latent]:
-    """A text run's default keyframes: seeds 0, 1, ... each drawn from its training caption
-    (``Pipeline.caption_for_seed``; [] when it keeps none: the walk then draws the empty caption)."""
-    if pipe.caption_for_seed(0) is None:
-        return []
-    return [L.from_seeds(pipe, 1, i, prompt=pipe.caption_for_seed(i))[0] for i in range(DEFAULT_TEXT_KEYS)]
 
 
 def find_directions(run_dir, pipe, n: int):
@@ -129,7 +124,7 @@ class LiveSession:
         self.controls = Controls(self.bus, self._actions())
         self.renderer = make_renderer(backend, self.pipe, self.directions, threads)
         if not keys and self.pipe.reads_text:
-            keys = caption_keys(self.pipe)
+            keys = L.from_training_captions(self.pipe, DEFAULT_TEXT_KEYS)  # [] when it keeps none: the empty caption
         walk_keys = Keys.of(keys, self.pipe, self.run_dir, self.directions) if keys else None
         self.show = Show(self.pipe, self.registry, self.renderer, self.directions, fps, attract_speed, keys=walk_keys)
         self.watchdog = Watchdog(attract_after)

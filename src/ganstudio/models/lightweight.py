@@ -320,17 +320,23 @@ class LightweightGenerator(nn.Module):
         """Caption embeddings (B, T) -> the reference pictures (B, C, h, w) in [-1, 1]: the nearest caption's picture,
         or with ``retrieve_temperature`` > 0 the weighted blend of the nearest captions' (``reference_weights``); when
         sampling with ``retrieve_variety`` > 0, the noise z (B, z_dim) shifts which captions are nearest."""
-        if not len(self.ref_keys):
-            raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
-        sim = reference_similarity(y, self.ref_keys, self.ref_rows)
-        if z is not None and self.ref_variety and not self.training:  # sampling: the noise reorders the neighbours
-            with torch.autocast(z.device.type, enabled=False):
-                sim = sim + self.ref_variety * z.float() @ self._directions(z).T
+        sim = self._similarity(y, z)
         if self.ref_pictures > 1:  # what G draws over, shown: the nearest of its side-by-side pictures
             return self._side_by_side(sim)[0][:, 0]
         at, w = reference_weights(sim, self.ref_temperature)
         pictures = self.ref_images[self.ref_rows[at]].float() / 127.5 - 1  # (B, k, C, h, w)
         return (w[:, :, None, None, None] * pictures).sum(1)
+
+    def _similarity(self, y: Tensor, z: Tensor | None) -> Tensor:
+        """(B, N) ``reference_similarity`` of captions y to the bank, shifted by the noise z when sampling with
+        ``retrieve_variety`` > 0 (the noise reorders the neighbours)."""
+        if not len(self.ref_keys):
+            raise ValueError("LightweightGenerator: retrieve is on but the bank is empty (set_references first)")
+        sim = reference_similarity(y, self.ref_keys, self.ref_rows)
+        if z is not None and self.ref_variety and not self.training:
+            with torch.autocast(z.device.type, enabled=False):
+                sim = sim + self.ref_variety * z.float() @ self._directions(z).T
+        return sim
 
     def _side_by_side(self, sim: Tensor) -> tuple[Tensor, Tensor]:
         """(B, N) caption similarities -> the ``ref_pictures`` nearest distinct pictures (B, k, C, h, w) in [-1, 1],
@@ -343,11 +349,7 @@ class LightweightGenerator(nn.Module):
         the k nearest distinct pictures and a plane of each one's cosine (B, k * (C + 1), h, w)."""
         if self.ref_pictures == 1:
             return self.references(y, z)
-        sim = reference_similarity(y, self.ref_keys, self.ref_rows)
-        if z is not None and self.ref_variety and not self.training:
-            with torch.autocast(z.device.type, enabled=False):
-                sim = sim + self.ref_variety * z.float() @ self._directions(z).T
-        pictures, near = self._side_by_side(sim)
+        pictures, near = self._side_by_side(self._similarity(y, z))
         planes = near[:, :, None, None].expand(-1, -1, *pictures.shape[-2:])
         return torch.cat([pictures.flatten(1, 2), planes], 1)
 

@@ -290,13 +290,9 @@ class Engine:
                 classes = None if match.classes is None else torch.as_tensor(match.classes, dtype=torch.float32)
                 edits, ref = list(match.edits), dirs.ref if match.edits else None
                 note = f"“{prompt}”: " + match.describe()
-            elif reads_text and class_ is None and pipe.caption_for_seed(first) is not None:
+            elif reads_text and class_ is None and (lats := L.from_training_captions(pipe, n, first, truncation)):
                 # no text: each seed one of the run's own training captions (new seeds, new captions), not the
                 # empty caption, which such a G never learned to draw
-                lats = [
-                    L.from_seeds(pipe, 1, first + i, None, truncation, prompt=pipe.caption_for_seed(first + i))[0]
-                    for i in range(n)
-                ]
                 shown = ", ".join(f"“{lat.prompt}”" for lat in lats[:3]) + (", …" if n > 3 else "")
                 note = f"no text given: its own training captions ({shown}); describe a picture to draw yours"
                 return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
