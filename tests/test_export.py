@@ -99,7 +99,8 @@ def test_export_refuses_bad_input(plain_run, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def text_runs(tmp_path_factory, captioned_squares, tiny_text_run):
-    """Two 2-step runs that read text on 8 captioned squares: plain, and retrieving (its bank inside G)."""
+    """2-step runs that read text on 8 captioned squares: plain, retrieving (its bank inside G), with several
+    references side by side, and retrieving while drawing at half size with a detail stage (``emoji-text-64``'s)."""
     data = captioned_squares(tmp_path_factory.mktemp("captioned"), n=8, boxed=False)
     retrieving = {"retrieve": True, "retrieve_temperature": 0.02, "retrieve_variety": 0.025}
     side_by_side = {"retrieve": True, "retrieve_pictures": 3, "retrieve_variety": 0.025}
@@ -107,10 +108,11 @@ def text_runs(tmp_path_factory, captioned_squares, tiny_text_run):
         "plain": tiny_text_run(data, seed=None),
         "retrieving": tiny_text_run(data, model=retrieving, seed=None),
         "side-by-side": tiny_text_run(data, model=side_by_side, seed=None),
+        "drawn small": tiny_text_run(data, model={**retrieving, "upscale": 2, "detail_channels": 8}, seed=None),
     }
 
 
-@pytest.mark.parametrize("kind", ["plain", "retrieving", "side-by-side"])
+@pytest.mark.parametrize("kind", ["plain", "retrieving", "side-by-side", "drawn small"])
 def test_text_run_exports_a_prompt_input_that_matches_pytorch(text_runs, kind, tmp_path):
     from ganstudio import textembed
 

@@ -226,6 +226,7 @@ PICTURE_PRESETS = [
     "folder-64",
     "emoji-64",
     "emoji-text",
+    "emoji-text-64",
     "folder-128-small-data",
     "pix2pix",
 ]

@@ -138,28 +138,37 @@ def render(
         raise UserError(f"the Noto Color Emoji font is not installed; {INSTALL}")
     face = ImageFont.truetype(str(path), NATIVE_SIZE)
     keep_alpha = background == TRANSPARENT
-    bg = (0, 0, 0) if keep_alpha else ImageColor.getrgb(background)[:3]
+    bg = None if keep_alpha else ImageColor.getrgb(background)[:3]
     pictures, missing = [], []
     for i, e in enumerate(emoji):
         canvas = Image.new("RGBA", (NATIVE_SIZE * 3, NATIVE_SIZE * 2), (0, 0, 0, 0))
         ImageDraw.Draw(canvas).text((NATIVE_SIZE // 2, NATIVE_SIZE // 4), e.text, font=face, embedded_color=True)
-        box = canvas.getbbox()
-        if box is None:  # a newer emoji than this font knows: nothing is drawn
+        framed = frame(canvas, size, bg)
+        if framed is None:  # a newer emoji than this font knows: nothing is drawn
             missing.append(i)
             continue
-        glyph = canvas.crop(box)
-        side = round(max(glyph.size) / (1 - 2 * MARGIN))
-        square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-        square.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
-        small = square.convert("RGBa").resize((size, size), Image.Resampling.LANCZOS).convert("RGBA")
-        if keep_alpha:
-            pictures.append(np.asarray(small).transpose(2, 0, 1))
-            continue
-        flat = Image.new("RGB", (size, size), bg)
-        flat.paste(small, mask=small.getchannel("A"))
-        pictures.append(np.asarray(flat).transpose(2, 0, 1))
+        pictures.append(framed)
     images = np.stack(pictures) if pictures else np.zeros((0, 4 if keep_alpha else 3, size, size), np.uint8)
     return images, missing
+
+
+def frame(canvas: Image.Image, size: int, background: tuple[int, ...] | None) -> np.ndarray | None:
+    """An RGBA drawing -> uint8 (3, size, size) of its ink centred in a square with a MARGIN, composited on
+    ``background`` ((4, size, size) straight alpha when None); None when nothing is drawn. Any emoji picture
+    framed this way (another emoji set's PNG too) sits in the picture as the font's glyphs do."""
+    box = canvas.getbbox()
+    if box is None:
+        return None
+    glyph = canvas.crop(box)
+    side = round(max(glyph.size) / (1 - 2 * MARGIN))
+    square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    square.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
+    small = square.convert("RGBa").resize((size, size), Image.Resampling.LANCZOS).convert("RGBA")
+    if background is None:
+        return np.asarray(small).transpose(2, 0, 1)
+    flat = Image.new("RGB", (size, size), background)
+    flat.paste(small, mask=small.getchannel("A"))
+    return np.asarray(flat).transpose(2, 0, 1)
 
 
 def load(cfg: DataConfig, resolution: int | None) -> ImageDataset:
