@@ -5,8 +5,8 @@
 Starts the studio on 127.0.0.1 (``studio_server.serve``), picks the text run in headless Debian Chromium (Python
 Playwright), types a paraphrase the run never trained on, sets "Closer to what it knows" (the anchor) and takes the
 shot once the note names the training captions the prompt was pulled toward (and, for a retrieving run, the training
-picture it is drawn over). The shot in docs/screenshots/ is the ``emoji-text`` preset (with retrieval) at 1,800 steps,
-seed 0, of benchmarks/text_README.md ("Session 17"). The browser test
+picture it is drawn over). The shot in docs/screenshots/ is the ``emoji-text-64`` preset at 1,800 steps, seed 0, of
+benchmarks/text_README.md ("Session 19"). The browser test
 (tests/studio/test_create_text.py) checks the same flow on a tiny run; this script only takes the picture.
 """
 
