@@ -105,8 +105,9 @@ NEXT_COMMAND = {
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from .generate import anchor_note, generate_to_files, prompt_mode, reference_note
+    from .generate import anchor_note, generate_to_files, prompt_list, prompt_mode, reference_note
 
+    prompt_list(a.prompt)  # an empty --prompt is refused before anything is said or drawn
     if a.prompt and not a.from_:
         print(prompt_mode(a.run_dir), file=sys.stderr)
     elif not a.from_ and a.class_ is None and prompt_mode(a.run_dir).startswith("this run reads text"):
@@ -132,12 +133,14 @@ def cmd_generate(a: argparse.Namespace) -> int:
         curate=a.curate,
         anchor=a.anchor,
     )
-    if a.anchor:  # generate_to_files refused an anchor without a text prompt
-        print(anchor_note(a.run_dir, a.prompt, a.anchor, a.checkpoint), file=sys.stderr)
-    if a.prompt and not a.from_ and prompt_mode(a.run_dir).startswith("this run reads text"):
-        ref = reference_note(a.run_dir, a.prompt, a.anchor, a.checkpoint)
+    reads_text = bool(a.prompt) and not a.from_ and prompt_mode(a.run_dir).startswith("this run reads text")
+    for text in a.prompt or []:
+        about = f"{text!r}: " if len(a.prompt) > 1 else ""  # a prompt sheet: each note names its prompt
+        if a.anchor:  # generate_to_files refused an anchor without a text prompt
+            print(about + anchor_note(a.run_dir, text, a.anchor, a.checkpoint), file=sys.stderr)
+        ref = reference_note(a.run_dir, text, a.anchor, a.checkpoint) if reads_text else None
         if ref:
-            print(ref, file=sys.stderr)
+            print(about + ref, file=sys.stderr)
     for p in paths:
         print(p)
     return 0
@@ -238,8 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--directions", default=None, help="pca, sefa or a directions file (default: the run's pca)")
     g.add_argument(
         "--prompt",
+        action="append",
         default=None,
-        help='text, e.g. "a smiling cat": what a run that reads text draws; other runs: nearest class + named directions',
+        help='text, e.g. "a smiling cat": what a run that reads text draws; other runs: nearest class + named '
+        "directions; repeat it for a prompt sheet (--n pictures of each, one grid row per prompt)",
     )
     g.add_argument(
         "--anchor",

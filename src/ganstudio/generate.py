@@ -97,6 +97,15 @@ def build_latents(
     return lats, dirs
 
 
+def prompt_list(prompt: str | Sequence[str] | None) -> list[str]:
+    """``--prompt`` given once, several times (a prompt sheet) or not at all -> the prompts; an empty one is refused
+    (it would silently draw the empty caption)."""
+    prompts = [] if prompt is None else [prompt] if isinstance(prompt, str) else list(prompt)
+    if any(not p.strip() for p in prompts):
+        raise UserError('--prompt is empty; give the text to draw, e.g. --prompt "a red apple"')
+    return prompts
+
+
 def prompt_mode(run_dir: str | Path) -> str:
     """One line saying what a prompt does with this run: its generator reads the text, or the prompt is mapped
     to the nearest class (and named directions)."""
@@ -167,12 +176,15 @@ def generate_to_files(
     from_latent: str | None = None,
     edits: str | None = None,
     directions: str | None = None,
-    prompt: str | None = None,
+    prompt: str | Sequence[str] | None = None,
     curate: int | None = None,
     anchor: float = 0.0,
 ) -> list[Path]:
     """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
+
+    Several prompts (a list) make a prompt sheet: ``n`` pictures of each, from the same seeds, one grid row per
+    prompt (its ``.txt`` names the rows), per-image files prefixed ``p01-``, ``p02-``, ... by prompt.
 
     ``edits``: ``"0:+2.5,sleeves:-1"`` (indices or names of ``directions``: a file, a method, or the run's
     default; with ``from_latent`` they are added on top of the latents' own). ``from_latent`` keeps each
@@ -186,6 +198,8 @@ def generate_to_files(
     if not 0 < truncation <= 2:
         raise UserError(f"--truncation must be in (0, 2], got {truncation}")
     anchor = textembed.anchor_strength(anchor)
+    prompts = prompt_list(prompt)
+    prompt = prompts[0] if len(prompts) == 1 else prompts  # one prompt: what it always was
     if from_latent:
         if classes is not None or prompt or curate or anchor:
             raise UserError(
@@ -216,9 +230,13 @@ def generate_to_files(
             lats = [L.add_edits(l, dirs.resolve(extra), dirs.ref) for l in lats]
     else:
         pipe = load(run_dir, checkpoint=checkpoint, device=device)
-        lats, dirs = build_latents(
-            pipe, n, seed, truncation, classes, edits, directions, prompt, curate, run_dir, anchor=anchor
-        )
+        lats, dirs = [], None
+        asked: list[str | None] = list(prompts) or [None]
+        for p in asked:  # a prompt sheet: the same seeds for every prompt, one after another
+            got, dirs = build_latents(
+                pipe, n, seed, truncation, classes, edits, directions, p, curate, run_dir, anchor=anchor
+            )
+            lats += got
     images = L.render(pipe, lats, dirs)
     waves = None
     if pipe.is_sound:  # what gets written as pictures is the spectrogram, drawn for eyes; the sound beside it
@@ -232,14 +250,21 @@ def generate_to_files(
             else "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
         )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"
+    sheet = len(prompts) > 1
     if grid is not None:
         h = images.shape[-2]
-        written.append(media.save_grid(images, grid, scale=max(1, 96 // h)))
+        written.append(media.save_grid(images, grid, nrow=n if sheet else None, scale=max(1, 96 // h)))
         written.append(L.save_batch(lats, L.sidecar(grid, batch=True)))
+        if sheet:  # which row is which prompt, as the showcase grids have it
+            rows = Path(grid).with_suffix(".txt")
+            rows.write_text("".join(f"row {i}: {p}\n" for i, p in enumerate(prompts, 1)), encoding="utf-8")
+            written.append(rows)
         if waves is not None:
             written.append(_write_sequence(waves, pipe.sample_rate, Path(grid).with_suffix(".wav")))
     if out_dir is not None:
         stems = [file_stem(lat) for lat in lats]
+        if sheet:  # the same seeds under every prompt: the prompt's number keeps the files apart
+            stems = [f"p{i // n + 1:02d}-{s}" for i, s in enumerate(stems)]
         written += L.save_with_latents(images, lats, out_dir, stems)
         if waves is not None:
             written += [write_wav(Path(out_dir) / f"{s}.wav", w, pipe.sample_rate) for s, w in zip(stems, waves)]

@@ -93,3 +93,32 @@ def test_consecutive_seeds_visit_every_training_caption_once(n):
     if n > 100:
         gaps = [min(abs(a - b), n - abs(a - b)) for a, b in itertools.pairwise(idx)]
         assert min(gaps) > 3
+
+
+def test_a_prompt_sheet_draws_each_prompt_from_the_same_seeds_one_row_each(text_run, tmp_path, capsys):
+    from PIL import Image
+
+    from ganstudio.cli import main
+
+    prompts = ["a red square", "a blue square", "a yellow square"]
+    args = ["generate", str(text_run), "--n", "2", "--seed", "5", "--grid", str(tmp_path / "sheet.png")]
+    args += ["--out-dir", str(tmp_path / "files")] + [x for p in prompts for x in ("--prompt", p)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "this run reads text" in err
+    assert (tmp_path / "sheet.txt").read_text() == "row 1: a red square\nrow 2: a blue square\nrow 3: a yellow square\n"
+    lats = L.load_latents(tmp_path / "sheet.npz")
+    assert [l.prompt for l in lats] == [p for p in prompts for _ in range(2)]
+    assert [l.origin["seed"] for l in lats] == [5, 6] * 3  # every row from the same seeds
+    # one row per prompt: the grid is 2 pictures wide and 3 high (16 px pictures, enlarged 6x, 2 px gaps)
+    w, h = Image.open(tmp_path / "sheet.png").size
+    assert h > w and round(h / w, 1) == round((3 * 96 + 4 * 2) / (2 * 96 + 3 * 2), 1)
+    # per-picture files keep the prompts apart, and each is what its prompt draws alone at its seed
+    names = sorted(p.name for p in (tmp_path / "files").glob("*.png"))
+    assert names == [f"p{i:02d}-seed{s:06d}.png" for i in (1, 2, 3) for s in (5, 6)]
+    pipe = ganstudio.load(text_run)
+    blue6 = L.load_latents(tmp_path / "files" / "p02-seed000006.json")[0]
+    assert torch.equal(L.render(pipe, [blue6]), pipe(n=1, seed=6, prompt="a blue square").images)
+    # an empty prompt is refused in one line before anything is written
+    assert main(["generate", str(text_run), "--prompt", "", "--grid", str(tmp_path / "none.png")]) == 2
+    assert "--prompt is empty" in capsys.readouterr().err and not (tmp_path / "none.png").exists()
