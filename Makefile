@@ -31,11 +31,13 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 # Debian's real data, when missing and apt-get is usable: Fashion-MNIST, the colour emoji (the Noto Color
-# Emoji font and Unicode's emoji list), the Open Clip Art pictures, and the sound sources (FluidSynth with a
+# Emoji font and Unicode's emoji list), the Open Clip Art pictures (and their SVG twins, whose metadata give the
+# captions), and the sound sources (FluidSynth with a
 # General MIDI soundfont for gm-notes, espeak-ng for spoken-digits); otherwise say why and go on.
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 EMOJI_LIST := /usr/share/unicode/emoji/emoji-test.txt
 CLIPART    := /usr/share/openclipart/png
+CLIPART_SVG := /usr/share/openclipart/svg
 SOUNDFONT  := /usr/share/sounds/sf2/TimGM6mb.sf2
 data:
 	@missing=""; \
@@ -44,6 +46,7 @@ data:
 	if [ -f $(EMOJI_FONT) ] && [ -f $(EMOJI_LIST) ]; then echo "data: emoji found"; \
 	else missing="$$missing fonts-noto-color-emoji unicode-data"; fi; \
 	if [ -d $(CLIPART) ]; then echo "data: clip art found"; else missing="$$missing openclipart-png"; fi; \
+	if [ -d $(CLIPART_SVG) ]; then echo "data: clip art metadata found"; else missing="$$missing openclipart-svg"; fi; \
 	if command -v fluidsynth >/dev/null 2>&1 && [ -f $(SOUNDFONT) ]; then echo "data: fluidsynth + GM soundfont found"; \
 	else missing="$$missing fluidsynth timgm6mb-soundfont"; fi; \
 	if command -v espeak-ng >/dev/null 2>&1; then echo "data: espeak-ng found"; else missing="$$missing espeak-ng"; fi; \

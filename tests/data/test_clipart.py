@@ -1,4 +1,5 @@
-"""The clipart source: transparent pictures on the background colour, topic folders as classes, titles as captions.
+"""The clipart source: transparent pictures on the background colour, topic folders as classes, titles as captions
+(from the SVG twins' metadata when they are installed, else from the file names).
 
 A small tree of real transparent PNGs stands in for Debian's 8,100 (loading those takes ~20 s); the real
 folder is checked to be where the source looks.
@@ -72,3 +73,51 @@ def test_evaluation_halves_clipart_like_a_folder(tree, reference):
     real = load_real(DataConfig(name="clipart"), reference, n=10, default_resolution=16)
     assert real.describe["reference_split"] == "folder-half"
     assert len(real.reference) == len(real.held_out) == 2
+
+
+def svg(title: str, creator: str, keywords=(), description: str = "") -> str:
+    """An SVG with Inkscape/Open Clip Art's RDF metadata, as Debian's openclipart-svg files have it."""
+    bag = "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg"><metadata><rdf:RDF><cc:Work rdf:about="">'
+        f"<dc:title>{title}</dc:title><dc:description>{description}</dc:description>"
+        f"<dc:subject><rdf:Bag>{bag}</rdf:Bag></dc:subject>"
+        "<dc:publisher><cc:Agent><dc:title>Open Clip Art Library</dc:title></cc:Agent></dc:publisher>"
+        f"<dc:creator><cc:Agent><dc:title>{creator}</dc:title></cc:Agent></dc:creator>"
+        "</cc:Work></rdf:RDF></metadata><rect width='1' height='1'/></svg>"
+    )
+
+
+def test_metadata_is_the_drawings_own_not_its_agents():
+    m = clipart.read_metadata(
+        svg("Red &amp; white lighthouse", "Matthew Gates", ["boat", "", "boat", "sea_side"], "A tower")
+    )
+    assert m == clipart.Metadata("Red & white lighthouse", "A tower", ("boat", "sea side"), "Matthew Gates")
+    assert clipart.read_metadata("<svg/>") is None
+
+
+def test_captions_come_from_the_svg_twins_when_installed(tree):
+    twins = tree.parent / "svg"
+    (twins / "animals").mkdir(parents=True)
+    (twins / "food").mkdir()
+    (twins / "animals" / "red_fox_benji_01.svg").write_text(
+        svg(
+            "Clipart by Benji Park - Red Fox",
+            "Benji Park",
+            ["animal", "Benji Park", "lemon_theme_icon", "fox"],
+            "A red fox sitting, drawn for http://example.org",
+        )
+    )
+    # a collection's name is no drawing's title: more than COLLECTION drawings share it
+    for i in range(clipart.COLLECTION + 1):
+        (twins / "food" / f"other_{i}.svg").write_text(svg("Lemon SVG theme", "Jose", ["food"]))
+    (twins / "food" / "green-apple_02.svg").write_text(
+        svg("Lemon SVG theme", "Jose", ["fruit", "apple"], "A green apple")
+    )
+    ds = load_dataset(DataConfig(name="clipart"), default_resolution=16)
+    captions = dict(zip([c.splitlines()[0] for c in ds.captions], ds.captions, strict=True))
+    # the author and collection keywords are dropped; a description with a link is no caption
+    assert captions["Red Fox"] == "Red Fox\nRed Fox, animal, fox"
+    # the collection's title gives way to the file name's; its description and keywords stay
+    assert captions["green apple"] == "green apple\nA green apple\ngreen apple, fruit, apple"
+    assert captions["blue plum"] == "blue plum"  # no SVG twin: the title made from the file name

@@ -76,8 +76,8 @@ SOURCES: dict[str, Source] = {
         clipart.load,
         clipart.locate,
         clipart.NATIVE_RESOLUTION,
-        "Open Clip Art Library pictures in colour (~8,100) on a background, classes = topic folders, titles "
-        "as captions (Debian's openclipart-png)",
+        "Open Clip Art Library pictures in colour (~8,100) on a background, classes = topic folders, titles, "
+        "descriptions and keywords as captions (Debian's openclipart-png and openclipart-svg)",
         alpha=True,
         test_split=False,
     ),

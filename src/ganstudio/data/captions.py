@@ -10,7 +10,8 @@ may have several: "red apple" and "a red apple, fruit"). Sources:
     columns). Several rows for one file add captions. A manifest naming files that are not in the folder
     is refused, listing the first few. The manifest wins over sidecars when both exist;
   * emoji: the Unicode name plus keyword phrases from its subgroup (``emoji_captions``);
-  * clip art: the title made from the file name (``data.clipart``).
+  * clip art: the title, description and keywords of each drawing's SVG metadata, or the title made from the file
+    name when the SVGs are not installed (``data.clipart``).
 
 Pictures without a caption (or with an empty one) are counted in ONE warning; a text-conditioned run
 then trains them on the empty caption, which is what "no text" means to it.
