@@ -138,3 +138,17 @@ def test_a_retrieving_runs_note_names_the_training_picture_it_draws_over(tmp_pat
         assert "over the training picture of “a red square”" in r.json()["note"]  # another red square's caption
     finally:
         torch.set_num_threads(before)
+
+
+def test_prompts_separated_by_bars_make_a_sheet_from_the_same_seeds(studio):
+    """ "a | b" in the text box: n pictures of each prompt, in turn, from the same seeds (``generate --prompt a
+    --prompt b``); an empty prompt between bars, or more pictures than one request may ask, is refused in one line."""
+    c, text_run, _ = studio
+    sheet = generate(c, text_run, "a red square | a blue square", seed=11)
+    assert [im["latent"]["prompt"] for im in sheet] == ["a red square"] * 2 + ["a blue square"] * 2
+    assert [im["latent"]["z"] for im in sheet[:2]] == [im["latent"]["z"] for im in sheet[2:]]
+    # each row is what its prompt draws alone
+    assert [im["image"] for im in sheet[2:]] == [im["image"] for im in generate(c, text_run, "a blue square", seed=11)]
+    for prompt, message in (("a red square | ", "is empty"), (" | ".join(["red"] * 33), "more than 64")):
+        r = c.post("/api/generate", json={"run": text_run, "n": 2, "seed": 1, "prompt": prompt})
+        assert r.status_code == 400 and message in r.json()["detail"]

@@ -61,6 +61,10 @@ class LatentRequest(Protocol):
 LatentLike = L.Latent | LatentRequest
 
 
+SHEET = "|"  # between prompts in the Create panel's text box: a prompt sheet
+MAX_SHEET = 64  # pictures in one sheet (n of each prompt), as many as one request may ask
+
+
 @dataclass(frozen=True)
 class Rendered:
     """Latents and their pictures (N, C, H, W) in [0, 1], made by the model of checkpoint ``step``."""
@@ -257,10 +261,13 @@ class Engine:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
         text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
         embedding's hash; ``anchor`` pulls it toward the run's nearest training captions), other runs from the
-        classes and named directions it picks (``creative.prompt``)."""
+        classes and named directions it picks (``creative.prompt``). Prompts separated by "|" make a prompt sheet
+        (``ganstudio generate --prompt A --prompt B``): ``n`` pictures of each, from the same seeds, in turn."""
         if prompt and class_ is not None:
             raise UserError("give either a class or a text prompt, not both")
         first = seed if seed is not None else secrets.randbelow(MAX_SEED - n)
+        if prompt and SHEET in prompt:
+            return self._sheet(run, checkpoint, n, first, truncation, prompt, anchor)
         pipe, lock = self.pipeline(run, checkpoint)
         reads_text = bool(getattr(pipe, "reads_text", False))
         if anchor and not (prompt and reads_text):
@@ -304,6 +311,27 @@ class Engine:
                 classes = class_ if group else pipe.class_index(class_)
             lats = L.from_seeds(pipe, n, first, classes, truncation, edits, ref)
             return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)
+
+    def _sheet(
+        self, run: str, checkpoint: str, n: int, first: int, truncation: float, prompt: str, anchor: float
+    ) -> Rendered:
+        """``generate`` for each of the "|"-separated prompts at the same seeds, one after another."""
+        parts = [p.strip() for p in prompt.split(SHEET)]
+        if not all(parts):
+            raise UserError(
+                'a prompt between the "|"s is empty; write one per picture row, e.g. "a red apple | a rocket"'
+            )
+        if len(parts) * n > MAX_SHEET:
+            raise UserError(
+                f"{len(parts)} prompts x {n} pictures is more than {MAX_SHEET} at once; ask fewer pictures of each"
+            )
+        made = [self.generate(run, checkpoint, n, first, truncation, None, p, anchor) for p in parts]
+        return Rendered(
+            [lat for r in made for lat in r.lats],
+            torch.cat([r.images for r in made]),
+            made[0].step,
+            " · ".join(r.note for r in made if r.note) or None,
+        )
 
     def walk(
         self, run: str, checkpoint: str, keys: Sequence[LatentLike], ts: Sequence[float], steer: float = 0.0

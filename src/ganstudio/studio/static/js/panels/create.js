@@ -36,7 +36,7 @@ async function moreLike() {
 function showPromptMode() {
   const text = !!(S.info && S.info.reads_text);
   $("#prompt-label").textContent = text ? "Describe the picture" : "Text prompt";
-  $("#create-form").prompt.placeholder = text ? "e.g. a red apple" : "optional, e.g. a striped shirt";
+  $("#create-form").prompt.placeholder = text ? "e.g. a red apple (several: a red apple | a rocket)" : "optional, e.g. a striped shirt";
   $("#prompt-mode").textContent = (S.info && S.info.prompt_mode) || "";
   $("#anchor-label").hidden = !text;
 }
