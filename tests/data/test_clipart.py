@@ -94,6 +94,8 @@ def test_metadata_is_the_drawings_own_not_its_agents():
     )
     assert m == clipart.Metadata("Red & white lighthouse", "A tower", ("boat", "sea side"), "Matthew Gates")
     assert clipart.read_metadata("<svg/>") is None
+    for written in ("Clipart by Benji Park - Red Fox", "Red Fox by Benji Park", "Benji Park: Red Fox_02"):
+        assert clipart._caption(clipart.read_metadata(svg(written, "Benji Park")), 1, "x/fox.png") == "Red Fox"
 
 
 def test_captions_come_from_the_svg_twins_when_installed(tree):

@@ -108,7 +108,8 @@ def _own_title(meta: Metadata, shared: int) -> str:
     if meta.creator and meta.creator.lower() in t.lower():
         at = t.lower().index(meta.creator.lower())
         t = (t[:at] + t[at + len(meta.creator) :]).strip(" -:,")
-        t = re.sub(r"^(clip ?art )?by\b", "", t, flags=re.I).strip(" -:,")
+        # "Clipart by X - arrow", "Red fox by X": the "by" that introduced the author goes with it
+        t = re.sub(r"^(clip ?art )?by\b|\bby$", "", t, flags=re.I).strip(" -:,")
     return " ".join(_NUMBERED.sub("", t).split())
 
 
