@@ -3,7 +3,9 @@
 Per-image files are named by seed (``seed000007.png`` + ``seed000007.json``); edited or remade
 latents that are not plain seeds are named by seed and latent id, or by id. A grid ``g.png`` gets
 its latents as a batch in ``g.npz``. Any of those files given back to ``--from`` remakes the same
-pixels (same PNG bytes): every path renders through ``latents.render``.
+pixels (same PNG bytes): every path renders through ``latents.render``; a prompt sheet's ``.npz`` gives back the
+same sheet (its rows found in the latents: ``sheet_rows``). Remade latents that share a seed get their latent id
+in the name, so none overwrites another.
 
 Sound runs (task noise-to-sound) write the same files with sound beside them: the grid is the
 spectrograms as pictures (magma colours, low frequencies at the bottom) plus ``g.wav`` (every note in
@@ -104,6 +106,21 @@ def prompt_list(prompt: str | Sequence[str] | None) -> list[str]:
     if any(not p.strip() for p in prompts):
         raise UserError('--prompt is empty; give the text to draw, e.g. --prompt "a red apple"')
     return prompts
+
+
+def sheet_rows(lats: Sequence[L.Latent]) -> list[str] | None:
+    """The prompts of a prompt sheet's latents, one per row, or None when they are not one: two or more equal runs,
+    each of one prompt (the next run another), drawn from the same noise."""
+    first = lats[0].prompt if lats else None
+    n = next((i for i, lat in enumerate(lats) if lat.prompt != first), len(lats))
+    if first is None or n == len(lats) or len(lats) % n:
+        return None
+    rows = [lats[i : i + n] for i in range(0, len(lats), n)]
+    if any(
+        {lat.prompt for lat in r} != {r[0].prompt} or [lat.z for lat in r] != [lat.z for lat in rows[0]] for r in rows
+    ):
+        return None
+    return [r[0].prompt for r in rows if r[0].prompt is not None]
 
 
 def prompt_mode(run_dir: str | Path) -> str:
@@ -250,21 +267,27 @@ def generate_to_files(
             else "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
         )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"
-    sheet = len(prompts) > 1
+    # a prompt sheet, asked for or remade from its latents (--from sheet.npz gives back the same grid, byte for byte)
+    rows = prompts if len(prompts) > 1 else sheet_rows(lats) if from_latent else None
+    per_row = len(lats) // len(rows) if rows else 0
     if grid is not None:
         h = images.shape[-2]
-        written.append(media.save_grid(images, grid, nrow=n if sheet else None, scale=max(1, 96 // h)))
+        written.append(media.save_grid(images, grid, nrow=per_row or None, scale=max(1, 96 // h)))
         written.append(L.save_batch(lats, L.sidecar(grid, batch=True)))
-        if sheet:  # which row is which prompt, as the showcase grids have it
-            rows = Path(grid).with_suffix(".txt")
-            rows.write_text("".join(f"row {i}: {p}\n" for i, p in enumerate(prompts, 1)), encoding="utf-8")
-            written.append(rows)
+        if rows:  # which row is which prompt, as the showcase grids have it
+            named = Path(grid).with_suffix(".txt")
+            named.write_text("".join(f"row {i}: {p}\n" for i, p in enumerate(rows, 1)), encoding="utf-8")
+            written.append(named)
         if waves is not None:
             written.append(_write_sequence(waves, pipe.sample_rate, Path(grid).with_suffix(".wav")))
     if out_dir is not None:
         stems = [file_stem(lat) for lat in lats]
-        if sheet:  # the same seeds under every prompt: the prompt's number keeps the files apart
-            stems = [f"p{i // n + 1:02d}-{s}" for i, s in enumerate(stems)]
+        if rows:  # the same seeds under every prompt: the prompt's number keeps the files apart
+            stems = [f"p{i // per_row + 1:02d}-{s}" for i, s in enumerate(stems)]
+        seen: set[str] = set()
+        for i, (stem, lat) in enumerate(zip(stems, lats, strict=True)):  # one seed, two recipes: never overwrite
+            stems[i] = stem if stem not in seen else f"{stem}-{lat.id}"
+            seen.add(stems[i])
         written += L.save_with_latents(images, lats, out_dir, stems)
         if waves is not None:
             written += [write_wav(Path(out_dir) / f"{s}.wav", w, pipe.sample_rate) for s, w in zip(stems, waves)]

@@ -119,6 +119,21 @@ def test_a_prompt_sheet_draws_each_prompt_from_the_same_seeds_one_row_each(text_
     pipe = ganstudio.load(text_run)
     blue6 = L.load_latents(tmp_path / "files" / "p02-seed000006.json")[0]
     assert torch.equal(L.render(pipe, [blue6]), pipe(n=1, seed=6, prompt="a blue square").images)
+    # the sheet's latents give back the same sheet, byte for byte, and its rows' names
+    again = generate_to_files(text_run, from_latent=str(tmp_path / "sheet.npz"), grid=tmp_path / "again.png")
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "sheet.png").read_bytes()
+    assert (tmp_path / "again.txt").read_text() == (tmp_path / "sheet.txt").read_text() and len(again) == 3
+    remade = generate_to_files(text_run, from_latent=str(tmp_path / "sheet.npz"), out_dir=tmp_path / "again")
+    assert sorted(p.name for p in remade if p.suffix == ".png") == names
     # an empty prompt is refused in one line before anything is written
     assert main(["generate", str(text_run), "--prompt", "", "--grid", str(tmp_path / "none.png")]) == 2
     assert "--prompt is empty" in capsys.readouterr().err and not (tmp_path / "none.png").exists()
+
+
+def test_remade_latents_that_share_a_seed_never_overwrite_each_other(text_run, tmp_path):
+    a = generate_to_files(text_run, n=1, seed=5, prompt="a red square", out_dir=tmp_path / "a")
+    b = generate_to_files(text_run, n=1, seed=5, prompt="a red square", truncation=0.5, out_dir=tmp_path / "b")
+    both = ",".join(str(next(p for p in w if p.suffix == ".json")) for w in (a, b))
+    remade = [p for p in generate_to_files(text_run, from_latent=both, out_dir=tmp_path / "c") if p.suffix == ".png"]
+    assert len(set(remade)) == 2 and remade[0].name == "seed000005.png" and remade[1].name.startswith("seed000005-")
+    assert remade[1].read_bytes() == next(p for p in b if p.suffix == ".png").read_bytes()
