@@ -106,11 +106,14 @@ NEXT_COMMAND = {
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import anchor_note, generate_to_files, prompt_list, prompt_mode, reference_note
+    from .pipeline import load
 
     prompt_list(a.prompt)  # an empty --prompt is refused before anything is said or drawn
+    mode = prompt_mode(a.run_dir)
+    reads_text = mode.startswith("this run reads text")
     if a.prompt and not a.from_:
-        print(prompt_mode(a.run_dir), file=sys.stderr)
-    elif not a.from_ and a.class_ is None and prompt_mode(a.run_dir).startswith("this run reads text"):
+        print(mode, file=sys.stderr)
+    elif not a.from_ and a.class_ is None and reads_text:
         print(
             "this run reads text and no --prompt was given: each seed draws one of its training captions "
             "(its latent names it); --prompt TEXT draws yours",
@@ -133,12 +136,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
         curate=a.curate,
         anchor=a.anchor,
     )
-    reads_text = bool(a.prompt) and not a.from_ and prompt_mode(a.run_dir).startswith("this run reads text")
-    for text in a.prompt or []:
+    # the notes on what each prompt was drawn from (generate_to_files refused an anchor without a text prompt)
+    pipe = load(a.run_dir, checkpoint=a.checkpoint) if a.prompt and not a.from_ and reads_text else None
+    for text in a.prompt if pipe is not None else []:
         about = f"{text!r}: " if len(a.prompt) > 1 else ""  # a prompt sheet: each note names its prompt
-        if a.anchor:  # generate_to_files refused an anchor without a text prompt
-            print(about + anchor_note(a.run_dir, text, a.anchor, a.checkpoint), file=sys.stderr)
-        ref = reference_note(a.run_dir, text, a.anchor, a.checkpoint) if reads_text else None
+        if a.anchor:
+            print(about + anchor_note(pipe, text, a.anchor), file=sys.stderr)
+        ref = reference_note(pipe, text, a.anchor)
         if ref:
             print(about + ref, file=sys.stderr)
     for p in paths:

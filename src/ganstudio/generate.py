@@ -134,16 +134,14 @@ def prompt_mode(run_dir: str | Path) -> str:
     return "this run does not read text: the prompt is mapped to its nearest class and named directions"
 
 
-def anchor_note(run_dir: str | Path, prompt: str, strength: float, checkpoint: str = "latest") -> str:
+def anchor_note(pipe, prompt: str, strength: float) -> str:
     """One line naming the training captions an anchored prompt is pulled toward, nearest first."""
-    pipe = load(run_dir, checkpoint=checkpoint)
     near = ", ".join(f"{t!r} ({c:.2f})" for t, c in pipe.known_captions(prompt, 3))
     return f"anchored at {strength:g} toward the run's nearest training captions: {near}"
 
 
-def reference_note(run_dir: str | Path, prompt: str, anchor: float = 0.0, checkpoint: str = "latest") -> str | None:
+def reference_note(pipe, prompt: str, anchor: float = 0.0) -> str | None:
     """One line naming the training picture a retrieving run draws the prompt over (None for other runs)."""
-    pipe = load(run_dir, checkpoint=checkpoint)
     caption = pipe.reference_caption(prompt, anchor)
     if caption is None:
         return None
