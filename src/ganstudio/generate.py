@@ -214,9 +214,8 @@ def generate_to_files(
         raise UserError(f"--truncation must be in (0, 2], got {truncation}")
     anchor = textembed.anchor_strength(anchor)
     prompts = prompt_list(prompt)
-    prompt = prompts[0] if len(prompts) == 1 else prompts  # one prompt: what it always was
     if from_latent:
-        if classes is not None or prompt or curate or anchor:
+        if classes is not None or prompts or curate or anchor:
             raise UserError(
                 "--from remakes latents as they were; --class/--prompt/--curate/--anchor do not apply "
                 "(use --edit to change them)"
@@ -261,7 +260,7 @@ def generate_to_files(
     if grid is None and out_dir is None:
         tag = (
             ""
-            if (not from_latent and not edits and not prompt and not curate and not anchor)
+            if (not from_latent and not edits and not prompts and not curate and not anchor)
             else "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
         )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"

@@ -26,6 +26,7 @@ from pathlib import Path
 from .. import latents as L
 from .. import runs
 from ..errors import UserError
+from ..generate import prompt_list
 from ..models import get_family
 from . import assets
 from .works import RunWorks, Work, caption, collect, stem
@@ -72,9 +73,8 @@ def check_run(run_dir: Path) -> None:
 
 
 def check_prompts(dirs: Sequence[Path], prompts: Sequence[str]) -> None:
-    """Prompts are for runs that read text, and say something."""
-    if any(not p.strip() for p in prompts):
-        raise UserError("--prompt is empty; describe a picture, e.g. --prompt 'a red apple'")
+    """Prompts are for runs that read text, and say something (``generate.prompt_list`` refuses an empty one)."""
+    prompt_list(prompts)
     plain = [d.name for d in dirs if not runs.read_config_dict(d).get("model_config", {}).get("text_dim")]
     if len(plain) == len(dirs):
         raise UserError(f"--prompt: no run here reads text ({', '.join(plain)}); hang them without prompts")
