@@ -292,20 +292,21 @@ def animate_run(
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     sound = pipe.is_sound
     keys: list[L.Latent] = []
+
+    def seed_key(s: int) -> list[L.Latent]:  # a text run's seed draws its own training caption, not the empty one
+        own = L.from_training_captions(pipe, 1, s, truncation) if classes is None else []
+        return own or L.from_seeds(pipe, 1, s, classes, truncation)
+
     if prompts:
         keys = prompt_keyframes(pipe, prompts, seeds, seed, truncation, run_dir, embedder)
     else:
         if latent_files:
             keys += L.load_many(latent_files)
         for s in seeds:
-            keys += L.from_seeds(
-                pipe, 1, s, classes, truncation, prompt=None if classes is not None else pipe.caption_for_seed(s)
-            )
+            keys += seed_key(s)
     mode = mode or ("keyframes" if len(keys) >= 2 else "circle")
     if (mode == "circle" or audio is not None) and not keys:
-        keys = L.from_seeds(
-            pipe, 1, seed, classes, truncation, prompt=None if classes is not None else pipe.caption_for_seed(seed)
-        )
+        keys = seed_key(seed)
     if out is None:
         tag = "prompts-" + "-".join(slug(p) for p in prompts) if prompts else "-".join(map(str, seeds or [seed]))
         name = f"audio-{Path(audio).stem}" if audio else f"walk-{tag}"
