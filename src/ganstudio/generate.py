@@ -116,11 +116,12 @@ def sheet_rows(lats: Sequence[L.Latent]) -> list[str] | None:
     if first is None or n == len(lats) or len(lats) % n:
         return None
     rows = [lats[i : i + n] for i in range(0, len(lats), n)]
-    if any(
+    names = [r[0].prompt for r in rows]
+    if None in names or any(
         {lat.prompt for lat in r} != {r[0].prompt} or [lat.z for lat in r] != [lat.z for lat in rows[0]] for r in rows
     ):
-        return None
-    return [r[0].prompt for r in rows if r[0].prompt is not None]
+        return None  # a row without a prompt (the empty caption) is no prompt sheet's
+    return [str(name) for name in names]
 
 
 def prompt_mode(run_dir: str | Path) -> str:

@@ -137,3 +137,14 @@ def test_remade_latents_that_share_a_seed_never_overwrite_each_other(text_run, t
     remade = [p for p in generate_to_files(text_run, from_latent=both, out_dir=tmp_path / "c") if p.suffix == ".png"]
     assert len(set(remade)) == 2 and remade[0].name == "seed000005.png" and remade[1].name.startswith("seed000005-")
     assert remade[1].read_bytes() == next(p for p in b if p.suffix == ".png").read_bytes()
+
+
+def test_sheet_rows_are_found_only_where_every_row_has_its_prompt(text_run):
+    from ganstudio.generate import sheet_rows
+
+    pipe = ganstudio.load(text_run)
+    red, blue = (L.from_seeds(pipe, 2, 0, prompt=p) for p in ("a red square", "a blue square"))
+    assert sheet_rows(red + blue) == ["a red square", "a blue square"]
+    assert sheet_rows(red) is None and sheet_rows(red + blue[:1]) is None
+    assert sheet_rows(red + L.from_seeds(pipe, 2, 0)) is None  # the second row draws the empty caption
+    assert sheet_rows(red + L.from_seeds(pipe, 2, 5, prompt="a blue square")) is None  # other noise: not a sheet
