@@ -135,9 +135,16 @@ def cmd_generate(a: argparse.Namespace) -> int:
         prompt=a.prompt,
         curate=a.curate,
         anchor=a.anchor,
+        over=a.over,
     )
     # the notes on what each prompt was drawn from (generate_to_files refused an anchor without a text prompt)
     pipe = load(a.run_dir, checkpoint=a.checkpoint) if a.prompt and not a.from_ and reads_text else None
+    if pipe is not None and a.over is not None:
+        print(
+            f"drawn over {a.over} (at {pipe.drawn_shape[2]} x {pipe.drawn_shape[1]} px), not the run's own pictures",
+            file=sys.stderr,
+        )
+        pipe = None  # the reference notes name the run's pictures, which G did not draw over
     for text in a.prompt if pipe is not None else []:
         about = f"{text!r}: " if len(a.prompt) > 1 else ""  # a prompt sheet: each note names its prompt
         if a.anchor:
@@ -256,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="S",
         help="0..1: pull a text run's prompt toward its nearest training captions (crisper for new wordings)",
+    )
+    g.add_argument(
+        "--over",
+        default=None,
+        metavar="PICTURE",
+        help="a text run that retrieves (--preset emoji-text) draws the prompt over this picture instead of its own "
+        "nearest training picture: recolour or restyle your picture with words",
     )
     g.add_argument(
         "--curate",

@@ -41,13 +41,15 @@ def build_latents(
     run_dir: str | Path | None = None,
     embedder=None,
     anchor: float = 0.0,
+    over=None,
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
     directions or None). A run that reads text draws from the prompt itself (its embedding conditions G), or
     without one each seed from one of its own training captions (``Pipeline.caption_for_seed``; None for other
     runs, and for a text run that keeps no captions, which then draws the empty caption; each latent keeps it);
     other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
-    toward its nearest training captions (``Pipeline.anchored``)."""
+    toward its nearest training captions (``Pipeline.anchored``); ``over`` (a file, PNG data URL or PIL image):
+    the picture a retrieving text run draws the prompt over (``Pipeline.over_picture``), kept in each latent."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
     edit_list = L.parse_edits(edits) if isinstance(edits, str) or edits is None else list(edits)
     dirs = None
@@ -63,6 +65,13 @@ def build_latents(
         )
     if text_prompt is not None and classes is not None:
         raise UserError("give either --class or --prompt, not both")
+    picture = None
+    if over is not None:
+        if not getattr(pipe, "draws_over", False):
+            raise UserError(pipe._no_over())
+        if text_prompt is None:
+            raise UserError('--over draws a prompt over a picture; give the prompt too, e.g. --prompt "a red apple"')
+        picture = pipe.over_picture(over)
     if prompt and text_prompt is None:
         from .creative import prompt as P
 
@@ -91,7 +100,7 @@ def build_latents(
     own = not prompt and classes is None  # a text run asked for nothing: its seeds' own training captions
     lats = L.from_training_captions(pipe, count, seed, truncation, resolved, ref) if own else []
     if not lats:
-        lats = L.from_seeds(pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor)
+        lats = L.from_seeds(pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor, picture)
     if curate:
         from .creative import curate as C
 
@@ -195,6 +204,7 @@ def generate_to_files(
     prompt: str | Sequence[str] | None = None,
     curate: int | None = None,
     anchor: float = 0.0,
+    over=None,
 ) -> list[Path]:
     """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
@@ -207,6 +217,7 @@ def generate_to_files(
     latent's own truncation and class. ``prompt``: text mapped to a class (blend) and named directions.
     ``curate``: draw this many and keep the ``n`` that the run's discriminator finds most realistic.
     ``anchor`` in [0, 1]: a text run's prompt pulled toward its nearest training captions.
+    ``over`` (a file, PNG data URL or PIL image): the picture a retrieving text run draws the prompt(s) over.
     Returns the written paths.
     """
     if n <= 0:
@@ -216,9 +227,9 @@ def generate_to_files(
     anchor = textembed.anchor_strength(anchor)
     prompts = prompt_list(prompt)
     if from_latent:
-        if classes is not None or prompts or curate or anchor:
+        if classes is not None or prompts or curate or anchor or over is not None:
             raise UserError(
-                "--from remakes latents as they were; --class/--prompt/--curate/--anchor do not apply "
+                "--from remakes latents as they were; --class/--prompt/--curate/--anchor/--over do not apply "
                 "(use --edit to change them)"
             )
         lats = L.load_many(from_latent)
@@ -249,7 +260,7 @@ def generate_to_files(
         asked: list[str | None] = list(prompts) or [None]
         for p in asked:  # a prompt sheet: the same seeds for every prompt, one after another
             got, dirs = build_latents(
-                pipe, n, seed, truncation, classes, edits, directions, p, curate, run_dir, anchor=anchor
+                pipe, n, seed, truncation, classes, edits, directions, p, curate, run_dir, anchor=anchor, over=over
             )
             lats += got
     images = L.render(pipe, lats, dirs)
@@ -261,7 +272,7 @@ def generate_to_files(
     if grid is None and out_dir is None:
         tag = (
             ""
-            if (not from_latent and not edits and not prompts and not curate and not anchor)
+            if (not from_latent and not edits and not prompts and not curate and not anchor and over is None)
             else "-" + hashlib.sha256("".join(l.id for l in lats).encode()).hexdigest()[:8]
         )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"

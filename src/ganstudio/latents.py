@@ -26,6 +26,10 @@ weights, rescaled to unit length, like every caption's embedding), so a mix rema
 (``Pipeline.anchored``: ``textembed.anchor`` over the run's ``captions.json``), after the mix; a latent with
 an anchor remakes exactly as long as the run keeps its captions.
 
+``over`` (runs whose G draws over a reference picture, ``--preset emoji-text``): the picture G draws the prompt
+over instead of its nearest training picture, kept in the latent itself as a PNG ``data:`` URL at the size G
+draws (32 x 32 RGB: about 4 KB), so a picture drawn over a photo remakes exactly without the photo.
+
 Edits are applied after truncation, so ``--truncation`` never weakens an edit. Edit amounts are
 in standard deviations of z along the direction: z ~ N(0, I) and directions are unit vectors, so
 ``+2.5`` moves 2.5 sigma, as far as 1 sample in ~160 goes on its own.
@@ -47,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import runs, textembed
+from . import media, runs, textembed
 from .errors import UserError
 
 FORMAT = "ganstudio.latent/1"
@@ -74,6 +78,7 @@ class Latent:
     text_hash: str | None = None  # the fingerprint of the prompt's embedding (``textembed.fingerprint``)
     text_mix: tuple[tuple[str, str, float], ...] = ()  # between prompts: (prompt, text_hash, weight) per part
     anchor: float = 0.0  # runs that read text: the pull toward the run's training captions (``textembed.anchor``)
+    over: str | None = None  # the picture G draws over (a PNG data URL at G's drawing size), not its own reference
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", _floats(self.z))
@@ -100,6 +105,15 @@ class Latent:
         object.__setattr__(self, "anchor", textembed.anchor_strength(self.anchor))
         if self.anchor and not (self.prompt is not None or mix):
             raise UserError("a latent's anchor pulls its prompt toward the run's captions; it needs a prompt")
+        if self.over is not None:
+            self.over_array  # noqa: B018  # decodes it: a damaged picture is refused here, not when drawn
+            if not (self.prompt is not None or mix):
+                raise UserError("a latent drawn over a picture needs the prompt G draws over it")
+
+    @property
+    def over_array(self) -> np.ndarray | None:
+        """The picture G draws over, uint8 (C, h, w), or None (G's own reference)."""
+        return None if self.over is None else media.from_png_data_url(self.over, what="a latent's over picture")
 
     @property
     def has_text(self) -> bool:
@@ -138,6 +152,8 @@ class Latent:
             h.update(json.dumps(["text_mix", [list(m) for m in self.text_mix]]).encode())
         if self.anchor:
             h.update(json.dumps(["anchor", self.anchor]).encode())
+        if self.over is not None:
+            h.update(b"over" + self.over.encode())
         return h.hexdigest()[:12]
 
     @property
@@ -168,6 +184,7 @@ class Latent:
             **({"prompt": self.prompt, "text_hash": self.text_hash} if self.prompt is not None else {}),
             **({"text_mix": [list(m) for m in self.text_mix]} if self.text_mix else {}),
             **({"anchor": self.anchor} if self.anchor else {}),
+            **({"over": self.over} if self.over is not None else {}),
         }
 
     @classmethod
@@ -192,6 +209,7 @@ class Latent:
                 text_hash=d.get("text_hash"),
                 text_mix=tuple(tuple(m) for m in d.get("text_mix") or ()),
                 anchor=d.get("anchor", 0.0),
+                over=d.get("over"),
             )
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({e})") from None
@@ -317,11 +335,13 @@ def from_seeds(
     directions: str | None = None,
     prompt: str | Mapping[str, float] | None = None,
     anchor: float = 0.0,
+    over: str | None = None,
 ) -> list[Latent]:
     """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding); with ``prompt``
     (a run that reads text) each carries the prompt and its embedding's fingerprint instead of classes; a
     ``{prompt: weight}`` mapping of several prompts gives a ``text_mix`` (``mix_prompts``); ``anchor``: the
-    prompt's pull toward the run's training captions (``Pipeline.anchored``)."""
+    prompt's pull toward the run's training captions (``Pipeline.anchored``); ``over``: the picture G draws over
+    (``Pipeline.over_picture``'s data URL)."""
     z = pipe.latents(n, seed)
     mix: tuple[tuple[str, str, float], ...] = ()
     if isinstance(prompt, Mapping):
@@ -345,6 +365,7 @@ def from_seeds(
             text_hash=text_hash,
             text_mix=mix,
             anchor=anchor,
+            over=over,
         )
         for i in range(n)
     ]
@@ -491,6 +512,11 @@ def check_compatible(latents: Sequence[Latent], pipe, directions=None, exact: bo
                 f"latent {lat.id} has {k} class weights but this run has {pipe.num_classes} classes; "
                 f"it was made by run {lat.run or '?'}"
             )
+        if lat.over is not None and not getattr(pipe, "draws_over", False):
+            raise UserError(
+                f"latent {lat.id} was drawn over a picture by a run whose G draws over one (--preset emoji-text); "
+                f"this run does not; it was made by run {lat.run or '?'}"
+            )
         if exact and lat.run and name and lat.run != name:
             raise UserError(f"latent {lat.id} was made by run {lat.run}, not {name}; pass that run's folder")
         if exact and lat.step is not None and lat.step != step:
@@ -588,13 +614,30 @@ def condition_matrix(pipe, latents: Sequence[Latent]) -> torch.Tensor | None:
 def render(pipe, latents: Sequence[Latent], directions=None, exact: bool = True) -> torch.Tensor:
     """Images (N, C, H, W) in [0, 1] for latents, one G row at a time (so remakes are bit-exact)."""
     check_compatible(latents, pipe, directions, exact=exact)
-    return pipe.generate(
-        effective_z(latents, directions), condition_matrix(pipe, latents), truncation=1.0, batch_size=1
-    )
+    return _draw(pipe, latents, effective_z(latents, directions), condition_matrix(pipe, latents), 1)
 
 
 def render_fast(pipe, latents: Sequence[Latent], directions=None, batch_size: int = 256) -> torch.Tensor:
     """Like ``render`` but batched: for previews, videos and scoring, where last-bit equality does not matter."""
     check_compatible(latents, pipe, directions, exact=False)
     y = condition_matrix(pipe, latents)
-    return pipe.generate(effective_z(latents, directions), y, truncation=1.0, batch_size=batch_size)
+    return _draw(pipe, latents, effective_z(latents, directions), y, batch_size)
+
+
+def _draw(pipe, latents: Sequence[Latent], z: torch.Tensor, y: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+    """G's pictures for the latents' inputs z (N, z_dim) and y (N, ...) or None: the latents drawn over a picture
+    (``over``) and the others in two passes, put back in order."""
+    drawn_over = [i for i, lat in enumerate(latents) if lat.over is not None]
+    if not drawn_over:
+        return pipe.generate(z, y, truncation=1.0, batch_size=batch_size)
+    own = [i for i in range(len(latents)) if latents[i].over is None]
+    over = torch.from_numpy(np.stack([latents[i].over_array for i in drawn_over]))  # type: ignore[misc]
+    at = torch.tensor(drawn_over)
+    pictures = pipe.generate(z[at], None if y is None else y[at], 1.0, batch_size, over=over)
+    if not own:
+        return pictures
+    rest = torch.tensor(own)
+    others = pipe.generate(z[rest], None if y is None else y[rest], 1.0, batch_size)
+    out = torch.empty((len(latents), *pictures.shape[1:]), dtype=pictures.dtype)
+    out[at], out[rest] = pictures, others
+    return out

@@ -30,11 +30,12 @@ from typing import cast
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageColor
 
 from . import media, runs, textembed
 from .config import RunConfig
 from .data import coarse_classes
+from .data.folder import fit_picture
 from .errors import UserError
 from .latents import Latent, mix_embedding, mix_prompts, truncate
 from .media_audio import SpecCodec, peak_normalize
@@ -257,16 +258,80 @@ class Pipeline:
 
     @torch.no_grad()
     def generate(
-        self, z: torch.Tensor, classes: torch.Tensor | None = None, truncation: float = 1.0, batch_size: int = 256
+        self,
+        z: torch.Tensor,
+        classes: torch.Tensor | None = None,
+        truncation: float = 1.0,
+        batch_size: int = 256,
+        over: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Images (N, C, H, W) in [0, 1] for explicit latents; truncation pulls z toward its mean (0)."""
+        """Images (N, C, H, W) in [0, 1] for explicit latents; truncation pulls z toward its mean (0); ``over``
+        (N or 1, C, h, w) uint8 at G's drawing size: the pictures G draws over (``draws_over`` runs)."""
         z = truncate(z, truncation)
+        if over is not None:
+            self._check_over(over)
         out = []
         for i in range(0, len(z), batch_size):
             zb = z[i : i + batch_size].to(self.device)
             yb = None if classes is None else classes[i : i + batch_size].to(self.device)
-            out.append(self.G(zb, yb).float().add(1).mul(0.5).clamp(0, 1).cpu())
+            if over is None:
+                out.append(self.G(zb, yb).float().add(1).mul(0.5).clamp(0, 1).cpu())
+                continue
+            ob = over if len(over) == 1 else over[i : i + batch_size]
+            ob = ob.to(self.device).float() / 127.5 - 1
+            out.append(self.G(zb, yb, over=ob).float().add(1).mul(0.5).clamp(0, 1).cpu())
         return torch.cat(out) if out else torch.empty(0)
+
+    @property
+    def draws_over(self) -> bool:
+        """Whether G draws over a reference picture that a user may choose (``over``): retrieving text runs."""
+        return bool(getattr(self.G, "draws_over", False))
+
+    @property
+    def drawn_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of the pictures G draws over (the size G draws at; a run drawn small enlarges after)."""
+        if not self.draws_over:
+            raise UserError(self._no_over())
+        c, h, w = cast(torch.Tensor, self.G.ref_images).shape[1:]  # a buffer: mypy sees Tensor | Module
+        return int(c), int(h), int(w)
+
+    def _no_over(self) -> str:
+        return (
+            "this run's generator does not draw over a picture; --over needs a run that reads text and retrieves "
+            "(train one with --preset emoji-text or emoji-text-64)"
+        )
+
+    def _check_over(self, over: torch.Tensor) -> None:
+        if not self.draws_over:
+            raise UserError(self._no_over())
+        if over.dtype != torch.uint8 or over.dim() != 4 or tuple(over.shape[1:]) != self.drawn_shape:
+            raise UserError(
+                f"the picture to draw over is {tuple(over.shape[1:])} {over.dtype}; this run draws over uint8 "
+                f"{self.drawn_shape} (C, h, w): make it with Pipeline.over_picture"
+            )
+
+    def over_picture(self, source: str | Path | Image.Image) -> str:
+        """A picture to draw over (a file, a PNG ``data:`` URL or a PIL image) shaped to what G draws at, as a
+        folder's pictures are for training (alpha over the run's background, center-cropped): its PNG data URL,
+        which a latent keeps (``Latent.over``) so that the picture remakes without the file."""
+        c, h, w = self.drawn_shape
+        data = self.config.data
+        background = None if data.transparent else tuple(ImageColor.getrgb(data.background)[:3])
+        if isinstance(source, str) and source.startswith(media.PNG_DATA_URL):
+            im = Image.fromarray(media.hwc(media.from_png_data_url(source, 4096, "the picture to draw over")))
+            return media.png_data_url(fit_picture(im, (w, h), c, background))  # type: ignore[arg-type]
+        if isinstance(source, Image.Image):
+            return media.png_data_url(fit_picture(source, (w, h), c, background))  # type: ignore[arg-type]
+        path = Path(source)
+        if not path.is_file():
+            raise UserError(f"the picture to draw over, {path}, is not a file; give a PNG or JPEG file")
+        try:
+            with Image.open(path) as f:
+                return media.png_data_url(fit_picture(f, (w, h), c, background))  # type: ignore[arg-type]
+        except UserError:
+            raise
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise UserError(f"cannot read {path} as a picture ({type(e).__name__}); give a PNG or JPEG file") from None
 
     def __call__(
         self,
@@ -276,14 +341,21 @@ class Pipeline:
         classes=None,
         prompt: str | Mapping[str, float] | None = None,
         anchor: float = 0.0,
+        over: str | Path | Image.Image | None = None,
     ) -> Output:
         """``n`` samples from seeds ``seed..seed+n-1``; ``prompt``: a text (runs that read text) or a
         ``{prompt: weight}`` blend of several; ``anchor`` in [0, 1]: how far the prompt is pulled toward the
-        run's nearest training captions (``anchored``)."""
+        run's nearest training captions (``anchored``); ``over``: a picture (file, PNG data URL or PIL image) G
+        draws the prompt over instead of its nearest training picture (``draws_over`` runs)."""
         if n <= 0:
             raise UserError(f"n must be positive, got {n}")
         if anchor and prompt is None:
             raise UserError("--anchor pulls a prompt toward the run's captions; give a prompt too (--prompt TEXT)")
+        if over is not None and prompt is None:
+            raise UserError("--over draws a prompt over a picture; give the prompt too (--prompt TEXT)")
+        picture = None
+        if over is not None:
+            picture = torch.from_numpy(media.from_png_data_url(self.over_picture(over), what="the picture"))[None]
         z = self.latents(n, seed)
         label = None
         if prompt is not None:
@@ -298,7 +370,7 @@ class Pipeline:
             y: torch.Tensor | None = self.anchored(e, anchor).expand(n, -1).clone()
         else:
             y = self.class_weights(classes, n)
-        images = self.generate(z, y, truncation)
+        images = self.generate(z, y, truncation, over=picture)
         if prompt is not None:
             return Output(images, z, list(range(seed, seed + n)), y, prompt=label)
         if self.is_sound:

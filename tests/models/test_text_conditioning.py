@@ -354,3 +354,27 @@ def test_side_by_side_references_are_the_nearest_distinct_other_pictures_with_th
         )
     with pytest.raises(UserError, match=r"model\.retrieve_pictures must be >= 1"):
         LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_pictures=0)
+
+
+def test_over_replaces_the_retrieved_reference_and_is_refused_where_it_cannot_apply(captioned):
+    cfg, ds = prepare(text_config(captioned, 1, retrieve=True))
+    G = Trainer(cfg, ds, torch.device("cpu"), None).G.eval()
+    with torch.no_grad():
+        G.ref_in[-1].weight.fill_(0.1)  # a G that reads its reference
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(1))
+    y = G.ref_keys[:3]
+    assert G.draws_over and torch.equal(G(z, y, over=G.references(y, z)), G(z, y))
+    grey = torch.zeros(1, *G.ref_images.shape[1:])  # one picture for the whole batch
+    assert torch.equal(G(z, y, over=grey), G(z, y, over=grey.expand(3, -1, -1, -1)))
+    assert not torch.equal(G(z, y, over=grey), G(z, y))
+    with pytest.raises(ValueError, match=r"over must be \(B or 1, 3, 16, 16\)"):
+        G(z, y, over=torch.zeros(2, 3, 16, 16))
+    plain = Trainer(*prepare(text_config(captioned, 1)), torch.device("cpu"), None).G.eval()
+    with pytest.raises(ValueError, match="only a G that retrieves one reference"):
+        plain(z, y, over=grey)
+    from ganstudio.models.lightweight import LightweightGenerator
+
+    side = LightweightGenerator(
+        LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_pictures=2)
+    )
+    assert not side.draws_over  # side by side references: no one picture to replace

@@ -152,3 +152,57 @@ def test_prompts_separated_by_bars_make_a_sheet_from_the_same_seeds(studio):
     for prompt, message in (("a red square | ", "is empty"), (" | ".join(["red"] * 33), "more than 64")):
         r = c.post("/api/generate", json={"run": text_run, "n": 2, "seed": 1, "prompt": prompt})
         assert r.status_code == 400 and message in r.json()["detail"]
+
+
+def test_a_retrieving_run_draws_a_prompt_over_the_users_picture(tmp_path, tiny_text_run, serve, open_page, monkeypatch):
+    """Create's "Over my picture": the picture posted with the prompt is what G draws over (kept in each latent, so
+    the download remakes it); refused in one line without a prompt or by a run that cannot draw over one; in real
+    Chromium the file input appears only for such a run and its picture reaches the request."""
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = tiny_text_run(out=tmp_path / "runs", model={"retrieve": True}).name
+        plain = tiny_text_run(out=tmp_path / "runs").name
+        c = TestClient(create_app(tmp_path / "runs"), base_url=BASE)
+        listing = {r["name"]: r for r in c.get("/api/runs").json()}
+        assert listing[run]["draws_over"] is True and listing[plain]["draws_over"] is False
+        photo = tmp_path / "photo.png"
+        Image.new("RGB", (30, 20), (20, 180, 40)).save(photo)
+        url = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
+        body = {"run": run, "n": 2, "seed": 1, "prompt": "a red square", "over": url}
+        r = c.post("/api/generate", json=body)
+        assert r.status_code == 200, r.text
+        pics = r.json()["images"]
+        assert ", over your picture" in r.json()["note"]
+        assert all(p["latent"]["over"].startswith("data:image/png;base64,") for p in pics)
+        own = c.post("/api/generate", json={**body, "over": None}).json()["images"]
+        assert "over" not in own[0]["latent"] and own[0]["latent"]["id"] != pics[0]["latent"]["id"]
+        down = c.post("/api/render", json={"run": run, "latent": pics[0]["latent"], "size": 0})
+        assert down.status_code == 200, down.text
+        shown = Image.open(io.BytesIO(base64.b64decode(pics[0]["image"].split(",", 1)[1])))
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(down.content))), np.asarray(shown))
+        for b, message in (
+            ({**body, "prompt": None}, "describe what to draw over"),
+            ({**body, "run": plain}, "does not draw over"),
+        ):
+            bad = c.post("/api/generate", json=b)
+            assert bad.status_code == 400 and message in bad.json()["detail"]
+        with serve(c.app) as base, open_page(base, bypass_csp=True) as (page, errors):
+            page.select_option("#run-select", plain)
+            page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
+            assert not page.is_visible("#over-label")
+            page.select_option("#run-select", run)
+            page.wait_for_selector("#over-label", state="visible")
+            page.set_input_files("input[name=over]", str(photo))
+            page.wait_for_selector("#over-clear", state="visible")  # the picture has been read
+            page.fill("input[name=seed]", "1")
+            page.fill("input[name=prompt]", "a red square")
+            page.click("#generate-btn")
+            page.wait_for_function("document.querySelector('#create-note').textContent.includes('over your picture')")
+            page.click("#over-clear")
+            page.click("#generate-btn")
+            page.wait_for_function("!document.querySelector('#create-note').textContent.includes('over your picture')")
+            assert errors == []
+    finally:
+        torch.set_num_threads(before)

@@ -182,6 +182,21 @@ def _fit(im: Image.Image, size: tuple[int, int], fit: str, letterbox: tuple[int,
     return canvas
 
 
+def fit_picture(
+    im: Image.Image, size: tuple[int, int], channels: int, background: tuple[int, int, int] | None = BACKGROUND
+) -> np.ndarray:
+    """One picture (any Pillow mode) -> uint8 (C, H, W) at ``size`` (w, h), shaped as a folder's pictures are
+    (alpha over ``background``, scaled and center-cropped with Lanczos); ``channels`` 1, 3 or 4 (4: RGBA,
+    ``background`` None keeps the alpha)."""
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise UserError(f"the picture is {w}x{h} pixels, over the {MAX_PIXELS:,} pixel limit; make it smaller")
+    flat, _ = _flatten(im, None if channels == 4 else background)
+    out = _fit(flat, size, "crop").convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+    a = np.asarray(out)
+    return a[None] if a.ndim == 2 else np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
 def _decode(
     path: Path,
     size: tuple[int, int],

@@ -359,13 +359,17 @@ class LightweightGenerator(nn.Module):
             raise ValueError("LightweightGenerator: built with upscale 1, it has no detail stage")
         return self.detail.detail_loss(real)
 
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None, over: Tensor | None = None) -> Tensor:
+        """z (B, z_dim), y (B, cond) -> pictures; ``over`` (B or 1, C, h, w) in [-1, 1] at the drawn size: the
+        picture to draw over instead of the retrieved reference (sampling a retrieving G; ``draw_over``)."""
         if self.text_dim and y is None:  # no caption: the empty one
             y = z.new_zeros(len(z), self.text_dim)
         if self.num_classes:
             check_y(y, len(z), self.num_classes, "LightweightGenerator")
         ref = None
-        if self.ref_in is not None:
+        if over is not None:
+            ref = self._over(over, len(z)).to(z.dtype)
+        elif self.ref_in is not None:
             assert y is not None
             ref = self.reference_input(y, z).to(z.dtype)
         if self.text_mlp is not None:
@@ -385,6 +389,22 @@ class LightweightGenerator(nn.Module):
         if self.training:  # D pools this back to the drawing exactly; the detail stage learns from reals only
             return F.interpolate(drawn, scale_factor=self.detail.scale, mode="nearest")
         return self.detail(drawn).clamp(-1, 1)
+
+    @property
+    def draws_over(self) -> bool:
+        """Whether ``forward(..., over=picture)`` works: a G that draws over one reference picture."""
+        return self.ref_in is not None and self.ref_pictures == 1
+
+    def _over(self, over: Tensor, n: int) -> Tensor:
+        """``over`` (n or 1, C, h, w) checked against the bank's picture shape -> (n, C, h, w)."""
+        if not self.draws_over:
+            raise ValueError("LightweightGenerator: only a G that retrieves one reference draws over a picture")
+        want = tuple(self.ref_images.shape[1:])
+        if over.dim() != 4 or tuple(over.shape[1:]) != want or len(over) not in (1, n):
+            raise ValueError(
+                f"LightweightGenerator: over must be (B or 1, {', '.join(map(str, want))}), got {tuple(over.shape)}"
+            )
+        return over.expand(n, -1, -1, -1)
 
     def _with_reference(self, h: Tensor, ref: Tensor | None, t: int) -> Tensor:
         """Stage t's features (B, ch, h, w) plus the reference picture pooled to that size through its conv."""

@@ -122,6 +122,8 @@ def summary(p: Path, jobs: list[dict]) -> dict:
         "sound": fam.task.output == "audio" if (fam := FAMILIES.get(str(cfg.get("model")))) else False,
         # the Create panel's text box: a run that reads text draws from it, others map it to a class
         "reads_text": bool(mc.get("text_dim")),
+        # ... and one that retrieves a single reference can draw the text over the user's own picture
+        "draws_over": bool(mc.get("text_dim") and mc.get("retrieve") and mc.get("retrieve_pictures", 1) == 1),
         "prompt_mode": prompt_mode(p) if cfg else None,
         "reports": reports(p),
     }

@@ -74,6 +74,8 @@ class Latent(Strict):
     text_mix: list[tuple[Prompt, TextHash, TextWeight]] | None = Field(None, min_length=2, max_length=16)
     # runs that read text: the pull toward the run's training captions (``Pipeline.anchored``)
     anchor: float = Field(0.0, ge=0, le=1)
+    # the picture G drew over instead of its own reference (``Latent.over``: a PNG data URL at G's drawing size)
+    over: str | None = Field(None, max_length=2**20, pattern=r"^data:image/png;base64,[A-Za-z0-9+/=]+$")
 
     @model_validator(mode="after")
     def _one_origin(self) -> Latent:
@@ -135,6 +137,7 @@ class Latent(Strict):
             text_hash=self.text_hash,
             text_mix=tuple((p, h, float(w)) for p, h, w in self.text_mix or ()),
             anchor=self.anchor,
+            over=self.over,
         )
         if self.id and self.id != lat.id:
             raise UserError(
@@ -186,6 +189,13 @@ class GenerateRequest(ModelRef):
     prompt: str | None = Field(None, max_length=200)
     anchor: float = Field(
         0.0, ge=0, le=1, description="runs that read text: pull the prompt toward the run's nearest training captions"
+    )
+    over: str | None = Field(
+        None,
+        max_length=12 * 2**20,
+        pattern=r"^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$",
+        description="runs that draw over a picture (info's draws_over): the picture to draw the prompt over, as a "
+        "data: URL",
     )
 
 

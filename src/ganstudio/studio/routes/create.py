@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from ...media import to_pils
 from .. import schemas as S
 from ..engine import png_bytes
+from ..uploads import read_drawing
 from .common import StudioDep
 
 router = APIRouter()
@@ -15,7 +16,10 @@ router = APIRouter()
 
 @router.post("/api/generate", response_model=S.Pictures, summary="Random or seeded pictures, or from a text prompt")
 def generate(req: S.GenerateRequest, st: StudioDep) -> dict:
-    r = st.engine.generate(req.run, req.checkpoint, req.n, req.seed, req.truncation, req.class_, req.prompt, req.anchor)
+    over = read_drawing(req.over, st.limits) if req.over else None
+    r = st.engine.generate(
+        req.run, req.checkpoint, req.n, req.seed, req.truncation, req.class_, req.prompt, req.anchor, over
+    )
     return st.gallery.pictures(req.run, r)
 
 

@@ -5,6 +5,8 @@ import { fill } from "../pictures.js";
 import { onRunChange } from "../picker.js";
 import { S } from "../state.js";
 
+let overURL = null; // the picture to draw the description over (a data: URL), runs that draw over one
+
 export async function generate(ev) {
   if (ev) ev.preventDefault();
   if (!S.run) return;
@@ -15,6 +17,7 @@ export async function generate(ev) {
   if (f.class.value !== "") body.class = /^\d+$/.test(f.class.value) ? +f.class.value : f.class.value;
   if (f.prompt.value.trim()) body.prompt = f.prompt.value.trim();
   if (body.prompt && S.info && S.info.reads_text && +f.anchor.value > 0) body.anchor = +f.anchor.value;
+  if (overURL && S.info && S.info.draws_over) body.over = overURL;
   $("#generate-btn").disabled = true;
   try {
     const r = await api("/api/generate", { body });
@@ -39,6 +42,22 @@ function showPromptMode() {
   $("#create-form").prompt.placeholder = text ? "e.g. a red apple (several: a red apple | a rocket)" : "optional, e.g. a striped shirt";
   $("#prompt-mode").textContent = (S.info && S.info.prompt_mode) || "";
   $("#anchor-label").hidden = !text;
+  $("#over-label").hidden = !(S.info && S.info.draws_over);
+}
+
+function readOver(ev) {
+  const file = ev.target.files && ev.target.files[0];
+  if (!file) { clearOver(); return; }
+  const reader = new FileReader();
+  reader.onload = () => { overURL = reader.result; $("#over-clear").hidden = false; };
+  reader.onerror = () => { clearOver(); fail(new Error(`cannot read ${file.name}`)); };
+  reader.readAsDataURL(file);
+}
+
+function clearOver() {
+  overURL = null;
+  $("#create-form").over.value = "";
+  $("#over-clear").hidden = true;
 }
 
 export function wire() {
@@ -46,6 +65,8 @@ export function wire() {
   $("#create-form").truncation.addEventListener("input", (e) => { $("#create-form")["trunc-out"].value = (+e.target.value).toFixed(2); });
   $("#create-form").anchor.addEventListener("input", (e) => { $("#create-form")["anchor-out"].value = (+e.target.value).toFixed(2); });
   $("#more-like-btn").addEventListener("click", moreLike);
+  $("#create-form").over.addEventListener("change", readOver);
+  $("#over-clear").addEventListener("click", clearOver);
   // a newly picked run shows its pictures at once, when the Create panel is open
   onRunChange(({ changed, quiet, sketch, sound }) => {
     showPromptMode();

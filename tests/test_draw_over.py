@@ -1,0 +1,124 @@
+"""Drawing a prompt over the user's own picture (``--over``): a retrieving text run's G draws over the given picture
+instead of its nearest training picture; the picture travels inside the latent (a PNG data URL at G's drawing size),
+so the result remakes byte for byte without the file; bad input is refused in one line before anything is written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ganstudio
+from ganstudio import latents as L
+from ganstudio import media
+from ganstudio.cli import main
+from ganstudio.errors import UserError
+from ganstudio.generate import generate_to_files
+
+
+@pytest.fixture(scope="module")
+def over_run(tmp_path_factory, tiny_text_run):
+    """A 2-step tiny retrieving text run (16 boxed coloured squares, 16 px)."""
+    return tiny_text_run(model={"retrieve": True})
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A 40 x 24 RGBA picture: a green left half, a transparent right half (which becomes the run's white)."""
+    a = np.zeros((24, 40, 4), np.uint8)
+    a[:, :20] = (20, 180, 40, 255)
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    Image.fromarray(a, "RGBA").save(path)
+    return path
+
+
+def reading(pipe):
+    """``pipe`` with G's reference convs set to read their picture (a 2-step G has barely moved them from zero)."""
+    with torch.no_grad():
+        for conv in pipe.G.ref_in:
+            conv.weight.fill_(0.05)
+    return pipe
+
+
+def test_png_data_urls_round_trip_and_refuse_what_is_not_one():
+    a = np.random.default_rng(0).integers(0, 256, (3, 5, 7), dtype=np.uint8)
+    url = media.png_data_url(a)
+    assert url.startswith("data:image/png;base64,") and np.array_equal(media.from_png_data_url(url), a)
+    grey = np.full((1, 4, 4), 9, np.uint8)
+    assert np.array_equal(media.from_png_data_url(media.png_data_url(grey)), grey)
+    for bad, why in (("data:image/jpeg;base64,AAAA", "not a PNG data URL"), (url[:-12] + "!!", "damaged")):
+        with pytest.raises(UserError, match=why):
+            media.from_png_data_url(bad, what="the picture")
+    with pytest.raises(UserError, match="at most 4 px"):
+        media.from_png_data_url(url, max_side=4)
+
+
+def test_the_picture_is_shaped_as_training_pictures_are_and_replaces_the_reference(over_run, photo):
+    pipe = reading(ganstudio.load(over_run))
+    assert pipe.draws_over and pipe.drawn_shape == (3, 16, 16)
+    url = pipe.over_picture(photo)
+    a = media.from_png_data_url(url)
+    # center-cropped to a square (the middle 24 of 40 columns), transparent pixels on the run's white background
+    assert a.shape == (3, 16, 16) and tuple(a[:, 8, 1]) == (20, 180, 40) and tuple(a[:, 8, 14]) == (255, 255, 255)
+    assert pipe.over_picture(url) == url  # a data URL of the right size comes back as it was
+    assert pipe.over_picture(Image.open(photo)) == url
+    own = pipe(n=2, seed=4, prompt="a red square").images
+    drawn = pipe(n=2, seed=4, prompt="a red square", over=photo).images
+    assert drawn.shape == own.shape and not torch.equal(drawn, own)
+    # G's reference is exactly what was replaced: drawing over the run's own reference gives its own picture
+    y = pipe.embed_prompt("a red square")[None].expand(2, -1)
+    z = pipe.latents(2, 4)
+    ref = pipe.G.references(y, z)
+    assert torch.equal(pipe.G(z, y, over=ref), pipe.G(z, y))
+
+
+def test_a_picture_drawn_over_remakes_byte_for_byte_without_its_file(over_run, photo, tmp_path):
+    copy = tmp_path / "mine.png"
+    copy.write_bytes(photo.read_bytes())
+    written = generate_to_files(over_run, n=2, seed=3, prompt="a blue square", over=copy, out_dir=tmp_path / "a")
+    side = sorted(p for p in written if p.suffix == ".json")
+    d = json.loads(side[0].read_text())
+    assert d["over"].startswith("data:image/png;base64,") and d["prompt"] == "a blue square"
+    lat = L.load_latents(side[0])[0]
+    assert lat.over_array.shape == (3, 16, 16) and lat.id != lat.with_(over=None).id  # the picture is in the id
+    copy.unlink()  # the recipe holds the picture itself
+    again = generate_to_files(over_run, from_latent=str(side[0]), out_dir=tmp_path / "b")
+    png = next(p for p in again if p.suffix == ".png")
+    assert png.read_bytes() == side[0].with_suffix(".png").read_bytes()
+    # the grid's batch file too, and mixed with latents drawn over the run's own pictures, each keeps its own
+    pipe = ganstudio.load(over_run)
+    mixed = L.from_seeds(pipe, 1, 3, prompt="a blue square") + [lat]
+    both = L.render(pipe, mixed)
+    assert torch.equal(both[0], pipe(n=1, seed=3, prompt="a blue square").images[0])
+    assert torch.equal(both[1], pipe(n=1, seed=3, prompt="a blue square", over=photo).images[0])
+    assert L.load_latents(L.save_batch(mixed, tmp_path / "m.npz")) == mixed
+
+
+def test_bad_pictures_and_runs_are_refused_in_one_line_before_anything_is_written(over_run, run, photo, tmp_path):
+    out = tmp_path / "none.png"
+    cases = [
+        (["--prompt", "a red square", "--over", str(tmp_path / "missing.png")], over_run, "is not a file"),
+        (["--over", str(photo)], over_run, "give the prompt too"),
+        (["--prompt", "a red square", "--over", str(tmp_path)], over_run, "is not a file"),
+        (["--prompt", "a shirt", "--over", str(photo)], run, "does not draw over a picture"),
+    ]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    cases.append((["--prompt", "a red square", "--over", str(broken)], over_run, "cannot read .*broken.png"))
+    for args, r, message in cases:
+        with pytest.raises(UserError, match=message):
+            generate_to_files(r, n=1, grid=out, over=args[-1], prompt=args[1] if args[0] == "--prompt" else None)
+        assert main(["generate", str(r), *args, "--n", "1", "--grid", str(out)]) == 2
+        assert not out.exists()
+    with pytest.raises(UserError, match="do not apply"):
+        generate_to_files(over_run, from_latent=str(photo), over=photo)
+    pipe = ganstudio.load(over_run)
+    lat = L.from_seeds(pipe, 1, 0, prompt="a red square", over=pipe.over_picture(photo))[0]
+    with pytest.raises(UserError, match="needs the prompt"):
+        L.Latent(z=lat.z, over=lat.over)
+    middle = len(lat.over) // 2
+    with pytest.raises(UserError, match="damaged"):  # a latent file whose picture was spoilt
+        L.Latent.from_dict({**lat.to_dict(), "id": None, "over": lat.over[:middle] + "A" * 8 + lat.over[middle + 8 :]})
