@@ -122,3 +122,42 @@ def test_bad_pictures_and_runs_are_refused_in_one_line_before_anything_is_writte
     middle = len(lat.over) // 2
     with pytest.raises(UserError, match="damaged"):  # a latent file whose picture was spoilt
         L.Latent.from_dict({**lat.to_dict(), "id": None, "over": lat.over[:middle] + "A" * 8 + lat.over[middle + 8 :]})
+
+
+def test_walks_and_children_keep_or_cross_fade_the_pictures_drawn_over(over_run, photo):
+    from ganstudio.creative import breed as B
+    from ganstudio.creative import interpolate as I
+
+    pipe = ganstudio.load(over_run)
+    green = pipe.over_picture(photo)
+    grey = media.png_data_url(np.full((3, 16, 16), 100, np.uint8))
+    a = L.from_seeds(pipe, 1, 1, prompt="a red square", over=green)[0]
+    b = L.from_seeds(pipe, 1, 2, prompt="a blue square", over=grey)[0]
+    embed = lambda parts: L.mix_embedding(pipe, parts)
+    assert I.interpolate(a, b, 0.0, text_embed=embed).over == green
+    assert I.interpolate(a, b, 1.0, text_embed=embed).over == grey
+    half = I.interpolate(a, b, 0.5, text_embed=embed)
+    expected = np.rint(0.5 * a.over_array.astype(float) + 0.5 * 100).astype(np.uint8)
+    assert np.array_equal(half.over_array, expected)  # the pictures cross-fade along the walk
+    assert torch.equal(L.render(pipe, [half]), L.render(pipe, [L.Latent.from_dict(half.to_dict())]))
+    same = I.interpolate(a, b.with_(over=green), 0.3, text_embed=embed)
+    assert same.over == green  # a shared picture is kept as it is
+    kids = B.breed([a, b.with_(over=green)], children=3, seed=0, text_embed=embed)
+    assert all(k.over == green for k in kids)
+    with pytest.raises(UserError, match="some of these pictures were drawn over"):
+        I.interpolate(a, b.with_(over=None), 0.5, text_embed=embed)
+    with pytest.raises(UserError, match="some of these pictures were drawn over"):
+        B.breed([a, b.with_(over=None)], children=1, seed=0, text_embed=embed)
+
+
+def test_a_walk_between_prompts_over_one_picture_keeps_it_in_every_frame(over_run, photo, tmp_path):
+    from ganstudio.creative.animate import animate_run
+
+    args = ["animate", str(over_run), "--prompts", "a red square", "a blue square", "--over", str(photo)]
+    assert main([*args, "--frames", "6", "--out", str(tmp_path / "walk.mp4"), "--quiet"]) == 0
+    frames = L.load_latents(tmp_path / "walk.npz")
+    picture = ganstudio.load(over_run).over_picture(photo)
+    assert len(frames) == 6 and all(f.over == picture for f in frames)
+    with pytest.raises(UserError, match="give them: --prompts"):
+        animate_run(over_run, tmp_path / "no.mp4", seeds=[1, 2], over=photo)
+    assert not (tmp_path / "no.mp4").exists()

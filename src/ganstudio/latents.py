@@ -406,6 +406,26 @@ def merge_parts(groups: Sequence[tuple[Sequence[tuple[str, str, float]], float]]
     return tuple((p, h, w) for (p, h), w in acc.items() if w != 0.0)
 
 
+def blend_over(latents: Sequence[Latent], weights: Sequence[float]) -> str | None:
+    """The picture a child (a walk's frame, a bred child) of ``latents`` draws over: None when none has one, their
+    own when they share one, else their pictures' weighted sum (weights summing to 1), rounded to 8 bits, so the
+    child remakes exactly. Refused when only some of them were drawn over a picture."""
+    overs = [lat.over for lat in latents]
+    if all(o is None for o in overs):
+        return None
+    if any(o is None for o in overs):
+        raise UserError(
+            "some of these pictures were drawn over a picture of yours and some were not; walk or breed them apart"
+        )
+    if len(set(overs)) == 1:
+        return overs[0]
+    arrays = [lat.over_array for lat in latents]
+    if len({a.shape for a in arrays if a is not None}) > 1:
+        raise UserError("these pictures were drawn over pictures of different sizes; walk or breed them apart")
+    mixed = sum(float(w) * a.astype(np.float64) for w, a in zip(weights, arrays, strict=True) if a is not None)
+    return media.png_data_url(np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
+
+
 def with_text(latent: Latent, parts: Sequence[tuple[str, str, float]]) -> Latent:
     """``latent`` reading ``parts``: a single part of weight 1 becomes a plain prompt, several a text_mix."""
     parts = tuple(parts)

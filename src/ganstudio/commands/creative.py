@@ -56,6 +56,7 @@ def cmd_animate(a: argparse.Namespace) -> int:
             audio=a.audio,
             audio_map=a.audio_map,
             prompts=a.prompts or (),
+            over=a.over,
         )
     )
 
@@ -147,6 +148,12 @@ def register(sub) -> None:
         metavar="TEXT",
         help="keyframes from prompts, e.g. --prompts 'an apple' 'a rocket' (runs that read text walk the text "
         "embedding too; class runs map each prompt to its nearest class); one noise: --seed, or --seeds one each",
+    )
+    an.add_argument(
+        "--over",
+        default=None,
+        metavar="PICTURE",
+        help="with --prompts on a text run that retrieves: every keyframe drawn over this picture (a colour walk)",
     )
     an.add_argument(
         "--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json"

@@ -216,10 +216,12 @@ def prompt_keyframes(
     truncation: float = 1.0,
     run_dir: str | Path | None = None,
     embedder=None,
+    over=None,
 ) -> list[L.Latent]:
     """One keyframe per prompt, keyframe i at noise ``seeds[i]`` (or ``seed`` for every prompt, so only what the
-    picture shows changes). A run that reads text draws from each prompt; a class-conditional run maps each to
-    its nearest class and named directions (``creative.prompt``); other runs are refused in one line."""
+    picture shows changes). A run that reads text draws from each prompt (``over``: every keyframe over that
+    picture, ``Pipeline.over_picture``); a class-conditional run maps each to its nearest class and named
+    directions (``creative.prompt``); other runs are refused in one line."""
     from . import directions as D
     from . import prompt as P
 
@@ -231,8 +233,11 @@ def prompt_keyframes(
     noise = [seeds[i % len(seeds)] if seeds else seed for i in range(len(prompts))]
     if getattr(pipe, "is_sound", False):
         raise UserError("this sound run plays pitches and does not read text; walk with --seeds and --class C4")
+    picture = None if over is None else pipe.over_picture(over)  # refused in one line by runs that cannot
     if pipe.reads_text:
-        return [L.from_seeds(pipe, 1, s, truncation=truncation, prompt=p)[0] for p, s in zip(prompts, noise)]
+        return [
+            L.from_seeds(pipe, 1, s, truncation=truncation, prompt=p, over=picture)[0] for p, s in zip(prompts, noise)
+        ]
     dirs = D.find(run_dir, None, pipe.step) if run_dir is not None and D.available(run_dir) else None
     named = dirs.names if dirs is not None else {}
     if not pipe.num_classes and not named:
@@ -274,11 +279,13 @@ def animate_run(
     audio_map: str | None = None,
     prompts: Sequence[str] = (),
     embedder=None,
+    over=None,
 ) -> list[Path]:
     """CLI entry: keyframes from ``seeds`` and/or latent files, or from ``prompts`` (one each, at ``seed`` or
     ``seeds[i]``), or a circle loop when none is given; with ``audio``, a walk that follows the sound
     (``audio_map``: a JSON file or inline JSON). ``out`` defaults to ``RUN/animations/<name>.mp4`` (``.wav``
-    for a sound run). For a sound run ``classes`` is the pitch every note plays."""
+    for a sound run). For a sound run ``classes`` is the pitch every note plays. ``over``: a picture the prompts'
+    keyframes are drawn over (a retrieving text run; ``Pipeline.over_picture``)."""
     from ..pipeline import load
     from . import directions as D
 
@@ -289,6 +296,10 @@ def animate_run(
         raise UserError("give keyframes either as --prompts or as --from latent files, not both")
     if prompts and classes is not None:
         raise UserError("give either --class or --prompts, not both")
+    if over is not None and not prompts:
+        raise UserError(
+            "--over draws the walk's prompts over a picture; give them: --prompts 'a red heart' 'a blue car'"
+        )
     pipe = load(run_dir, checkpoint=checkpoint, device=device)
     sound = pipe.is_sound
     keys: list[L.Latent] = []
@@ -298,7 +309,7 @@ def animate_run(
         return own or L.from_seeds(pipe, 1, s, classes, truncation)
 
     if prompts:
-        keys = prompt_keyframes(pipe, prompts, seeds, seed, truncation, run_dir, embedder)
+        keys = prompt_keyframes(pipe, prompts, seeds, seed, truncation, run_dir, embedder, over)
     else:
         if latent_files:
             keys += L.load_many(latent_files)

@@ -130,7 +130,8 @@ def breed(
         )
         if parents[0].has_text:  # the mixed prompt, pulled toward the run's captions as its parents were, on average
             anchor = min(1.0, max(0.0, sum(float(wi) * p.anchor for wi, p in zip(w, parents))))
-            child = L.with_text(child, mix_text(parents, w, embeds)).with_(anchor=anchor)
+            over = L.blend_over(parents, (w / w.sum()).tolist())  # the pictures drawn over, mixed as the noise is
+            child = L.with_text(child, mix_text(parents, w, embeds)).with_(anchor=anchor, over=over)
         out.append(child)
     return out
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ..errors import UserError
-from ..latents import Latent, merge_parts, with_text
+from ..latents import Latent, blend_over, merge_parts, with_text
 
 TextEmbed = Callable[[Sequence[tuple[str, str, float]]], torch.Tensor]
 
@@ -129,7 +129,9 @@ def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp", text_embe
         return lat
     # the prompts' pull toward the run's captions moves with them (exactly each keyframe's own at t = 0 and 1)
     anchor = a.anchor if t <= 0 else b.anchor if t >= 1 else a.anchor + t * (b.anchor - a.anchor)
-    return with_text(lat, interpolate_text(a, b, t, method, text_embed)).with_(anchor=anchor)
+    # the pictures drawn over cross-fade (exactly each keyframe's own at t = 0 and 1)
+    over = a.over if t <= 0 else b.over if t >= 1 else blend_over([a, b], [1 - t, t])
+    return with_text(lat, interpolate_text(a, b, t, method, text_embed)).with_(anchor=anchor, over=over)
 
 
 def interpolate_text(
