@@ -16,7 +16,8 @@ For each prompt set (the 156 held-out names; 200 training names as in ``text_ben
 (how far the noise moves which neighbours a picture is drawn over) and K: two pictures per prompt, each the best of K
 seeds (the first K of seeds 0..M-1 and of seeds M..2M-1, M the largest K); their R-precision among 100
 (``text_bench.py``'s judge and pool) and their variety (the mean pixel difference between the two). K = 1 is plain
-sampling (seeds 0 and M).
+sampling (seeds 0 and M). Also the ceiling of any reranker: the share of prompts with a judge hit among their first K
+seeds (the judge as an oracle, not a method).
 """
 
 from __future__ import annotations
@@ -90,9 +91,16 @@ def main() -> None:
     for variety in (float(v) for v in a.varieties.split(",")):
         pipe.G.ref_variety = variety
         for name, prompts in sets.items():
-            drawn = [
-                pipe(n=2 * max(ks), seed=0, prompt=p) for p in prompts
-            ]  # every K's candidates: the first K of each half
+            # every K's candidates: the first K of each half
+            drawn = [pipe(n=2 * max(ks), seed=0, prompt=p) for p in prompts]
+            # the ceiling of any reranker: a prompt counts when any of its first K seeds is a hit for the judge
+            m = max(ks)
+            rep_m = [p for p in prompts for _ in range(m)]
+            _, hit = r_precision(judge, to32(torch.cat([o.images[:m] for o in drawn])), rep_m, pool)
+            hit = np.asarray(hit).reshape(len(prompts), m)
+            oracle = {k: round(100 * float(hit[:, :k].any(1).mean()), 1) for k in ks}
+            rows.append({"variety_setting": variety, "prompts": name, "reranker": "judge (oracle)", "any_hit": oracle})
+            print(rows[-1], flush=True)
             for who, score in rerankers.items():
                 for k in ks:
                     if k == 1 and who != "D":
