@@ -6,7 +6,9 @@ Starts the studio on 127.0.0.1 (``studio_server.serve``), picks the text run in 
 Playwright), types a paraphrase the run never trained on, sets "Closer to what it knows" (the anchor) and takes the
 shot once the note names the training captions the prompt was pulled toward (and, for a retrieving run, the training
 picture it is drawn over). The shot in docs/screenshots/ is the ``emoji-text-64`` preset at 1,800 steps, seed 0, of
-benchmarks/text_README.md ("Session 19"). The browser test
+benchmarks/text_README.md ("Session 19"). With ``--over PICTURE --anchor 0`` it chooses that picture under "Over my
+picture" instead (docs/screenshots/create-over.png: scikit-image's astronaut under four prompts, ``--prompt "a red heart | a green
+apple | a blue car | a purple flower" --n 4 --width 800 --height 1500``). The browser test
 (tests/studio/test_create_text.py) checks the same flow on a tiny run; this script only takes the picture.
 """
 
@@ -25,6 +27,10 @@ def main(argv=None) -> int:
     ap.add_argument("--run", required=True, help="the text run's folder name")
     ap.add_argument("--prompt", default="a crimson apple")
     ap.add_argument("--anchor", default="0.5")
+    ap.add_argument("--over", default=None, help="a picture to draw the prompt over (a run that retrieves)")
+    ap.add_argument("--n", default="8", help="pictures per prompt (the panel's choices: 4, 8, 16, ...)")
+    ap.add_argument("--width", type=int, default=1280, help="the window's width (narrower: fewer pictures a row)")
+    ap.add_argument("--height", type=int, default=860)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots" / "create-text.png"))
     a = ap.parse_args(argv)
 
@@ -37,18 +43,22 @@ def main(argv=None) -> int:
     try:
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
-            page = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True).new_page()
+            page = browser.new_context(viewport={"width": a.width, "height": a.height}, bypass_csp=True).new_page()
             page.set_default_timeout(120_000)
             page.goto(base + "/#create")
             page.wait_for_selector("body[data-ready=true]")
             page.select_option("#run-select", a.run)
             page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
             page.fill("input[name=seed]", "0")
-            page.select_option("select[name=n]", "8")
+            page.select_option("select[name=n]", a.n)
             page.fill("input[name=prompt]", a.prompt)
             page.fill("input[name=anchor]", a.anchor)
+            if a.over:
+                page.set_input_files("input[name=over]", a.over)
+                page.wait_for_selector("#over-preview", state="visible")
             page.click("#generate-btn")
-            page.wait_for_function("document.querySelector('#create-note').textContent.includes('anchored')")
+            done = "over your picture" if a.over else "anchored"
+            page.wait_for_function(f"document.querySelector('#create-note').textContent.includes('{done}')")
             time.sleep(0.3)
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=a.out)

@@ -195,12 +195,13 @@ def test_a_retrieving_run_draws_a_prompt_over_the_users_picture(tmp_path, tiny_t
             page.select_option("#run-select", run)
             page.wait_for_selector("#over-label", state="visible")
             page.set_input_files("input[name=over]", str(photo))
-            page.wait_for_selector("#over-clear", state="visible")  # the picture has been read
+            page.wait_for_selector("#over-preview", state="visible")  # the picture has been read, and is shown
             page.fill("input[name=seed]", "1")
             page.fill("input[name=prompt]", "a red square")
             page.click("#generate-btn")
             page.wait_for_function("document.querySelector('#create-note').textContent.includes('over your picture')")
             page.click("#over-clear")
+            assert not page.is_visible("#over-preview")
             page.click("#generate-btn")
             page.wait_for_function("!document.querySelector('#create-note').textContent.includes('over your picture')")
             assert errors == []

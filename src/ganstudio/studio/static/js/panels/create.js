@@ -49,7 +49,12 @@ function readOver(ev) {
   const file = ev.target.files && ev.target.files[0];
   if (!file) { clearOver(); return; }
   const reader = new FileReader();
-  reader.onload = () => { overURL = reader.result; $("#over-clear").hidden = false; };
+  reader.onload = () => {
+    overURL = reader.result;
+    $("#over-preview").src = overURL;
+    $("#over-preview").hidden = false;
+    $("#over-clear").hidden = false;
+  };
   reader.onerror = () => { clearOver(); fail(new Error(`cannot read ${file.name}`)); };
   reader.readAsDataURL(file);
 }
@@ -57,6 +62,8 @@ function readOver(ev) {
 function clearOver() {
   overURL = null;
   $("#create-form").over.value = "";
+  $("#over-preview").hidden = true;
+  $("#over-preview").removeAttribute("src");
   $("#over-clear").hidden = true;
 }
 
