@@ -144,7 +144,8 @@ def cmd_fewshot(a) -> None:
     """300 clip-art pictures: the same preset with and without D's self-supervised reconstruction term."""
     for seed in a.seeds:
         for arm, sets in ((arm, FEWSHOT_ARMS[arm]) for arm in a.arms):
-            row = train_and_score(a.preset, "clipart", a.minutes, seed, sets + a.set, arm, a.n, limit=a.images)
+            tag = f"{arm}-{a.tag}" if a.tag else arm  # a variant of every arm (--set ... --tag T) keeps its own name
+            row = train_and_score(a.preset, "clipart", a.minutes, seed, sets + a.set, tag, a.n, limit=a.images)
             record({"bench": "fewshot", "arm": arm, "images": a.images, **row})
 
 

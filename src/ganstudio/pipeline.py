@@ -22,7 +22,8 @@ Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -316,22 +317,12 @@ class Pipeline:
         which a latent keeps (``Latent.over``) so that the picture remakes without the file."""
         c, h, w = self.drawn_shape
         data = self.config.data
-        background = None if data.transparent else tuple(ImageColor.getrgb(data.background)[:3])
-        if isinstance(source, str) and source.startswith(media.PNG_DATA_URL):
-            im = Image.fromarray(media.hwc(media.from_png_data_url(source, 4096, "the picture to draw over")))
-            return media.png_data_url(fit_picture(im, (w, h), c, background))  # type: ignore[arg-type]
-        if isinstance(source, Image.Image):
-            return media.png_data_url(fit_picture(source, (w, h), c, background))  # type: ignore[arg-type]
-        path = Path(source)
-        if not path.is_file():
-            raise UserError(f"the picture to draw over, {path}, is not a file; give a PNG or JPEG file")
-        try:
-            with Image.open(path) as f:
-                return media.png_data_url(fit_picture(f, (w, h), c, background))  # type: ignore[arg-type]
-        except UserError:
-            raise
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            raise UserError(f"cannot read {path} as a picture ({type(e).__name__}); give a PNG or JPEG file") from None
+        background = None
+        if not data.transparent:
+            r, g, b = ImageColor.getrgb(data.background)[:3]
+            background = (r, g, b)
+        with _opened_picture(source) as im:
+            return media.png_data_url(fit_picture(im, (w, h), c, background))
 
     def __call__(
         self,
@@ -376,6 +367,28 @@ class Pipeline:
         if self.is_sound:
             return Output(images, z, list(range(seed, seed + n)), y, self.to_audio(images), self.sample_rate)
         return Output(images, z, list(range(seed, seed + n)), y)
+
+
+@contextmanager
+def _opened_picture(source: str | Path | Image.Image) -> Iterator[Image.Image]:
+    """``source`` (a PIL image, a PNG data URL or a file) as a PIL image; a file that cannot be decoded, here or
+    while the caller reads its pixels, is a one-line UserError naming it."""
+    if isinstance(source, Image.Image):
+        yield source
+        return
+    if isinstance(source, str) and source.startswith(media.PNG_DATA_URL):
+        yield Image.fromarray(media.hwc(media.from_png_data_url(source, 4096, "the picture to draw over")))
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise UserError(f"the picture to draw over, {path}, is not a file; give a PNG or JPEG file")
+    try:
+        with Image.open(path) as im:
+            yield im
+    except UserError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # Pillow's ways to fail on bad data
+        raise UserError(f"cannot read {path} as a picture ({type(e).__name__}); give a PNG or JPEG file") from None
 
 
 # Knuth's multiplicative-hash prime: seed -> seed x this mod N visits every caption once per N seeds unless N is a
