@@ -144,7 +144,9 @@ def test_prompts_separated_by_bars_make_a_sheet_from_the_same_seeds(studio):
     """ "a | b" in the text box: n pictures of each prompt, in turn, from the same seeds (``generate --prompt a
     --prompt b``); an empty prompt between bars, or more pictures than one request may ask, is refused in one line."""
     c, text_run, _ = studio
-    sheet = generate(c, text_run, "a red square | a blue square", seed=11)
+    r = c.post("/api/generate", json={"run": text_run, "n": 2, "seed": 11, "prompt": "a red square | a blue square"})
+    assert r.json()["note"] == "“a red square”, “a blue square”: drawn from the text"  # said once for the sheet
+    sheet = r.json()["images"]
     assert [im["latent"]["prompt"] for im in sheet] == ["a red square"] * 2 + ["a blue square"] * 2
     assert [im["latent"]["z"] for im in sheet[:2]] == [im["latent"]["z"] for im in sheet[2:]]
     # each row is what its prompt draws alone

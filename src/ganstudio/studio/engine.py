@@ -341,11 +341,21 @@ class Engine:
                 f"{len(parts)} prompts x {n} pictures is more than {MAX_SHEET} at once; ask fewer pictures of each"
             )
         made = [self.generate(run, checkpoint, n, first, truncation, None, p, anchor, over) for p in parts]
+        # the same words after each prompt ("“a”: drawn from the text, over your picture"): said once, after them all
+        heads = [f"“{p}”: " for p in parts]
+        rests = [
+            r.note[len(h) :] if r.note and r.note.startswith(h) else None for r, h in zip(made, heads, strict=True)
+        ]
+        note: str | None
+        if rests[0] is not None and len(set(rests)) == 1:
+            note = ", ".join(h[:-2] for h in heads) + ": " + rests[0]
+        else:
+            note = " · ".join(r.note for r in made if r.note) or None
         return Rendered(
             [lat for r in made for lat in r.lats],
             torch.cat([r.images for r in made]),
             made[0].step,
-            " · ".join(r.note for r in made if r.note) or None,
+            note,
         )
 
     def walk(
