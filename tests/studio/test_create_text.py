@@ -184,9 +184,11 @@ def test_a_retrieving_run_draws_a_prompt_over_the_users_picture(tmp_path, tiny_t
         assert down.status_code == 200, down.text
         shown = Image.open(io.BytesIO(base64.b64decode(pics[0]["image"].split(",", 1)[1])))
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(down.content))), np.asarray(shown))
+        broken = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n not a picture").decode()
         for b, message in (
             ({**body, "prompt": None}, "describe what to draw over"),
             ({**body, "run": plain}, "does not draw over"),
+            ({**body, "over": broken}, "the picture to draw over is not a readable picture"),
         ):
             bad = c.post("/api/generate", json=b)
             assert bad.status_code == 400 and message in bad.json()["detail"]

@@ -89,17 +89,17 @@ def require_picture(data: bytes, limits: Limits, what: str = "that file") -> Non
         raise UserError(f"{what} is not a readable picture ({why})")
 
 
-def read_drawing(data_url: str, limits: Limits) -> Image.Image:
-    """A drawing sent as a ``data:image/...;base64,`` URL (its form checked by the request schema),
-    as RGB on white: transparent canvas pixels become paper."""
+def read_drawing(data_url: str, limits: Limits, what: str = "the drawing") -> Image.Image:
+    """A drawing (or another picture: ``what`` names it in errors) sent as a ``data:image/...;base64,`` URL (its
+    form checked by the request schema), as RGB on white: transparent canvas pixels become paper."""
     b64 = data_url.split(",", 1)[1]
     if len(b64) > 4 * (limits.max_file_bytes // 3 + 2):  # base64 of max_file_bytes, refused undecoded
-        raise UserError(f"the drawing is larger than {limits.max_file_bytes // 2**20} MB")
+        raise UserError(f"{what} is larger than {limits.max_file_bytes // 2**20} MB")
     try:
         data = base64.b64decode("".join(b64.split()), validate=True)
     except (ValueError, binascii.Error):
-        raise UserError("the drawing is not valid base64 data") from None
-    require_picture(data, limits, "the drawing")
+        raise UserError(f"{what} is not valid base64 data") from None
+    require_picture(data, limits, what)
     with Image.open(io.BytesIO(data)) as im:
         im.load()
         return flatten(im)

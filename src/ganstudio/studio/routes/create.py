@@ -16,7 +16,7 @@ router = APIRouter()
 
 @router.post("/api/generate", response_model=S.Pictures, summary="Random or seeded pictures, or from a text prompt")
 def generate(req: S.GenerateRequest, st: StudioDep) -> dict:
-    over = read_drawing(req.over, st.limits) if req.over else None
+    over = read_drawing(req.over, st.limits, "the picture to draw over") if req.over else None
     r = st.engine.generate(
         req.run, req.checkpoint, req.n, req.seed, req.truncation, req.class_, req.prompt, req.anchor, over
     )
