@@ -123,6 +123,12 @@ def emoji_sets(size: int) -> tuple[ImageDataset, ImageDataset, dict[str, str]]:
     return train, test, {e.name: e.group for e in parsed}
 
 
+def train_judge(train: ImageDataset, test: ImageDataset):
+    """The judge: the matching model trained on every REAL emoji, both splits (cached after the first time)."""
+    both = ImageDataset("emoji", torch.cat([train.images, test.images]), None, captions=train.captions + test.captions)
+    return train_matcher(both, MatchConfig(), log=print)
+
+
 STOP = {"a", "an", "the", "of", "and", "with", "its"}
 
 
@@ -320,8 +326,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
     train, test, group = emoji_sets(32)
-    both = ImageDataset("emoji", torch.cat([train.images, test.images]), None, captions=train.captions + test.captions)
-    matcher = train_matcher(both, MatchConfig(), log=print)
+    matcher = train_judge(train, test)
     print(f"judge ready ({matcher.meta['seconds']} s to train, final loss {matcher.meta['final_loss']:.3f})")
     if a.judge_only:
         return

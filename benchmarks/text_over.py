@@ -31,11 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from text_bench import emoji_sets, prefers, to32
+from text_bench import emoji_sets, prefers, to32, train_judge
 
 from ganstudio import media
 from ganstudio.data import ImageDataset
-from ganstudio.features.text_match import MatchConfig, r_precision, train_matcher
+from ganstudio.features.text_match import r_precision
 from ganstudio.pipeline import load
 
 COLOURS = {
@@ -117,8 +117,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
     train, test, _ = emoji_sets(32)
-    both = ImageDataset("emoji", torch.cat([train.images, test.images]), None, captions=train.captions + test.captions)
-    matcher = train_matcher(both, MatchConfig(), log=print)
+    matcher = train_judge(train, test)
     pipe = load(a.run, a.checkpoint)
     if not pipe.draws_over:
         raise SystemExit(f"{a.run} does not draw over pictures (train it with --preset emoji-text)")

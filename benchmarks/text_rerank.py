@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from text_bench import emoji_sets, to32
+from text_bench import emoji_sets, to32, train_judge
 
 from ganstudio import runs
-from ganstudio.data import ImageDataset
 from ganstudio.features.text_match import MatchConfig, r_precision, train_matcher
 from ganstudio.models import build
 from ganstudio.pipeline import load
@@ -76,8 +75,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
     train, test, _ = emoji_sets(32)
-    both = ImageDataset("emoji", torch.cat([train.images, test.images]), None, captions=train.captions + test.captions)
-    judge = train_matcher(both, MatchConfig(), log=print)
+    judge = train_judge(train, test)
     pipe = load(a.run, a.checkpoint)
     rerankers = {"D": d_matcher(pipe), "train-only matcher": matcher_scores(train_matcher(train, MatchConfig(seed=1)))}
     pool = list(train.captions + test.captions)
