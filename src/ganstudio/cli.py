@@ -106,9 +106,11 @@ NEXT_COMMAND = {
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import anchor_note, generate_to_files, prompt_list, prompt_mode, reference_note
-    from .pipeline import load
+    from .pipeline import OVER_NEEDS_PROMPT, load
 
     prompt_list(a.prompt)  # an empty --prompt is refused before anything is said or drawn
+    if a.over is not None and not a.prompt and not a.from_:
+        raise UserError(OVER_NEEDS_PROMPT)  # before the note on what a text run draws without a prompt
     mode = prompt_mode(a.run_dir)
     reads_text = mode.startswith("this run reads text")
     if a.prompt and not a.from_:

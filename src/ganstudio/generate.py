@@ -25,7 +25,7 @@ from . import latents as L
 from . import media, textembed
 from .errors import UserError
 from .media_audio import spectrogram_picture, write_wav
-from .pipeline import load
+from .pipeline import OVER_NEEDS_PROMPT, load
 
 
 def build_latents(
@@ -70,7 +70,7 @@ def build_latents(
         if not getattr(pipe, "draws_over", False):
             raise UserError(pipe._no_over())
         if text_prompt is None:
-            raise UserError('--over draws a prompt over a picture; give the prompt too, e.g. --prompt "a red apple"')
+            raise UserError(OVER_NEEDS_PROMPT)
         picture = pipe.over_picture(over)
     if prompt and text_prompt is None:
         from .creative import prompt as P

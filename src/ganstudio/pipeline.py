@@ -343,7 +343,7 @@ class Pipeline:
         if anchor and prompt is None:
             raise UserError("--anchor pulls a prompt toward the run's captions; give a prompt too (--prompt TEXT)")
         if over is not None and prompt is None:
-            raise UserError("--over draws a prompt over a picture; give the prompt too (--prompt TEXT)")
+            raise UserError(OVER_NEEDS_PROMPT)
         picture = None
         if over is not None:
             picture = torch.from_numpy(media.from_png_data_url(self.over_picture(over), what="the picture"))[None]
@@ -367,6 +367,9 @@ class Pipeline:
         if self.is_sound:
             return Output(images, z, list(range(seed, seed + n)), y, self.to_audio(images), self.sample_rate)
         return Output(images, z, list(range(seed, seed + n)), y)
+
+
+OVER_NEEDS_PROMPT = '--over draws a prompt over a picture; give the prompt too, e.g. --prompt "a red apple"'
 
 
 @contextmanager
