@@ -67,11 +67,9 @@ def build_latents(
         raise UserError("give either --class or --prompt, not both")
     picture = None
     if over is not None:
-        if not getattr(pipe, "draws_over", False):
-            raise UserError(pipe._no_over())
-        if text_prompt is None:
+        if text_prompt is None and getattr(pipe, "draws_over", False):
             raise UserError(OVER_NEEDS_PROMPT)
-        picture = pipe.over_picture(over)
+        picture = pipe.over_picture(over)  # refused in one line by a run whose G does not draw over pictures
     if prompt and text_prompt is None:
         from .creative import prompt as P
 

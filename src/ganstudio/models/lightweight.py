@@ -361,7 +361,7 @@ class LightweightGenerator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor | None = None, over: Tensor | None = None) -> Tensor:
         """z (B, z_dim), y (B, cond) -> pictures; ``over`` (B or 1, C, h, w) in [-1, 1] at the drawn size: the
-        picture to draw over instead of the retrieved reference (sampling a retrieving G; ``draw_over``)."""
+        picture to draw over instead of the retrieved reference (sampling a retrieving G; ``draws_over``)."""
         if self.text_dim and y is None:  # no caption: the empty one
             y = z.new_zeros(len(z), self.text_dim)
         if self.num_classes:
