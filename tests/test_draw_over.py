@@ -161,3 +161,21 @@ def test_a_walk_between_prompts_over_one_picture_keeps_it_in_every_frame(over_ru
     with pytest.raises(UserError, match="give them: --prompts"):
         animate_run(over_run, tmp_path / "no.mp4", seeds=[1, 2], over=photo)
     assert not (tmp_path / "no.mp4").exists()
+
+
+def test_a_favourite_drawn_over_a_picture_hangs_as_it_was_made_and_the_gallery_says_its_walk_cannot(
+    over_run, photo, capsys
+):
+    from ganstudio.likes import store_path
+    from ganstudio.studio.store import Store
+    from ganstudio.xr.works import collect
+
+    pipe = ganstudio.load(over_run)
+    lat = L.from_seeds(pipe, 1, 9, prompt="a blue square", over=pipe.over_picture(photo))[0]
+    Store(store_path(over_run.parent)).rate(over_run.name, lat.to_dict(), 1)
+    works = collect(over_run, "a", n=2, seed=0, curate=None, n_favourites=1, n_variations=1, prompts=["a red square"])
+    fav = works.works[0]
+    assert fav.source == "favourite" and fav.latent.over == lat.over
+    assert torch.equal(fav.image, L.render(pipe, [lat])[0])  # drawn over the picture, as in the studio
+    assert all(v.over == lat.over for v, _ in fav.variations)  # its variations too
+    assert "living painting walks works drawn over your pictures" in capsys.readouterr().err

@@ -106,6 +106,12 @@ def collect(
                 pipe if w.shown_step == pipe.step else cache[w.shown_step], w.latent, n_variations, seed + i
             )
     keys = [w.latent for w in works[:LIVING_KEYFRAMES]]
+    if any(k.over is not None for k in keys):  # the exported generator retrieves its own references
+        print(
+            f"warning: {run_dir.name}'s living painting walks works drawn over your pictures over the run's own "
+            "pictures instead (the exported generator takes no picture to draw over)",
+            file=sys.stderr,
+        )
     dirs = D.for_latents(run_dir, {l.directions for l in keys})
     return RunWorks(
         run_dir,
