@@ -179,3 +179,51 @@ def test_a_favourite_drawn_over_a_picture_hangs_as_it_was_made_and_the_gallery_s
     assert torch.equal(fav.image, L.render(pipe, [lat])[0])  # drawn over the picture, as in the studio
     assert all(v.over == lat.over for v, _ in fav.variations)  # its variations too
     assert "living painting walks works drawn over your pictures" in capsys.readouterr().err
+
+
+def test_over_strength_mixes_the_picture_with_the_prompts_own_reference(over_run, photo, tmp_path):
+    pipe = reading(ganstudio.load(over_run))
+    full = pipe(n=2, seed=4, prompt="a red square", over=photo).images
+    assert torch.equal(pipe(n=2, seed=4, prompt="a red square", over=photo, over_strength=1.0).images, full)
+    half = pipe(n=2, seed=4, prompt="a red square", over=photo, over_strength=0.5).images
+    own = pipe(n=2, seed=4, prompt="a red square").images
+    assert not torch.equal(half, full) and not torch.equal(half, own)
+    # in G: strength s draws over s * picture + (1 - s) * the reference the prompt retrieves (s -> 0: its own)
+    y = pipe.embed_prompt("a red square")[None].expand(2, -1)
+    z = pipe.latents(2, 4)
+    pic = torch.from_numpy(media.from_png_data_url(pipe.over_picture(photo))).float()[None] / 127.5 - 1
+    mixed = 0.5 * pic.expand(2, -1, -1, -1) + 0.5 * pipe.G.references(y, z)
+    assert torch.allclose(pipe.G(z, y, over=pic, over_strength=0.5), pipe.G(z, y, over=mixed), atol=1e-6)
+    # kept in the latent (and its id), remade exactly; refused without a picture or out of range, in one line
+    written = generate_to_files(
+        over_run, n=1, seed=2, prompt="a red square", over=photo, over_strength=0.25, out_dir=tmp_path / "a"
+    )
+    side = next(p for p in written if p.suffix == ".json")
+    lat = L.load_latents(side)[0]
+    assert lat.over_strength == 0.25 and json.loads(side.read_text())["over_strength"] == 0.25
+    assert lat.id != lat.with_(over_strength=1.0).id
+    again = generate_to_files(over_run, from_latent=str(side), out_dir=tmp_path / "b")
+    assert next(p for p in again if p.suffix == ".png").read_bytes() == side.with_suffix(".png").read_bytes()
+    for bad, message in ((0.0, r"must be in \(0, 1\]"), (1.5, r"must be in \(0, 1\]")):
+        with pytest.raises(UserError, match=message):
+            generate_to_files(
+                over_run, n=1, prompt="a red square", over=photo, over_strength=bad, grid=tmp_path / "x.png"
+            )
+    assert (
+        main(
+            [
+                "generate",
+                str(over_run),
+                "--prompt",
+                "a red",
+                "--over-strength",
+                "0.5",
+                "--grid",
+                str(tmp_path / "y.png"),
+            ]
+        )
+        == 2
+    )
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+    with pytest.raises(UserError, match="give the picture: --over PICTURE"):
+        L.Latent(z=lat.z, prompt=lat.prompt, text_hash=lat.text_hash, over_strength=0.5)

@@ -138,14 +138,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
         curate=a.curate,
         anchor=a.anchor,
         over=a.over,
+        over_strength=a.over_strength,
     )
     # the notes on what each prompt was drawn from (generate_to_files refused an anchor without a text prompt)
     pipe = load(a.run_dir, checkpoint=a.checkpoint) if a.prompt and not a.from_ and reads_text else None
     if pipe is not None and a.over is not None:
-        print(
-            f"drawn over {a.over} (at {pipe.drawn_shape[2]} x {pipe.drawn_shape[1]} px), not the run's own pictures",
-            file=sys.stderr,
-        )
+        how = "" if a.over_strength == 1 else f", {a.over_strength:g} of it, the rest the run's own nearest pictures"
+        print(f"drawn over {a.over} (at {pipe.drawn_shape[2]} x {pipe.drawn_shape[1]} px{how})", file=sys.stderr)
         pipe = None  # the reference notes name the run's pictures, which G did not draw over
     for text in a.prompt if pipe is not None else []:
         about = f"{text!r}: " if len(a.prompt) > 1 else ""  # a prompt sheet: each note names its prompt
@@ -272,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PICTURE",
         help="a text run that retrieves (--preset emoji-text) draws the prompt over this picture instead of its own "
         "nearest training picture: recolour or restyle your picture with words",
+    )
+    g.add_argument(
+        "--over-strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="0..1, with --over: how much of your picture G draws over (1: all; 0.5: half, half the run's own "
+        "nearest pictures for the prompt, so its shapes come through)",
     )
     g.add_argument(
         "--curate",

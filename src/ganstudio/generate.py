@@ -42,6 +42,7 @@ def build_latents(
     embedder=None,
     anchor: float = 0.0,
     over=None,
+    over_strength: float = 1.0,
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
     directions or None). A run that reads text draws from the prompt itself (its embedding conditions G), or
@@ -49,7 +50,8 @@ def build_latents(
     runs, and for a text run that keeps no captions, which then draws the empty caption; each latent keeps it);
     other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
     toward its nearest training captions (``Pipeline.anchored``); ``over`` (a file, PNG data URL or PIL image):
-    the picture a retrieving text run draws the prompt over (``Pipeline.over_picture``), kept in each latent."""
+    the picture a retrieving text run draws the prompt over (``Pipeline.over_picture``), kept in each latent, at
+    ``over_strength`` in (0, 1] (the rest: the prompt's own nearest training pictures)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
     edit_list = L.parse_edits(edits) if isinstance(edits, str) or edits is None else list(edits)
     dirs = None
@@ -65,6 +67,7 @@ def build_latents(
         )
     if text_prompt is not None and classes is not None:
         raise UserError("give either --class or --prompt, not both")
+    over_strength = L.check_over_strength(over_strength, over is not None)
     picture = None
     if over is not None:
         if text_prompt is None and getattr(pipe, "draws_over", False):
@@ -98,7 +101,9 @@ def build_latents(
     own = not prompt and classes is None  # a text run asked for nothing: its seeds' own training captions
     lats = L.from_training_captions(pipe, count, seed, truncation, resolved, ref) if own else []
     if not lats:
-        lats = L.from_seeds(pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor, picture)
+        lats = L.from_seeds(
+            pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor, picture, over_strength
+        )
     if curate:
         from .creative import curate as C
 
@@ -203,6 +208,7 @@ def generate_to_files(
     curate: int | None = None,
     anchor: float = 0.0,
     over=None,
+    over_strength: float = 1.0,
 ) -> list[Path]:
     """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
@@ -215,7 +221,8 @@ def generate_to_files(
     latent's own truncation and class. ``prompt``: text mapped to a class (blend) and named directions.
     ``curate``: draw this many and keep the ``n`` that the run's discriminator finds most realistic.
     ``anchor`` in [0, 1]: a text run's prompt pulled toward its nearest training captions.
-    ``over`` (a file, PNG data URL or PIL image): the picture a retrieving text run draws the prompt(s) over.
+    ``over`` (a file, PNG data URL or PIL image): the picture a retrieving text run draws the prompt(s) over, at
+    ``over_strength`` in (0, 1].
     Returns the written paths.
     """
     if n <= 0:
@@ -225,7 +232,7 @@ def generate_to_files(
     anchor = textembed.anchor_strength(anchor)
     prompts = prompt_list(prompt)
     if from_latent:
-        if classes is not None or prompts or curate or anchor or over is not None:
+        if classes is not None or prompts or curate or anchor or over is not None or over_strength != 1:
             raise UserError(
                 "--from remakes latents as they were; --class/--prompt/--curate/--anchor/--over do not apply "
                 "(use --edit to change them)"
@@ -258,7 +265,19 @@ def generate_to_files(
         asked: list[str | None] = list(prompts) or [None]
         for p in asked:  # a prompt sheet: the same seeds for every prompt, one after another
             got, dirs = build_latents(
-                pipe, n, seed, truncation, classes, edits, directions, p, curate, run_dir, anchor=anchor, over=over
+                pipe,
+                n,
+                seed,
+                truncation,
+                classes,
+                edits,
+                directions,
+                p,
+                curate,
+                run_dir,
+                anchor=anchor,
+                over=over,
+                over_strength=over_strength,
             )
             lats += got
     images = L.render(pipe, lats, dirs)

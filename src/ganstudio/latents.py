@@ -79,6 +79,7 @@ class Latent:
     text_mix: tuple[tuple[str, str, float], ...] = ()  # between prompts: (prompt, text_hash, weight) per part
     anchor: float = 0.0  # runs that read text: the pull toward the run's training captions (``textembed.anchor``)
     over: str | None = None  # the picture G draws over (a PNG data URL at G's drawing size), not its own reference
+    over_strength: float = 1.0  # how much of ``over`` G draws over (the rest: the prompt's own reference)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", _floats(self.z))
@@ -109,6 +110,7 @@ class Latent:
             self.over_array  # noqa: B018  # decodes it: a damaged picture is refused here, not when drawn
             if not (self.prompt is not None or mix):
                 raise UserError("a latent drawn over a picture needs the prompt G draws over it")
+        object.__setattr__(self, "over_strength", check_over_strength(self.over_strength, self.over is not None))
 
     @property
     def over_array(self) -> np.ndarray | None:
@@ -154,6 +156,8 @@ class Latent:
             h.update(json.dumps(["anchor", self.anchor]).encode())
         if self.over is not None:
             h.update(b"over" + self.over.encode())
+        if self.over_strength != 1.0:
+            h.update(json.dumps(["over_strength", self.over_strength]).encode())
         return h.hexdigest()[:12]
 
     @property
@@ -185,6 +189,7 @@ class Latent:
             **({"text_mix": [list(m) for m in self.text_mix]} if self.text_mix else {}),
             **({"anchor": self.anchor} if self.anchor else {}),
             **({"over": self.over} if self.over is not None else {}),
+            **({"over_strength": self.over_strength} if self.over_strength != 1.0 else {}),
         }
 
     @classmethod
@@ -210,6 +215,7 @@ class Latent:
                 text_mix=tuple(tuple(m) for m in d.get("text_mix") or ()),
                 anchor=d.get("anchor", 0.0),
                 over=d.get("over"),
+                over_strength=d.get("over_strength", 1.0),
             )
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} is damaged ({e})") from None
@@ -336,12 +342,13 @@ def from_seeds(
     prompt: str | Mapping[str, float] | None = None,
     anchor: float = 0.0,
     over: str | None = None,
+    over_strength: float = 1.0,
 ) -> list[Latent]:
     """Latents of ``pipe(n, seed)``: latent i is seed ``seed + i`` (the Pipeline's own seeding); with ``prompt``
     (a run that reads text) each carries the prompt and its embedding's fingerprint instead of classes; a
     ``{prompt: weight}`` mapping of several prompts gives a ``text_mix`` (``mix_prompts``); ``anchor``: the
     prompt's pull toward the run's training captions (``Pipeline.anchored``); ``over``: the picture G draws over
-    (``Pipeline.over_picture``'s data URL)."""
+    (``Pipeline.over_picture``'s data URL), at ``over_strength``."""
     z = pipe.latents(n, seed)
     mix: tuple[tuple[str, str, float], ...] = ()
     if isinstance(prompt, Mapping):
@@ -366,6 +373,7 @@ def from_seeds(
             text_mix=mix,
             anchor=anchor,
             over=over,
+            over_strength=over_strength,
         )
         for i in range(n)
     ]
@@ -404,6 +412,19 @@ def merge_parts(groups: Sequence[tuple[Sequence[tuple[str, str, float]], float]]
         for p, h, w in parts:
             acc[(p, h)] = acc.get((p, h), 0.0) + float(c) * float(w)
     return tuple((p, h, w) for (p, h), w in acc.items() if w != 0.0)
+
+
+def check_over_strength(value: Any, has_over: bool) -> float:
+    """``over_strength`` as a float in (0, 1]: refused in one line out of range, or below 1 without a picture."""
+    try:
+        s = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"--over-strength must be a number in (0, 1], got {value!r}") from None
+    if not 0 < s <= 1:
+        raise UserError(f"--over-strength must be in (0, 1] (1: all your picture), got {value}")
+    if s != 1.0 and not has_over:
+        raise UserError("--over-strength says how much of your picture G draws over; give the picture: --over PICTURE")
+    return s
 
 
 def blend_over(latents: Sequence[Latent], weights: Sequence[float]) -> str | None:
@@ -652,8 +673,9 @@ def _draw(pipe, latents: Sequence[Latent], z: torch.Tensor, y: torch.Tensor | No
         return pipe.generate(z, y, truncation=1.0, batch_size=batch_size)
     own = [i for i in range(len(latents)) if latents[i].over is None]
     over = torch.from_numpy(np.stack([latents[i].over_array for i in drawn_over]))  # type: ignore[misc]
+    strength = torch.tensor([latents[i].over_strength for i in drawn_over], dtype=torch.float32)
     at = torch.tensor(drawn_over)
-    pictures = pipe.generate(z[at], None if y is None else y[at], 1.0, batch_size, over=over)
+    pictures = pipe.generate(z[at], None if y is None else y[at], 1.0, batch_size, over=over, over_strength=strength)
     if not own:
         return pictures
     rest = torch.tensor(own)

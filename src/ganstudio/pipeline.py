@@ -38,7 +38,7 @@ from .config import RunConfig
 from .data import coarse_classes
 from .data.folder import fit_picture
 from .errors import UserError
-from .latents import Latent, mix_embedding, mix_prompts, truncate
+from .latents import Latent, check_over_strength, mix_embedding, mix_prompts, truncate
 from .media_audio import SpecCodec, peak_normalize
 from .models import build
 from .models.tasks import sound_codec
@@ -265,9 +265,11 @@ class Pipeline:
         truncation: float = 1.0,
         batch_size: int = 256,
         over: torch.Tensor | None = None,
+        over_strength: torch.Tensor | float = 1.0,
     ) -> torch.Tensor:
         """Images (N, C, H, W) in [0, 1] for explicit latents; truncation pulls z toward its mean (0); ``over``
-        (N or 1, C, h, w) uint8 at G's drawing size: the pictures G draws over (``draws_over`` runs)."""
+        (N or 1, C, h, w) uint8 at G's drawing size: the pictures G draws over (``draws_over`` runs), at
+        ``over_strength`` (a number or (N,) in (0, 1]: how much of them, the rest the prompt's own reference)."""
         z = truncate(z, truncation)
         if over is not None:
             self._check_over(over)
@@ -280,7 +282,8 @@ class Pipeline:
                 continue
             ob = over if len(over) == 1 else over[i : i + batch_size]
             ob = ob.to(self.device).float() / 127.5 - 1
-            out.append(self.G(zb, yb, over=ob).float().add(1).mul(0.5).clamp(0, 1).cpu())
+            sb = over_strength[i : i + batch_size] if isinstance(over_strength, torch.Tensor) else over_strength
+            out.append(self.G(zb, yb, over=ob, over_strength=sb).float().add(1).mul(0.5).clamp(0, 1).cpu())
         return torch.cat(out) if out else torch.empty(0)
 
     @property
@@ -333,17 +336,20 @@ class Pipeline:
         prompt: str | Mapping[str, float] | None = None,
         anchor: float = 0.0,
         over: str | Path | Image.Image | None = None,
+        over_strength: float = 1.0,
     ) -> Output:
         """``n`` samples from seeds ``seed..seed+n-1``; ``prompt``: a text (runs that read text) or a
         ``{prompt: weight}`` blend of several; ``anchor`` in [0, 1]: how far the prompt is pulled toward the
         run's nearest training captions (``anchored``); ``over``: a picture (file, PNG data URL or PIL image) G
-        draws the prompt over instead of its nearest training picture (``draws_over`` runs)."""
+        draws the prompt over instead of its nearest training picture (``draws_over`` runs); ``over_strength`` in
+        (0, 1]: how much of that picture (the rest: the prompt's own nearest training pictures)."""
         if n <= 0:
             raise UserError(f"n must be positive, got {n}")
         if anchor and prompt is None:
             raise UserError("--anchor pulls a prompt toward the run's captions; give a prompt too (--prompt TEXT)")
         if over is not None and prompt is None:
             raise UserError(OVER_NEEDS_PROMPT)
+        over_strength = check_over_strength(over_strength, over is not None)
         picture = None
         if over is not None:
             picture = torch.from_numpy(media.from_png_data_url(self.over_picture(over), what="the picture"))[None]
@@ -361,7 +367,7 @@ class Pipeline:
             y: torch.Tensor | None = self.anchored(e, anchor).expand(n, -1).clone()
         else:
             y = self.class_weights(classes, n)
-        images = self.generate(z, y, truncation, over=picture)
+        images = self.generate(z, y, truncation, over=picture, over_strength=over_strength)
         if prompt is not None:
             return Output(images, z, list(range(seed, seed + n)), y, prompt=label)
         if self.is_sound:

@@ -178,6 +178,8 @@ def test_a_retrieving_run_draws_a_prompt_over_the_users_picture(tmp_path, tiny_t
         pics = r.json()["images"]
         assert ", over your picture" in r.json()["note"]
         assert all(p["latent"]["over"].startswith("data:image/png;base64,") for p in pics)
+        part = c.post("/api/generate", json={**body, "over_strength": 0.5}).json()
+        assert "over your picture (0.5 of it)" in part["note"] and part["images"][0]["latent"]["over_strength"] == 0.5
         own = c.post("/api/generate", json={**body, "over": None}).json()["images"]
         assert "over" not in own[0]["latent"] and own[0]["latent"]["id"] != pics[0]["latent"]["id"]
         down = c.post("/api/render", json={"run": run, "latent": pics[0]["latent"], "size": 0})
@@ -200,12 +202,13 @@ def test_a_retrieving_run_draws_a_prompt_over_the_users_picture(tmp_path, tiny_t
             page.wait_for_selector("#over-label", state="visible")
             page.set_input_files("input[name=over]", str(photo))
             page.wait_for_selector("#over-preview", state="visible")  # the picture has been read, and is shown
+            assert page.is_visible("#over-strength-label")  # "how much of my picture": only with a picture
             page.fill("input[name=seed]", "1")
             page.fill("input[name=prompt]", "a red square")
             page.click("#generate-btn")
             page.wait_for_function("document.querySelector('#create-note').textContent.includes('over your picture')")
             page.click("#over-clear")
-            assert not page.is_visible("#over-preview")
+            assert not page.is_visible("#over-preview") and not page.is_visible("#over-strength-label")
             page.click("#generate-btn")
             page.wait_for_function("!document.querySelector('#create-note').textContent.includes('over your picture')")
             assert errors == []

@@ -57,6 +57,7 @@ def cmd_animate(a: argparse.Namespace) -> int:
             audio_map=a.audio_map,
             prompts=a.prompts or (),
             over=a.over,
+            over_strength=a.over_strength,
         )
     )
 
@@ -154,6 +155,13 @@ def register(sub) -> None:
         default=None,
         metavar="PICTURE",
         help="with --prompts on a text run that retrieves: every keyframe drawn over this picture (a colour walk)",
+    )
+    an.add_argument(
+        "--over-strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="0..1, with --over: how much of the picture (the rest: the prompts' own nearest training pictures)",
     )
     an.add_argument(
         "--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json"

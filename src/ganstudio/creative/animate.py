@@ -217,11 +217,12 @@ def prompt_keyframes(
     run_dir: str | Path | None = None,
     embedder=None,
     over=None,
+    over_strength: float = 1.0,
 ) -> list[L.Latent]:
     """One keyframe per prompt, keyframe i at noise ``seeds[i]`` (or ``seed`` for every prompt, so only what the
     picture shows changes). A run that reads text draws from each prompt (``over``: every keyframe over that
-    picture, ``Pipeline.over_picture``); a class-conditional run maps each to its nearest class and named
-    directions (``creative.prompt``); other runs are refused in one line."""
+    picture, ``Pipeline.over_picture``, at ``over_strength``); a class-conditional run maps each to its nearest class
+    and named directions (``creative.prompt``); other runs are refused in one line."""
     from . import directions as D
     from . import prompt as P
 
@@ -233,10 +234,12 @@ def prompt_keyframes(
     noise = [seeds[i % len(seeds)] if seeds else seed for i in range(len(prompts))]
     if getattr(pipe, "is_sound", False):
         raise UserError("this sound run plays pitches and does not read text; walk with --seeds and --class C4")
+    over_strength = L.check_over_strength(over_strength, over is not None)
     picture = None if over is None else pipe.over_picture(over)  # refused in one line by runs that cannot
     if pipe.reads_text:
         return [
-            L.from_seeds(pipe, 1, s, truncation=truncation, prompt=p, over=picture)[0] for p, s in zip(prompts, noise)
+            L.from_seeds(pipe, 1, s, truncation=truncation, prompt=p, over=picture, over_strength=over_strength)[0]
+            for p, s in zip(prompts, noise)
         ]
     dirs = D.find(run_dir, None, pipe.step) if run_dir is not None and D.available(run_dir) else None
     named = dirs.names if dirs is not None else {}
@@ -280,12 +283,13 @@ def animate_run(
     prompts: Sequence[str] = (),
     embedder=None,
     over=None,
+    over_strength: float = 1.0,
 ) -> list[Path]:
     """CLI entry: keyframes from ``seeds`` and/or latent files, or from ``prompts`` (one each, at ``seed`` or
     ``seeds[i]``), or a circle loop when none is given; with ``audio``, a walk that follows the sound
     (``audio_map``: a JSON file or inline JSON). ``out`` defaults to ``RUN/animations/<name>.mp4`` (``.wav``
     for a sound run). For a sound run ``classes`` is the pitch every note plays. ``over``: a picture the prompts'
-    keyframes are drawn over (a retrieving text run; ``Pipeline.over_picture``)."""
+    keyframes are drawn over (a retrieving text run; ``Pipeline.over_picture``), at ``over_strength``."""
     from ..pipeline import load
     from . import directions as D
 
@@ -309,7 +313,7 @@ def animate_run(
         return own or L.from_seeds(pipe, 1, s, classes, truncation)
 
     if prompts:
-        keys = prompt_keyframes(pipe, prompts, seeds, seed, truncation, run_dir, embedder, over)
+        keys = prompt_keyframes(pipe, prompts, seeds, seed, truncation, run_dir, embedder, over, over_strength)
     else:
         if latent_files:
             keys += L.load_many(latent_files)

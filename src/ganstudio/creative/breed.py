@@ -130,8 +130,12 @@ def breed(
         )
         if parents[0].has_text:  # the mixed prompt, pulled toward the run's captions as its parents were, on average
             anchor = min(1.0, max(0.0, sum(float(wi) * p.anchor for wi, p in zip(w, parents))))
-            over = L.blend_over(parents, (w / w.sum()).tolist())  # the pictures drawn over, mixed as the noise is
-            child = L.with_text(child, mix_text(parents, w, embeds)).with_(anchor=anchor, over=over)
+            share = (w / w.sum()).tolist()
+            over = L.blend_over(parents, share)  # the pictures drawn over, mixed as the noise is
+            strength = sum(float(s) * p.over_strength for s, p in zip(share, parents)) if over is not None else 1.0
+            child = L.with_text(child, mix_text(parents, w, embeds)).with_(
+                anchor=anchor, over=over, over_strength=min(1.0, strength)
+            )
         out.append(child)
     return out
 

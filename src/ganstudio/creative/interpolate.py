@@ -131,7 +131,11 @@ def interpolate(a: Latent, b: Latent, t: float, method: str = "slerp", text_embe
     anchor = a.anchor if t <= 0 else b.anchor if t >= 1 else a.anchor + t * (b.anchor - a.anchor)
     # the pictures drawn over cross-fade (exactly each keyframe's own at t = 0 and 1)
     over = a.over if t <= 0 else b.over if t >= 1 else blend_over([a, b], [1 - t, t])
-    return with_text(lat, interpolate_text(a, b, t, method, text_embed)).with_(anchor=anchor, over=over)
+    strength = (
+        a.over_strength if t <= 0 else b.over_strength if t >= 1 else (1 - t) * a.over_strength + t * b.over_strength
+    )
+    text = with_text(lat, interpolate_text(a, b, t, method, text_embed))
+    return text.with_(anchor=anchor, over=over, over_strength=strength if over is not None else 1.0)
 
 
 def interpolate_text(

@@ -106,12 +106,12 @@ def suggest(
                 classes = tuple(torch.nn.functional.one_hot(torch.randint(k, (), generator=gen), k).float().tolist())
             p = -1
             parents: tuple[str, ...] = ()
-            text, over = ref.text_parts, ref.over  # a text run: fresh noise for the first liked picture's prompt
+            text, over, strength = ref.text_parts, ref.over, ref.over_strength  # a text run: the first liked's prompt
         else:
             p = int(torch.randint(len(liked), (), generator=gen))
             par = liked[p]
             z = math.sqrt(1 - diversity**2) * par.z_tensor + diversity * torch.randn(z_dim, generator=gen)
-            classes, parents, text, over = par.classes, (par.id,), par.text_parts, par.over
+            classes, parents, text, over, strength = par.classes, (par.id,), par.text_parts, par.over, par.over_strength
         cand = L.Latent(
             z=tuple(z.tolist()),
             classes=classes,
@@ -121,7 +121,8 @@ def suggest(
             run=run or ref.run,
             step=step if step is not None else ref.step,
         )
-        cands.append(L.with_text(cand, text).with_(over=over) if text else cand)  # children keep their parent's prompt
+        # children keep their parent's prompt (and the picture it was drawn over)
+        cands.append(L.with_text(cand, text).with_(over=over, over_strength=strength) if text else cand)
         parent_of.append(p)
     scores = taste.score(cands)
     cap = max(1, math.ceil(2 * n / len(liked)))

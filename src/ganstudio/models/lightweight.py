@@ -359,16 +359,24 @@ class LightweightGenerator(nn.Module):
             raise ValueError("LightweightGenerator: built with upscale 1, it has no detail stage")
         return self.detail.detail_loss(real)
 
-    def forward(self, z: Tensor, y: Tensor | None = None, over: Tensor | None = None) -> Tensor:
+    def forward(
+        self, z: Tensor, y: Tensor | None = None, over: Tensor | None = None, over_strength: Tensor | float = 1.0
+    ) -> Tensor:
         """z (B, z_dim), y (B, cond) -> pictures; ``over`` (B or 1, C, h, w) in [-1, 1] at the drawn size: the
-        picture to draw over instead of the retrieved reference (sampling a retrieving G; ``draws_over``)."""
+        picture to draw over instead of the retrieved reference (sampling a retrieving G; ``draws_over``), blended
+        with that reference at ``over_strength`` (a number or (B,) in [0, 1]; 1: the picture alone)."""
         if self.text_dim and y is None:  # no caption: the empty one
             y = z.new_zeros(len(z), self.text_dim)
         if self.num_classes:
             check_y(y, len(z), self.num_classes, "LightweightGenerator")
         ref = None
         if over is not None:
-            ref = self._over(over, len(z)).to(z.dtype)
+            ref = self._over(over, len(z))
+            keep = torch.as_tensor(over_strength, dtype=ref.dtype, device=ref.device).reshape(-1, 1, 1, 1)
+            if bool((keep < 1).any()):  # part the picture, part the prompt's own reference (whose neighbours z picks)
+                assert y is not None
+                ref = keep * ref + (1 - keep) * self.reference_input(y, z).to(ref.dtype)
+            ref = ref.to(z.dtype)
         elif self.ref_in is not None:
             assert y is not None
             ref = self.reference_input(y, z).to(z.dtype)

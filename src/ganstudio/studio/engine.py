@@ -258,11 +258,12 @@ class Engine:
         prompt: str | None = None,
         anchor: float = 0.0,
         over: Image.Image | None = None,
+        over_strength: float = 1.0,
     ) -> Rendered:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
         text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
         embedding's hash; ``anchor`` pulls it toward the run's nearest training captions; ``over``: a picture
-        a retrieving run draws it over, ``Pipeline.over_picture``), other runs from the classes and named
+        a retrieving run draws it over, ``Pipeline.over_picture``, at ``over_strength``), other runs from the classes and named
         directions it picks (``creative.prompt``). Prompts separated by "|" make a prompt sheet
         (``ganstudio generate --prompt A --prompt B``): ``n`` pictures of each, from the same seeds, in turn."""
         if prompt and class_ is not None:
@@ -271,11 +272,12 @@ class Engine:
             raise UserError("describe what to draw over your picture (e.g. a red apple)")
         first = seed if seed is not None else secrets.randbelow(MAX_SEED - n)
         if prompt and SHEET in prompt:
-            return self._sheet(run, checkpoint, n, first, truncation, prompt, anchor, over)
+            return self._sheet(run, checkpoint, n, first, truncation, prompt, anchor, over, over_strength)
         pipe, lock = self.pipeline(run, checkpoint)
         reads_text = bool(getattr(pipe, "reads_text", False))
         if anchor and not (prompt and reads_text):
             raise UserError("the anchor pulls a text run's prompt toward its training captions; describe a picture")
+        over_strength = L.check_over_strength(over_strength, over is not None)
         picture = None if over is None else pipe.over_picture(over)  # refused in one line by runs that cannot
         if prompt and not reads_text:
             cb.check_sentence_model()  # only the nearest-class mapping needs it; a text run has its own text model
@@ -285,14 +287,24 @@ class Engine:
             edits: list[tuple[int, float]] = []
             ref = None
             if prompt and reads_text:
-                lats = L.from_seeds(pipe, n, first, None, truncation, prompt=prompt, anchor=anchor, over=picture)
+                lats = L.from_seeds(
+                    pipe,
+                    n,
+                    first,
+                    None,
+                    truncation,
+                    prompt=prompt,
+                    anchor=anchor,
+                    over=picture,
+                    over_strength=over_strength,
+                )
                 note = f"“{prompt.strip()}”: drawn from the text"
                 if anchor:
                     near = ", ".join(f"“{t}”" for t, _ in pipe.known_captions(prompt, 3))
                     note += f", anchored {anchor:g} toward {near}"
                 start = None if picture else pipe.reference_caption(prompt, anchor)  # what a retrieving run starts from
                 if picture:
-                    note += ", over your picture"
+                    note += ", over your picture" + (f" ({over_strength:g} of it)" if over_strength < 1 else "")
                 elif start:
                     note += f", over the training picture of “{start}”"
                     if getattr(pipe.G, "ref_variety", 0):
@@ -329,6 +341,7 @@ class Engine:
         prompt: str,
         anchor: float,
         over: Image.Image | None = None,
+        over_strength: float = 1.0,
     ) -> Rendered:
         """``generate`` for each of the "|"-separated prompts at the same seeds, one after another."""
         parts = [p.strip() for p in prompt.split(SHEET)]
@@ -340,7 +353,9 @@ class Engine:
             raise UserError(
                 f"{len(parts)} prompts x {n} pictures is more than {MAX_SHEET} at once; ask fewer pictures of each"
             )
-        made = [self.generate(run, checkpoint, n, first, truncation, None, p, anchor, over) for p in parts]
+        made = [
+            self.generate(run, checkpoint, n, first, truncation, None, p, anchor, over, over_strength) for p in parts
+        ]
         # the same words after each prompt ("“a”: drawn from the text, over your picture"): said once, after them all
         heads = [f"“{p}”: " for p in parts]
         rests = [

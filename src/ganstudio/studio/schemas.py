@@ -76,6 +76,7 @@ class Latent(Strict):
     anchor: float = Field(0.0, ge=0, le=1)
     # the picture G drew over instead of its own reference (``Latent.over``: a PNG data URL at G's drawing size)
     over: str | None = Field(None, max_length=2**20, pattern=r"^data:image/png;base64,[A-Za-z0-9+/=]+$")
+    over_strength: float = Field(1.0, gt=0, le=1)
 
     @model_validator(mode="after")
     def _one_origin(self) -> Latent:
@@ -138,6 +139,7 @@ class Latent(Strict):
             text_mix=tuple((p, h, float(w)) for p, h, w in self.text_mix or ()),
             anchor=self.anchor,
             over=self.over,
+            over_strength=self.over_strength,
         )
         if self.id and self.id != lat.id:
             raise UserError(
@@ -196,6 +198,9 @@ class GenerateRequest(ModelRef):
         pattern=r"^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$",
         description="runs that draw over a picture (info's draws_over): the picture to draw the prompt over, as a "
         "data: URL",
+    )
+    over_strength: float = Field(
+        1.0, gt=0, le=1, description="with over: how much of the picture (the rest: the prompt's own nearest pictures)"
     )
 
 

@@ -18,7 +18,16 @@ router = APIRouter()
 def generate(req: S.GenerateRequest, st: StudioDep) -> dict:
     over = read_drawing(req.over, st.limits, "the picture to draw over") if req.over else None
     r = st.engine.generate(
-        req.run, req.checkpoint, req.n, req.seed, req.truncation, req.class_, req.prompt, req.anchor, over
+        req.run,
+        req.checkpoint,
+        req.n,
+        req.seed,
+        req.truncation,
+        req.class_,
+        req.prompt,
+        req.anchor,
+        over,
+        req.over_strength,
     )
     return st.gallery.pictures(req.run, r)
 

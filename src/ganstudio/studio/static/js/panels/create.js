@@ -17,7 +17,10 @@ export async function generate(ev) {
   if (f.class.value !== "") body.class = /^\d+$/.test(f.class.value) ? +f.class.value : f.class.value;
   if (f.prompt.value.trim()) body.prompt = f.prompt.value.trim();
   if (body.prompt && S.info && S.info.reads_text && +f.anchor.value > 0) body.anchor = +f.anchor.value;
-  if (overURL && S.info && S.info.draws_over) body.over = overURL;
+  if (overURL && S.info && S.info.draws_over) {
+    body.over = overURL;
+    if (+f.over_strength.value < 1) body.over_strength = +f.over_strength.value;
+  }
   $("#generate-btn").disabled = true;
   try {
     const r = await api("/api/generate", { body });
@@ -43,6 +46,7 @@ function showPromptMode() {
   $("#prompt-mode").textContent = (S.info && S.info.prompt_mode) || "";
   $("#anchor-label").hidden = !text;
   $("#over-label").hidden = !(S.info && S.info.draws_over);
+  $("#over-strength-label").hidden = !(S.info && S.info.draws_over && overURL);
 }
 
 function readOver(ev) {
@@ -54,6 +58,7 @@ function readOver(ev) {
     $("#over-preview").src = overURL;
     $("#over-preview").hidden = false;
     $("#over-clear").hidden = false;
+    $("#over-strength-label").hidden = false;
   };
   reader.onerror = () => { clearOver(); fail(new Error(`cannot read ${file.name}`)); };
   reader.readAsDataURL(file);
@@ -65,6 +70,7 @@ function clearOver() {
   $("#over-preview").hidden = true;
   $("#over-preview").removeAttribute("src");
   $("#over-clear").hidden = true;
+  $("#over-strength-label").hidden = true;
 }
 
 export function wire() {
@@ -74,6 +80,7 @@ export function wire() {
   $("#more-like-btn").addEventListener("click", moreLike);
   $("#create-form").over.addEventListener("change", readOver);
   $("#over-clear").addEventListener("click", clearOver);
+  $("#create-form").over_strength.addEventListener("input", (e) => { $("#create-form")["over-strength-out"].value = (+e.target.value).toFixed(2); });
   // a newly picked run shows its pictures at once, when the Create panel is open
   onRunChange(({ changed, quiet, sketch, sound }) => {
     showPromptMode();
