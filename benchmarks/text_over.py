@@ -16,8 +16,13 @@ The pictures drawn over are the 156 held-out emoji (the run never saw them, pict
   coloured pixels (not near-white, not near-grey) whose nearest of the five colours is the named one, before and
   after; ``keeps`` as above.
 
+- ``strength``: the ``another name`` prompts at ``--over-strength`` 1, 0.75, 0.5, 0.25 (the picture G draws over is
+  that share of the picture plus the rest of the prompt's own nearest training pictures), with ``variety``: the mean
+  pixel difference between seeds 0 and 1 of the same prompt and picture.
+
 The grid: the first row is the pictures (held-out emoji, photographs from scikit-image, clip art), each row below
-one prompt drawn over each of them, the rows named in its ``.txt``.
+one prompt drawn over each of them, the rows named in its ``.txt``; ``<grid>-strength.png``: the first photograph
+under four prompts, a row each, at strengths 1, 0.75, 0.5, 0.25 and 0 (the prompt alone).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ COLOURS = {
     "purple": (140, 60, 185),
 }
 GRID_PROMPTS = ["a red heart", "a green apple", "a blue car", "a yellow star", "a purple flower", "a grinning cat"]
+STRENGTHS = (1.0, 0.75, 0.5, 0.25)
+STRENGTH_PROMPTS = ["a red heart", "a grinning cat", "a sunflower", "a snowman"]
 GRID_EMOJI = ["maple leaf", "tiger", "guitar", "sunflower"]
 GRID_PHOTOS = ["astronaut", "chelsea", "coffee"]
 GRID_CLIPART = ["food/candied_apples_ganson.png", "food/fries_ganson.png"]
@@ -55,10 +62,15 @@ def own_drawing(pipe, prompts: list[str]) -> torch.Tensor:
     return torch.cat([pipe(n=1, seed=0, prompt=p).images for p in prompts])
 
 
-def drawn_over(pipe, prompts: list[str], pictures: torch.Tensor) -> torch.Tensor:
-    """Each prompt over its picture (uint8 (N, C, h, w) at G's drawing size), seed 0."""
+def drawn_over(pipe, prompts: list[str], pictures: torch.Tensor, strength: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """Each prompt over its picture (uint8 (N, C, h, w) at G's drawing size) at ``strength``, one seed."""
     urls = [media.png_data_url(a) for a in pictures.numpy()]
-    return torch.cat([pipe(n=1, seed=0, prompt=p, over=u).images for p, u in zip(prompts, urls, strict=True)])
+    return torch.cat(
+        [
+            pipe(n=1, seed=seed, prompt=p, over=u, over_strength=strength).images
+            for p, u in zip(prompts, urls, strict=True)
+        ]
+    )
 
 
 @torch.no_grad()
@@ -136,6 +148,19 @@ def main() -> None:
             "keeps": keeps(matcher, x, pictures),
         }
         print("another name", label, results["another_name"][label], flush=True)
+    # --over-strength: part the picture, part the prompt's own nearest training pictures (and the seeds vary again)
+    results["strength"] = {}
+    for s in STRENGTHS:
+        x = drawn_over(pipe, others, pictures, s) if s < 1 else over
+        x1 = drawn_over(pipe, others, pictures, s, seed=1)
+        r, _ = r_precision(matcher, to32(x), others, pool)
+        results["strength"][f"{s:g}"] = {
+            "prefers": prefers(matcher, to32(x), others, held),
+            "r_precision": r,
+            "keeps": keeps(matcher, x, pictures),
+            "variety": float((x - x1).abs().mean()),  # seeds 0 and 1 of the same prompt and picture
+        }
+        print("strength", s, results["strength"][f"{s:g}"], flush=True)
     for colour in COLOURS:
         prompts = [f"a {colour} {n}" for n in held]
         x = drawn_over(pipe, prompts, pictures)
@@ -161,6 +186,21 @@ def main() -> None:
             + "".join(f"row {i + 2}: {p!r} drawn over each\n" for i, p in enumerate(GRID_PROMPTS))
         )
         results["grid"] = {"file": a.grid, "columns": names, "prompts": GRID_PROMPTS}
+        # the strength grid: one photograph, a row per prompt, columns from all of it to none of it
+        photo = torch.stack([(pics[len(GRID_EMOJI)] * 255).round().to(torch.uint8)])
+        cols = (1.0, 0.75, 0.5, 0.25, 0.0)
+        rows = [
+            drawn_over(pipe, [p], photo, s) if s > 0 else pipe(n=1, seed=0, prompt=p).images
+            for p in STRENGTH_PROMPTS
+            for s in cols
+        ]
+        strength_grid = Path(a.grid).with_name(Path(a.grid).stem + "-strength.png")
+        media.save_grid(torch.cat(rows), strength_grid, nrow=len(cols), scale=max(1, 128 // size))
+        strength_grid.with_suffix(".txt").write_text(
+            f"{names[len(GRID_EMOJI)]} under " + ", ".join(repr(p) for p in STRENGTH_PROMPTS) + " (one row each)\n"
+            "columns: --over-strength " + ", ".join(f"{s:g}" for s in cols[:-1]) + ", and 0: the prompt alone\n"
+        )
+        results["strength_grid"] = str(strength_grid)
     results["seconds"] = round(time.monotonic() - t0, 1)
     Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"-> {a.out} ({results['seconds']} s)")
