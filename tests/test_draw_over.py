@@ -142,6 +142,7 @@ def test_walks_and_children_keep_or_cross_fade_the_pictures_drawn_over(over_run,
     assert torch.equal(L.render(pipe, [half]), L.render(pipe, [L.Latent.from_dict(half.to_dict())]))
     same = I.interpolate(a, b.with_(over=green), 0.3, text_embed=embed)
     assert same.over == green  # a shared picture is kept as it is
+    assert I.interpolate(a.with_(over_strength=0.5), b, 0.5, text_embed=embed).over_strength == 0.75  # and strengths
     kids = B.breed([a, b.with_(over=green)], children=3, seed=0, text_embed=embed)
     assert all(k.over == green for k in kids)
     with pytest.raises(UserError, match="some of these pictures were drawn over"):
