@@ -263,6 +263,8 @@ def generate_to_files(
         pipe = load(run_dir, checkpoint=checkpoint, device=device)
         lats, dirs = [], None
         asked: list[str | None] = list(prompts) or [None]
+        if over is not None and prompts and getattr(pipe, "draws_over", False):
+            over = pipe.over_picture(over)  # read and shaped once for every row of a sheet (a fitted one passes as is)
         for p in asked:  # a prompt sheet: the same seeds for every prompt, one after another
             got, dirs = build_latents(
                 pipe,

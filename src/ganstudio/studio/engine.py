@@ -257,13 +257,14 @@ class Engine:
         class_: int | str | None = None,
         prompt: str | None = None,
         anchor: float = 0.0,
-        over: Image.Image | None = None,
+        over: Image.Image | str | None = None,
         over_strength: float = 1.0,
     ) -> Rendered:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
         text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
         embedding's hash; ``anchor`` pulls it toward the run's nearest training captions; ``over``: a picture
-        a retrieving run draws it over, ``Pipeline.over_picture``, at ``over_strength``), other runs from the classes and named
+        (or its PNG data URL) a retrieving run draws it over, ``Pipeline.over_picture``, at ``over_strength``),
+        other runs from the classes and named
         directions it picks (``creative.prompt``). Prompts separated by "|" make a prompt sheet
         (``ganstudio generate --prompt A --prompt B``): ``n`` pictures of each, from the same seeds, in turn."""
         if prompt and class_ is not None:
@@ -340,7 +341,7 @@ class Engine:
         truncation: float,
         prompt: str,
         anchor: float,
-        over: Image.Image | None = None,
+        over: Image.Image | str | None = None,
         over_strength: float = 1.0,
     ) -> Rendered:
         """``generate`` for each of the "|"-separated prompts at the same seeds, one after another."""
@@ -353,8 +354,9 @@ class Engine:
             raise UserError(
                 f"{len(parts)} prompts x {n} pictures is more than {MAX_SHEET} at once; ask fewer pictures of each"
             )
+        picture = None if over is None else self.pipeline(run, checkpoint)[0].over_picture(over)  # shaped once
         made = [
-            self.generate(run, checkpoint, n, first, truncation, None, p, anchor, over, over_strength) for p in parts
+            self.generate(run, checkpoint, n, first, truncation, None, p, anchor, picture, over_strength) for p in parts
         ]
         # the same words after each prompt ("“a”: drawn from the text, over your picture"): said once, after them all
         heads = [f"“{p}”: " for p in parts]
