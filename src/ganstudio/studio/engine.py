@@ -264,8 +264,7 @@ class Engine:
         text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
         embedding's hash; ``anchor`` pulls it toward the run's nearest training captions; ``over``: a picture
         (or its PNG data URL) a retrieving run draws it over, ``Pipeline.over_picture``, at ``over_strength``),
-        other runs from the classes and named
-        directions it picks (``creative.prompt``). Prompts separated by "|" make a prompt sheet
+        other runs from the classes and named directions it picks (``creative.prompt``). Prompts separated by "|" make a prompt sheet
         (``ganstudio generate --prompt A --prompt B``): ``n`` pictures of each, from the same seeds, in turn."""
         if prompt and class_ is not None:
             raise UserError("give either a class or a text prompt, not both")
