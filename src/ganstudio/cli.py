@@ -106,13 +106,20 @@ NEXT_COMMAND = {
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import anchor_note, generate_to_files, prompt_list, prompt_mode, reference_note
+    from .latents import NEGATIVE_FOR_TEXT_RUNS, NEGATIVE_NEEDS_PROMPT, with_negative
     from .pipeline import OVER_NEEDS_PROMPT, load
 
     prompt_list(a.prompt)  # an empty --prompt is refused before anything is said or drawn
     if a.over is not None and not a.prompt and not a.from_:
         raise UserError(OVER_NEEDS_PROMPT)  # before the note on what a text run draws without a prompt
+    if a.negative is not None and not a.from_:
+        if not a.prompt:
+            raise UserError(NEGATIVE_NEEDS_PROMPT)
+        with_negative("a prompt", a.negative, a.negative_weight)  # an empty negative or a bad weight: said first
     mode = prompt_mode(a.run_dir)
     reads_text = mode.startswith("this run reads text")
+    if a.negative is not None and not a.from_ and not reads_text:
+        raise UserError(NEGATIVE_FOR_TEXT_RUNS)  # before the note on what the run does with a prompt
     if a.prompt and not a.from_:
         print(mode, file=sys.stderr)
     elif not a.from_ and a.class_ is None and reads_text:
@@ -139,6 +146,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
         anchor=a.anchor,
         over=a.over,
         over_strength=a.over_strength,
+        negative=a.negative,
+        negative_weight=a.negative_weight,
     )
     # the notes on what each prompt was drawn from (generate_to_files refused an anchor without a text prompt)
     pipe = load(a.run_dir, checkpoint=a.checkpoint) if a.prompt and not a.from_ and reads_text else None
@@ -150,7 +159,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         about = f"{text!r}: " if len(a.prompt) > 1 else ""  # a prompt sheet: each note names its prompt
         if a.anchor:
             print(about + anchor_note(pipe, text, a.anchor), file=sys.stderr)
-        ref = reference_note(pipe, text, a.anchor)
+        ref = reference_note(pipe, with_negative(text, a.negative, a.negative_weight), a.anchor)
         if ref:
             print(about + ref, file=sys.stderr)
     for p in paths:
@@ -279,6 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="0..1, with --over: how much of your picture G draws over (1: all; 0.5: half, half the run's own "
         "nearest pictures for the prompt, so its shapes come through)",
+    )
+    g.add_argument(
+        "--negative",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help='a text run steers the prompt away from this text (e.g. --prompt "an apple" --negative "red"); '
+        "repeat it for several",
+    )
+    g.add_argument(
+        "--negative-weight",
+        type=float,
+        default=0.5,
+        metavar="W",
+        help="0..1, with --negative: how far to steer away (G reads the prompt's embedding minus W x the negative's)",
     )
     g.add_argument(
         "--curate",

@@ -43,6 +43,8 @@ def build_latents(
     anchor: float = 0.0,
     over=None,
     over_strength: float = 1.0,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
 ):
     """The latents a ``generate`` call draws: seeds, optional prompt, edits, and curation. Returns (latents,
     directions or None). A run that reads text draws from the prompt itself (its embedding conditions G), or
@@ -51,7 +53,8 @@ def build_latents(
     other runs map it to a class blend + named edits (``creative.prompt``); ``anchor`` pulls a text run's prompt
     toward its nearest training captions (``Pipeline.anchored``); ``over`` (a file, PNG data URL or PIL image):
     the picture a retrieving text run draws the prompt over (``Pipeline.over_picture``), kept in each latent, at
-    ``over_strength`` in (0, 1] (the rest: the prompt's own nearest training pictures)."""
+    ``over_strength`` in (0, 1] (the rest: the prompt's own nearest training pictures); ``negative``: text a text
+    run's prompt is steered away from, at ``negative_weight`` (``latents.with_negative``)."""
     run_dir = run_dir if run_dir is not None else pipe.run_dir
     edit_list = L.parse_edits(edits) if isinstance(edits, str) or edits is None else list(edits)
     dirs = None
@@ -67,6 +70,11 @@ def build_latents(
         )
     if text_prompt is not None and classes is not None:
         raise UserError("give either --class or --prompt, not both")
+    if negative is not None and text_prompt is None:
+        raise UserError(
+            L.NEGATIVE_NEEDS_PROMPT if getattr(pipe, "reads_text", False) or not prompt else L.NEGATIVE_FOR_TEXT_RUNS
+        )
+    drawn = None if text_prompt is None else L.with_negative(text_prompt, negative, negative_weight)
     over_strength = L.check_over_strength(over_strength, over is not None)
     picture = None
     if over is not None:
@@ -102,7 +110,7 @@ def build_latents(
     lats = L.from_training_captions(pipe, count, seed, truncation, resolved, ref) if own else []
     if not lats:
         lats = L.from_seeds(
-            pipe, count, seed, classes, truncation, resolved, ref, text_prompt, anchor, picture, over_strength
+            pipe, count, seed, classes, truncation, resolved, ref, drawn, anchor, picture, over_strength
         )
     if curate:
         from .creative import curate as C
@@ -123,14 +131,15 @@ def prompt_list(prompt: str | Sequence[str] | None) -> list[str]:
 def sheet_rows(lats: Sequence[L.Latent]) -> list[str] | None:
     """The prompts of a prompt sheet's latents, one per row, or None when they are not one: two or more equal runs,
     each of one prompt (the next run another), drawn from the same noise."""
-    first = lats[0].prompt if lats else None
-    n = next((i for i, lat in enumerate(lats) if lat.prompt != first), len(lats))
+    first = lats[0].text_label if lats else None  # a prompt, or one steered away from a negative
+    n = next((i for i, lat in enumerate(lats) if lat.text_label != first), len(lats))
     if first is None or n == len(lats) or len(lats) % n:
         return None
     rows = [lats[i : i + n] for i in range(0, len(lats), n)]
-    names = [r[0].prompt for r in rows]
+    names = [r[0].text_label for r in rows]
     if None in names or any(
-        {lat.prompt for lat in r} != {r[0].prompt} or [lat.z for lat in r] != [lat.z for lat in rows[0]] for r in rows
+        {lat.text_label for lat in r} != {r[0].text_label} or [lat.z for lat in r] != [lat.z for lat in rows[0]]
+        for r in rows
     ):
         return None  # a row without a prompt (the empty caption) is no prompt sheet's
     return [str(name) for name in names]
@@ -153,7 +162,7 @@ def anchor_note(pipe, prompt: str, strength: float) -> str:
     return f"anchored at {strength:g} toward the run's nearest training captions: {near}"
 
 
-def reference_note(pipe, prompt: str, anchor: float = 0.0) -> str | None:
+def reference_note(pipe, prompt, anchor: float = 0.0) -> str | None:
     """One line naming the training picture a retrieving run draws the prompt over (None for other runs)."""
     caption = pipe.reference_caption(prompt, anchor)
     if caption is None:
@@ -209,6 +218,8 @@ def generate_to_files(
     anchor: float = 0.0,
     over=None,
     over_strength: float = 1.0,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
 ) -> list[Path]:
     """Sample ``n`` images (or remake ``from_latent`` files: comma-separated JSON/npz/folders); write a grid
     (+ ``.npz`` of its latents), per-image PNGs (+ ``.json`` each), or (neither given) a grid in the run folder.
@@ -222,7 +233,8 @@ def generate_to_files(
     ``curate``: draw this many and keep the ``n`` that the run's discriminator finds most realistic.
     ``anchor`` in [0, 1]: a text run's prompt pulled toward its nearest training captions.
     ``over`` (a file, PNG data URL or PIL image): the picture a retrieving text run draws the prompt(s) over, at
-    ``over_strength`` in (0, 1].
+    ``over_strength`` in (0, 1]. ``negative``: text (or several) a text run's prompt(s) are steered away from, each
+    at ``negative_weight`` in (0, 1].
     Returns the written paths.
     """
     if n <= 0:
@@ -232,9 +244,9 @@ def generate_to_files(
     anchor = textembed.anchor_strength(anchor)
     prompts = prompt_list(prompt)
     if from_latent:
-        if classes is not None or prompts or curate or anchor or over is not None or over_strength != 1:
+        if classes is not None or prompts or curate or anchor or over is not None or over_strength != 1 or negative:
             raise UserError(
-                "--from remakes latents as they were; --class/--prompt/--curate/--anchor/--over do not apply "
+                "--from remakes latents as they were; --class/--prompt/--curate/--anchor/--over/--negative do not apply "
                 "(use --edit to change them)"
             )
         lats = L.load_many(from_latent)
@@ -280,6 +292,8 @@ def generate_to_files(
                 anchor=anchor,
                 over=over,
                 over_strength=over_strength,
+                negative=negative,
+                negative_weight=negative_weight,
             )
             lats += got
     images = L.render(pipe, lats, dirs)
@@ -296,7 +310,13 @@ def generate_to_files(
         )
         grid = Path(run_dir) / "generated" / f"step{pipe.step}-seed{seed}-n{len(lats)}{tag}.png"
     # a prompt sheet, asked for or remade from its latents (--from sheet.npz gives back the same grid, byte for byte)
-    rows = prompts if len(prompts) > 1 else sheet_rows(lats) if from_latent else None
+    rows = (
+        [lats[i * (len(lats) // len(prompts))].text_label or p for i, p in enumerate(prompts)]  # with any negative
+        if len(prompts) > 1
+        else sheet_rows(lats)
+        if from_latent
+        else None
+    )
     per_row = len(lats) // len(rows) if rows else 0
     if grid is not None:
         h = images.shape[-2]

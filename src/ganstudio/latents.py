@@ -132,13 +132,17 @@ class Latent:
 
     @property
     def text_label(self) -> str | None:
-        """The text in words: the prompt, or the mix as "70% an apple + 30% a rocket" (None without text)."""
+        """The text in words: the prompt, or the mix as "70% an apple + 30% a rocket", its negative parts after
+        it as ", not red (50%)" (their weight against the positive parts'); None without text."""
         if self.prompt is not None:
             return self.prompt
         if not self.text_mix:
             return None
-        total = sum(abs(w) for _, _, w in self.text_mix) or 1.0
-        return " + ".join(f"{round(100 * abs(w) / total)}% {p}" for p, _, w in self.text_mix)
+        pos = [(p, w) for p, _, w in self.text_mix if w > 0]
+        neg = [(p, -w) for p, _, w in self.text_mix if w < 0]
+        total = sum(w for _, w in pos) or sum(w for _, w in neg) or 1.0
+        label = pos[0][0] if len(pos) == 1 else " + ".join(f"{round(100 * w / total)}% {p}" for p, w in pos)
+        return ", ".join([label] * bool(pos) + [f"not {p} ({round(100 * w / total)}%)" for p, w in neg])
 
     @property
     def id(self) -> str:
@@ -382,17 +386,61 @@ def from_seeds(
 def mix_prompts(pipe, weights: Mapping[str, float]) -> tuple[tuple[str, str, float], ...]:
     """``{"an apple": 0.7, "a rocket": 0.3}`` -> the text_mix whose embedding is the weighted sum of the prompts'
     embeddings scaled to unit length (as every caption's is): weights need not add up to 1, and must not
-    cancel out. One prompt gives one part of weight 1."""
+    cancel out. A negative weight steers away from that text (``{"an apple": 1, "red": -0.5}``: an apple, not
+    red; ``with_negative``); at least one weight must be positive. One prompt gives one part of weight 1."""
     items = [(str(p).strip(), float(w)) for p, w in weights.items()]
     if not items or any(not p for p, _ in items):
         raise UserError("give at least one non-empty prompt to mix, e.g. {'an apple': 0.7, 'a rocket': 0.3}")
-    if any(not np.isfinite(w) or w < 0 for _, w in items) or sum(w for _, w in items) <= 0:
-        raise UserError(f"prompt weights must be >= 0 and not all 0, got {[w for _, w in items]}")
-    items = [(p, w) for p, w in items if w > 0]
+    if any(not np.isfinite(w) for _, w in items) or not any(w > 0 for _, w in items):
+        raise UserError(
+            f"prompt weights must be finite numbers, at least one of them positive (a negative one steers away "
+            f"from its text), got {[w for _, w in items]}"
+        )
+    items = [(p, w) for p, w in items if w != 0]
     parts = tuple((p, str(text_fields(pipe, p)[1]), w) for p, w in items)
     if len(parts) == 1:
         return ((parts[0][0], parts[0][1], 1.0),)
     return scale_to_unit(pipe, parts)
+
+
+NEGATIVE_WEIGHT = 0.5  # --negative's default weight against the prompt's 1 (benchmarks/text_negative.py)
+NEGATIVE_FOR_TEXT_RUNS = (
+    "--negative steers a text run's prompt; this run maps prompts to classes (train one that reads text: "
+    "--preset emoji-text)"
+)
+NEGATIVE_NEEDS_PROMPT = '--negative steers a prompt away from some text; give the prompt too, e.g. --prompt "an apple"'
+
+
+def check_negative_weight(value: Any) -> float:
+    """``--negative-weight`` as a float in (0, 1], refused in one line otherwise."""
+    try:
+        w = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"--negative-weight must be a number in (0, 1], got {value!r}") from None
+    if not 0 < w <= 1:
+        raise UserError(f"--negative-weight must be in (0, 1] (how far to steer away from the text), got {value}")
+    return w
+
+
+def with_negative(
+    prompt: str | Mapping[str, float], negative: str | Sequence[str] | None, weight: float = NEGATIVE_WEIGHT
+) -> str | Mapping[str, float]:
+    """``prompt`` steered away from ``negative`` (one text or several, each at ``weight`` against the prompt's 1):
+    the ``{prompt: 1, negative: -weight}`` mix ``mix_prompts`` reads (the prompt itself without a negative). A
+    negative prompt for a GAN that reads sentence embeddings: G draws ``unit(e_prompt - weight * e_negative)``."""
+    if negative is None:
+        return prompt
+    negs = [negative] if isinstance(negative, str) else list(negative)
+    negs = [str(n).strip() for n in negs]
+    if not negs or any(not n for n in negs):
+        raise UserError('the negative prompt is empty; say what to steer away from, e.g. --negative "red"')
+    w = check_negative_weight(weight)
+    mix = {str(prompt).strip(): 1.0} if isinstance(prompt, str) else dict(prompt)
+    for n in negs:
+        if n in mix:
+            raise UserError(f"{n!r} is both the prompt and a negative prompt; give a negative that differs from it")
+        mix[n] = -w
+    return mix
 
 
 def scale_to_unit(pipe, parts: Sequence[tuple[str, str, float]]) -> tuple[tuple[str, str, float], ...]:

@@ -22,7 +22,7 @@ Sound runs (task noise-to-sound): the "images" are spectrogram pictures (C = 2: 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,16 @@ from .config import RunConfig
 from .data import coarse_classes
 from .data.folder import fit_picture
 from .errors import UserError
-from .latents import Latent, check_over_strength, mix_embedding, mix_prompts, truncate
+from .latents import (
+    NEGATIVE_NEEDS_PROMPT,
+    NEGATIVE_WEIGHT,
+    Latent,
+    check_over_strength,
+    mix_embedding,
+    mix_prompts,
+    truncate,
+    with_negative,
+)
 from .media_audio import SpecCodec, peak_normalize
 from .models import build
 from .models.tasks import sound_codec
@@ -170,7 +179,14 @@ class Pipeline:
         return bool(getattr(self.G, "retrieves", False))
 
     @torch.no_grad()
-    def reference_caption(self, prompt: str, anchor: float = 0.0) -> str | None:
+    def text_embedding(self, prompt: str | Mapping[str, float]) -> torch.Tensor:
+        """(text_dim,) float32: what G reads for ``prompt``: a text's embedding, or a ``{prompt: weight}`` mix's
+        (negative weights steer away; ``latents.mix_prompts``)."""
+        if isinstance(prompt, Mapping):
+            return mix_embedding(self, mix_prompts(self, prompt))
+        return self.embed_prompt(prompt)
+
+    def reference_caption(self, prompt: str | Mapping[str, float], anchor: float = 0.0) -> str | None:
         """The training caption whose picture G draws ``prompt`` (anchored at ``anchor``) over, for a retrieving
         run (with ``retrieve_variety``, the seeds also draw over its neighbours); None for any other run, or one that
         keeps no ``captions.json``."""
@@ -179,7 +195,7 @@ class Pipeline:
         kept = runs.read_captions(self.run_dir)
         if kept is None:
             return None
-        e = self.anchored(self.embed_prompt(prompt), anchor)[None].to(self.device)
+        e = self.anchored(self.text_embedding(prompt), anchor)[None].to(self.device)
         row = int(cast(Callable, self.G.reference_rows)(e)[0])
         return kept[1][row] if row < len(kept[1]) else None
 
@@ -337,18 +353,25 @@ class Pipeline:
         anchor: float = 0.0,
         over: str | Path | Image.Image | None = None,
         over_strength: float = 1.0,
+        negative: str | Sequence[str] | None = None,
+        negative_weight: float = NEGATIVE_WEIGHT,
     ) -> Output:
         """``n`` samples from seeds ``seed..seed+n-1``; ``prompt``: a text (runs that read text) or a
         ``{prompt: weight}`` blend of several; ``anchor`` in [0, 1]: how far the prompt is pulled toward the
         run's nearest training captions (``anchored``); ``over``: a picture (file, PNG data URL or PIL image) G
         draws the prompt over instead of its nearest training picture (``draws_over`` runs); ``over_strength`` in
-        (0, 1]: how much of that picture (the rest: the prompt's own nearest training pictures)."""
+        (0, 1]: how much of that picture (the rest: the prompt's own nearest training pictures); ``negative``: text
+        (or several) to steer the prompt away from, each at ``negative_weight`` in (0, 1] (``latents.with_negative``)."""
         if n <= 0:
             raise UserError(f"n must be positive, got {n}")
         if anchor and prompt is None:
             raise UserError("--anchor pulls a prompt toward the run's captions; give a prompt too (--prompt TEXT)")
         if over is not None and prompt is None:
             raise UserError(OVER_NEEDS_PROMPT)
+        if negative is not None and prompt is None:
+            raise UserError(NEGATIVE_NEEDS_PROMPT)
+        if prompt is not None:
+            prompt = with_negative(prompt, negative, negative_weight)
         over_strength = check_over_strength(over_strength, over is not None)
         picture = None
         if over is not None:

@@ -214,3 +214,43 @@ def test_a_retrieving_run_draws_a_prompt_over_the_users_picture(tmp_path, tiny_t
             assert errors == []
     finally:
         torch.set_num_threads(before)
+
+
+def test_not_steers_a_text_runs_description_away_from_words(studio, serve, open_page):
+    """Create's "Not" (a negative prompt): the latents read the description minus the words at the chosen weight
+    (kept, so the download remakes it); refused in one line without a description or by a class run; in real
+    Chromium the field shows for a text run only and its weight slider once words are typed."""
+    c, text_run, class_run = studio
+    body = {"run": text_run, "n": 2, "seed": 7, "prompt": "a red square", "negative": "red", "negative_weight": 0.3}
+    r = c.post("/api/generate", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["note"].startswith("“a red square”: drawn from the text, steered away from “red” (0.3)")
+    lat = r.json()["images"][0]["latent"]
+    assert lat.get("prompt") is None and [m[0] for m in lat["text_mix"]] == ["a red square", "red"]
+    assert lat["text_mix"][1][2] == pytest.approx(-0.3 * lat["text_mix"][0][2])
+    plain = generate(c, text_run, "a red square", seed=7)
+    assert [im["image"] for im in plain] != [im["image"] for im in r.json()["images"]]
+    again = c.post("/api/render", json={"run": text_run, "latent": lat, "size": 0})  # its download, from the latent
+    assert again.status_code == 200 and again.content.startswith(b"\x89PNG")
+    for bad, message in (
+        ({**body, "prompt": None}, "describe the picture too"),
+        ({**body, "run": class_run}, "maps words to its classes"),
+    ):
+        r = c.post("/api/generate", json=bad)
+        assert r.status_code == 400 and message in r.json()["detail"]
+    with serve(c.app) as url, open_page(url, bypass_csp=True) as (page, errors):  # the test evaluates JS
+        page.select_option("#run-select", text_run)
+        page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Describe the picture'")
+        assert page.is_visible("#negative-label") and not page.is_visible("#negative-weight-label")
+        page.fill("input[name=seed]", "7")
+        page.fill("input[name=prompt]", "a red square")
+        page.fill("input[name=negative]", "red")
+        assert page.is_visible("#negative-weight-label")
+        page.click("#generate-btn")
+        page.wait_for_function("document.querySelector('#create-note').textContent.includes('steered away from')")
+        # each card names its text as the library does (latents.Latent.text_label): the weight against the prompt's
+        assert page.get_attribute("#create-grid .card .thumb", "title") == "seed 7, a red square, not red (50%)"
+        page.select_option("#run-select", class_run)
+        page.wait_for_function("document.querySelector('#prompt-label').textContent === 'Text prompt'")
+        assert not page.is_visible("#negative-label") and not page.is_visible("#negative-weight-label")
+        assert errors == []

@@ -58,6 +58,8 @@ def cmd_animate(a: argparse.Namespace) -> int:
             prompts=a.prompts or (),
             over=a.over,
             over_strength=a.over_strength,
+            negative=a.negative,
+            negative_weight=a.negative_weight,
         )
     )
 
@@ -162,6 +164,20 @@ def register(sub) -> None:
         default=1.0,
         metavar="S",
         help="0..1, with --over: how much of the picture (the rest: the prompts' own nearest training pictures)",
+    )
+    an.add_argument(
+        "--negative",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="with --prompts on a text run: every keyframe steered away from this text (repeat it for several)",
+    )
+    an.add_argument(
+        "--negative-weight",
+        type=float,
+        default=0.5,
+        metavar="W",
+        help="0..1, with --negative: how far to steer away",
     )
     an.add_argument(
         "--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json"

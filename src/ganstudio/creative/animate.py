@@ -218,11 +218,14 @@ def prompt_keyframes(
     embedder=None,
     over=None,
     over_strength: float = 1.0,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
 ) -> list[L.Latent]:
     """One keyframe per prompt, keyframe i at noise ``seeds[i]`` (or ``seed`` for every prompt, so only what the
     picture shows changes). A run that reads text draws from each prompt (``over``: every keyframe over that
-    picture, ``Pipeline.over_picture``, at ``over_strength``); a class-conditional run maps each to its nearest class
-    and named directions (``creative.prompt``); other runs are refused in one line."""
+    picture, ``Pipeline.over_picture``, at ``over_strength``; ``negative``: every keyframe steered away from it,
+    ``latents.with_negative``); a class-conditional run maps each to its nearest class and named directions
+    (``creative.prompt``); other runs are refused in one line."""
     from . import directions as D
     from . import prompt as P
 
@@ -236,9 +239,19 @@ def prompt_keyframes(
         raise UserError("this sound run plays pitches and does not read text; walk with --seeds and --class C4")
     over_strength = L.check_over_strength(over_strength, over is not None)
     picture = None if over is None else pipe.over_picture(over)  # refused in one line by runs that cannot
+    if negative is not None and not pipe.reads_text:
+        raise UserError(L.NEGATIVE_FOR_TEXT_RUNS)
     if pipe.reads_text:
         return [
-            L.from_seeds(pipe, 1, s, truncation=truncation, prompt=p, over=picture, over_strength=over_strength)[0]
+            L.from_seeds(
+                pipe,
+                1,
+                s,
+                truncation=truncation,
+                prompt=L.with_negative(p, negative, negative_weight),
+                over=picture,
+                over_strength=over_strength,
+            )[0]
             for p, s in zip(prompts, noise)
         ]
     dirs = D.find(run_dir, None, pipe.step) if run_dir is not None and D.available(run_dir) else None
@@ -284,12 +297,15 @@ def animate_run(
     embedder=None,
     over=None,
     over_strength: float = 1.0,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
 ) -> list[Path]:
     """CLI entry: keyframes from ``seeds`` and/or latent files, or from ``prompts`` (one each, at ``seed`` or
     ``seeds[i]``), or a circle loop when none is given; with ``audio``, a walk that follows the sound
     (``audio_map``: a JSON file or inline JSON). ``out`` defaults to ``RUN/animations/<name>.mp4`` (``.wav``
     for a sound run). For a sound run ``classes`` is the pitch every note plays. ``over``: a picture the prompts'
-    keyframes are drawn over (a retrieving text run; ``Pipeline.over_picture``), at ``over_strength``."""
+    keyframes are drawn over (a retrieving text run; ``Pipeline.over_picture``), at ``over_strength``;
+    ``negative``: text every prompt keyframe is steered away from, at ``negative_weight``."""
     from ..pipeline import load
     from . import directions as D
 
@@ -300,6 +316,8 @@ def animate_run(
         raise UserError("give keyframes either as --prompts or as --from latent files, not both")
     if prompts and classes is not None:
         raise UserError("give either --class or --prompts, not both")
+    if negative is not None and not prompts:
+        raise UserError("--negative steers the walk's prompts away from some text; give them: --prompts 'a' 'b'")
     if over is not None and not prompts:
         raise UserError(
             "--over draws the walk's prompts over a picture; give them: --prompts 'a red heart' 'a blue car'"
@@ -313,7 +331,9 @@ def animate_run(
         return own or L.from_seeds(pipe, 1, s, classes, truncation)
 
     if prompts:
-        keys = prompt_keyframes(pipe, prompts, seeds, seed, truncation, run_dir, embedder, over, over_strength)
+        keys = prompt_keyframes(
+            pipe, prompts, seeds, seed, truncation, run_dir, embedder, over, over_strength, negative, negative_weight
+        )
     else:
         if latent_files:
             keys += L.load_many(latent_files)

@@ -259,22 +259,33 @@ class Engine:
         anchor: float = 0.0,
         over: Image.Image | str | None = None,
         over_strength: float = 1.0,
+        negative: str | None = None,
+        negative_weight: float = L.NEGATIVE_WEIGHT,
     ) -> Rendered:
         """``n`` pictures of seeds ``seed, seed + 1, ...`` (random when None), of one class or from a
         text prompt: a run that reads text draws from the prompt itself (each latent keeps it and its
         embedding's hash; ``anchor`` pulls it toward the run's nearest training captions; ``over``: a picture
-        (or its PNG data URL) a retrieving run draws it over, ``Pipeline.over_picture``, at ``over_strength``),
+        (or its PNG data URL) a retrieving run draws it over, ``Pipeline.over_picture``, at ``over_strength``;
+        ``negative``: text it is steered away from, at ``negative_weight``, ``latents.with_negative``),
         other runs from the classes and named directions it picks (``creative.prompt``). Prompts separated by "|" make a prompt sheet
         (``ganstudio generate --prompt A --prompt B``): ``n`` pictures of each, from the same seeds, in turn."""
         if prompt and class_ is not None:
             raise UserError("give either a class or a text prompt, not both")
         if over is not None and not prompt:
             raise UserError("describe what to draw over your picture (e.g. a red apple)")
+        negative = (negative or "").strip() or None
+        if negative and not prompt:
+            raise UserError("describe the picture too; “Not” only steers a description away from some words")
         first = seed if seed is not None else secrets.randbelow(MAX_SEED - n)
         if prompt and SHEET in prompt:
-            return self._sheet(run, checkpoint, n, first, truncation, prompt, anchor, over, over_strength)
+            return self._sheet(
+                run, checkpoint, n, first, truncation, prompt, anchor, over, over_strength, negative, negative_weight
+            )
         pipe, lock = self.pipeline(run, checkpoint)
         reads_text = bool(getattr(pipe, "reads_text", False))
+        if negative and not reads_text:
+            raise UserError("“Not” steers a text run's description; this run maps words to its classes, leave it empty")
+        drawn = None if not (prompt and reads_text) else L.with_negative(prompt, negative, negative_weight)
         if anchor and not (prompt and reads_text):
             raise UserError("the anchor pulls a text run's prompt toward its training captions; describe a picture")
         over_strength = L.check_over_strength(over_strength, over is not None)
@@ -293,16 +304,18 @@ class Engine:
                     first,
                     None,
                     truncation,
-                    prompt=prompt,
+                    prompt=drawn,
                     anchor=anchor,
                     over=picture,
                     over_strength=over_strength,
                 )
                 note = f"“{prompt.strip()}”: drawn from the text"
+                if negative:
+                    note += f", steered away from “{negative}” ({negative_weight:g})"
                 if anchor:
                     near = ", ".join(f"“{t}”" for t, _ in pipe.known_captions(prompt, 3))
                     note += f", anchored {anchor:g} toward {near}"
-                start = None if picture else pipe.reference_caption(prompt, anchor)  # what a retrieving run starts from
+                start = None if picture else pipe.reference_caption(drawn, anchor)  # what a retrieving run starts from
                 if picture:
                     note += ", over your picture" + (f" ({over_strength:g} of it)" if over_strength < 1 else "")
                 elif start:
@@ -342,6 +355,8 @@ class Engine:
         anchor: float,
         over: Image.Image | str | None = None,
         over_strength: float = 1.0,
+        negative: str | None = None,
+        negative_weight: float = L.NEGATIVE_WEIGHT,
     ) -> Rendered:
         """``generate`` for each of the "|"-separated prompts at the same seeds, one after another."""
         parts = [p.strip() for p in prompt.split(SHEET)]
@@ -355,7 +370,21 @@ class Engine:
             )
         picture = None if over is None else self.pipeline(run, checkpoint)[0].over_picture(over)  # shaped once
         made = [
-            self.generate(run, checkpoint, n, first, truncation, None, p, anchor, picture, over_strength) for p in parts
+            self.generate(
+                run,
+                checkpoint,
+                n,
+                first,
+                truncation,
+                None,
+                p,
+                anchor,
+                picture,
+                over_strength,
+                negative,
+                negative_weight,
+            )
+            for p in parts
         ]
         # the same words after each prompt ("“a”: drawn from the text, over your picture"): said once, after them all
         heads = [f"“{p}”: " for p in parts]

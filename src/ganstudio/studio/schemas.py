@@ -202,6 +202,10 @@ class GenerateRequest(ModelRef):
     over_strength: float = Field(
         1.0, gt=0, le=1, description="with over: how much of the picture (the rest: the prompt's own nearest pictures)"
     )
+    negative: str | None = Field(
+        None, max_length=200, description="runs that read text: words to steer the prompt away from (e.g. red)"
+    )
+    negative_weight: float = Field(L.NEGATIVE_WEIGHT, gt=0, le=1, description="with negative: how far to steer away")
 
 
 class RenderRequest(ModelRef):

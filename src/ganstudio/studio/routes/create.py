@@ -28,6 +28,8 @@ def generate(req: S.GenerateRequest, st: StudioDep) -> dict:
         req.anchor,
         over,
         req.over_strength,
+        req.negative,
+        req.negative_weight,
     )
     return st.gallery.pictures(req.run, r)
 

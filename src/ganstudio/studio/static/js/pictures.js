@@ -7,14 +7,19 @@ import { $, $$, el, fail, saveBlob, toast } from "./dom.js";
 import { S } from "./state.js";
 
 // the text a picture of a run that reads text was drawn from: its prompt, or a mix of prompts (a walk's
-// in-between, a child of prompted parents) as "70% an apple + 30% a rocket" (ganstudio.latents' text_label)
+// in-between, a child of prompted parents) as "70% an apple + 30% a rocket", negative parts after it as
+// ", not red (50%)" (ganstudio.latents' text_label)
 export function textLabel(latent) {
   if (!latent) return "";
   if (latent.prompt) return `“${latent.prompt}”`;
   const mix = latent.text_mix || [];
   if (!mix.length) return "";
-  const total = mix.reduce((a, m) => a + Math.abs(m[2]), 0) || 1;
-  return mix.map((m) => `${Math.round(100 * Math.abs(m[2]) / total)}% ${m[0]}`).join(" + ");
+  const pos = mix.filter((m) => m[2] > 0), neg = mix.filter((m) => m[2] < 0);
+  const sum = (ms) => ms.reduce((a, m) => a + Math.abs(m[2]), 0);
+  const total = sum(pos) || sum(neg) || 1;
+  const pct = (m) => Math.round(100 * Math.abs(m[2]) / total);
+  const label = pos.length === 1 ? pos[0][0] : pos.map((m) => `${pct(m)}% ${m[0]}`).join(" + ");
+  return [...(pos.length ? [label] : []), ...neg.map((m) => `not ${m[0]} (${pct(m)}%)`)].join(", ");
 }
 
 export function describe(latent) {

@@ -17,6 +17,10 @@ export async function generate(ev) {
   if (f.class.value !== "") body.class = /^\d+$/.test(f.class.value) ? +f.class.value : f.class.value;
   if (f.prompt.value.trim()) body.prompt = f.prompt.value.trim();
   if (body.prompt && S.info && S.info.reads_text && +f.anchor.value > 0) body.anchor = +f.anchor.value;
+  if (body.prompt && S.info && S.info.reads_text && f.negative.value.trim()) {
+    body.negative = f.negative.value.trim();
+    body.negative_weight = +f.negative_weight.value;
+  }
   if (overURL && S.info && S.info.draws_over) {
     body.over = overURL;
     if (+f.over_strength.value < 1) body.over_strength = +f.over_strength.value;
@@ -45,6 +49,8 @@ function showPromptMode() {
   $("#create-form").prompt.placeholder = text ? "e.g. a red apple (several: a red apple | a rocket)" : "optional, e.g. a striped shirt";
   $("#prompt-mode").textContent = (S.info && S.info.prompt_mode) || "";
   $("#anchor-label").hidden = !text;
+  $("#negative-label").hidden = !text;
+  $("#negative-weight-label").hidden = !(text && $("#create-form").negative.value.trim());
   $("#over-label").hidden = !(S.info && S.info.draws_over);
   $("#over-strength-label").hidden = !(S.info && S.info.draws_over && overURL);
 }
@@ -80,6 +86,8 @@ export function wire() {
   $("#more-like-btn").addEventListener("click", moreLike);
   $("#create-form").over.addEventListener("change", readOver);
   $("#over-clear").addEventListener("click", clearOver);
+  $("#create-form").negative.addEventListener("input", showPromptMode);
+  $("#create-form").negative_weight.addEventListener("input", (e) => { $("#create-form")["negative-weight-out"].value = (+e.target.value).toFixed(2); });
   $("#create-form").over_strength.addEventListener("input", (e) => { $("#create-form")["over-strength-out"].value = (+e.target.value).toFixed(2); });
   // a newly picked run shows its pictures at once, when the Create panel is open
   onRunChange(({ changed, quiet, sketch, sound }) => {
