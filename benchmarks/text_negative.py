@@ -16,6 +16,10 @@ written). Two kinds of negative, on the emoji of both splits (the held-out ones'
   reference, ``Pipeline.reference_caption``): ``r_precision`` as above, and ``prefers``: the judge finds the picture
   closer to the name than to that caption (2-way).
 
+- ``projected``: the held-out ``colour`` set again, with the negative projected out instead of subtracted,
+  ``unit(e - s (e . n) n)`` for ``s`` in ``--projections`` (1 removes the prompt's part along it; more pushes past):
+  the other way to steer, measured against the one ``--negative`` takes.
+
 The grid: one row per prompt and weight (``--grid``; rows named in its ``.txt``), 8 seeds each.
 """
 
@@ -54,6 +58,16 @@ def draw(pipe, prompts: list[str], negatives: list[str | None], weight: float, s
     return torch.cat(out)
 
 
+def projected(pipe, prompts: list[str], negatives: list[str], s: float, seeds: int) -> torch.Tensor:
+    """As ``draw``, with each negative projected out of its prompt: G reads unit(e - s (e . n) n)."""
+    out = []
+    for p, n in zip(prompts, negatives, strict=True):
+        e, u = pipe.embed_prompt(p).double(), pipe.embed_prompt(n).double()
+        y = e - s * (e @ u) * u
+        out.append(pipe.generate(pipe.latents(seeds, 0), (y / y.norm()).float()[None].expand(seeds, -1).clone()))
+    return torch.cat(out)
+
+
 def dominant(images: torch.Tensor, names: list[str]) -> list[tuple[str, str]]:
     """(name, colour) for each picture whose coloured pixels are over half one colour its name does not say."""
     out = []
@@ -72,6 +86,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--weights", default="0,0.25,0.5,0.75,1")
+    ap.add_argument("--projections", default="1,2,3")
     ap.add_argument("--out", default="benchmarks/results/text-negative.json")
     ap.add_argument("--grid", default=None)
     a = ap.parse_args()
@@ -104,6 +119,16 @@ def main() -> None:
             }
             print(split, "colour", w, rows[f"{w:g}"], flush=True)
         results["colour"][split] = {"emoji": len(names), **rows}
+        if split == "held-out":
+            results["projected"] = {}
+            for proj in [float(v) for v in a.projections.split(",") if v]:
+                x = projected(pipe, names, colours, proj, a.seeds)
+                per = x.view(len(names), a.seeds, *x.shape[1:])
+                results["projected"][f"{proj:g}"] = {
+                    "on_colour": sum(on_colour(p, c) for p, c in zip(per, colours, strict=True)) / len(names),
+                    "r_precision": r_precision(matcher, to32(x), [n for n in names for _ in range(a.seeds)], pool)[0],
+                }
+                print("projected", proj, results["projected"][f"{proj:g}"], flush=True)
 
     held = list(test.captions)
     refs = [pipe.reference_caption(n) for n in held]

@@ -72,6 +72,7 @@ def test_cli_negative_prompt_sheet_remakes_exactly_from_its_latents(text_run, tm
     grid = tmp_path / "sheet.png"
     argv = ["generate", str(text_run), "--n", "2", "--seed", "5", "--grid", str(grid)]
     assert main([*argv, "--prompt", "a red square", "--prompt", "a blue square", "--negative", "green"]) == 0
+    assert "steered away from 'green' (each at weight 0.5" in capsys.readouterr().err
     rows = grid.with_suffix(".txt").read_text().splitlines()
     assert rows == ["row 1: a red square, not green (50%)", "row 2: a blue square, not green (50%)"]
     lats = L.load_latents(grid.with_suffix(".npz"))
@@ -96,6 +97,7 @@ def test_negative_is_refused_where_it_means_nothing_before_anything_is_written(t
             ["generate", str(text_run), "--prompt", "a red square", "--negative", "red", "--negative-weight", "2"],
             "--negative-weight must be in",
         ),
+        (["generate", str(text_run), "--prompt", "red", "--prompt", "blue", "--negative", "blue"], "both the prompt"),
     ):
         assert main([*argv, "--grid", str(tmp_path / "g.png")]) != 0
         err = capsys.readouterr().err.strip()
@@ -107,6 +109,7 @@ def test_negative_is_refused_where_it_means_nothing_before_anything_is_written(t
 
 def test_a_walk_between_prompts_steers_every_keyframe(text_run, tmp_path):
     from ganstudio.creative.animate import prompt_keyframes
+    from ganstudio.creative.breed import breed
     from ganstudio.creative.interpolate import interpolate
 
     pipe = ganstudio.load(text_run)
@@ -115,6 +118,9 @@ def test_a_walk_between_prompts_steers_every_keyframe(text_run, tmp_path):
     mid = interpolate(keys[0], keys[1], 0.5)
     assert {p for p, _, _ in mid.text_parts} == {"a red square", "a blue square", "green"}
     assert dict((p, w) for p, _, w in mid.text_parts)["green"] < 0
+    # a child of steered parents stays steered (its text: the parents' parts with their weights)
+    kids = breed(keys, children=2, mode="blend", seed=1, text_embed=lambda parts: L.mix_embedding(pipe, parts))
+    assert all(dict((p, w) for p, _, w in k.text_parts)["green"] < 0 for k in kids)
     frames = tmp_path / "frames"
     argv = ["animate", str(text_run), "--prompts", "a red square", "a blue square", "--negative", "green"]
     assert main([*argv, "--frames", "3", "--size", "0", "--quiet", "--out", str(frames)]) == 0

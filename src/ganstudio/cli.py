@@ -115,7 +115,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
     if a.negative is not None and not a.from_:
         if not a.prompt:
             raise UserError(NEGATIVE_NEEDS_PROMPT)
-        with_negative("a prompt", a.negative, a.negative_weight)  # an empty negative or a bad weight: said first
+        for text in a.prompt:  # an empty negative, one equal to a prompt, or a bad weight: said before anything
+            with_negative(text.strip(), a.negative, a.negative_weight)
     mode = prompt_mode(a.run_dir)
     reads_text = mode.startswith("this run reads text")
     if a.negative is not None and not a.from_ and not reads_text:
@@ -151,6 +152,11 @@ def cmd_generate(a: argparse.Namespace) -> int:
     )
     # the notes on what each prompt was drawn from (generate_to_files refused an anchor without a text prompt)
     pipe = load(a.run_dir, checkpoint=a.checkpoint) if a.prompt and not a.from_ and reads_text else None
+    if pipe is not None and a.negative:
+        away = ", ".join(repr(t.strip()) for t in a.negative)
+        print(
+            f"steered away from {away} (each at weight {a.negative_weight:g} against the prompt's 1)", file=sys.stderr
+        )
     if pipe is not None and a.over is not None:
         how = "" if a.over_strength == 1 else f", {a.over_strength:g} of it, the rest the run's own nearest pictures"
         print(f"drawn over {a.over} (at {pipe.drawn_shape[2]} x {pipe.drawn_shape[1]} px{how})", file=sys.stderr)
