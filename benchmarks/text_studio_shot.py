@@ -8,7 +8,9 @@ shot once the note names the training captions the prompt was pulled toward (and
 picture it is drawn over). The shot in docs/screenshots/ is the ``emoji-text-64`` preset at 1,800 steps, seed 0, of
 benchmarks/text_README.md ("Session 19"). With ``--over PICTURE --anchor 0`` it chooses that picture under "Over my
 picture" instead (docs/screenshots/create-over.png: scikit-image's astronaut under four prompts, ``--prompt "a red heart | a green
-apple | a blue car | a purple flower" --n 4 --width 800 --height 1500``). The browser test
+apple | a blue car | a purple flower" --n 4 --width 800 --height 1500``); with ``--negative WORDS`` it types them
+under "Not" (docs/screenshots/create-negative.png: ``--prompt "a car | a leaf" --negative red --negative-weight 1
+--anchor 0``, the ``emoji-text`` run of session 21). The browser test
 (tests/studio/test_create_text.py) checks the same flow on a tiny run; this script only takes the picture.
 """
 
@@ -28,6 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--prompt", default="a crimson apple")
     ap.add_argument("--anchor", default="0.5")
     ap.add_argument("--over", default=None, help="a picture to draw the prompt over (a run that retrieves)")
+    ap.add_argument("--negative", default=None, help="words to steer the prompt away from (the panel's Not)")
+    ap.add_argument("--negative-weight", default="0.5", help="how far from them (the panel's How far from it)")
     ap.add_argument("--n", default="8", help="pictures per prompt (the panel's choices: 4, 8, 16, ...)")
     ap.add_argument("--width", type=int, default=1280, help="the window's width (narrower: fewer pictures a row)")
     ap.add_argument("--height", type=int, default=860)
@@ -56,8 +60,11 @@ def main(argv=None) -> int:
             if a.over:
                 page.set_input_files("input[name=over]", a.over)
                 page.wait_for_selector("#over-preview", state="visible")
+            if a.negative:
+                page.fill("input[name=negative]", a.negative)
+                page.fill("input[name=negative_weight]", a.negative_weight)
             page.click("#generate-btn")
-            done = "over your picture" if a.over else "anchored"
+            done = "over your picture" if a.over else "steered away" if a.negative else "anchored"
             page.wait_for_function(f"document.querySelector('#create-note').textContent.includes('{done}')")
             time.sleep(0.3)
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
