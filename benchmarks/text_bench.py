@@ -322,6 +322,12 @@ def main() -> None:
         default=None,
         help="a retrieving run sampled with this model.retrieve_variety instead of its own (eval-only: no retraining)",
     )
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="a retrieving run sampled with this model.retrieve_temperature (0: the nearest picture alone; eval-only)",
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
@@ -352,6 +358,10 @@ def main() -> None:
         if not text_pipe.retrieves:
             ap.error("--variety needs a retrieving run (model.retrieve)")
         text_pipe.G.ref_variety = a.variety
+    if a.temperature is not None:
+        if not text_pipe.retrieves:
+            ap.error("--temperature needs a retrieving run (model.retrieve)")
+        text_pipe.G.ref_temperature = a.temperature
     class_pipe = load(a.class_run) if a.class_run else None
     clf = get_extractor("emoji")
     results: dict = {
@@ -362,6 +372,7 @@ def main() -> None:
         "judge": {k: v for k, v in matcher.meta.items() if k != "data_hash"},
         "seeds": a.seeds,
         "retrieve_variety": getattr(text_pipe.G, "ref_variety", None),
+        "retrieve_temperature": getattr(text_pipe.G, "ref_temperature", None),
         "sets": {},
     }
     anchors = [float(v) for v in a.anchors.split(",") if v.strip()]

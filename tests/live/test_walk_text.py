@@ -165,6 +165,38 @@ def test_a_prompt_on_the_bus_conditions_g_and_the_text_glides_to_the_next(sessio
     assert live.stats["errors"] == 0
 
 
+def test_negative_steers_the_performers_prompt_and_frames_remake(session, text_run, tmp_path, wait):
+    """``/ganstudio/negative`` (and the page's "not" box): the prompt shown is redrawn steered away from the words
+    (a text mix with a negative part in every frame's latent, which remakes the frame); ``negative/weight`` changes
+    how far; "" stops; a bad weight is counted, the show goes on."""
+    live = session(mapping=STILL)
+    live.set("path", "still")
+    live.set("glide", 0)
+    live.controls.handle("prompt", [GREEN], "osc")
+    wait(lambda: live._prompts.resolved >= 1, what="the prompt worker")
+    green = live.step()
+    live.controls.handle("negative", ["yellow"], "osc")
+    wait(lambda: live._prompts.resolved >= 2, what="the prompt worker")
+    steered = live.step()
+    parts = steered.latent.text_mix
+    assert [(p, w < 0) for p, _, w in parts] == [(GREEN, False), ("yellow", True)]
+    assert parts[1][2] == pytest.approx(-L.NEGATIVE_WEIGHT * parts[0][2])
+    assert steered.latent.z == green.latent.z and not np.array_equal(steered.image, green.image)
+    assert np.array_equal(remade(text_run, steered.latent, tmp_path, "steered"), steered.image)
+    live.controls.handle("negative/weight", [0.9], "page")
+    wait(lambda: live._prompts.resolved >= 3, what="the prompt worker")
+    further = live.step().latent.text_mix
+    assert further[1][2] == pytest.approx(-0.9 * further[0][2])
+    live.controls.handle("prompt", [BLUE], "osc")  # a new prompt keeps the steering
+    wait(lambda: live._prompts.resolved >= 4, what="the prompt worker")
+    assert [p for p, _, _ in live.step().latent.text_mix] == [BLUE, "yellow"]
+    live.controls.handle("negative/weight", [2], "osc")
+    assert live.stats["errors"] == 1 and "(0, 1]" in live.bus.stats.last_error
+    live.controls.handle("negative", [""], "osc")
+    wait(lambda: live._prompts.resolved >= 5, what="the prompt worker")
+    assert live.step().latent.prompt == BLUE
+
+
 def test_the_live_page_reports_the_shown_latent_and_it_remakes_the_frame(session, text_run, tmp_path):
     import httpx
 

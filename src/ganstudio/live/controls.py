@@ -9,6 +9,8 @@ and MIDI actions.
 | ``scene/save`` | a scene name | saves the current targets as a scene |
 | ``class`` | a class index or name | one class, the others at 0 (conditional runs) |
 | ``prompt`` | text | class mix and named directions from a sentence (the ``text`` extra) |
+| ``negative`` | text ("" stops) | a run that reads text: the prompt steered away from these words |
+| ``negative/weight`` | 0..1 | how far (default 0.5) |
 | ``attract`` | 1 or 0 | attract mode now / back to the performer's settings |
 | ``learn`` | a parameter | MIDI-learn: bind the control moved last (or the next one moved) to it |
 

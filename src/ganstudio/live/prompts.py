@@ -8,7 +8,9 @@ resolved, its class weights and edits are posted as ordinary parameter targets (
 A run that reads text (``TextPromptWorker``): the prompt conditions G itself. The worker embeds it with the
 run's text model (``latents.text_fields``: the prompt and its embedding's fingerprint) and posts a ``text``
 event; the show glides from the shown text to it along the slerp of the embeddings. An empty prompt gives the
-walk's own text back (the keyframes' prompts, or the empty caption).
+walk's own text back (the keyframes' prompts, or the empty caption). ``steer(words, weight)`` (the ``negative``
+controls) steers the performer's prompt away from some words from then on (``latents.with_negative``: the posted
+text is a mix with a negative part); the prompt shown now is redrawn with it.
 """
 
 from __future__ import annotations
@@ -80,12 +82,32 @@ class TextPromptWorker(PromptWorker):
 
     def __init__(self, bus: ControlBus, pipe):
         self.pipe = pipe
+        self.negative: str | None = None  # the words the performer's prompt is steered away from
+        self.negative_weight = L.NEGATIVE_WEIGHT
+        self._last: str | None = None  # the newest prompt submitted, redrawn when the steering changes
         super().__init__(bus, (), {})
+
+    def submit(self, text: str) -> None:
+        self._last = text
+        super().submit(text)
+
+    def steer(self, negative: str | None, weight: float | None = None) -> None:
+        """Steer the prompt away from ``negative`` ("" or None: no more) at ``weight`` (None: as it was); refused
+        in one line when the weight is out of (0, 1]. The prompt shown now, if any, is redrawn."""
+        w = self.negative_weight if weight is None else L.check_negative_weight(weight)
+        self.negative, self.negative_weight = (negative or "").strip() or None, w
+        if self._last and self._last.strip():
+            self.submit(self._last)
 
     def apply(self, text: str) -> None:
         if not text.strip():
             self.bus.post(Event("text", "prompt", None))
-        else:
+        elif self.negative is None:
             prompt, text_hash = L.text_fields(self.pipe, text)
             self.bus.post(Event("text", "prompt", [[prompt, text_hash, 1.0]]))
+        else:
+            mix = L.with_negative(text.strip(), self.negative, self.negative_weight)
+            assert isinstance(mix, dict)  # a prompt with a negative is always a {text: weight} mix
+            parts = L.mix_prompts(self.pipe, mix)
+            self.bus.post(Event("text", "prompt", [list(p) for p in parts]))
         self.resolved += 1

@@ -26,7 +26,7 @@ from .sockets import bind
 STATIC = Path(__file__).parent / "static"
 MAX_MESSAGE = 65536
 TOKEN_COOKIE = "ganstudio_live_token"
-CONTROLS = ("scene", "scene/save", "class", "prompt", "attract", "learn")
+CONTROLS = ("scene", "scene/save", "class", "prompt", "negative", "negative/weight", "attract", "learn")
 
 
 def create_app(session, host: str = "127.0.0.1", token: str | None = None):

@@ -176,6 +176,8 @@ class LiveSession:
             "scene/save": lambda v, src: self.save_scene(_text(v)),
             "class": lambda v, src: self.select_class(v),
             "prompt": lambda v, src: self.prompt(_text(v)),
+            "negative": lambda v, src: self.negative(_text(v)),
+            "negative/weight": lambda v, src: self.negative(None, float(v)),
             "attract": lambda v, src: self.attract(_flag(v)),
             "learn": lambda v, src: self.learn(_text(v)),
         }
@@ -222,6 +224,17 @@ class LiveSession:
             }
             self._prompts = PromptWorker(self.bus, self.pipe.class_names, names, self.embedder)
         self._prompts.submit(text)
+
+    def negative(self, words: str | None, weight: float | None = None) -> None:
+        """On a run that reads text, steer the performer's prompt away from ``words`` ("" stops; None keeps the
+        words and changes only ``weight``, in (0, 1]); the prompt shown now is redrawn with it."""
+        if not getattr(self.pipe, "reads_text", False):
+            raise UserError("negative steers a text run's prompt; this run does not read text (--preset emoji-text)")
+        if self._prompts is None:
+            self._prompts = TextPromptWorker(self.bus, self.pipe)
+        worker = self._prompts
+        assert isinstance(worker, TextPromptWorker)  # a text run's worker, made by prompt() or above
+        worker.steer(worker.negative if words is None else words, weight)
 
     def attract(self, on: bool = True) -> None:
         self.bus.post(Event("mode", "attract", dict(self.show.attract_targets)) if on else Event("mode", "live", None))

@@ -57,6 +57,7 @@ function fmt(v) { return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2); }
 
 function buildPanel(msg) {
   hello = msg;
+  document.getElementById("negative-row").hidden = !msg.reads_text; // "not": a run that reads text only
   const root = document.getElementById("params");
   root.replaceChildren();
   sliders.clear();
@@ -156,6 +157,7 @@ document.getElementById("scene-save").addEventListener("click", () => {
 });
 document.getElementById("attract").addEventListener("click", () => send("attract", 1));
 document.getElementById("prompt").addEventListener("keydown", (e) => { if (e.key === "Enter") send("prompt", e.target.value); });
+document.getElementById("negative").addEventListener("keydown", (e) => { if (e.key === "Enter") send("negative", e.target.value); });
 window.addEventListener("resize", resize);
 resize();
 awake();
