@@ -186,6 +186,7 @@ class Pipeline:
             return mix_embedding(self, mix_prompts(self, prompt))
         return self.embed_prompt(prompt)
 
+    @torch.no_grad()
     def reference_caption(self, prompt: str | Mapping[str, float], anchor: float = 0.0) -> str | None:
         """The training caption whose picture G draws ``prompt`` (anchored at ``anchor``) over, for a retrieving
         run (with ``retrieve_variety``, the seeds also draw over its neighbours); None for any other run, or one that
