@@ -116,8 +116,10 @@ def test_python_blends_prompts_like_a_walk_does(text_run):
     lat = L.from_seeds(pipe, 1, 3, prompt={RED: 1.0, BLUE: 1.0})[0]
     assert torch.equal(L.render(pipe, [lat])[0], pipe.generate(lat.z_tensor[None], out.classes[:1])[0])
     assert L.from_seeds(pipe, 1, 3, prompt={RED: 2.0})[0].prompt == RED  # one prompt: itself
-    with pytest.raises(UserError, match="weights must be >= 0"):
-        pipe(prompt={RED: -1.0, BLUE: 1.0})
+    assert pipe(prompt={RED: -0.5, BLUE: 1.0}).prompt == f"{BLUE}, not {RED} (50%)"  # steers away (--negative)
+    for weights in ({RED: -1.0}, {RED: 0.0}, {RED: float("nan"), BLUE: 1.0}):
+        with pytest.raises(UserError, match="at least one of them positive"):
+            pipe(prompt=weights)
 
 
 def test_breeding_prompted_pictures_mixes_their_prompts(text_run, tmp_path, capsys):
