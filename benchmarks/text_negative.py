@@ -20,6 +20,12 @@ written). Two kinds of negative, on the emoji of both splits (the held-out ones'
   ``unit(e - s (e . n) n)`` for ``s`` in ``--projections`` (1 removes the prompt's part along it; more pushes past):
   the other way to steer, measured against the one ``--negative`` takes.
 
+- ``retrieval`` (``--retrieval``, alone): the held-out ``colour`` set with the negative applied to the choice of
+  picture instead: G draws the prompt as written over the training picture whose name, among the prompt's 8 nearest
+  training names, scores best by ``cos(prompt) - w cos(negative)`` (w = 0: the nearest name's picture alone), and
+  ``text`` also with the prompt steered by ``--negative``'s 0.5. Where does a negative act: in the words G reads,
+  or in the picture it draws over?
+
 The grid: one row per prompt and weight (``--grid``; rows named in its ``.txt``), 8 seeds each.
 """
 
@@ -68,6 +74,21 @@ def projected(pipe, prompts: list[str], negatives: list[str], s: float, seeds: i
     return torch.cat(out)
 
 
+def over_chosen(pipe, train, prompts: list[str], negatives: list[str], w: float, text_w: float, seeds: int):
+    """``retrieval``: each prompt drawn over the training picture its negative steers the choice to (see above)."""
+    bank = torch.stack([pipe.embed_prompt(t) for t in train.captions]).double()
+    out = []
+    for p, n in zip(prompts, negatives, strict=True):
+        e, u = pipe.embed_prompt(p).double(), pipe.embed_prompt(n).double()
+        sim = bank @ e
+        top = torch.topk(sim, 8).indices
+        pick = int(top[int((sim[top] - w * (bank[top] @ u)).argmax())])
+        y = e - text_w * u
+        y = (y / y.norm()).float()[None].expand(seeds, -1).clone()
+        out.append(pipe.generate(pipe.latents(seeds, 0), y, over=train.images[pick][None]))
+    return torch.cat(out)
+
+
 def dominant(images: torch.Tensor, names: list[str]) -> list[tuple[str, str]]:
     """(name, colour) for each picture whose coloured pixels are over half one colour its name does not say."""
     out = []
@@ -87,6 +108,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--weights", default="0,0.25,0.5,0.75,1")
     ap.add_argument("--projections", default="1,2,3")
+    ap.add_argument("--retrieval", action="store_true", help="only the retrieval rows (a retrieving run)")
     ap.add_argument("--out", default="benchmarks/results/text-negative.json")
     ap.add_argument("--grid", default=None)
     a = ap.parse_args()
@@ -98,6 +120,21 @@ def main() -> None:
     pipe = load(a.run, a.checkpoint)
     pool = list(train.captions + test.captions)
     results: dict = {"run": str(a.run), "step": pipe.step, "seeds": a.seeds, "colour": {}, "look-alike": {}}
+    if a.retrieval:
+        pairs = dominant(test.images, list(test.captions))
+        names, colours = [n for n, _ in pairs], [c for _, c in pairs]
+        results = {"run": str(a.run), "step": pipe.step, "seeds": a.seeds, "emoji": len(names), "retrieval": {}}
+        for w, text_w in ((0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 0.5)):
+            x = over_chosen(pipe, train, names, colours, w, text_w, a.seeds)
+            per = x.view(len(names), a.seeds, *x.shape[1:])
+            row = {
+                "on_colour": sum(on_colour(p, c) for p, c in zip(per, colours, strict=True)) / len(names),
+                "r_precision": r_precision(matcher, to32(x), [n for n in names for _ in range(a.seeds)], pool)[0],
+            }
+            results["retrieval"][f"picture {w:g}, text {text_w:g}"] = row
+            print("retrieval", w, text_w, row, flush=True)
+        Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
+        return
 
     for split, ds in (("train", train), ("held-out", test)):
         pairs = dominant(ds.images, list(ds.captions))
