@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 import ganstudio
+from ganstudio import latents as L
 from ganstudio import runs
 from ganstudio.cli import main
 from ganstudio.export import export_onnx, read_metadata
@@ -155,3 +156,13 @@ def test_export_prompts_from_the_cli_and_their_refusals(text_runs, plain_run, tm
     assert main(["export", run, "--out", str(tmp_path / "e.onnx"), "--prompt", "  "]) == 2
     assert "prompt is empty" in capsys.readouterr().err
     assert not (tmp_path / "p.onnx").exists() and not (tmp_path / "e.onnx").exists()
+    # --negative: every carried prompt steered away from it, the sidecar carrying the steered embedding exactly
+    neg = tmp_path / "n.onnx"
+    assert main(["export", run, "--out", str(neg), "--prompt", "a red square", "--negative", "red"]) == 0
+    (carried,) = read_metadata(neg)["prompts"]
+    assert carried["text"] == "a red square, not red (50%)"
+    pipe = ganstudio.load(text_runs["plain"])
+    want = L.mix_embedding(pipe, L.mix_prompts(pipe, {"a red square": 1.0, "red": -0.5}))
+    assert np.array_equal(np.asarray(carried["y"], np.float32), want.numpy())
+    assert main(["export", str(plain_run), "--out", str(tmp_path / "q.onnx"), "--negative", "red"]) == 2
+    assert "does not read text" in capsys.readouterr().err and not (tmp_path / "q.onnx").exists()

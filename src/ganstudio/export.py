@@ -37,6 +37,7 @@ from torch import nn
 from . import runs
 from .errors import UserError
 from .fsutil import atomic_file
+from .latents import NEGATIVE_WEIGHT, Latent, mix_embedding, mix_prompts, with_negative
 from .textembed import fingerprint
 
 PARITY_TOL = 1e-4
@@ -143,10 +144,13 @@ def export_onnx(
     opset: int | None = None,
     verify: bool = True,
     prompts: Sequence[str] | None = None,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = NEGATIVE_WEIGHT,
 ) -> ExportResult:
     """Write the run's generator as ONNX (default ``RUN_DIR/export/generator.onnx``) plus a JSON sidecar.
     ``prompts`` (runs that read text): the prompts whose embeddings the sidecar carries (None: up to
-    DEFAULT_PROMPTS of the run's training captions)."""
+    DEFAULT_PROMPTS of the run's training captions); ``negative``: each carried prompt steered away from it, at
+    ``negative_weight`` (``latents.with_negative``: the sidecar carries the steered embedding)."""
     try:
         import onnx
     except ImportError:
@@ -162,9 +166,10 @@ def export_onnx(
         raise UserError(f"--out must end in .onnx, got {out}")
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give a file name ending in .onnx")
-    if prompts and not pipe.reads_text:
-        raise UserError("--prompt: this run does not read text; export it without prompts")
-    carried = prompt_table(pipe, prompts) if pipe.reads_text else []  # embeds (and checks) before writing
+    if (prompts or negative is not None) and not pipe.reads_text:
+        raise UserError("--prompt/--negative: this run does not read text; export it without prompts")
+    # embeds (and checks) before writing
+    carried = prompt_table(pipe, prompts, negative, negative_weight) if pipe.reads_text else []
     out.parent.mkdir(parents=True, exist_ok=True)
 
     G = pipe.G.float().eval()
@@ -221,16 +226,27 @@ def _has_ema(run_dir: Path, checkpoint: str | int) -> bool:
     return ckpt.has("G_ema")
 
 
-def prompt_table(pipe, prompts: Sequence[str] | None) -> list[dict]:
+def prompt_table(
+    pipe,
+    prompts: Sequence[str] | None,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = NEGATIVE_WEIGHT,
+) -> list[dict]:
     """The sidecar's ``prompts`` of a text run: ``{"text", "y" (text_dim floats, the float32 embedding exactly),
     "text_hash"}`` for each prompt, or (None) for up to DEFAULT_PROMPTS of the run's training captions
-    (``Pipeline.spread_captions``)."""
+    (``Pipeline.spread_captions``); with ``negative``, each steered away from it ("a car, not red (50%)", the
+    mix's embedding and its fingerprint)."""
     if prompts is None:
         prompts = pipe.spread_captions(DEFAULT_PROMPTS)
     table = []
     for text in prompts:
-        e = pipe.embed_prompt(text)
-        table.append({"text": text.strip(), "y": [float(v) for v in e.tolist()], "text_hash": fingerprint(e.numpy())})
+        steered = with_negative(text.strip(), negative, negative_weight)
+        if isinstance(steered, str):
+            e, label = pipe.embed_prompt(text), text.strip()
+        else:
+            parts = mix_prompts(pipe, steered)
+            e, label = mix_embedding(pipe, parts), Latent(z=(0.0,), text_mix=parts).text_label
+        table.append({"text": label, "y": [float(v) for v in e.tolist()], "text_hash": fingerprint(e.numpy())})
     return table
 
 

@@ -8,7 +8,15 @@ import argparse
 def cmd_export(a: argparse.Namespace) -> int:
     from ..export import export_onnx
 
-    res = export_onnx(a.run_dir, out=a.out, checkpoint=a.checkpoint, opset=a.opset, prompts=a.prompt)
+    res = export_onnx(
+        a.run_dir,
+        out=a.out,
+        checkpoint=a.checkpoint,
+        opset=a.opset,
+        prompts=a.prompt,
+        negative=a.negative,
+        negative_weight=a.negative_weight,
+    )
     m = res.meta
     if m["condition"] == "text":
         inputs = f"z, y (B, {m['text_dim']}) prompt embeddings ({m['text_model']})"
@@ -44,4 +52,12 @@ def register(sub) -> None:
         help="a run that reads text: carry this prompt's embedding in the metadata for pages (repeatable; "
         "default: 8 of the run's training captions)",
     )
+    e.add_argument(
+        "--negative",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="with a text run: every carried prompt steered away from this text (repeatable), as generate --negative",
+    )
+    e.add_argument("--negative-weight", type=float, default=0.5, metavar="W", help="0..1, with --negative: how far")
     e.set_defaults(func=cmd_export)
