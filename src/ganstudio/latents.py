@@ -411,15 +411,20 @@ NEGATIVE_FOR_TEXT_RUNS = (
 NEGATIVE_NEEDS_PROMPT = '--negative steers a prompt away from some text; give the prompt too, e.g. --prompt "an apple"'
 
 
+def share(value: Any, flag: str, meaning: str) -> float:
+    """``value`` as a float in (0, 1], or a one-line UserError naming ``flag`` and what 1 means (``meaning``)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{flag} must be a number in (0, 1], got {value!r}") from None
+    if not 0 < v <= 1:
+        raise UserError(f"{flag} must be in (0, 1] ({meaning}), got {value}")
+    return v
+
+
 def check_negative_weight(value: Any) -> float:
     """``--negative-weight`` as a float in (0, 1], refused in one line otherwise."""
-    try:
-        w = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"--negative-weight must be a number in (0, 1], got {value!r}") from None
-    if not 0 < w <= 1:
-        raise UserError(f"--negative-weight must be in (0, 1] (how far to steer away from the text), got {value}")
-    return w
+    return share(value, "--negative-weight", "how far to steer away from the text")
 
 
 def with_negative(
@@ -464,12 +469,7 @@ def merge_parts(groups: Sequence[tuple[Sequence[tuple[str, str, float]], float]]
 
 def check_over_strength(value: Any, has_over: bool) -> float:
     """``over_strength`` as a float in (0, 1]: refused in one line out of range, or below 1 without a picture."""
-    try:
-        s = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"--over-strength must be a number in (0, 1], got {value!r}") from None
-    if not 0 < s <= 1:
-        raise UserError(f"--over-strength must be in (0, 1] (1: all your picture), got {value}")
+    s = share(value, "--over-strength", "1: all your picture")
     if s != 1.0 and not has_over:
         raise UserError("--over-strength says how much of your picture G draws over; give the picture: --over PICTURE")
     return s
