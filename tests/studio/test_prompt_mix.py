@@ -74,6 +74,23 @@ def test_keyframes_from_text_are_the_clis(studio):
         assert np.array_equal(remake(c, run, k["latent"]), pixels(k["image"]))
 
 
+def test_keyframes_from_text_can_be_steered_away_from_words(studio):
+    """Animate's "Not" beside "Keyframe from text": the keyframes of `animate --prompts ... --negative W`."""
+    c, root, run = studio
+    body = {"run": run, "prompts": PROMPTS, "seed": 3, "negative": "  red ", "negative_weight": 0.4}
+    keys = ok(c.post("/api/animate/keys", json=body))["images"]
+    cli = A.prompt_keyframes(load(root / run, device="cpu"), PROMPTS, (), 3, negative="red", negative_weight=0.4)
+    assert [k["latent"]["text_mix"] for k in keys] == [[list(m) for m in k.text_mix] for k in cli]
+    assert all(k["latent"]["text_mix"][1][0] == "red" and k["latent"]["text_mix"][1][2] < 0 for k in keys)
+    for k in keys:
+        assert np.array_equal(remake(c, run, k["latent"]), pixels(k["image"]))
+    assert (
+        ok(c.post("/api/animate/keys", json={**body, "negative": " "}))["images"][0]["latent"]["prompt"] == PROMPTS[0]
+    )
+    bad = c.post("/api/animate/keys", json={**body, "negative": PROMPTS[0]})
+    assert bad.status_code == 400 and "both the prompt and a negative" in bad.json()["detail"]
+
+
 def test_a_walk_between_two_prompts_moves_through_the_text_and_each_frame_remakes_exactly(studio):
     c, root, run = studio
     keys = keyframes(c, run)

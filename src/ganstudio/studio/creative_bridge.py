@@ -103,13 +103,31 @@ def loop_path(pipe, keys: Sequence[L.Latent], frames_per_key: int) -> list[L.Lat
     return I.path(keys, len(keys) * frames_per_key, loop=True, easing="cosine", text_embed=text_embed(pipe))
 
 
-def prompt_keyframes(pipe, prompts: Sequence[str], seed: int, truncation: float, run_dir: Path) -> list[L.Latent]:
+def prompt_keyframes(
+    pipe,
+    prompts: Sequence[str],
+    seed: int,
+    truncation: float,
+    run_dir: Path,
+    negative: str | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
+) -> list[L.Latent]:
     """One keyframe per prompt at the noise of ``seed`` (``ganstudio animate RUN --prompts ... --seed S``): a run
-    that reads text draws from each prompt; a class-conditional run maps it to its nearest class (needs the
-    sentence model)."""
+    that reads text draws from each prompt (steered away from ``negative``: ``--negative``); a class-conditional run
+    maps it to its nearest class (needs the sentence model)."""
     if not getattr(pipe, "reads_text", False):
         check_sentence_model()
-    return A.prompt_keyframes(pipe, prompts, (), seed, truncation, run_dir, embedder=EMBEDDER or _embed)
+    return A.prompt_keyframes(
+        pipe,
+        prompts,
+        (),
+        seed,
+        truncation,
+        run_dir,
+        embedder=EMBEDDER or _embed,
+        negative=negative,
+        negative_weight=negative_weight,
+    )
 
 
 def render_video(

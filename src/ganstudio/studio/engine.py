@@ -423,11 +423,22 @@ class Engine:
             images = self.render_latents(pipe, run, lats, exact=False)
         return to_pils(images), pipe.step, lats
 
-    def prompt_keys(self, run: str, checkpoint: str, prompts: Sequence[str], seed: int, truncation: float) -> Rendered:
-        """Keyframes from text, one per prompt at the noise of ``seed`` (``ganstudio animate RUN --prompts``)."""
+    def prompt_keys(
+        self,
+        run: str,
+        checkpoint: str,
+        prompts: Sequence[str],
+        seed: int,
+        truncation: float,
+        negative: str | None = None,
+        negative_weight: float = L.NEGATIVE_WEIGHT,
+    ) -> Rendered:
+        """Keyframes from text, one per prompt at the noise of ``seed`` (``ganstudio animate RUN --prompts``), steered
+        away from ``negative`` (``--negative``) when given."""
+        negative = (negative or "").strip() or None
         pipe, lock = self.pipeline(run, checkpoint)
         with lock:
-            lats = cb.prompt_keyframes(pipe, prompts, seed, truncation, self.index.path(run))
+            lats = cb.prompt_keyframes(pipe, prompts, seed, truncation, self.index.path(run), negative, negative_weight)
             lats = [self.resolve(pipe, run, lat) for lat in lats]
             note = "drawn from the text" if getattr(pipe, "reads_text", False) else "nearest classes"
             return Rendered(lats, self.render_latents(pipe, run, lats), pipe.step, note)

@@ -347,6 +347,8 @@ class PromptKeysRequest(ModelRef):
     prompts: list[Prompt] = Field(min_length=1, max_length=16)
     seed: Seed = Field(0, description="the noise of every keyframe, so that only what the text says changes")
     truncation: float = Field(1.0, gt=0, le=2)
+    negative: str | None = Field(None, max_length=200, description="runs that read text: words to steer away from")
+    negative_weight: float = Field(L.NEGATIVE_WEIGHT, gt=0, le=1, description="with negative: how far")
 
 
 class TaskStatus(BaseModel):

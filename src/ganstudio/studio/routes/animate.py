@@ -58,7 +58,9 @@ def animate_preview(req: S.PreviewRequest, st: StudioDep) -> dict:
     summary="Keyframes from text, one per prompt (ganstudio animate RUN --prompts ...)",
 )
 def prompt_keys(req: S.PromptKeysRequest, st: StudioDep) -> dict:
-    r = st.engine.prompt_keys(req.run, req.checkpoint, req.prompts, req.seed, req.truncation)
+    r = st.engine.prompt_keys(
+        req.run, req.checkpoint, req.prompts, req.seed, req.truncation, req.negative, req.negative_weight
+    )
     return st.gallery.pictures(req.run, r)
 
 

@@ -89,8 +89,9 @@ async function addTextKey(ev) {
   const prompt = f.key_prompt.value.trim();
   if (!prompt) { toast("Describe the keyframe first", true); return; }
   try {
-    const r = await api("/api/animate/keys", { body: { run: S.run, checkpoint: S.checkpoint, prompts: [prompt],
-      seed: f.key_seed.value === "" ? 0 : +f.key_seed.value } });
+    const body = { run: S.run, checkpoint: S.checkpoint, prompts: [prompt], seed: f.key_seed.value === "" ? 0 : +f.key_seed.value };
+    if (f.key_negative.value.trim()) body.negative = f.key_negative.value.trim();
+    const r = await api("/api/animate/keys", { body });
     addKey(r.images[0]);
     f.key_prompt.value = "";
   } catch (e) { fail(e); }
