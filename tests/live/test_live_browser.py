@@ -44,6 +44,7 @@ def test_the_live_page_shows_frames_and_moves_a_parameter(make_session):
             )
             assert lit > 1000
             page.keyboard.press("c")  # the controls
+            assert page.locator("#negative-row").is_hidden()  # "not" is for runs that read text
             slider = page.locator("#p-truncation")
             slider.fill("0.5")  # the slider's step is 1/1000 of the range
             end = time.monotonic() + 5

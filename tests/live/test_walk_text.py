@@ -16,6 +16,7 @@ from PIL import Image
 
 from ganstudio import latents as L
 from ganstudio import textembed
+from ganstudio.browser import chromium_path, launch_chromium
 from ganstudio.cli import main
 from ganstudio.config import RunConfig
 from ganstudio.errors import UserError
@@ -222,6 +223,25 @@ def test_the_live_page_reports_the_shown_latent_and_it_remakes_the_frame(session
         assert lat.prompt == GREEN and lat.origin["op"] == "live"
         assert np.array_equal(remade(text_run, lat, tmp_path, "page"), live.last_frame.image)
         assert httpx.get(f"{base}/").text.count('href="/api/latent"') == 1  # the panel's download link
+        if chromium_path() is not None:  # the page's "not" box (shown for a run that reads text) steers the prompt
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as pw:
+                browser = launch_chromium(pw)
+                page = browser.new_page(viewport={"width": 640, "height": 400})
+                page.goto(base + "/")
+                page.wait_for_function("Number(document.body.dataset.frames || 0) >= 1", timeout=20_000)
+                page.keyboard.press("c")  # the controls
+                assert page.locator("#negative-row").is_visible()
+                page.fill("#negative", "yellow")
+                page.press("#negative", "Enter")
+                end = time.monotonic() + 20
+                while time.monotonic() < end and "not yellow" not in (live.status()["text"] or ""):
+                    time.sleep(0.02)
+                browser.close()
+            assert live.status()["text"] == f"{GREEN}, not yellow (50%)"
+            steered = L.Latent.from_dict(httpx.get(f"{base}/api/latent").json())
+            assert [p for p, _, _ in steered.text_mix] == [GREEN, "yellow"]
     finally:
         srv.should_exit = True
         th.join(5)
