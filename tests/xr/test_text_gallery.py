@@ -79,6 +79,30 @@ def test_without_prompts_a_text_run_hangs_its_training_captions(text_run, tmp_pa
     assert sorted(prompts) == sorted(pipe.training_captions())
 
 
+def test_works_drawn_from_prompts_steered_away_from_words(text_run, tmp_path):
+    """``exhibit --prompt ... --negative W``: every work's latent reads its prompt minus the words, named so."""
+    res = build_gallery(
+        [text_run],
+        tmp_path / "g",
+        n=2,
+        variations=0,
+        curate=0,
+        living=False,
+        prompts=["a red square"],
+        negative="green",
+    )
+    works = manifest(res.out)["runs"][0]["works"]
+    lats = [L.load_latents(res.out / w["latent"])[0] for w in works]
+    assert [[(p, w < 0) for p, _, w in lat.text_mix] for lat in lats] == [
+        [("a red square", False), ("green", True)]
+    ] * 2
+    assert works[0]["caption"].startswith("“a red square, not green (50%)” · ")
+    for kw, message in (({}, "give them"), ({"prompts": ["green"]}, "both the prompt and a negative")):
+        with pytest.raises(UserError, match=message):
+            build_gallery([text_run], tmp_path / "h", living=False, negative="green", **kw)
+    assert not (tmp_path / "h").exists()
+
+
 def test_prompts_are_refused_in_one_line_before_anything_is_written(text_run, xr_run, tmp_path, capsys):
     with pytest.raises(UserError, match="prompt is empty"):
         build_gallery([text_run], tmp_path / "g", prompts=["  "])

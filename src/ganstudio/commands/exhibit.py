@@ -29,6 +29,8 @@ def cmd_exhibit(a: argparse.Namespace) -> int:
         checkpoint=a.checkpoint,
         log=lambda s: print(s, flush=True),
         prompts=a.prompt,
+        negative=a.negative,
+        negative_weight=a.negative_weight,
     )
     print(describe(res))
     print(f"  serve it: python3 -m http.server 8000 --bind 127.0.0.1 --directory {res.out}")
@@ -59,6 +61,14 @@ def register(sub) -> None:
         help="runs that read text draw their works from these prompts in turn (repeatable; default: their own "
         "training captions)",
     )
+    p.add_argument(
+        "--negative",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help="with --prompt: every work steered away from this text (repeatable), as generate --negative",
+    )
+    p.add_argument("--negative-weight", type=float, default=0.5, metavar="W", help="0..1, with --negative: how far")
     p.add_argument("--variations", type=nonneg_int, default=4, help="variations shown with a selected work (default 4)")
     p.add_argument(
         "--living",

@@ -94,13 +94,16 @@ def build_gallery(
     checkpoint: str = "latest",
     log: Callable[[str], None] = lambda s: None,
     prompts: Sequence[str] | None = None,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
 ) -> GalleryResult:
     """A WebXR gallery of ``n`` works per run in the new or empty folder ``out``.
 
     ``curate``: draw this many samples per run and hang the ones the run's discriminator finds most realistic
     (None: 4 per place to fill; 0: plain seeds). ``living``: one living painting per run (needs the onnx
     extra). ``emulator``: copy iwer so that ``?emulate=1`` previews the VR/AR modes without a headset.
-    ``prompts``: what runs that read text draw, in turn (None: each seed its training caption)."""
+    ``prompts``: what runs that read text draw, in turn (None: each seed its training caption), each steered away
+    from ``negative`` at ``negative_weight`` when given (``latents.with_negative``)."""
     t0 = time.perf_counter()
     if not run_dirs:
         raise UserError("give at least one run folder")
@@ -111,6 +114,11 @@ def build_gallery(
         check_run(d)
     if prompts is not None:
         check_prompts(dirs, prompts)
+    if negative is not None:
+        if not prompts:
+            raise UserError('--negative steers the works\' prompts away from some text; give them: --prompt "a heart"')
+        for p in prompts:  # an empty negative, one equal to a prompt, or a bad weight: refused before anything
+            L.with_negative(p.strip(), negative, negative_weight)
     out = Path(out)
     check_out(out)
     wanted = assets.wanted(living, emulator)
@@ -128,7 +136,9 @@ def build_gallery(
         for key, d in zip(_keys(dirs), dirs):
             log(f"{d.name}: choosing and drawing {n} works")
             pool = curate if curate is not None else 4 * n
-            rw = collect(d, key, n, seed, pool or None, favourites, variations, checkpoint, prompts)
+            rw = collect(
+                d, key, n, seed, pool or None, favourites, variations, checkpoint, prompts, negative, negative_weight
+            )
             entry = _write_run(rw, tmp)
             if living:
                 log(f"{d.name}: exporting the generator to ONNX (its living painting)")

@@ -71,11 +71,13 @@ def collect(
     n_variations: int,
     checkpoint: str = "latest",
     prompts: Sequence[str] | None = None,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
 ) -> RunWorks:
     """Up to ``n`` works of the run: its newest favourites (at most ``n_favourites``), then samples from seeds
     ``seed, seed+1, ...`` (the best ``n`` of ``curate`` by the run's discriminator when ``curate`` is given).
     A run that reads text draws its samples from ``prompts`` in turn, each place with its own seeds (None: each seed
-    from its training caption, ``Pipeline.caption_for_seed``)."""
+    from its training caption, ``Pipeline.caption_for_seed``), steered away from ``negative`` when given."""
     from ..creative import directions as D
 
     pipe = load(run_dir, checkpoint=checkpoint)
@@ -91,7 +93,7 @@ def collect(
     rest = n - len(works)
     if rest > 0:
         try:
-            lats, dirs = _samples(pipe, run_dir, rest, seed, curate, prompts)
+            lats, dirs = _samples(pipe, run_dir, rest, seed, curate, prompts, negative, negative_weight)
         except UserError as e:
             if not curate:
                 raise
@@ -124,7 +126,16 @@ def collect(
     )
 
 
-def _samples(pipe: Pipeline, run_dir: Path, n: int, seed: int, curate: int | None, prompts: Sequence[str] | None):
+def _samples(
+    pipe: Pipeline,
+    run_dir: Path,
+    n: int,
+    seed: int,
+    curate: int | None,
+    prompts: Sequence[str] | None,
+    negative: str | Sequence[str] | None = None,
+    negative_weight: float = L.NEGATIVE_WEIGHT,
+):
     """``n`` sample latents (and their directions): seeds from ``seed`` (the best ``n`` of ``curate``; a text run's
     seed draws its training caption, ``Pipeline.caption_for_seed``), or for a run that reads text and ``prompts``, one
     per prompt in turn (place i: seeds from ``seed + i * per``, the best of ``per`` = curate // n)."""
@@ -136,7 +147,14 @@ def _samples(pipe: Pipeline, run_dir: Path, n: int, seed: int, curate: int | Non
     lats = []
     for i in range(n):
         got, _ = build_latents(
-            pipe, 1, seed + i * per, prompt=prompts[i % len(prompts)], curate=per if curate else None, run_dir=run_dir
+            pipe,
+            1,
+            seed + i * per,
+            prompt=prompts[i % len(prompts)],
+            curate=per if curate else None,
+            run_dir=run_dir,
+            negative=negative,
+            negative_weight=negative_weight,
         )
         lats += got
     return lats, None
