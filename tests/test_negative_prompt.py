@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import ganstudio
+from ganstudio import argtypes
 from ganstudio import latents as L
 from ganstudio.cli import build_parser, main
 from ganstudio.errors import UserError
@@ -86,6 +87,7 @@ def test_cli_negative_prompt_sheet_remakes_exactly_from_its_latents(text_run, tm
     main([*argv[:-1], str(plain), "--prompt", "a red square", "--prompt", "a blue square"])
     assert plain.read_bytes() != grid.read_bytes()
     assert build_parser().parse_args(["generate", "r"]).negative_weight == L.NEGATIVE_WEIGHT  # one default
+    assert argtypes.NEGATIVE_WEIGHT == L.NEGATIVE_WEIGHT  # every command's --negative-weight (argtypes.add_negative)
 
 
 def test_negative_is_refused_where_it_means_nothing_before_anything_is_written(text_run, run, tmp_path, capsys):

@@ -33,6 +33,23 @@ def positive_float(s: str) -> float:
     return v
 
 
+# latents.NEGATIVE_WEIGHT (this module stays free of torch; tests/test_negative_prompt.py keeps the two equal)
+NEGATIVE_WEIGHT = 0.5
+
+
+def add_negative(p: argparse.ArgumentParser, what: str) -> None:
+    """``--negative TEXT`` (repeatable) and ``--negative-weight W``, as every command that draws from prompts takes
+    them (``latents.with_negative``); ``what``: the help line of ``--negative``."""
+    p.add_argument("--negative", action="append", default=None, metavar="TEXT", help=what)
+    p.add_argument(
+        "--negative-weight",
+        type=float,
+        default=NEGATIVE_WEIGHT,
+        metavar="W",
+        help="0..1, with --negative: how far to steer away (G reads the prompt's embedding minus W x the negative's)",
+    )
+
+
 def nonneg_float(s: str) -> float:
     v = _number(s, float, "a number")
     if not v >= 0:  # also refuses nan

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from .argtypes import add_negative
 from .argtypes import positive_float as _positive_float
 from .argtypes import positive_int as _positive_int
 from .errors import UserError
@@ -295,20 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="0..1, with --over: how much of your picture G draws over (1: all; 0.5: half, half the run's own "
         "nearest pictures for the prompt, so its shapes come through)",
     )
-    g.add_argument(
-        "--negative",
-        action="append",
-        default=None,
-        metavar="TEXT",
-        help='a text run steers the prompt away from this text (e.g. --prompt "an apple" --negative "red"); '
+    add_negative(
+        g,
+        'a text run steers the prompt away from this text (e.g. --prompt "an apple" --negative "red"); '
         "repeat it for several",
-    )
-    g.add_argument(
-        "--negative-weight",
-        type=float,
-        default=0.5,
-        metavar="W",
-        help="0..1, with --negative: how far to steer away (G reads the prompt's embedding minus W x the negative's)",
     )
     g.add_argument(
         "--curate",

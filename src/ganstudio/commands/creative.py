@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..argtypes import add_negative
 from ..errors import UserError
 
 
@@ -165,20 +166,7 @@ def register(sub) -> None:
         metavar="S",
         help="0..1, with --over: how much of the picture (the rest: the prompts' own nearest training pictures)",
     )
-    an.add_argument(
-        "--negative",
-        action="append",
-        default=None,
-        metavar="TEXT",
-        help="with --prompts on a text run: every keyframe steered away from this text (repeat it for several)",
-    )
-    an.add_argument(
-        "--negative-weight",
-        type=float,
-        default=0.5,
-        metavar="W",
-        help="0..1, with --negative: how far to steer away",
-    )
+    add_negative(an, "with --prompts on a text run: every keyframe steered away from this text (repeat it for several)")
     an.add_argument(
         "--from", dest="from_", default=None, metavar="FILES", help="keyframes from latent files a.json,b.json"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..argtypes import nonneg_int, positive_int
+from ..argtypes import add_negative, nonneg_int, positive_int
 
 
 def cmd_exhibit(a: argparse.Namespace) -> int:
@@ -61,14 +61,7 @@ def register(sub) -> None:
         help="runs that read text draw their works from these prompts in turn (repeatable; default: their own "
         "training captions)",
     )
-    p.add_argument(
-        "--negative",
-        action="append",
-        default=None,
-        metavar="TEXT",
-        help="with --prompt: every work steered away from this text (repeatable), as generate --negative",
-    )
-    p.add_argument("--negative-weight", type=float, default=0.5, metavar="W", help="0..1, with --negative: how far")
+    add_negative(p, "with --prompt: every work steered away from this text (repeatable), as generate --negative")
     p.add_argument("--variations", type=nonneg_int, default=4, help="variations shown with a selected work (default 4)")
     p.add_argument(
         "--living",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..argtypes import add_negative
+
 
 def cmd_export(a: argparse.Namespace) -> int:
     from ..export import export_onnx
@@ -52,12 +54,7 @@ def register(sub) -> None:
         help="a run that reads text: carry this prompt's embedding in the metadata for pages (repeatable; "
         "default: 8 of the run's training captions)",
     )
-    e.add_argument(
-        "--negative",
-        action="append",
-        default=None,
-        metavar="TEXT",
-        help="with a text run: every carried prompt steered away from this text (repeatable), as generate --negative",
+    add_negative(
+        e, "with a text run: every carried prompt steered away from this text (repeatable), as generate --negative"
     )
-    e.add_argument("--negative-weight", type=float, default=0.5, metavar="W", help="0..1, with --negative: how far")
     e.set_defaults(func=cmd_export)
