@@ -37,7 +37,7 @@ from torch import nn
 from . import runs
 from .errors import UserError
 from .fsutil import atomic_file
-from .latents import NEGATIVE_WEIGHT, Latent, mix_embedding, mix_prompts, with_negative
+from .latents import NEGATIVE_WEIGHT, mix_embedding, mix_prompts, parts_label, with_negative
 from .textembed import fingerprint
 
 PARITY_TOL = 1e-4
@@ -245,7 +245,7 @@ def prompt_table(
             e, label = pipe.embed_prompt(text), text.strip()
         else:
             parts = mix_prompts(pipe, steered)
-            e, label = mix_embedding(pipe, parts), Latent(z=(0.0,), text_mix=parts).text_label
+            e, label = mix_embedding(pipe, parts), parts_label(parts)
         table.append({"text": label, "y": [float(v) for v in e.tolist()], "text_hash": fingerprint(e.numpy())})
     return table
 

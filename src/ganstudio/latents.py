@@ -136,13 +136,7 @@ class Latent:
         it as ", not red (50%)" (their weight against the positive parts'); None without text."""
         if self.prompt is not None:
             return self.prompt
-        if not self.text_mix:
-            return None
-        pos = [(p, w) for p, _, w in self.text_mix if w > 0]
-        neg = [(p, -w) for p, _, w in self.text_mix if w < 0]
-        total = sum(w for _, w in pos) or sum(w for _, w in neg) or 1.0
-        label = pos[0][0] if len(pos) == 1 else " + ".join(f"{round(100 * w / total)}% {p}" for p, w in pos)
-        return ", ".join([label] * bool(pos) + [f"not {p} ({round(100 * w / total)}%)" for p, w in neg])
+        return parts_label(self.text_mix) if self.text_mix else None
 
     @property
     def id(self) -> str:
@@ -381,6 +375,18 @@ def from_seeds(
         )
         for i in range(n)
     ]
+
+
+def parts_label(parts: Sequence[tuple[str, str, float]]) -> str:
+    """(prompt, text_hash, weight) parts in words (``Latent.text_label``): one part of weight 1 is its prompt, a mix
+    "70% an apple + 30% a rocket", negative parts after it as ", not red (50%)" (against the positive parts')."""
+    if len(parts) == 1 and parts[0][2] == 1.0:
+        return parts[0][0]
+    pos = [(p, w) for p, _, w in parts if w > 0]
+    neg = [(p, -w) for p, _, w in parts if w < 0]
+    total = sum(w for _, w in pos) or sum(w for _, w in neg) or 1.0
+    label = pos[0][0] if len(pos) == 1 else " + ".join(f"{round(100 * w / total)}% {p}" for p, w in pos)
+    return ", ".join([label] * bool(pos) + [f"not {p} ({round(100 * w / total)}%)" for p, w in neg])
 
 
 def mix_prompts(pipe, weights: Mapping[str, float]) -> tuple[tuple[str, str, float], ...]:

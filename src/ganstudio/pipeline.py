@@ -45,6 +45,7 @@ from .latents import (
     check_over_strength,
     mix_embedding,
     mix_prompts,
+    parts_label,
     truncate,
     with_negative,
 )
@@ -385,7 +386,7 @@ class Pipeline:
             if isinstance(prompt, Mapping):
                 parts = mix_prompts(self, prompt)
                 e = mix_embedding(self, parts)
-                label = parts[0][0] if len(parts) == 1 else Latent(z=(0.0,), text_mix=parts).text_label
+                label = parts_label(parts)
             else:
                 e, label = self.embed_prompt(prompt), prompt.strip()
             y: torch.Tensor | None = self.anchored(e, anchor).expand(n, -1).clone()
