@@ -378,3 +378,27 @@ def test_over_replaces_the_retrieved_reference_and_is_refused_where_it_cannot_ap
         LightweightConfig(**TINY, resolution=16, text_dim=3, retrieve=True, retrieve_pictures=2)
     )
     assert not side.draws_over  # side by side references: no one picture to replace
+
+
+
+def test_a_caption_several_pictures_share_draws_each_seed_over_one_of_them(named):
+    """Measured (benchmarks/text_README.md, session 22): on a folder of class-like captions, seeds that each draw over
+    one crisp picture of their caption differ (variety 0.08), while the blend of its pictures G trains over gives
+    every seed the same picture (0.003); the noise must keep breaking such ties when sampling."""
+    cfg, ds = prepare(text_config(named, 1, retrieve=True, retrieve_temperature=0.02, retrieve_variety=0.025))
+    G = Trainer(cfg, ds, torch.device("cpu"), None).G
+    keys, rows, images = G.ref_keys.clone(), G.ref_rows.clone(), G.ref_images.clone()
+    keys[rows >= 4] = keys[rows == 4][:1]  # pictures 4-7 now share one caption ("a drawing of animals")
+    G.set_references(keys, rows, images)
+    y = keys[rows == 4][:1].expand(32, -1)  # that caption, 32 seeds
+    z = torch.randn(32, 8, generator=torch.Generator().manual_seed(0))
+    G.train()  # training: the blend of its other pictures, the same for every seed
+    assert torch.equal(G.references(y, z), G.references(y, z[:1].expand(32, -1)))
+    G.eval()
+    refs = G.references(y, z)
+    pictures = images[4:].float() / 127.5 - 1  # (4, C, h, w): each seed's reference is mostly one of them
+    nearest = (refs[:, None] - pictures[None]).abs().mean((2, 3, 4)).argmin(1)
+    assert len(set(nearest.tolist())) >= 2
+    assert (refs[:, None] - pictures[None]).abs().mean((2, 3, 4)).min(1).values.max() < 0.5 * (
+        pictures[:, None] - pictures[None]
+    ).abs().mean((2, 3, 4)).max()
