@@ -228,7 +228,8 @@ def test_the_live_page_reports_the_shown_latent_and_it_remakes_the_frame(session
 
             with sync_playwright() as pw:
                 browser = launch_chromium(pw)
-                page = browser.new_page(viewport={"width": 640, "height": 400})
+                # bypass_csp: wait_for_function compiles its predicate with eval, which the page's CSP forbids
+                page = browser.new_page(viewport={"width": 640, "height": 400}, bypass_csp=True)
                 page.goto(base + "/")
                 page.wait_for_function("Number(document.body.dataset.frames || 0) >= 1", timeout=20_000)
                 page.keyboard.press("c")  # the controls
