@@ -380,7 +380,6 @@ def test_over_replaces_the_retrieved_reference_and_is_refused_where_it_cannot_ap
     assert not side.draws_over  # side by side references: no one picture to replace
 
 
-
 def test_a_caption_several_pictures_share_draws_each_seed_over_one_of_them(named):
     """Measured (benchmarks/text_README.md, session 22): on a folder of class-like captions, seeds that each draw over
     one crisp picture of their caption differ (variety 0.08), while the blend of its pictures G trains over gives
