@@ -107,17 +107,14 @@ NEXT_COMMAND = {
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import anchor_note, generate_to_files, prompt_list, prompt_mode, reference_note
-    from .latents import NEGATIVE_FOR_TEXT_RUNS, NEGATIVE_NEEDS_PROMPT, with_negative
+    from .latents import NEGATIVE_FOR_TEXT_RUNS, check_negative, with_negative
     from .pipeline import OVER_NEEDS_PROMPT, load
 
     prompt_list(a.prompt)  # an empty --prompt is refused before anything is said or drawn
     if a.over is not None and not a.prompt and not a.from_:
         raise UserError(OVER_NEEDS_PROMPT)  # before the note on what a text run draws without a prompt
-    if a.negative is not None and not a.from_:
-        if not a.prompt:
-            raise UserError(NEGATIVE_NEEDS_PROMPT)
-        for text in a.prompt:  # an empty negative, one equal to a prompt, or a bad weight: said before anything
-            with_negative(text.strip(), a.negative, a.negative_weight)
+    if not a.from_:
+        check_negative(a.prompt, a.negative, a.negative_weight)
     mode = prompt_mode(a.run_dir)
     reads_text = mode.startswith("this run reads text")
     if a.negative is not None and not a.from_ and not reads_text:

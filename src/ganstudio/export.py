@@ -37,7 +37,7 @@ from torch import nn
 from . import runs
 from .errors import UserError
 from .fsutil import atomic_file
-from .latents import NEGATIVE_WEIGHT, mix_embedding, mix_prompts, parts_label, with_negative
+from .latents import NEGATIVE_WEIGHT, with_negative
 from .textembed import fingerprint
 
 PARITY_TOL = 1e-4
@@ -240,12 +240,7 @@ def prompt_table(
         prompts = pipe.spread_captions(DEFAULT_PROMPTS)
     table = []
     for text in prompts:
-        steered = with_negative(text.strip(), negative, negative_weight)
-        if isinstance(steered, str):
-            e, label = pipe.embed_prompt(text), text.strip()
-        else:
-            parts = mix_prompts(pipe, steered)
-            e, label = mix_embedding(pipe, parts), parts_label(parts)
+        e, label = pipe.labelled_embedding(with_negative(text.strip(), negative, negative_weight))
         table.append({"text": label, "y": [float(v) for v in e.tolist()], "text_hash": fingerprint(e.numpy())})
     return table
 

@@ -433,6 +433,23 @@ def check_negative_weight(value: Any) -> float:
     return share(value, "--negative-weight", "how far to steer away from the text")
 
 
+def check_negative(
+    prompts: Sequence[str] | None,
+    negative: str | Sequence[str] | None,
+    weight: float = NEGATIVE_WEIGHT,
+    needs_prompt: str = NEGATIVE_NEEDS_PROMPT,
+) -> None:
+    """Refuse in one line, before anything is drawn or written, a ``negative`` without ``prompts`` (``needs_prompt``
+    says so) and what ``with_negative`` refuses for any of them (an empty negative, one equal to a prompt, a weight
+    outside (0, 1]); nothing to check without a negative."""
+    if negative is None:
+        return
+    if not prompts:
+        raise UserError(needs_prompt)
+    for text in prompts:
+        with_negative(text.strip(), negative, weight)
+
+
 def with_negative(
     prompt: str | Mapping[str, float], negative: str | Sequence[str] | None, weight: float = NEGATIVE_WEIGHT
 ) -> str | Mapping[str, float]:

@@ -183,9 +183,15 @@ class Pipeline:
     def text_embedding(self, prompt: str | Mapping[str, float]) -> torch.Tensor:
         """(text_dim,) float32: what G reads for ``prompt``: a text's embedding, or a ``{prompt: weight}`` mix's
         (negative weights steer away; ``latents.mix_prompts``)."""
+        return self.labelled_embedding(prompt)[0]
+
+    @torch.no_grad()
+    def labelled_embedding(self, prompt: str | Mapping[str, float]) -> tuple[torch.Tensor, str]:
+        """``text_embedding`` and its words: the stripped text, or the mix's (``latents.parts_label``)."""
         if isinstance(prompt, Mapping):
-            return mix_embedding(self, mix_prompts(self, prompt))
-        return self.embed_prompt(prompt)
+            parts = mix_prompts(self, prompt)
+            return mix_embedding(self, parts), parts_label(parts)
+        return self.embed_prompt(prompt), prompt.strip()
 
     @torch.no_grad()
     def reference_caption(self, prompt: str | Mapping[str, float], anchor: float = 0.0) -> str | None:
@@ -383,12 +389,7 @@ class Pipeline:
         if prompt is not None:
             if classes is not None:
                 raise UserError("give either classes or a prompt, not both")
-            if isinstance(prompt, Mapping):
-                parts = mix_prompts(self, prompt)
-                e = mix_embedding(self, parts)
-                label = parts_label(parts)
-            else:
-                e, label = self.embed_prompt(prompt), prompt.strip()
+            e, label = self.labelled_embedding(prompt)
             y: torch.Tensor | None = self.anchored(e, anchor).expand(n, -1).clone()
         else:
             y = self.class_weights(classes, n)

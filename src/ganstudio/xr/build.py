@@ -114,11 +114,12 @@ def build_gallery(
         check_run(d)
     if prompts is not None:
         check_prompts(dirs, prompts)
-    if negative is not None:
-        if not prompts:
-            raise UserError('--negative steers the works\' prompts away from some text; give them: --prompt "a heart"')
-        for p in prompts:  # an empty negative, one equal to a prompt, or a bad weight: refused before anything
-            L.with_negative(p.strip(), negative, negative_weight)
+    L.check_negative(
+        prompts,
+        negative,
+        negative_weight,
+        needs_prompt='--negative steers the works\' prompts away from some text; give them: --prompt "a heart"',
+    )
     out = Path(out)
     check_out(out)
     wanted = assets.wanted(living, emulator)
