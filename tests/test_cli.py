@@ -237,3 +237,29 @@ def test_init_from_takes_the_source_model_and_refuses_another_family(tmp_path, t
     )
     assert "its weights belong to a 'mlp' model" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_an_unsorted_folder_trains_on_groups_of_look_and_draws_one(tmp_path, capsys):
+    """``--clusters K``: a folder without sub-folders becomes K classes, named in the run, drawn by name."""
+    from PIL import Image
+
+    from ganstudio import runs
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(12):  # two looks: red squares and blue squares
+        Image.new("RGB", (24, 24), (200 + i, 0, 0) if i % 2 else (0, 0, 200 + i)).save(folder / f"{i:02d}.png")
+    argv = ["train", "--data", str(folder), "--model", "dcgan", "--conditional", "--clusters", "2"]
+    argv += ["--resolution", "16", "--steps", "1", "--batch-size", "4", "--out", str(tmp_path / "runs"), "--quiet"]
+    assert main(argv) == 0
+    run = next((tmp_path / "runs").iterdir())
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["clusters"] == 2 and cfg["class_names"] == ["cluster 1", "cluster 2"]
+    assert runs.find_checkpoint(run).step == 1
+    assert main(["generate", str(run), "--class", "cluster 2", "--n", "2", "--grid", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main([("some" if a == "2" else a) for a in argv])
+    assert exit_.value.code == 2
+    assert "--clusters: expects a number of groups, auto or none, got 'some'" in capsys.readouterr().err

@@ -67,7 +67,9 @@ def cmd_train(a: argparse.Namespace) -> int:
             }.items()
             if v is not None
         }
-        data_options = {k: v for k, v in {"flip": a.flip or None, "fit": a.fit}.items() if v is not None}
+        data_options = {
+            k: v for k, v in {"flip": a.flip or None, "fit": a.fit, "clusters": a.clusters}.items() if v is not None
+        }
         cfg = build_run_config(
             a.data,
             a.model,
@@ -192,6 +194,16 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def _clusters(text: str) -> int | str:
+    """``--clusters``: a number of groups, auto or none (``DataConfig`` checks the range)."""
+    if text in ("auto", "none"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number of groups, auto or none, got {text!r}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line (no usage dump), exit status 2."""
 
@@ -222,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--flip", action="store_true", help="random horizontal flips of the training images")
     t.add_argument("--channels-last", action="store_true", help="NHWC conv weights (faster at 32-64 px on CPUs)")
     t.add_argument("--fit", choices=["crop", "pad"], default=None, help="folder images: center-crop or letterbox")
+    t.add_argument(
+        "--clusters",
+        type=_clusters,
+        default=None,
+        metavar="K",
+        help="classes from the pictures' look: K groups (or auto: one per ~45 pictures; none: off), so an "
+        "unsorted folder trains a conditional model (folder-64 uses auto); generate --class 'cluster 3'",
+    )
     t.add_argument(
         "--set",
         action="append",

@@ -59,6 +59,10 @@ class DataConfig:
         variants repeat a glyph five times, flags are mostly stripes).
     label_by: emoji only: the classes are Unicode's ``group`` s ("Food & Drink") or ``subgroup`` s
         ("food-fruit").
+    clusters: classes made from the pictures themselves: K groups of look (k-means on fixed random-conv
+        features, ``data.clusters``), named "cluster 1" (the largest) to "cluster K", which replace any labels
+        the source has; ``"auto"`` makes about one group per 45 pictures, and only for data without labels of
+        its own (a folder with ``labels``, emoji, clipart keep theirs); None or ``"none"``: no groups.
     """
 
     name: str = "fashion-mnist"
@@ -76,6 +80,7 @@ class DataConfig:
     skin_tones: bool = False
     flags: bool = False
     label_by: str = "group"
+    clusters: int | str | None = None
 
     def __post_init__(self) -> None:
         check(self.split in ("train", "test"), f"data.split must be 'train' or 'test', got {self.split!r}")
@@ -122,6 +127,24 @@ class DataConfig:
             "data.skin_tones and data.flags must be true or false",
         )
         check(self.label_by in LABEL_BY, f"data.label_by must be one of {', '.join(LABEL_BY)}, got {self.label_by!r}")
+        check(
+            self.clusters in (None, "none", "auto")
+            or (isinstance(self.clusters, int) and not isinstance(self.clusters, bool) and 1 <= self.clusters <= 1000),
+            f"data.clusters must be a number of groups 1..1000, auto or none, got {self.clusters!r}",
+        )
+        if self.clustered and self.clusters != "auto":
+            check(
+                not self.labels,
+                f"data.labels (classes from sub-folders) and data.clusters={self.clusters} (classes from the "
+                "pictures' look) both make the classes: drop one",
+            )
+        if self.clustered:
+            check(self.pairs is None, "data.clusters groups plain pictures; image-to-image pairs take no classes")
+
+    @property
+    def clustered(self) -> bool:
+        """Whether classes may come from groups of look (``clusters`` a number or ``auto``)."""
+        return self.clusters not in (None, "none")
 
     @property
     def transparent(self) -> bool:

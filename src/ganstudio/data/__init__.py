@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..config.data import DataConfig
 from ..errors import UserError
-from . import audio, clipart, digits, emoji, gm_notes, mnist, spoken_digits
+from . import audio, clipart, clusters, digits, emoji, gm_notes, mnist, spoken_digits
 from .base import ImageDataset, to_float, to_uint8
 
 __all__ = [
@@ -216,10 +216,15 @@ def load_dataset(cfg: DataConfig, default_resolution: int | None = None) -> Imag
         g = torch.Generator().manual_seed(cfg.subset_seed)
         ds = ds.subset(torch.randperm(len(ds), generator=g)[: cfg.limit])
     if src is not None and src.native_height is not None:  # spectrograms: made at their size, never resized
+        if cfg.clustered and cfg.clusters != clusters.AUTO:
+            raise UserError(f"data.clusters groups pictures, not sounds ({cfg.name}): drop data.clusters")
         return ds
     ds = _reshape(ds, cfg.resolution or default_resolution, cfg.channels, cfg.height)
     if cfg.pairs is not None and ds.inputs is None:  # inputs made from the shaped targets (sketch, grayscale)
         from . import pairs
 
         ds = pairs.derive_pairs(ds, cfg.pairs)
+    if cfg.clustered:  # after shaping: the groups are of the pictures the model sees
+        assert cfg.clusters is not None
+        ds = clusters.label_by_look(ds, cfg.clusters)
     return ds

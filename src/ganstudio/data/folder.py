@@ -349,6 +349,13 @@ def _warn_skipped(root: Path, skipped: list[str], total: int) -> None:
     )
 
 
+def sorted_into_classes(root: Path) -> bool:
+    """Whether every picture under ``root`` lies in a first-level sub-folder and there are at least two of
+    them: a folder sorted into classes (``data.clusters=auto`` then keeps them as its labels)."""
+    rels = [r for r, _, _ in _list_files(root)]
+    return bool(rels) and all("/" in r for r in rels) and len({r.split("/", 1)[0] for r in rels}) >= 2
+
+
 def _classes(root: Path, rels: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
     loose = [r for r in rels if "/" not in r]
     if loose:

@@ -19,44 +19,17 @@ Why this extractor (and not an autoencoder trained on the folder)
     are only comparable with other numbers carrying the same name and id. ``benchmarks/eval_README.md``
     shows FID against a folder rising monotonically with blur, noise and dropped sub-folders.
 
-Network (images are converted to RGB and resized to 64 x 64, mapped to [-1, 1]):
-    4 blocks of Conv3x3 (3 -> 8 -> 16 -> 32 -> 64 channels, He-scaled normal weights, no bias; the
-    first block's filters are made zero-mean, i.e. band-pass) + ReLU, with 2x average pooling
-    before blocks 2-4 (scales 64, 32, 16, 8 pixels).
-    Features: per block and channel the log of the spatial mean and of the standard deviation of
-    the activations (log: a change of fine-scale energy by a factor counts the same for a faint
-    and a contrasty image, which makes blur and noise stand out), each block scaled by
-    1/sqrt(channels) so that every scale weighs alike (240 values), then
-    the 4 x 4 x 3 average-pooled image in [-1, 1] (48 values): D = 288.
+Network: ``ganstudio.randconv`` (shared with ``data.clusters``); images are converted to RGB and resized
+to 64 x 64, mapped to [-1, 1], and described by 288 values (log mean and std of 4 conv scales + a 4 x 4 layout).
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .. import randconv
+from ..randconv import EPS, LAYOUT, SEED, SIZE, WIDTHS
 from .base import Extractor, sha256_tensors
-
-SEED = 20240601
-WIDTHS = (8, 16, 32, 64)
-SIZE = 64
-LAYOUT = 4
-EPS = 1e-3
-
-
-def _weights(seed: int = SEED) -> dict[str, torch.Tensor]:
-    rs = np.random.RandomState(seed)  # legacy stream: guaranteed stable across numpy versions
-    out, c = {}, 3
-    for i, w in enumerate(WIDTHS):
-        a = rs.standard_normal((w, c, 3, 3))
-        if i == 0:  # zero-mean first filters: band-pass, blind to overall brightness
-            a -= a.mean(axis=(1, 2, 3), keepdims=True)
-        out[f"conv{i}"] = torch.from_numpy((a * math.sqrt(2.0 / (c * 9))).astype(np.float32))
-        c = w
-    return out
 
 
 class RandomConvExtractor(Extractor):
@@ -73,24 +46,14 @@ class RandomConvExtractor(Extractor):
 
     def __init__(self, seed: int = SEED):
         self.seed = seed
-        self.weights = _weights(seed)
+        self.weights = randconv.weights(seed)
         self.id = sha256_tensors(
             self.weights,
             {"widths": WIDTHS, "size": SIZE, "layout": LAYOUT, "eps": EPS, "stats": "log-mean-std", "version": 2},
         )[:12]
 
     def _forward(self, x: torch.Tensor):
-        h = x * 2 - 1
-        layout = F.adaptive_avg_pool2d(h, LAYOUT).flatten(1)
-        parts = []
-        for i, w in enumerate(WIDTHS):
-            if i:
-                h = F.avg_pool2d(h, 2)
-            h = F.relu(F.conv2d(h, self.weights[f"conv{i}"], padding=1))
-            flat = h.flatten(2)
-            scale = 1.0 / math.sqrt(w)
-            parts += [torch.log(flat.mean(2) + EPS) * scale, torch.log(flat.std(2) + EPS) * scale]
-        return torch.cat(parts + [layout], dim=1), None
+        return randconv.describe(x, self.weights), None
 
     def extra_info(self) -> dict:
-        return {"seed": self.seed, "input": f"RGB {SIZE}x{SIZE}", "dims": 2 * sum(WIDTHS) + 3 * LAYOUT * LAYOUT}
+        return {"seed": self.seed, "input": f"RGB {SIZE}x{SIZE}", "dims": randconv.DIMS}

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import runs
 from ..config import RunConfig
+from ..data import folder
 from ..errors import UserError
 from .presets import preset as get_preset
 from .resolve import resolve
@@ -95,7 +96,15 @@ def build_run_config(
         and merged.get("data", {}).get("name")
         and Path(str(merged["data"]["name"])).expanduser().is_dir()
     ):
-        merged["data"].setdefault("labels", True)  # a conditional folder run takes classes from sub-folders
+        # A conditional folder run takes its classes from sub-folders, unless they come from groups of look
+        # (data.clusters): a number always clusters; auto keeps the sub-folders of a folder sorted into them.
+        clusters = merged["data"].get("clusters")
+        if clusters in (None, "none"):
+            merged["data"].setdefault("labels", True)
+        elif clusters == "auto":
+            merged["data"].setdefault(
+                "labels", folder.sorted_into_classes(Path(str(merged["data"]["name"])).expanduser())
+            )
     return resolve(RunConfig.from_dict(merged))
 
 
