@@ -8,6 +8,7 @@ Not a test: trains real models for minutes each and appends results to benchmark
     python benchmarks/quality_presets.py --threads 1 smalldata --arms none ada --steps 8000 --fid-every 2000 \
         --set model_config.spectral_norm=false --set model_config.d_channels=64   # a D that overfits: ADA pays
     python benchmarks/quality_presets.py folder --minutes 5           # crops of scikit-image photos at 64 px
+    python benchmarks/quality_presets.py --threads 1 folder --minutes 5 --preset folder-64-dcgan   # the old preset
 
 Needs the classifier (`ganstudio features train --data fashion-mnist`) for classifier-FID.
 """
@@ -210,11 +211,12 @@ def cmd_folder(a) -> None:
 
     folder = make_crops(Path("/tmp/ganstudio-photos"), size=64, per_image=100)
     stop = budget(a)
-    run, wall, cpu = train_run("folder-64", str(folder), sets=a.set, **stop)
+    run, wall, cpu = train_run(a.preset, str(folder), sets=a.set, **stop)
     res = evaluate(run, n=a.n, features="auto")
     record(
         {
             "bench": "folder",
+            "preset": a.preset,
             **stop,
             "sets": a.set,
             "run": str(run),
@@ -260,6 +262,7 @@ def main() -> None:
     f.add_argument("--minutes", type=float, default=5)
     f.add_argument("--steps", type=int, default=None, help="instead of --minutes")
     f.add_argument("--n", type=int, default=1000)
+    f.add_argument("--preset", default="folder-64", help="folder-64, or folder-64-dcgan (folder-64 until session 23)")
     for q in (d, s, f):
         q.add_argument(
             "--set",

@@ -65,7 +65,7 @@ def cpu_capability() -> str:
 
 # Where bf16 autocast pays: GPUs and AMX. Measured on an AVX512_BF16 CPU without AMX (benchmarks/README.md):
 # dcgan 32 px 0.80x, 64 px 0.89x, resnet 32 px 0.76x of float32, so `--precision auto` stays float32 there;
-# on an AMX CPU the presets' whole steps ran 1.06-1.43x (emoji-64 1.34x, folder-64 1.43x).
+# on an AMX CPU the presets' whole steps ran 1.06-1.43x (emoji-64 1.34x, folder-64-dcgan 1.43x).
 BF16_PAYS = ("gpu", "amx")
 
 

@@ -598,6 +598,32 @@ def test_fine_tuning_config_is_built_by_build_run_config_from_the_source_run(stu
     assert client.post("/api/train", json={"data": "digits", "init_from": "00042-missing"}).status_code == 404
 
 
+def test_the_train_panel_asks_for_groups_of_look(client, monkeypatch):
+    """An upload trained with folder-64 groups its pictures by look (the recipe's auto, or the number asked)."""
+    from ganstudio.studio.jobs import Jobs
+    from ganstudio.training import prepare
+
+    started = []
+    monkeypatch.setattr(
+        Jobs,
+        "start",
+        lambda self, cfg, minutes, label: (
+            started.append(cfg)
+            or {"id": "0" * 12, "kind": "train", "run": None, "status": "running", "created": 0.0, "info": {}}
+        ),
+    )
+    files = [("files", (n, d, "image/png")) for n, d in digit_pngs(48)]
+    up = client.post("/api/uploads", data={"name": "digits48"}, files=files).json()
+    for asked, want, sub_folders in ((None, "auto", False), (3, 3, False), ("none", "none", True)):
+        body = {"data": up["id"], "preset": "folder-64", "minutes": 1, "resolution": 16}
+        assert client.post("/api/train", json=body | ({} if asked is None else {"clusters": asked})).status_code == 200
+        assert started[-1]["data"]["clusters"] == want and started[-1]["data"]["labels"] is sub_folders
+    assert prepare(started[1])[0].class_names == ("cluster 1", "cluster 2", "cluster 3")
+    assert prepare(started[0])[0].class_names == ("cluster 1",)  # 48 pictures: auto makes one group
+    for bad in (0, "some", 1001):
+        assert client.post("/api/train", json={"data": up["id"], "clusters": bad}).status_code == 422
+
+
 @pytest.mark.timeout(240)
 def test_training_job_start_watch_stop_resume(studio_runs, client, run):
     files = [("files", (n, d, "image/png")) for n, d in digit_pngs(48)]

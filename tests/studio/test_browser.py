@@ -322,9 +322,12 @@ def test_click_through_every_panel(server, page, tmp_path, axe):
     page.select_option("#train-data", upload_id)
     page.select_option("#train-preset", "seed")  # the article's MLP: the quickest job to start and stop here
     page.select_option("#train-res", "8")
+    page.select_option("#train-clusters", "4")  # groups of look: the run's data config carries them
     page.fill("#train-minutes", "1")
     page.click("#train-start")
     page.wait_for_selector("#job-list .job[data-status=running]")
+    (config,) = app.state.studio.jobs.dir.glob("config-*.json")  # the one training started here: its RunConfig
+    assert json.loads(config.read_text())["data"]["clusters"] == 4
     shot(page, "train")
     violations["train"] = axe(page)
     page.locator("#job-list .job[data-status=running] button", has_text="Stop").click()

@@ -224,6 +224,7 @@ PICTURE_PRESETS = [
     "seed-case-study",
     "fashion-mnist",
     "folder-64",
+    "folder-64-dcgan",
     "emoji-64",
     "emoji-text",
     "emoji-text-64",

@@ -135,10 +135,11 @@ class Jobs:
         batch_size: int | None = None,
         resolution: int | None = None,
         init_from: str | None = None,
+        clusters: int | str | None = None,
     ) -> dict:
         """A new run on ``data`` (a named dataset or an upload id) with a preset, for ``minutes``;
-        ``init_from``: a run of this folder to fine-tune. A bad choice is refused here, before any
-        process or run folder is made."""
+        ``init_from``: a run of this folder to fine-tune; ``clusters``: ``data.clusters`` (None: the preset's).
+        A bad choice is refused here, before any process or run folder is made."""
         budget: dict = {"minutes": minutes}  # the TrainConfig fields given, as the CLI's flags give them
         if steps:
             budget["steps"] = steps
@@ -153,7 +154,14 @@ class Jobs:
         else:
             raise UserError(f"unknown data {data!r}; choose a dataset or upload pictures")
         source = str(self.index.path(init_from)) if init_from else None  # a run of this folder, never a path
-        cfg = build_run_config(data=data_name, preset=preset, train=budget, resolution=resolution, init_from=source)
+        cfg = build_run_config(
+            data=data_name,
+            preset=preset,
+            train=budget,
+            resolution=resolution,
+            init_from=source,
+            data_options=None if clusters is None else {"clusters": clusters},
+        )
         return self.start(cfg.to_dict(), minutes, label)
 
     def start(self, config: dict, minutes: float, label: str) -> dict:

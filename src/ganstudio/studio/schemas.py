@@ -371,6 +371,9 @@ class TrainRequest(Strict):
     resolution: int | None = Field(None, ge=8, le=256)
     steps: int | None = Field(None, ge=1, le=10_000_000)
     batch_size: int | None = Field(None, ge=1, le=1024)
+    clusters: Literal["auto", "none"] | Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        None, description="classes from the pictures' look: a number of groups, auto or none (the recipe's when absent)"
+    )
 
 
 class ResumeRequest(Strict):

@@ -58,6 +58,7 @@ def start_training(req: S.TrainRequest, st: StudioDep) -> dict:
         batch_size=req.batch_size,
         resolution=req.resolution,
         init_from=req.init_from,
+        clusters=req.clusters,
     )
 
 

@@ -46,6 +46,8 @@ async function startTraining() {
   if (!body.data) { toast("Choose or upload pictures first", true); return; }
   if ($("#train-init").value) body.init_from = $("#train-init").value;
   if ($("#train-res").value) body.resolution = +$("#train-res").value;
+  const groups = $("#train-clusters").value;
+  if (groups) body.clusters = groups === "auto" || groups === "none" ? groups : +groups;
   try {
     const job = await api("/api/train", { body });
     toast("Training started: it runs on even if you close this tab");
