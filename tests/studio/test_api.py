@@ -565,22 +565,29 @@ def wait_for(fn, timeout=150.0, every=0.5):
     raise AssertionError("timed out")
 
 
-def test_fine_tuning_config_is_built_by_build_run_config_from_the_source_run(studio_runs, client, run, monkeypatch):
-    """The studio makes a fine-tuning run's config as the CLI's `train` does (build_run_config with
-    --init-from), taking the source's model family and shape: its weights fit no other."""
+@pytest.fixture
+def started(monkeypatch) -> list[dict]:
+    """The RunConfig dicts the studio would start trainings with (``Jobs.start`` records them, spawns nothing)."""
     from ganstudio.studio.jobs import Jobs
-    from ganstudio.training import prepare
-    from ganstudio.training.options import build_run_config
 
-    started = []
+    configs: list[dict] = []
     monkeypatch.setattr(
         Jobs,
         "start",
         lambda self, cfg, minutes, label: (
-            started.append(cfg)
+            configs.append(cfg)
             or {"id": "0" * 12, "kind": "train", "run": None, "status": "running", "created": 0.0, "info": {}}
         ),
     )
+    return configs
+
+
+def test_fine_tuning_config_is_built_by_build_run_config_from_the_source_run(studio_runs, client, run, started):
+    """The studio makes a fine-tuning run's config as the CLI's `train` does (build_run_config with
+    --init-from), taking the source's model family and shape: its weights fit no other."""
+    from ganstudio.training import prepare
+    from ganstudio.training.options import build_run_config
+
     assert (
         client.post(
             "/api/train",
@@ -598,20 +605,10 @@ def test_fine_tuning_config_is_built_by_build_run_config_from_the_source_run(stu
     assert client.post("/api/train", json={"data": "digits", "init_from": "00042-missing"}).status_code == 404
 
 
-def test_the_train_panel_asks_for_groups_of_look(client, monkeypatch):
+def test_the_train_panel_asks_for_groups_of_look(client, started):
     """An upload trained with folder-64 groups its pictures by look (the recipe's auto, or the number asked)."""
-    from ganstudio.studio.jobs import Jobs
     from ganstudio.training import prepare
 
-    started = []
-    monkeypatch.setattr(
-        Jobs,
-        "start",
-        lambda self, cfg, minutes, label: (
-            started.append(cfg)
-            or {"id": "0" * 12, "kind": "train", "run": None, "status": "running", "created": 0.0, "info": {}}
-        ),
-    )
     files = [("files", (n, d, "image/png")) for n, d in digit_pngs(48)]
     up = client.post("/api/uploads", data={"name": "digits48"}, files=files).json()
     for asked, want, sub_folders in ((None, "auto", False), (3, 3, False), ("none", "none", True)):
