@@ -356,3 +356,18 @@ def test_cache_write_leaves_no_temp_files(tmp_path, cache_dir):
     load(root, fit="pad")
     names = [p.name for p in cache_files(cache_dir)] + [p.name for p in (cache_dir / "folders").glob(".*")]
     assert len(names) == 2 and all(n.endswith(".npz") and not n.startswith(".") for n in names)
+
+
+def test_pictures_over_the_pixel_limit_are_skipped_in_the_one_warning(tmp_path, monkeypatch):
+    # Pillow's threshold and ours, lowered so that a 12 x 12 picture is "too large" (Pillow warns over its limit and
+    # only refuses at twice it; we refuse over it): the skipped-files warning names it, Pillow's own is not repeated
+    monkeypatch.setattr(folder.Image, "MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr(folder, "MAX_PIXELS", 100)
+    root = tmp_path / "big"
+    solid(root / "small.png", RED, size=(8, 8))
+    solid(root / "huge.png", GREEN, size=(12, 12))
+    with pytest.warns(folder.SkippedFilesWarning) as rec:
+        ds = load(root)
+    assert [type(w.message) for w in rec] == [folder.SkippedFilesWarning]
+    assert "skipped 1 of 2 files" in str(rec[0].message) and "huge.png" in str(rec[0].message)
+    assert len(ds) == 1

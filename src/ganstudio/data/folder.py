@@ -375,8 +375,12 @@ def _build(root: Path, rels: list[str], options: dict, labels: np.ndarray | None
     colours = (None if keep_alpha else tuple(options["background"])), tuple(options["letterbox"])
     jobs = [(root / r, size, options["fit"], options["channels"], *colours) for r in rels]
     workers = max(1, min(16, os.cpu_count() or 1, len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
-        results = list(pool.map(_try_decode, jobs))
+    # Pillow warns once per picture over its threshold (MAX_PIXELS) before _decode refuses it: the refusal is counted
+    # in the one skipped-files warning below, so Pillow's would only repeat it (Debian's clip art has a few 13,000 px
+    # drawings). Filtered here, around the pool, because catch_warnings inside each worker thread is not thread-safe.
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=workers) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        results = list(pool.map(_try_decode, jobs))  # Pillow releases the GIL while decoding
     ok = [i for i, r in enumerate(results) if r is not None]
     skipped = [rels[i] for i, r in enumerate(results) if r is None]
     if not ok:
