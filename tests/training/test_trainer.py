@@ -229,6 +229,7 @@ PICTURE_PRESETS = [
     "emoji-text",
     "emoji-text-64",
     "folder-128-small-data",
+    "folder-128-resnet",
     "pix2pix",
 ]
 SOUND_PRESETS = ["gm-notes", "spoken-digits"]  # below, on a made folder of sound files
