@@ -140,3 +140,48 @@ def test_a_conditional_folder_run_clusters_an_unsorted_folder_and_keeps_a_sorted
     assert data_of(sorted_, "auto") == (True, "auto")  # ... a sorted one keeps its sub-folders as classes
     assert data_of(sorted_, 3) == (False, 3)  # a number always groups by look
     assert data_of(unsorted, None) == (True, None)  # as before: a conditional folder run reads sub-folders
+
+
+def test_small_groups_are_folded_into_their_nearest_neighbours():
+    x = torch.tensor([[0.0]] * 10 + [[10.0]] * 8 + [[6.0]], dtype=torch.float64)  # 6.0: nearer 10 than 0
+    labels = clusters.kmeans(x, 3)
+    assert torch.bincount(labels).tolist() == [10, 8, 1]
+    folded = clusters.fold_small_groups(x, labels, min_size=5)
+    assert folded.tolist() == [0] * 10 + [1] * 9  # the outlier joined the group of 10.0s; renumbered by size
+    assert torch.equal(clusters.fold_small_groups(x, labels, min_size=1), labels)  # nothing under 1: unchanged
+
+
+def outlier_folder(root: Path) -> Path:
+    """115 pictures (auto: 3 groups): 60 red discs, 54 blue stripes and one black square that k-means gives a
+    group of its own."""
+    root.mkdir(parents=True, exist_ok=True)
+    items = [("red disc", i) for i in range(60)] + [("blue stripes", i) for i in range(54)]
+    for j, (kind, i) in enumerate(items):
+        Image.fromarray(look(kind, i)).save(root / f"{j:03d}.png")
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(root / "114.png")
+    return root
+
+
+def test_auto_folds_a_one_picture_group_so_no_group_is_learnt_by_heart(tmp_path):
+    root = outlier_folder(tmp_path / "outlier")
+    exact = load_dataset(DataConfig(name=str(root), resolution=32, clusters=3))  # a number: exactly that many
+    assert clusters.auto_k(115) == 3 and sorted(torch.bincount(exact.labels).tolist()) == [1, 54, 60]
+    auto = load_dataset(DataConfig(name=str(root), resolution=32, clusters="auto"))
+    assert auto.class_names == ("cluster 1", "cluster 2")
+    assert min(torch.bincount(auto.labels).tolist()) >= clusters.MIN_AUTO_GROUP
+
+
+def test_a_run_made_before_small_groups_were_folded_keeps_its_own_groups(tmp_path):
+    import dataclasses
+
+    from ganstudio.training import prepare
+    from ganstudio.training.options import build_run_config
+
+    root = outlier_folder(tmp_path / "outlier")
+    cfg, ds = prepare(build_run_config(data=str(root), preset="folder-64"))
+    assert cfg.model_config.num_classes == 2 and ds.num_classes == 2  # a new run: the folded groups
+    # a run that learnt auto's three groups (its stored model config says 3) resumes on the same three
+    old = dataclasses.replace(cfg, model_config=dataclasses.replace(cfg.model_config, num_classes=3))
+    cfg3, ds3 = prepare(old)
+    exact = load_dataset(DataConfig(name=str(root), resolution=64, clusters=3))
+    assert cfg3.class_names == ("cluster 1", "cluster 2", "cluster 3") and torch.equal(ds3.labels, exact.labels)

@@ -12,7 +12,8 @@ How: every picture (composited on white when it has alpha, grey made RGB) is res
 by the fixed random-convolution network of ``ganstudio.randconv`` (colour, texture and a 4 x 4 layout; the
 same features ``folder-rcf`` scores with); each feature is standardised over the set and k-means (k-means++
 seeding from a fixed seed, then Lloyd's steps in float64) splits the set into K groups, numbered by size,
-largest first: "cluster 1" ... "cluster K". Deterministic for one set of pictures; the features are float32
+largest first: "cluster 1" ... "cluster K" (under ``auto``, a group of fewer than ``MIN_AUTO_GROUP`` pictures is
+folded into its neighbours first, so K may come out smaller). Deterministic for one set of pictures; the features are float32
 convolutions, so on another CPU a picture lying on a boundary between two groups may fall in the other.
 """
 
@@ -30,6 +31,10 @@ from .base import ImageDataset
 AUTO = "auto"
 PER_CLUSTER = 45  # pictures per group that ``auto`` aims at (measured on emoji: benchmarks/README.md)
 MAX_AUTO = 100
+# ``auto`` folds a group smaller than this into its neighbours: k-means gives an outlier picture a group of its own,
+# and a conditional G then learns that one picture by heart (on 300 clip-art pictures, "cluster 7" was one pattern
+# tile and every seed of it drew a copy of it; benchmarks/README.md, session 24).
+MIN_AUTO_GROUP = PER_CLUSTER // 5
 SEED = 0
 MAX_STEPS = 100
 BATCH = 256
@@ -101,9 +106,34 @@ def _by_size(labels: torch.Tensor, k: int) -> torch.Tensor:
     return rank[labels]
 
 
+def name(j: int) -> str:
+    """Group ``j``'s class name (0-based: the largest group is "cluster 1")."""
+    return f"cluster {j + 1}"
+
+
+def fold_small_groups(x: torch.Tensor, labels: torch.Tensor, min_size: int) -> torch.Tensor:
+    """Groups of fewer than ``min_size`` rows, smallest first, each row moved to the nearest centre (mean) of the
+    other groups, until every group has ``min_size`` rows or one group is left; renumbered by size (``kmeans``)."""
+    labels = labels.clone()
+    while True:
+        present, sizes = labels.unique(return_counts=True)
+        if len(present) == 1 or int(sizes.min()) >= min_size:
+            break
+        small = int(present[sizes.argmin()])
+        others = [int(j) for j in present if int(j) != small]
+        centres = torch.stack([x[labels == j].mean(0) for j in others])
+        members = labels == small
+        labels[members] = torch.tensor(others)[torch.cdist(x[members], centres).argmin(1)]
+    present = labels.unique()
+    compact = torch.empty(int(present.max()) + 1, dtype=torch.long)
+    compact[present] = torch.arange(len(present))
+    return _by_size(compact[labels], len(present))
+
+
 def label_by_look(ds: ImageDataset, clusters: int | str) -> ImageDataset:
-    """``ds`` with its labels replaced by groups of look (``clusters`` groups, or ``auto``: see ``auto_k``);
-    ``auto`` leaves a dataset that has labels of its own as it is."""
+    """``ds`` with its labels replaced by groups of look (``clusters`` groups exactly, or ``auto``: about
+    ``auto_k`` groups, none under ``MIN_AUTO_GROUP`` pictures); ``auto`` leaves a dataset that has labels of its own
+    as it is."""
     if clusters == AUTO:
         if ds.labels is not None:
             return ds
@@ -115,6 +145,13 @@ def label_by_look(ds: ImageDataset, clusters: int | str) -> ImageDataset:
                 f"data.clusters={k} asks for more groups than there are pictures ({len(ds)}): "
                 f"use at most {len(ds)}, or data.clusters=auto"
             )
-    labels = torch.zeros(len(ds), dtype=torch.long) if k == 1 else kmeans(features(ds.images), k)
-    names = tuple(f"cluster {j + 1}" for j in range(k))
+    if k == 1:
+        labels = torch.zeros(len(ds), dtype=torch.long)
+    else:
+        x = features(ds.images)
+        labels = kmeans(x, k)
+        if clusters == AUTO:
+            labels = fold_small_groups(x, labels, MIN_AUTO_GROUP)
+            k = int(labels.max()) + 1
+    names = tuple(name(j) for j in range(k))
     return dataclasses.replace(ds, labels=labels, class_names=names)

@@ -11,7 +11,7 @@ import torch
 
 from .. import runs
 from ..config import RESUMABLE_FIELDS, RunConfig, TrainConfig, diff
-from ..data import SOURCES, load_dataset
+from ..data import SOURCES, clusters, load_dataset
 from ..devices import resolve_device
 from ..errors import UserError
 from . import distributed
@@ -59,6 +59,13 @@ def prepare(cfg: RunConfig | dict) -> tuple[RunConfig, Any]:
     """Resolve a config against its family and its data: returns (complete config, dataset)."""
     cfg = resolve(RunConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg)
     dataset = load_dataset(cfg.data, default_resolution=_default_resolution(cfg))
+    made_for = cfg.model_config.num_classes if cfg.conditional else 0  # a run resumed or fine-tuned from
+    grouped_by_look = dataset.class_names[:1] == (clusters.name(0),)  # auto left any labels of the data's own
+    if cfg.data.clusters == clusters.AUTO and grouped_by_look and made_for and dataset.num_classes != made_for:
+        # a run made before ``auto`` folded small groups (session 24) keeps the groups it learned: k-means with its
+        # own number of groups is exactly what ``auto`` made then
+        data = dataclasses.replace(cfg.data, clusters=made_for)
+        dataset = load_dataset(data, default_resolution=_default_resolution(cfg))
     if len(dataset) < cfg.train.batch_size:
         raise UserError(
             f"dataset has {len(dataset)} images, fewer than one batch of {cfg.train.batch_size}; lower --batch-size"
