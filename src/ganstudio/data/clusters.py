@@ -13,8 +13,8 @@ by the fixed random-convolution network of ``ganstudio.randconv`` (colour, textu
 same features ``folder-rcf`` scores with); each feature is standardised over the set and k-means (k-means++
 seeding from a fixed seed, then Lloyd's steps in float64) splits the set into K groups, numbered by size,
 largest first: "cluster 1" ... "cluster K" (under ``auto``, a group of fewer than ``MIN_AUTO_GROUP`` pictures is
-folded into its neighbours first, so K may come out smaller). Deterministic for one set of pictures; the features are float32
-convolutions, so on another CPU a picture lying on a boundary between two groups may fall in the other.
+folded into its neighbours first, so K may come out smaller). Deterministic for one set of pictures; the features
+are float32 convolutions, so on another CPU a picture lying on a boundary between two groups may fall in the other.
 """
 
 from __future__ import annotations
