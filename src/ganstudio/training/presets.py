@@ -252,7 +252,7 @@ PRESETS["folder-64"] = {
 # and texture). Measured on 300 clip-art pictures as an unsorted folder (7 groups of look), 10 minutes, 1 thread, AMX
 # CPU (bf16), in the emoji classifier's features (benchmarks/README.md, session 24): FID 61 / 53 (2 seeds) against
 # 203 / 282 for the ResNet it replaced (folder-128-resnet: 76 steps in 10 minutes); drawing at 32 px (upscale 4) ran
-# 2.3x the steps and measured 77 / 66. With auto's one-picture group folded (6 groups) seed 0 measured 47.
+# 2.3x the steps and measured 77 / 66. With auto's one-picture group folded (6 groups): 47 / 63, within the noise.
 PRESETS["folder-128-small-data"] = {
     **PRESETS["folder-64"],
     "data": {"resolution": 128, "flip": True, "clusters": "auto"},
