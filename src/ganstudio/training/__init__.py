@@ -63,9 +63,8 @@ def prepare(cfg: RunConfig | dict) -> tuple[RunConfig, Any]:
     grouped_by_look = dataset.class_names[:1] == (clusters.name(0),)  # auto left any labels of the data's own
     if cfg.data.clusters == clusters.AUTO and grouped_by_look and made_for and dataset.num_classes != made_for:
         # a run made before ``auto`` folded small groups (session 24) keeps the groups it learned: k-means with its
-        # own number of groups is exactly what ``auto`` made then
-        data = dataclasses.replace(cfg.data, clusters=made_for)
-        dataset = load_dataset(data, default_resolution=_default_resolution(cfg))
+        # own number of groups is exactly what ``auto`` made then (regrouped in place: the pictures are already shaped)
+        dataset = clusters.label_by_look(dataset, made_for)
     if len(dataset) < cfg.train.batch_size:
         raise UserError(
             f"dataset has {len(dataset)} images, fewer than one batch of {cfg.train.batch_size}; lower --batch-size"
