@@ -191,7 +191,11 @@ def cmd_folder(a) -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for i, picture in enumerate(ds.images):  # uint8 (C, H, W)
-        Image.fromarray(picture.permute(1, 2, 0).numpy()).save(out / f"{i:04d}.png")
+        # --labelled: one sub-folder per class, so the folder loader gives the source's labels back (the GPU
+        # few-shot study trains on these 300 pictures on a machine without Debian's clip art)
+        where = out / ds.class_names[int(ds.labels[i])] if a.labelled and ds.labels is not None else out
+        where.mkdir(exist_ok=True)
+        Image.fromarray(picture.permute(1, 2, 0).numpy()).save(where / f"{i:04d}.png")
     print(f"{len(ds)} pictures of {a.data} at {a.resolution} px -> {out}")
 
 
@@ -235,6 +239,7 @@ def main() -> None:
     m.add_argument("--data", default="clipart")
     m.add_argument("--limit", type=int, default=300)
     m.add_argument("--resolution", type=int, default=128)
+    m.add_argument("--labelled", action="store_true", help="one sub-folder per class (the source's labels)")
     a = p.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch.set_num_threads(a.threads)
