@@ -93,7 +93,8 @@ def run_dir(out: Path) -> Path:
     return found[0]
 
 
-def score(name: str, run: Path) -> subprocess.Popen:
+def score(run: Path) -> subprocess.Popen:
+    """``ganstudio evaluate --json`` of a run, as the CPU studies score (its JSON on stdout)."""
     return subprocess.Popen(
         cli("evaluate", str(run), "--n", "1000", "--features", f"classifier:{CARRY / 'classifier-emoji'}",
             "--reference", "train", "--json"),
@@ -134,7 +135,7 @@ def cmd_run(a) -> None:
     t0 = time.monotonic()
     codes = launch_all(jobs, logs)
     print(f"trained in {time.monotonic() - t0:.0f} s: {codes}", flush=True)
-    scoring = {name: score(name, run_dir(work / name)) for name in jobs if codes[name] == 0}
+    scoring = {name: score(run_dir(work / name)) for name in jobs if codes[name] == 0}
     rows = []
     for name, proc in scoring.items():
         text, _ = proc.communicate()
@@ -191,14 +192,14 @@ def spread(values: list[float]) -> str:
 
 def cmd_table(a) -> None:
     rows = [json.loads(line) for line in Path(a.results).read_text().splitlines() if line.strip()]
-    print("| seed | arm | steps | images/s | FID | KID x1e3 | precision | recall | coverage | ADA p at the end |")
+    print("| seed | arm | steps | FID | KID x1e3 | precision | recall | coverage | copies | ADA p at the end |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["seed"], r["arm"] != "recon")):
-        g, last = r["rows"]["generated"], r["last_log"]
+        g, ada = r["rows"]["generated"], r["last_log"].get("ada_p")  # no ada_p: ADA was off
         print(
-            f"| {r['seed']} | {r['arm']} | {r['step']:,} | {last.get('images_per_s', float('nan')):.0f} | "
-            f"{g['fid']:.1f} | {g['kid']:.1f} | {g['precision']:.3f} | {g['recall']:.3f} | {g['coverage']:.3f} | "
-            f"{last.get('ada_p', float('nan')):.3f} |"
+            f"| {r['seed']} | {r['arm']} | {r['step']:,} | {g['fid']:.1f} | {g['kid']:.1f} | {g['precision']:.3f} | "
+            f"{g['recall']:.3f} | {g['coverage']:.3f} | {100 * g['copy_fraction']:.1f} % | "
+            f"{'-' if ada is None else f'{ada:.3f}'} |"
         )
     by = {(r["arm"], r["seed"]): r["rows"]["generated"]["fid"] for r in rows}
     seeds = sorted({s for _, s in by})
