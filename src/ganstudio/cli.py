@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .argtypes import add_negative
+from .argtypes import nonneg_float as _nonneg_float
 from .argtypes import positive_float as _positive_float
 from .argtypes import positive_int as _positive_int
 from .errors import UserError
@@ -37,6 +38,11 @@ TRAIN_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     ),
     "log_every": ("--log-every", _positive_int, "steps between log lines"),
     "sample_every": ("--sample-every", _positive_int, "steps between sample grids (plus every epoch)"),
+    "preview_seconds": (
+        "--preview-seconds",
+        _nonneg_float,
+        "the once-per-epoch sample grids at most this often (default 30; 0: every epoch)",
+    ),
     "checkpoint_every": ("--checkpoint-every", _positive_int, "steps between checkpoints"),
 }
 

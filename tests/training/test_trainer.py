@@ -86,6 +86,16 @@ def test_resume_equals_uninterrupted_training(resumed_pairs, variant, component)
         assert float(ta["augment.p"]) > 0  # ADA really moved p, so the test covers a changing value
 
 
+@pytest.mark.parametrize(("seconds", "expected"), [(0, [2, 4, 6, 8, 10, 12]), (3600, [2, 12])])
+def test_epoch_grids_are_written_at_most_every_preview_seconds(tmp_path, tiny_config, seconds, expected):
+    """64 pictures in batches of 32: an epoch every 2 steps. With preview_seconds 0 every epoch writes a grid (the
+    seed's rule); with an hour, a run of a second writes the first epoch's and the last step's only."""
+    cfg = tiny_config(steps=12, preview_seconds=seconds)
+    run = train(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, limit=64)), out=tmp_path, progress=False)
+    written = sorted(int(p.stem.split("-")[1]) for p in (run / "samples").glob("step-*.png"))
+    assert written == expected and (run / "samples" / "latest.png").is_file()
+
+
 def test_run_folder_contract(tmp_path, tiny_config):
     run = train(tiny_config(steps=20, sample_every=10), out=tmp_path, progress=False)
     assert run.name == "00001-digits".replace("digits", "mlp-digits")

@@ -34,6 +34,10 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 50
     sample_every: int = 0  # steps; 0 = once per epoch only (the seed's "display after every epoch")
+    # The once-per-epoch grids at most this often (wall-clock seconds; the first and the last are always written,
+    # as are sample_every's): on a few dozen pictures an epoch is a few steps, and a grid every 4 steps cost 28 MB
+    # of PNGs in 300 steps (benchmarks/README.md). 0 = every epoch, as the seed did.
+    preview_seconds: float = 30.0
     checkpoint_every: int = 2000
     keep_checkpoints: int = 3
     device: str = "auto"
@@ -104,6 +108,10 @@ class TrainConfig:
         check(self.n_dis >= 1, f"n_dis must be >= 1, got {self.n_dis}")
         check(0 <= self.label_smoothing < 0.5, f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
         check(self.log_every > 0 and self.checkpoint_every > 0, "log/checkpoint intervals must be positive")
+        check(
+            self.preview_seconds >= 0,
+            f"preview_seconds must be >= 0 (0: a grid every epoch), got {self.preview_seconds}",
+        )
         check(0 <= self.ema_beta < 1, f"ema_beta must be in [0, 1), got {self.ema_beta}")
         bad = [a for a in self.augment if a not in OPS]
         check(not bad, f"unknown augmentation {', '.join(bad)}; choose from {', '.join(OPS)}")
@@ -142,6 +150,7 @@ RESUMABLE_FIELDS = {
     "minutes",
     "log_every",
     "sample_every",
+    "preview_seconds",
     "checkpoint_every",
     "keep_checkpoints",
     "device",
