@@ -61,7 +61,9 @@ def record(row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
-KEYS = ("fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min")
+KEYS = (
+    "fid", "kid", "precision", "recall", "coverage", "density", "class_accuracy", "class_accuracy_min", "copy_fraction",
+)  # fmt: skip
 
 
 def score(run, checkpoint: str | int, n: int, grid: Path, class_mix: str = "data") -> dict:
