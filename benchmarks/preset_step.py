@@ -7,6 +7,10 @@ does not favour one variant. Reports images/s with the CPU's flags beside them (
 CPU has native bf16: AMX tiles or AVX512_BF16 dot products).
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/preset_step.py --preset emoji-64 --data emoji --passes 2
+    # on a GPU (oneDNN's bf16 math is a CPU variant, so it is left out there); the carried clip art of
+    # benchmarks/fewshot_gpu.py where the machine has no emoji font
+    python3 benchmarks/preset_step.py --device cuda --preset emoji-64 --data .gpu/clip300 --set data.labels=true \
+        --variants fp32 channels_last bf16 bf16_channels_last
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def cpu_flags() -> str:
 def worker(a) -> None:
     import torch
 
+    from ganstudio.devices import resolve_device
     from ganstudio.training import prepare
     from ganstudio.training.options import build_run_config
     from ganstudio.training.trainer import Trainer
@@ -53,12 +58,17 @@ def worker(a) -> None:
         data=a.data, preset=a.preset, train={"seed": 0, "threads": a.threads}, sets=VARIANTS[a.worker] + a.set
     )
     cfg, dataset = prepare(cfg)
-    trainer = Trainer(cfg, dataset, torch.device("cpu"), run_dir=None)
+    device = resolve_device(a.device)
+    trainer = Trainer(cfg, dataset, device, run_dir=None)
+    # a GPU runs ahead of Python: wait for its queue before reading the clock
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(a.warmup):
         trainer.train_step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         trainer.train_step()
+    sync()
     dt = time.perf_counter() - t0
     print(
         json.dumps({"variant": a.worker, "precision": trainer.precision, "img_s": a.steps * cfg.train.batch_size / dt})
@@ -74,9 +84,12 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (the fp32_bf16_math variant is CPU-only)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="also applied to every variant")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.device != "cpu" and BF16_MATH & set(a.variants):
+        p.error(f"{', '.join(sorted(BF16_MATH))} sets oneDNN's CPU math: leave it out with --device {a.device}")
     if a.worker:
         return worker(a)
     results: dict[str, list[float]] = {v: [] for v in a.variants}
@@ -84,7 +97,16 @@ def main() -> None:
         order = a.variants if i % 2 == 0 else a.variants[::-1]
         for v in order:
             cmd = [sys.executable, __file__, "--worker", v, "--preset", a.preset, "--data", a.data]
-            cmd += ["--warmup", str(a.warmup), "--steps", str(a.steps), "--threads", str(a.threads)]
+            cmd += [
+                "--warmup",
+                str(a.warmup),
+                "--steps",
+                str(a.steps),
+                "--threads",
+                str(a.threads),
+                "--device",
+                a.device,
+            ]
             for s in a.set:
                 cmd += ["--set", s]
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
@@ -93,7 +115,7 @@ def main() -> None:
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results[v].append(row["img_s"])
             print(f"pass {i + 1} {v:>20}: {row['img_s']:.1f} img/s", flush=True)
-    print(f"\n{a.preset} on {a.data}, {a.threads} threads, CPU flags: {cpu_flags()}")
+    print(f"\n{a.preset} on {a.data}, {a.threads} threads, device {a.device}, CPU flags: {cpu_flags()}")
     base = statistics.median(results["fp32"]) if "fp32" in results else None
     for v, xs in results.items():
         med = statistics.median(xs)
