@@ -92,6 +92,10 @@ class TrainConfig:
     # than any other caption), which lifts the rule that sets a caption's own picture aside, so G also learns to
     # keep a reference that already fits its words. 0 = never (every reference is another picture).
     retrieve_self: float = 0.0
+    # Runs that read text: StyleGAN-T's CLIP guidance at this size. A small text-image matching model is fitted on
+    # the run's own training pictures and captions before the first step, then frozen, and G's loss adds InfoNCE
+    # between its pictures and their captions in that model's space (training.guide). The weight; 0 = off.
+    text_guidance: float = 0.0
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -128,6 +132,7 @@ class TrainConfig:
             0 <= self.retrieve_self <= 1,
             f"retrieve_self must be in [0, 1] (a share of captions), got {self.retrieve_self}",
         )
+        check(self.text_guidance >= 0, f"text_guidance must be >= 0 (0 turns it off), got {self.text_guidance}")
         check(self.caption_recon >= 0, f"caption_recon must be >= 0 (0 turns it off), got {self.caption_recon}")
         check(
             self.caption_recon_px >= 0,

@@ -1,11 +1,11 @@
 """An independent text-image matching model, to score text-to-picture generators by retrieval (R-precision).
 
-Two towers meet in one 128-d space: a small CNN over the picture ((B, 3, 32, 32) in [-1, 1], larger pictures
-average-pooled to 32 px) and a linear map of the *frozen* sentence embedding of a caption (``textembed``, the
-same MiniLM the generators read). Trained contrastively (CLIP's symmetric InfoNCE with a learned
-temperature) on REAL captioned pictures only, never on generated ones: it judges generators, so it must not
-have learnt any generator's habits. Each step draws one of each picture's captions (``data.captions``) and
-shifts the pictures by up to 2 px (no flips: "left arrow" is not "right arrow").
+The model (``models.matcher``): two towers meet in one 128-d space, a small CNN over the picture ((B, 3, 32, 32)
+in [-1, 1], larger pictures average-pooled to 32 px) and a linear map of the *frozen* sentence embedding of a
+caption (``textembed``, the same MiniLM the generators read). Trained contrastively (CLIP's symmetric InfoNCE
+with a learned temperature) on REAL captioned pictures only, never on generated ones: it judges generators, so it
+must not have learnt any generator's habits. Each step draws one of each picture's captions (``data.captions``)
+and shifts the pictures by up to 2 px (no flips: "left arrow" is not "right arrow").
 
 R-precision (``r_precision``): for each (picture, its caption) the caption must score highest among itself
 and ``distractors`` (99) random other captions.
@@ -17,76 +17,23 @@ Cached in ``$GANSTUDIO_CACHE/features/text-match-<data>-<hash12>/`` as ``model.s
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from .. import textembed
 from ..data import ImageDataset
 from ..data.captions import caption_table
 from ..errors import UserError
+from ..models.matcher import MatchConfig, MatchModel, fit_matcher
 from ..runs import atomic_write_json, slug
 from .cache import data_hash, features_root
 
-SIZE = 32  # the picture side the image tower reads
-
-
-@dataclass(frozen=True)
-class MatchConfig:
-    text_model: str = textembed.DEFAULT_MODEL
-    dim: int = 128  # the shared space
-    widths: tuple[int, ...] = (32, 64, 128)
-    epochs: int = 60
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-
-
-class ImageTower(nn.Module):
-    """(B, C, H, W) in [-1, 1] (H = W = 32 * k) -> (B, dim) unit vectors."""
-
-    def __init__(self, channels: int, widths: Sequence[int], dim: int):
-        super().__init__()
-        layers: list[nn.Module] = []
-        c = channels
-        for w in widths:  # 32 -> 16 -> 8 -> 4
-            layers += [nn.Conv2d(c, w, 3, 1, 1), nn.BatchNorm2d(w), nn.ReLU(), nn.Conv2d(w, w, 3, 2, 1), nn.ReLU()]
-            c = w
-        self.convs = nn.Sequential(*layers)
-        self.head = nn.Linear(c * (SIZE >> len(widths)) ** 2, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != SIZE:
-            x = F.adaptive_avg_pool2d(x, SIZE)
-        return F.normalize(self.head(self.convs(x).flatten(1)), dim=1)
-
-
-class MatchModel(nn.Module):
-    def __init__(self, channels: int, text_dim: int, cfg: MatchConfig):
-        super().__init__()
-        self.image = ImageTower(channels, cfg.widths, cfg.dim)
-        self.text = nn.Linear(text_dim, cfg.dim)
-        self.log_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
-
-    def embed_text(self, e: torch.Tensor) -> torch.Tensor:
-        """(B, text_dim) frozen sentence embeddings -> (B, dim) unit vectors."""
-        return F.normalize(self.text(e), dim=1)
-
-
-def _shift(x: torch.Tensor, g: torch.Generator, pad: int = 2) -> torch.Tensor:
-    """Random translations of up to ``pad`` px (edge-replicated), one per picture."""
-    b, _, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx, dy = torch.randint(2 * pad + 1, (2, b), generator=g)
-    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+__all__ = ["MatchConfig", "TextMatcher", "load_matcher", "r_precision", "train_matcher"]
 
 
 def model_dir(ds: ImageDataset, cfg: MatchConfig) -> Path:
@@ -114,50 +61,24 @@ class TextMatcher:
 
 
 def train_matcher(
-    ds: ImageDataset, cfg: MatchConfig = MatchConfig(), log: Callable[[str], None] | None = None, force: bool = False
+    ds: ImageDataset, cfg: MatchConfig | None = None, log: Callable[[str], None] | None = None, force: bool = False
 ) -> TextMatcher:
     """Train (or load the cached) matching model on the captioned REAL pictures ``ds`` (uint8, any size that
-    pools to 32 px)."""
+    pools to 32 px); ``cfg`` defaults to ``MatchConfig()``, the judge's."""
+    cfg = cfg or MatchConfig()
     path = model_dir(ds, cfg)
     if not force and (path / "meta.json").is_file() and (path / "model.safetensors").is_file():
         return load_matcher(path)
     table = caption_table(ds, cfg.text_model)
-    torch.manual_seed(cfg.seed)
-    model = MatchModel(ds.shape[0], table.embeddings.shape[1], cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    g = torch.Generator().manual_seed(cfg.seed)
-    n = len(ds)
-    steps_per_epoch = max(1, n // cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total)
-    t0, losses = time.monotonic(), []
-    model.train()
-    for epoch in range(cfg.epochs):
-        perm = torch.randperm(n, generator=g)
-        for s in range(steps_per_epoch):
-            idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            x = _shift(ds.images[idx].float() / 127.5 - 1, g)
-            u = torch.rand(len(idx), generator=g)
-            count = table.count[idx]
-            e = table.embeddings[table.start[idx] + (u * count).long().clamp(max=count - 1)]
-            a, b = model.image(x), model.embed_text(e)
-            logits = model.log_scale.clamp(max=np.log(100)).exp() * a @ b.T
-            target = torch.arange(len(idx))
-            loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-        if log is not None and (epoch + 1) % 10 == 0:
-            log(f"text-match epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses[-steps_per_epoch:]):.3f}")
+    model, losses, seconds = fit_matcher(ds.images, table.embeddings, table.start, table.count, cfg, log)
+    n, steps_per_epoch = len(ds), max(1, len(ds) // cfg.batch_size)
     meta = {
         "data": ds.name,
         "pictures": n,
         "data_hash": data_hash(ds.images),
         "config": asdict(cfg),
         "final_loss": float(np.mean(losses[-steps_per_epoch:])),
-        "seconds": round(time.monotonic() - t0, 1),
+        "seconds": round(seconds, 1),
         "channels": ds.shape[0],
         "text_dim": int(table.embeddings.shape[1]),
     }

@@ -189,7 +189,8 @@ def _g_loss(
     logged apart, each when on -> (g_loss, {name: (unweighted value, weight)}): ``g_match`` the caption matching
     term (on the fakes' D features ``fake_h``), ``g_match_real`` the image-image term (the fakes drawn from the
     real batch's captions, against the real pictures' features ``real_h``, detached), ``mode_seeking`` (with the
-    fakes' noise ``z``), ``caption_recon`` (G's pictures against the real ones of their captions) and ``detail``
+    fakes' noise ``z``), ``caption_recon`` (G's pictures against the real ones of their captions), ``text_guidance``
+    (G's pictures against their captions in the frozen guide's space) and ``detail``
     the super-resolution stage's loss on the (unaugmented) real batch."""
     g_loss = ctx.loss.g(fake_l)
     if fake_aux is not None:
@@ -205,6 +206,8 @@ def _g_loss(
         apart["mode_seeking"] = (regularizers.mode_seeking(ctx, z, y_fake), ctx.cfg.mode_seeking)
     if ctx.cfg.caption_mix and ctx.reads_text and z is not None and y_fake is not None:
         apart["caption_mix"] = (caption_mix_loss(ctx, z, y_fake), ctx.cfg.caption_mix)
+    if ctx.guide is not None and y_fake is not None:  # the frozen guide: each picture nearest its own caption
+        apart["text_guidance"] = (ctx.guide.loss(fake, y_fake, ctx.noise), ctx.cfg.text_guidance)
     if ctx.cfg.caption_recon and ctx.reads_text:  # fake drawn from the real batch's captions (draws_real_captions)
         apart["caption_recon"] = (
             caption_recon_loss(ctx, fake, real, ctx.batches.own_captions()),
@@ -242,6 +245,7 @@ def _outputs(
     # g_match: G's pictures' caption matching; mode_seeking: 1 / how far a picture moves per unit of noise;
     # caption_mix: G's loss (adversarial + matching) on pictures drawn from interpolated captions;
     # caption_recon: G's pooled L1 distance to the real pictures of the captions it drew;
+    # text_guidance: InfoNCE of G's pictures and their captions in the frozen guide's space (log B at chance);
     # detail: G's super-resolution error on real pictures (lightweight, upscale > 1)
     out.update({name: value.detach() for name, (value, _) in g_apart.items()})
     if ctx.augmenter is not None and ctx.augmenter.ada:  # the adaptive probability's trajectory, for the log

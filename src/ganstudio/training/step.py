@@ -30,6 +30,7 @@ from ..data.captions import CaptionTable, caption_table
 from ..errors import UserError
 from ..losses import Loss
 from .components import EMA, Augmenter, LeCamAnchors
+from .guide import TextGuide
 from .regularizers import lecam_penalty
 from .sampler import BatchSampler
 
@@ -194,6 +195,9 @@ class StepContext:
     # XMC-GAN's image-image term in the same space (``match_real_weight``): G then draws from the real batch's
     # captions and each picture must pick out its caption's real picture among the batch's. 0 when off.
     match_real_weight: float = 0.0
+    # ``train.text_guidance``: the frozen matching model G's pictures must match their captions in (built here, in
+    # ``__post_init__``, from the run's training pictures and captions); None when off.
+    guide: TextGuide | None = None
     grad_sync: Callable[[Params], None] | None = None  # data-parallel gradient averaging; None in one process
     bf16: bool = False
     d_steps: int = 0  # D updates made before this step (the loop's counter, read-only here)
@@ -203,6 +207,14 @@ class StepContext:
         text_dim = int(getattr(self.model_config, "text_dim", 0) or 0)
         if text_dim:
             self.batches.read_text(text_dim, self.model_config.text_model)
+        if self.cfg.text_guidance:
+            if self.batches.captions is None:
+                raise UserError(
+                    "train.text_guidance guides G with the captions of a run that reads text; "
+                    "use a text preset (--preset emoji-text) or leave train.text_guidance at 0"
+                )
+            guide = TextGuide.fit(self.batches.dataset.images, self.batches.captions)
+            self.guide = guide.to(self.batches.device)
         if self.cfg.retrieve_self and not getattr(self.G, "retrieves", False):
             raise UserError(
                 "train.retrieve_self lets captions draw over their own picture in a retrieving run; "
