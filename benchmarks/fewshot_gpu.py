@@ -53,8 +53,9 @@ def cmd_prepare(a) -> None:
     found = find_classifier("emoji")
     if found is None:
         sys.exit("no emoji classifier here: run `ganstudio features train --data emoji` first (about 80 s)")
-    shutil.rmtree(CARRY, ignore_errors=True)
-    CARRY.mkdir()
+    for own in ("clip300", "classifier-emoji"):  # its own paths only: .gpu/text is text_gpu.py's
+        shutil.rmtree(CARRY / own, ignore_errors=True)
+    CARRY.mkdir(exist_ok=True)
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks/emoji_presets.py"), "folder", str(CARRY / "clip300"),
          "--data", "clipart", "--limit", str(a.images), "--resolution", "64", "--labelled"],
@@ -104,14 +105,16 @@ def score(run: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def cmd_run(a) -> None:
-    out = Path(os.environ.get("OUT", "/tmp/fewshot-gpu-out"))
+def start_run(work_dir: str, default_out: str) -> tuple[Path, Path, Path, dict]:
+    """A GPU run's folders (``$OUT`` or ``default_out`` for what comes back; ``work_dir`` emptied, with logs/) and
+    the machine it runs on (printed): (out, work, logs, machine)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    out = Path(os.environ.get("OUT", default_out))
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(a.work)
+    work = Path(work_dir)
     shutil.rmtree(work, ignore_errors=True)
     logs = work / "logs"
     logs.mkdir(parents=True)
-    link_data()
     import torch
 
     machine = {
@@ -120,6 +123,22 @@ def cmd_run(a) -> None:
         "cpus": os.cpu_count(),
     }
     print(json.dumps(machine), flush=True)
+    return out, work, logs, machine
+
+
+def write_rows(out: Path, rows: list[dict]) -> None:
+    """``out/results.jsonl``: one JSON row per scored run."""
+    (out / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def write_logs(out: Path, logs: Path, tail: int) -> None:
+    """``out/log.txt``: the last ``tail`` characters of every log in ``logs``."""
+    (out / "log.txt").write_text("".join(f"--- {p.name}\n{p.read_text()[-tail:]}\n" for p in sorted(logs.iterdir())))
+
+
+def cmd_run(a) -> None:
+    out, work, logs, machine = start_run(a.work, "/tmp/fewshot-gpu-out")
+    link_data()
     # a few steps of each arm first: a broken path stops here, in seconds, not after the whole budget
     smoke = {f"smoke-{arm}": train_cmd(arm, 0, a, work / f"smoke-{arm}", ["--steps", "3"]) for arm in ARMS}
     codes = launch_all(smoke, logs) if a.smoke else {}
@@ -156,12 +175,8 @@ def cmd_run(a) -> None:
             cli("generate", str(run), "--n", "64", "--seed", "1234", "--grid", str(work / f"grid-{name}.png")),
             env=env(), cwd=ROOT, capture_output=True,
         )  # fmt: skip
-    with open(out / "results.jsonl", "w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    with open(out / "log.txt", "w") as f:
-        for p in sorted(logs.iterdir()):
-            f.write(f"--- {p.name}\n{p.read_text()[-4000:]}\n")
+    write_rows(out, rows)
+    write_logs(out, logs, 4000)
     with tarfile.open(out / "grids.tar", "w") as t:
         for p in sorted(work.glob("grid-*.png")):
             t.add(p, arcname=p.name)

@@ -123,10 +123,11 @@ def emoji_sets(size: int) -> tuple[ImageDataset, ImageDataset, dict[str, str]]:
     return train, test, {e.name: e.group for e in parsed}
 
 
-def train_judge(train: ImageDataset, test: ImageDataset):
-    """The judge: the matching model trained on every REAL emoji, both splits (cached after the first time)."""
+def train_judge(train: ImageDataset, test: ImageDataset, cfg: MatchConfig | None = None):
+    """The judge: the matching model trained on every REAL emoji, both splits (cached after the first time);
+    ``cfg`` another architecture or seed for a second opinion (``--judge-widths``, ``--judge-seed``)."""
     both = ImageDataset("emoji", torch.cat([train.images, test.images]), None, captions=train.captions + test.captions)
-    return train_matcher(both, MatchConfig(), log=print)
+    return train_matcher(both, cfg or MatchConfig(), log=print)
 
 
 STOP = {"a", "an", "the", "of", "and", "with", "its"}
@@ -307,6 +308,13 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="latest", help="the text run's checkpoint (a step, or latest)")
     ap.add_argument("--class-run", default=None, help="a class-conditional emoji run (groups) for today's mapping")
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument(
+        "--judge-widths",
+        default=None,
+        help="a second judge: its image tower's widths, e.g. 24,48,96 (a run guided by a matcher, train.text_guidance, "
+        "is scored by a judge of another build too, so a gain is not one small CNN's taste)",
+    )
+    ap.add_argument("--judge-seed", type=int, default=0, help="the judge's seed (with --judge-widths)")
     ap.add_argument("--train-prompts", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="at most this many prompts per set (smoke tests)")
@@ -332,7 +340,11 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     t0 = time.monotonic()
     train, test, group = emoji_sets(32)
-    matcher = train_judge(train, test)
+    judge_cfg = MatchConfig()
+    if a.judge_widths:
+        widths = tuple(int(w) for w in a.judge_widths.split(","))
+        judge_cfg = MatchConfig(widths=widths, seed=a.judge_seed)
+    matcher = train_judge(train, test, judge_cfg)
     print(f"judge ready ({matcher.meta['seconds']} s to train, final loss {matcher.meta['final_loss']:.3f})")
     if a.judge_only:
         return

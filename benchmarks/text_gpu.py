@@ -32,7 +32,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from fewshot_gpu import ROOT, cli, env, launch_all, run_dir
+from fewshot_gpu import ROOT, cli, env, launch_all, run_dir, start_run, write_logs, write_rows
 
 CARRY = ROOT / ".gpu" / "text"
 CACHE = CARRY / "cache"
@@ -126,22 +126,8 @@ def scored_steps(run: Path, wanted: list[int]) -> list[str]:
 
 
 def cmd_run(a) -> None:
-    out = Path(os.environ.get("OUT", "/tmp/text-gpu-out"))
-    out.mkdir(parents=True, exist_ok=True)
-    work = Path(a.work)
-    shutil.rmtree(work, ignore_errors=True)
-    logs = work / "logs"
-    logs.mkdir(parents=True)
+    out, work, logs, machine = start_run(a.work, "/tmp/text-gpu-out")
     carried_env(work)
-    sys.path.insert(0, str(ROOT / "src"))
-    import torch
-
-    machine = {
-        "torch": torch.__version__,
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-        "cpus": os.cpu_count(),
-    }
-    print(json.dumps(machine), flush=True)
     arms = a.arms or list(ARMS)
     started = time.monotonic()
     if a.smoke:  # a few steps of every arm first: a broken path stops here, in seconds
@@ -185,12 +171,8 @@ def cmd_run(a) -> None:
             rows.append({**machine, "arm": arm, "sets_on_preset": ARMS[arm] + a.set, "seconds_trained": a.minutes * 60,
                          "last_log": at[-1] if at else None, **res})  # fmt: skip
         print(f"scored {min(k + a.parallel, len(names))}/{len(names)} {time.strftime('%H:%M:%S')}", flush=True)
-        with open(out / "results.jsonl", "w") as f:  # after every batch: a call stopped at its limit keeps these
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
-    with open(out / "log.txt", "w") as f:
-        for p in sorted(logs.iterdir()):
-            f.write(f"--- {p.name}\n{p.read_text()[-3000:]}\n")
+        write_rows(out, rows)  # after every batch: a call stopped at its limit keeps these
+    write_logs(out, logs, 3000)
     with tarfile.open(out / "text-gpu.tar", "w") as t:
         for p in sorted([*work.glob("bench-*.json"), *work.glob("grid-*.png"), *work.glob("grid-*.txt")]):
             t.add(p, arcname=p.name)
@@ -235,10 +217,11 @@ def main() -> None:
     r.add_argument("--stop-after", type=float, default=1e9, help="start no scoring batch after this many seconds")
     r.add_argument("--work", default="/tmp/text-gpu")
     r.add_argument("--no-smoke", dest="smoke", action="store_false")
-    t = sub.add_parser("table")
-    t.add_argument("results")
+    sub.add_parser("table").add_argument("results", help="the results.jsonl a GPU run sent back")
+    for name, command in (("prepare", cmd_prepare), ("run", cmd_run), ("table", cmd_table)):
+        sub.choices[name].set_defaults(command=command)
     a = p.parse_args()
-    {"prepare": cmd_prepare, "run": cmd_run, "table": cmd_table}[a.cmd](a)
+    a.command(a)
 
 
 if __name__ == "__main__":
