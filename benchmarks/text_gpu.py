@@ -7,8 +7,9 @@ minutes, then scores each with ``text_bench.py`` (the judge, the prompts and the
 studies) on that machine's CPU, at the latest checkpoint and at the matched ones (``--score-steps``).
 
     # here, on the CPU machine: the emoji list, and a cache holding the judge, the emoji classifier, the
-    # rendered emoji and every sentence embedding the runs and the benchmark ask for (the GPU machine has no
-    # sentence model: a text it has not got cached stops the run there), in .gpu/text (ignored by git)
+    # rendered emoji, the preset's fitted guide (train.text_guidance) and every sentence embedding the runs and
+    # the benchmark ask for (the GPU machine has no sentence model: a text it has not got cached stops the run
+    # there), in .gpu/text (ignored by git)
     python benchmarks/text_gpu.py prepare
     # on the GPU machine (the device tool: carry [".gpu"]); $OUT gets results.jsonl, log.txt and text-gpu.tar
     # (every text_bench JSON and each arm's prompt grid)
