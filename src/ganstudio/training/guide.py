@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import asdict
 
 import numpy as np
@@ -65,7 +66,7 @@ class TextGuide(torch.nn.Module):
         else:
             model, _, _ = fit_matcher(images.cpu(), cpu.embeddings, cpu.start, cpu.count, cfg)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: ranks of a torchrun fit at once
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
             tmp.replace(path)
         return cls(model)
