@@ -148,8 +148,8 @@ PRESETS: dict[str, dict] = {
             "caption_recon": 100.0,
             "caption_recon_px": 0,
             # a frozen matcher fitted on the training pairs guides G (training.guide; fitted once, ~3 min, cached):
-            # held-out names 40.1 -> 51.3 % at 1,800 steps (+11.2 +- 2.9 paired; a second judge of another build:
-            # 37.5 -> 43.6 %), group accuracy 55 -> 65 %, same speed (benchmarks/text_README.md, session 26)
+            # held-out names 40.1 / 39.1 -> 51.3 / 48.4 % at 1,800 steps, 2 seeds (+11.2 +- 2.9, +9.3 +- 3.0 paired; a
+            # second judge of another build: +6.1, +11.2), group accuracy 55 -> 62-65 %, same speed (text_README, s. 26)
             "text_guidance": 3.0,
             "augment": ["translation", "cutout"],
             "ada": True,
