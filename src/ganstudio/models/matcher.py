@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import textembed
+from ..losses import contrastive
 
 SIZE = 32  # the picture side the image tower reads
 
@@ -63,6 +64,10 @@ class MatchModel(nn.Module):
         self.image = ImageTower(channels, cfg.widths, cfg.dim)
         self.text = nn.Linear(text_dim, cfg.dim)
         self.log_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
+
+    def scale(self) -> torch.Tensor:
+        """The learned inverse temperature, capped at 100 (CLIP's cap)."""
+        return self.log_scale.clamp(max=np.log(100)).exp()
 
     def embed_text(self, e: torch.Tensor) -> torch.Tensor:
         """(B, text_dim) frozen sentence embeddings -> (B, dim) unit vectors."""
@@ -108,9 +113,7 @@ def fit_matcher(
             c = count[idx]
             e = embeddings[start[idx] + (u * c).long().clamp(max=c - 1)]
             a, b = model.image(x), model.embed_text(e)
-            logits = model.log_scale.clamp(max=np.log(100)).exp() * a @ b.T
-            target = torch.arange(len(idx))
-            loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+            loss = contrastive(model.scale() * a @ b.T)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -50,21 +50,18 @@ class TextGuide(torch.nn.Module):
     def __init__(self, model: MatchModel):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
-        self.scale = float(model.log_scale.clamp(max=np.log(100)).exp())  # the temperature it was fitted with
+        self.scale = float(model.scale())  # the temperature it was fitted with
 
     @classmethod
     def fit(cls, images: torch.Tensor, table: CaptionTable, cfg: MatchConfig = GUIDE_CONFIG) -> TextGuide:
         """Fit (or load the cached) guide on a run's training ``images`` (N, C, H, W) uint8 and their captions."""
         cfg = dataclasses.replace(cfg, text_model=table.model)  # what the captions were embedded with
         path = cache_root() / "guides" / f"{_key(images, table, cfg)}.safetensors"
-        cpu = CaptionTable(
-            table.embeddings.cpu(), table.start.cpu(), table.count.cpu(), table.texts, table.model, table.shared.cpu()
-        )
         if path.is_file():
-            model = MatchModel(images.shape[1], cpu.embeddings.shape[1], cfg)
+            model = MatchModel(images.shape[1], table.embeddings.shape[1], cfg)
             model.load_state_dict(load_file(str(path)))
         else:
-            model, _, _ = fit_matcher(images.cpu(), cpu.embeddings, cpu.start, cpu.count, cfg)
+            model, _, _ = fit_matcher(images.cpu(), table.embeddings.cpu(), table.start.cpu(), table.count.cpu(), cfg)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: ranks of a torchrun fit at once
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
