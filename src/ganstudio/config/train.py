@@ -9,6 +9,7 @@ from ..losses import LOSSES
 from .base import check
 
 PRECISIONS = ("fp32", "bf16", "auto")
+GUIDANCE_NEGATIVES = ("batch", "all")  # train.text_guidance_negatives
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,11 @@ class TrainConfig:
     # the run's own training pictures and captions before the first step, then frozen, and G's loss adds InfoNCE
     # between its pictures and their captions in that model's space (training.guide). The weight; 0 = off.
     text_guidance: float = 0.0
+    # What each of G's pictures must be nearer its caption than: "batch" (the batch's other captions, as in the
+    # guide's own fit) or "all" (every training caption of every other picture, its nearest neighbours among them,
+    # the way R-precision asks; a caption drawn over a neighbour's picture is then penalised for staying that
+    # neighbour). Needs G to draw the real batch's captions (the text presets do).
+    text_guidance_negatives: str = "batch"
     guard: bool = False  # divergence guard: roll back with lower learning rates
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 4
@@ -133,6 +139,11 @@ class TrainConfig:
             f"retrieve_self must be in [0, 1] (a share of captions), got {self.retrieve_self}",
         )
         check(self.text_guidance >= 0, f"text_guidance must be >= 0 (0 turns it off), got {self.text_guidance}")
+        check(
+            self.text_guidance_negatives in GUIDANCE_NEGATIVES,
+            f"unknown text_guidance_negatives {self.text_guidance_negatives!r}; "
+            f"choose one of {', '.join(GUIDANCE_NEGATIVES)}",
+        )
         check(self.caption_recon >= 0, f"caption_recon must be >= 0 (0 turns it off), got {self.caption_recon}")
         check(
             self.caption_recon_px >= 0,

@@ -207,7 +207,8 @@ def _g_loss(
     if ctx.cfg.caption_mix and ctx.reads_text and z is not None and y_fake is not None:
         apart["caption_mix"] = (caption_mix_loss(ctx, z, y_fake), ctx.cfg.caption_mix)
     if ctx.guide is not None and y_fake is not None:  # the frozen guide: each picture nearest its own caption
-        apart["text_guidance"] = (ctx.guide.loss(fake, y_fake, ctx.noise), ctx.cfg.text_guidance)
+        rows = ctx.batches.real_rows if ctx.draws_real_captions else None  # the caption rows fake was drawn from
+        apart["text_guidance"] = (ctx.guide.loss(fake, y_fake, ctx.noise, rows), ctx.cfg.text_guidance)
     if ctx.cfg.caption_recon and ctx.reads_text:  # fake drawn from the real batch's captions (draws_real_captions)
         apart["caption_recon"] = (
             caption_recon_loss(ctx, fake, real, ctx.batches.own_captions()),

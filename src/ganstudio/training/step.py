@@ -213,7 +213,14 @@ class StepContext:
                     "train.text_guidance guides G with the captions of a run that reads text; "
                     "use a text preset (--preset emoji-text) or leave train.text_guidance at 0"
                 )
-            guide = TextGuide.fit(self.batches.dataset.images, self.batches.captions)
+            if self.cfg.text_guidance_negatives == "all" and not self.draws_real_captions:
+                raise UserError(
+                    "train.text_guidance_negatives=all needs G to draw the real batch's captions: "
+                    "set train.caption_recon or model_config.match_real_weight too (the text presets do)"
+                )
+            guide = TextGuide.fit(
+                self.batches.dataset.images, self.batches.captions, negatives=self.cfg.text_guidance_negatives
+            )
             self.guide = guide.to(self.batches.device)
         if self.cfg.retrieve_self and not getattr(self.G, "retrieves", False):
             raise UserError(
