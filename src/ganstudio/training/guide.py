@@ -7,8 +7,9 @@ picture must be nearer its own caption than the batch's others. D's matching hea
 of G, but D keeps moving and learns only what tells real from fake; the guide is fixed and learned only what tells
 one caption's picture from another's. With ``train.text_guidance_negatives="all"`` each picture must be nearer its
 caption than every training caption of every other picture (not just the batch's 15): its nearest neighbours are
-then among the negatives, the way R-precision ranks a caption among others. Each step shifts G's pictures by up to 2 px before the guide sees them (as
-it saw real pictures in its fit), so G cannot pay in exact pixels a fixed CNN happens to like.
+then among the negatives, the way R-precision ranks a caption among others. Each step shifts G's pictures by up to
+2 px before the guide sees them (as it saw real pictures in its fit), so G cannot pay in exact pixels a fixed CNN
+happens to like.
 
 The guide's architecture and seed differ from the benchmark's judge (``features.text_match``, widths 32-64-128,
 seed 0; the judge also sees held-out pictures, the guide never does), so that a G fitted to the guide's taste is
